@@ -1,0 +1,60 @@
+//! Admin-plane failures and their one mapping to status + OpenAI-style error body.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use palisade_policy::identity::{AuthError, StoreError};
+use palisade_protocol::openai::ErrorBody;
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum AdminError {
+    #[error("admin authentication failed: {0}")]
+    Unauthenticated(AuthError),
+    #[error("role `{have}` may not {action}")]
+    Forbidden { have: &'static str, action: &'static str },
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0} already exists")]
+    Conflict(String),
+    #[error("store unavailable: {0}")]
+    Store(String),
+}
+
+impl From<StoreError> for AdminError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Conflict(what) => AdminError::Conflict(what),
+            StoreError::NotFound(what) => AdminError::NotFound(what),
+            StoreError::Backend(msg) => AdminError::Store(msg),
+        }
+    }
+}
+
+impl From<AuthError> for AdminError {
+    fn from(err: AuthError) -> Self {
+        match err {
+            AuthError::Store(e) => AdminError::Store(e.to_string()),
+            other => AdminError::Unauthenticated(other),
+        }
+    }
+}
+
+impl IntoResponse for AdminError {
+    fn into_response(self) -> Response {
+        let (status, kind, code, message) = match &self {
+            AdminError::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "invalid_request_error", "invalid_admin_token", "A valid admin token is required: `Authorization: Bearer <token>`.".to_owned()),
+            AdminError::Forbidden { .. } => (StatusCode::FORBIDDEN, "permission_error", "insufficient_role", self.to_string()),
+            AdminError::Invalid(m) => (StatusCode::BAD_REQUEST, "invalid_request_error", "invalid_request_error", m.clone()),
+            AdminError::NotFound(_) => (StatusCode::NOT_FOUND, "invalid_request_error", "not_found", self.to_string()),
+            AdminError::Conflict(_) => (StatusCode::CONFLICT, "invalid_request_error", "already_exists", self.to_string()),
+            AdminError::Store(msg) => {
+                tracing::error!(error = %msg, "admin store operation failed");
+                (StatusCode::SERVICE_UNAVAILABLE, "server_error", "service_unavailable", "The store is unavailable.".to_owned())
+            }
+        };
+        (status, Json(ErrorBody::new(message, kind, code, None))).into_response()
+    }
+}

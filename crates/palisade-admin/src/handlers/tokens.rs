@@ -1,0 +1,56 @@
+//! Admin tokens (admin role only): `POST /admin/v1/tokens` (returns the secret once),
+//! `GET /admin/v1/tokens`, `DELETE /admin/v1/tokens/{id}`.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use palisade_policy::identity::{AdminRole, AdminTokenRecord};
+use palisade_policy::time::unix_now;
+use serde::{Deserialize, Serialize};
+
+use super::{List, log_action, validate_name};
+use crate::auth::Admin;
+use crate::error::AdminError;
+use crate::state::AdminState;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateToken {
+    pub role: String,
+    pub name: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct CreatedToken {
+    #[serde(flatten)]
+    pub record: AdminTokenRecord,
+    pub token: String,
+}
+
+pub async fn create(State(state): State<Arc<AdminState>>, admin: Admin, Json(body): Json<CreateToken>) -> Result<(StatusCode, Json<CreatedToken>), AdminError> {
+    admin.require_admin("create admin tokens")?;
+    let role = AdminRole::parse(&body.role).ok_or_else(|| AdminError::Invalid("`role` must be admin, operator or auditor".into()))?;
+    if let Some(name) = &body.name {
+        validate_name("name", name)?;
+    }
+    let (record, token) = AdminTokenRecord::mint(role, body.name, unix_now());
+    state.identity.insert_admin_token(&record).await?;
+    log_action(admin.actor(), "admin_token.create", &record.id);
+    Ok((StatusCode::CREATED, Json(CreatedToken { record, token })))
+}
+
+pub async fn list(State(state): State<Arc<AdminState>>, admin: Admin) -> Result<Json<List<AdminTokenRecord>>, AdminError> {
+    admin.require_admin("list admin tokens")?;
+    Ok(Json(List::new(state.identity.list_admin_tokens().await?)))
+}
+
+pub async fn revoke(State(state): State<Arc<AdminState>>, admin: Admin, Path(id): Path<String>) -> Result<StatusCode, AdminError> {
+    admin.require_admin("revoke admin tokens")?;
+    if !state.identity.revoke_admin_token(&id, unix_now()).await? {
+        return Err(AdminError::NotFound(format!("admin token `{id}`")));
+    }
+    log_action(admin.actor(), "admin_token.revoke", &id);
+    Ok(StatusCode::NO_CONTENT)
+}

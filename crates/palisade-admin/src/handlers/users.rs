@@ -1,0 +1,46 @@
+//! `POST /admin/v1/users`, `GET /admin/v1/users`, `GET /admin/v1/users/{id_or_name}`.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use palisade_policy::identity::{User, secret};
+use palisade_policy::time::unix_now;
+use serde::Deserialize;
+
+use super::{List, log_action, validate_name};
+use crate::auth::Admin;
+use crate::error::AdminError;
+use crate::state::AdminState;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUser {
+    pub name: String,
+    #[serde(default)]
+    pub groups: Vec<String>,
+}
+
+pub async fn create(State(state): State<Arc<AdminState>>, admin: Admin, Json(body): Json<CreateUser>) -> Result<(StatusCode, Json<User>), AdminError> {
+    admin.require_write("create users")?;
+    validate_name("name", &body.name)?;
+    let mut groups = body.groups;
+    for g in &groups {
+        validate_name("groups", g)?;
+    }
+    groups.sort();
+    groups.dedup();
+    let user = User { id: secret::new_id("usr_"), name: body.name, groups, created_at: unix_now(), disabled: false };
+    state.identity.create_user(&user).await?;
+    log_action(admin.actor(), "user.create", &user.id);
+    Ok((StatusCode::CREATED, Json(user)))
+}
+
+pub async fn list(State(state): State<Arc<AdminState>>, _admin: Admin) -> Result<Json<List<User>>, AdminError> {
+    Ok(Json(List::new(state.identity.list_users().await?)))
+}
+
+pub async fn get(State(state): State<Arc<AdminState>>, _admin: Admin, Path(id): Path<String>) -> Result<Json<User>, AdminError> {
+    state.identity.find_user(&id).await?.map(Json).ok_or_else(|| AdminError::NotFound(format!("user `{id}`")))
+}

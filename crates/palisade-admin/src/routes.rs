@@ -1,0 +1,47 @@
+//! The admin plane's route table. Public: `/healthz`, `/readyz` (and `/metrics` when
+//! `server.metrics_require_auth = false`). Everything else takes an admin token.
+
+use std::sync::Arc;
+
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get};
+use axum::{Json, Router};
+
+use crate::auth::Admin;
+use crate::error::AdminError;
+use crate::handlers::{groups, keys, tokens, users};
+use crate::state::AdminState;
+
+pub fn router(state: Arc<AdminState>) -> Router {
+    Router::new()
+        .route("/admin/v1/users", get(users::list).post(users::create))
+        .route("/admin/v1/users/{id}", get(users::get))
+        .route("/admin/v1/groups", get(groups::list).post(groups::create))
+        .route("/admin/v1/keys", get(keys::list).post(keys::create))
+        .route("/admin/v1/keys/{id}", get(keys::get).delete(keys::revoke))
+        .route("/admin/v1/tokens", get(tokens::list).post(tokens::create))
+        .route("/admin/v1/tokens/{id}", delete(tokens::revoke))
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(health))
+        .route("/readyz", get(health))
+        .fallback(|| async { AdminError::NotFound("route".into()) })
+        .with_state(state)
+}
+
+async fn health() -> impl IntoResponse {
+    Json(serde_json::json!({"status": "ok"}))
+}
+
+async fn metrics(State(state): State<Arc<AdminState>>, req: Request) -> Response {
+    if state.metrics_require_auth {
+        let (mut parts, _) = req.into_parts();
+        if let Err(err) = Admin::from_request_parts(&mut parts, &state).await {
+            return err.into_response();
+        }
+    }
+    let mut resp = (StatusCode::OK, (state.render_metrics)()).into_response();
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"));
+    resp
+}

@@ -1,0 +1,76 @@
+//! Every default value, in one place, and the documented default config file that
+//! `palisade config default` prints.
+
+pub const LISTEN: &str = "127.0.0.1:8080";
+pub const ADMIN_LISTEN: &str = "127.0.0.1:8081";
+pub const STORE_URL: &str = "sqlite://palisade.db";
+pub const STORE_MAX_CONNECTIONS: u32 = 8;
+pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+pub const MAX_HEADER_BYTES: usize = 32 * 1024;
+pub const MAX_JSON_DEPTH: usize = 64;
+pub const HEADER_READ_TIMEOUT_MS: u64 = 10_000;
+pub const REQUEST_TIMEOUT_MS: u64 = 600_000;
+pub const SHUTDOWN_GRACE_MS: u64 = 30_000;
+pub const KEY_CACHE_TTL_MS: u64 = 1_000;
+pub const LOG_LEVEL: &str = "info";
+
+pub const PROVIDER_TIMEOUT_MS: u64 = 120_000;
+pub const PROVIDER_CONNECT_TIMEOUT_MS: u64 = 5_000;
+pub const PROVIDER_MAX_RETRIES: u32 = 2;
+pub const PROVIDER_RETRY_BACKOFF_MS: u64 = 200;
+pub const PROVIDER_MAX_IDLE_PER_HOST: usize = 256;
+
+pub const ANTHROPIC_BASE_URL: &str = "https://api.anthropic.com";
+pub const ANTHROPIC_VERSION: &str = "2023-06-01";
+pub const ANTHROPIC_DEFAULT_MAX_TOKENS: u64 = 4096;
+
+pub const SIMULATED_LATENCY_MS: u64 = 0;
+pub const SIMULATED_CHUNK_INTERVAL_MS: u64 = 0;
+pub const SIMULATED_WORDS_PER_CHUNK: usize = 1;
+pub const SIMULATED_EMBEDDING_DIMENSIONS: usize = 256;
+
+/// The documented default configuration (also in `docs/config.md`).
+pub const DEFAULT_CONFIG_TOML: &str = r#"# Palisade configuration. Every key is optional unless marked required.
+# Secrets are never written here: use ${ENV_VAR} references.
+
+[server]
+listen = "127.0.0.1:8080"          # data plane (OpenAI-compatible API)
+admin_listen = "127.0.0.1:8081"    # admin API, /metrics
+max_body_bytes = 4194304           # larger bodies get 413 request_too_large
+max_header_bytes = 32768           # total request header size
+max_json_depth = 64                # deeper JSON gets 400 invalid_request_error
+header_read_timeout_ms = 10000     # slow-loris protection
+request_timeout_ms = 600000        # whole request, streams included
+shutdown_grace_ms = 30000          # in-flight requests finish on SIGTERM
+key_cache_ttl_ms = 1000            # how long a verified key is trusted before re-reading the store
+metrics_require_auth = true        # /metrics needs an admin token (any role)
+
+[store]
+url = "sqlite://palisade.db"       # or postgres://user:${PGPASSWORD}@host/db
+max_connections = 8
+
+[logging]
+level = "info"                     # or a tracing filter, e.g. "palisade=debug,info"
+format = "json"                    # json | text
+
+# One [[providers]] table per upstream.
+# kind = "openai"     any OpenAI-compatible server (OpenAI, Azure OpenAI, vLLM, Ollama, llama.cpp)
+# kind = "anthropic"  Anthropic's Messages API, translated to and from chat completions
+# kind = "simulated"  built-in deterministic model for demos, tests and benchmarks
+[[providers]]
+name = "local"                     # required
+kind = "openai"                    # required
+base_url = "http://127.0.0.1:9000/v1"
+# api_key = "${UPSTREAM_API_KEY}"
+timeout_ms = 120000                # whole upstream call
+connect_timeout_ms = 5000
+max_retries = 2                    # on connect errors, 429 and 5xx, before any byte reached the client
+retry_backoff_ms = 200             # doubled on each retry
+
+# One [[models]] table per model clients may ask for.
+[[models]]
+name = "gpt-4o-mini"               # required: what clients ask for
+provider = "local"                 # required: a provider name above
+upstream_model = "gpt-4o-mini"     # default: same as name
+aliases = []                       # other names clients may use
+"#;

@@ -1,0 +1,14 @@
+//! Configuration in two stages: [`raw`] parses the TOML file strictly (unknown keys are
+//! errors that name the key), [`validate`] expands `${ENV}` references and checks every
+//! cross-reference, producing the runtime [`Config`] the rest of Palisade uses.
+//! [`defaults`] holds every default in one place and the documented default file.
+
+pub mod defaults;
+pub mod env;
+pub mod raw;
+pub mod validate;
+
+pub use validate::{
+    AnthropicSettings, Config, ConfigError, LogFormat, ModelConfig, ProviderConfig, ProviderKind,
+    ServerConfig, SimulatedSettings, StoreConfig, load_file, parse_str,
+};

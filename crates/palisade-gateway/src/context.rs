@@ -1,0 +1,68 @@
+//! The per-request context every pipeline stage reads and extends: identity of the
+//! request, who is calling, where it goes, and the clock readings that make up the
+//! gateway's own overhead (total time minus time spent waiting on the upstream).
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use palisade_policy::identity::Principal;
+use palisade_protocol::openai::Usage;
+
+use crate::routing::ModelRoute;
+
+/// Which API endpoint the request is for; a bounded label for metrics and logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    ChatCompletions,
+    Embeddings,
+    Models,
+}
+
+impl Endpoint {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Endpoint::ChatCompletions => "chat_completions",
+            Endpoint::Embeddings => "embeddings",
+            Endpoint::Models => "models",
+        }
+    }
+}
+
+pub struct RequestCtx {
+    pub request_id: String,
+    pub endpoint: Endpoint,
+    pub client_addr: Option<SocketAddr>,
+    pub started: Instant,
+    pub principal: Option<Principal>,
+    pub route: Option<ModelRoute>,
+    pub stream: bool,
+    /// Time spent awaiting the upstream so far.
+    pub upstream_time: Duration,
+    pub usage: Option<Usage>,
+}
+
+impl RequestCtx {
+    pub fn new(request_id: String, endpoint: Endpoint, client_addr: Option<SocketAddr>) -> Self {
+        RequestCtx {
+            request_id,
+            endpoint,
+            client_addr,
+            started: Instant::now(),
+            principal: None,
+            route: None,
+            stream: false,
+            upstream_time: Duration::ZERO,
+            usage: None,
+        }
+    }
+
+    /// Time spent in the gateway itself so far (excluding upstream waits).
+    pub fn overhead(&self) -> Duration {
+        self.started.elapsed().saturating_sub(self.upstream_time)
+    }
+
+    /// The public model name, or `-` before routing (bounded label).
+    pub fn model_label(&self) -> &str {
+        self.route.as_ref().map_or("-", |r| r.name.as_ref())
+    }
+}

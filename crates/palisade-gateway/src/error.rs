@@ -1,0 +1,208 @@
+//! Every way the data plane refuses or fails a request, and the one place that maps each
+//! to an HTTP status and an OpenAI-style error body with a stable `code`. Internal details
+//! (store errors, upstream internals) go to logs, never to the client.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use palisade_policy::identity::AuthError;
+use palisade_protocol::openai::ErrorBody;
+use palisade_upstream::UpstreamError;
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum GatewayError {
+    #[error("authentication failed: {0}")]
+    Auth(#[from] AuthError),
+    #[error("invalid request: {message}")]
+    InvalidRequest { message: String, param: Option<String> },
+    #[error("request body exceeds {limit} bytes")]
+    TooLarge { limit: usize },
+    #[error("model `{0}` not found")]
+    ModelNotFound(String),
+    #[error("model `{model}` does not support {what}")]
+    Unsupported { model: String, what: &'static str },
+    #[error("upstream failed: {0}")]
+    Upstream(#[from] UpstreamError),
+    #[error("request timed out")]
+    RequestTimeout,
+    #[error("no such route")]
+    RouteNotFound,
+    #[error("method not allowed")]
+    MethodNotAllowed,
+}
+
+impl GatewayError {
+    pub fn invalid(message: impl Into<String>, param: Option<&str>) -> Self {
+        GatewayError::InvalidRequest { message: message.into(), param: param.map(str::to_owned) }
+    }
+
+    /// The HTTP status, OpenAI error `type`, stable `code`, client message and `param`.
+    fn parts(&self) -> (StatusCode, &'static str, &'static str, String, Option<String>) {
+        use GatewayError as E;
+        match self {
+            E::Auth(AuthError::Store(_)) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "server_error",
+                "service_unavailable",
+                "Credentials could not be checked right now. Please retry.".into(),
+                None,
+            ),
+            E::Auth(AuthError::Missing) => (
+                StatusCode::UNAUTHORIZED,
+                "invalid_request_error",
+                "invalid_api_key",
+                "You didn't provide an API key. Send it as `Authorization: Bearer <key>`.".into(),
+                None,
+            ),
+            E::Auth(_) => (
+                StatusCode::UNAUTHORIZED,
+                "invalid_request_error",
+                "invalid_api_key",
+                "Incorrect, expired or revoked API key provided.".into(),
+                None,
+            ),
+            E::InvalidRequest { message, param } => (
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                "invalid_request_error",
+                message.clone(),
+                param.clone(),
+            ),
+            E::TooLarge { limit } => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "invalid_request_error",
+                "request_too_large",
+                format!("Request body exceeds the limit of {limit} bytes."),
+                None,
+            ),
+            E::ModelNotFound(model) => (
+                StatusCode::NOT_FOUND,
+                "invalid_request_error",
+                "model_not_found",
+                format!("The model `{model}` does not exist or you do not have access to it."),
+                Some("model".into()),
+            ),
+            E::Unsupported { model, what } => (
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                "unsupported_for_model",
+                format!("The model `{model}` does not support {what}."),
+                Some("model".into()),
+            ),
+            E::Upstream(err) => upstream_parts(err),
+            E::RequestTimeout => (
+                StatusCode::GATEWAY_TIMEOUT,
+                "server_error",
+                "request_timeout",
+                "The request took longer than the gateway's request timeout.".into(),
+                None,
+            ),
+            E::RouteNotFound => (
+                StatusCode::NOT_FOUND,
+                "invalid_request_error",
+                "not_found",
+                "Unknown API route.".into(),
+                None,
+            ),
+            E::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "invalid_request_error",
+                "method_not_allowed",
+                "Method not allowed on this route.".into(),
+                None,
+            ),
+        }
+    }
+
+    /// The stable error code (also used as a metric label).
+    pub fn code(&self) -> &'static str {
+        self.parts().2
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.parts().0
+    }
+
+    /// The OpenAI-style error body.
+    pub fn body(&self) -> ErrorBody {
+        let (_, kind, code, message, param) = self.parts();
+        ErrorBody::new(message, kind, code, param)
+    }
+}
+
+fn upstream_parts(err: &UpstreamError) -> (StatusCode, &'static str, &'static str, String, Option<String>) {
+    match err {
+        UpstreamError::Timeout => (
+            StatusCode::GATEWAY_TIMEOUT,
+            "server_error",
+            "upstream_timeout",
+            "The model provider did not answer in time.".into(),
+            None,
+        ),
+        UpstreamError::Status { status, message, .. } if matches!(status, 400 | 404 | 413 | 422) => (
+            StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_REQUEST),
+            "invalid_request_error",
+            "upstream_rejected_request",
+            match message {
+                Some(m) => format!("The model provider rejected the request: {m}"),
+                None => "The model provider rejected the request.".into(),
+            },
+            None,
+        ),
+        UpstreamError::Status { status: 429, .. } => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "requests",
+            "upstream_rate_limited",
+            "The model provider is rate limiting requests. Please retry later.".into(),
+            None,
+        ),
+        UpstreamError::Unsupported(what) => (
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "unsupported_for_model",
+            format!("The model's provider does not support {what}."),
+            Some("model".into()),
+        ),
+        _ => (
+            StatusCode::BAD_GATEWAY,
+            "server_error",
+            "upstream_error",
+            "The model provider failed to answer.".into(),
+            None,
+        ),
+    }
+}
+
+impl IntoResponse for GatewayError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let body = serde_json::to_vec(&self.body()).unwrap_or_default();
+        let mut resp = (status, body).into_response();
+        resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        if let GatewayError::Upstream(UpstreamError::Status { status: 429, retry_after: Some(ra), .. }) = &self {
+            if let Ok(v) = HeaderValue::from_str(&ra.as_secs().to_string()) {
+                resp.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        resp
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_stable() {
+        assert_eq!(GatewayError::Auth(AuthError::Unknown).code(), "invalid_api_key");
+        assert_eq!(GatewayError::ModelNotFound("x".into()).status(), StatusCode::NOT_FOUND);
+        assert_eq!(GatewayError::TooLarge { limit: 1 }.code(), "request_too_large");
+        assert_eq!(GatewayError::Upstream(UpstreamError::Timeout).code(), "upstream_timeout");
+        assert_eq!(GatewayError::Upstream(UpstreamError::Connect("x".into())).code(), "upstream_error");
+        let internal = GatewayError::Upstream(UpstreamError::Connect("10.0.0.3 refused".into()));
+        assert!(!internal.body().error.message.contains("10.0.0.3"));
+    }
+}

@@ -1,0 +1,19 @@
+//! The data plane. A request enters through [`server`] (connection limits, header
+//! limits, graceful shutdown), is dispatched by [`routes`] (the route table, nothing
+//! else), and runs through [`pipeline`]: authenticate → route → authorize → admit →
+//! inspect input → forward → inspect output → settle → record → respond. Every refusal
+//! is a [`error::GatewayError`], mapped to an OpenAI-style body in one place.
+//! [`telemetry`] owns metrics, request ids and the access log.
+
+pub mod context;
+pub mod error;
+pub mod pipeline;
+pub mod routes;
+pub mod routing;
+pub mod server;
+pub mod state;
+pub mod telemetry;
+
+pub use routes::router;
+pub use routing::{ModelRoute, RouteTable};
+pub use state::GatewayState;

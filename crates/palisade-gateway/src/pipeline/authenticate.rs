@@ -1,0 +1,32 @@
+//! Stage 1 — authenticate. Reads the bearer key from `Authorization: Bearer …` (or
+//! `api-key`, as Azure OpenAI clients send it) and resolves it to a principal. Failed
+//! attempts are counted; the key itself is never logged.
+
+use axum::http::{HeaderMap, header};
+
+use crate::context::RequestCtx;
+use crate::error::GatewayError;
+use crate::state::GatewayState;
+
+pub async fn run(state: &GatewayState, ctx: &mut RequestCtx, headers: &HeaderMap) -> Result<(), GatewayError> {
+    match state.authenticator.authenticate(bearer(headers)).await {
+        Ok(principal) => {
+            ctx.principal = Some(principal);
+            Ok(())
+        }
+        Err(err) => {
+            state.metrics.auth_failures.inc();
+            Err(err.into())
+        }
+    }
+}
+
+/// The presented secret, if any.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    if let Some(v) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+        let v = v.trim();
+        let token = v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer "))?;
+        return Some(token.trim());
+    }
+    headers.get("api-key").and_then(|v| v.to_str().ok()).map(str::trim)
+}

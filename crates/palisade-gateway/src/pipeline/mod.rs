@@ -1,0 +1,140 @@
+//! The request pipeline, one stage per file, run in the order of the lifecycle diagram in
+//! `ARCHITECTURE.md`. Each flow below reads top to bottom like that diagram; stages are
+//! plain async functions over the per-request [`RequestCtx`].
+//!
+//! | stage | reads | may change | refuses with |
+//! |---|---|---|---|
+//! | [`authenticate`] | headers | `ctx.principal` | 401 `invalid_api_key` |
+//! | [`body`] / [`parse`] | body | — | 400, 413 |
+//! | [`route`] | model name | `ctx.route` | 404 `model_not_found` |
+//! | [`authorize`] | principal, route | — | (Cedar: next) |
+//! | [`admit`] | principal, route, request | — | (limits: next) |
+//! | [`inspect`] | request / response | content | (scanners: later) |
+//! | [`forward`] | routed request | `ctx.upstream_time` | 502, 504, upstream 4xx |
+//! | [`settle`] | usage | `ctx.usage` | — |
+//! | [`record`] | everything | — | — (always runs, also on disconnect) |
+//! | [`respond`] | result | headers | — |
+
+pub mod admit;
+pub mod authenticate;
+pub mod authorize;
+pub mod body;
+pub mod forward;
+pub mod inspect;
+pub mod parse;
+pub mod record;
+pub mod respond;
+pub mod route;
+pub mod settle;
+pub mod stream;
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::HeaderMap;
+use axum::response::Response;
+use palisade_protocol::openai::{ModelList, ModelObject};
+
+use crate::context::RequestCtx;
+use crate::error::GatewayError;
+use crate::state::GatewayState;
+
+/// `POST /v1/chat/completions`.
+pub async fn chat(state: Arc<GatewayState>, mut ctx: RequestCtx, headers: HeaderMap, body: Body) -> Response {
+    let result = async {
+        authenticate::run(&state, &mut ctx, &headers).await?;
+        let bytes = body::read(&state, &headers, body).await?;
+        let mut req = parse::chat(&state, &bytes)?;
+        ctx.stream = req.is_stream();
+        let route = route::run(&state, &mut ctx, &req.model)?;
+        authorize::run(&state, &ctx, &route)?;
+        let admission = admit::run(&state, &ctx, &route)?;
+        inspect::input(&state, &ctx, &mut req)?;
+        let wants_usage = req.wants_stream_usage();
+        req.model = route.upstream_model.clone();
+        if ctx.stream {
+            let upstream = forward::chat_stream(&state, &mut ctx, &route, req).await?;
+            return Ok(stream::relay(Arc::clone(&state), ctx_take(&mut ctx), upstream, wants_usage, admission));
+        }
+        let mut resp = forward::chat(&state, &mut ctx, &route, req).await?;
+        inspect::output(&state, &ctx, &mut resp)?;
+        settle::run(&state, &mut ctx, resp.usage, admission);
+        resp.model = route.name.to_string();
+        Ok(respond::json(&ctx, &resp))
+    }
+    .await;
+    finish(&state, ctx, result)
+}
+
+/// `POST /v1/embeddings`.
+pub async fn embeddings(state: Arc<GatewayState>, mut ctx: RequestCtx, headers: HeaderMap, body: Body) -> Response {
+    let result = async {
+        authenticate::run(&state, &mut ctx, &headers).await?;
+        let bytes = body::read(&state, &headers, body).await?;
+        let mut req = parse::embeddings(&state, &bytes)?;
+        let route = route::run(&state, &mut ctx, &req.model)?;
+        authorize::run(&state, &ctx, &route)?;
+        let admission = admit::run(&state, &ctx, &route)?;
+        req.model = route.upstream_model.clone();
+        let mut resp = forward::embeddings(&state, &mut ctx, &route, req).await?;
+        let usage = palisade_protocol::openai::Usage::new(resp.usage.prompt_tokens, 0);
+        settle::run(&state, &mut ctx, Some(usage), admission);
+        resp.model = route.name.to_string();
+        Ok(respond::json(&ctx, &resp))
+    }
+    .await;
+    finish(&state, ctx, result)
+}
+
+/// `GET /v1/models` and `GET /v1/models/{id}`: the models the caller may use.
+pub async fn models(state: Arc<GatewayState>, mut ctx: RequestCtx, headers: HeaderMap, id: Option<String>) -> Response {
+    let result = async {
+        authenticate::run(&state, &mut ctx, &headers).await?;
+        let visible = state.routes.canonical().filter(|r| authorize::run(&state, &ctx, r).is_ok());
+        let objects: Vec<ModelObject> = visible.map(|r| ModelObject::new(r.name.as_ref(), 0, r.owned_by.clone())).collect();
+        match id {
+            None => Ok(respond::json(&ctx, &ModelList::new(objects))),
+            Some(id) => {
+                let found = state.routes.get(&id).and_then(|r| objects.iter().find(|o| o.id == r.name.as_ref()));
+                match found {
+                    Some(obj) => Ok(respond::json(&ctx, obj)),
+                    None => Err(GatewayError::ModelNotFound(id)),
+                }
+            }
+        }
+    }
+    .await;
+    finish(&state, ctx, result)
+}
+
+/// Records the outcome of a non-streaming request (streams record when they end) and
+/// turns an error into its response.
+fn finish(state: &GatewayState, ctx: RequestCtx, result: Result<Response, GatewayError>) -> Response {
+    match result {
+        Ok(resp) => {
+            if !ctx.request_id.is_empty() {
+                record::run(state, &ctx, resp.status().as_u16(), "ok");
+            }
+            resp
+        }
+        Err(err) => {
+            if let GatewayError::Upstream(e) = &err {
+                tracing::warn!(request_id = %ctx.request_id, model = ctx.model_label(), error = %e, "upstream call failed");
+            }
+            record::run(state, &ctx, err.status().as_u16(), err.code());
+            respond::error(&ctx, err)
+        }
+    }
+}
+
+/// Moves the context into a stream; the husk left behind is marked (empty request id) so
+/// `finish` does not record the request twice.
+fn ctx_take(ctx: &mut RequestCtx) -> RequestCtx {
+    let mut taken = RequestCtx::new(std::mem::take(&mut ctx.request_id), ctx.endpoint, ctx.client_addr);
+    taken.started = ctx.started;
+    taken.principal = ctx.principal.take();
+    taken.route = ctx.route.take();
+    taken.stream = ctx.stream;
+    taken.upstream_time = ctx.upstream_time;
+    taken
+}

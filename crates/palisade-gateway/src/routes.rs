@@ -1,0 +1,63 @@
+//! The data plane's route table — and nothing else. Every route authenticates in its
+//! pipeline, except the short public list: `/healthz` and `/readyz`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+
+use crate::context::{Endpoint, RequestCtx};
+use crate::error::GatewayError;
+use crate::pipeline;
+use crate::state::GatewayState;
+use crate::telemetry::request_id;
+
+/// The connecting peer's address, set by the listener on every request.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddr(pub SocketAddr);
+
+pub fn router(state: Arc<GatewayState>) -> Router {
+    Router::new()
+        .route("/v1/chat/completions", post(chat_completions))
+        .route("/v1/embeddings", post(embeddings))
+        .route("/v1/models", get(list_models))
+        .route("/v1/models/{id}", get(get_model))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(healthz))
+        .fallback(|| async { GatewayError::RouteNotFound })
+        .method_not_allowed_fallback(|| async { GatewayError::MethodNotAllowed })
+        .with_state(state)
+}
+
+fn ctx(endpoint: Endpoint, headers: &HeaderMap, addr: Option<Extension<ClientAddr>>) -> RequestCtx {
+    RequestCtx::new(request_id::from_headers(headers), endpoint, addr.map(|Extension(ClientAddr(a))| a))
+}
+
+async fn chat_completions(State(state): State<Arc<GatewayState>>, addr: Option<Extension<ClientAddr>>, headers: HeaderMap, body: Body) -> Response {
+    let ctx = ctx(Endpoint::ChatCompletions, &headers, addr);
+    pipeline::chat(state, ctx, headers, body).await
+}
+
+async fn embeddings(State(state): State<Arc<GatewayState>>, addr: Option<Extension<ClientAddr>>, headers: HeaderMap, body: Body) -> Response {
+    let ctx = ctx(Endpoint::Embeddings, &headers, addr);
+    pipeline::embeddings(state, ctx, headers, body).await
+}
+
+async fn list_models(State(state): State<Arc<GatewayState>>, addr: Option<Extension<ClientAddr>>, headers: HeaderMap) -> Response {
+    let ctx = ctx(Endpoint::Models, &headers, addr);
+    pipeline::models(state, ctx, headers, None).await
+}
+
+async fn get_model(State(state): State<Arc<GatewayState>>, addr: Option<Extension<ClientAddr>>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    let ctx = ctx(Endpoint::Models, &headers, addr);
+    pipeline::models(state, ctx, headers, Some(id)).await
+}
+
+async fn healthz() -> impl IntoResponse {
+    Json(serde_json::json!({"status": "ok"}))
+}

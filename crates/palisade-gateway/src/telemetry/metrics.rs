@@ -1,0 +1,103 @@
+//! Prometheus metrics of the data plane. Names follow `palisade_<name>_<unit>[_total]`;
+//! label values are bounded (endpoint, configured model names, provider names, status,
+//! error code). `docs/metrics.md` lists them.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::{Registry, Unit};
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    pub endpoint: &'static str,
+    pub model: String,
+    pub status: u16,
+    pub code: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct EndpointLabels {
+    pub endpoint: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ProviderLabels {
+    pub provider: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct UpstreamErrorLabels {
+    pub provider: String,
+    pub kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TokenLabels {
+    pub model: String,
+    pub kind: &'static str,
+}
+
+type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+
+fn latency_histogram() -> Histogram {
+    // 50 µs … ~100 s
+    Histogram::new(exponential_buckets(0.000_05, 2.0, 22))
+}
+
+fn overhead_histogram() -> Histogram {
+    // 5 µs … ~80 ms: the gateway's own time is small and needs fine buckets.
+    Histogram::new(exponential_buckets(0.000_005, 2.0, 15))
+}
+
+pub struct Metrics {
+    registry: Registry,
+    pub requests: Family<RequestLabels, Counter>,
+    pub request_duration: HistogramFamily<EndpointLabels>,
+    pub overhead: HistogramFamily<EndpointLabels>,
+    pub upstream_duration: HistogramFamily<ProviderLabels>,
+    pub upstream_errors: Family<UpstreamErrorLabels, Counter>,
+    pub tokens: Family<TokenLabels, Counter>,
+    pub in_flight: Gauge,
+    pub auth_failures: Counter,
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("palisade");
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register("requests", "Data-plane requests by endpoint, model, status and error code", requests.clone());
+        let request_duration: HistogramFamily<EndpointLabels> = Family::new_with_constructor(latency_histogram);
+        registry.register_with_unit("request_duration", "Time from request to response headers (streams: to completion)", Unit::Seconds, request_duration.clone());
+        let overhead: HistogramFamily<EndpointLabels> = Family::new_with_constructor(overhead_histogram);
+        registry.register_with_unit("gateway_overhead", "Time spent in the gateway itself, excluding upstream waits", Unit::Seconds, overhead.clone());
+        let upstream_duration: HistogramFamily<ProviderLabels> = Family::new_with_constructor(latency_histogram);
+        registry.register_with_unit("upstream_duration", "Time waiting on the upstream until its answer (streams: until the stream opened)", Unit::Seconds, upstream_duration.clone());
+        let upstream_errors = Family::<UpstreamErrorLabels, Counter>::default();
+        registry.register("upstream_errors", "Upstream failures by provider and kind", upstream_errors.clone());
+        let tokens = Family::<TokenLabels, Counter>::default();
+        registry.register("tokens", "Tokens by model and kind (prompt, completion)", tokens.clone());
+        let in_flight = Gauge::default();
+        registry.register("in_flight_requests", "Data-plane requests being served now", in_flight.clone());
+        let auth_failures = Counter::default();
+        registry.register("auth_failures", "Data-plane requests refused for bad or missing credentials", auth_failures.clone());
+        Metrics { registry, requests, request_duration, overhead, upstream_duration, upstream_errors, tokens, in_flight, auth_failures }
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        if encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}

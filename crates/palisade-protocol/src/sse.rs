@@ -1,0 +1,148 @@
+//! Server-sent events: a bounded incremental decoder for upstream streams and the
+//! encoder for what Palisade sends. Only the fields LLM APIs use (`event`, `data`) are
+//! kept; comments and `id`/`retry` lines are ignored.
+
+use thiserror::Error;
+
+/// One decoded event. `event` is `None` for unnamed events (OpenAI's style).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SseEvent {
+    pub event: Option<String>,
+    pub data: String,
+}
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum SseError {
+    #[error("an SSE event exceeded {max} bytes")]
+    EventTooLarge { max: usize },
+    #[error("SSE stream is not valid UTF-8")]
+    InvalidUtf8,
+}
+
+/// Incremental SSE decoder. Feed it bytes as they arrive; it returns the complete events
+/// and buffers at most `max_event_bytes` of an incomplete one.
+#[derive(Debug)]
+pub struct SseDecoder {
+    buf: Vec<u8>,
+    event: Option<String>,
+    data: Option<String>,
+    max_event_bytes: usize,
+}
+
+impl SseDecoder {
+    pub fn new(max_event_bytes: usize) -> Self {
+        SseDecoder { buf: Vec::new(), event: None, data: None, max_event_bytes }
+    }
+
+    /// Decodes every complete event in `bytes` (plus what was buffered before).
+    pub fn feed(&mut self, bytes: &[u8]) -> Result<Vec<SseEvent>, SseError> {
+        self.buf.extend_from_slice(bytes);
+        let mut events = Vec::new();
+        let mut start = 0;
+        while let Some(pos) = self.buf[start..].iter().position(|&b| b == b'\n') {
+            let end = start + pos;
+            let mut line = &self.buf[start..end];
+            if line.last() == Some(&b'\r') {
+                line = &line[..line.len() - 1];
+            }
+            let line = std::str::from_utf8(line).map_err(|_| SseError::InvalidUtf8)?.to_owned();
+            start = end + 1;
+            if let Some(ev) = self.take_line(&line)? {
+                events.push(ev);
+            }
+        }
+        self.buf.drain(..start);
+        let pending = self.buf.len() + self.data.as_ref().map_or(0, String::len);
+        if pending > self.max_event_bytes {
+            return Err(SseError::EventTooLarge { max: self.max_event_bytes });
+        }
+        Ok(events)
+    }
+
+    /// Flushes a final event that was not followed by a blank line.
+    pub fn finish(&mut self) -> Option<SseEvent> {
+        let data = self.data.take()?;
+        Some(SseEvent { event: self.event.take(), data })
+    }
+
+    fn take_line(&mut self, line: &str) -> Result<Option<SseEvent>, SseError> {
+        if line.is_empty() {
+            return Ok(self.data.take().map(|data| SseEvent { event: self.event.take(), data }));
+        }
+        if line.starts_with(':') {
+            return Ok(None);
+        }
+        let (field, value) = match line.split_once(':') {
+            Some((f, v)) => (f, v.strip_prefix(' ').unwrap_or(v)),
+            None => (line, ""),
+        };
+        match field {
+            "event" => self.event = Some(value.to_owned()),
+            "data" => {
+                let data = self.data.get_or_insert_with(String::new);
+                if !data.is_empty() {
+                    data.push('\n');
+                }
+                data.push_str(value);
+                if data.len() > self.max_event_bytes {
+                    return Err(SseError::EventTooLarge { max: self.max_event_bytes });
+                }
+            }
+            _ => {}
+        }
+        Ok(None)
+    }
+}
+
+/// Encodes one unnamed `data:` event.
+pub fn encode_data(data: &str) -> String {
+    let mut out = String::with_capacity(data.len() + 8);
+    for line in data.split('\n') {
+        out.push_str("data: ");
+        out.push_str(line);
+        out.push('\n');
+    }
+    out.push('\n');
+    out
+}
+
+/// Encodes one named event.
+pub fn encode_event(event: &str, data: &str) -> String {
+    format!("event: {event}\n{}", encode_data(data))
+}
+
+/// The terminator OpenAI sends at the end of a chat stream.
+pub const DONE: &str = "data: [DONE]\n\n";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_events_split_across_reads() {
+        let mut d = SseDecoder::new(1024);
+        assert!(d.feed(b"data: {\"a\"").unwrap().is_empty());
+        let evs = d.feed(b":1}\n\nevent: ping\ndata: x\r\n\r\n").unwrap();
+        assert_eq!(
+            evs,
+            vec![
+                SseEvent { event: None, data: "{\"a\":1}".into() },
+                SseEvent { event: Some("ping".into()), data: "x".into() }
+            ]
+        );
+    }
+
+    #[test]
+    fn bounds_an_endless_event() {
+        let mut d = SseDecoder::new(16);
+        assert_eq!(d.feed(&[b'a'; 32]), Err(SseError::EventTooLarge { max: 16 }));
+    }
+
+    #[test]
+    fn multi_line_data_joins_with_newline() {
+        let mut d = SseDecoder::new(1024);
+        let evs = d.feed(b"data: a\ndata: b\n\n").unwrap();
+        assert_eq!(evs[0].data, "a\nb");
+        assert_eq!(encode_data("a\nb"), "data: a\ndata: b\n\n");
+    }
+}

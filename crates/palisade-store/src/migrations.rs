@@ -1,0 +1,111 @@
+//! Embedded migrations for both backends. The SQL files under `migrations/` are compiled
+//! in with `include_str!` (so editing one triggers a rebuild) and fed to sqlx's
+//! [`Migrator`], which records them in `_sqlx_migrations` exactly as `sqlx::migrate!`
+//! would, without needing sqlx's proc-macro crate.
+
+use std::borrow::Cow;
+use std::future::Future;
+use std::pin::Pin;
+
+use palisade_policy::identity::StoreError;
+use sqlx::error::BoxDynError;
+use sqlx::migrate::{Migrate, Migration, MigrationSource, MigrationType, Migrator};
+
+use crate::error;
+
+/// One migration file: its version (the file's number), description and SQL.
+#[derive(Debug)]
+pub(crate) struct Embedded {
+    pub version: i64,
+    pub description: &'static str,
+    pub file: &'static str,
+    pub sql: &'static str,
+}
+
+pub(crate) const SQLITE: &[Embedded] = &[Embedded {
+    version: 1,
+    description: "identity",
+    file: "0001_identity.sql",
+    sql: include_str!("../migrations/sqlite/0001_identity.sql"),
+}];
+
+pub(crate) const POSTGRES: &[Embedded] = &[Embedded {
+    version: 1,
+    description: "identity",
+    file: "0001_identity.sql",
+    sql: include_str!("../migrations/postgres/0001_identity.sql"),
+}];
+
+#[derive(Debug)]
+struct Source(&'static [Embedded]);
+
+impl<'s> MigrationSource<'s> for Source {
+    fn resolve(
+        self,
+    ) -> Pin<Box<dyn Future<Output = Result<Vec<Migration>, BoxDynError>> + Send + 's>> {
+        let migrations = self
+            .0
+            .iter()
+            .map(|m| {
+                Migration::new(
+                    m.version,
+                    Cow::Borrowed(m.description),
+                    MigrationType::Simple,
+                    Cow::Borrowed(m.sql),
+                    false,
+                )
+            })
+            .collect();
+        Box::pin(async move { Ok(migrations) })
+    }
+}
+
+/// Applies the migrations not yet recorded in the database; a no-op when up to date.
+pub(crate) async fn run<'a, A>(set: &'static [Embedded], conn: A) -> Result<(), StoreError>
+where
+    A: sqlx::Acquire<'a>,
+    <A::Connection as std::ops::Deref>::Target: Migrate,
+{
+    let migrator = Migrator::new(Source(set))
+        .await
+        .map_err(|e| error::setup("loading migrations", e))?;
+    migrator
+        .run(conn)
+        .await
+        .map_err(|e| error::setup("running migrations", e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every file under `migrations/<backend>/` is registered, in order, and no file is
+    /// registered twice.
+    fn check(dir: &str, set: &[Embedded]) {
+        let path = format!("{}/migrations/{dir}", env!("CARGO_MANIFEST_DIR"));
+        let mut files: Vec<String> = std::fs::read_dir(&path)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|name| name.ends_with(".sql"))
+            .collect();
+        files.sort();
+        let registered: Vec<&str> = set.iter().map(|m| m.file).collect();
+        assert_eq!(
+            files, registered,
+            "migrations/{dir} and the embedded list differ"
+        );
+        for (i, m) in set.iter().enumerate() {
+            assert_eq!(m.version, i as i64 + 1);
+            assert!(
+                m.file
+                    .starts_with(&format!("{:04}_{}", m.version, m.description))
+            );
+        }
+    }
+
+    #[test]
+    fn every_migration_file_is_embedded() {
+        check("sqlite", SQLITE);
+        check("postgres", POSTGRES);
+    }
+}

@@ -1,0 +1,32 @@
+//! The PostgreSQL backend: connecting a pool from a `postgres://` URL, running the
+//! PostgreSQL migrations, and the adapters built on the resulting pool.
+
+mod identity;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use palisade_policy::identity::StoreError;
+use sqlx::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+pub use identity::PgIdentityStore;
+
+use crate::{error, migrations};
+
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Connects a pool of at most `max_connections` to the database a `postgres://` URL
+/// names and migrates it.
+pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, StoreError> {
+    let options =
+        PgConnectOptions::from_str(url).map_err(|e| error::setup("invalid postgres URL", e))?;
+    let pool = PgPoolOptions::new()
+        .max_connections(max_connections.max(1))
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .connect_with(options)
+        .await
+        .map_err(|e| error::setup("connecting to postgres", e))?;
+    migrations::run(migrations::POSTGRES, &pool).await?;
+    Ok(pool)
+}

@@ -1,0 +1,45 @@
+//! Scenario selection by upstream model name:
+//!
+//! | model name | behaviour |
+//! |---|---|
+//! | `error-<status>` | always answers `<status>` with an OpenAI error body |
+//! | `flaky-<n>` | the first `n` calls answer 503, later ones succeed |
+//! | `slow-<ms>` | waits `<ms>` before answering |
+//! | `break-<n>` | streams `n` chunks, then drops the connection (non-streaming: a truncated body) |
+//! | `nodone` | a stream that ends without a finish reason or `[DONE]` |
+//! | anything else | a normal answer |
+
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Behavior {
+    Normal,
+    Error(u16),
+    Flaky(u64),
+    Slow(Duration),
+    Break(usize),
+    NoDone,
+}
+
+impl Behavior {
+    pub fn for_model(model: &str) -> Behavior {
+        let num = |prefix: &str| {
+            model
+                .strip_prefix(prefix)
+                .and_then(|n| n.parse::<u64>().ok())
+        };
+        if let Some(status) = num("error-").and_then(|s| u16::try_from(s).ok()) {
+            Behavior::Error(status)
+        } else if let Some(n) = num("flaky-") {
+            Behavior::Flaky(n)
+        } else if let Some(ms) = num("slow-") {
+            Behavior::Slow(Duration::from_millis(ms))
+        } else if let Some(n) = num("break-") {
+            Behavior::Break(n as usize)
+        } else if model == "nodone" {
+            Behavior::NoDone
+        } else {
+            Behavior::Normal
+        }
+    }
+}

@@ -1,0 +1,220 @@
+//! The mock's OpenAI endpoints, written against raw JSON (not Palisade's own types), so
+//! tests catch disagreements between Palisade and the real API shapes.
+
+use base64::Engine as _;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::behavior::Behavior;
+use super::{Recorded, Shared};
+
+pub const REPLY: &str = "Hello from the mock upstream, one word at a time.";
+
+fn error(status: u16, message: &str) -> Response {
+    let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body =
+        json!({"error": {"message": message, "type": "mock_error", "code": "mock", "param": null}});
+    (code, Json(body)).into_response()
+}
+
+/// Applies the scenario before answering; `Some` is the answer to send instead.
+async fn prelude(shared: &Shared, model: &str) -> Option<Response> {
+    match Behavior::for_model(model) {
+        Behavior::Error(status) => Some(error(status, "mock failure")),
+        Behavior::Flaky(n) if shared.count(model) < n => Some(error(503, "mock is warming up")),
+        Behavior::Slow(d) => {
+            tokio::time::sleep(d).await;
+            None
+        }
+        _ => None,
+    }
+}
+
+fn record(shared: &Shared, path: &str, headers: &HeaderMap, body: &Value) {
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    shared.remember(Recorded {
+        path: path.to_owned(),
+        authorization,
+        body: body.clone(),
+    });
+}
+
+fn tool_call(req: &Value) -> Option<Value> {
+    let last_role = req["messages"].as_array()?.last()?["role"].as_str()?;
+    if last_role != "user" {
+        return None;
+    }
+    let name = req["tools"].as_array()?.first()?["function"]["name"].as_str()?;
+    Some(
+        json!({"id": "call_mock_1", "type": "function", "function": {"name": name, "arguments": "{\"city\":\"Paris\"}"}}),
+    )
+}
+
+fn reply_text(req: &Value) -> String {
+    let last = req["messages"].as_array().and_then(|m| m.last());
+    match last {
+        Some(m) if m["role"] == "tool" => {
+            format!("Tool said: {}", m["content"].as_str().unwrap_or(""))
+        }
+        _ => REPLY.to_owned(),
+    }
+}
+
+pub async fn chat(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    let Ok(req) = serde_json::from_slice::<Value>(&body) else {
+        return error(400, "invalid JSON");
+    };
+    record(&shared, "/v1/chat/completions", &headers, &req);
+    let model = req["model"].as_str().unwrap_or("").to_owned();
+    if let Some(resp) = prelude(&shared, &model).await {
+        return resp;
+    }
+    let behavior = Behavior::for_model(&model);
+    let usage = json!({"prompt_tokens": 11, "completion_tokens": 10, "total_tokens": 21});
+    let call = tool_call(&req);
+    if req["stream"].as_bool() == Some(true) {
+        return stream(&req, &model, behavior, call, usage);
+    }
+    let message = match &call {
+        Some(c) => json!({"role": "assistant", "content": null, "tool_calls": [c]}),
+        None => json!({"role": "assistant", "content": reply_text(&req)}),
+    };
+    let finish = if call.is_some() { "tool_calls" } else { "stop" };
+    let resp = json!({
+        "id": "chatcmpl-mock", "object": "chat.completion", "created": 1_700_000_000, "model": model,
+        "system_fingerprint": "fp_mock",
+        "choices": [{"index": 0, "message": message, "logprobs": null, "finish_reason": finish}],
+        "usage": usage,
+    });
+    if let Behavior::Break(_) = behavior {
+        let text = resp.to_string();
+        let cut = text.len() / 2;
+        return (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            text[..cut].to_owned(),
+        )
+            .into_response();
+    }
+    Json(resp).into_response()
+}
+
+fn stream(
+    req: &Value,
+    model: &str,
+    behavior: Behavior,
+    call: Option<Value>,
+    usage: Value,
+) -> Response {
+    let chunk = |delta: Value, finish: Value| {
+        json!({"id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": 1_700_000_000, "model": model,
+               "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+    };
+    let mut events: Vec<Value> = vec![chunk(
+        json!({"role": "assistant", "content": ""}),
+        Value::Null,
+    )];
+    match call {
+        Some(c) => {
+            let args = c["function"]["arguments"]
+                .as_str()
+                .unwrap_or("{}")
+                .to_owned();
+            events.push(chunk(json!({"tool_calls": [{"index": 0, "id": c["id"], "type": "function", "function": {"name": c["function"]["name"], "arguments": ""}}]}), Value::Null));
+            let (a, b) = args.split_at(args.len() / 2);
+            for part in [a, b] {
+                events.push(chunk(
+                    json!({"tool_calls": [{"index": 0, "function": {"arguments": part}}]}),
+                    Value::Null,
+                ));
+            }
+            events.push(chunk(json!({}), json!("tool_calls")));
+        }
+        None => {
+            for word in reply_text(req).split_inclusive(' ') {
+                events.push(chunk(json!({"content": word}), Value::Null));
+            }
+            events.push(chunk(json!({}), json!("stop")));
+        }
+    }
+    let include_usage = req["stream_options"]["include_usage"].as_bool() == Some(true);
+    if include_usage {
+        events.push(json!({"id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": 1_700_000_000, "model": model, "choices": [], "usage": usage}));
+    }
+    let mut frames: Vec<Result<Bytes, std::io::Error>> = events
+        .iter()
+        .map(|e| Ok(Bytes::from(format!("data: {e}\n\n"))))
+        .collect();
+    match behavior {
+        Behavior::Break(n) => {
+            frames.truncate(n);
+            frames.push(Err(std::io::Error::other("mock breaks the stream")));
+        }
+        Behavior::NoDone => {
+            frames.truncate(frames.len().saturating_sub(2).max(1));
+        }
+        _ => frames.push(Ok(Bytes::from_static(b"data: [DONE]\n\n"))),
+    }
+    let body = Body::from_stream(futures::stream::iter(frames));
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/event-stream")],
+        body,
+    )
+        .into_response()
+}
+
+pub async fn embeddings(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Ok(req) = serde_json::from_slice::<Value>(&body) else {
+        return error(400, "invalid JSON");
+    };
+    record(&shared, "/v1/embeddings", &headers, &req);
+    let model = req["model"].as_str().unwrap_or("").to_owned();
+    if let Some(resp) = prelude(&shared, &model).await {
+        return resp;
+    }
+    let n = match &req["input"] {
+        Value::Array(items) if items.iter().all(Value::is_string) => items.len(),
+        _ => 1,
+    };
+    let base64 = req["encoding_format"] == "base64";
+    let vector = [0.6f32, 0.8, 0.0];
+    let data: Vec<Value> = (0..n)
+        .map(|i| {
+            let embedding = if base64 {
+                let bytes: Vec<u8> = vector.iter().flat_map(|f| f.to_le_bytes()).collect();
+                json!(base64::engine::general_purpose::STANDARD.encode(bytes))
+            } else {
+                json!(vector)
+            };
+            json!({"object": "embedding", "index": i, "embedding": embedding})
+        })
+        .collect();
+    Json(json!({"object": "list", "data": data, "model": model, "usage": {"prompt_tokens": 4, "total_tokens": 4}})).into_response()
+}
+
+pub async fn models() -> Response {
+    Json(json!({"object": "list", "data": [{"id": "mock-model", "object": "model", "created": 0, "owned_by": "mock"}]})).into_response()
+}
+
+pub async fn recorded(State(shared): State<Arc<Shared>>) -> Response {
+    let requests: Vec<super::Recorded> = shared
+        .requests
+        .lock()
+        .map(|q| q.iter().cloned().collect())
+        .unwrap_or_default();
+    Json(json!({"requests": requests})).into_response()
+}

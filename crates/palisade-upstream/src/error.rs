@@ -1,0 +1,65 @@
+//! What can go wrong talking to an upstream. Messages are for logs: the gateway's error
+//! mapping decides what a client sees, and never forwards upstream internals verbatim
+//! except a client-error message the upstream addressed to the caller.
+
+use std::time::Duration;
+
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum UpstreamError {
+    #[error("could not connect to upstream: {0}")]
+    Connect(String),
+    #[error("upstream did not answer in time")]
+    Timeout,
+    /// The upstream answered with a non-success status.
+    #[error("upstream answered {status}")]
+    Status {
+        status: u16,
+        /// The upstream's error message, kept only for 4xx answers about the request.
+        message: Option<String>,
+        retry_after: Option<Duration>,
+    },
+    #[error("upstream sent an invalid response: {0}")]
+    Protocol(String),
+    #[error("upstream stream broke: {0}")]
+    StreamBroken(String),
+    #[error("the provider does not support {0}")]
+    Unsupported(&'static str),
+}
+
+impl UpstreamError {
+    /// Whether trying again may succeed (connect failures, 429 and 5xx).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            UpstreamError::Connect(_) => true,
+            UpstreamError::Status { status, .. } => *status == 429 || *status >= 500,
+            _ => false,
+        }
+    }
+
+    /// A short bounded label for metrics.
+    pub fn label(&self) -> &'static str {
+        match self {
+            UpstreamError::Connect(_) => "connect",
+            UpstreamError::Timeout => "timeout",
+            UpstreamError::Status { .. } => "status",
+            UpstreamError::Protocol(_) => "protocol",
+            UpstreamError::StreamBroken(_) => "stream_broken",
+            UpstreamError::Unsupported(_) => "unsupported",
+        }
+    }
+
+    /// Classifies a reqwest error.
+    pub fn from_reqwest(err: &reqwest::Error) -> Self {
+        if err.is_timeout() {
+            UpstreamError::Timeout
+        } else if err.is_connect() {
+            UpstreamError::Connect(err.to_string())
+        } else if err.is_decode() || err.is_body() {
+            UpstreamError::Protocol(err.to_string())
+        } else {
+            UpstreamError::Connect(err.to_string())
+        }
+    }
+}

@@ -1,0 +1,103 @@
+//! The pooled HTTP client every HTTP provider uses, and the helpers that turn an upstream
+//! answer into a value or an [`UpstreamError`]: status classification, bounded body reads,
+//! `Retry-After` parsing.
+
+use std::time::Duration;
+
+use palisade_config::ProviderConfig;
+use serde::de::DeserializeOwned;
+
+use crate::UpstreamError;
+use crate::retry::RetryPolicy;
+
+/// Largest non-streaming upstream body Palisade will read.
+pub const MAX_RESPONSE_BYTES: usize = 32 * 1024 * 1024;
+/// Largest error body read to extract a message.
+const MAX_ERROR_BYTES: usize = 64 * 1024;
+
+/// Connection settings shared by HTTP providers.
+#[derive(Clone)]
+pub struct HttpUpstream {
+    pub client: reqwest::Client,
+    pub base_url: String,
+    pub timeout: Duration,
+    pub retry: RetryPolicy,
+}
+
+impl HttpUpstream {
+    pub fn new(cfg: &ProviderConfig) -> Result<Self, UpstreamError> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(cfg.connect_timeout)
+            .pool_max_idle_per_host(cfg.max_idle_per_host)
+            .pool_idle_timeout(Duration::from_secs(60))
+            .tcp_nodelay(true)
+            .user_agent(concat!("palisade/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| UpstreamError::Connect(format!("cannot build HTTP client: {e}")))?;
+        Ok(HttpUpstream {
+            client,
+            base_url: cfg.base_url.clone(),
+            timeout: cfg.timeout,
+            retry: RetryPolicy { max_retries: cfg.max_retries, backoff: cfg.retry_backoff },
+        })
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base_url, path)
+    }
+}
+
+/// Sends a request and returns the response if its status is a success; otherwise the
+/// classified error.
+pub async fn send(req: reqwest::RequestBuilder) -> Result<reqwest::Response, UpstreamError> {
+    let resp = req.send().await.map_err(|e| UpstreamError::from_reqwest(&e))?;
+    if resp.status().is_success() {
+        Ok(resp)
+    } else {
+        Err(status_error(resp).await)
+    }
+}
+
+/// Reads a JSON body of at most [`MAX_RESPONSE_BYTES`].
+pub async fn read_json<T: DeserializeOwned>(resp: reqwest::Response) -> Result<T, UpstreamError> {
+    let bytes = read_bounded(resp, MAX_RESPONSE_BYTES).await?;
+    serde_json::from_slice(&bytes).map_err(|e| UpstreamError::Protocol(format!("bad JSON body: {e}")))
+}
+
+async fn read_bounded(mut resp: reqwest::Response, max: usize) -> Result<Vec<u8>, UpstreamError> {
+    let mut out = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| UpstreamError::from_reqwest(&e))? {
+        if out.len() + chunk.len() > max {
+            return Err(UpstreamError::Protocol(format!("response body exceeds {max} bytes")));
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
+}
+
+/// Turns a non-success response into [`UpstreamError::Status`]. The upstream's message is
+/// kept only for client errors about the request itself (400, 404, 413, 422): those are
+/// the caller's to read; authentication and server errors are ours.
+async fn status_error(resp: reqwest::Response) -> UpstreamError {
+    let status = resp.status().as_u16();
+    let retry_after = resp
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs);
+    let keep_message = matches!(status, 400 | 404 | 413 | 422);
+    let message = if keep_message {
+        read_bounded(resp, MAX_ERROR_BYTES).await.ok().and_then(|b| error_message(&b))
+    } else {
+        None
+    };
+    UpstreamError::Status { status, message, retry_after }
+}
+
+/// Extracts `error.message` (OpenAI and Anthropic both use it) from an error body.
+fn error_message(body: &[u8]) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let msg = v.get("error")?.get("message")?.as_str()?;
+    Some(msg.chars().take(1000).collect())
+}

@@ -1,0 +1,159 @@
+//! Any OpenAI-compatible upstream: OpenAI, Azure OpenAI (with a deployment base URL),
+//! vLLM, Ollama, llama.cpp server, LM Studio. Requests are forwarded as they came, with
+//! the routed model name; streams ask for usage so the gateway can account for tokens.
+
+use async_trait::async_trait;
+use futures::StreamExt;
+use palisade_config::ProviderConfig;
+use palisade_protocol::openai::{
+    ChatChunk, ChatRequest, ChatResponse, EmbeddingsRequest, EmbeddingsResponse, StreamOptions,
+};
+use serde_json::Map;
+
+use crate::http::{self, HttpUpstream};
+use crate::stream::sse_events;
+use crate::{ChunkStream, Provider, UpstreamError};
+
+pub struct OpenAiProvider {
+    http: HttpUpstream,
+    api_key: Option<String>,
+}
+
+impl OpenAiProvider {
+    pub fn new(cfg: &ProviderConfig) -> Result<Self, UpstreamError> {
+        Ok(OpenAiProvider { http: HttpUpstream::new(cfg)?, api_key: cfg.api_key.clone() })
+    }
+
+    fn post(&self, path: &str) -> reqwest::RequestBuilder {
+        let req = self.http.client.post(self.http.url(path));
+        match &self.api_key {
+            Some(key) => req.bearer_auth(key).header("api-key", key),
+            None => req,
+        }
+    }
+}
+
+#[async_trait]
+impl Provider for OpenAiProvider {
+    fn kind(&self) -> &'static str {
+        "openai"
+    }
+
+    async fn chat(&self, mut req: ChatRequest) -> Result<ChatResponse, UpstreamError> {
+        req.stream = None;
+        req.stream_options = None;
+        let body = serde_json::to_vec(&req).map_err(|e| UpstreamError::Protocol(e.to_string()))?;
+        self.http
+            .retry
+            .run(|| async {
+                let resp = http::send(
+                    self.post("/chat/completions")
+                        .timeout(self.http.timeout)
+                        .header("content-type", "application/json")
+                        .body(body.clone()),
+                )
+                .await?;
+                http::read_json::<ChatResponse>(resp).await
+            })
+            .await
+    }
+
+    async fn chat_stream(&self, mut req: ChatRequest) -> Result<ChunkStream, UpstreamError> {
+        req.stream = Some(true);
+        let opts = req.stream_options.get_or_insert(StreamOptions { include_usage: None, extra: Map::new() });
+        opts.include_usage = Some(true);
+        let body = serde_json::to_vec(&req).map_err(|e| UpstreamError::Protocol(e.to_string()))?;
+        let resp = self
+            .http
+            .retry
+            .run(|| async {
+                let send = http::send(
+                    self.post("/chat/completions")
+                        .header("content-type", "application/json")
+                        .header("accept", "text/event-stream")
+                        .body(body.clone()),
+                );
+                tokio::time::timeout(self.http.timeout, send).await.map_err(|_| UpstreamError::Timeout)?
+            })
+            .await?;
+        Ok(chunks_from_sse(resp, self.http.timeout))
+    }
+
+    async fn embeddings(&self, req: EmbeddingsRequest) -> Result<EmbeddingsResponse, UpstreamError> {
+        let body = serde_json::to_vec(&req).map_err(|e| UpstreamError::Protocol(e.to_string()))?;
+        self.http
+            .retry
+            .run(|| async {
+                let resp = http::send(
+                    self.post("/embeddings")
+                        .timeout(self.http.timeout)
+                        .header("content-type", "application/json")
+                        .body(body.clone()),
+                )
+                .await?;
+                http::read_json::<EmbeddingsResponse>(resp).await
+            })
+            .await
+    }
+}
+
+/// Maps an OpenAI SSE body to chunks. The stream must end with `[DONE]` (or at least a
+/// `finish_reason`); one that simply stops is reported as broken.
+fn chunks_from_sse(resp: reqwest::Response, idle: std::time::Duration) -> ChunkStream {
+    struct St {
+        finished: bool,
+        done: bool,
+    }
+    let events = sse_events(resp, idle).boxed();
+    let stream = futures::stream::unfold(
+        (events, St { finished: false, done: false }),
+        |(mut events, mut st)| async move {
+            if st.done {
+                return None;
+            }
+            loop {
+                match events.next().await {
+                    None => {
+                        st.done = true;
+                        if st.finished {
+                            return None;
+                        }
+                        let err = UpstreamError::StreamBroken("stream ended before [DONE]".into());
+                        return Some((Err(err), (events, st)));
+                    }
+                    Some(Err(e)) => {
+                        st.done = true;
+                        return Some((Err(e), (events, st)));
+                    }
+                    Some(Ok(ev)) => {
+                        let data = ev.data.trim();
+                        if data == "[DONE]" {
+                            return None;
+                        }
+                        if data.is_empty() {
+                            continue;
+                        }
+                        match serde_json::from_str::<ChatChunk>(data) {
+                            Ok(chunk) => {
+                                if chunk.choices.iter().any(|c| c.finish_reason.is_some()) {
+                                    st.finished = true;
+                                }
+                                return Some((Ok(chunk), (events, st)));
+                            }
+                            Err(_) => {
+                                st.done = true;
+                                let err = if data.contains("\"error\"") {
+                                    UpstreamError::StreamBroken("upstream sent an error event".into())
+                                } else {
+                                    UpstreamError::Protocol("invalid chunk in stream".into())
+                                };
+                                return Some((Err(err), (events, st)));
+                            }
+                        }
+                    }
+                }
+            }
+        },
+    );
+    Box::pin(stream)
+}

@@ -1,0 +1,117 @@
+//! Assembly: from a validated config and an opened store to two running listeners (data
+//! plane and admin plane) sharing one identity store, key authenticator and metrics; and
+//! the orderly stop on SIGTERM/SIGINT (stop accepting, drain, flush key-use times).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use palisade_admin::AdminState;
+use palisade_config::Config;
+use palisade_gateway::server::{ListenerLimits, serve};
+use palisade_gateway::telemetry::metrics::Metrics;
+use palisade_gateway::{GatewayState, RouteTable};
+use palisade_policy::identity::{AdminAuthenticator, Authenticator};
+use palisade_store::Store;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// Both listeners, running.
+pub struct Running {
+    pub data_addr: SocketAddr,
+    pub admin_addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    authenticator: Arc<Authenticator>,
+}
+
+pub async fn start(config: &Config, store: &Store, bootstrap_admin_token: Option<&str>) -> anyhow::Result<Running> {
+    let routes = RouteTable::from_config(config).context("cannot set up providers")?;
+    let authenticator = Arc::new(Authenticator::new(Arc::clone(&store.identity), config.server.key_cache_ttl));
+    let flusher = authenticator.spawn_use_flusher(Duration::from_secs(5));
+    let metrics = Arc::new(Metrics::new());
+
+    let gateway = Arc::new(GatewayState {
+        server: config.server.clone(),
+        routes,
+        authenticator: Arc::clone(&authenticator),
+        metrics: Arc::clone(&metrics),
+    });
+    let render = Arc::clone(&metrics);
+    let admin = Arc::new(AdminState {
+        identity: Arc::clone(&store.identity),
+        admin_auth: AdminAuthenticator::new(Arc::clone(&store.identity), bootstrap_admin_token),
+        key_auth: Arc::clone(&authenticator),
+        render_metrics: Arc::new(move || render.render()),
+        metrics_require_auth: config.server.metrics_require_auth,
+    });
+
+    let data = TcpListener::bind(config.server.listen).await.with_context(|| format!("cannot listen on {} (server.listen)", config.server.listen))?;
+    let admin_listener = TcpListener::bind(config.server.admin_listen).await.with_context(|| format!("cannot listen on {} (server.admin_listen)", config.server.admin_listen))?;
+    let data_addr = data.local_addr()?;
+    let admin_addr = admin_listener.local_addr()?;
+    let limits = ListenerLimits {
+        max_header_bytes: config.server.max_header_bytes,
+        header_read_timeout: config.server.header_read_timeout,
+        shutdown_grace: config.server.shutdown_grace,
+    };
+    let (stop, stopped) = watch::channel(false);
+    let until_stop = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let tasks = vec![
+        tokio::spawn(serve(data, palisade_gateway::router(gateway), limits, until_stop(stopped.clone()))),
+        tokio::spawn(serve(admin_listener, palisade_admin::router(admin), limits, until_stop(stopped))),
+        flusher,
+    ];
+    tracing::info!(data_plane = %data_addr, admin_plane = %admin_addr, store = ?store.backend, "palisade listening");
+    Ok(Running { data_addr, admin_addr, stop, tasks, authenticator })
+}
+
+impl Running {
+    /// Runs until SIGTERM or SIGINT, then stops gracefully.
+    pub async fn run_until_signal(self) -> anyhow::Result<()> {
+        wait_for_signal().await;
+        tracing::info!("shutting down: draining in-flight requests");
+        self.stop().await
+    }
+
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        let _ = self.stop.send(true);
+        let flusher = self.tasks.pop();
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        if let Some(f) = flusher {
+            f.abort();
+        }
+        if let Err(err) = self.authenticator.flush_key_uses().await {
+            tracing::warn!(error = %err, "could not record API key use at shutdown");
+        }
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,80 @@
+//! The command line: one subcommand per verb. `serve` and `demo` run the gateway;
+//! `config` checks configuration; `users`, `groups` and `keys` talk to a running admin
+//! API, like kubectl does.
+
+mod config_cmd;
+mod demo;
+mod identity_verbs;
+mod serve;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "palisade", version, about = "A secure gateway for AI models", propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the gateway with a config file.
+    Serve {
+        /// The TOML config file.
+        #[arg(long, short, env = "PALISADE_CONFIG", default_value = "palisade.toml")]
+        config: PathBuf,
+    },
+    /// Run a self-contained demo: gateway, simulated model, embedded SQLite, printed keys.
+    Demo(demo::DemoArgs),
+    /// Check or print configuration.
+    #[command(subcommand)]
+    Config(config_cmd::ConfigCommand),
+    /// Manage users (through the admin API).
+    Users {
+        #[command(flatten)]
+        admin: AdminArgs,
+        #[command(subcommand)]
+        verb: identity_verbs::UsersVerb,
+    },
+    /// Manage groups (through the admin API).
+    Groups {
+        #[command(flatten)]
+        admin: AdminArgs,
+        #[command(subcommand)]
+        verb: identity_verbs::GroupsVerb,
+    },
+    /// Manage API keys (through the admin API).
+    Keys {
+        #[command(flatten)]
+        admin: AdminArgs,
+        #[command(subcommand)]
+        verb: identity_verbs::KeysVerb,
+    },
+}
+
+/// How to reach the admin API.
+#[derive(Debug, Args)]
+pub struct AdminArgs {
+    /// Base URL of the admin API.
+    #[arg(long, global = true, env = "PALISADE_ADMIN_URL", default_value = "http://127.0.0.1:8081")]
+    pub admin_url: String,
+    /// Admin token (prefer the environment variable: arguments show in `ps`).
+    #[arg(long, global = true, env = "PALISADE_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+    /// Print JSON instead of a table.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve { config } => serve::run(&config).await,
+        Command::Demo(args) => demo::run(args).await,
+        Command::Config(cmd) => config_cmd::run(cmd),
+        Command::Users { admin, verb } => identity_verbs::users(&admin, verb).await,
+        Command::Groups { admin, verb } => identity_verbs::groups(&admin, verb).await,
+        Command::Keys { admin, verb } => identity_verbs::keys(&admin, verb).await,
+    }
+}

@@ -1,0 +1,17 @@
+//! Log setup: JSON (default) or text lines on stderr, filtered by the configured level or
+//! `RUST_LOG`. What is logged is decided where it is logged: identifiers and numbers,
+//! never keys, tokens or prompt/response content.
+
+use palisade_config::LogFormat;
+use tracing_subscriber::EnvFilter;
+
+pub fn init(level: &str, format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let result = match format {
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(false).try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+    // A second init (tests, demo after serve) keeps the first subscriber.
+    let _ = result;
+}
