@@ -13,26 +13,23 @@ use sqlx::migrate::{Migrate, Migration, MigrationSource, MigrationType, Migrator
 
 use crate::error;
 
-/// One migration file: its version (the file's number), description and SQL.
+/// One migration file, `migrations/<backend>/{version:04}_{description}.sql`, and its SQL.
 #[derive(Debug)]
 pub(crate) struct Embedded {
     pub version: i64,
     pub description: &'static str,
-    pub file: &'static str,
     pub sql: &'static str,
 }
 
 pub(crate) const SQLITE: &[Embedded] = &[Embedded {
     version: 1,
     description: "identity",
-    file: "0001_identity.sql",
     sql: include_str!("../migrations/sqlite/0001_identity.sql"),
 }];
 
 pub(crate) const POSTGRES: &[Embedded] = &[Embedded {
     version: 1,
     description: "identity",
-    file: "0001_identity.sql",
     sql: include_str!("../migrations/postgres/0001_identity.sql"),
 }];
 
@@ -79,8 +76,8 @@ where
 mod tests {
     use super::*;
 
-    /// Every file under `migrations/<backend>/` is registered, in order, and no file is
-    /// registered twice.
+    /// Every file under `migrations/<backend>/` is embedded, in version order, with the
+    /// name its version and description give, and the embedded SQL is that file's.
     fn check(dir: &str, set: &[Embedded]) {
         let path = format!("{}/migrations/{dir}", env!("CARGO_MANIFEST_DIR"));
         let mut files: Vec<String> = std::fs::read_dir(&path)
@@ -89,17 +86,18 @@ mod tests {
             .filter(|name| name.ends_with(".sql"))
             .collect();
         files.sort();
-        let registered: Vec<&str> = set.iter().map(|m| m.file).collect();
+        let embedded: Vec<String> = set
+            .iter()
+            .map(|m| format!("{:04}_{}.sql", m.version, m.description))
+            .collect();
         assert_eq!(
-            files, registered,
+            files, embedded,
             "migrations/{dir} and the embedded list differ"
         );
         for (i, m) in set.iter().enumerate() {
-            assert_eq!(m.version, i as i64 + 1);
-            assert!(
-                m.file
-                    .starts_with(&format!("{:04}_{}", m.version, m.description))
-            );
+            assert_eq!(m.version, i as i64 + 1, "versions must be 1, 2, 3...");
+            let on_disk = std::fs::read_to_string(format!("{path}/{}", embedded[i])).unwrap();
+            assert_eq!(on_disk, m.sql, "{} embeds another file", embedded[i]);
         }
     }
 

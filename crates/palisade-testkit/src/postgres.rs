@@ -129,7 +129,7 @@ impl PgHarness {
         })
         .await
         .map_err(|e| io::Error::other(format!("createdb task failed: {e}")))??;
-        Ok(self.url_for(&name))
+        Ok(self.url_for(name))
     }
 
     fn create_database_blocking(&self, name: &str) -> io::Result<()> {

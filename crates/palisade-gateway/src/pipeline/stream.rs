@@ -62,7 +62,11 @@ impl Relay {
             return None;
         }
         loop {
+            let waiting = std::time::Instant::now();
             let next = tokio::time::timeout_at(self.deadline, self.upstream.next()).await;
+            if let Some(ctx) = self.ctx.as_mut() {
+                ctx.upstream_time += waiting.elapsed();
+            }
             match next {
                 Err(_) => return Some(self.error_event(GatewayError::RequestTimeout)),
                 Ok(None) => {

@@ -2,6 +2,7 @@
 //! tests catch disagreements between Palisade and the real API shapes.
 
 use base64::Engine as _;
+use futures::StreamExt as _;
 use std::sync::Arc;
 
 use axum::Json;
@@ -164,7 +165,14 @@ fn stream(
         }
         _ => frames.push(Ok(Bytes::from_static(b"data: [DONE]\n\n"))),
     }
-    let body = Body::from_stream(futures::stream::iter(frames));
+    // Paced frames, so what came before a break is flushed to the client first.
+    let paced = matches!(behavior, Behavior::Break(_));
+    let body = Body::from_stream(futures::stream::iter(frames).then(move |frame| async move {
+        if paced {
+            tokio::time::sleep(std::time::Duration::from_millis(15)).await;
+        }
+        frame
+    }));
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "text/event-stream")],

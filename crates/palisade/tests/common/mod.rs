@@ -1,0 +1,144 @@
+//! Drives the real `palisade` binary: writes a config, starts `palisade serve` on free
+//! loopback ports with a bootstrap admin token, waits until it is healthy, and kills it
+//! when dropped. Upstreams are the in-process mock from `palisade-testkit`.
+#![allow(dead_code)]
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+pub const ADMIN_TOKEN: &str = "test-bootstrap-admin-token-0123456789abcdef";
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+}
+
+pub struct Gateway {
+    child: Option<Child>,
+    pub base: String,
+    pub admin: String,
+    pub dir: tempfile::TempDir,
+    pub log: PathBuf,
+    pub http: reqwest::Client,
+}
+
+impl Gateway {
+    /// Starts the binary with `[server]` extras and provider/model tables.
+    pub async fn start(server_extra: &str, upstreams: &str) -> Gateway {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (port, admin_port) = (free_port(), free_port());
+        let config = format!(
+            "[server]\nlisten = \"127.0.0.1:{port}\"\nadmin_listen = \"127.0.0.1:{admin_port}\"\nshutdown_grace_ms = 5000\n{server_extra}\n\
+             [store]\nurl = \"sqlite://{db}\"\n[logging]\nlevel = \"debug\"\nformat = \"json\"\n{upstreams}\n",
+            db = dir.path().join("palisade.db").display()
+        );
+        let config_path = dir.path().join("palisade.toml");
+        std::fs::write(&config_path, config).expect("write config");
+        let log = dir.path().join("gateway.log");
+        let child = Command::new(env!("CARGO_BIN_EXE_palisade"))
+            .args(["serve", "--config"])
+            .arg(&config_path)
+            .env("PALISADE_ADMIN_TOKEN", ADMIN_TOKEN)
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log file"))
+            .spawn()
+            .expect("spawn palisade");
+        let gw = Gateway {
+            child: Some(child),
+            base: format!("http://127.0.0.1:{port}"),
+            admin: format!("http://127.0.0.1:{admin_port}"),
+            dir,
+            log,
+            http: reqwest::Client::builder().timeout(Duration::from_secs(20)).build().expect("client"),
+        };
+        gw.wait_healthy().await;
+        gw
+    }
+
+    async fn wait_healthy(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            let data = self.http.get(format!("{}/healthz", self.base)).send().await;
+            let admin = self.http.get(format!("{}/healthz", self.admin)).send().await;
+            if data.is_ok_and(|r| r.status().is_success()) && admin.is_ok_and(|r| r.status().is_success()) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("gateway did not become healthy; log:\n{}", self.logs());
+    }
+
+    pub fn logs(&self) -> String {
+        let mut s = String::new();
+        if let Ok(mut f) = std::fs::File::open(&self.log) {
+            let _ = f.read_to_string(&mut s);
+        }
+        s
+    }
+
+    /// Creates a user and returns a fresh API key for it.
+    pub async fn api_key(&self) -> String {
+        let name = format!("user-{}", free_port());
+        let r = self.admin_post("/admin/v1/users", json!({"name": name, "groups": ["test"]})).await;
+        assert_eq!(r.0, 201, "{}", r.1);
+        let r = self.admin_post("/admin/v1/keys", json!({"user": name})).await;
+        assert_eq!(r.0, 201, "{}", r.1);
+        r.1["key"].as_str().expect("key").to_owned()
+    }
+
+    pub async fn admin_post(&self, path: &str, body: Value) -> (u16, Value) {
+        let resp = self.http.post(format!("{}{path}", self.admin)).bearer_auth(ADMIN_TOKEN).json(&body).send().await.expect("admin call");
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    pub fn chat(&self, key: &str, body: Value) -> reqwest::RequestBuilder {
+        self.http.post(format!("{}/v1/chat/completions", self.base)).bearer_auth(key).json(&body)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(Child::id).unwrap_or_default()
+    }
+
+    /// Sends SIGTERM and waits (bounded) for the process to exit; returns its exit code.
+    pub fn terminate(&mut self) -> Option<i32> {
+        let mut child = self.child.take()?;
+        let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = child.try_wait() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        None
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// An `openai` provider pointing at `base_url`, with models `name = upstream` pairs.
+pub fn openai_provider(name: &str, base_url: &str, extra: &str, models: &[(&str, &str)]) -> String {
+    let mut s = format!("[[providers]]\nname = \"{name}\"\nkind = \"openai\"\nbase_url = \"{base_url}\"\n{extra}\n");
+    for (model, upstream) in models {
+        s.push_str(&format!("[[models]]\nname = \"{model}\"\nprovider = \"{name}\"\nupstream_model = \"{upstream}\"\n"));
+    }
+    s
+}
+
+pub fn user_message(text: &str) -> Value {
+    json!([{"role": "user", "content": text}])
+}

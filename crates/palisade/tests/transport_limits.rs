@@ -1,0 +1,132 @@
+//! Bounds on what a client can make the gateway read: body size (declared or streamed),
+//! JSON depth, header size, slow headers; plus the error shape of bad requests and
+//! unknown routes, and the headers every response carries.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::time::{Duration, Instant};
+
+use common::{Gateway, user_message};
+use serde_json::{Value, json};
+
+const SERVER: &str = "max_body_bytes = 65536\nmax_header_bytes = 8192\nmax_json_depth = 32\nheader_read_timeout_ms = 500";
+const SIM: &str = "[[providers]]\nname = \"sim\"\nkind = \"simulated\"\n[[models]]\nname = \"sim\"\nprovider = \"sim\"\n";
+
+async fn setup() -> (Gateway, String) {
+    let gw = Gateway::start(SERVER, SIM).await;
+    let key = gw.api_key().await;
+    (gw, key)
+}
+
+async fn error_code(resp: reqwest::Response) -> (u16, Value) {
+    let status = resp.status().as_u16();
+    (status, resp.json::<Value>().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn oversized_bodies_are_413_whether_declared_or_streamed() {
+    let (gw, key) = setup().await;
+    let big = "x".repeat(70_000);
+    let (status, body) = error_code(gw.chat(&key, json!({"model": "sim", "messages": user_message(&big)})).send().await.unwrap()).await;
+    assert_eq!(status, 413);
+    assert_eq!(body["error"]["code"], "request_too_large");
+
+    // A chunked body has no declared length: the gateway stops reading at the limit.
+    let addr = gw.base.trim_start_matches("http://").to_owned();
+    let response = tokio::task::spawn_blocking(move || {
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let head = format!("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\nTransfer-Encoding: chunked\r\n\r\n");
+        s.write_all(head.as_bytes()).unwrap();
+        for _ in 0..20 {
+            // The server may answer and close early; later writes can fail.
+            if s.write_all(format!("2000\r\n{}\r\n", " ".repeat(8192)).as_bytes()).is_err() {
+                break;
+            }
+        }
+        let _ = s.write_all(b"0\r\n\r\n");
+        let mut buf = vec![0u8; 4096];
+        let n = s.read(&mut buf).unwrap_or(0);
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    })
+    .await
+    .unwrap();
+    assert!(response.starts_with("HTTP/1.1 413"), "{response}");
+    assert!(response.contains("request_too_large"), "{response}");
+}
+
+#[tokio::test]
+async fn malformed_and_hostile_json_is_400() {
+    let (gw, key) = setup().await;
+    let url = format!("{}/v1/chat/completions", gw.base);
+    for (body, param) in [
+        ("{not json".to_owned(), Value::Null),
+        ("[".repeat(40) + &"]".repeat(40), Value::Null),
+        (r#"{"model":"sim"}"#.to_owned(), json!("messages")),
+        (r#"{"model":"sim","messages":[]}"#.to_owned(), json!("messages")),
+        (r#"{"model":"sim","messages":[{"role":"wizard","content":"x"}]}"#.to_owned(), json!("messages[0].role")),
+    ] {
+        let resp = gw.http.post(&url).bearer_auth(&key).header("content-type", "application/json").body(body.clone()).send().await.unwrap();
+        let (status, err) = error_code(resp).await;
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(err["error"]["code"], "invalid_request_error", "{body}");
+        assert_eq!(err["error"]["param"], param, "{body}");
+    }
+}
+
+#[tokio::test]
+async fn authentication_comes_before_reading_the_body() {
+    let (gw, _key) = setup().await;
+    let (status, body) = error_code(gw.http.post(format!("{}/v1/chat/completions", gw.base)).body("{not json").send().await.unwrap()).await;
+    assert_eq!(status, 401);
+    assert_eq!(body["error"]["code"], "invalid_api_key");
+}
+
+#[tokio::test]
+async fn oversized_headers_are_refused() {
+    let (gw, key) = setup().await;
+    let resp = gw.chat(&key, json!({"model": "sim", "messages": user_message("hi")})).header("x-filler", "a".repeat(20_000)).send().await.unwrap();
+    assert_eq!(resp.status(), 431);
+}
+
+#[tokio::test]
+async fn slow_headers_are_cut_off() {
+    let (gw, _key) = setup().await;
+    let addr = gw.base.trim_start_matches("http://").to_owned();
+    let started = Instant::now();
+    let result = tokio::task::spawn_blocking(move || {
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        s.write_all(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n").unwrap();
+        let mut buf = Vec::new();
+        s.read_to_end(&mut buf).map(|_| buf)
+    })
+    .await
+    .unwrap();
+    assert!(result.is_ok(), "the server closes the connection instead of waiting forever");
+    assert!(started.elapsed() < Duration::from_secs(4));
+}
+
+#[tokio::test]
+async fn unknown_routes_and_methods_get_json_errors() {
+    let (gw, key) = setup().await;
+    let (status, body) = error_code(gw.http.get(format!("{}/v1/nothing", gw.base)).bearer_auth(&key).send().await.unwrap()).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("not_found")));
+    let (status, body) = error_code(gw.http.get(format!("{}/v1/chat/completions", gw.base)).bearer_auth(&key).send().await.unwrap()).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (405, Some("method_not_allowed")));
+}
+
+#[tokio::test]
+async fn every_response_has_a_request_id_and_overhead() {
+    let (gw, key) = setup().await;
+    let resp = gw.chat(&key, json!({"model": "sim", "messages": user_message("hi")})).header("x-request-id", "my-trace-42").send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["x-request-id"], "my-trace-42");
+    let overhead: f64 = resp.headers()["x-palisade-overhead-ms"].to_str().unwrap().parse().unwrap();
+    assert!(overhead >= 0.0);
+    let resp = gw.chat("pal_wrong", json!({})).send().await.unwrap();
+    assert_eq!(resp.status(), 401);
+    assert!(resp.headers()["x-request-id"].to_str().unwrap().starts_with("req_"));
+    assert!(resp.headers().contains_key("x-palisade-overhead-ms"));
+}
