@@ -179,10 +179,10 @@ impl IntoResponse for GatewayError {
         let body = serde_json::to_vec(&self.body()).unwrap_or_default();
         let mut resp = (status, body).into_response();
         resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        if let GatewayError::Upstream(UpstreamError::Status { status: 429, retry_after: Some(ra), .. }) = &self {
-            if let Ok(v) = HeaderValue::from_str(&ra.as_secs().to_string()) {
-                resp.headers_mut().insert(header::RETRY_AFTER, v);
-            }
+        if let GatewayError::Upstream(UpstreamError::Status { status: 429, retry_after: Some(ra), .. }) = &self
+            && let Ok(v) = HeaderValue::from_str(&ra.as_secs().to_string())
+        {
+            resp.headers_mut().insert(header::RETRY_AFTER, v);
         }
         if status == StatusCode::UNAUTHORIZED {
             resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

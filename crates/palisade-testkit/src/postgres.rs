@@ -278,51 +278,55 @@ fn signal(pid: u32, name: &str) {
 /// The server binaries: `$PALISADE_PG_BINDIR`, else the highest version under
 /// `/usr/lib/postgresql/*/bin` that has `postgres` and `initdb`.
 fn find_bin_dir() -> io::Result<PathBuf> {
-    let complete = |dir: &Path| {
-        ["postgres", "initdb", "pg_isready", "createdb"]
-            .iter()
-            .all(|b| dir.join(b).is_file())
-    };
-    if let Some(dir) = std::env::var_os(BINDIR_ENV) {
-        let dir = PathBuf::from(dir);
-        if complete(&dir) {
-            return Ok(dir);
-        }
-        return Err(io::Error::new(
-            io::ErrorKind::NotFound,
-            format!(
-                "{BINDIR_ENV}={} does not hold the PostgreSQL server binaries",
-                dir.display()
-            ),
-        ));
-    }
-    let mut best: Option<(Vec<u32>, PathBuf)> = None;
-    if let Ok(entries) = std::fs::read_dir(DEBIAN_ROOT) {
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let Ok(version) = name
-                .split('.')
-                .map(str::parse)
-                .collect::<Result<Vec<u32>, _>>()
-            else {
-                continue;
-            };
-            let bin = entry.path().join("bin");
-            if complete(&bin) && best.as_ref().is_none_or(|(v, _)| version > *v) {
-                best = Some((version, bin));
+    match std::env::var_os(BINDIR_ENV) {
+        Some(dir) => {
+            let dir = PathBuf::from(dir);
+            if has_server_binaries(&dir) {
+                return Ok(dir);
             }
+            Err(not_found(&format!("{BINDIR_ENV}={}", dir.display())))
+        }
+        None => highest_version_bin(Path::new(DEBIAN_ROOT))
+            .ok_or_else(|| not_found(&format!("{DEBIAN_ROOT}/*/bin"))),
+    }
+}
+
+fn has_server_binaries(dir: &Path) -> bool {
+    ["postgres", "initdb", "pg_isready", "createdb"]
+        .iter()
+        .all(|b| dir.join(b).is_file())
+}
+
+/// `<root>/<version>/bin` for the highest numeric version (`9.6` < `15` < `16`) that has
+/// the server binaries.
+fn highest_version_bin(root: &Path) -> Option<PathBuf> {
+    let mut best: Option<(Vec<u32>, PathBuf)> = None;
+    for entry in std::fs::read_dir(root).ok()?.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Ok(version) = name
+            .split('.')
+            .map(str::parse)
+            .collect::<Result<Vec<u32>, _>>()
+        else {
+            continue;
+        };
+        let bin = entry.path().join("bin");
+        if has_server_binaries(&bin) && best.as_ref().is_none_or(|(v, _)| version > *v) {
+            best = Some((version, bin));
         }
     }
-    best.map(|(_, bin)| bin).ok_or_else(|| {
-        io::Error::new(
-            io::ErrorKind::NotFound,
-            format!(
-                "PostgreSQL server binaries not found under {DEBIAN_ROOT}/*/bin: install the \
-                 Debian package `postgresql` (apt-get install -y postgresql), or point \
-                 {BINDIR_ENV} at a directory holding postgres, initdb, pg_isready and createdb"
-            ),
-        )
-    })
+    best.map(|(_, bin)| bin)
+}
+
+fn not_found(looked_in: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::NotFound,
+        format!(
+            "PostgreSQL server binaries (postgres, initdb, pg_isready, createdb) not found in \
+             {looked_in}: install the Debian package `postgresql` (apt-get install -y \
+             postgresql), or set {BINDIR_ENV} to a directory holding them"
+        ),
+    )
 }
 
 /// Whether this process runs as root (uid 0), read from `/proc/self`'s owner.
@@ -390,6 +394,35 @@ fn log_tail(path: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn picks_the_highest_complete_version() {
+        let root = tempfile::tempdir().unwrap();
+        for (version, complete) in [("9.6", true), ("15", true), ("16", true), ("17", false)] {
+            let bin = root.path().join(version).join("bin");
+            std::fs::create_dir_all(&bin).unwrap();
+            let binaries: &[&str] = if complete {
+                &["postgres", "initdb", "pg_isready", "createdb"]
+            } else {
+                &["psql"]
+            };
+            for b in binaries {
+                File::create(bin.join(b)).unwrap();
+            }
+        }
+        std::fs::create_dir_all(root.path().join("common")).unwrap();
+        assert_eq!(
+            highest_version_bin(root.path()),
+            Some(root.path().join("16/bin"))
+        );
+        assert_eq!(highest_version_bin(&root.path().join("missing")), None);
+    }
+
+    #[test]
+    fn missing_binaries_say_what_to_install() {
+        let message = not_found("/usr/lib/postgresql/*/bin").to_string();
+        assert!(message.contains("Debian package `postgresql`"), "{message}");
+    }
 
     #[tokio::test]
     async fn starts_serves_and_stops() {

@@ -11,5 +11,5 @@ pub fn run(_state: &GatewayState, ctx: &mut RequestCtx, usage: Option<Usage>, ad
     if usage.is_some() {
         ctx.usage = usage;
     }
-    drop(admission);
+    admission.release();
 }

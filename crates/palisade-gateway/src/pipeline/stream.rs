@@ -46,10 +46,8 @@ impl Relay {
 
     fn error_event(&mut self, err: GatewayError) -> Bytes {
         let code = err.code();
-        if let Some(ctx) = &self.ctx {
-            if let GatewayError::Upstream(e) = &err {
-                tracing::warn!(request_id = %ctx.request_id, error = %e, "upstream stream failed");
-            }
+        if let (Some(ctx), GatewayError::Upstream(e)) = (&self.ctx, &err) {
+            tracing::warn!(request_id = %ctx.request_id, error = %e, "upstream stream failed");
         }
         self.finish(code);
         self.done = true;
@@ -76,7 +74,7 @@ impl Relay {
                 }
                 Ok(Some(Err(e))) => return Some(self.error_event(GatewayError::Upstream(e))),
                 Ok(Some(Ok(mut chunk))) => {
-                    let Some(ctx) = self.ctx.as_mut() else { return None };
+                    let ctx = self.ctx.as_mut()?;
                     if let Some(usage) = chunk.usage {
                         ctx.usage = Some(usage);
                         if !self.wants_usage {

@@ -22,15 +22,14 @@ pub fn plan_reply(req: &ChatRequest, fixed: Option<&str>) -> Reply {
         return Reply::Text(format!("The tool returned: {shown}"));
     }
     let tool_choice_none = req.tool_choice.as_ref().and_then(Value::as_str) == Some("none");
-    if last_role == "user" && !tool_choice_none {
-        if let Some(func) = req.tools.iter().flatten().find_map(|t| t.function.as_ref()) {
-            let args = example_arguments(func.parameters.as_ref());
-            return Reply::ToolCall(ToolCall {
-                id: format!("call_sim_{}", func.name.len()),
-                kind: "function".into(),
-                function: FunctionCall { name: func.name.clone(), arguments: args.to_string() },
-            });
-        }
+    let offered = req.tools.iter().flatten().find_map(|t| t.function.as_ref());
+    if let (true, Some(func)) = (last_role == "user" && !tool_choice_none, offered) {
+        let args = example_arguments(func.parameters.as_ref());
+        return Reply::ToolCall(ToolCall {
+            id: format!("call_sim_{}", func.name.len()),
+            kind: "function".into(),
+            function: FunctionCall { name: func.name.clone(), arguments: args.to_string() },
+        });
     }
     let user_text = req
         .messages

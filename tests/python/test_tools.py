@@ -1,0 +1,86 @@
+"""Tool calling through the gateway: the model asks for a tool, the client answers with a
+tool message, the model answers in text — plain and streamed."""
+
+from __future__ import annotations
+
+import json
+
+import openai
+
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "description": "Current weather for a city.",
+            "parameters": {
+                "type": "object",
+                "properties": {"city": {"type": "string"}},
+                "required": ["city"],
+            },
+        },
+    }
+]
+QUESTION = {"role": "user", "content": "What is the weather in Paris?"}
+TOOL_RESULT = '{"temperature_c": 21, "sky": "clear"}'
+
+
+def test_tool_call_round_trip(client: openai.OpenAI, model: str):
+    """The first answer is a get_weather call with JSON arguments; sending the tool's
+    result back yields a final text answer that uses it."""
+    first = client.chat.completions.create(model=model, messages=[QUESTION], tools=TOOLS)
+    choice = first.choices[0]
+    assert choice.finish_reason == "tool_calls"
+    calls = choice.message.tool_calls
+    assert calls and len(calls) == 1
+    call = calls[0]
+    assert call.type == "function"
+    assert call.function.name == "get_weather"
+    assert call.id
+    args = json.loads(call.function.arguments)
+    assert isinstance(args.get("city"), str) and args["city"]
+
+    messages = [
+        QUESTION,
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": call.id,
+                    "type": "function",
+                    "function": {"name": call.function.name, "arguments": call.function.arguments},
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": call.id, "content": TOOL_RESULT},
+    ]
+    final = client.chat.completions.create(model=model, messages=messages, tools=TOOLS)
+    assert final.choices[0].finish_reason == "stop"
+    assert not final.choices[0].message.tool_calls
+    assert TOOL_RESULT in final.choices[0].message.content
+
+
+def test_streamed_tool_call_arguments_form_json(client: openai.OpenAI, model: str):
+    """Streamed tool-call argument fragments concatenate to valid JSON, under one call id."""
+    stream = client.chat.completions.create(model=model, messages=[QUESTION], tools=TOOLS, stream=True)
+    ids, names, fragments, finish = set(), set(), [], []
+    for chunk in stream:
+        for choice in chunk.choices:
+            if choice.finish_reason:
+                finish.append(choice.finish_reason)
+            for tc in choice.delta.tool_calls or []:
+                assert tc.index == 0
+                if tc.id:
+                    ids.add(tc.id)
+                if tc.function and tc.function.name:
+                    names.add(tc.function.name)
+                if tc.function and tc.function.arguments:
+                    fragments.append(tc.function.arguments)
+
+    assert len(ids) == 1
+    assert names == {"get_weather"}
+    assert len(fragments) > 1, "arguments should arrive in pieces"
+    args = json.loads("".join(fragments))
+    assert isinstance(args.get("city"), str)
+    assert finish == ["tool_calls"]
