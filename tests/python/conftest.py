@@ -19,6 +19,7 @@ import re
 import secrets
 import signal
 import socket
+import socketserver
 import string
 import subprocess
 import threading
@@ -55,7 +56,9 @@ MODELS: dict[str, tuple[str, str]] = {
     "mock-slow": ("mock-slow", "slow-3000"),
     "mock-break": ("mock", "break-3"),
     "mock-flaky": ("mock", "flaky-1"),
+    "mock-nodone": ("mock", "nodone"),
     "mock-refused": ("refused", "gpt-4o-mini"),
+    "py-break": ("py-break", "gpt-4o-mini"),
 }
 SIM_ALIAS = "sim-alias"
 MAX_BODY_BYTES = 65536
@@ -195,10 +198,67 @@ def mock_upstream(tmp_path_factory) -> MockUpstream:
         stop_process(proc)
 
 
+# --------------------------------------------------------------------------- breaking upstream
+
+
+class _BreakingHandler(socketserver.BaseRequestHandler):
+    """Answers any request with a chunked SSE stream of two chat chunks, then closes the
+    connection without the terminating chunk: a transport-level break mid-stream."""
+
+    def handle(self) -> None:
+        sock = self.request
+        sock.settimeout(5)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            part = sock.recv(65536)
+            if not part:
+                return
+            data += part
+        head, body = data.split(b"\r\n\r\n", 1)
+        length = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+        remaining = int(length.group(1)) - len(body) if length else 0
+        while remaining > 0:
+            part = sock.recv(min(remaining, 65536))
+            if not part:
+                return
+            remaining -= len(part)
+        sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n")
+        for delta in ({"role": "assistant", "content": ""}, {"content": "Hello "}, {"content": "from "}):
+            chunk = {"id": "chatcmpl-py", "object": "chat.completion.chunk", "created": 1, "model": "py",
+                     "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
+            event = f"data: {json.dumps(chunk)}\n\n".encode()
+            sock.sendall(f"{len(event):x}\r\n".encode() + event + b"\r\n")
+        time.sleep(0.1)
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+class BreakingUpstream(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    @property
+    def base_url(self) -> str:
+        host, port = self.server_address
+        return f"http://{host}:{port}/v1"
+
+
+@pytest.fixture(scope="session")
+def breaking_upstream() -> BreakingUpstream:
+    server = BreakingUpstream(("127.0.0.1", 0), _BreakingHandler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=STOP_TIMEOUT_S)
+
+
 # --------------------------------------------------------------------------- gateway
 
 
-def gateway_config(*, data_port: int, admin_port: int, db: Path, mock_base_url: str, refused_port: int) -> str:
+def gateway_config(*, data_port: int, admin_port: int, db: Path, mock_base_url: str, refused_port: int, breaking_base_url: str) -> str:
     """The harness's config: every model of MODELS, small limits so tests run fast."""
     models = []
     for name, (provider, upstream) in MODELS.items():
@@ -247,6 +307,12 @@ base_url = "http://127.0.0.1:{refused_port}/v1"
 connect_timeout_ms = 1000
 max_retries = 1
 retry_backoff_ms = 10
+
+[[providers]]
+name = "py-break"
+kind = "openai"
+base_url = "{breaking_base_url}"
+max_retries = 0
 
 """ + "\n".join(models)
 
@@ -326,7 +392,7 @@ class Gateway:
 
 
 @pytest.fixture(scope="session")
-def gateway(tmp_path_factory, mock_upstream: MockUpstream) -> Gateway:
+def gateway(tmp_path_factory, mock_upstream: MockUpstream, breaking_upstream: BreakingUpstream) -> Gateway:
     require_binary(PALISADE_BIN)
     work = tmp_path_factory.mktemp("gateway")
     store_dir = work / "store"
@@ -342,6 +408,7 @@ def gateway(tmp_path_factory, mock_upstream: MockUpstream) -> Gateway:
             db=store_dir / "palisade.db",
             mock_base_url=mock_upstream.base_url,
             refused_port=closed_port(),
+            breaking_base_url=breaking_upstream.base_url,
         )
     )
     admin_token = random_token(40)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import re
+
 import httpx
 import openai
 import pytest
@@ -92,6 +95,72 @@ def test_metrics_expose_requests_and_overhead(gateway: Gateway, client: openai.O
     assert "palisade_gateway_overhead_seconds_bucket" in text
     assert "palisade_gateway_overhead_seconds_count" in text
     assert text.rstrip().endswith("# EOF")
+
+
+def requests_total(gateway: Gateway, **labels: str) -> float:
+    """The value of palisade_requests_total for the series with exactly `labels`."""
+    text = gateway.admin("GET", "/metrics").text
+    for m in re.finditer(r"^palisade_requests_total\{([^}]*)\} (\S+)$", text, re.MULTILINE):
+        series = dict(re.findall(r'(\w+)="([^"]*)"', m.group(1)))
+        if series == labels:
+            return float(m.group(2))
+    return 0.0
+
+
+def test_each_request_is_counted_once(gateway: Gateway, client: openai.OpenAI):
+    """A plain and a streamed request add exactly one each to the request counter (a
+    stream is recorded when it ends, not again when its relay is dropped)."""
+    labels = {"endpoint": "chat_completions", "model": SIM, "status": "200", "code": "ok"}
+    before = requests_total(gateway, **labels)
+    messages = [{"role": "user", "content": "count me once"}]
+    client.chat.completions.create(model=SIM, messages=messages)
+    assert len(list(client.chat.completions.create(model=SIM, messages=messages, stream=True))) > 1
+    assert requests_total(gateway, **labels) == before + 2
+
+
+def test_refusals_are_counted_with_their_code(gateway: Gateway, client: openai.OpenAI):
+    labels = {"endpoint": "chat_completions", "model": "-", "status": "404", "code": "model_not_found"}
+    before = requests_total(gateway, **labels)
+    with pytest.raises(openai.NotFoundError):
+        client.chat.completions.create(model="counted-missing-model", messages=[{"role": "user", "content": "x"}])
+    assert requests_total(gateway, **labels) == before + 1
+
+
+def admin_action_lines(gateway: Gateway) -> list[list[tuple[str, object]]]:
+    """The `admin action` log lines, as key/value pairs in order (duplicates kept)."""
+    lines = []
+    for line in gateway.logs().splitlines():
+        pairs = json.loads(line, object_pairs_hook=list)
+        if ("message", "admin action") in pairs:
+            lines.append(pairs)
+    return lines
+
+
+def test_admin_actions_are_logged(gateway: Gateway):
+    """Each state change on the admin plane leaves an `admin action` line naming the actor
+    and the action, never a secret."""
+    user = gateway.create_user("logged-user")
+    about_user = [dict(p) for p in admin_action_lines(gateway) if user["id"] in [v for _, v in p]]
+    assert len(about_user) == 1
+    assert about_user[0]["action"] == "user.create"
+    assert about_user[0]["actor"] == "bootstrap"
+    assert gateway.admin_token not in gateway.logs()
+
+
+@pytest.mark.xfail(
+    reason="gateway bug: log_action (crates/palisade-admin/src/handlers/mod.rs) logs a field "
+    "named `target`, which collides with the JSON formatter's own `target` key: lines read "
+    '`"target":"usr_…","target":"palisade::admin"` and JSON parsers keep only the last one',
+    strict=False,
+)
+def test_admin_action_log_lines_have_unique_keys_and_name_the_target(gateway: Gateway):
+    user = gateway.create_user("traced-user")
+    lines = admin_action_lines(gateway)
+    for pairs in lines:
+        keys = [k for k, _ in pairs]
+        assert len(keys) == len(set(keys)), f"duplicate keys in log line: {keys}"
+    created = [dict(p) for p in lines if ("action", "user.create") in p]
+    assert user["id"] in [c.get("target") or c.get("target_id") for c in created]
 
 
 def test_health_endpoints_are_public(gateway: Gateway):

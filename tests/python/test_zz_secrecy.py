@@ -7,6 +7,7 @@ flush of key-use times to the database are covered too. Nothing may run after it
 
 from __future__ import annotations
 
+import json
 import secrets
 
 import openai
@@ -53,6 +54,8 @@ def test_no_secret_or_prompt_in_logs_or_database(gateway: Gateway, client: opena
     assert gateway.stop() == 0, "graceful shutdown should exit 0"
 
     logs = gateway.logs()
+    for line in logs.splitlines():
+        assert isinstance(json.loads(line), dict), f"not a JSON log line: {line[:200]}"
     # The check is only meaningful if the requests were logged at all (at debug level).
     assert '"level":"DEBUG"' in logs
     for rid in request_ids:

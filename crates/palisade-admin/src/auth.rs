@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
-use axum::http::request::Parts;
 use axum::http::header;
+use axum::http::request::Parts;
 use palisade_policy::identity::{AdminPrincipal, AdminRole};
 
 use crate::error::AdminError;
@@ -18,12 +18,26 @@ pub struct Admin(pub AdminPrincipal);
 impl Admin {
     /// Requires a role that may change state.
     pub fn require_write(&self, action: &'static str) -> Result<(), AdminError> {
-        if self.0.role.can_write() { Ok(()) } else { Err(AdminError::Forbidden { have: self.0.role.as_str(), action }) }
+        if self.0.role.can_write() {
+            Ok(())
+        } else {
+            Err(AdminError::Forbidden {
+                have: self.0.role.as_str(),
+                action,
+            })
+        }
     }
 
     /// Requires the `admin` role.
     pub fn require_admin(&self, action: &'static str) -> Result<(), AdminError> {
-        if self.0.role == AdminRole::Admin { Ok(()) } else { Err(AdminError::Forbidden { have: self.0.role.as_str(), action }) }
+        if self.0.role == AdminRole::Admin {
+            Ok(())
+        } else {
+            Err(AdminError::Forbidden {
+                have: self.0.role.as_str(),
+                action,
+            })
+        }
     }
 
     pub fn actor(&self) -> &str {
@@ -34,7 +48,10 @@ impl Admin {
 impl FromRequestParts<Arc<AdminState>> for Admin {
     type Rejection = AdminError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &Arc<AdminState>) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AdminState>,
+    ) -> Result<Self, Self::Rejection> {
         let presented = parts
             .headers
             .get(header::AUTHORIZATION)

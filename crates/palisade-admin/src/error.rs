@@ -12,7 +12,10 @@ pub enum AdminError {
     #[error("admin authentication failed: {0}")]
     Unauthenticated(AuthError),
     #[error("role `{have}` may not {action}")]
-    Forbidden { have: &'static str, action: &'static str },
+    Forbidden {
+        have: &'static str,
+        action: &'static str,
+    },
     #[error("{0}")]
     Invalid(String),
     #[error("{0} not found")]
@@ -45,14 +48,44 @@ impl From<AuthError> for AdminError {
 impl IntoResponse for AdminError {
     fn into_response(self) -> Response {
         let (status, kind, code, message) = match &self {
-            AdminError::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "invalid_request_error", "invalid_admin_token", "A valid admin token is required: `Authorization: Bearer <token>`.".to_owned()),
-            AdminError::Forbidden { .. } => (StatusCode::FORBIDDEN, "permission_error", "insufficient_role", self.to_string()),
-            AdminError::Invalid(m) => (StatusCode::BAD_REQUEST, "invalid_request_error", "invalid_request_error", m.clone()),
-            AdminError::NotFound(_) => (StatusCode::NOT_FOUND, "invalid_request_error", "not_found", self.to_string()),
-            AdminError::Conflict(_) => (StatusCode::CONFLICT, "invalid_request_error", "already_exists", self.to_string()),
+            AdminError::Unauthenticated(_) => (
+                StatusCode::UNAUTHORIZED,
+                "invalid_request_error",
+                "invalid_admin_token",
+                "A valid admin token is required: `Authorization: Bearer <token>`.".to_owned(),
+            ),
+            AdminError::Forbidden { .. } => (
+                StatusCode::FORBIDDEN,
+                "permission_error",
+                "insufficient_role",
+                self.to_string(),
+            ),
+            AdminError::Invalid(m) => (
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                "invalid_request_error",
+                m.clone(),
+            ),
+            AdminError::NotFound(_) => (
+                StatusCode::NOT_FOUND,
+                "invalid_request_error",
+                "not_found",
+                self.to_string(),
+            ),
+            AdminError::Conflict(_) => (
+                StatusCode::CONFLICT,
+                "invalid_request_error",
+                "already_exists",
+                self.to_string(),
+            ),
             AdminError::Store(msg) => {
                 tracing::error!(error = %msg, "admin store operation failed");
-                (StatusCode::SERVICE_UNAVAILABLE, "server_error", "service_unavailable", "The store is unavailable.".to_owned())
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "server_error",
+                    "service_unavailable",
+                    "The store is unavailable.".to_owned(),
+                )
             }
         };
         (status, Json(ErrorBody::new(message, kind, code, None))).into_response()

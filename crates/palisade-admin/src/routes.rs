@@ -42,6 +42,9 @@ async fn metrics(State(state): State<Arc<AdminState>>, req: Request) -> Response
         }
     }
     let mut resp = (StatusCode::OK, (state.render_metrics)()).into_response();
-    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+    );
     resp
 }

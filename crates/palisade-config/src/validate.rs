@@ -15,7 +15,10 @@ use crate::raw::{RawConfig, RawModel, RawProvider};
 #[derive(Debug, Error)]
 pub enum ConfigError {
     #[error("cannot read {path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{0}")]
     Syntax(String),
     #[error("`{key}`: {message}")]
@@ -23,7 +26,10 @@ pub enum ConfigError {
 }
 
 fn invalid(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid { key: key.into(), message: message.into() }
+    ConfigError::Invalid {
+        key: key.into(),
+        message: message.into(),
+    }
 }
 
 /// The validated runtime configuration.
@@ -131,8 +137,10 @@ pub struct ModelConfig {
 
 /// Reads and validates a config file, expanding `${ENV}` from the process environment.
 pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|source| ConfigError::Io { path: path.display().to_string(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
     parse_str(&text, |name| std::env::var(name).ok())
 }
 
@@ -146,34 +154,77 @@ fn validate(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<Conf
     let s = raw.server;
     let server = ServerConfig {
         listen: addr("server.listen", s.listen.as_deref().unwrap_or(d::LISTEN))?,
-        admin_listen: addr("server.admin_listen", s.admin_listen.as_deref().unwrap_or(d::ADMIN_LISTEN))?,
-        max_body_bytes: positive("server.max_body_bytes", s.max_body_bytes.unwrap_or(d::MAX_BODY_BYTES))?,
-        max_header_bytes: positive("server.max_header_bytes", s.max_header_bytes.unwrap_or(d::MAX_HEADER_BYTES))?,
-        max_json_depth: positive("server.max_json_depth", s.max_json_depth.unwrap_or(d::MAX_JSON_DEPTH))?,
-        header_read_timeout: ms("server.header_read_timeout_ms", s.header_read_timeout_ms, d::HEADER_READ_TIMEOUT_MS)?,
-        request_timeout: ms("server.request_timeout_ms", s.request_timeout_ms, d::REQUEST_TIMEOUT_MS)?,
+        admin_listen: addr(
+            "server.admin_listen",
+            s.admin_listen.as_deref().unwrap_or(d::ADMIN_LISTEN),
+        )?,
+        max_body_bytes: positive(
+            "server.max_body_bytes",
+            s.max_body_bytes.unwrap_or(d::MAX_BODY_BYTES),
+        )?,
+        max_header_bytes: positive(
+            "server.max_header_bytes",
+            s.max_header_bytes.unwrap_or(d::MAX_HEADER_BYTES),
+        )?,
+        max_json_depth: positive(
+            "server.max_json_depth",
+            s.max_json_depth.unwrap_or(d::MAX_JSON_DEPTH),
+        )?,
+        header_read_timeout: ms(
+            "server.header_read_timeout_ms",
+            s.header_read_timeout_ms,
+            d::HEADER_READ_TIMEOUT_MS,
+        )?,
+        request_timeout: ms(
+            "server.request_timeout_ms",
+            s.request_timeout_ms,
+            d::REQUEST_TIMEOUT_MS,
+        )?,
         shutdown_grace: Duration::from_millis(s.shutdown_grace_ms.unwrap_or(d::SHUTDOWN_GRACE_MS)),
         key_cache_ttl: Duration::from_millis(s.key_cache_ttl_ms.unwrap_or(d::KEY_CACHE_TTL_MS)),
         metrics_require_auth: s.metrics_require_auth.unwrap_or(true),
     };
     if server.listen == server.admin_listen && server.listen.port() != 0 {
-        return Err(invalid("server.admin_listen", "must differ from server.listen"));
+        return Err(invalid(
+            "server.admin_listen",
+            "must differ from server.listen",
+        ));
     }
 
-    let url = expand_key("store.url", raw.store.url.as_deref().unwrap_or(d::STORE_URL), env)?;
-    if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-        return Err(invalid("store.url", "must start with sqlite:, postgres:// or postgresql://"));
+    let url = expand_key(
+        "store.url",
+        raw.store.url.as_deref().unwrap_or(d::STORE_URL),
+        env,
+    )?;
+    if !(url.starts_with("sqlite:")
+        || url.starts_with("postgres://")
+        || url.starts_with("postgresql://"))
+    {
+        return Err(invalid(
+            "store.url",
+            "must start with sqlite:, postgres:// or postgresql://",
+        ));
     }
     let store = StoreConfig {
         url,
-        max_connections: positive("store.max_connections", raw.store.max_connections.unwrap_or(d::STORE_MAX_CONNECTIONS) as usize)? as u32,
+        max_connections: positive(
+            "store.max_connections",
+            raw.store
+                .max_connections
+                .unwrap_or(d::STORE_MAX_CONNECTIONS) as usize,
+        )? as u32,
     };
 
     let log_level = raw.logging.level.unwrap_or_else(|| d::LOG_LEVEL.to_owned());
     let log_format = match raw.logging.format.as_deref().unwrap_or("json") {
         "json" => LogFormat::Json,
         "text" => LogFormat::Text,
-        other => return Err(invalid("logging.format", format!("`{other}` is not one of json, text"))),
+        other => {
+            return Err(invalid(
+                "logging.format",
+                format!("`{other}` is not one of json, text"),
+            ));
+        }
     };
 
     let mut names = HashSet::new();
@@ -181,7 +232,10 @@ fn validate(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<Conf
     for (i, p) in raw.providers.into_iter().enumerate() {
         let key = format!("providers[{i}]");
         if !names.insert(p.name.clone()) {
-            return Err(invalid(format!("{key}.name"), format!("duplicate provider `{}`", p.name)));
+            return Err(invalid(
+                format!("{key}.name"),
+                format!("duplicate provider `{}`", p.name),
+            ));
         }
         providers.push(provider(&key, p, env)?);
     }
@@ -193,44 +247,84 @@ fn validate(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<Conf
         let model = model(&key, m, &names)?;
         for n in std::iter::once(&model.name).chain(&model.aliases) {
             if !model_names.insert(n.clone()) {
-                return Err(invalid(format!("{key}.name"), format!("model name `{n}` is used twice")));
+                return Err(invalid(
+                    format!("{key}.name"),
+                    format!("model name `{n}` is used twice"),
+                ));
             }
         }
         models.push(model);
     }
 
-    Ok(Config { server, store, log_level, log_format, providers, models })
+    Ok(Config {
+        server,
+        store,
+        log_level,
+        log_format,
+        providers,
+        models,
+    })
 }
 
-fn provider(key: &str, p: RawProvider, env: &dyn Fn(&str) -> Option<String>) -> Result<ProviderConfig, ConfigError> {
+fn provider(
+    key: &str,
+    p: RawProvider,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<ProviderConfig, ConfigError> {
     if p.name.trim().is_empty() {
         return Err(invalid(format!("{key}.name"), "must not be empty"));
     }
     let kind = match p.kind.as_str() {
         "openai" => ProviderKind::OpenAi,
         "anthropic" => ProviderKind::Anthropic(AnthropicSettings {
-            version: p.anthropic_version.clone().unwrap_or_else(|| d::ANTHROPIC_VERSION.to_owned()),
-            default_max_tokens: p.default_max_tokens.unwrap_or(d::ANTHROPIC_DEFAULT_MAX_TOKENS),
+            version: p
+                .anthropic_version
+                .clone()
+                .unwrap_or_else(|| d::ANTHROPIC_VERSION.to_owned()),
+            default_max_tokens: p
+                .default_max_tokens
+                .unwrap_or(d::ANTHROPIC_DEFAULT_MAX_TOKENS),
         }),
         "simulated" => ProviderKind::Simulated(SimulatedSettings {
             reply: p.reply.clone(),
             latency: Duration::from_millis(p.latency_ms.unwrap_or(d::SIMULATED_LATENCY_MS)),
-            chunk_interval: Duration::from_millis(p.chunk_interval_ms.unwrap_or(d::SIMULATED_CHUNK_INTERVAL_MS)),
-            words_per_chunk: positive(&format!("{key}.words_per_chunk"), p.words_per_chunk.unwrap_or(d::SIMULATED_WORDS_PER_CHUNK))?,
-            embedding_dimensions: positive(&format!("{key}.embedding_dimensions"), p.embedding_dimensions.unwrap_or(d::SIMULATED_EMBEDDING_DIMENSIONS))?,
+            chunk_interval: Duration::from_millis(
+                p.chunk_interval_ms
+                    .unwrap_or(d::SIMULATED_CHUNK_INTERVAL_MS),
+            ),
+            words_per_chunk: positive(
+                &format!("{key}.words_per_chunk"),
+                p.words_per_chunk.unwrap_or(d::SIMULATED_WORDS_PER_CHUNK),
+            )?,
+            embedding_dimensions: positive(
+                &format!("{key}.embedding_dimensions"),
+                p.embedding_dimensions
+                    .unwrap_or(d::SIMULATED_EMBEDDING_DIMENSIONS),
+            )?,
         }),
         other => {
-            return Err(invalid(format!("{key}.kind"), format!("`{other}` is not one of openai, anthropic, simulated")));
+            return Err(invalid(
+                format!("{key}.kind"),
+                format!("`{other}` is not one of openai, anthropic, simulated"),
+            ));
         }
     };
     let base_url = match (&kind, p.base_url.as_deref()) {
         (ProviderKind::Simulated(_), _) => String::new(),
         (ProviderKind::Anthropic(_), None) => d::ANTHROPIC_BASE_URL.to_owned(),
-        (ProviderKind::OpenAi, None) => return Err(invalid(format!("{key}.base_url"), "is required for kind = \"openai\"")),
+        (ProviderKind::OpenAi, None) => {
+            return Err(invalid(
+                format!("{key}.base_url"),
+                "is required for kind = \"openai\"",
+            ));
+        }
         (_, Some(url)) => {
             let url = expand_key(&format!("{key}.base_url"), url, env)?;
             if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return Err(invalid(format!("{key}.base_url"), "must start with http:// or https://"));
+                return Err(invalid(
+                    format!("{key}.base_url"),
+                    "must start with http:// or https://",
+                ));
             }
             url.trim_end_matches('/').to_owned()
         }
@@ -244,10 +338,20 @@ fn provider(key: &str, p: RawProvider, env: &dyn Fn(&str) -> Option<String>) -> 
         kind,
         base_url,
         api_key,
-        timeout: ms(&format!("{key}.timeout_ms"), p.timeout_ms, d::PROVIDER_TIMEOUT_MS)?,
-        connect_timeout: ms(&format!("{key}.connect_timeout_ms"), p.connect_timeout_ms, d::PROVIDER_CONNECT_TIMEOUT_MS)?,
+        timeout: ms(
+            &format!("{key}.timeout_ms"),
+            p.timeout_ms,
+            d::PROVIDER_TIMEOUT_MS,
+        )?,
+        connect_timeout: ms(
+            &format!("{key}.connect_timeout_ms"),
+            p.connect_timeout_ms,
+            d::PROVIDER_CONNECT_TIMEOUT_MS,
+        )?,
         max_retries: p.max_retries.unwrap_or(d::PROVIDER_MAX_RETRIES).min(10),
-        retry_backoff: Duration::from_millis(p.retry_backoff_ms.unwrap_or(d::PROVIDER_RETRY_BACKOFF_MS)),
+        retry_backoff: Duration::from_millis(
+            p.retry_backoff_ms.unwrap_or(d::PROVIDER_RETRY_BACKOFF_MS),
+        ),
         max_idle_per_host: p.max_idle_per_host.unwrap_or(d::PROVIDER_MAX_IDLE_PER_HOST),
     })
 }
@@ -257,7 +361,10 @@ fn model(key: &str, m: RawModel, providers: &HashSet<String>) -> Result<ModelCon
         return Err(invalid(format!("{key}.name"), "must not be empty"));
     }
     if !providers.contains(&m.provider) {
-        return Err(invalid(format!("{key}.provider"), format!("no provider named `{}`", m.provider)));
+        return Err(invalid(
+            format!("{key}.provider"),
+            format!("no provider named `{}`", m.provider),
+        ));
     }
     Ok(ModelConfig {
         upstream_model: m.upstream_model.unwrap_or_else(|| m.name.clone()),
@@ -268,21 +375,38 @@ fn model(key: &str, m: RawModel, providers: &HashSet<String>) -> Result<ModelCon
     })
 }
 
-fn expand_key(key: &str, value: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, ConfigError> {
+fn expand_key(
+    key: &str,
+    value: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<String, ConfigError> {
     expand(value, env).map_err(|e: EnvError| invalid(key, e.to_string()))
 }
 
 fn addr(key: &str, value: &str) -> Result<SocketAddr, ConfigError> {
-    value.parse().map_err(|_| invalid(key, format!("`{value}` is not an address like 127.0.0.1:8080")))
+    value.parse().map_err(|_| {
+        invalid(
+            key,
+            format!("`{value}` is not an address like 127.0.0.1:8080"),
+        )
+    })
 }
 
 fn positive(key: &str, value: usize) -> Result<usize, ConfigError> {
-    if value == 0 { Err(invalid(key, "must be greater than 0")) } else { Ok(value) }
+    if value == 0 {
+        Err(invalid(key, "must be greater than 0"))
+    } else {
+        Ok(value)
+    }
 }
 
 fn ms(key: &str, value: Option<u64>, default: u64) -> Result<Duration, ConfigError> {
     let v = value.unwrap_or(default);
-    if v == 0 { Err(invalid(key, "must be greater than 0")) } else { Ok(Duration::from_millis(v)) }
+    if v == 0 {
+        Err(invalid(key, "must be greater than 0"))
+    } else {
+        Ok(Duration::from_millis(v))
+    }
 }
 
 #[cfg(test)]
@@ -301,21 +425,39 @@ mod tests {
     }
 
     #[test]
+    fn documented_default_matches_docs() {
+        let docs = include_str!("../../../docs/config.md");
+        assert!(
+            docs.contains(d::DEFAULT_CONFIG_TOML),
+            "docs/config.md must embed DEFAULT_CONFIG_TOML verbatim"
+        );
+    }
+
+    #[test]
     fn unknown_key_is_named() {
-        let err = parse_str("[server]\nlisten = \"127.0.0.1:1\"\nlisten_port = 3\n", no_env).unwrap_err();
+        let err = parse_str(
+            "[server]\nlisten = \"127.0.0.1:1\"\nlisten_port = 3\n",
+            no_env,
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("listen_port"), "{err}");
     }
 
     #[test]
     fn bad_reference_is_named() {
-        let text = "[[providers]]\nname='a'\nkind='simulated'\n[[models]]\nname='m'\nprovider='b'\n";
+        let text =
+            "[[providers]]\nname='a'\nkind='simulated'\n[[models]]\nname='m'\nprovider='b'\n";
         let err = parse_str(text, no_env).unwrap_err();
-        assert_eq!(err.to_string(), "`models[0].provider`: no provider named `b`");
+        assert_eq!(
+            err.to_string(),
+            "`models[0].provider`: no provider named `b`"
+        );
     }
 
     #[test]
     fn env_secrets_expand_and_missing_ones_fail() {
-        let text = "[[providers]]\nname='a'\nkind='openai'\nbase_url='http://x/v1'\napi_key='${K}'\n";
+        let text =
+            "[[providers]]\nname='a'\nkind='openai'\nbase_url='http://x/v1'\napi_key='${K}'\n";
         let cfg = parse_str(text, |n| (n == "K").then(|| "s3cret".into())).unwrap();
         assert_eq!(cfg.providers[0].api_key.as_deref(), Some("s3cret"));
         let err = parse_str(text, no_env).unwrap_err();

@@ -9,6 +9,7 @@ use palisade_policy::identity::Principal;
 use palisade_protocol::openai::Usage;
 
 use crate::routing::ModelRoute;
+use crate::telemetry::metrics::InFlight;
 
 /// Which API endpoint the request is for; a bounded label for metrics and logs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +40,8 @@ pub struct RequestCtx {
     /// Time spent awaiting the upstream so far.
     pub upstream_time: Duration,
     pub usage: Option<Usage>,
+    /// Holds the request in the in-flight gauge until the context is dropped.
+    pub in_flight: Option<InFlight>,
 }
 
 impl RequestCtx {
@@ -53,6 +56,7 @@ impl RequestCtx {
             stream: false,
             upstream_time: Duration::ZERO,
             usage: None,
+            in_flight: None,
         }
     }
 

@@ -14,7 +14,10 @@ pub enum GatewayError {
     #[error("authentication failed: {0}")]
     Auth(#[from] AuthError),
     #[error("invalid request: {message}")]
-    InvalidRequest { message: String, param: Option<String> },
+    InvalidRequest {
+        message: String,
+        param: Option<String>,
+    },
     #[error("request body exceeds {limit} bytes")]
     TooLarge { limit: usize },
     #[error("model `{0}` not found")]
@@ -33,11 +36,22 @@ pub enum GatewayError {
 
 impl GatewayError {
     pub fn invalid(message: impl Into<String>, param: Option<&str>) -> Self {
-        GatewayError::InvalidRequest { message: message.into(), param: param.map(str::to_owned) }
+        GatewayError::InvalidRequest {
+            message: message.into(),
+            param: param.map(str::to_owned),
+        }
     }
 
     /// The HTTP status, OpenAI error `type`, stable `code`, client message and `param`.
-    fn parts(&self) -> (StatusCode, &'static str, &'static str, String, Option<String>) {
+    fn parts(
+        &self,
+    ) -> (
+        StatusCode,
+        &'static str,
+        &'static str,
+        String,
+        Option<String>,
+    ) {
         use GatewayError as E;
         match self {
             E::Auth(AuthError::Store(_)) => (
@@ -130,7 +144,15 @@ impl GatewayError {
     }
 }
 
-fn upstream_parts(err: &UpstreamError) -> (StatusCode, &'static str, &'static str, String, Option<String>) {
+fn upstream_parts(
+    err: &UpstreamError,
+) -> (
+    StatusCode,
+    &'static str,
+    &'static str,
+    String,
+    Option<String>,
+) {
     match err {
         UpstreamError::Timeout => (
             StatusCode::GATEWAY_TIMEOUT,
@@ -139,7 +161,9 @@ fn upstream_parts(err: &UpstreamError) -> (StatusCode, &'static str, &'static st
             "The model provider did not answer in time.".into(),
             None,
         ),
-        UpstreamError::Status { status, message, .. } if matches!(status, 400 | 404 | 413 | 422) => (
+        UpstreamError::Status {
+            status, message, ..
+        } if matches!(status, 400 | 404 | 413 | 422) => (
             StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_REQUEST),
             "invalid_request_error",
             "upstream_rejected_request",
@@ -178,14 +202,22 @@ impl IntoResponse for GatewayError {
         let status = self.status();
         let body = serde_json::to_vec(&self.body()).unwrap_or_default();
         let mut resp = (status, body).into_response();
-        resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        if let GatewayError::Upstream(UpstreamError::Status { status: 429, retry_after: Some(ra), .. }) = &self
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        if let GatewayError::Upstream(UpstreamError::Status {
+            status: 429,
+            retry_after: Some(ra),
+            ..
+        }) = &self
             && let Ok(v) = HeaderValue::from_str(&ra.as_secs().to_string())
         {
             resp.headers_mut().insert(header::RETRY_AFTER, v);
         }
         if status == StatusCode::UNAUTHORIZED {
-            resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            resp.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         resp
     }
@@ -197,11 +229,26 @@ mod tests {
 
     #[test]
     fn codes_are_stable() {
-        assert_eq!(GatewayError::Auth(AuthError::Unknown).code(), "invalid_api_key");
-        assert_eq!(GatewayError::ModelNotFound("x".into()).status(), StatusCode::NOT_FOUND);
-        assert_eq!(GatewayError::TooLarge { limit: 1 }.code(), "request_too_large");
-        assert_eq!(GatewayError::Upstream(UpstreamError::Timeout).code(), "upstream_timeout");
-        assert_eq!(GatewayError::Upstream(UpstreamError::Connect("x".into())).code(), "upstream_error");
+        assert_eq!(
+            GatewayError::Auth(AuthError::Unknown).code(),
+            "invalid_api_key"
+        );
+        assert_eq!(
+            GatewayError::ModelNotFound("x".into()).status(),
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            GatewayError::TooLarge { limit: 1 }.code(),
+            "request_too_large"
+        );
+        assert_eq!(
+            GatewayError::Upstream(UpstreamError::Timeout).code(),
+            "upstream_timeout"
+        );
+        assert_eq!(
+            GatewayError::Upstream(UpstreamError::Connect("x".into())).code(),
+            "upstream_error"
+        );
         let internal = GatewayError::Upstream(UpstreamError::Connect("10.0.0.3 refused".into()));
         assert!(!internal.body().error.message.contains("10.0.0.3"));
     }

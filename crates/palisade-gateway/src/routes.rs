@@ -15,6 +15,7 @@ use crate::context::{Endpoint, RequestCtx};
 use crate::error::GatewayError;
 use crate::pipeline;
 use crate::state::GatewayState;
+use crate::telemetry::metrics::InFlight;
 use crate::telemetry::request_id;
 
 /// The connecting peer's address, set by the listener on every request.
@@ -34,27 +35,57 @@ pub fn router(state: Arc<GatewayState>) -> Router {
         .with_state(state)
 }
 
-fn ctx(endpoint: Endpoint, headers: &HeaderMap, addr: Option<Extension<ClientAddr>>) -> RequestCtx {
-    RequestCtx::new(request_id::from_headers(headers), endpoint, addr.map(|Extension(ClientAddr(a))| a))
+fn ctx(
+    state: &GatewayState,
+    endpoint: Endpoint,
+    headers: &HeaderMap,
+    addr: Option<Extension<ClientAddr>>,
+) -> RequestCtx {
+    let mut ctx = RequestCtx::new(
+        request_id::from_headers(headers),
+        endpoint,
+        addr.map(|Extension(ClientAddr(a))| a),
+    );
+    ctx.in_flight = Some(InFlight::enter(&state.metrics));
+    ctx
 }
 
-async fn chat_completions(State(state): State<Arc<GatewayState>>, addr: Option<Extension<ClientAddr>>, headers: HeaderMap, body: Body) -> Response {
-    let ctx = ctx(Endpoint::ChatCompletions, &headers, addr);
+async fn chat_completions(
+    State(state): State<Arc<GatewayState>>,
+    addr: Option<Extension<ClientAddr>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let ctx = ctx(&state, Endpoint::ChatCompletions, &headers, addr);
     pipeline::chat(state, ctx, headers, body).await
 }
 
-async fn embeddings(State(state): State<Arc<GatewayState>>, addr: Option<Extension<ClientAddr>>, headers: HeaderMap, body: Body) -> Response {
-    let ctx = ctx(Endpoint::Embeddings, &headers, addr);
+async fn embeddings(
+    State(state): State<Arc<GatewayState>>,
+    addr: Option<Extension<ClientAddr>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let ctx = ctx(&state, Endpoint::Embeddings, &headers, addr);
     pipeline::embeddings(state, ctx, headers, body).await
 }
 
-async fn list_models(State(state): State<Arc<GatewayState>>, addr: Option<Extension<ClientAddr>>, headers: HeaderMap) -> Response {
-    let ctx = ctx(Endpoint::Models, &headers, addr);
+async fn list_models(
+    State(state): State<Arc<GatewayState>>,
+    addr: Option<Extension<ClientAddr>>,
+    headers: HeaderMap,
+) -> Response {
+    let ctx = ctx(&state, Endpoint::Models, &headers, addr);
     pipeline::models(state, ctx, headers, None).await
 }
 
-async fn get_model(State(state): State<Arc<GatewayState>>, addr: Option<Extension<ClientAddr>>, headers: HeaderMap, Path(id): Path<String>) -> Response {
-    let ctx = ctx(Endpoint::Models, &headers, addr);
+async fn get_model(
+    State(state): State<Arc<GatewayState>>,
+    addr: Option<Extension<ClientAddr>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let ctx = ctx(&state, Endpoint::Models, &headers, addr);
     pipeline::models(state, ctx, headers, Some(id)).await
 }
 

@@ -35,7 +35,9 @@ impl RouteTable {
         }
         let mut table = RouteTable::default();
         for m in &config.models {
-            let Some(provider) = providers.get(m.provider.as_str()) else { continue };
+            let Some(provider) = providers.get(m.provider.as_str()) else {
+                continue;
+            };
             let route = ModelRoute {
                 name: Arc::from(m.name.as_str()),
                 upstream_model: m.upstream_model.clone(),
@@ -57,6 +59,8 @@ impl RouteTable {
 
     /// Canonical routes in config order.
     pub fn canonical(&self) -> impl Iterator<Item = &ModelRoute> {
-        self.ordered.iter().filter_map(|n| self.by_name.get(n.as_ref()))
+        self.ordered
+            .iter()
+            .filter_map(|n| self.by_name.get(n.as_ref()))
     }
 }

@@ -26,7 +26,12 @@ pub struct ListenerLimits {
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves, then drains.
-pub async fn serve(listener: TcpListener, router: Router, limits: ListenerLimits, shutdown: impl Future<Output = ()>) {
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    limits: ListenerLimits,
+    shutdown: impl Future<Output = ()>,
+) {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()

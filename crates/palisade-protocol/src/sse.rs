@@ -31,7 +31,12 @@ pub struct SseDecoder {
 
 impl SseDecoder {
     pub fn new(max_event_bytes: usize) -> Self {
-        SseDecoder { buf: Vec::new(), event: None, data: None, max_event_bytes }
+        SseDecoder {
+            buf: Vec::new(),
+            event: None,
+            data: None,
+            max_event_bytes,
+        }
     }
 
     /// Decodes every complete event in `bytes` (plus what was buffered before).
@@ -45,7 +50,9 @@ impl SseDecoder {
             if line.last() == Some(&b'\r') {
                 line = &line[..line.len() - 1];
             }
-            let line = std::str::from_utf8(line).map_err(|_| SseError::InvalidUtf8)?.to_owned();
+            let line = std::str::from_utf8(line)
+                .map_err(|_| SseError::InvalidUtf8)?
+                .to_owned();
             start = end + 1;
             if let Some(ev) = self.take_line(&line)? {
                 events.push(ev);
@@ -54,7 +61,9 @@ impl SseDecoder {
         self.buf.drain(..start);
         let pending = self.buf.len() + self.data.as_ref().map_or(0, String::len);
         if pending > self.max_event_bytes {
-            return Err(SseError::EventTooLarge { max: self.max_event_bytes });
+            return Err(SseError::EventTooLarge {
+                max: self.max_event_bytes,
+            });
         }
         Ok(events)
     }
@@ -62,12 +71,18 @@ impl SseDecoder {
     /// Flushes a final event that was not followed by a blank line.
     pub fn finish(&mut self) -> Option<SseEvent> {
         let data = self.data.take()?;
-        Some(SseEvent { event: self.event.take(), data })
+        Some(SseEvent {
+            event: self.event.take(),
+            data,
+        })
     }
 
     fn take_line(&mut self, line: &str) -> Result<Option<SseEvent>, SseError> {
         if line.is_empty() {
-            return Ok(self.data.take().map(|data| SseEvent { event: self.event.take(), data }));
+            return Ok(self.data.take().map(|data| SseEvent {
+                event: self.event.take(),
+                data,
+            }));
         }
         if line.starts_with(':') {
             return Ok(None);
@@ -85,7 +100,9 @@ impl SseDecoder {
                 }
                 data.push_str(value);
                 if data.len() > self.max_event_bytes {
-                    return Err(SseError::EventTooLarge { max: self.max_event_bytes });
+                    return Err(SseError::EventTooLarge {
+                        max: self.max_event_bytes,
+                    });
                 }
             }
             _ => {}
@@ -126,8 +143,14 @@ mod tests {
         assert_eq!(
             evs,
             vec![
-                SseEvent { event: None, data: "{\"a\":1}".into() },
-                SseEvent { event: Some("ping".into()), data: "x".into() }
+                SseEvent {
+                    event: None,
+                    data: "{\"a\":1}".into()
+                },
+                SseEvent {
+                    event: Some("ping".into()),
+                    data: "x".into()
+                }
             ]
         );
     }
@@ -135,7 +158,10 @@ mod tests {
     #[test]
     fn bounds_an_endless_event() {
         let mut d = SseDecoder::new(16);
-        assert_eq!(d.feed(&[b'a'; 32]), Err(SseError::EventTooLarge { max: 16 }));
+        assert_eq!(
+            d.feed(&[b'a'; 32]),
+            Err(SseError::EventTooLarge { max: 16 })
+        );
     }
 
     #[test]

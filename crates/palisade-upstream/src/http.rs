@@ -38,7 +38,10 @@ impl HttpUpstream {
             client,
             base_url: cfg.base_url.clone(),
             timeout: cfg.timeout,
-            retry: RetryPolicy { max_retries: cfg.max_retries, backoff: cfg.retry_backoff },
+            retry: RetryPolicy {
+                max_retries: cfg.max_retries,
+                backoff: cfg.retry_backoff,
+            },
         })
     }
 
@@ -50,7 +53,10 @@ impl HttpUpstream {
 /// Sends a request and returns the response if its status is a success; otherwise the
 /// classified error.
 pub async fn send(req: reqwest::RequestBuilder) -> Result<reqwest::Response, UpstreamError> {
-    let resp = req.send().await.map_err(|e| UpstreamError::from_reqwest(&e))?;
+    let resp = req
+        .send()
+        .await
+        .map_err(|e| UpstreamError::from_reqwest(&e))?;
     if resp.status().is_success() {
         Ok(resp)
     } else {
@@ -61,14 +67,21 @@ pub async fn send(req: reqwest::RequestBuilder) -> Result<reqwest::Response, Ups
 /// Reads a JSON body of at most [`MAX_RESPONSE_BYTES`].
 pub async fn read_json<T: DeserializeOwned>(resp: reqwest::Response) -> Result<T, UpstreamError> {
     let bytes = read_bounded(resp, MAX_RESPONSE_BYTES).await?;
-    serde_json::from_slice(&bytes).map_err(|e| UpstreamError::Protocol(format!("bad JSON body: {e}")))
+    serde_json::from_slice(&bytes)
+        .map_err(|e| UpstreamError::Protocol(format!("bad JSON body: {e}")))
 }
 
 async fn read_bounded(mut resp: reqwest::Response, max: usize) -> Result<Vec<u8>, UpstreamError> {
     let mut out = Vec::new();
-    while let Some(chunk) = resp.chunk().await.map_err(|e| UpstreamError::from_reqwest(&e))? {
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| UpstreamError::from_reqwest(&e))?
+    {
         if out.len() + chunk.len() > max {
-            return Err(UpstreamError::Protocol(format!("response body exceeds {max} bytes")));
+            return Err(UpstreamError::Protocol(format!(
+                "response body exceeds {max} bytes"
+            )));
         }
         out.extend_from_slice(&chunk);
     }
@@ -88,11 +101,18 @@ async fn status_error(resp: reqwest::Response) -> UpstreamError {
         .map(Duration::from_secs);
     let keep_message = matches!(status, 400 | 404 | 413 | 422);
     let message = if keep_message {
-        read_bounded(resp, MAX_ERROR_BYTES).await.ok().and_then(|b| error_message(&b))
+        read_bounded(resp, MAX_ERROR_BYTES)
+            .await
+            .ok()
+            .and_then(|b| error_message(&b))
     } else {
         None
     };
-    UpstreamError::Status { status, message, retry_after }
+    UpstreamError::Status {
+        status,
+        message,
+        retry_after,
+    }
 }
 
 /// Extracts `error.message` (OpenAI and Anthropic both use it) from an error body.

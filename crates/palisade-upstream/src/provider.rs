@@ -30,5 +30,6 @@ pub trait Provider: Send + Sync + 'static {
 
     /// Embeddings. Providers without an embeddings API return
     /// [`UpstreamError::Unsupported`].
-    async fn embeddings(&self, req: EmbeddingsRequest) -> Result<EmbeddingsResponse, UpstreamError>;
+    async fn embeddings(&self, req: EmbeddingsRequest)
+    -> Result<EmbeddingsResponse, UpstreamError>;
 }

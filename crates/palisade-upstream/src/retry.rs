@@ -29,7 +29,11 @@ impl RetryPolicy {
                 Ok(v) => return Ok(v),
                 Err(err) if err.is_retryable() && tries < self.max_retries => {
                     let mut wait = self.backoff.saturating_mul(2u32.saturating_pow(tries));
-                    if let UpstreamError::Status { retry_after: Some(ra), .. } = &err {
+                    if let UpstreamError::Status {
+                        retry_after: Some(ra),
+                        ..
+                    } = &err
+                    {
                         wait = wait.max((*ra).min(MAX_RETRY_AFTER));
                     }
                     tries += 1;
@@ -50,11 +54,18 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn retries_retryable_errors_then_gives_up() {
         let calls = AtomicU32::new(0);
-        let policy = RetryPolicy { max_retries: 2, backoff: Duration::from_millis(10) };
+        let policy = RetryPolicy {
+            max_retries: 2,
+            backoff: Duration::from_millis(10),
+        };
         let res: Result<(), _> = policy
             .run(|| async {
                 calls.fetch_add(1, Ordering::SeqCst);
-                Err(UpstreamError::Status { status: 503, message: None, retry_after: None })
+                Err(UpstreamError::Status {
+                    status: 503,
+                    message: None,
+                    retry_after: None,
+                })
             })
             .await;
         assert!(res.is_err());
@@ -64,11 +75,18 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn does_not_retry_client_errors() {
         let calls = AtomicU32::new(0);
-        let policy = RetryPolicy { max_retries: 5, backoff: Duration::from_millis(10) };
+        let policy = RetryPolicy {
+            max_retries: 5,
+            backoff: Duration::from_millis(10),
+        };
         let res: Result<(), _> = policy
             .run(|| async {
                 calls.fetch_add(1, Ordering::SeqCst);
-                Err(UpstreamError::Status { status: 400, message: None, retry_after: None })
+                Err(UpstreamError::Status {
+                    status: 400,
+                    message: None,
+                    retry_after: None,
+                })
             })
             .await;
         assert!(res.is_err());

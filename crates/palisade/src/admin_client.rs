@@ -14,9 +14,19 @@ pub struct AdminClient {
 
 impl AdminClient {
     pub fn new(args: &AdminArgs) -> anyhow::Result<Self> {
-        let token = args.admin_token.clone().filter(|t| !t.is_empty()).context("no admin token: set PALISADE_ADMIN_TOKEN or pass --admin-token")?;
-        let http = reqwest::Client::builder().timeout(std::time::Duration::from_secs(30)).build()?;
-        Ok(AdminClient { http, base: args.admin_url.trim_end_matches('/').to_owned(), token })
+        let token = args
+            .admin_token
+            .clone()
+            .filter(|t| !t.is_empty())
+            .context("no admin token: set PALISADE_ADMIN_TOKEN or pass --admin-token")?;
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(30))
+            .build()?;
+        Ok(AdminClient {
+            http,
+            base: args.admin_url.trim_end_matches('/').to_owned(),
+            token,
+        })
     }
 
     pub async fn get(&self, path: &str) -> anyhow::Result<Value> {
@@ -36,13 +46,27 @@ impl AdminClient {
     }
 
     async fn send(&self, req: reqwest::RequestBuilder) -> anyhow::Result<Value> {
-        let resp = req.bearer_auth(&self.token).send().await.with_context(|| format!("cannot reach the admin API at {}", self.base))?;
+        let resp = req
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .with_context(|| format!("cannot reach the admin API at {}", self.base))?;
         let status = resp.status();
         let bytes = resp.bytes().await?;
-        let body: Value = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::Null) };
+        let body: Value = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+        };
         if !status.is_success() {
-            let msg = body.pointer("/error/message").and_then(Value::as_str).unwrap_or("no message");
-            let code = body.pointer("/error/code").and_then(Value::as_str).unwrap_or("unknown");
+            let msg = body
+                .pointer("/error/message")
+                .and_then(Value::as_str)
+                .unwrap_or("no message");
+            let code = body
+                .pointer("/error/code")
+                .and_then(Value::as_str)
+                .unwrap_or("unknown");
             bail!("admin API answered {status}: {msg} ({code})");
         }
         Ok(body)

@@ -26,9 +26,16 @@ pub struct Running {
     authenticator: Arc<Authenticator>,
 }
 
-pub async fn start(config: &Config, store: &Store, bootstrap_admin_token: Option<&str>) -> anyhow::Result<Running> {
+pub async fn start(
+    config: &Config,
+    store: &Store,
+    bootstrap_admin_token: Option<&str>,
+) -> anyhow::Result<Running> {
     let routes = RouteTable::from_config(config).context("cannot set up providers")?;
-    let authenticator = Arc::new(Authenticator::new(Arc::clone(&store.identity), config.server.key_cache_ttl));
+    let authenticator = Arc::new(Authenticator::new(
+        Arc::clone(&store.identity),
+        config.server.key_cache_ttl,
+    ));
     let flusher = authenticator.spawn_use_flusher(Duration::from_secs(5));
     let metrics = Arc::new(Metrics::new());
 
@@ -47,8 +54,17 @@ pub async fn start(config: &Config, store: &Store, bootstrap_admin_token: Option
         metrics_require_auth: config.server.metrics_require_auth,
     });
 
-    let data = TcpListener::bind(config.server.listen).await.with_context(|| format!("cannot listen on {} (server.listen)", config.server.listen))?;
-    let admin_listener = TcpListener::bind(config.server.admin_listen).await.with_context(|| format!("cannot listen on {} (server.admin_listen)", config.server.admin_listen))?;
+    let data = TcpListener::bind(config.server.listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (server.listen)", config.server.listen))?;
+    let admin_listener = TcpListener::bind(config.server.admin_listen)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen on {} (server.admin_listen)",
+                config.server.admin_listen
+            )
+        })?;
     let data_addr = data.local_addr()?;
     let admin_addr = admin_listener.local_addr()?;
     let limits = ListenerLimits {
@@ -61,12 +77,28 @@ pub async fn start(config: &Config, store: &Store, bootstrap_admin_token: Option
         let _ = rx.wait_for(|s| *s).await;
     };
     let tasks = vec![
-        tokio::spawn(serve(data, palisade_gateway::router(gateway), limits, until_stop(stopped.clone()))),
-        tokio::spawn(serve(admin_listener, palisade_admin::router(admin), limits, until_stop(stopped))),
+        tokio::spawn(serve(
+            data,
+            palisade_gateway::router(gateway),
+            limits,
+            until_stop(stopped.clone()),
+        )),
+        tokio::spawn(serve(
+            admin_listener,
+            palisade_admin::router(admin),
+            limits,
+            until_stop(stopped),
+        )),
         flusher,
     ];
     tracing::info!(data_plane = %data_addr, admin_plane = %admin_addr, store = ?store.backend, "palisade listening");
-    Ok(Running { data_addr, admin_addr, stop, tasks, authenticator })
+    Ok(Running {
+        data_addr,
+        admin_addr,
+        stop,
+        tasks,
+        authenticator,
+    })
 }
 
 impl Running {

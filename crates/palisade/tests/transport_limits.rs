@@ -30,7 +30,16 @@ async fn error_code(resp: reqwest::Response) -> (u16, Value) {
 async fn oversized_bodies_are_413_whether_declared_or_streamed() {
     let (gw, key) = setup().await;
     let big = "x".repeat(70_000);
-    let (status, body) = error_code(gw.chat(&key, json!({"model": "sim", "messages": user_message(&big)})).send().await.unwrap()).await;
+    let (status, body) = error_code(
+        gw.chat(
+            &key,
+            json!({"model": "sim", "messages": user_message(&big)}),
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
     assert_eq!(status, 413);
     assert_eq!(body["error"]["code"], "request_too_large");
 
@@ -66,10 +75,24 @@ async fn malformed_and_hostile_json_is_400() {
         ("{not json".to_owned(), Value::Null),
         ("[".repeat(40) + &"]".repeat(40), Value::Null),
         (r#"{"model":"sim"}"#.to_owned(), json!("messages")),
-        (r#"{"model":"sim","messages":[]}"#.to_owned(), json!("messages")),
-        (r#"{"model":"sim","messages":[{"role":"wizard","content":"x"}]}"#.to_owned(), json!("messages[0].role")),
+        (
+            r#"{"model":"sim","messages":[]}"#.to_owned(),
+            json!("messages"),
+        ),
+        (
+            r#"{"model":"sim","messages":[{"role":"wizard","content":"x"}]}"#.to_owned(),
+            json!("messages[0].role"),
+        ),
     ] {
-        let resp = gw.http.post(&url).bearer_auth(&key).header("content-type", "application/json").body(body.clone()).send().await.unwrap();
+        let resp = gw
+            .http
+            .post(&url)
+            .bearer_auth(&key)
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
         let (status, err) = error_code(resp).await;
         assert_eq!(status, 400, "{body}");
         assert_eq!(err["error"]["code"], "invalid_request_error", "{body}");
@@ -80,7 +103,15 @@ async fn malformed_and_hostile_json_is_400() {
 #[tokio::test]
 async fn authentication_comes_before_reading_the_body() {
     let (gw, _key) = setup().await;
-    let (status, body) = error_code(gw.http.post(format!("{}/v1/chat/completions", gw.base)).body("{not json").send().await.unwrap()).await;
+    let (status, body) = error_code(
+        gw.http
+            .post(format!("{}/v1/chat/completions", gw.base))
+            .body("{not json")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(status, 401);
     assert_eq!(body["error"]["code"], "invalid_api_key");
 }
@@ -88,7 +119,15 @@ async fn authentication_comes_before_reading_the_body() {
 #[tokio::test]
 async fn oversized_headers_are_refused() {
     let (gw, key) = setup().await;
-    let resp = gw.chat(&key, json!({"model": "sim", "messages": user_message("hi")})).header("x-filler", "a".repeat(20_000)).send().await.unwrap();
+    let resp = gw
+        .chat(
+            &key,
+            json!({"model": "sim", "messages": user_message("hi")}),
+        )
+        .header("x-filler", "a".repeat(20_000))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 431);
 }
 
@@ -100,35 +139,78 @@ async fn slow_headers_are_cut_off() {
     let result = tokio::task::spawn_blocking(move || {
         let mut s = std::net::TcpStream::connect(addr).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        s.write_all(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n").unwrap();
+        s.write_all(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n")
+            .unwrap();
         let mut buf = Vec::new();
         s.read_to_end(&mut buf).map(|_| buf)
     })
     .await
     .unwrap();
-    assert!(result.is_ok(), "the server closes the connection instead of waiting forever");
+    assert!(
+        result.is_ok(),
+        "the server closes the connection instead of waiting forever"
+    );
     assert!(started.elapsed() < Duration::from_secs(4));
 }
 
 #[tokio::test]
 async fn unknown_routes_and_methods_get_json_errors() {
     let (gw, key) = setup().await;
-    let (status, body) = error_code(gw.http.get(format!("{}/v1/nothing", gw.base)).bearer_auth(&key).send().await.unwrap()).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("not_found")));
-    let (status, body) = error_code(gw.http.get(format!("{}/v1/chat/completions", gw.base)).bearer_auth(&key).send().await.unwrap()).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (405, Some("method_not_allowed")));
+    let (status, body) = error_code(
+        gw.http
+            .get(format!("{}/v1/nothing", gw.base))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("not_found"))
+    );
+    let (status, body) = error_code(
+        gw.http
+            .get(format!("{}/v1/chat/completions", gw.base))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (405, Some("method_not_allowed"))
+    );
 }
 
 #[tokio::test]
 async fn every_response_has_a_request_id_and_overhead() {
     let (gw, key) = setup().await;
-    let resp = gw.chat(&key, json!({"model": "sim", "messages": user_message("hi")})).header("x-request-id", "my-trace-42").send().await.unwrap();
+    let resp = gw
+        .chat(
+            &key,
+            json!({"model": "sim", "messages": user_message("hi")}),
+        )
+        .header("x-request-id", "my-trace-42")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.headers()["x-request-id"], "my-trace-42");
-    let overhead: f64 = resp.headers()["x-palisade-overhead-ms"].to_str().unwrap().parse().unwrap();
+    let overhead: f64 = resp.headers()["x-palisade-overhead-ms"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(overhead >= 0.0);
     let resp = gw.chat("pal_wrong", json!({})).send().await.unwrap();
     assert_eq!(resp.status(), 401);
-    assert!(resp.headers()["x-request-id"].to_str().unwrap().starts_with("req_"));
+    assert!(
+        resp.headers()["x-request-id"]
+            .to_str()
+            .unwrap()
+            .starts_with("req_")
+    );
     assert!(resp.headers().contains_key("x-palisade-overhead-ms"));
 }

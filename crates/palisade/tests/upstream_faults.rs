@@ -14,9 +14,23 @@ use serde_json::{Value, json};
 
 async fn setup(provider_extra: &str) -> (MockUpstream, Gateway, String) {
     let mock = MockUpstream::start().await.expect("mock");
-    let models = [("ok", "gpt-4o-mini"), ("e500", "error-500"), ("e400", "error-400"), ("e429", "error-429"), ("slow", "slow-3000"), ("broken", "break-3"), ("nodone", "nodone"), ("flaky", "flaky-2")];
+    let models = [
+        ("ok", "gpt-4o-mini"),
+        ("e500", "error-500"),
+        ("e400", "error-400"),
+        ("e429", "error-429"),
+        ("slow", "slow-3000"),
+        ("broken", "break-3"),
+        ("nodone", "nodone"),
+        ("flaky", "flaky-2"),
+    ];
     let upstreams = openai_provider("mock", &mock.base_url(), provider_extra, &models)
-        + &openai_provider("dead", &format!("http://127.0.0.1:{}/v1", free_port()), "max_retries = 1\nretry_backoff_ms = 10", &[("refused", "x")]);
+        + &openai_provider(
+            "dead",
+            &format!("http://127.0.0.1:{}/v1", free_port()),
+            "max_retries = 1\nretry_backoff_ms = 10",
+            &[("refused", "x")],
+        );
     let gw = Gateway::start("", &upstreams).await;
     let key = gw.api_key().await;
     (mock, gw, key)
@@ -32,27 +46,62 @@ async fn error_of(resp: reqwest::Response) -> (u16, Value) {
 #[tokio::test]
 async fn connection_refused_is_502_upstream_error() {
     let (_mock, gw, key) = setup("").await;
-    let (status, body) = error_of(gw.chat(&key, json!({"model": "refused", "messages": user_message("hi")})).send().await.unwrap()).await;
+    let (status, body) = error_of(
+        gw.chat(
+            &key,
+            json!({"model": "refused", "messages": user_message("hi")}),
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
     assert_eq!(status, 502);
     assert_eq!(body["error"]["code"], "upstream_error");
     assert_eq!(body["error"]["type"], "server_error");
-    assert!(!body["error"]["message"].as_str().unwrap().contains("127.0.0.1"), "internal addresses must not leak");
+    assert!(
+        !body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("127.0.0.1"),
+        "internal addresses must not leak"
+    );
 }
 
 #[tokio::test]
 async fn upstream_500_is_retried_then_reported_as_502() {
     let (mock, gw, key) = setup("max_retries = 2\nretry_backoff_ms = 5").await;
-    let (status, body) = error_of(gw.chat(&key, json!({"model": "e500", "messages": user_message("hi")})).send().await.unwrap()).await;
+    let (status, body) = error_of(
+        gw.chat(
+            &key,
+            json!({"model": "e500", "messages": user_message("hi")}),
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
     assert_eq!(status, 502);
     assert_eq!(body["error"]["code"], "upstream_error");
-    let calls = mock.requests().iter().filter(|r| r.body["model"] == "error-500").count();
+    let calls = mock
+        .requests()
+        .iter()
+        .filter(|r| r.body["model"] == "error-500")
+        .count();
     assert_eq!(calls, 3, "one try and two retries");
 }
 
 #[tokio::test]
 async fn flaky_upstream_succeeds_after_retries() {
     let (_mock, gw, key) = setup("max_retries = 2\nretry_backoff_ms = 5").await;
-    let resp = gw.chat(&key, json!({"model": "flaky", "messages": user_message("hi")})).send().await.unwrap();
+    let resp = gw
+        .chat(
+            &key,
+            json!({"model": "flaky", "messages": user_message("hi")}),
+        )
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["model"], "flaky");
@@ -61,12 +110,42 @@ async fn flaky_upstream_succeeds_after_retries() {
 #[tokio::test]
 async fn upstream_client_errors_keep_their_status_and_message() {
     let (mock, gw, key) = setup("max_retries = 2\nretry_backoff_ms = 5").await;
-    let (status, body) = error_of(gw.chat(&key, json!({"model": "e400", "messages": user_message("hi")})).send().await.unwrap()).await;
+    let (status, body) = error_of(
+        gw.chat(
+            &key,
+            json!({"model": "e400", "messages": user_message("hi")}),
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
     assert_eq!(status, 400);
     assert_eq!(body["error"]["code"], "upstream_rejected_request");
-    assert!(body["error"]["message"].as_str().unwrap().contains("mock failure"));
-    assert_eq!(mock.requests().iter().filter(|r| r.body["model"] == "error-400").count(), 1, "4xx is not retried");
-    let (status, body) = error_of(gw.chat(&key, json!({"model": "e429", "messages": user_message("hi")})).send().await.unwrap()).await;
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("mock failure")
+    );
+    assert_eq!(
+        mock.requests()
+            .iter()
+            .filter(|r| r.body["model"] == "error-400")
+            .count(),
+        1,
+        "4xx is not retried"
+    );
+    let (status, body) = error_of(
+        gw.chat(
+            &key,
+            json!({"model": "e429", "messages": user_message("hi")}),
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
     assert_eq!(status, 429);
     assert_eq!(body["error"]["code"], "upstream_rate_limited");
 }
@@ -75,11 +154,32 @@ async fn upstream_client_errors_keep_their_status_and_message() {
 async fn slow_upstream_is_504_upstream_timeout() {
     let (_mock, gw, key) = setup("timeout_ms = 300\nmax_retries = 0").await;
     let started = Instant::now();
-    let (status, body) = error_of(gw.chat(&key, json!({"model": "slow", "messages": user_message("hi")})).send().await.unwrap()).await;
+    let (status, body) = error_of(
+        gw.chat(
+            &key,
+            json!({"model": "slow", "messages": user_message("hi")}),
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
     assert_eq!(status, 504);
     assert_eq!(body["error"]["code"], "upstream_timeout");
-    assert!(started.elapsed() < Duration::from_millis(2500), "the timeout, not the upstream, ended the call");
-    let (status, _) = error_of(gw.chat(&key, json!({"model": "slow", "stream": true, "messages": user_message("hi")})).send().await.unwrap()).await;
+    assert!(
+        started.elapsed() < Duration::from_millis(2500),
+        "the timeout, not the upstream, ended the call"
+    );
+    let (status, _) = error_of(
+        gw.chat(
+            &key,
+            json!({"model": "slow", "stream": true, "messages": user_message("hi")}),
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
     assert_eq!(status, 504, "a stream that never opens times out too");
 }
 
@@ -87,19 +187,38 @@ async fn slow_upstream_is_504_upstream_timeout() {
 async fn sse_data(resp: reqwest::Response) -> Vec<String> {
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.headers()["content-type"], "text/event-stream");
-    let text = tokio::time::timeout(Duration::from_secs(10), resp.text()).await.expect("stream must end").expect("body");
-    text.lines().filter_map(|l| l.strip_prefix("data: ")).map(str::to_owned).collect()
+    let text = tokio::time::timeout(Duration::from_secs(10), resp.text())
+        .await
+        .expect("stream must end")
+        .expect("body");
+    text.lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .map(str::to_owned)
+        .collect()
 }
 
 #[tokio::test]
 async fn stream_that_breaks_midway_ends_with_an_error_event() {
     let (_mock, gw, key) = setup("max_retries = 0").await;
-    let data = sse_data(gw.chat(&key, json!({"model": "broken", "stream": true, "messages": user_message("hi")})).send().await.unwrap()).await;
+    let data = sse_data(
+        gw.chat(
+            &key,
+            json!({"model": "broken", "stream": true, "messages": user_message("hi")}),
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
     let last: Value = serde_json::from_str(data.last().unwrap()).unwrap();
     assert_eq!(last["error"]["code"], "upstream_error", "{data:?}");
     assert!(!data.iter().any(|d| d == "[DONE]"));
     let chunks = &data[..data.len() - 1];
-    assert_eq!(chunks.len(), 3, "the chunks before the break are delivered: {data:?}");
+    assert_eq!(
+        chunks.len(),
+        3,
+        "the chunks before the break are delivered: {data:?}"
+    );
     for c in chunks {
         let v: Value = serde_json::from_str(c).unwrap();
         assert_eq!(v["model"], "broken");
@@ -109,7 +228,16 @@ async fn stream_that_breaks_midway_ends_with_an_error_event() {
 #[tokio::test]
 async fn stream_without_done_is_reported_not_silently_truncated() {
     let (_mock, gw, key) = setup("max_retries = 0").await;
-    let data = sse_data(gw.chat(&key, json!({"model": "nodone", "stream": true, "messages": user_message("hi")})).send().await.unwrap()).await;
+    let data = sse_data(
+        gw.chat(
+            &key,
+            json!({"model": "nodone", "stream": true, "messages": user_message("hi")}),
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
     let last: Value = serde_json::from_str(data.last().unwrap()).unwrap();
     assert_eq!(last["error"]["code"], "upstream_error");
 }
@@ -117,7 +245,16 @@ async fn stream_without_done_is_reported_not_silently_truncated() {
 #[tokio::test]
 async fn truncated_non_streaming_body_is_502() {
     let (_mock, gw, key) = setup("max_retries = 0").await;
-    let (status, body) = error_of(gw.chat(&key, json!({"model": "broken", "messages": user_message("hi")})).send().await.unwrap()).await;
+    let (status, body) = error_of(
+        gw.chat(
+            &key,
+            json!({"model": "broken", "messages": user_message("hi")}),
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
     assert_eq!(status, 502);
     assert_eq!(body["error"]["code"], "upstream_error");
 }
@@ -130,12 +267,26 @@ async fn healthy_stream_ends_with_done_and_routes_the_upstream_model() {
     let text: String = data[..data.len() - 1]
         .iter()
         .map(|d| serde_json::from_str::<Value>(d).unwrap())
-        .filter_map(|v| v["choices"][0]["delta"]["content"].as_str().map(str::to_owned))
+        .filter_map(|v| {
+            v["choices"][0]["delta"]["content"]
+                .as_str()
+                .map(str::to_owned)
+        })
         .collect();
     assert_eq!(text, "Hello from the mock upstream, one word at a time.");
-    assert!(data.iter().all(|d| !d.contains("\"usage\"")), "usage only when the client asked for it");
+    assert!(
+        data.iter().all(|d| !d.contains("\"usage\"")),
+        "usage only when the client asked for it"
+    );
     let forwarded = mock.requests().last().unwrap().body.clone();
     assert_eq!(forwarded["model"], "gpt-4o-mini");
-    assert_eq!(forwarded["palisade_unknown"], json!({"a": 1}), "unknown fields pass through");
-    assert_eq!(forwarded["stream_options"]["include_usage"], true, "the gateway always asks for usage");
+    assert_eq!(
+        forwarded["palisade_unknown"],
+        json!({"a": 1}),
+        "unknown fields pass through"
+    );
+    assert_eq!(
+        forwarded["stream_options"]["include_usage"], true,
+        "the gateway always asks for usage"
+    );
 }

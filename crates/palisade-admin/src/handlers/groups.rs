@@ -20,15 +20,25 @@ pub struct CreateGroup {
     pub name: String,
 }
 
-pub async fn create(State(state): State<Arc<AdminState>>, admin: Admin, Json(body): Json<CreateGroup>) -> Result<(StatusCode, Json<Group>), AdminError> {
+pub async fn create(
+    State(state): State<Arc<AdminState>>,
+    admin: Admin,
+    Json(body): Json<CreateGroup>,
+) -> Result<(StatusCode, Json<Group>), AdminError> {
     admin.require_write("create groups")?;
     validate_name("name", &body.name)?;
-    let group = Group { name: body.name, created_at: unix_now() };
+    let group = Group {
+        name: body.name,
+        created_at: unix_now(),
+    };
     state.identity.create_group(&group).await?;
     log_action(admin.actor(), "group.create", &group.name);
     Ok((StatusCode::CREATED, Json(group)))
 }
 
-pub async fn list(State(state): State<Arc<AdminState>>, _admin: Admin) -> Result<Json<List<Group>>, AdminError> {
+pub async fn list(
+    State(state): State<Arc<AdminState>>,
+    _admin: Admin,
+) -> Result<Json<List<Group>>, AdminError> {
     Ok(Json(List::new(state.identity.list_groups().await?)))
 }

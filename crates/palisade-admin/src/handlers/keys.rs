@@ -35,7 +35,11 @@ pub struct CreatedKey {
     pub user: String,
 }
 
-pub async fn create(State(state): State<Arc<AdminState>>, admin: Admin, Json(body): Json<CreateKey>) -> Result<(StatusCode, Json<CreatedKey>), AdminError> {
+pub async fn create(
+    State(state): State<Arc<AdminState>>,
+    admin: Admin,
+    Json(body): Json<CreateKey>,
+) -> Result<(StatusCode, Json<CreatedKey>), AdminError> {
     admin.require_write("create API keys")?;
     if let Some(name) = &body.name {
         validate_name("name", name)?;
@@ -43,13 +47,26 @@ pub async fn create(State(state): State<Arc<AdminState>>, admin: Admin, Json(bod
     let now = unix_now();
     let expires_at = body.expires_at.as_ref().map(parse_instant).transpose()?;
     if expires_at.is_some_and(|e| e <= now) {
-        return Err(AdminError::Invalid("`expires_at` must be in the future".into()));
+        return Err(AdminError::Invalid(
+            "`expires_at` must be in the future".into(),
+        ));
     }
-    let user = state.identity.find_user(&body.user).await?.ok_or_else(|| AdminError::NotFound(format!("user `{}`", body.user)))?;
+    let user = state
+        .identity
+        .find_user(&body.user)
+        .await?
+        .ok_or_else(|| AdminError::NotFound(format!("user `{}`", body.user)))?;
     let (record, key) = ApiKeyRecord::mint(&user.id, body.name, expires_at, now);
     state.identity.insert_api_key(&record).await?;
     log_action(admin.actor(), "key.create", &record.id);
-    Ok((StatusCode::CREATED, Json(CreatedKey { record, key, user: user.name })))
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedKey {
+            record,
+            key,
+            user: user.name,
+        }),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -57,35 +74,76 @@ pub struct ListQuery {
     pub user: Option<String>,
 }
 
-pub async fn list(State(state): State<Arc<AdminState>>, _admin: Admin, Query(q): Query<ListQuery>) -> Result<Json<List<ApiKeyRecord>>, AdminError> {
+pub async fn list(
+    State(state): State<Arc<AdminState>>,
+    _admin: Admin,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<List<ApiKeyRecord>>, AdminError> {
     let user_id = match q.user {
-        Some(u) => Some(state.identity.find_user(&u).await?.ok_or_else(|| AdminError::NotFound(format!("user `{u}`")))?.id),
+        Some(u) => Some(
+            state
+                .identity
+                .find_user(&u)
+                .await?
+                .ok_or_else(|| AdminError::NotFound(format!("user `{u}`")))?
+                .id,
+        ),
         None => None,
     };
-    Ok(Json(List::new(state.identity.list_api_keys(user_id.as_deref()).await?)))
+    Ok(Json(List::new(
+        state.identity.list_api_keys(user_id.as_deref()).await?,
+    )))
 }
 
-pub async fn get(State(state): State<Arc<AdminState>>, _admin: Admin, Path(id): Path<String>) -> Result<Json<ApiKeyRecord>, AdminError> {
-    state.identity.find_api_key(&id).await?.map(Json).ok_or_else(|| AdminError::NotFound(format!("key `{id}`")))
+pub async fn get(
+    State(state): State<Arc<AdminState>>,
+    _admin: Admin,
+    Path(id): Path<String>,
+) -> Result<Json<ApiKeyRecord>, AdminError> {
+    state
+        .identity
+        .find_api_key(&id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| AdminError::NotFound(format!("key `{id}`")))
 }
 
-pub async fn revoke(State(state): State<Arc<AdminState>>, admin: Admin, Path(id): Path<String>) -> Result<Json<ApiKeyRecord>, AdminError> {
+pub async fn revoke(
+    State(state): State<Arc<AdminState>>,
+    admin: Admin,
+    Path(id): Path<String>,
+) -> Result<Json<ApiKeyRecord>, AdminError> {
     admin.require_write("revoke API keys")?;
     if !state.identity.revoke_api_key(&id, unix_now()).await? {
         return Err(AdminError::NotFound(format!("key `{id}`")));
     }
     state.key_auth.evict(&id);
     log_action(admin.actor(), "key.revoke", &id);
-    state.identity.find_api_key(&id).await?.map(Json).ok_or_else(|| AdminError::NotFound(format!("key `{id}`")))
+    state
+        .identity
+        .find_api_key(&id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| AdminError::NotFound(format!("key `{id}`")))
 }
 
 /// Unix seconds (integer) or an RFC 3339 string.
 pub fn parse_instant(v: &serde_json::Value) -> Result<i64, AdminError> {
     match v {
-        serde_json::Value::Number(n) => n.as_i64().ok_or_else(|| AdminError::Invalid("`expires_at` must be an integer".into())),
-        serde_json::Value::String(s) => time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
-            .map(|t| t.unix_timestamp())
-            .map_err(|_| AdminError::Invalid("`expires_at` must be unix seconds or an RFC 3339 timestamp".into())),
-        _ => Err(AdminError::Invalid("`expires_at` must be unix seconds or an RFC 3339 timestamp".into())),
+        serde_json::Value::Number(n) => n
+            .as_i64()
+            .ok_or_else(|| AdminError::Invalid("`expires_at` must be an integer".into())),
+        serde_json::Value::String(s) => {
+            time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+                .map(|t| t.unix_timestamp())
+                .map_err(|_| {
+                    AdminError::Invalid(
+                        "`expires_at` must be unix seconds or an RFC 3339 timestamp".into(),
+                    )
+                })
+        }
+        _ => Err(AdminError::Invalid(
+            "`expires_at` must be unix seconds or an RFC 3339 timestamp".into(),
+        )),
     }
 }

@@ -20,15 +20,28 @@ pub struct List<T> {
 
 impl<T> List<T> {
     pub fn new(data: Vec<T>) -> Self {
-        List { object: "list", data }
+        List {
+            object: "list",
+            data,
+        }
     }
 }
 
 /// Names of users, groups, keys and tokens: 1–128 characters of letters, digits and
 /// `._@-`, so they are safe in logs, URLs and policies.
 pub fn validate_name(field: &str, name: &str) -> Result<(), AdminError> {
-    let ok = !name.is_empty() && name.len() <= 128 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._@-".contains(&b));
-    if ok { Ok(()) } else { Err(AdminError::Invalid(format!("`{field}` must be 1-128 characters of letters, digits, '.', '_', '@' or '-'"))) }
+    let ok = !name.is_empty()
+        && name.len() <= 128
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._@-".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(AdminError::Invalid(format!(
+            "`{field}` must be 1-128 characters of letters, digits, '.', '_', '@' or '-'"
+        )))
+    }
 }
 
 /// Logs an admin action.

@@ -29,9 +29,14 @@ pub struct CreatedToken {
     pub token: String,
 }
 
-pub async fn create(State(state): State<Arc<AdminState>>, admin: Admin, Json(body): Json<CreateToken>) -> Result<(StatusCode, Json<CreatedToken>), AdminError> {
+pub async fn create(
+    State(state): State<Arc<AdminState>>,
+    admin: Admin,
+    Json(body): Json<CreateToken>,
+) -> Result<(StatusCode, Json<CreatedToken>), AdminError> {
     admin.require_admin("create admin tokens")?;
-    let role = AdminRole::parse(&body.role).ok_or_else(|| AdminError::Invalid("`role` must be admin, operator or auditor".into()))?;
+    let role = AdminRole::parse(&body.role)
+        .ok_or_else(|| AdminError::Invalid("`role` must be admin, operator or auditor".into()))?;
     if let Some(name) = &body.name {
         validate_name("name", name)?;
     }
@@ -41,12 +46,19 @@ pub async fn create(State(state): State<Arc<AdminState>>, admin: Admin, Json(bod
     Ok((StatusCode::CREATED, Json(CreatedToken { record, token })))
 }
 
-pub async fn list(State(state): State<Arc<AdminState>>, admin: Admin) -> Result<Json<List<AdminTokenRecord>>, AdminError> {
+pub async fn list(
+    State(state): State<Arc<AdminState>>,
+    admin: Admin,
+) -> Result<Json<List<AdminTokenRecord>>, AdminError> {
     admin.require_admin("list admin tokens")?;
     Ok(Json(List::new(state.identity.list_admin_tokens().await?)))
 }
 
-pub async fn revoke(State(state): State<Arc<AdminState>>, admin: Admin, Path(id): Path<String>) -> Result<StatusCode, AdminError> {
+pub async fn revoke(
+    State(state): State<Arc<AdminState>>,
+    admin: Admin,
+    Path(id): Path<String>,
+) -> Result<StatusCode, AdminError> {
     admin.require_admin("revoke admin tokens")?;
     if !state.identity.revoke_admin_token(&id, unix_now()).await? {
         return Err(AdminError::NotFound(format!("admin token `{id}`")));

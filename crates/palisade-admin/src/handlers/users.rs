@@ -22,7 +22,11 @@ pub struct CreateUser {
     pub groups: Vec<String>,
 }
 
-pub async fn create(State(state): State<Arc<AdminState>>, admin: Admin, Json(body): Json<CreateUser>) -> Result<(StatusCode, Json<User>), AdminError> {
+pub async fn create(
+    State(state): State<Arc<AdminState>>,
+    admin: Admin,
+    Json(body): Json<CreateUser>,
+) -> Result<(StatusCode, Json<User>), AdminError> {
     admin.require_write("create users")?;
     validate_name("name", &body.name)?;
     let mut groups = body.groups;
@@ -31,16 +35,34 @@ pub async fn create(State(state): State<Arc<AdminState>>, admin: Admin, Json(bod
     }
     groups.sort();
     groups.dedup();
-    let user = User { id: secret::new_id("usr_"), name: body.name, groups, created_at: unix_now(), disabled: false };
+    let user = User {
+        id: secret::new_id("usr_"),
+        name: body.name,
+        groups,
+        created_at: unix_now(),
+        disabled: false,
+    };
     state.identity.create_user(&user).await?;
     log_action(admin.actor(), "user.create", &user.id);
     Ok((StatusCode::CREATED, Json(user)))
 }
 
-pub async fn list(State(state): State<Arc<AdminState>>, _admin: Admin) -> Result<Json<List<User>>, AdminError> {
+pub async fn list(
+    State(state): State<Arc<AdminState>>,
+    _admin: Admin,
+) -> Result<Json<List<User>>, AdminError> {
     Ok(Json(List::new(state.identity.list_users().await?)))
 }
 
-pub async fn get(State(state): State<Arc<AdminState>>, _admin: Admin, Path(id): Path<String>) -> Result<Json<User>, AdminError> {
-    state.identity.find_user(&id).await?.map(Json).ok_or_else(|| AdminError::NotFound(format!("user `{id}`")))
+pub async fn get(
+    State(state): State<Arc<AdminState>>,
+    _admin: Admin,
+    Path(id): Path<String>,
+) -> Result<Json<User>, AdminError> {
+    state
+        .identity
+        .find_user(&id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| AdminError::NotFound(format!("user `{id}`")))
 }

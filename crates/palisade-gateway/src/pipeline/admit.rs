@@ -19,6 +19,10 @@ impl Admission {
     pub fn release(self) {}
 }
 
-pub fn run(_state: &GatewayState, _ctx: &RequestCtx, _route: &ModelRoute) -> Result<Admission, GatewayError> {
+pub fn run(
+    _state: &GatewayState,
+    _ctx: &RequestCtx,
+    _route: &ModelRoute,
+) -> Result<Admission, GatewayError> {
     Ok(Admission::default())
 }

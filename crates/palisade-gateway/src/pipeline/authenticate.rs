@@ -8,7 +8,11 @@ use crate::context::RequestCtx;
 use crate::error::GatewayError;
 use crate::state::GatewayState;
 
-pub async fn run(state: &GatewayState, ctx: &mut RequestCtx, headers: &HeaderMap) -> Result<(), GatewayError> {
+pub async fn run(
+    state: &GatewayState,
+    ctx: &mut RequestCtx,
+    headers: &HeaderMap,
+) -> Result<(), GatewayError> {
     match state.authenticator.authenticate(bearer(headers)).await {
         Ok(principal) => {
             ctx.principal = Some(principal);
@@ -23,10 +27,18 @@ pub async fn run(state: &GatewayState, ctx: &mut RequestCtx, headers: &HeaderMap
 
 /// The presented secret, if any.
 pub fn bearer(headers: &HeaderMap) -> Option<&str> {
-    if let Some(v) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+    if let Some(v) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
         let v = v.trim();
-        let token = v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer "))?;
+        let token = v
+            .strip_prefix("Bearer ")
+            .or_else(|| v.strip_prefix("bearer "))?;
         return Some(token.trim());
     }
-    headers.get("api-key").and_then(|v| v.to_str().ok()).map(str::trim)
+    headers
+        .get("api-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
 }

@@ -7,6 +7,10 @@ use crate::error::GatewayError;
 use crate::routing::ModelRoute;
 use crate::state::GatewayState;
 
-pub fn run(_state: &GatewayState, _ctx: &RequestCtx, _route: &ModelRoute) -> Result<(), GatewayError> {
+pub fn run(
+    _state: &GatewayState,
+    _ctx: &RequestCtx,
+    _route: &ModelRoute,
+) -> Result<(), GatewayError> {
     Ok(())
 }

@@ -9,7 +9,11 @@ use http_body_util::LengthLimitError;
 use crate::error::GatewayError;
 use crate::state::GatewayState;
 
-pub async fn read(state: &GatewayState, headers: &HeaderMap, body: Body) -> Result<Bytes, GatewayError> {
+pub async fn read(
+    state: &GatewayState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Bytes, GatewayError> {
     let limit = state.server.max_body_bytes;
     let declared = headers
         .get(header::CONTENT_LENGTH)

@@ -14,19 +14,39 @@ use crate::routing::ModelRoute;
 use crate::state::GatewayState;
 use crate::telemetry::metrics::{ProviderLabels, UpstreamErrorLabels};
 
-pub async fn chat(state: &GatewayState, ctx: &mut RequestCtx, route: &ModelRoute, req: ChatRequest) -> Result<ChatResponse, GatewayError> {
+pub async fn chat(
+    state: &GatewayState,
+    ctx: &mut RequestCtx,
+    route: &ModelRoute,
+    req: ChatRequest,
+) -> Result<ChatResponse, GatewayError> {
     timed(state, ctx, route, route.provider.chat(req)).await
 }
 
-pub async fn chat_stream(state: &GatewayState, ctx: &mut RequestCtx, route: &ModelRoute, req: ChatRequest) -> Result<ChunkStream, GatewayError> {
+pub async fn chat_stream(
+    state: &GatewayState,
+    ctx: &mut RequestCtx,
+    route: &ModelRoute,
+    req: ChatRequest,
+) -> Result<ChunkStream, GatewayError> {
     timed(state, ctx, route, route.provider.chat_stream(req)).await
 }
 
-pub async fn embeddings(state: &GatewayState, ctx: &mut RequestCtx, route: &ModelRoute, req: EmbeddingsRequest) -> Result<EmbeddingsResponse, GatewayError> {
-    timed(state, ctx, route, route.provider.embeddings(req)).await.map_err(|e| match e {
-        GatewayError::Upstream(UpstreamError::Unsupported(what)) => GatewayError::Unsupported { model: route.name.to_string(), what },
-        other => other,
-    })
+pub async fn embeddings(
+    state: &GatewayState,
+    ctx: &mut RequestCtx,
+    route: &ModelRoute,
+    req: EmbeddingsRequest,
+) -> Result<EmbeddingsResponse, GatewayError> {
+    timed(state, ctx, route, route.provider.embeddings(req))
+        .await
+        .map_err(|e| match e {
+            GatewayError::Upstream(UpstreamError::Unsupported(what)) => GatewayError::Unsupported {
+                model: route.name.to_string(),
+                what,
+            },
+            other => other,
+        })
 }
 
 async fn timed<T>(
@@ -35,20 +55,43 @@ async fn timed<T>(
     route: &ModelRoute,
     call: impl Future<Output = Result<T, UpstreamError>>,
 ) -> Result<T, GatewayError> {
-    let remaining = state.server.request_timeout.saturating_sub(ctx.started.elapsed());
+    let remaining = state
+        .server
+        .request_timeout
+        .saturating_sub(ctx.started.elapsed());
     let start = Instant::now();
     let result = tokio::time::timeout(remaining, call).await;
     let waited = start.elapsed();
     ctx.upstream_time += waited;
     let provider = route.provider_name.to_string();
-    state.metrics.upstream_duration.get_or_create(&ProviderLabels { provider: provider.clone() }).observe(waited.as_secs_f64());
+    state
+        .metrics
+        .upstream_duration
+        .get_or_create(&ProviderLabels {
+            provider: provider.clone(),
+        })
+        .observe(waited.as_secs_f64());
     match result {
         Err(_) => {
-            state.metrics.upstream_errors.get_or_create(&UpstreamErrorLabels { provider, kind: "timeout" }).inc();
+            state
+                .metrics
+                .upstream_errors
+                .get_or_create(&UpstreamErrorLabels {
+                    provider,
+                    kind: "timeout",
+                })
+                .inc();
             Err(GatewayError::RequestTimeout)
         }
         Ok(Err(err)) => {
-            state.metrics.upstream_errors.get_or_create(&UpstreamErrorLabels { provider, kind: err.label() }).inc();
+            state
+                .metrics
+                .upstream_errors
+                .get_or_create(&UpstreamErrorLabels {
+                    provider,
+                    kind: err.label(),
+                })
+                .inc();
             Err(GatewayError::Upstream(err))
         }
         Ok(Ok(v)) => Ok(v),

@@ -8,14 +8,26 @@ use crate::context::RequestCtx;
 use crate::error::GatewayError;
 use crate::state::GatewayState;
 
-pub fn input(_state: &GatewayState, _ctx: &RequestCtx, _req: &mut ChatRequest) -> Result<(), GatewayError> {
+pub fn input(
+    _state: &GatewayState,
+    _ctx: &RequestCtx,
+    _req: &mut ChatRequest,
+) -> Result<(), GatewayError> {
     Ok(())
 }
 
-pub fn output(_state: &GatewayState, _ctx: &RequestCtx, _resp: &mut ChatResponse) -> Result<(), GatewayError> {
+pub fn output(
+    _state: &GatewayState,
+    _ctx: &RequestCtx,
+    _resp: &mut ChatResponse,
+) -> Result<(), GatewayError> {
     Ok(())
 }
 
-pub fn output_chunk(_state: &GatewayState, _ctx: &RequestCtx, _chunk: &mut ChatChunk) -> Result<(), GatewayError> {
+pub fn output_chunk(
+    _state: &GatewayState,
+    _ctx: &RequestCtx,
+    _chunk: &mut ChatChunk,
+) -> Result<(), GatewayError> {
     Ok(())
 }

@@ -40,7 +40,12 @@ use crate::error::GatewayError;
 use crate::state::GatewayState;
 
 /// `POST /v1/chat/completions`.
-pub async fn chat(state: Arc<GatewayState>, mut ctx: RequestCtx, headers: HeaderMap, body: Body) -> Response {
+pub async fn chat(
+    state: Arc<GatewayState>,
+    mut ctx: RequestCtx,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let result = async {
         authenticate::run(&state, &mut ctx, &headers).await?;
         let bytes = body::read(&state, &headers, body).await?;
@@ -54,7 +59,13 @@ pub async fn chat(state: Arc<GatewayState>, mut ctx: RequestCtx, headers: Header
         req.model = route.upstream_model.clone();
         if ctx.stream {
             let upstream = forward::chat_stream(&state, &mut ctx, &route, req).await?;
-            return Ok(stream::relay(Arc::clone(&state), ctx_take(&mut ctx), upstream, wants_usage, admission));
+            return Ok(stream::relay(
+                Arc::clone(&state),
+                ctx_take(&mut ctx),
+                upstream,
+                wants_usage,
+                admission,
+            ));
         }
         let mut resp = forward::chat(&state, &mut ctx, &route, req).await?;
         inspect::output(&state, &ctx, &mut resp)?;
@@ -67,7 +78,12 @@ pub async fn chat(state: Arc<GatewayState>, mut ctx: RequestCtx, headers: Header
 }
 
 /// `POST /v1/embeddings`.
-pub async fn embeddings(state: Arc<GatewayState>, mut ctx: RequestCtx, headers: HeaderMap, body: Body) -> Response {
+pub async fn embeddings(
+    state: Arc<GatewayState>,
+    mut ctx: RequestCtx,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let result = async {
         authenticate::run(&state, &mut ctx, &headers).await?;
         let bytes = body::read(&state, &headers, body).await?;
@@ -87,15 +103,28 @@ pub async fn embeddings(state: Arc<GatewayState>, mut ctx: RequestCtx, headers: 
 }
 
 /// `GET /v1/models` and `GET /v1/models/{id}`: the models the caller may use.
-pub async fn models(state: Arc<GatewayState>, mut ctx: RequestCtx, headers: HeaderMap, id: Option<String>) -> Response {
+pub async fn models(
+    state: Arc<GatewayState>,
+    mut ctx: RequestCtx,
+    headers: HeaderMap,
+    id: Option<String>,
+) -> Response {
     let result = async {
         authenticate::run(&state, &mut ctx, &headers).await?;
-        let visible = state.routes.canonical().filter(|r| authorize::run(&state, &ctx, r).is_ok());
-        let objects: Vec<ModelObject> = visible.map(|r| ModelObject::new(r.name.as_ref(), 0, r.owned_by.clone())).collect();
+        let visible = state
+            .routes
+            .canonical()
+            .filter(|r| authorize::run(&state, &ctx, r).is_ok());
+        let objects: Vec<ModelObject> = visible
+            .map(|r| ModelObject::new(r.name.as_ref(), 0, r.owned_by.clone()))
+            .collect();
         match id {
             None => Ok(respond::json(&ctx, &ModelList::new(objects))),
             Some(id) => {
-                let found = state.routes.get(&id).and_then(|r| objects.iter().find(|o| o.id == r.name.as_ref()));
+                let found = state
+                    .routes
+                    .get(&id)
+                    .and_then(|r| objects.iter().find(|o| o.id == r.name.as_ref()));
                 match found {
                     Some(obj) => Ok(respond::json(&ctx, obj)),
                     None => Err(GatewayError::ModelNotFound(id)),
@@ -109,7 +138,11 @@ pub async fn models(state: Arc<GatewayState>, mut ctx: RequestCtx, headers: Head
 
 /// Records the outcome of a non-streaming request (streams record when they end) and
 /// turns an error into its response.
-fn finish(state: &GatewayState, ctx: RequestCtx, result: Result<Response, GatewayError>) -> Response {
+fn finish(
+    state: &GatewayState,
+    ctx: RequestCtx,
+    result: Result<Response, GatewayError>,
+) -> Response {
     match result {
         Ok(resp) => {
             if !ctx.request_id.is_empty() {
@@ -130,11 +163,16 @@ fn finish(state: &GatewayState, ctx: RequestCtx, result: Result<Response, Gatewa
 /// Moves the context into a stream; the husk left behind is marked (empty request id) so
 /// `finish` does not record the request twice.
 fn ctx_take(ctx: &mut RequestCtx) -> RequestCtx {
-    let mut taken = RequestCtx::new(std::mem::take(&mut ctx.request_id), ctx.endpoint, ctx.client_addr);
+    let mut taken = RequestCtx::new(
+        std::mem::take(&mut ctx.request_id),
+        ctx.endpoint,
+        ctx.client_addr,
+    );
     taken.started = ctx.started;
     taken.principal = ctx.principal.take();
     taken.route = ctx.route.take();
     taken.stream = ctx.stream;
     taken.upstream_time = ctx.upstream_time;
+    taken.in_flight = ctx.in_flight.take();
     taken
 }

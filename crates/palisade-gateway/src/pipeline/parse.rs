@@ -12,21 +12,33 @@ use crate::state::GatewayState;
 pub fn chat(state: &GatewayState, body: &[u8]) -> Result<ChatRequest, GatewayError> {
     let req: ChatRequest = json(state, body)?;
     if req.model.trim().is_empty() {
-        return Err(GatewayError::invalid("`model` must not be empty.", Some("model")));
+        return Err(GatewayError::invalid(
+            "`model` must not be empty.",
+            Some("model"),
+        ));
     }
     if req.messages.is_empty() {
-        return Err(GatewayError::invalid("`messages` must contain at least one message.", Some("messages")));
+        return Err(GatewayError::invalid(
+            "`messages` must contain at least one message.",
+            Some("messages"),
+        ));
     }
     for (i, m) in req.messages.iter().enumerate() {
         if !ChatMessage::KNOWN_ROLES.contains(&m.role.as_str()) {
             return Err(GatewayError::invalid(
-                format!("`messages[{i}].role` must be one of {}.", ChatMessage::KNOWN_ROLES.join(", ")),
+                format!(
+                    "`messages[{i}].role` must be one of {}.",
+                    ChatMessage::KNOWN_ROLES.join(", ")
+                ),
                 Some(&format!("messages[{i}].role")),
             ));
         }
     }
     if req.output_cap() == Some(0) {
-        return Err(GatewayError::invalid("`max_tokens` must be at least 1.", Some("max_tokens")));
+        return Err(GatewayError::invalid(
+            "`max_tokens` must be at least 1.",
+            Some("max_tokens"),
+        ));
     }
     Ok(req)
 }
@@ -34,17 +46,26 @@ pub fn chat(state: &GatewayState, body: &[u8]) -> Result<ChatRequest, GatewayErr
 pub fn embeddings(state: &GatewayState, body: &[u8]) -> Result<EmbeddingsRequest, GatewayError> {
     let req: EmbeddingsRequest = json(state, body)?;
     if req.model.trim().is_empty() {
-        return Err(GatewayError::invalid("`model` must not be empty.", Some("model")));
+        return Err(GatewayError::invalid(
+            "`model` must not be empty.",
+            Some("model"),
+        ));
     }
     if req.input.is_empty() {
-        return Err(GatewayError::invalid("`input` must not be empty.", Some("input")));
+        return Err(GatewayError::invalid(
+            "`input` must not be empty.",
+            Some("input"),
+        ));
     }
     Ok(req)
 }
 
 fn json<T: DeserializeOwned>(state: &GatewayState, body: &[u8]) -> Result<T, GatewayError> {
     if body.is_empty() {
-        return Err(GatewayError::invalid("The request body is empty; a JSON object is expected.", None));
+        return Err(GatewayError::invalid(
+            "The request body is empty; a JSON object is expected.",
+            None,
+        ));
     }
     check_json_depth(body, state.server.max_json_depth)
         .map_err(|e| GatewayError::invalid(format!("The request body is rejected: {e}."), None))?;
@@ -55,7 +76,10 @@ fn json<T: DeserializeOwned>(state: &GatewayState, body: &[u8]) -> Result<T, Gat
         } else {
             format!("The request body does not match the API: {e}.")
         };
-        GatewayError::InvalidRequest { message: msg, param }
+        GatewayError::InvalidRequest {
+            message: msg,
+            param,
+        }
     })
 }
 

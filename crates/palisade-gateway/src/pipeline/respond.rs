@@ -17,11 +17,19 @@ pub fn json<T: Serialize>(ctx: &RequestCtx, body: &T) -> Response {
     match serde_json::to_vec(body) {
         Ok(bytes) => {
             let mut resp = (StatusCode::OK, bytes).into_response();
-            resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            resp.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
             stamp(ctx, resp.headers_mut());
             resp
         }
-        Err(_) => error(ctx, GatewayError::Upstream(palisade_upstream::UpstreamError::Protocol("unserializable response".into()))),
+        Err(_) => error(
+            ctx,
+            GatewayError::Upstream(palisade_upstream::UpstreamError::Protocol(
+                "unserializable response".into(),
+            )),
+        ),
     }
 }
 

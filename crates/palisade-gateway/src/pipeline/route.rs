@@ -6,8 +6,16 @@ use crate::error::GatewayError;
 use crate::routing::ModelRoute;
 use crate::state::GatewayState;
 
-pub fn run(state: &GatewayState, ctx: &mut RequestCtx, model: &str) -> Result<ModelRoute, GatewayError> {
-    let route = state.routes.get(model).cloned().ok_or_else(|| GatewayError::ModelNotFound(bounded(model)))?;
+pub fn run(
+    state: &GatewayState,
+    ctx: &mut RequestCtx,
+    model: &str,
+) -> Result<ModelRoute, GatewayError> {
+    let route = state
+        .routes
+        .get(model)
+        .cloned()
+        .ok_or_else(|| GatewayError::ModelNotFound(bounded(model)))?;
     ctx.route = Some(route.clone());
     Ok(route)
 }

@@ -7,7 +7,12 @@ use super::admit::Admission;
 use crate::context::RequestCtx;
 use crate::state::GatewayState;
 
-pub fn run(_state: &GatewayState, ctx: &mut RequestCtx, usage: Option<Usage>, admission: Admission) {
+pub fn run(
+    _state: &GatewayState,
+    ctx: &mut RequestCtx,
+    usage: Option<Usage>,
+    admission: Admission,
+) {
     if usage.is_some() {
         ctx.usage = usage;
     }

@@ -39,7 +39,12 @@ impl Relay {
     fn finish(&mut self, code: &'static str) {
         if let Some(mut ctx) = self.ctx.take() {
             let usage = ctx.usage;
-            settle::run(&self.state, &mut ctx, usage, self.admission.take().unwrap_or_default());
+            settle::run(
+                &self.state,
+                &mut ctx,
+                usage,
+                self.admission.take().unwrap_or_default(),
+            );
             record::run(&self.state, &ctx, 200, code);
         }
     }
@@ -109,13 +114,35 @@ impl Drop for Relay {
 }
 
 /// Builds the SSE response for an opened upstream stream.
-pub fn relay(state: Arc<GatewayState>, ctx: RequestCtx, upstream: ChunkStream, wants_usage: bool, admission: Admission) -> Response {
-    let model = ctx.route.as_ref().map(|r| r.name.to_string()).unwrap_or_default();
-    let remaining = state.server.request_timeout.saturating_sub(ctx.started.elapsed());
+pub fn relay(
+    state: Arc<GatewayState>,
+    ctx: RequestCtx,
+    upstream: ChunkStream,
+    wants_usage: bool,
+    admission: Admission,
+) -> Response {
+    let model = ctx
+        .route
+        .as_ref()
+        .map(|r| r.name.to_string())
+        .unwrap_or_default();
+    let remaining = state
+        .server
+        .request_timeout
+        .saturating_sub(ctx.started.elapsed());
     let deadline = Instant::now() + remaining.max(Duration::from_millis(1));
     let mut headers = axum::http::HeaderMap::new();
     respond::stamp(&ctx, &mut headers);
-    let relay = Relay { state, ctx: Some(ctx), admission: Some(admission), upstream, wants_usage, model, deadline, done: false };
+    let relay = Relay {
+        state,
+        ctx: Some(ctx),
+        admission: Some(admission),
+        upstream,
+        wants_usage,
+        model,
+        deadline,
+        done: false,
+    };
     let body = futures::stream::unfold(relay, |mut relay| async move {
         let bytes = relay.next_bytes().await?;
         Some((Ok::<_, Infallible>(bytes), relay))
@@ -124,7 +151,10 @@ pub fn relay(state: Arc<GatewayState>, ctx: RequestCtx, upstream: ChunkStream, w
     *resp.status_mut() = StatusCode::OK;
     let h = resp.headers_mut();
     h.extend(headers);
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     h.insert("x-accel-buffering", HeaderValue::from_static("no"));
     resp

@@ -12,14 +12,35 @@ pub fn finish(state: &GatewayState, ctx: &RequestCtx, status: u16, code: &'stati
     let m = &state.metrics;
     let endpoint = ctx.endpoint.as_str();
     let model = ctx.model_label().to_owned();
-    m.requests.get_or_create(&RequestLabels { endpoint, model: model.clone(), status, code }).inc();
+    m.requests
+        .get_or_create(&RequestLabels {
+            endpoint,
+            model: model.clone(),
+            status,
+            code,
+        })
+        .inc();
     let total = ctx.started.elapsed();
     let overhead = ctx.overhead();
-    m.request_duration.get_or_create(&EndpointLabels { endpoint }).observe(total.as_secs_f64());
-    m.overhead.get_or_create(&EndpointLabels { endpoint }).observe(overhead.as_secs_f64());
+    m.request_duration
+        .get_or_create(&EndpointLabels { endpoint })
+        .observe(total.as_secs_f64());
+    m.overhead
+        .get_or_create(&EndpointLabels { endpoint })
+        .observe(overhead.as_secs_f64());
     if let Some(u) = ctx.usage {
-        m.tokens.get_or_create(&TokenLabels { model: model.clone(), kind: "prompt" }).inc_by(u.prompt_tokens);
-        m.tokens.get_or_create(&TokenLabels { model: model.clone(), kind: "completion" }).inc_by(u.completion_tokens);
+        m.tokens
+            .get_or_create(&TokenLabels {
+                model: model.clone(),
+                kind: "prompt",
+            })
+            .inc_by(u.prompt_tokens);
+        m.tokens
+            .get_or_create(&TokenLabels {
+                model: model.clone(),
+                kind: "completion",
+            })
+            .inc_by(u.completion_tokens);
     }
     let key_id = ctx.principal.as_ref().map_or("-", |p| p.key_id.as_str());
     let user = ctx.principal.as_ref().map_or("-", |p| p.user_id.as_str());

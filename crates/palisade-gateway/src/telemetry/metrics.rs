@@ -68,22 +68,70 @@ impl Metrics {
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("palisade");
         let requests = Family::<RequestLabels, Counter>::default();
-        registry.register("requests", "Data-plane requests by endpoint, model, status and error code", requests.clone());
-        let request_duration: HistogramFamily<EndpointLabels> = Family::new_with_constructor(latency_histogram);
-        registry.register_with_unit("request_duration", "Time from request to response headers (streams: to completion)", Unit::Seconds, request_duration.clone());
-        let overhead: HistogramFamily<EndpointLabels> = Family::new_with_constructor(overhead_histogram);
-        registry.register_with_unit("gateway_overhead", "Time spent in the gateway itself, excluding upstream waits", Unit::Seconds, overhead.clone());
-        let upstream_duration: HistogramFamily<ProviderLabels> = Family::new_with_constructor(latency_histogram);
-        registry.register_with_unit("upstream_duration", "Time waiting on the upstream until its answer (streams: until the stream opened)", Unit::Seconds, upstream_duration.clone());
+        registry.register(
+            "requests",
+            "Data-plane requests by endpoint, model, status and error code",
+            requests.clone(),
+        );
+        let request_duration: HistogramFamily<EndpointLabels> =
+            Family::new_with_constructor(latency_histogram);
+        registry.register_with_unit(
+            "request_duration",
+            "Time from request to response headers (streams: to completion)",
+            Unit::Seconds,
+            request_duration.clone(),
+        );
+        let overhead: HistogramFamily<EndpointLabels> =
+            Family::new_with_constructor(overhead_histogram);
+        registry.register_with_unit(
+            "gateway_overhead",
+            "Time spent in the gateway itself, excluding upstream waits",
+            Unit::Seconds,
+            overhead.clone(),
+        );
+        let upstream_duration: HistogramFamily<ProviderLabels> =
+            Family::new_with_constructor(latency_histogram);
+        registry.register_with_unit(
+            "upstream_duration",
+            "Time waiting on the upstream until its answer (streams: until the stream opened)",
+            Unit::Seconds,
+            upstream_duration.clone(),
+        );
         let upstream_errors = Family::<UpstreamErrorLabels, Counter>::default();
-        registry.register("upstream_errors", "Upstream failures by provider and kind", upstream_errors.clone());
+        registry.register(
+            "upstream_errors",
+            "Upstream failures by provider and kind",
+            upstream_errors.clone(),
+        );
         let tokens = Family::<TokenLabels, Counter>::default();
-        registry.register("tokens", "Tokens by model and kind (prompt, completion)", tokens.clone());
+        registry.register(
+            "tokens",
+            "Tokens by model and kind (prompt, completion)",
+            tokens.clone(),
+        );
         let in_flight = Gauge::default();
-        registry.register("in_flight_requests", "Data-plane requests being served now", in_flight.clone());
+        registry.register(
+            "in_flight_requests",
+            "Data-plane requests being served now",
+            in_flight.clone(),
+        );
         let auth_failures = Counter::default();
-        registry.register("auth_failures", "Data-plane requests refused for bad or missing credentials", auth_failures.clone());
-        Metrics { registry, requests, request_duration, overhead, upstream_duration, upstream_errors, tokens, in_flight, auth_failures }
+        registry.register(
+            "auth_failures",
+            "Data-plane requests refused for bad or missing credentials",
+            auth_failures.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            request_duration,
+            overhead,
+            upstream_duration,
+            upstream_errors,
+            tokens,
+            in_flight,
+            auth_failures,
+        }
     }
 
     /// The Prometheus text exposition of every metric.
@@ -93,6 +141,22 @@ impl Metrics {
             out.clear();
         }
         out
+    }
+}
+
+/// Counts a request in `palisade_in_flight_requests` until dropped.
+pub struct InFlight(Gauge);
+
+impl InFlight {
+    pub fn enter(metrics: &Metrics) -> Self {
+        metrics.in_flight.inc();
+        InFlight(metrics.in_flight.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.dec();
     }
 }
 

@@ -64,7 +64,8 @@ impl Authenticator {
     /// Checks a bearer secret and returns who it belongs to.
     pub async fn authenticate(&self, presented: Option<&str>) -> Result<Principal, AuthError> {
         let presented = presented.ok_or(AuthError::Missing)?;
-        let (id, secret) = secret::parse(SecretKind::ApiKey, presented).ok_or(AuthError::Malformed)?;
+        let (id, secret) =
+            secret::parse(SecretKind::ApiKey, presented).ok_or(AuthError::Malformed)?;
         let entry = match self.cached(id) {
             Some(entry) => entry,
             None => self.load(id).await?,
@@ -141,9 +142,21 @@ impl Authenticator {
     }
 
     async fn load(&self, id: &str) -> Result<CachedKey, AuthError> {
-        let key = self.store.find_api_key(id).await?.ok_or(AuthError::Unknown)?;
-        let user = self.store.find_user(&key.user_id).await?.ok_or(AuthError::Unknown)?;
-        let entry = CachedKey { key, user, fetched: Instant::now() };
+        let key = self
+            .store
+            .find_api_key(id)
+            .await?
+            .ok_or(AuthError::Unknown)?;
+        let user = self
+            .store
+            .find_user(&key.user_id)
+            .await?
+            .ok_or(AuthError::Unknown)?;
+        let entry = CachedKey {
+            key,
+            user,
+            fetched: Instant::now(),
+        };
         if let Ok(mut cache) = self.cache.write() {
             if cache.len() >= MAX_CACHED {
                 cache.clear();
@@ -166,7 +179,10 @@ impl AdminAuthenticator {
         let bootstrap_hash = bootstrap_token
             .filter(|t| !t.is_empty())
             .map(|t| secret::sha256_hex(t.as_bytes()));
-        AdminAuthenticator { store, bootstrap_hash }
+        AdminAuthenticator {
+            store,
+            bootstrap_hash,
+        }
     }
 
     pub async fn authenticate(&self, presented: Option<&str>) -> Result<AdminPrincipal, AuthError> {
@@ -174,18 +190,28 @@ impl AdminAuthenticator {
         if let Some(expected) = &self.bootstrap_hash {
             let got = secret::sha256_hex(presented.as_bytes());
             if subtle::ConstantTimeEq::ct_eq(got.as_bytes(), expected.as_bytes()).into() {
-                return Ok(AdminPrincipal { token_id: "bootstrap".to_owned(), role: AdminRole::Admin });
+                return Ok(AdminPrincipal {
+                    token_id: "bootstrap".to_owned(),
+                    role: AdminRole::Admin,
+                });
             }
         }
         let (id, secret) =
             secret::parse(SecretKind::AdminToken, presented).ok_or(AuthError::Malformed)?;
-        let token = self.store.find_admin_token(id).await?.ok_or(AuthError::Unknown)?;
+        let token = self
+            .store
+            .find_admin_token(id)
+            .await?
+            .ok_or(AuthError::Unknown)?;
         if !secret::verify(id, secret, &token.secret_hash) {
             return Err(AuthError::Unknown);
         }
         if token.revoked_at.is_some() {
             return Err(AuthError::Revoked);
         }
-        Ok(AdminPrincipal { token_id: token.id, role: token.role })
+        Ok(AdminPrincipal {
+            token_id: token.id,
+            role: token.role,
+        })
     }
 }

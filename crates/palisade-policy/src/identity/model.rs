@@ -106,7 +106,12 @@ pub struct AdminPrincipal {
 
 impl ApiKeyRecord {
     /// Mints a new key for `user_id`: the record to store and the plaintext to show once.
-    pub fn mint(user_id: &str, name: Option<String>, expires_at: Option<i64>, now: i64) -> (Self, String) {
+    pub fn mint(
+        user_id: &str,
+        name: Option<String>,
+        expires_at: Option<i64>,
+        now: i64,
+    ) -> (Self, String) {
         let issued = super::secret::issue(super::SecretKind::ApiKey);
         let record = ApiKeyRecord {
             id: issued.id,
@@ -126,7 +131,14 @@ impl AdminTokenRecord {
     /// Mints a new admin token: the record to store and the plaintext to show once.
     pub fn mint(role: AdminRole, name: Option<String>, now: i64) -> (Self, String) {
         let issued = super::secret::issue(super::SecretKind::AdminToken);
-        let record = AdminTokenRecord { id: issued.id, name, role, secret_hash: issued.hash, created_at: now, revoked_at: None };
+        let record = AdminTokenRecord {
+            id: issued.id,
+            name,
+            role,
+            secret_hash: issued.hash,
+            created_at: now,
+            revoked_at: None,
+        };
         (record, issued.plaintext)
     }
 }

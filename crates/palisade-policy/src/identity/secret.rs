@@ -39,7 +39,9 @@ pub struct IssuedSecret {
 
 impl std::fmt::Debug for IssuedSecret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("IssuedSecret").field("id", &self.id).finish_non_exhaustive()
+        f.debug_struct("IssuedSecret")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -50,7 +52,9 @@ pub fn new_id(prefix: &str) -> String {
 
 fn random_id() -> String {
     let mut rng = rand::rng();
-    (0..ID_LEN).map(|_| ID_ALPHABET[(rng.next_u32() as usize) % ID_ALPHABET.len()] as char).collect()
+    (0..ID_LEN)
+        .map(|_| ID_ALPHABET[(rng.next_u32() as usize) % ID_ALPHABET.len()] as char)
+        .collect()
 }
 
 /// Mints a new secret of `kind`.
@@ -61,7 +65,11 @@ pub fn issue(kind: SecretKind) -> IssuedSecret {
     rng.fill_bytes(&mut bytes);
     let secret = base62(&bytes);
     let hash = hash_secret(&id, &secret);
-    IssuedSecret { plaintext: format!("{}_{}_{}", kind.prefix(), id, secret), id, hash }
+    IssuedSecret {
+        plaintext: format!("{}_{}_{}", kind.prefix(), id, secret),
+        id,
+        hash,
+    }
 }
 
 /// Splits a presented bearer into `(id, secret)` if it has the shape of `kind`.
@@ -69,7 +77,9 @@ pub fn parse(kind: SecretKind, presented: &str) -> Option<(&str, &str)> {
     let rest = presented.strip_prefix(kind.prefix())?.strip_prefix('_')?;
     let (id, secret) = rest.split_once('_')?;
     let id_ok = id.len() == ID_LEN && id.bytes().all(|b| ID_ALPHABET.contains(&b));
-    let secret_ok = !secret.is_empty() && secret.len() <= 64 && secret.bytes().all(|b| b.is_ascii_alphanumeric());
+    let secret_ok = !secret.is_empty()
+        && secret.len() <= 64
+        && secret.bytes().all(|b| b.is_ascii_alphanumeric());
     (id_ok && secret_ok).then_some((id, secret))
 }
 
@@ -147,7 +157,14 @@ mod tests {
 
     #[test]
     fn rejects_malformed() {
-        for bad in ["", "pal_", "pal_short_x", "pal_abcdefghijkl_", "pal_ABCDEFGHIJKL_x", "sk-123"] {
+        for bad in [
+            "",
+            "pal_",
+            "pal_short_x",
+            "pal_abcdefghijkl_",
+            "pal_ABCDEFGHIJKL_x",
+            "sk-123",
+        ] {
             assert!(parse(SecretKind::ApiKey, bad).is_none(), "{bad}");
         }
     }

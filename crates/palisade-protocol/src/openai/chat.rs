@@ -42,7 +42,10 @@ impl ChatRequest {
 
     /// Whether the client asked for a final usage chunk on a stream.
     pub fn wants_stream_usage(&self) -> bool {
-        self.stream_options.as_ref().and_then(|o| o.include_usage).unwrap_or(false)
+        self.stream_options
+            .as_ref()
+            .and_then(|o| o.include_usage)
+            .unwrap_or(false)
     }
 
     /// The output-token cap the client asked for, whichever field it used.
@@ -93,8 +96,14 @@ pub struct ChatMessage {
 }
 
 impl ChatMessage {
-    pub const KNOWN_ROLES: &'static [&'static str] =
-        &["system", "developer", "user", "assistant", "tool", "function"];
+    pub const KNOWN_ROLES: &'static [&'static str] = &[
+        "system",
+        "developer",
+        "user",
+        "assistant",
+        "tool",
+        "function",
+    ];
 
     pub fn text(role: &str, text: impl Into<String>) -> Self {
         ChatMessage {
@@ -212,7 +221,11 @@ pub struct Usage {
 
 impl Usage {
     pub fn new(prompt_tokens: u64, completion_tokens: u64) -> Self {
-        Usage { prompt_tokens, completion_tokens, total_tokens: prompt_tokens + completion_tokens }
+        Usage {
+            prompt_tokens,
+            completion_tokens,
+            total_tokens: prompt_tokens + completion_tokens,
+        }
     }
 }
 

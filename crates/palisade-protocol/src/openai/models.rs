@@ -10,7 +10,10 @@ pub struct ModelList {
 
 impl ModelList {
     pub fn new(data: Vec<ModelObject>) -> Self {
-        ModelList { object: "list".to_owned(), data }
+        ModelList {
+            object: "list".to_owned(),
+            data,
+        }
     }
 }
 
@@ -24,6 +27,11 @@ pub struct ModelObject {
 
 impl ModelObject {
     pub fn new(id: impl Into<String>, created: i64, owned_by: impl Into<String>) -> Self {
-        ModelObject { id: id.into(), object: "model".to_owned(), created, owned_by: owned_by.into() }
+        ModelObject {
+            id: id.into(),
+            object: "model".to_owned(),
+            created,
+            owned_by: owned_by.into(),
+        }
     }
 }

@@ -21,7 +21,10 @@ pub struct OpenAiProvider {
 
 impl OpenAiProvider {
     pub fn new(cfg: &ProviderConfig) -> Result<Self, UpstreamError> {
-        Ok(OpenAiProvider { http: HttpUpstream::new(cfg)?, api_key: cfg.api_key.clone() })
+        Ok(OpenAiProvider {
+            http: HttpUpstream::new(cfg)?,
+            api_key: cfg.api_key.clone(),
+        })
     }
 
     fn post(&self, path: &str) -> reqwest::RequestBuilder {
@@ -60,7 +63,10 @@ impl Provider for OpenAiProvider {
 
     async fn chat_stream(&self, mut req: ChatRequest) -> Result<ChunkStream, UpstreamError> {
         req.stream = Some(true);
-        let opts = req.stream_options.get_or_insert(StreamOptions { include_usage: None, extra: Map::new() });
+        let opts = req.stream_options.get_or_insert(StreamOptions {
+            include_usage: None,
+            extra: Map::new(),
+        });
         opts.include_usage = Some(true);
         let body = serde_json::to_vec(&req).map_err(|e| UpstreamError::Protocol(e.to_string()))?;
         let resp = self
@@ -73,13 +79,18 @@ impl Provider for OpenAiProvider {
                         .header("accept", "text/event-stream")
                         .body(body.clone()),
                 );
-                tokio::time::timeout(self.http.timeout, send).await.map_err(|_| UpstreamError::Timeout)?
+                tokio::time::timeout(self.http.timeout, send)
+                    .await
+                    .map_err(|_| UpstreamError::Timeout)?
             })
             .await?;
         Ok(chunks_from_sse(resp, self.http.timeout))
     }
 
-    async fn embeddings(&self, req: EmbeddingsRequest) -> Result<EmbeddingsResponse, UpstreamError> {
+    async fn embeddings(
+        &self,
+        req: EmbeddingsRequest,
+    ) -> Result<EmbeddingsResponse, UpstreamError> {
         let body = serde_json::to_vec(&req).map_err(|e| UpstreamError::Protocol(e.to_string()))?;
         self.http
             .retry
@@ -106,7 +117,13 @@ fn chunks_from_sse(resp: reqwest::Response, idle: std::time::Duration) -> ChunkS
     }
     let events = sse_events(resp, idle).boxed();
     let stream = futures::stream::unfold(
-        (events, St { finished: false, done: false }),
+        (
+            events,
+            St {
+                finished: false,
+                done: false,
+            },
+        ),
         |(mut events, mut st)| async move {
             if st.done {
                 return None;
@@ -143,7 +160,9 @@ fn chunks_from_sse(resp: reqwest::Response, idle: std::time::Duration) -> ChunkS
                             Err(_) => {
                                 st.done = true;
                                 let err = if data.contains("\"error\"") {
-                                    UpstreamError::StreamBroken("upstream sent an error event".into())
+                                    UpstreamError::StreamBroken(
+                                        "upstream sent an error event".into(),
+                                    )
                                 } else {
                                     UpstreamError::Protocol("invalid chunk in stream".into())
                                 };

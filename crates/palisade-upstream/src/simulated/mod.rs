@@ -12,7 +12,8 @@ use base64::Engine as _;
 use palisade_config::SimulatedSettings;
 use palisade_protocol::openai::{
     ChatChunk, ChatMessage, ChatRequest, ChatResponse, Choice, ChunkChoice, Delta, Embedding,
-    EmbeddingsRequest, EmbeddingsResponse, EmbeddingsUsage, FunctionCallDelta, ToolCallDelta, Usage,
+    EmbeddingsRequest, EmbeddingsResponse, EmbeddingsUsage, FunctionCallDelta, ToolCallDelta,
+    Usage,
 };
 use serde_json::Map;
 use sha2::{Digest, Sha256};
@@ -31,7 +32,10 @@ impl SimulatedProvider {
 }
 
 fn now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 /// A rough token count (4 characters a token), the same for prompt and completion.
@@ -40,7 +44,10 @@ pub fn estimate_tokens(text: &str) -> u64 {
 }
 
 fn prompt_tokens(req: &ChatRequest) -> u64 {
-    req.messages.iter().map(|m| estimate_tokens(&m.text_content()) + 3).sum()
+    req.messages
+        .iter()
+        .map(|m| estimate_tokens(&m.text_content()) + 3)
+        .sum()
 }
 
 fn completion_id(req: &ChatRequest) -> String {
@@ -69,13 +76,21 @@ impl Provider for SimulatedProvider {
         let (message, completion, finish) = match &reply {
             Reply::Text(text) => {
                 let text = truncate_words(text, req.output_cap());
-                (ChatMessage::text("assistant", text.clone()), estimate_tokens(&text), "stop")
+                (
+                    ChatMessage::text("assistant", text.clone()),
+                    estimate_tokens(&text),
+                    "stop",
+                )
             }
             Reply::ToolCall(call) => {
                 let mut m = ChatMessage::text("assistant", "");
                 m.content = None;
                 m.tool_calls = Some(vec![call.clone()]);
-                (m, estimate_tokens(&call.function.arguments) + 5, "tool_calls")
+                (
+                    m,
+                    estimate_tokens(&call.function.arguments) + 5,
+                    "tool_calls",
+                )
             }
         };
         Ok(ChatResponse {
@@ -108,19 +123,39 @@ impl Provider for SimulatedProvider {
             choices: if usage.is_some() {
                 Vec::new()
             } else {
-                vec![ChunkChoice { index: 0, delta, finish_reason: finish.map(Into::into), extra: Map::new() }]
+                vec![ChunkChoice {
+                    index: 0,
+                    delta,
+                    finish_reason: finish.map(Into::into),
+                    extra: Map::new(),
+                }]
             },
             usage,
             extra: Map::new(),
         };
-        let mut chunks = vec![chunk(Delta { role: Some("assistant".into()), content: Some(String::new()), ..Delta::default() }, None, None)];
+        let mut chunks = vec![chunk(
+            Delta {
+                role: Some("assistant".into()),
+                content: Some(String::new()),
+                ..Delta::default()
+            },
+            None,
+            None,
+        )];
         let completion;
         match reply {
             Reply::Text(text) => {
                 let text = truncate_words(&text, req.output_cap());
                 completion = estimate_tokens(&text);
                 for piece in split_pieces(&text, self.settings.words_per_chunk) {
-                    chunks.push(chunk(Delta { content: Some(piece), ..Delta::default() }, None, None));
+                    chunks.push(chunk(
+                        Delta {
+                            content: Some(piece),
+                            ..Delta::default()
+                        },
+                        None,
+                        None,
+                    ));
                 }
                 chunks.push(chunk(Delta::default(), Some("stop"), None));
             }
@@ -132,7 +167,10 @@ impl Provider for SimulatedProvider {
                             index: 0,
                             id: Some(call.id.clone()),
                             kind: Some("function".into()),
-                            function: Some(FunctionCallDelta { name: Some(call.function.name.clone()), arguments: Some(String::new()) }),
+                            function: Some(FunctionCallDelta {
+                                name: Some(call.function.name.clone()),
+                                arguments: Some(String::new()),
+                            }),
                         }]),
                         ..Delta::default()
                     },
@@ -144,7 +182,10 @@ impl Provider for SimulatedProvider {
                         Delta {
                             tool_calls: Some(vec![ToolCallDelta {
                                 index: 0,
-                                function: Some(FunctionCallDelta { name: None, arguments: Some(piece) }),
+                                function: Some(FunctionCallDelta {
+                                    name: None,
+                                    arguments: Some(piece),
+                                }),
                                 ..ToolCallDelta::default()
                             }]),
                             ..Delta::default()
@@ -156,30 +197,46 @@ impl Provider for SimulatedProvider {
                 chunks.push(chunk(Delta::default(), Some("tool_calls"), None));
             }
         }
-        chunks.push(chunk(Delta::default(), None, Some(Usage::new(prompt, completion))));
+        chunks.push(chunk(
+            Delta::default(),
+            None,
+            Some(Usage::new(prompt, completion)),
+        ));
 
         let first = self.settings.latency;
         let interval = self.settings.chunk_interval;
-        let stream = futures::stream::unfold((chunks.into_iter(), true), move |(mut it, is_first)| async move {
-            let next = it.next()?;
-            let wait = if is_first { first } else { interval };
-            if !wait.is_zero() {
-                tokio::time::sleep(wait).await;
-            }
-            Some((Ok(next), (it, false)))
-        });
+        let stream = futures::stream::unfold(
+            (chunks.into_iter(), true),
+            move |(mut it, is_first)| async move {
+                let next = it.next()?;
+                let wait = if is_first { first } else { interval };
+                if !wait.is_zero() {
+                    tokio::time::sleep(wait).await;
+                }
+                Some((Ok(next), (it, false)))
+            },
+        );
         Ok(Box::pin(stream))
     }
 
-    async fn embeddings(&self, req: EmbeddingsRequest) -> Result<EmbeddingsResponse, UpstreamError> {
+    async fn embeddings(
+        &self,
+        req: EmbeddingsRequest,
+    ) -> Result<EmbeddingsResponse, UpstreamError> {
         if !self.settings.latency.is_zero() {
             tokio::time::sleep(self.settings.latency).await;
         }
-        let dims = req.dimensions.map(|d| d as usize).unwrap_or(self.settings.embedding_dimensions).clamp(1, 8192);
+        let dims = req
+            .dimensions
+            .map(|d| d as usize)
+            .unwrap_or(self.settings.embedding_dimensions)
+            .clamp(1, 8192);
         let base64 = req.encoding_format.as_deref() == Some("base64");
         let inputs: Vec<String> = match &req.input {
             palisade_protocol::openai::EmbeddingInput::Tokens(t) => vec![format!("{t:?}")],
-            palisade_protocol::openai::EmbeddingInput::TokenBatches(b) => b.iter().map(|t| format!("{t:?}")).collect(),
+            palisade_protocol::openai::EmbeddingInput::TokenBatches(b) => {
+                b.iter().map(|t| format!("{t:?}")).collect()
+            }
             other => other.texts().into_iter().map(str::to_owned).collect(),
         };
         let mut tokens = 0;
@@ -191,18 +248,27 @@ impl Provider for SimulatedProvider {
                 let v = embed(text, dims);
                 let embedding = if base64 {
                     let bytes: Vec<u8> = v.iter().flat_map(|f| f.to_le_bytes()).collect();
-                    serde_json::Value::String(base64::engine::general_purpose::STANDARD.encode(bytes))
+                    serde_json::Value::String(
+                        base64::engine::general_purpose::STANDARD.encode(bytes),
+                    )
                 } else {
                     serde_json::Value::from(v)
                 };
-                Embedding { object: "embedding".into(), index: i as u32, embedding }
+                Embedding {
+                    object: "embedding".into(),
+                    index: i as u32,
+                    embedding,
+                }
             })
             .collect();
         Ok(EmbeddingsResponse {
             object: "list".into(),
             data,
             model: req.model.clone(),
-            usage: EmbeddingsUsage { prompt_tokens: tokens, total_tokens: tokens },
+            usage: EmbeddingsUsage {
+                prompt_tokens: tokens,
+                total_tokens: tokens,
+            },
             extra: Map::new(),
         })
     }
@@ -225,7 +291,12 @@ fn embed(text: &str, dims: usize) -> Vec<f32> {
         }
         counter += 1;
     }
-    let norm = out.iter().map(|x| x * x).sum::<f32>().sqrt().max(f32::EPSILON);
+    let norm = out
+        .iter()
+        .map(|x| x * x)
+        .sum::<f32>()
+        .sqrt()
+        .max(f32::EPSILON);
     out.iter_mut().for_each(|x| *x /= norm);
     out
 }

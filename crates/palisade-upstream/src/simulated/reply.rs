@@ -28,7 +28,10 @@ pub fn plan_reply(req: &ChatRequest, fixed: Option<&str>) -> Reply {
         return Reply::ToolCall(ToolCall {
             id: format!("call_sim_{}", func.name.len()),
             kind: "function".into(),
-            function: FunctionCall { name: func.name.clone(), arguments: args.to_string() },
+            function: FunctionCall {
+                name: func.name.clone(),
+                arguments: args.to_string(),
+            },
         });
     }
     let user_text = req
@@ -48,14 +51,20 @@ pub fn plan_reply(req: &ChatRequest, fixed: Option<&str>) -> Reply {
 /// Arguments shaped by a JSON schema: each property gets an example of its type.
 fn example_arguments(schema: Option<&Value>) -> Value {
     let mut args = Map::new();
-    let props = schema.and_then(|s| s.get("properties")).and_then(Value::as_object);
+    let props = schema
+        .and_then(|s| s.get("properties"))
+        .and_then(Value::as_object);
     for (name, prop) in props.into_iter().flatten() {
         let example = match prop.get("type").and_then(Value::as_str) {
             Some("integer") | Some("number") => Value::from(1),
             Some("boolean") => Value::Bool(true),
             Some("array") => Value::Array(Vec::new()),
             Some("object") => Value::Object(Map::new()),
-            _ => match prop.get("enum").and_then(Value::as_array).and_then(|e| e.first()) {
+            _ => match prop
+                .get("enum")
+                .and_then(Value::as_array)
+                .and_then(|e| e.first())
+            {
                 Some(first) => first.clone(),
                 None => Value::String("example".into()),
             },

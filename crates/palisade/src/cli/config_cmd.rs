@@ -15,7 +15,8 @@ pub enum ConfigCommand {
 pub fn run(cmd: ConfigCommand) -> anyhow::Result<()> {
     match cmd {
         ConfigCommand::Check { file } => {
-            let cfg = palisade_config::load_file(&file).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            let cfg = palisade_config::load_file(&file)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
             println!(
                 "{}: ok ({} providers, {} models; data plane {}, admin {})",
                 file.display(),

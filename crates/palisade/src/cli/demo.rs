@@ -8,7 +8,10 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use clap::Args;
 use palisade_config::LogFormat;
-use palisade_policy::identity::{AdminAuthenticator, AdminRole, AdminTokenRecord, ApiKeyRecord, Authenticator, IdentityStore, User};
+use palisade_policy::identity::{
+    AdminAuthenticator, AdminRole, AdminTokenRecord, ApiKeyRecord, Authenticator, IdentityStore,
+    User,
+};
 use palisade_policy::time::unix_now;
 use serde::{Deserialize, Serialize};
 
@@ -41,7 +44,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let config_text = demo_config(args.port, args.admin_port, &db);
     let config = palisade_config::parse_str(&config_text, |_| None).context("demo config")?;
     logging::init("warn,palisade=info", LogFormat::Text);
-    let store = palisade_store::connect(&config.store.url, 4).await.context("cannot open the demo database")?;
+    let store = palisade_store::connect(&config.store.url, 4)
+        .await
+        .context("cannot open the demo database")?;
 
     let creds_path = args.dir.join("credentials.json");
     let creds = match reuse_credentials(&creds_path, &store.identity).await {
@@ -82,7 +87,10 @@ upstream_model = "palisade-simulated-1"
 }
 
 /// Reuses saved credentials when both still authenticate.
-async fn reuse_credentials(path: &Path, identity: &std::sync::Arc<dyn IdentityStore>) -> Option<Credentials> {
+async fn reuse_credentials(
+    path: &Path,
+    identity: &std::sync::Arc<dyn IdentityStore>,
+) -> Option<Credentials> {
     let creds: Credentials = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
     let keys = Authenticator::new(std::sync::Arc::clone(identity), std::time::Duration::ZERO);
     keys.authenticate(Some(&creds.api_key)).await.ok()?;
@@ -109,9 +117,13 @@ async fn mint_credentials(identity: &dyn IdentityStore) -> anyhow::Result<Creden
     };
     let (key, api_key) = ApiKeyRecord::mint(&user.id, Some("demo".into()), None, now);
     identity.insert_api_key(&key).await?;
-    let (token, admin_token) = AdminTokenRecord::mint(AdminRole::Admin, Some("demo-admin".into()), now);
+    let (token, admin_token) =
+        AdminTokenRecord::mint(AdminRole::Admin, Some("demo-admin".into()), now);
     identity.insert_admin_token(&token).await?;
-    Ok(Credentials { api_key, admin_token })
+    Ok(Credentials {
+        api_key,
+        admin_token,
+    })
 }
 
 fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
@@ -133,7 +145,9 @@ fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
-    let mut file = opts.open(path).with_context(|| format!("cannot write {}", path.display()))?;
+    let mut file = opts
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
     file.write_all(bytes)?;
     #[cfg(unix)]
     {

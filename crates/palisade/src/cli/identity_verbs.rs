@@ -55,7 +55,9 @@ pub async fn users(args: &AdminArgs, verb: UsersVerb) -> anyhow::Result<()> {
     let client = AdminClient::new(args)?;
     match verb {
         UsersVerb::Create { name, groups } => {
-            let user = client.post("/admin/v1/users", &json!({"name": name, "groups": groups})).await?;
+            let user = client
+                .post("/admin/v1/users", &json!({"name": name, "groups": groups}))
+                .await?;
             print_one(args, &user, &["id", "name", "groups"]);
         }
         UsersVerb::List => {
@@ -70,10 +72,16 @@ pub async fn groups(args: &AdminArgs, verb: GroupsVerb) -> anyhow::Result<()> {
     let client = AdminClient::new(args)?;
     match verb {
         GroupsVerb::Create { name } => {
-            let group = client.post("/admin/v1/groups", &json!({"name": name})).await?;
+            let group = client
+                .post("/admin/v1/groups", &json!({"name": name}))
+                .await?;
             print_one(args, &group, &["name", "created_at"]);
         }
-        GroupsVerb::List => print_list(args, &client.get("/admin/v1/groups").await?, &["name", "created_at"]),
+        GroupsVerb::List => print_list(
+            args,
+            &client.get("/admin/v1/groups").await?,
+            &["name", "created_at"],
+        ),
     }
     Ok(())
 }
@@ -81,14 +89,30 @@ pub async fn groups(args: &AdminArgs, verb: GroupsVerb) -> anyhow::Result<()> {
 pub async fn keys(args: &AdminArgs, verb: KeysVerb) -> anyhow::Result<()> {
     let client = AdminClient::new(args)?;
     match verb {
-        KeysVerb::Create { user, name, expires_at } => {
-            let expires: Option<Value> = expires_at.map(|e| e.parse::<i64>().map(Value::from).unwrap_or(Value::String(e)));
-            let created = client.post("/admin/v1/keys", &json!({"user": user, "name": name, "expires_at": expires})).await?;
+        KeysVerb::Create {
+            user,
+            name,
+            expires_at,
+        } => {
+            let expires: Option<Value> = expires_at.map(|e| {
+                e.parse::<i64>()
+                    .map(Value::from)
+                    .unwrap_or(Value::String(e))
+            });
+            let created = client
+                .post(
+                    "/admin/v1/keys",
+                    &json!({"user": user, "name": name, "expires_at": expires}),
+                )
+                .await?;
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&created)?);
             } else {
                 print_one(args, &created, &["id", "user", "name", "expires_at"]);
-                println!("\nkey: {}\n(This is the only time the key is shown. Store it now.)", text(&created["key"]));
+                println!(
+                    "\nkey: {}\n(This is the only time the key is shown. Store it now.)",
+                    text(&created["key"])
+                );
             }
         }
         KeysVerb::List { user } => {
@@ -96,10 +120,24 @@ pub async fn keys(args: &AdminArgs, verb: KeysVerb) -> anyhow::Result<()> {
                 Some(u) => format!("/admin/v1/keys?user={}", url_component(&u)),
                 None => "/admin/v1/keys".to_owned(),
             };
-            print_list(args, &client.get(&path).await?, &["id", "user_id", "name", "created_at", "expires_at", "revoked_at", "last_used_at"]);
+            print_list(
+                args,
+                &client.get(&path).await?,
+                &[
+                    "id",
+                    "user_id",
+                    "name",
+                    "created_at",
+                    "expires_at",
+                    "revoked_at",
+                    "last_used_at",
+                ],
+            );
         }
         KeysVerb::Revoke { id } => {
-            let key = client.delete(&format!("/admin/v1/keys/{}", url_component(&id))).await?;
+            let key = client
+                .delete(&format!("/admin/v1/keys/{}", url_component(&id)))
+                .await?;
             print_one(args, &key, &["id", "revoked_at"]);
         }
     }
@@ -109,7 +147,13 @@ pub async fn keys(args: &AdminArgs, verb: KeysVerb) -> anyhow::Result<()> {
 /// Names are restricted to URL-safe characters by the API; anything else is escaped.
 fn url_component(s: &str) -> String {
     s.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b"-._~@".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~@".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
         .collect()
 }
 
@@ -137,9 +181,33 @@ fn print_list(args: &AdminArgs, v: &Value, cols: &[&str]) {
         println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
         return;
     }
-    let rows: Vec<Vec<String>> = v["data"].as_array().map(|a| a.iter().map(|r| cols.iter().map(|c| text(&r[*c])).collect()).collect()).unwrap_or_default();
-    let widths: Vec<usize> = cols.iter().enumerate().map(|(i, c)| rows.iter().map(|r| r[i].len()).chain([c.len()]).max().unwrap_or(0)).collect();
-    let line = |cells: Vec<String>| cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect::<Vec<_>>().join("  ");
+    let rows: Vec<Vec<String>> = v["data"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|r| cols.iter().map(|c| text(&r[*c])).collect())
+                .collect()
+        })
+        .unwrap_or_default();
+    let widths: Vec<usize> = cols
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            rows.iter()
+                .map(|r| r[i].len())
+                .chain([c.len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: Vec<String>| {
+        cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect::<Vec<_>>()
+            .join("  ")
+    };
     println!("{}", line(cols.iter().map(|c| c.to_uppercase()).collect()));
     for r in rows {
         println!("{}", line(r));

@@ -12,7 +12,12 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "palisade", version, about = "A secure gateway for AI models", propagate_version = true)]
+#[command(
+    name = "palisade",
+    version,
+    about = "A secure gateway for AI models",
+    propagate_version = true
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -58,10 +63,20 @@ enum Command {
 #[derive(Debug, Args)]
 pub struct AdminArgs {
     /// Base URL of the admin API.
-    #[arg(long, global = true, env = "PALISADE_ADMIN_URL", default_value = "http://127.0.0.1:8081")]
+    #[arg(
+        long,
+        global = true,
+        env = "PALISADE_ADMIN_URL",
+        default_value = "http://127.0.0.1:8081"
+    )]
     pub admin_url: String,
     /// Admin token (prefer the environment variable: arguments show in `ps`).
-    #[arg(long, global = true, env = "PALISADE_ADMIN_TOKEN", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "PALISADE_ADMIN_TOKEN",
+        hide_env_values = true
+    )]
     pub admin_token: Option<String>,
     /// Print JSON instead of a table.
     #[arg(long, global = true)]

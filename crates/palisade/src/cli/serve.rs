@@ -9,12 +9,15 @@ use anyhow::Context as _;
 use crate::{app, logging};
 
 pub async fn run(config_path: &Path) -> anyhow::Result<()> {
-    let config = palisade_config::load_file(config_path).with_context(|| format!("invalid config {}", config_path.display()))?;
+    let config = palisade_config::load_file(config_path)
+        .with_context(|| format!("invalid config {}", config_path.display()))?;
     logging::init(&config.log_level, config.log_format);
     let store = palisade_store::connect(&config.store.url, config.store.max_connections)
         .await
         .context("cannot open the store (store.url)")?;
-    let bootstrap = std::env::var("PALISADE_ADMIN_TOKEN").ok().filter(|t| !t.is_empty());
+    let bootstrap = std::env::var("PALISADE_ADMIN_TOKEN")
+        .ok()
+        .filter(|t| !t.is_empty());
     if bootstrap.as_deref().is_some_and(|t| t.len() < 24) {
         anyhow::bail!("PALISADE_ADMIN_TOKEN must be at least 24 characters");
     }

@@ -14,7 +14,10 @@ use serde_json::{Value, json};
 pub const ADMIN_TOKEN: &str = "test-bootstrap-admin-token-0123456789abcdef";
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
 }
 
 pub struct Gateway {
@@ -54,7 +57,10 @@ impl Gateway {
             admin: format!("http://127.0.0.1:{admin_port}"),
             dir,
             log,
-            http: reqwest::Client::builder().timeout(Duration::from_secs(20)).build().expect("client"),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(20))
+                .build()
+                .expect("client"),
         };
         gw.wait_healthy().await;
         gw
@@ -64,8 +70,14 @@ impl Gateway {
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
             let data = self.http.get(format!("{}/healthz", self.base)).send().await;
-            let admin = self.http.get(format!("{}/healthz", self.admin)).send().await;
-            if data.is_ok_and(|r| r.status().is_success()) && admin.is_ok_and(|r| r.status().is_success()) {
+            let admin = self
+                .http
+                .get(format!("{}/healthz", self.admin))
+                .send()
+                .await;
+            if data.is_ok_and(|r| r.status().is_success())
+                && admin.is_ok_and(|r| r.status().is_success())
+            {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -84,21 +96,35 @@ impl Gateway {
     /// Creates a user and returns a fresh API key for it.
     pub async fn api_key(&self) -> String {
         let name = format!("user-{}", free_port());
-        let r = self.admin_post("/admin/v1/users", json!({"name": name, "groups": ["test"]})).await;
+        let r = self
+            .admin_post("/admin/v1/users", json!({"name": name, "groups": ["test"]}))
+            .await;
         assert_eq!(r.0, 201, "{}", r.1);
-        let r = self.admin_post("/admin/v1/keys", json!({"user": name})).await;
+        let r = self
+            .admin_post("/admin/v1/keys", json!({"user": name}))
+            .await;
         assert_eq!(r.0, 201, "{}", r.1);
         r.1["key"].as_str().expect("key").to_owned()
     }
 
     pub async fn admin_post(&self, path: &str, body: Value) -> (u16, Value) {
-        let resp = self.http.post(format!("{}{path}", self.admin)).bearer_auth(ADMIN_TOKEN).json(&body).send().await.expect("admin call");
+        let resp = self
+            .http
+            .post(format!("{}{path}", self.admin))
+            .bearer_auth(ADMIN_TOKEN)
+            .json(&body)
+            .send()
+            .await
+            .expect("admin call");
         let status = resp.status().as_u16();
         (status, resp.json().await.unwrap_or(Value::Null))
     }
 
     pub fn chat(&self, key: &str, body: Value) -> reqwest::RequestBuilder {
-        self.http.post(format!("{}/v1/chat/completions", self.base)).bearer_auth(key).json(&body)
+        self.http
+            .post(format!("{}/v1/chat/completions", self.base))
+            .bearer_auth(key)
+            .json(&body)
     }
 
     pub fn pid(&self) -> u32 {
@@ -108,7 +134,9 @@ impl Gateway {
     /// Sends SIGTERM and waits (bounded) for the process to exit; returns its exit code.
     pub fn terminate(&mut self) -> Option<i32> {
         let mut child = self.child.take()?;
-        let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
         let deadline = Instant::now() + Duration::from_secs(15);
         while Instant::now() < deadline {
             if let Ok(Some(status)) = child.try_wait() {
@@ -132,7 +160,9 @@ impl Drop for Gateway {
 
 /// An `openai` provider pointing at `base_url`, with models `name = upstream` pairs.
 pub fn openai_provider(name: &str, base_url: &str, extra: &str, models: &[(&str, &str)]) -> String {
-    let mut s = format!("[[providers]]\nname = \"{name}\"\nkind = \"openai\"\nbase_url = \"{base_url}\"\n{extra}\n");
+    let mut s = format!(
+        "[[providers]]\nname = \"{name}\"\nkind = \"openai\"\nbase_url = \"{base_url}\"\n{extra}\n"
+    );
     for (model, upstream) in models {
         s.push_str(&format!("[[models]]\nname = \"{model}\"\nprovider = \"{name}\"\nupstream_model = \"{upstream}\"\n"));
     }
