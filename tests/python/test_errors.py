@@ -131,3 +131,16 @@ def test_fallback_answers_carry_request_id(gateway: Gateway, api_key: str, path:
     resp = get_with_key(gateway, path, api_key)
     assert resp.headers.get("x-request-id")
     assert resp.headers.get("x-palisade-overhead-ms") is not None
+
+
+def test_azure_style_api_key_header_authenticates(gateway: Gateway, api_key: str):
+    """Azure OpenAI clients send `api-key: <key>` instead of a bearer token."""
+    resp = httpx.get(f"{gateway.base_url}/models", headers={"api-key": api_key}, timeout=HTTP_TIMEOUT_S)
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["object"] == "list"
+
+
+@pytest.mark.parametrize("authorization", ["Bearer", "Basic dXNlcjpwYXNz"])
+def test_non_bearer_authorization_is_401(gateway: Gateway, authorization: str):
+    resp = httpx.get(f"{gateway.base_url}/models", headers={"Authorization": authorization}, timeout=HTTP_TIMEOUT_S)
+    assert_error(resp, 401, "invalid_api_key")

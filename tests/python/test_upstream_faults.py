@@ -78,13 +78,6 @@ def consume_broken_stream(client: openai.OpenAI, model: str) -> tuple[str, opena
     return "".join(c.choices[0].delta.content or "" for c in received if c.choices), exc.value
 
 
-@pytest.mark.xfail(
-    reason="mock bug: for break-<n> the mock's SSE body yields its error right after the "
-    "frames (crates/palisade-testkit/src/mock_upstream/openai.rs, stream()), so hyper "
-    "aborts before sending the headers and the upstream answers nothing ('Empty reply "
-    "from server'); the gateway then correctly answers 502. Covered via py-break below.",
-    strict=False,
-)
 def test_broken_stream_raises_api_error(client: openai.OpenAI):
     """When the upstream drops a stream mid-way the gateway ends the SSE stream with an
     error event, which the SDK raises as APIError after the chunks already relayed."""

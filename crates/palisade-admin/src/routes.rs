@@ -25,13 +25,20 @@ pub fn router(state: Arc<AdminState>) -> Router {
         .route("/admin/v1/tokens/{id}", delete(tokens::revoke))
         .route("/metrics", get(metrics))
         .route("/healthz", get(health))
-        .route("/readyz", get(health))
+        .route("/readyz", get(ready))
         .fallback(|| async { AdminError::NotFound("route".into()) })
         .with_state(state)
 }
 
 async fn health() -> impl IntoResponse {
     Json(serde_json::json!({"status": "ok"}))
+}
+
+async fn ready(State(state): State<Arc<AdminState>>) -> Response {
+    match state.identity.ping().await {
+        Ok(()) => Json(serde_json::json!({"status": "ready"})).into_response(),
+        Err(err) => AdminError::Store(err.to_string()).into_response(),
+    }
 }
 
 async fn metrics(State(state): State<Arc<AdminState>>, req: Request) -> Response {

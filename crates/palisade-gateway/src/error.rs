@@ -32,6 +32,8 @@ pub enum GatewayError {
     RouteNotFound,
     #[error("method not allowed")]
     MethodNotAllowed,
+    #[error("internal error")]
+    Internal,
 }
 
 impl GatewayError {
@@ -116,6 +118,13 @@ impl GatewayError {
                 "invalid_request_error",
                 "not_found",
                 "Unknown API route.".into(),
+                None,
+            ),
+            E::Internal => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                "internal_error",
+                "The gateway failed to process the request.".into(),
                 None,
             ),
             E::MethodNotAllowed => (

@@ -1,6 +1,7 @@
 //! The data plane's route table — and nothing else. Every route authenticates in its
 //! pipeline, except the short public list: `/healthz` and `/readyz`.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -29,7 +30,7 @@ pub fn router(state: Arc<GatewayState>) -> Router {
         .route("/v1/models", get(list_models))
         .route("/v1/models/{id}", get(get_model))
         .route("/healthz", get(healthz))
-        .route("/readyz", get(healthz))
+        .route("/readyz", get(readyz))
         .fallback(|| async { GatewayError::RouteNotFound })
         .method_not_allowed_fallback(|| async { GatewayError::MethodNotAllowed })
         .with_state(state)
@@ -57,7 +58,7 @@ async fn chat_completions(
     body: Body,
 ) -> Response {
     let ctx = ctx(&state, Endpoint::ChatCompletions, &headers, addr);
-    pipeline::chat(state, ctx, headers, body).await
+    detached(pipeline::chat(state, ctx, headers, body)).await
 }
 
 async fn embeddings(
@@ -67,7 +68,7 @@ async fn embeddings(
     body: Body,
 ) -> Response {
     let ctx = ctx(&state, Endpoint::Embeddings, &headers, addr);
-    pipeline::embeddings(state, ctx, headers, body).await
+    detached(pipeline::embeddings(state, ctx, headers, body)).await
 }
 
 async fn list_models(
@@ -89,6 +90,32 @@ async fn get_model(
     pipeline::models(state, ctx, headers, Some(id)).await
 }
 
+/// Runs a pipeline flow in its own task, so that a client going away mid-request does
+/// not cancel it half-way: settlement and the record still happen. A panic in the flow
+/// becomes a 500 instead of a dropped connection.
+async fn detached(flow: impl Future<Output = Response> + Send + 'static) -> Response {
+    match tokio::spawn(flow).await {
+        Ok(resp) => resp,
+        Err(err) => {
+            tracing::error!(error = %err, "request task failed");
+            GatewayError::Internal.into_response()
+        }
+    }
+}
+
 async fn healthz() -> impl IntoResponse {
     Json(serde_json::json!({"status": "ok"}))
+}
+
+/// Ready when the store answers: without it no key can be checked and every request
+/// would fail closed.
+async fn readyz(State(state): State<Arc<GatewayState>>) -> Response {
+    match state.identity.ping().await {
+        Ok(()) => Json(serde_json::json!({"status": "ready"})).into_response(),
+        Err(err) => {
+            tracing::warn!(error = %err, "readiness check: store unavailable");
+            let body = serde_json::json!({"status": "unavailable", "reason": "store"});
+            (axum::http::StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
+        }
+    }
 }

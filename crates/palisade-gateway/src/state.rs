@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use palisade_config::ServerConfig;
-use palisade_policy::identity::Authenticator;
+use palisade_policy::identity::{Authenticator, IdentityStore};
 
 use crate::routing::RouteTable;
 use crate::telemetry::metrics::Metrics;
@@ -13,5 +13,7 @@ pub struct GatewayState {
     pub server: ServerConfig,
     pub routes: RouteTable,
     pub authenticator: Arc<Authenticator>,
+    /// For readiness: the gateway is ready when its store answers.
+    pub identity: Arc<dyn IdentityStore>,
     pub metrics: Arc<Metrics>,
 }

@@ -43,6 +43,7 @@ pub async fn start(
         server: config.server.clone(),
         routes,
         authenticator: Arc::clone(&authenticator),
+        identity: Arc::clone(&store.identity),
         metrics: Arc::clone(&metrics),
     });
     let render = Arc::clone(&metrics);

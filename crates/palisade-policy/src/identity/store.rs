@@ -21,6 +21,9 @@ pub enum StoreError {
 
 #[async_trait]
 pub trait IdentityStore: Send + Sync + 'static {
+    /// Checks that the store answers (for readiness probes).
+    async fn ping(&self) -> Result<(), StoreError>;
+
     /// Creates a group; `Conflict` if the name is taken.
     async fn create_group(&self, group: &Group) -> Result<(), StoreError>;
     /// All groups, ordered by name.

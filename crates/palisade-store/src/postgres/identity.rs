@@ -89,6 +89,14 @@ fn token(row: &PgRow) -> Result<AdminTokenRecord, StoreError> {
 
 #[async_trait]
 impl IdentityStore for PgIdentityStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(error::backend)?;
+        Ok(())
+    }
+
     async fn create_group(&self, group: &Group) -> Result<(), StoreError> {
         sqlx::query("INSERT INTO groups (name, created_at) VALUES ($1, $2)")
             .bind(&group.name)

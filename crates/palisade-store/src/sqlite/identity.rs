@@ -89,6 +89,14 @@ fn token(row: &SqliteRow) -> Result<AdminTokenRecord, StoreError> {
 
 #[async_trait]
 impl IdentityStore for SqliteIdentityStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(error::backend)?;
+        Ok(())
+    }
+
     async fn create_group(&self, group: &Group) -> Result<(), StoreError> {
         sqlx::query("INSERT INTO groups (name, created_at) VALUES (?1, ?2)")
             .bind(&group.name)

@@ -1,0 +1,328 @@
+#!/usr/bin/env python3
+"""Turns bench/out/ (raw wrk and loadgen outputs) into bench/RESULTS.md.
+
+usage: report.py OUT_DIR RESULTS_MD   (machine facts and run settings come from the
+BENCH_META_* environment variables that bench/run.sh exports; stdlib only)
+"""
+
+import glob
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+
+TARGETS = ["direct", "palisade", "litellm"]
+NAMES = {"direct": "direct (mock)", "palisade": "Palisade", "litellm": "LiteLLM"}
+SUSTAIN_FRACTION = 0.97
+# Targets the brief sets (reported against, not asserted).
+ADDED_P50_TARGET_MS = 0.15
+ADDED_P99_TARGET_MS = 1.0
+HEADLINE_RATE = 5000
+RATIO_TARGET = 20.0
+
+
+def env(name, default=""):
+    return os.environ.get("BENCH_META_" + name, default)
+
+
+def sh(cmd, cwd=None):
+    try:
+        return subprocess.run(cmd, shell=True, capture_output=True, text=True, cwd=cwd, timeout=30).stdout.strip()
+    except Exception:
+        return ""
+
+
+def machine():
+    root = env("ROOT", ".")
+    cpu = "unknown"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    mem_kb = 0
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal"):
+                mem_kb = int(line.split()[1])
+    return {
+        "command": env("COMMAND", "./bench/run.sh"),
+        "date_utc": sh("date -u +%Y-%m-%dT%H:%M:%SZ"),
+        "git_commit": sh("git rev-parse HEAD", root),
+        "git_dirty": bool(sh("git status --porcelain --untracked-files=no", root)),
+        "nproc": os.cpu_count(),
+        "cpu_model": cpu,
+        "mem_gib": round(mem_kb / 1048576, 1),
+        "kernel": platform.release(),
+        "load_before": env("LOAD_BEFORE"),
+        "load_after": env("LOAD_AFTER"),
+        "pinned": env("PINNED") == "1",
+        "loadgen_cpus": env("LOADGEN_CPUS"),
+        "sut_cpus": env("SUT_CPUS"),
+        "duration_s": float(env("DURATION", "0") or 0),
+        "warmup_s": float(env("WARMUP", "0") or 0),
+        "open_connections": int(env("OPEN_CONNECTIONS", "0") or 0),
+        "p99_bounds_ms": [float(x) for x in env("P99_BOUNDS", "10 50").split()],
+        "quick": env("QUICK") == "1",
+        "palisade_version": sh(f"'{env('PALISADE', 'palisade')}' --version"),
+        "litellm_status": env("LITELLM_STATUS", "unknown"),
+        "litellm_reason": env("LITELLM_REASON"),
+        "litellm_version": env("LITELLM_VERSION"),
+        "wrk_version": sh("wrk -v 2>&1 | head -1"),
+        "rustc": sh("rustc --version"),
+        "python": platform.python_version(),
+    }
+
+
+def load_wrk(out):
+    rows = []
+    for path in glob.glob(os.path.join(out, "wrk-*-c*.txt")):
+        m = re.search(r"wrk-(\w+)-c(\d+)\.txt$", path)
+        if not m:
+            continue
+        data = None
+        with open(path) as f:
+            for line in f:
+                if line.startswith("{"):
+                    try:
+                        data = json.loads(line)
+                    except ValueError:
+                        pass
+        if data is None:
+            continue
+        secs = data["duration_us"] / 1e6
+        errs = sum(data["errors"].values())
+        rows.append({
+            "target": m.group(1),
+            "connections": int(m.group(2)),
+            "throughput": (data["requests"] - data["errors"]["status"]) / secs if secs else 0.0,
+            "requests": data["requests"],
+            "errors": errs,
+            "lat": {k: v / 1000.0 for k, v in data["latency_us"].items()},
+        })
+    rows.sort(key=lambda r: (r["connections"], TARGETS.index(r["target"])))
+    return rows
+
+
+def load_rates(out):
+    rows = []
+    for path in glob.glob(os.path.join(out, "rate-*.json")):
+        try:
+            with open(path) as f:
+                d = json.load(f)
+        except (OSError, ValueError):
+            continue
+        rate = d["target_rate"]
+        lat = {k: (v / 1000.0 if v is not None else None) for k, v in d["latency_us"].items()}
+        rows.append({
+            "target": d["label"],
+            "rate": rate,
+            "throughput": d["throughput_rps"],
+            "ok": d["ok"],
+            "errors": d["errors"],
+            "lat": lat,
+            "service_p99": (d["service_us"]["p99"] or 0) / 1000.0,
+            "max_backlog": d.get("max_backlog"),
+            "sustained": d["errors"] == 0 and d["throughput_rps"] >= SUSTAIN_FRACTION * rate,
+        })
+    rows.sort(key=lambda r: (TARGETS.index(r["target"]), r["rate"]))
+    return rows
+
+
+def ms(v):
+    if v is None:
+        return "–"
+    if v < 10:
+        return f"{v:.3f}"
+    if v < 100:
+        return f"{v:.1f}"
+    return f"{v:,.0f}"
+
+
+def rps(v):
+    return f"{v:,.0f}"
+
+
+def max_at_bound(rates, target, bound_ms):
+    """Highest tested rate sustained with p99 <= bound, and the next tested rate above it."""
+    pts = [r for r in rates if r["target"] == target]
+    best = None
+    for r in pts:
+        if r["sustained"] and r["lat"]["p99"] is not None and r["lat"]["p99"] <= bound_ms:
+            if best is None or r["rate"] > best["rate"]:
+                best = r
+    above = [r for r in pts if best is None or r["rate"] > best["rate"]]
+    nxt = min(above, key=lambda r: r["rate"]) if above else None
+    return best, nxt, (max(p["rate"] for p in pts) if pts else None)
+
+
+def main():
+    out, results = sys.argv[1], sys.argv[2]
+    meta = machine()
+    with open(os.path.join(out, "meta.json"), "w") as f:
+        json.dump(meta, f, indent=2)
+    wrk = load_wrk(out)
+    rates = load_rates(out)
+    by = {(r["target"], r["rate"]): r for r in rates}
+    lines = []
+    w = lines.append
+
+    w("# Palisade side-by-side benchmark: direct vs Palisade vs LiteLLM")
+    w("")
+    w("Generated by `bench/run.sh` (method: [README.md](README.md)). Raw outputs: `bench/out/` (not committed).")
+    if meta["quick"]:
+        w("")
+        w("**Quick mode (`BENCH_QUICK=1`): short runs, indicative only.**")
+    w("")
+    w("| | |")
+    w("|---|---|")
+    w(f"| Command | `{meta['command']}` |")
+    w(f"| Date (UTC) | {meta['date_utc']} |")
+    dirty = " (plus uncommitted changes to tracked files)" if meta["git_dirty"] else ""
+    w(f"| Git commit | `{meta['git_commit']}`{dirty} |")
+    w(f"| Machine | {meta['nproc']} CPUs (`nproc`), {meta['cpu_model']}, {meta['mem_gib']} GiB RAM, Linux {meta['kernel']} |")
+    w(f"| Load average (1/5/15 min) | before: {meta['load_before']}; after: {meta['load_after']} |")
+    if meta["pinned"]:
+        w(f"| CPU pinning | load generators on CPU {meta['loadgen_cpus']}; system under test (gateway + mock upstream) on CPU {meta['sut_cpus']} |")
+    else:
+        w("| CPU pinning | none: load generator, gateway and mock share all CPUs |")
+    w(f"| Per point | {meta['warmup_s']:g} s warm-up + {meta['duration_s']:g} s measured |")
+    lit = meta["litellm_version"] or "–"
+    w(f"| Versions | {meta['palisade_version']}; LiteLLM {lit} (1 uvicorn worker); {meta['wrk_version']}; {meta['rustc']}; Python {meta['python']} |")
+    if meta["litellm_status"] != "ok":
+        w(f"| LiteLLM | **{meta['litellm_status']}**: {meta['litellm_reason']} |")
+    w("")
+
+    # ---------------------------------------------------------------- headline
+    w("## Headline against the targets")
+    w("")
+    w("Targets are goals to report against, not tests.")
+    w("")
+    w("| Metric | Target | Measured | |")
+    w("|---|---|---|---|")
+    d5, p5 = by.get(("direct", HEADLINE_RATE)), by.get(("palisade", HEADLINE_RATE))
+    if d5 and p5 and d5["lat"]["p50"] is not None and p5["lat"]["p50"] is not None:
+        a50 = p5["lat"]["p50"] - d5["lat"]["p50"]
+        a99 = p5["lat"]["p99"] - d5["lat"]["p99"]
+        note = "" if p5["sustained"] else " (Palisade did not sustain the rate)"
+        w(f"| Palisade added p50 latency at {HEADLINE_RATE:,} req/s | ≤ {ADDED_P50_TARGET_MS} ms | {a50:.3f} ms ({ms(p5['lat']['p50'])} − {ms(d5['lat']['p50'])}){note} | {'met' if a50 <= ADDED_P50_TARGET_MS and p5['sustained'] else 'missed'} |")
+        w(f"| Palisade added p99 latency at {HEADLINE_RATE:,} req/s | ≤ {ADDED_P99_TARGET_MS} ms | {a99:.3f} ms ({ms(p5['lat']['p99'])} − {ms(d5['lat']['p99'])}){note} | {'met' if a99 <= ADDED_P99_TARGET_MS and p5['sustained'] else 'missed'} |")
+    else:
+        w(f"| Palisade added latency at {HEADLINE_RATE:,} req/s | ≤ {ADDED_P50_TARGET_MS} ms p50, ≤ {ADDED_P99_TARGET_MS} ms p99 | not measured (no {HEADLINE_RATE} req/s point for both direct and Palisade) | |")
+    ratio_notes = []
+    for bound in meta["p99_bounds_ms"]:
+        pb, pn, ptop = max_at_bound(rates, "palisade", bound)
+        lb, ln, _ = max_at_bound(rates, "litellm", bound)
+        if meta["litellm_status"] != "ok":
+            w(f"| Throughput Palisade / LiteLLM at p99 ≤ {bound:g} ms | ≥ {RATIO_TARGET:g}× | LiteLLM not measured | |")
+            continue
+        if pb is None:
+            w(f"| Throughput Palisade / LiteLLM at p99 ≤ {bound:g} ms | ≥ {RATIO_TARGET:g}× | Palisade met the bound at no tested rate | missed |")
+            continue
+        if lb is None:
+            w(f"| Throughput Palisade / LiteLLM at p99 ≤ {bound:g} ms | ≥ {RATIO_TARGET:g}× | LiteLLM met the bound at no tested rate (lowest tried: {min((r['rate'] for r in rates if r['target']=='litellm'), default=0):g} req/s); Palisade sustained {rps(pb['rate'])} req/s | ratio undefined (LiteLLM 0) |")
+            continue
+        ratio = pb["rate"] / lb["rate"]
+        lower = pn is None or pb["rate"] == ptop
+        qual = "≥ " if lower else ""
+        w(f"| Throughput Palisade / LiteLLM at p99 ≤ {bound:g} ms | ≥ {RATIO_TARGET:g}× | {qual}{ratio:.1f}× ({rps(pb['rate'])} vs {rps(lb['rate'])} req/s) | {'met' if ratio >= RATIO_TARGET else 'missed'} |")
+    w("")
+    w("*Added latency* = Palisade's percentile minus the direct percentile at the same fixed rate "
+      "(open loop, latency from each request's scheduled send time). *Throughput at a p99 bound* = the highest "
+      f"tested fixed rate that was sustained (no errors, ≥ {SUSTAIN_FRACTION:.0%} of the rate achieved) with p99 at or "
+      "under the bound; rates are tested in steps, so the true maximum lies between that step and the next one "
+      "(see the table below).")
+    w("")
+
+    # ---------------------------------------------------------------- fixed rate
+    w("## Fixed request rate (open loop, `bench/loadgen`)")
+    w("")
+    w(f"{meta['open_connections']} keep-alive connections; latency measured from each request's scheduled time "
+      "(queueing behind slow responses counts). Latencies in ms.")
+    w("")
+    w("| Target | Rate (req/s) | Achieved (req/s) | p50 | p90 | p99 | p99.9 | max | Errors | Sustained |")
+    w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    for r in rates:
+        L = r["lat"]
+        w(f"| {NAMES.get(r['target'], r['target'])} | {rps(r['rate'])} | {rps(r['throughput'])} | {ms(L['p50'])} | {ms(L['p90'])} | "
+          f"{ms(L['p99'])} | {ms(L['p999'])} | {ms(L['max'])} | {r['errors']} | {'yes' if r['sustained'] else '**no**'} |")
+    w("")
+    common = sorted({r["rate"] for r in rates if r["target"] == "palisade"} & {r["rate"] for r in rates if r["target"] == "direct"})
+    if common:
+        w("### Palisade added latency (Palisade − direct, same rate)")
+        w("")
+        w("| Rate (req/s) | direct p50 | Palisade p50 | added p50 | direct p99 | Palisade p99 | added p99 | Palisade sustained |")
+        w("|---:|---:|---:|---:|---:|---:|---:|---|")
+        for rate in common:
+            d, p = by[("direct", rate)], by[("palisade", rate)]
+            if d["lat"]["p50"] is None or p["lat"]["p50"] is None:
+                continue
+            w(f"| {rps(rate)} | {ms(d['lat']['p50'])} | {ms(p['lat']['p50'])} | {p['lat']['p50'] - d['lat']['p50']:+.3f} | "
+              f"{ms(d['lat']['p99'])} | {ms(p['lat']['p99'])} | {p['lat']['p99'] - d['lat']['p99']:+.3f} | {'yes' if p['sustained'] else '**no**'} |")
+        w("")
+
+    w("### Highest sustained rate at a p99 bound")
+    w("")
+    w("| p99 bound | direct | Palisade | LiteLLM | Palisade / LiteLLM |")
+    w("|---:|---|---|---|---:|")
+    for bound in meta["p99_bounds_ms"]:
+        cells, best = [], {}
+        for t in TARGETS:
+            b, n, top = max_at_bound(rates, t, bound)
+            best[t] = b
+            if not any(r["target"] == t for r in rates):
+                cells.append("not measured")
+            elif b is None:
+                cells.append("none of the tested rates")
+            elif n is None:
+                cells.append(f"{rps(b['rate'])} (highest rate tested)")
+            else:
+                cells.append(f"{rps(b['rate'])} (next step {rps(n['rate'])}: {'p99 ' + ms(n['lat']['p99']) + ' ms' if n['sustained'] else 'not sustained'})")
+        if best.get("palisade") and best.get("litellm"):
+            ratio = f"{best['palisade']['rate'] / best['litellm']['rate']:.1f}×"
+        else:
+            ratio = "–"
+        w(f"| {bound:g} ms | {cells[0]} | {cells[1]} | {cells[2]} | {ratio} |")
+    w("")
+    w("When Palisade's highest sustained rate equals the direct one, or is the top of the sweep, the limit is the "
+      "load generator / mock / shared CPU rather than Palisade, and the ratio is a lower bound.")
+    w("")
+
+    # ---------------------------------------------------------------- closed loop
+    w("## Fixed concurrency (closed loop, wrk)")
+    w("")
+    w("Each connection sends its next request as soon as the previous answer arrives (`wrk -t1 -cN`). "
+      "Latency = send → full response; throughput counts 2xx responses. Latencies in ms.")
+    w("")
+    w("| Target | Connections | Throughput (req/s) | p50 | p90 | p99 | p99.9 | max | Errors |")
+    w("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in wrk:
+        L = r["lat"]
+        w(f"| {NAMES.get(r['target'], r['target'])} | {r['connections']} | {rps(r['throughput'])} | {ms(L['p50'])} | {ms(L['p90'])} | "
+          f"{ms(L['p99'])} | {ms(L['p999'])} | {ms(L['max'])} | {r['errors']} |")
+    w("")
+    wb = {(r["target"], r["connections"]): r for r in wrk}
+    conns = sorted({r["connections"] for r in wrk})
+    if conns:
+        w("| Connections | Palisade / LiteLLM throughput | Palisade / direct throughput | Palisade added p50 | Palisade added p99 |")
+        w("|---:|---:|---:|---:|---:|")
+        for c in conns:
+            p, d, l = wb.get(("palisade", c)), wb.get(("direct", c)), wb.get(("litellm", c))
+            pl = f"{p['throughput'] / l['throughput']:.1f}×" if p and l and l["throughput"] > 0 else "–"
+            pd = f"{p['throughput'] / d['throughput']:.2f}" if p and d and d["throughput"] > 0 else "–"
+            a50 = f"{p['lat']['p50'] - d['lat']['p50']:+.3f} ms" if p and d else "–"
+            a99 = f"{p['lat']['p99'] - d['lat']['p99']:+.3f} ms" if p and d else "–"
+            w(f"| {c} | {pl} | {pd} | {a50} | {a99} |")
+        w("")
+        w("Closed-loop throughput ratios compare the gateways at saturation, each at its own (very different) p99; "
+          "the fixed-rate table above compares them at the same p99 bound.")
+        w("")
+
+    with open(results, "w") as f:
+        f.write("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,279 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark: the mock upstream directly, through Palisade, and through the
+# LiteLLM proxy, all in front of the same mock, in one run. Writes bench/RESULTS.md and raw
+# outputs under bench/out/. See bench/README.md.
+#
+#   ./bench/run.sh                 full run (about 10 minutes after the builds)
+#   BENCH_QUICK=1 ./bench/run.sh   quick smoke run (about 2 minutes)
+#
+# Knobs (environment):
+#   BENCH_QUICK=1            short runs, fewer points
+#   BENCH_DURATION=S         measured seconds per point (default 10; quick 3)
+#   BENCH_WARMUP=S           warm-up seconds per point (default 2; quick 1)
+#   BENCH_CONCURRENCY="16 64"          closed-loop connection counts (wrk)
+#   BENCH_RATES="1000 2500 5000 ..."   fixed rates for direct and Palisade (req/s)
+#   BENCH_LITELLM_RATES="25 50 ..."    fixed rates for LiteLLM (req/s)
+#   BENCH_P99_BOUND_MS="10 50"         p99 bounds for "max throughput at p99 <= bound"
+#   BENCH_OPEN_CONNECTIONS=64          connection pool of the open-loop generator
+#   BENCH_PIN=0              do not pin CPUs (default: pin when there are >= 2 CPUs)
+#   BENCH_LOADGEN_CPUS=0 BENCH_SUT_CPUS=1   CPU lists for taskset
+#   BENCH_SKIP_BUILD=1       use existing release binaries
+#   BENCH_SKIP_LITELLM=1     leave LiteLLM out (reported as skipped)
+#   BENCH_LITELLM_VENV=DIR   LiteLLM's venv (default $HOME/.cache/palisade-bench-litellm)
+#   BENCH_MAX_LOAD=N         wait (up to 5 min) until the 1-minute load average is below N
+#                            before starting (default: 1.0; 0 disables)
+#   CARGO_TARGET_DIR         where the Palisade release binaries are built (default target/)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BENCH=$ROOT/bench
+OUT=$BENCH/out
+CONFIGS=$BENCH/configs
+QUICK=${BENCH_QUICK:-0}
+if [[ $QUICK == 1 ]]; then
+  DURATION=${BENCH_DURATION:-3}
+  WARMUP=${BENCH_WARMUP:-1}
+  CONCURRENCY=${BENCH_CONCURRENCY:-16}
+  RATES=${BENCH_RATES:-"1000 5000"}
+  LITELLM_RATES=${BENCH_LITELLM_RATES:-"25 50 100"}
+else
+  DURATION=${BENCH_DURATION:-10}
+  WARMUP=${BENCH_WARMUP:-2}
+  CONCURRENCY=${BENCH_CONCURRENCY:-"16 64"}
+  RATES=${BENCH_RATES:-"1000 2500 5000 7500 10000 12500 15000 20000 25000"}
+  LITELLM_RATES=${BENCH_LITELLM_RATES:-"25 50 75 100 125 150 200 250 300 400 500"}
+fi
+# Rates up to this many points are always run; above it a sweep stops at the first
+# point that is not sustained (errors, or under 97% of the target rate).
+FIXED_POINTS=${BENCH_FIXED_POINTS:-3}
+P99_BOUNDS=${BENCH_P99_BOUND_MS:-"10 50"}
+OPEN_CONNS=${BENCH_OPEN_CONNECTIONS:-64}
+MAX_LOAD=${BENCH_MAX_LOAD:-1.0}
+VENV=${BENCH_LITELLM_VENV:-$HOME/.cache/palisade-bench-litellm}
+TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+LOADGEN_TARGET=$BENCH/loadgen/target
+
+log() { printf '[bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# ---------------------------------------------------------------- processes and cleanup
+PIDS=()
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/palisade-bench.XXXXXX")
+cleanup() {
+  local pid
+  for pid in "${PIDS[@]}"; do
+    kill "$pid" 2>/dev/null || true
+  done
+  for pid in "${PIDS[@]}"; do
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+  done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+
+# wait_http URL SECONDS [curl args...]: poll until URL answers 2xx, bounded.
+wait_http() {
+  local url=$1 secs=$2; shift 2
+  local deadline=$((SECONDS + secs))
+  until curl -sf -o /dev/null --max-time 2 "$@" "$url"; do
+    (( SECONDS < deadline )) || return 1
+    sleep 0.5
+  done
+}
+
+PIN=${BENCH_PIN:-auto}
+if [[ $PIN == auto ]]; then
+  if (( $(nproc) >= 2 )) && command -v taskset >/dev/null; then PIN=1; else PIN=0; fi
+fi
+LOADGEN_CPUS=${BENCH_LOADGEN_CPUS:-0}
+SUT_CPUS=${BENCH_SUT_CPUS:-1}
+on_loadgen_cpus() { if [[ $PIN == 1 ]]; then taskset -c "$LOADGEN_CPUS" "$@"; else "$@"; fi; }
+on_sut_cpus() { if [[ $PIN == 1 ]]; then taskset -c "$SUT_CPUS" "$@"; else "$@"; fi; }
+
+# ---------------------------------------------------------------- tools and builds
+mkdir -p "$OUT"
+rm -f "$OUT"/*.json "$OUT"/*.txt "$OUT"/*.log
+command -v curl >/dev/null || die "curl is needed"
+command -v python3 >/dev/null || die "python3 is needed"
+if ! command -v wrk >/dev/null; then
+  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+    log "installing wrk (apt-get)"
+    apt-get install -y -qq wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+  fi
+  command -v wrk >/dev/null || die "wrk is needed (apt-get install -y wrk)"
+fi
+
+if [[ ${BENCH_SKIP_BUILD:-0} != 1 ]]; then
+  log "building Palisade and the mock upstream (release; slow on 2 cores)"
+  (cd "$ROOT" && CARGO_TARGET_DIR=$TARGET_DIR cargo build --release -p palisade -p palisade-testkit --bins) \
+    >"$OUT/build-palisade.log" 2>&1 || { tail -30 "$OUT/build-palisade.log" >&2; die "release build failed"; }
+  log "building the load generator (bench/loadgen, release)"
+  (cd "$BENCH/loadgen" && CARGO_TARGET_DIR=$LOADGEN_TARGET cargo build --release --locked) \
+    >"$OUT/build-loadgen.log" 2>&1 || { tail -30 "$OUT/build-loadgen.log" >&2; die "loadgen build failed"; }
+fi
+PALISADE=$TARGET_DIR/release/palisade
+MOCK=$TARGET_DIR/release/palisade-mock-upstream
+LOADGEN=$LOADGEN_TARGET/release/palisade-bench-loadgen
+for b in "$PALISADE" "$MOCK" "$LOADGEN"; do [[ -x $b ]] || die "missing binary $b (run without BENCH_SKIP_BUILD)"; done
+
+# LiteLLM: its own venv, (re)installed when the requirements change.
+LITELLM_STATUS=ok
+LITELLM_REASON=
+if [[ ${BENCH_SKIP_LITELLM:-0} == 1 ]]; then
+  LITELLM_STATUS=skipped; LITELLM_REASON="BENCH_SKIP_LITELLM=1"
+else
+  stamp=$(cat "$BENCH/requirements-litellm.txt" "$BENCH/constraints-litellm.txt" | sha256sum | cut -c1-16)
+  if [[ ! -x $VENV/bin/litellm || $(cat "$VENV/.bench-stamp" 2>/dev/null) != "$stamp" ]]; then
+    log "installing LiteLLM into $VENV (a few minutes the first time)"
+    if python3 -m venv "$VENV" >"$OUT/litellm-install.log" 2>&1 &&
+       "$VENV/bin/pip" install -q -r "$BENCH/requirements-litellm.txt" -c "$BENCH/constraints-litellm.txt" >>"$OUT/litellm-install.log" 2>&1; then
+      echo "$stamp" >"$VENV/.bench-stamp"
+    else
+      LITELLM_STATUS=unavailable
+      LITELLM_REASON="pip install failed: $(grep -m1 -i error "$OUT/litellm-install.log" | cut -c1-300)"
+      log "LiteLLM could not be installed: $LITELLM_REASON"
+    fi
+  fi
+fi
+
+# ---------------------------------------------------------------- machine state
+if [[ $MAX_LOAD != 0 ]]; then
+  deadline=$((SECONDS + 300))
+  while python3 -c "import os,sys; sys.exit(0 if os.getloadavg()[0] >= $MAX_LOAD else 1)"; do
+    if (( SECONDS >= deadline )); then log "load average still $(cut -d' ' -f1-3 /proc/loadavg); going on (recorded)"; break; fi
+    log "load average $(cut -d' ' -f1-3 /proc/loadavg) >= $MAX_LOAD: waiting for the machine to calm down"
+    sleep 15
+  done
+fi
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# ---------------------------------------------------------------- start the services
+MOCK_PORT=$(free_port)
+log "starting the mock upstream on 127.0.0.1:$MOCK_PORT (1 thread, CPUs ${SUT_CPUS})"
+MOCK_THREADS=1 on_sut_cpus "$MOCK" --port "$MOCK_PORT" --no-record >"$OUT/mock.log" 2>&1 &
+PIDS+=($!)
+wait_http "http://127.0.0.1:$MOCK_PORT/v1/models" 20 || die "mock upstream did not start"
+
+P_PORT=$(free_port); P_ADMIN=$(free_port)
+ADMIN_TOKEN="bench-admin-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+sed -e "s|@PORT@|$P_PORT|" -e "s|@ADMIN_PORT@|$P_ADMIN|" -e "s|@MOCK_PORT@|$MOCK_PORT|" -e "s|@DB@|$WORK/palisade.db|" \
+  "$CONFIGS/palisade.toml.in" >"$WORK/palisade.toml"
+cp "$WORK/palisade.toml" "$OUT/palisade.toml"
+log "starting Palisade on 127.0.0.1:$P_PORT (CPUs ${SUT_CPUS})"
+PALISADE_ADMIN_TOKEN=$ADMIN_TOKEN on_sut_cpus "$PALISADE" serve --config "$WORK/palisade.toml" >"$OUT/palisade.log" 2>&1 &
+PIDS+=($!)
+wait_http "http://127.0.0.1:$P_PORT/readyz" 30 || { tail -20 "$OUT/palisade.log" >&2; die "Palisade did not start"; }
+export PALISADE_ADMIN_URL="http://127.0.0.1:$P_ADMIN" PALISADE_ADMIN_TOKEN=$ADMIN_TOKEN
+"$PALISADE" users create bench >/dev/null
+PALISADE_KEY=$("$PALISADE" keys create --user bench --name bench --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')
+unset PALISADE_ADMIN_TOKEN
+[[ -n $PALISADE_KEY ]] || die "could not create a Palisade API key"
+
+LITELLM_PORT=$(free_port)
+LITELLM_KEY="sk-bench-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+LITELLM_VERSION=
+if [[ $LITELLM_STATUS == ok ]]; then
+  sed -e "s|@MOCK_PORT@|$MOCK_PORT|" -e "s|@MASTER_KEY@|$LITELLM_KEY|" "$CONFIGS/litellm.yaml.in" >"$WORK/litellm.yaml"
+  LITELLM_VERSION=$("$VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("litellm"))' 2>/dev/null || echo unknown)
+  log "starting LiteLLM $LITELLM_VERSION on 127.0.0.1:$LITELLM_PORT (1 worker, CPUs ${SUT_CPUS})"
+  # LITELLM_LOCAL_MODEL_COST_MAP: use the bundled cost map instead of fetching it (no
+  # internet here; the fetch failure also trips a logging bug in this release).
+  # LITELLM_LOG=ERROR: no per-request logs, like Palisade's "warn".
+  (cd "$WORK" && LITELLM_LOCAL_MODEL_COST_MAP=True LITELLM_LOG=ERROR on_sut_cpus "$VENV/bin/litellm" \
+     --config "$WORK/litellm.yaml" --host 127.0.0.1 --port "$LITELLM_PORT" --num_workers 1 >"$OUT/litellm.log" 2>&1) &
+  PIDS+=($!)
+  if ! wait_http "http://127.0.0.1:$LITELLM_PORT/health/liveliness" 180; then
+    LITELLM_STATUS=unavailable
+    LITELLM_REASON="did not answer /health/liveliness within 180 s: $(tail -3 "$OUT/litellm.log" | tr '\n' ' ' | cut -c1-300)"
+    log "LiteLLM: $LITELLM_REASON"
+  fi
+fi
+
+# Request bodies: identical except the model name (the gateways map "bench" to gpt-4o-mini).
+sed 's/"model":"bench"/"model":"gpt-4o-mini"/' "$CONFIGS/chat.json" >"$WORK/chat-direct.json"
+cp "$CONFIGS/chat.json" "$WORK/chat-gateway.json"
+
+declare -A URL BODY AUTH
+URL[direct]="http://127.0.0.1:$MOCK_PORT/v1/chat/completions"; BODY[direct]=$WORK/chat-direct.json; AUTH[direct]=
+URL[palisade]="http://127.0.0.1:$P_PORT/v1/chat/completions"; BODY[palisade]=$WORK/chat-gateway.json; AUTH[palisade]=$PALISADE_KEY
+URL[litellm]="http://127.0.0.1:$LITELLM_PORT/v1/chat/completions"; BODY[litellm]=$WORK/chat-gateway.json; AUTH[litellm]=$LITELLM_KEY
+TARGETS=(direct palisade)
+[[ $LITELLM_STATUS == ok ]] && TARGETS+=(litellm)
+
+# Smoke check: one request through each, a real chat completion back.
+for t in "${TARGETS[@]}"; do
+  hdr=(); [[ -n ${AUTH[$t]} ]] && hdr=(-H "Authorization: Bearer ${AUTH[$t]}")
+  resp=$(curl -s --max-time 30 "${hdr[@]}" -H 'Content-Type: application/json' --data-binary @"${BODY[$t]}" "${URL[$t]}") || true
+  echo "$resp" >"$OUT/smoke-$t.json"
+  grep -q '"chat.completion"' <<<"$resp" || die "smoke request through $t failed: ${resp:0:300}"
+done
+log "smoke requests OK through: ${TARGETS[*]}"
+
+# ---------------------------------------------------------------- closed loop (wrk)
+run_wrk() { # target connections seconds outfile
+  BENCH_BODY_FILE=${BODY[$1]} BENCH_AUTH=${AUTH[$1]} on_loadgen_cpus \
+    wrk -t1 -c"$2" -d"$3"s --timeout 10s -s "$CONFIGS/wrk-post.lua" "${URL[$1]}" >"$4" 2>&1 || true
+}
+for c in $CONCURRENCY; do
+  for t in "${TARGETS[@]}"; do
+    log "closed loop: $t, $c connections, ${WARMUP}s warm-up + ${DURATION}s"
+    run_wrk "$t" "$c" "$WARMUP" "$OUT/wrk-$t-c$c-warmup.txt"
+    run_wrk "$t" "$c" "$DURATION" "$OUT/wrk-$t-c$c.txt"
+    tail -1 "$OUT/wrk-$t-c$c.txt" >&2
+  done
+done
+
+# ---------------------------------------------------------------- open loop (fixed rates)
+run_rate() { # target rate outfile
+  local hdr=(-H "Content-Type: application/json")
+  [[ -n ${AUTH[$1]} ]] && hdr+=(-H "Authorization: Bearer ${AUTH[$1]}")
+  on_loadgen_cpus "$LOADGEN" --url "${URL[$1]}" --body-file "${BODY[$1]}" "${hdr[@]}" --rate "$2" \
+    --concurrency "$OPEN_CONNS" --duration "$DURATION" --warmup "$WARMUP" --timeout 10 --drain 10 \
+    --expect '"chat.completion"' --label "$1" >"$3" 2>"$3.log" || true
+  tail -1 "$3.log" >&2
+}
+sustained() { # outfile rate -> 0 when the point was sustained
+  python3 - "$1" "$2" <<'EOF'
+import json, sys
+try:
+    r = json.load(open(sys.argv[1]))
+except Exception:
+    sys.exit(1)
+ok = r["errors"] == 0 and r["throughput_rps"] >= 0.97 * float(sys.argv[2])
+sys.exit(0 if ok else 1)
+EOF
+}
+for t in "${TARGETS[@]}"; do
+  rates=$RATES; [[ $t == litellm ]] && rates=$LITELLM_RATES
+  i=0
+  for r in $rates; do
+    i=$((i + 1))
+    log "fixed rate: $t at $r req/s, ${WARMUP}s warm-up + ${DURATION}s"
+    run_rate "$t" "$r" "$OUT/rate-$t-$r.json"
+    if (( i >= FIXED_POINTS )) && ! sustained "$OUT/rate-$t-$r.json" "$r"; then
+      log "$t does not sustain $r req/s: sweep stops here"
+      break
+    fi
+  done
+done
+
+LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# ---------------------------------------------------------------- report
+cmd="./bench/run.sh"
+[[ $QUICK == 1 ]] && cmd="BENCH_QUICK=1 $cmd"
+for v in BENCH_DURATION BENCH_WARMUP BENCH_CONCURRENCY BENCH_RATES BENCH_LITELLM_RATES BENCH_P99_BOUND_MS BENCH_OPEN_CONNECTIONS BENCH_PIN BENCH_LOADGEN_CPUS BENCH_SUT_CPUS BENCH_SKIP_BUILD BENCH_SKIP_LITELLM BENCH_FIXED_POINTS; do
+  [[ -n ${!v:-} ]] && cmd="$v=\"${!v}\" $cmd"
+done
+export BENCH_META_COMMAND=$cmd BENCH_META_LOAD_BEFORE=$LOAD_BEFORE BENCH_META_LOAD_AFTER=$LOAD_AFTER \
+  BENCH_META_PINNED=$PIN BENCH_META_LOADGEN_CPUS=$LOADGEN_CPUS BENCH_META_SUT_CPUS=$SUT_CPUS \
+  BENCH_META_DURATION=$DURATION BENCH_META_WARMUP=$WARMUP BENCH_META_OPEN_CONNECTIONS=$OPEN_CONNS \
+  BENCH_META_P99_BOUNDS=$P99_BOUNDS BENCH_META_QUICK=$QUICK BENCH_META_PALISADE=$PALISADE \
+  BENCH_META_LITELLM_STATUS=$LITELLM_STATUS BENCH_META_LITELLM_REASON=$LITELLM_REASON \
+  BENCH_META_LITELLM_VERSION=$LITELLM_VERSION BENCH_META_ROOT=$ROOT
+python3 "$BENCH/report.py" "$OUT" "$BENCH/RESULTS.md"
+log "wrote bench/RESULTS.md (raw outputs in bench/out/)"
