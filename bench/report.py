@@ -70,7 +70,7 @@ def machine():
         "litellm_status": env("LITELLM_STATUS", "unknown"),
         "litellm_reason": env("LITELLM_REASON"),
         "litellm_version": env("LITELLM_VERSION"),
-        "wrk_version": sh("wrk -v 2>&1 | head -1"),
+        "wrk_version": " ".join(sh("wrk -v 2>&1 | head -1").split()[:2]),
         "rustc": sh("rustc --version"),
         "python": platform.python_version(),
     }
@@ -222,7 +222,7 @@ def main():
             w(f"| Throughput Palisade / LiteLLM at p99 ≤ {bound:g} ms | ≥ {RATIO_TARGET:g}× | Palisade met the bound at no tested rate | missed |")
             continue
         if lb is None:
-            w(f"| Throughput Palisade / LiteLLM at p99 ≤ {bound:g} ms | ≥ {RATIO_TARGET:g}× | LiteLLM met the bound at no tested rate (lowest tried: {min((r['rate'] for r in rates if r['target']=='litellm'), default=0):g} req/s); Palisade sustained {rps(pb['rate'])} req/s | ratio undefined (LiteLLM 0) |")
+            w(f"| Throughput Palisade / LiteLLM at p99 ≤ {bound:g} ms | ≥ {RATIO_TARGET:g}× | LiteLLM met the bound at no tested rate (lowest tried: {min((r['rate'] for r in rates if r['target']=='litellm'), default=0):g} req/s); Palisade sustained {rps(pb['rate'])} req/s | no ratio: LiteLLM sustains no tested rate within the bound |")
             continue
         ratio = pb["rate"] / lb["rate"]
         lower = pn is None or pb["rate"] == ptop

@@ -91,8 +91,9 @@ if [[ $PIN == auto ]]; then
 fi
 LOADGEN_CPUS=${BENCH_LOADGEN_CPUS:-0}
 SUT_CPUS=${BENCH_SUT_CPUS:-1}
-on_loadgen_cpus() { if [[ $PIN == 1 ]]; then taskset -c "$LOADGEN_CPUS" "$@"; else "$@"; fi; }
-on_sut_cpus() { if [[ $PIN == 1 ]]; then taskset -c "$SUT_CPUS" "$@"; else "$@"; fi; }
+# Command prefixes (taskset execs the command, so `$!` of a background job is the service).
+LOADGEN_PREFIX=(); SUT_PREFIX=()
+if [[ $PIN == 1 ]]; then LOADGEN_PREFIX=(taskset -c "$LOADGEN_CPUS"); SUT_PREFIX=(taskset -c "$SUT_CPUS"); fi
 
 # ---------------------------------------------------------------- tools and builds
 mkdir -p "$OUT"
@@ -154,7 +155,7 @@ LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 # ---------------------------------------------------------------- start the services
 MOCK_PORT=$(free_port)
 log "starting the mock upstream on 127.0.0.1:$MOCK_PORT (1 thread, CPUs ${SUT_CPUS})"
-MOCK_THREADS=1 on_sut_cpus "$MOCK" --port "$MOCK_PORT" --no-record >"$OUT/mock.log" 2>&1 &
+MOCK_THREADS=1 "${SUT_PREFIX[@]}" "$MOCK" --port "$MOCK_PORT" --no-record >"$OUT/mock.log" 2>&1 &
 PIDS+=($!)
 wait_http "http://127.0.0.1:$MOCK_PORT/v1/models" 20 || die "mock upstream did not start"
 
@@ -164,7 +165,7 @@ sed -e "s|@PORT@|$P_PORT|" -e "s|@ADMIN_PORT@|$P_ADMIN|" -e "s|@MOCK_PORT@|$MOCK
   "$CONFIGS/palisade.toml.in" >"$WORK/palisade.toml"
 cp "$WORK/palisade.toml" "$OUT/palisade.toml"
 log "starting Palisade on 127.0.0.1:$P_PORT (CPUs ${SUT_CPUS})"
-PALISADE_ADMIN_TOKEN=$ADMIN_TOKEN on_sut_cpus "$PALISADE" serve --config "$WORK/palisade.toml" >"$OUT/palisade.log" 2>&1 &
+PALISADE_ADMIN_TOKEN=$ADMIN_TOKEN "${SUT_PREFIX[@]}" "$PALISADE" serve --config "$WORK/palisade.toml" >"$OUT/palisade.log" 2>&1 &
 PIDS+=($!)
 wait_http "http://127.0.0.1:$P_PORT/readyz" 30 || { tail -20 "$OUT/palisade.log" >&2; die "Palisade did not start"; }
 export PALISADE_ADMIN_URL="http://127.0.0.1:$P_ADMIN" PALISADE_ADMIN_TOKEN=$ADMIN_TOKEN
@@ -183,7 +184,7 @@ if [[ $LITELLM_STATUS == ok ]]; then
   # LITELLM_LOCAL_MODEL_COST_MAP: use the bundled cost map instead of fetching it (no
   # internet here; the fetch failure also trips a logging bug in this release).
   # LITELLM_LOG=ERROR: no per-request logs, like Palisade's "warn".
-  (cd "$WORK" && LITELLM_LOCAL_MODEL_COST_MAP=True LITELLM_LOG=ERROR on_sut_cpus "$VENV/bin/litellm" \
+  (cd "$WORK" && exec env LITELLM_LOCAL_MODEL_COST_MAP=True LITELLM_LOG=ERROR "${SUT_PREFIX[@]}" "$VENV/bin/litellm" \
      --config "$WORK/litellm.yaml" --host 127.0.0.1 --port "$LITELLM_PORT" --num_workers 1 >"$OUT/litellm.log" 2>&1) &
   PIDS+=($!)
   if ! wait_http "http://127.0.0.1:$LITELLM_PORT/health/liveliness" 180; then
@@ -215,7 +216,7 @@ log "smoke requests OK through: ${TARGETS[*]}"
 
 # ---------------------------------------------------------------- closed loop (wrk)
 run_wrk() { # target connections seconds outfile
-  BENCH_BODY_FILE=${BODY[$1]} BENCH_AUTH=${AUTH[$1]} on_loadgen_cpus \
+  BENCH_BODY_FILE=${BODY[$1]} BENCH_AUTH=${AUTH[$1]} "${LOADGEN_PREFIX[@]}" \
     wrk -t1 -c"$2" -d"$3"s --timeout 10s -s "$CONFIGS/wrk-post.lua" "${URL[$1]}" >"$4" 2>&1 || true
 }
 for c in $CONCURRENCY; do
@@ -231,7 +232,7 @@ done
 run_rate() { # target rate outfile
   local hdr=(-H "Content-Type: application/json")
   [[ -n ${AUTH[$1]} ]] && hdr+=(-H "Authorization: Bearer ${AUTH[$1]}")
-  on_loadgen_cpus "$LOADGEN" --url "${URL[$1]}" --body-file "${BODY[$1]}" "${hdr[@]}" --rate "$2" \
+  "${LOADGEN_PREFIX[@]}" "$LOADGEN" --url "${URL[$1]}" --body-file "${BODY[$1]}" "${hdr[@]}" --rate "$2" \
     --concurrency "$OPEN_CONNS" --duration "$DURATION" --warmup "$WARMUP" --timeout 10 --drain 10 \
     --expect '"chat.completion"' --label "$1" >"$3" 2>"$3.log" || true
   tail -1 "$3.log" >&2

@@ -24,9 +24,9 @@ import string
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import httpx
 import openai
@@ -180,7 +180,7 @@ class MockUpstream:
 
 
 @pytest.fixture(scope="session")
-def mock_upstream(tmp_path_factory) -> MockUpstream:
+def mock_upstream() -> MockUpstream:
     require_binary(MOCK_BIN)
     proc = subprocess.Popen(
         [str(MOCK_BIN), "--port", "0"],
@@ -202,7 +202,7 @@ def mock_upstream(tmp_path_factory) -> MockUpstream:
 
 
 class _BreakingHandler(socketserver.BaseRequestHandler):
-    """Answers any request with a chunked SSE stream of two chat chunks, then closes the
+    """Answers any request with a chunked SSE stream (a role chunk, two content chunks), then closes the
     connection without the terminating chunk: a transport-level break mid-stream."""
 
     def handle(self) -> None:
@@ -224,8 +224,13 @@ class _BreakingHandler(socketserver.BaseRequestHandler):
             remaining -= len(part)
         sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n")
         for delta in ({"role": "assistant", "content": ""}, {"content": "Hello "}, {"content": "from "}):
-            chunk = {"id": "chatcmpl-py", "object": "chat.completion.chunk", "created": 1, "model": "py",
-                     "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
+            chunk = {
+                "id": "chatcmpl-py",
+                "object": "chat.completion.chunk",
+                "created": 1,
+                "model": "py",
+                "choices": [{"index": 0, "delta": delta, "finish_reason": None}],
+            }
             event = f"data: {json.dumps(chunk)}\n\n".encode()
             sock.sendall(f"{len(event):x}\r\n".encode() + event + b"\r\n")
         time.sleep(0.1)
@@ -258,7 +263,9 @@ def breaking_upstream() -> BreakingUpstream:
 # --------------------------------------------------------------------------- gateway
 
 
-def gateway_config(*, data_port: int, admin_port: int, db: Path, mock_base_url: str, refused_port: int, breaking_base_url: str) -> str:
+def gateway_config(
+    *, data_port: int, admin_port: int, db: Path, mock_base_url: str, refused_port: int, breaking_base_url: str
+) -> str:
     """The harness's config: every model of MODELS, small limits so tests run fast."""
     models = []
     for name, (provider, upstream) in MODELS.items():
@@ -317,6 +324,11 @@ max_retries = 0
 """ + "\n".join(models)
 
 
+DEFAULT_TOKEN = object()
+# The session's gateway once started, for failure reports.
+_running_gateway: Gateway | None = None
+
+
 @dataclass
 class Gateway:
     """A running `palisade serve` and what the tests need to talk to it."""
@@ -344,9 +356,10 @@ class Gateway:
         kwargs.setdefault("timeout", HTTP_TIMEOUT_S)
         return openai.OpenAI(base_url=self.base_url, api_key=api_key, **kwargs)
 
-    def admin(self, method: str, path: str, *, token: str | None = "default", **kwargs) -> httpx.Response:
-        """An admin API call; `token=None` sends no Authorization header."""
-        token = self.admin_token if token == "default" else token
+    def admin(self, method: str, path: str, *, token: str | None | object = DEFAULT_TOKEN, **kwargs) -> httpx.Response:
+        """An admin API call with the bootstrap admin token, another `token`, or with
+        `token=None` no Authorization header at all."""
+        token = self.admin_token if token is DEFAULT_TOKEN else token
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return httpx.request(method, f"{self.admin_url}{path}", headers=headers, timeout=HTTP_TIMEOUT_S, **kwargs)
 
@@ -393,6 +406,7 @@ class Gateway:
 
 @pytest.fixture(scope="session")
 def gateway(tmp_path_factory, mock_upstream: MockUpstream, breaking_upstream: BreakingUpstream) -> Gateway:
+    global _running_gateway
     require_binary(PALISADE_BIN)
     work = tmp_path_factory.mktemp("gateway")
     store_dir = work / "store"
@@ -443,9 +457,21 @@ def gateway(tmp_path_factory, mock_upstream: MockUpstream, breaking_upstream: Br
             return http_ok(f"{gw.data_url}/healthz") and http_ok(f"{gw.admin_url}/healthz")
 
         wait_until(healthy, STARTUP_TIMEOUT_S, "palisade /healthz")
+        _running_gateway = gw
         yield gw
     finally:
+        _running_gateway = None
         gw.stop()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Attaches the tail of the gateway's log to every failed test's report."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed and _running_gateway is not None:
+        tail = "\n".join(_running_gateway.logs().splitlines()[-40:])
+        report.sections.append(("palisade serve stderr (last 40 lines)", tail))
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ import httpx
 import openai
 import pytest
 
-from conftest import HTTP_TIMEOUT_S, SIM, Gateway
+from conftest import HTTP_TIMEOUT_S, MOCK, SIM, Gateway, wait_until
 
 
 @pytest.mark.parametrize("path", ["/admin/v1/users", "/admin/v1/keys", "/admin/v1/tokens", "/admin/v1/groups"])
@@ -116,6 +116,29 @@ def test_each_request_is_counted_once(gateway: Gateway, client: openai.OpenAI):
     client.chat.completions.create(model=SIM, messages=messages)
     assert len(list(client.chat.completions.create(model=SIM, messages=messages, stream=True))) > 1
     assert requests_total(gateway, **labels) == before + 2
+
+
+def gauge(gateway: Gateway, name: str) -> float:
+    m = re.search(rf"^{name} (\S+)$", gateway.admin("GET", "/metrics").text, re.MULTILINE)
+    assert m, f"{name} missing from /metrics"
+    return float(m.group(1))
+
+
+def test_in_flight_gauge_returns_to_zero(gateway: Gateway, client: openai.OpenAI):
+    """Finished, failed, broken and abandoned requests all leave the in-flight gauge."""
+    messages = [{"role": "user", "content": "in flight"}]
+    client.chat.completions.create(model=SIM, messages=messages)
+    list(client.chat.completions.create(model=MOCK, messages=messages, stream=True))
+    with pytest.raises(openai.APIError):
+        list(client.chat.completions.create(model="py-break", messages=messages, stream=True))
+    with pytest.raises(openai.APIStatusError):
+        client.chat.completions.create(model="mock-500", messages=messages)
+    abandoned = client.chat.completions.create(model=MOCK, messages=messages, stream=True)
+    next(iter(abandoned))
+    abandoned.close()
+    wait_until(
+        lambda: gauge(gateway, "palisade_in_flight_requests") == 0, 5, "palisade_in_flight_requests to return to 0"
+    )
 
 
 def test_refusals_are_counted_with_their_code(gateway: Gateway, client: openai.OpenAI):

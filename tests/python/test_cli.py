@@ -71,7 +71,11 @@ def test_cli_reports_api_errors(gateway: Gateway):
 
 def test_config_check_accepts_good_file(gateway: Gateway):
     result = subprocess.run(
-        [str(PALISADE_BIN), "config", "check", str(gateway.config_path)], env=gateway.env, capture_output=True, text=True, timeout=60
+        [str(PALISADE_BIN), "config", "check", str(gateway.config_path)],
+        env=gateway.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert "ok" in ok(result)
 
@@ -79,7 +83,9 @@ def test_config_check_accepts_good_file(gateway: Gateway):
 def test_config_check_names_unknown_key(gateway: Gateway, tmp_path: Path):
     bad = tmp_path / "bad.toml"
     bad.write_text(gateway.config_path.read_text().replace("[server]\n", "[server]\nlisten_port = 3\n", 1))
-    result = subprocess.run([str(PALISADE_BIN), "config", "check", str(bad)], env=gateway.env, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [str(PALISADE_BIN), "config", "check", str(bad)], env=gateway.env, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode != 0
     assert "listen_port" in result.stderr
 

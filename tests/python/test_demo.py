@@ -33,7 +33,16 @@ class Demo:
         self.port, self.admin_port = free_port(), free_port()
         env = {k: v for k, v in os.environ.items() if k not in ("RUST_LOG", "PALISADE_ADMIN_TOKEN")}
         self.proc = subprocess.Popen(
-            [str(PALISADE_BIN), "demo", "--port", str(self.port), "--admin-port", str(self.admin_port), "--dir", str(directory)],
+            [
+                str(PALISADE_BIN),
+                "demo",
+                "--port",
+                str(self.port),
+                "--admin-port",
+                str(self.admin_port),
+                "--dir",
+                str(directory),
+            ],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -83,7 +92,10 @@ def test_demo_runs_and_reuses_credentials(demo_dir: Path):
         argv = printed_curl(banner)
         assert argv[0] == "curl" and f"http://127.0.0.1:{first.port}/v1/chat/completions" in argv
         result = subprocess.run(
-            [argv[0], "-sS", "--fail-with-body", "--max-time", "20", *argv[1:]], capture_output=True, text=True, timeout=30
+            [argv[0], "-sS", "--fail-with-body", "--max-time", "20", *argv[1:]],
+            capture_output=True,
+            text=True,
+            timeout=30,
         )
         assert result.returncode == 0, result.stderr + result.stdout
         reply = json.loads(result.stdout)
@@ -101,7 +113,12 @@ def test_demo_runs_and_reuses_credentials(demo_dir: Path):
         assert again == creds
         assert creds["api_key"] in banner
         argv = printed_curl(banner)
-        result = subprocess.run([argv[0], "-sS", "--fail-with-body", "--max-time", "20", *argv[1:]], capture_output=True, text=True, timeout=30)
+        result = subprocess.run(
+            [argv[0], "-sS", "--fail-with-body", "--max-time", "20", *argv[1:]],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         assert result.returncode == 0, result.stderr + result.stdout
         assert json.loads(result.stdout)["choices"][0]["message"]["content"]
     finally:

@@ -47,5 +47,5 @@ def test_base64_and_float_agree(client: openai.OpenAI, model: str):
     as_b64 = embed(client, model, INPUTS)
     as_float = embed(client, model, INPUTS, encoding_format="float")
     assert len(as_b64.data) == len(as_float.data) == len(INPUTS)
-    for a, b in zip(as_b64.data, as_float.data):
+    for a, b in zip(as_b64.data, as_float.data, strict=True):
         assert a.embedding == pytest.approx(b.embedding, abs=1e-6)

@@ -39,7 +39,9 @@ def test_revoking_unknown_key_is_404(gateway: Gateway):
 
 
 def test_expires_at_in_the_past_is_rejected(gateway: Gateway, test_user: dict):
-    resp = gateway.admin("POST", "/admin/v1/keys", json={"user": test_user["name"], "expires_at": int(time.time()) - 60})
+    resp = gateway.admin(
+        "POST", "/admin/v1/keys", json={"user": test_user["name"], "expires_at": int(time.time()) - 60}
+    )
     assert resp.status_code == 400
     assert resp.json()["error"]["code"] == "invalid_request_error"
 

@@ -7,7 +7,7 @@ import secrets
 
 import openai
 
-from conftest import MOCK, MockUpstream, Gateway
+from conftest import MOCK, Gateway, MockUpstream
 
 
 def forwarded(mock_upstream: MockUpstream, marker: str) -> dict:
@@ -71,7 +71,9 @@ def test_embedding_fields_reach_upstream(client: openai.OpenAI, mock_upstream: M
     assert body["palisade_test_field"] == 7
 
 
-def test_upstream_sees_provider_key_not_client_key(client: openai.OpenAI, mock_upstream: MockUpstream, gateway: Gateway, api_key: str):
+def test_upstream_sees_provider_key_not_client_key(
+    client: openai.OpenAI, mock_upstream: MockUpstream, gateway: Gateway, api_key: str
+):
     """The upstream gets the provider's configured key; the client's Palisade key never
     leaves the gateway."""
     marker = f"credential-{secrets.token_hex(6)}"

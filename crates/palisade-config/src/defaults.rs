@@ -44,6 +44,9 @@ request_timeout_ms = 600000        # whole request, streams included
 shutdown_grace_ms = 30000          # in-flight requests finish on SIGTERM
 key_cache_ttl_ms = 1000            # how long a verified key is trusted before re-reading the store
 metrics_require_auth = true        # /metrics needs an admin token (any role)
+# [server.tls]                     # HTTPS on both listeners (rustls; TLS 1.2 and 1.3, HTTP/2 via ALPN)
+# cert_file = "/etc/palisade/tls.crt"   # PEM certificate chain
+# key_file = "/etc/palisade/tls.key"    # PEM private key (PKCS#8, PKCS#1 or SEC1)
 
 [store]
 url = "sqlite://palisade.db"       # or postgres://user:${PGPASSWORD}@host/db

@@ -10,5 +10,5 @@ pub mod validate;
 
 pub use validate::{
     AnthropicSettings, Config, ConfigError, LogFormat, ModelConfig, ProviderConfig, ProviderKind,
-    ServerConfig, SimulatedSettings, StoreConfig, load_file, parse_str,
+    ServerConfig, SimulatedSettings, StoreConfig, TlsFiles, load_file, parse_str,
 };

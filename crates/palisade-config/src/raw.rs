@@ -31,6 +31,15 @@ pub struct RawServer {
     pub shutdown_grace_ms: Option<u64>,
     pub key_cache_ttl_ms: Option<u64>,
     pub metrics_require_auth: Option<bool>,
+    pub tls: Option<RawTls>,
+}
+
+/// TLS for both listeners: PEM certificate chain and private key files.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTls {
+    pub cert_file: String,
+    pub key_file: String,
 }
 
 #[derive(Debug, Default, Deserialize)]

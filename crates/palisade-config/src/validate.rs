@@ -55,6 +55,14 @@ pub struct ServerConfig {
     pub shutdown_grace: Duration,
     pub key_cache_ttl: Duration,
     pub metrics_require_auth: bool,
+    /// When set, both listeners speak HTTPS only.
+    pub tls: Option<TlsFiles>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub cert_file: std::path::PathBuf,
+    pub key_file: std::path::PathBuf,
 }
 
 #[derive(Debug, Clone)]
@@ -183,6 +191,13 @@ fn validate(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<Conf
         shutdown_grace: Duration::from_millis(s.shutdown_grace_ms.unwrap_or(d::SHUTDOWN_GRACE_MS)),
         key_cache_ttl: Duration::from_millis(s.key_cache_ttl_ms.unwrap_or(d::KEY_CACHE_TTL_MS)),
         metrics_require_auth: s.metrics_require_auth.unwrap_or(true),
+        tls: match s.tls {
+            Some(t) => Some(TlsFiles {
+                cert_file: expand_key("server.tls.cert_file", &t.cert_file, env)?.into(),
+                key_file: expand_key("server.tls.key_file", &t.key_file, env)?.into(),
+            }),
+            None => None,
+        },
     };
     if server.listen == server.admin_listen && server.listen.port() != 0 {
         return Err(invalid(

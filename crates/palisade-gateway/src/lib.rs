@@ -13,6 +13,7 @@ pub mod routing;
 pub mod server;
 pub mod state;
 pub mod telemetry;
+pub mod tls;
 
 pub use routes::router;
 pub use routing::{ModelRoute, RouteTable};

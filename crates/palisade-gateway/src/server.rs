@@ -1,28 +1,33 @@
 //! The HTTP listener shared by the data plane and the admin plane: HTTP/1.1 and HTTP/2,
-//! bounded request headers, a header-read timeout against slow clients, the peer address
-//! on every request, and graceful shutdown (stop accepting, let in-flight requests
-//! finish within the grace period).
+//! optional TLS (rustls), bounded request headers, a header-read timeout against slow
+//! clients (the TLS handshake is bounded by the same timeout), the peer address on every
+//! request, and graceful shutdown (stop accepting, let in-flight requests finish within
+//! the grace period).
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use hyper_util::service::TowerToHyperService;
-use tokio::net::TcpListener;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
 use crate::routes::ClientAddr;
 
-/// Transport limits of one listener.
-#[derive(Debug, Clone, Copy)]
+/// Transport settings of one listener.
+#[derive(Clone)]
 pub struct ListenerLimits {
     pub max_header_bytes: usize,
     pub header_read_timeout: Duration,
     pub shutdown_grace: Duration,
+    pub tls: Option<TlsAcceptor>,
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves, then drains.
@@ -58,17 +63,7 @@ pub async fn serve(
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                let svc = router.clone().map_request(move |mut req: hyper::Request<Incoming>| {
-                    req.extensions_mut().insert(ClientAddr(peer));
-                    req
-                });
-                let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(svc));
-                let conn = graceful.watch(conn.into_owned());
-                tokio::spawn(async move {
-                    if let Err(err) = conn.await {
-                        tracing::debug!(error = %err, "connection ended with an error");
-                    }
-                });
+                tokio::spawn(connection(stream, peer, router.clone(), builder.clone(), limits.clone(), graceful.watcher()));
             }
             () = &mut shutdown => break,
         }
@@ -77,5 +72,46 @@ pub async fn serve(
     tokio::select! {
         () = graceful.shutdown() => tracing::info!("all connections drained"),
         () = tokio::time::sleep(limits.shutdown_grace) => tracing::warn!("shutdown grace period ended with connections still open"),
+    }
+}
+
+/// One connection: TLS handshake if configured (bounded in time), then HTTP.
+async fn connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    router: Router,
+    builder: auto::Builder<TokioExecutor>,
+    limits: ListenerLimits,
+    watcher: Watcher,
+) {
+    match &limits.tls {
+        None => http(stream, peer, router, &builder, watcher).await,
+        Some(acceptor) => {
+            match tokio::time::timeout(limits.header_read_timeout, acceptor.accept(stream)).await {
+                Ok(Ok(tls)) => http(tls, peer, router, &builder, watcher).await,
+                Ok(Err(err)) => tracing::debug!(error = %err, "TLS handshake failed"),
+                Err(_) => tracing::debug!("TLS handshake timed out"),
+            }
+        }
+    }
+}
+
+async fn http<I>(
+    io: I,
+    peer: SocketAddr,
+    router: Router,
+    builder: &auto::Builder<TokioExecutor>,
+    watcher: Watcher,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let svc = router.map_request(move |mut req: hyper::Request<Incoming>| {
+        req.extensions_mut().insert(ClientAddr(peer));
+        req
+    });
+    let conn =
+        builder.serve_connection_with_upgrades(TokioIo::new(io), TowerToHyperService::new(svc));
+    if let Err(err) = watcher.watch(conn.into_owned()).await {
+        tracing::debug!(error = %err, "connection ended with an error");
     }
 }

@@ -68,10 +68,19 @@ pub async fn start(
         })?;
     let data_addr = data.local_addr()?;
     let admin_addr = admin_listener.local_addr()?;
+    let tls = match &config.server.tls {
+        Some(files) => Some(
+            palisade_gateway::tls::acceptor(&files.cert_file, &files.key_file)
+                .context("cannot set up TLS (server.tls)")?,
+        ),
+        None => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let limits = ListenerLimits {
         max_header_bytes: config.server.max_header_bytes,
         header_read_timeout: config.server.header_read_timeout,
         shutdown_grace: config.server.shutdown_grace,
+        tls,
     };
     let (stop, stopped) = watch::channel(false);
     let until_stop = |mut rx: watch::Receiver<bool>| async move {
@@ -81,7 +90,7 @@ pub async fn start(
         tokio::spawn(serve(
             data,
             palisade_gateway::router(gateway),
-            limits,
+            limits.clone(),
             until_stop(stopped.clone()),
         )),
         tokio::spawn(serve(
@@ -92,7 +101,7 @@ pub async fn start(
         )),
         flusher,
     ];
-    tracing::info!(data_plane = %data_addr, admin_plane = %admin_addr, store = ?store.backend, "palisade listening");
+    tracing::info!(data_plane = %data_addr, admin_plane = %admin_addr, scheme, store = ?store.backend, "palisade listening");
     Ok(Running {
         data_addr,
         admin_addr,

@@ -32,7 +32,28 @@ pub struct Gateway {
 impl Gateway {
     /// Starts the binary with `[server]` extras and provider/model tables.
     pub async fn start(server_extra: &str, upstreams: &str) -> Gateway {
-        let dir = tempfile::tempdir().expect("tempdir");
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(20))
+            .build()
+            .expect("client");
+        Self::start_with(
+            tempfile::tempdir().expect("tempdir"),
+            server_extra,
+            upstreams,
+            "http",
+            http,
+        )
+        .await
+    }
+
+    /// Like [`Gateway::start`], in `dir`, reached with `scheme` through `http`.
+    pub async fn start_with(
+        dir: tempfile::TempDir,
+        server_extra: &str,
+        upstreams: &str,
+        scheme: &str,
+        http: reqwest::Client,
+    ) -> Gateway {
         let (port, admin_port) = (free_port(), free_port());
         let config = format!(
             "[server]\nlisten = \"127.0.0.1:{port}\"\nadmin_listen = \"127.0.0.1:{admin_port}\"\nshutdown_grace_ms = 5000\n{server_extra}\n\
@@ -53,14 +74,11 @@ impl Gateway {
             .expect("spawn palisade");
         let gw = Gateway {
             child: Some(child),
-            base: format!("http://127.0.0.1:{port}"),
-            admin: format!("http://127.0.0.1:{admin_port}"),
+            base: format!("{scheme}://localhost:{port}"),
+            admin: format!("{scheme}://localhost:{admin_port}"),
             dir,
             log,
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(20))
-                .build()
-                .expect("client"),
+            http,
         };
         gw.wait_healthy().await;
         gw
