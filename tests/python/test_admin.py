@@ -170,12 +170,6 @@ def test_admin_actions_are_logged(gateway: Gateway):
     assert gateway.admin_token not in gateway.logs()
 
 
-@pytest.mark.xfail(
-    reason="gateway bug: log_action (crates/palisade-admin/src/handlers/mod.rs) logs a field "
-    "named `target`, which collides with the JSON formatter's own `target` key: lines read "
-    '`"target":"usr_…","target":"palisade::admin"` and JSON parsers keep only the last one',
-    strict=False,
-)
 def test_admin_action_log_lines_have_unique_keys_and_name_the_target(gateway: Gateway):
     user = gateway.create_user("traced-user")
     lines = admin_action_lines(gateway)

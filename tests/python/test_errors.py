@@ -120,19 +120,13 @@ def get_with_key(gateway: Gateway, path: str, api_key: str) -> httpx.Response:
 
 
 def test_unknown_route_is_404(gateway: Gateway, api_key: str):
-    assert_error(get_with_key(gateway, "/no-such-route", api_key), 404, "not_found", request_id=False)
+    assert_error(get_with_key(gateway, "/no-such-route", api_key), 404, "not_found")
 
 
 def test_wrong_method_is_405(gateway: Gateway, api_key: str):
-    assert_error(get_with_key(gateway, "/chat/completions", api_key), 405, "method_not_allowed", request_id=False)
+    assert_error(get_with_key(gateway, "/chat/completions", api_key), 405, "method_not_allowed")
 
 
-@pytest.mark.xfail(
-    reason="gateway bug: the router's fallback and method_not_allowed_fallback "
-    "(crates/palisade-gateway/src/routes.rs) return GatewayError without respond::stamp, "
-    "so 404/405 answers lack x-request-id and x-palisade-overhead-ms",
-    strict=False,
-)
 @pytest.mark.parametrize("path", ["/no-such-route", "/chat/completions"])
 def test_fallback_answers_carry_request_id(gateway: Gateway, api_key: str, path: str):
     """Every data-plane response, unknown routes and wrong methods included, carries the

@@ -17,6 +17,8 @@ pub enum Endpoint {
     ChatCompletions,
     Embeddings,
     Models,
+    /// A path or method no route matches.
+    Unmatched,
 }
 
 impl Endpoint {
@@ -25,6 +27,7 @@ impl Endpoint {
             Endpoint::ChatCompletions => "chat_completions",
             Endpoint::Embeddings => "embeddings",
             Endpoint::Models => "models",
+            Endpoint::Unmatched => "unmatched",
         }
     }
 }

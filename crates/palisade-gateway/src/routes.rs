@@ -31,8 +31,8 @@ pub fn router(state: Arc<GatewayState>) -> Router {
         .route("/v1/models/{id}", get(get_model))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .fallback(|| async { GatewayError::RouteNotFound })
-        .method_not_allowed_fallback(|| async { GatewayError::MethodNotAllowed })
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
 }
 
@@ -88,6 +88,30 @@ async fn get_model(
 ) -> Response {
     let ctx = ctx(&state, Endpoint::Models, &headers, addr);
     pipeline::models(state, ctx, headers, Some(id)).await
+}
+
+async fn not_found(
+    State(state): State<Arc<GatewayState>>,
+    addr: Option<Extension<ClientAddr>>,
+    headers: HeaderMap,
+) -> Response {
+    pipeline::refuse(
+        &state,
+        ctx(&state, Endpoint::Unmatched, &headers, addr),
+        GatewayError::RouteNotFound,
+    )
+}
+
+async fn method_not_allowed(
+    State(state): State<Arc<GatewayState>>,
+    addr: Option<Extension<ClientAddr>>,
+    headers: HeaderMap,
+) -> Response {
+    pipeline::refuse(
+        &state,
+        ctx(&state, Endpoint::Unmatched, &headers, addr),
+        GatewayError::MethodNotAllowed,
+    )
 }
 
 /// Runs a pipeline flow in its own task, so that a client going away mid-request does

@@ -45,6 +45,6 @@ pub fn validate_name(field: &str, name: &str) -> Result<(), AdminError> {
 }
 
 /// Logs an admin action.
-pub fn log_action(actor: &str, action: &'static str, target: &str) {
-    tracing::info!(target: "palisade::admin", actor, action, target, "admin action");
+pub fn log_action(actor: &str, action: &'static str, target_id: &str) {
+    tracing::info!(target: "palisade::admin", actor, action, target_id, "admin action");
 }

@@ -136,6 +136,12 @@ pub async fn models(
     finish(&state, ctx, result)
 }
 
+/// Refuses a request outright (unknown route or method): recorded and stamped like any
+/// other answer.
+pub fn refuse(state: &GatewayState, ctx: RequestCtx, err: GatewayError) -> Response {
+    finish(state, ctx, Err(err))
+}
+
 /// Records the outcome of a non-streaming request (streams record when they end) and
 /// turns an error into its response.
 fn finish(

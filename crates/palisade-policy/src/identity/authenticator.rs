@@ -36,7 +36,6 @@ pub enum AuthError {
 
 const MAX_CACHED: usize = 100_000;
 
-#[derive(Clone)]
 struct CachedKey {
     key: ApiKeyRecord,
     user: User,
@@ -47,7 +46,7 @@ struct CachedKey {
 pub struct Authenticator {
     store: Arc<dyn IdentityStore>,
     ttl: Duration,
-    cache: RwLock<HashMap<String, CachedKey>>,
+    cache: RwLock<HashMap<String, Arc<CachedKey>>>,
     pending_uses: Mutex<HashMap<String, i64>>,
 }
 
@@ -84,7 +83,12 @@ impl Authenticator {
             return Err(AuthError::Disabled);
         }
         if let Ok(mut uses) = self.pending_uses.lock() {
-            uses.insert(entry.key.id.clone(), now);
+            match uses.get_mut(&entry.key.id) {
+                Some(at) => *at = now,
+                None => {
+                    uses.insert(entry.key.id.clone(), now);
+                }
+            }
         }
         Ok(Principal {
             user_id: entry.user.id.clone(),
@@ -135,13 +139,13 @@ impl Authenticator {
         })
     }
 
-    fn cached(&self, id: &str) -> Option<CachedKey> {
+    fn cached(&self, id: &str) -> Option<Arc<CachedKey>> {
         let cache = self.cache.read().ok()?;
         let entry = cache.get(id)?;
-        (entry.fetched.elapsed() < self.ttl).then(|| entry.clone())
+        (entry.fetched.elapsed() < self.ttl).then(|| Arc::clone(entry))
     }
 
-    async fn load(&self, id: &str) -> Result<CachedKey, AuthError> {
+    async fn load(&self, id: &str) -> Result<Arc<CachedKey>, AuthError> {
         let key = self
             .store
             .find_api_key(id)
@@ -152,16 +156,16 @@ impl Authenticator {
             .find_user(&key.user_id)
             .await?
             .ok_or(AuthError::Unknown)?;
-        let entry = CachedKey {
+        let entry = Arc::new(CachedKey {
             key,
             user,
             fetched: Instant::now(),
-        };
+        });
         if let Ok(mut cache) = self.cache.write() {
             if cache.len() >= MAX_CACHED {
                 cache.clear();
             }
-            cache.insert(id.to_owned(), entry.clone());
+            cache.insert(id.to_owned(), Arc::clone(&entry));
         }
         Ok(entry)
     }
