@@ -76,6 +76,18 @@ def machine():
     }
 
 
+def foreign(path):
+    try:
+        with open(path + ".cpu.json") as f:
+            return json.load(f).get("foreign_cores")
+    except (OSError, ValueError):
+        return None
+
+
+def cores(v):
+    return "–" if v is None else f"{v:.2f}"
+
+
 def load_wrk(out):
     rows = []
     for path in glob.glob(os.path.join(out, "wrk-*-c*.txt")):
@@ -101,6 +113,7 @@ def load_wrk(out):
             "requests": data["requests"],
             "errors": errs,
             "lat": {k: v / 1000.0 for k, v in data["latency_us"].items()},
+            "foreign": foreign(path),
         })
     rows.sort(key=lambda r: (r["connections"], TARGETS.index(r["target"])))
     return rows
@@ -109,6 +122,8 @@ def load_wrk(out):
 def load_rates(out):
     rows = []
     for path in glob.glob(os.path.join(out, "rate-*.json")):
+        if not re.search(r"rate-\w+-[\d.]+\.json$", path):
+            continue
         try:
             with open(path) as f:
                 d = json.load(f)
@@ -126,6 +141,7 @@ def load_rates(out):
             "service_p99": (d["service_us"]["p99"] or 0) / 1000.0,
             "max_backlog": d.get("max_backlog"),
             "sustained": d["errors"] == 0 and d["throughput_rps"] >= SUSTAIN_FRACTION * rate,
+            "foreign": foreign(path),
         })
     rows.sort(key=lambda r: (TARGETS.index(r["target"]), r["rate"]))
     return rows
@@ -161,6 +177,11 @@ def max_at_bound(rates, target, bound_ms):
 def main():
     out, results = sys.argv[1], sys.argv[2]
     meta = machine()
+    max_foreign = float(env("MAX_FOREIGN", "0.1") or 0.1)
+
+    def flag(v):
+        return cores(v) + (" ⚠" if v is not None and v > max_foreign else "")
+
     with open(os.path.join(out, "meta.json"), "w") as f:
         json.dump(meta, f, indent=2)
     wrk = load_wrk(out)
@@ -189,6 +210,9 @@ def main():
     else:
         w("| CPU pinning | none: load generator, gateway and mock share all CPUs |")
     w(f"| Per point | {meta['warmup_s']:g} s warm-up + {meta['duration_s']:g} s measured |")
+    w(f"| Other CPU | the \"Other CPU\" columns give the cores used by processes outside the benchmark during each point "
+      f"(busy CPU time minus the services' and the load generator's); points over {max_foreign:g} were retried, "
+      "and ⚠ marks one kept after the retries ran out |")
     lit = meta["litellm_version"] or "–"
     w(f"| Versions | {meta['palisade_version']}; LiteLLM {lit} (1 uvicorn worker); {meta['wrk_version']}; {meta['rustc']}; Python {meta['python']} |")
     if meta["litellm_status"] != "ok":
@@ -207,6 +231,8 @@ def main():
         a50 = p5["lat"]["p50"] - d5["lat"]["p50"]
         a99 = p5["lat"]["p99"] - d5["lat"]["p99"]
         note = "" if p5["sustained"] else " (Palisade did not sustain the rate)"
+        if any(x is not None and x > max_foreign for x in (d5["foreign"], p5["foreign"])):
+            note += " ⚠ disturbed by other processes"
         w(f"| Palisade added p50 latency at {HEADLINE_RATE:,} req/s | ≤ {ADDED_P50_TARGET_MS} ms | {a50:.3f} ms ({ms(p5['lat']['p50'])} − {ms(d5['lat']['p50'])}){note} | {'met' if a50 <= ADDED_P50_TARGET_MS and p5['sustained'] else 'missed'} |")
         w(f"| Palisade added p99 latency at {HEADLINE_RATE:,} req/s | ≤ {ADDED_P99_TARGET_MS} ms | {a99:.3f} ms ({ms(p5['lat']['p99'])} − {ms(d5['lat']['p99'])}){note} | {'met' if a99 <= ADDED_P99_TARGET_MS and p5['sustained'] else 'missed'} |")
     else:
@@ -242,12 +268,12 @@ def main():
     w(f"{meta['open_connections']} keep-alive connections; latency measured from each request's scheduled time "
       "(queueing behind slow responses counts). Latencies in ms.")
     w("")
-    w("| Target | Rate (req/s) | Achieved (req/s) | p50 | p90 | p99 | p99.9 | max | Errors | Sustained |")
-    w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    w("| Target | Rate (req/s) | Achieved (req/s) | p50 | p90 | p99 | p99.9 | max | Errors | Sustained | Other CPU |")
+    w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|")
     for r in rates:
         L = r["lat"]
         w(f"| {NAMES.get(r['target'], r['target'])} | {rps(r['rate'])} | {rps(r['throughput'])} | {ms(L['p50'])} | {ms(L['p90'])} | "
-          f"{ms(L['p99'])} | {ms(L['p999'])} | {ms(L['max'])} | {r['errors']} | {'yes' if r['sustained'] else '**no**'} |")
+          f"{ms(L['p99'])} | {ms(L['p999'])} | {ms(L['max'])} | {r['errors']} | {'yes' if r['sustained'] else '**no**'} | {flag(r['foreign'])} |")
     w("")
     common = sorted({r["rate"] for r in rates if r["target"] == "palisade"} & {r["rate"] for r in rates if r["target"] == "direct"})
     if common:
@@ -296,12 +322,12 @@ def main():
     w("Each connection sends its next request as soon as the previous answer arrives (`wrk -t1 -cN`). "
       "Latency = send → full response; throughput counts 2xx responses. Latencies in ms.")
     w("")
-    w("| Target | Connections | Throughput (req/s) | p50 | p90 | p99 | p99.9 | max | Errors |")
-    w("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    w("| Target | Connections | Throughput (req/s) | p50 | p90 | p99 | p99.9 | max | Errors | Other CPU |")
+    w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in wrk:
         L = r["lat"]
         w(f"| {NAMES.get(r['target'], r['target'])} | {r['connections']} | {rps(r['throughput'])} | {ms(L['p50'])} | {ms(L['p90'])} | "
-          f"{ms(L['p99'])} | {ms(L['p999'])} | {ms(L['max'])} | {r['errors']} |")
+          f"{ms(L['p99'])} | {ms(L['p999'])} | {ms(L['max'])} | {r['errors']} | {flag(r['foreign'])} |")
     w("")
     wb = {(r["target"], r["connections"]): r for r in wrk}
     conns = sorted({r["connections"] for r in wrk})

@@ -22,6 +22,8 @@
 #   BENCH_LITELLM_VENV=DIR   LiteLLM's venv (default $HOME/.cache/palisade-bench-litellm)
 #   BENCH_MAX_LOAD=N         wait (up to 5 min) until the 1-minute load average is below N
 #                            before starting (default: 1.0; 0 disables)
+#   BENCH_MAX_FOREIGN=0.1    a point during which other processes used more CPU (in cores)
+#   BENCH_RETRIES=2          is retried this many times, then kept and flagged
 #   CARGO_TARGET_DIR         where the Palisade release binaries are built (default target/)
 set -euo pipefail
 
@@ -49,6 +51,8 @@ FIXED_POINTS=${BENCH_FIXED_POINTS:-3}
 P99_BOUNDS=${BENCH_P99_BOUND_MS:-"10 50"}
 OPEN_CONNS=${BENCH_OPEN_CONNECTIONS:-64}
 MAX_LOAD=${BENCH_MAX_LOAD:-1.0}
+MAX_FOREIGN=${BENCH_MAX_FOREIGN:-0.1}
+RETRIES=${BENCH_RETRIES:-2}
 VENV=${BENCH_LITELLM_VENV:-$HOME/.cache/palisade-bench-litellm}
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 LOADGEN_TARGET=$BENCH/loadgen/target
@@ -97,7 +101,7 @@ if [[ $PIN == 1 ]]; then LOADGEN_PREFIX=(taskset -c "$LOADGEN_CPUS"); SUT_PREFIX
 
 # ---------------------------------------------------------------- tools and builds
 mkdir -p "$OUT"
-rm -f "$OUT"/*.json "$OUT"/*.txt "$OUT"/*.log
+rm -f "$OUT"/*.json "$OUT"/*.txt "$OUT"/*.log "$OUT"/*.time
 command -v curl >/dev/null || die "curl is needed"
 command -v python3 >/dev/null || die "python3 is needed"
 if ! command -v wrk >/dev/null; then
@@ -214,16 +218,49 @@ for t in "${TARGETS[@]}"; do
 done
 log "smoke requests OK through: ${TARGETS[*]}"
 
+# ---------------------------------------------------------------- measuring one point
+# Each point records how much CPU *other* processes took meanwhile (bench/cpu.py); a
+# point disturbed by more than BENCH_MAX_FOREIGN cores is retried (BENCH_RETRIES times)
+# after the machine calms down, and the last attempt is kept and reported as such.
+TIMEFORMAT='%U %S'
+calm_down() { # wait up to $1 s for the 1-minute load average to fall under MAX_LOAD
+  [[ $MAX_LOAD == 0 ]] && return 0
+  local deadline=$((SECONDS + $1))
+  while python3 -c "import os,sys; sys.exit(0 if os.getloadavg()[0] >= $MAX_LOAD else 1)" && (( SECONDS < deadline )); do
+    sleep 5
+  done
+}
+point() { # OUTFILE CMD...: stdout -> OUTFILE, stderr -> OUTFILE.log, CPU check -> OUTFILE.cpu.json
+  local outf=$1; shift
+  local attempt foreign
+  for attempt in $(seq 0 "$RETRIES"); do
+    python3 "$BENCH/cpu.py" snap "${PIDS[@]}" >"$WORK/snap-a.json"
+    { time "$@" >"$outf" 2>"$outf.log"; } 2>"$WORK/gen.time" || true
+    python3 "$BENCH/cpu.py" snap "${PIDS[@]}" >"$WORK/snap-b.json"
+    python3 "$BENCH/cpu.py" foreign "$WORK/snap-a.json" "$WORK/snap-b.json" "$WORK/gen.time" >"$outf.cpu.json"
+    foreign=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["foreign_cores"])' "$outf.cpu.json")
+    python3 -c "import sys; sys.exit(0 if $foreign > $MAX_FOREIGN else 1)" || break
+    if (( attempt < RETRIES )); then
+      log "other processes used $foreign cores during this point: retrying once the machine is calm"
+      calm_down 90
+    else
+      log "other processes used $foreign cores during this point (kept; flagged in RESULTS.md)"
+    fi
+  done
+}
+
 # ---------------------------------------------------------------- closed loop (wrk)
-run_wrk() { # target connections seconds outfile
-  BENCH_BODY_FILE=${BODY[$1]} BENCH_AUTH=${AUTH[$1]} "${LOADGEN_PREFIX[@]}" \
-    wrk -t1 -c"$2" -d"$3"s --timeout 10s -s "$CONFIGS/wrk-post.lua" "${URL[$1]}" >"$4" 2>&1 || true
+wrk_cmd() { # target connections seconds
+  WRK=(env BENCH_BODY_FILE="${BODY[$1]}" BENCH_AUTH="${AUTH[$1]}" "${LOADGEN_PREFIX[@]}"
+       wrk -t1 -c"$2" -d"$3"s --timeout 10s -s "$CONFIGS/wrk-post.lua" "${URL[$1]}")
 }
 for c in $CONCURRENCY; do
   for t in "${TARGETS[@]}"; do
     log "closed loop: $t, $c connections, ${WARMUP}s warm-up + ${DURATION}s"
-    run_wrk "$t" "$c" "$WARMUP" "$OUT/wrk-$t-c$c-warmup.txt"
-    run_wrk "$t" "$c" "$DURATION" "$OUT/wrk-$t-c$c.txt"
+    wrk_cmd "$t" "$c" "$WARMUP"
+    "${WRK[@]}" >"$OUT/wrk-$t-c$c-warmup.txt" 2>&1 || true
+    wrk_cmd "$t" "$c" "$DURATION"
+    point "$OUT/wrk-$t-c$c.txt" "${WRK[@]}"
     tail -1 "$OUT/wrk-$t-c$c.txt" >&2
   done
 done
@@ -232,9 +269,9 @@ done
 run_rate() { # target rate outfile
   local hdr=(-H "Content-Type: application/json")
   [[ -n ${AUTH[$1]} ]] && hdr+=(-H "Authorization: Bearer ${AUTH[$1]}")
-  "${LOADGEN_PREFIX[@]}" "$LOADGEN" --url "${URL[$1]}" --body-file "${BODY[$1]}" "${hdr[@]}" --rate "$2" \
+  point "$3" "${LOADGEN_PREFIX[@]}" "$LOADGEN" --url "${URL[$1]}" --body-file "${BODY[$1]}" "${hdr[@]}" --rate "$2" \
     --concurrency "$OPEN_CONNS" --duration "$DURATION" --warmup "$WARMUP" --timeout 10 --drain 10 \
-    --expect '"chat.completion"' --label "$1" >"$3" 2>"$3.log" || true
+    --expect '"chat.completion"' --label "$1"
   tail -1 "$3.log" >&2
 }
 sustained() { # outfile rate -> 0 when the point was sustained
@@ -267,13 +304,13 @@ LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 # ---------------------------------------------------------------- report
 cmd="./bench/run.sh"
 [[ $QUICK == 1 ]] && cmd="BENCH_QUICK=1 $cmd"
-for v in BENCH_DURATION BENCH_WARMUP BENCH_CONCURRENCY BENCH_RATES BENCH_LITELLM_RATES BENCH_P99_BOUND_MS BENCH_OPEN_CONNECTIONS BENCH_PIN BENCH_LOADGEN_CPUS BENCH_SUT_CPUS BENCH_SKIP_BUILD BENCH_SKIP_LITELLM BENCH_FIXED_POINTS; do
+for v in BENCH_MAX_FOREIGN BENCH_RETRIES BENCH_MAX_LOAD BENCH_DURATION BENCH_WARMUP BENCH_CONCURRENCY BENCH_RATES BENCH_LITELLM_RATES BENCH_P99_BOUND_MS BENCH_OPEN_CONNECTIONS BENCH_PIN BENCH_LOADGEN_CPUS BENCH_SUT_CPUS BENCH_SKIP_BUILD BENCH_SKIP_LITELLM BENCH_FIXED_POINTS; do
   [[ -n ${!v:-} ]] && cmd="$v=\"${!v}\" $cmd"
 done
 export BENCH_META_COMMAND=$cmd BENCH_META_LOAD_BEFORE=$LOAD_BEFORE BENCH_META_LOAD_AFTER=$LOAD_AFTER \
   BENCH_META_PINNED=$PIN BENCH_META_LOADGEN_CPUS=$LOADGEN_CPUS BENCH_META_SUT_CPUS=$SUT_CPUS \
   BENCH_META_DURATION=$DURATION BENCH_META_WARMUP=$WARMUP BENCH_META_OPEN_CONNECTIONS=$OPEN_CONNS \
-  BENCH_META_P99_BOUNDS=$P99_BOUNDS BENCH_META_QUICK=$QUICK BENCH_META_PALISADE=$PALISADE \
+  BENCH_META_P99_BOUNDS=$P99_BOUNDS BENCH_META_QUICK=$QUICK BENCH_META_MAX_FOREIGN=$MAX_FOREIGN BENCH_META_PALISADE=$PALISADE \
   BENCH_META_LITELLM_STATUS=$LITELLM_STATUS BENCH_META_LITELLM_REASON=$LITELLM_REASON \
   BENCH_META_LITELLM_VERSION=$LITELLM_VERSION BENCH_META_ROOT=$ROOT
 python3 "$BENCH/report.py" "$OUT" "$BENCH/RESULTS.md"
