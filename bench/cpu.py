@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """CPU time taken by *other* processes during a benchmark point (stdlib only).
 
-  cpu.py snap PID...                 -> JSON snapshot on stdout
+  cpu.py snap NAME:PID...            -> JSON snapshot on stdout
+  cpu.py quiet MAX_CORES TIMEOUT     -> exit 0 as soon as a 1 s window has the machine's
+                                        busy CPU under MAX_CORES cores; exit 1 after TIMEOUT s
   cpu.py foreign SNAP_A SNAP_B TIMEFILE
       -> JSON {"seconds", "foreign_cores"}: the machine's busy CPU time (user + nice + system,
          all CPUs) during the interval, minus what the benchmark's own services (the PIDs
@@ -36,9 +38,19 @@ def proc_seconds(pid):
 
 def main():
     if sys.argv[1] == "snap":
-        pids = sys.argv[2:]
-        print(json.dumps({"t": time.monotonic(), "busy": busy_seconds(), "pids": {p: proc_seconds(p) for p in pids}}))
+        named = dict(a.split(":", 1) for a in sys.argv[2:])
+        print(json.dumps({"t": time.monotonic(), "busy": busy_seconds(), "pids": {n: proc_seconds(p) for n, p in named.items()}}))
         return
+    if sys.argv[1] == "quiet":
+        limit, deadline = float(sys.argv[2]), time.monotonic() + float(sys.argv[3])
+        while True:
+            t0, b0 = time.monotonic(), busy_seconds()
+            time.sleep(1.0)
+            t1, b1 = time.monotonic(), busy_seconds()
+            if (b1 - b0) / (t1 - t0) < limit:
+                return
+            if t1 >= deadline:
+                sys.exit(1)
     if sys.argv[1] == "foreign":
         with open(sys.argv[2]) as f:
             a = json.load(f)
@@ -52,11 +64,17 @@ def main():
         except (OSError, IndexError, ValueError):
             pass
         dt = max(b["t"] - a["t"], 1e-3)
-        ours = sum(max(b["pids"].get(p, 0.0) - s, 0.0) for p, s in a["pids"].items())
+        each = {n: round(max(b["pids"].get(n, 0.0) - s, 0.0), 3) for n, s in a["pids"].items()}
+        ours = sum(each.values())
         foreign = max(b["busy"] - a["busy"] - ours - gen, 0.0)
-        print(json.dumps({"seconds": round(dt, 2), "ours_cores": round((ours + gen) / dt, 3), "foreign_cores": round(foreign / dt, 3)}))
+        print(json.dumps({
+            "seconds": round(dt, 2),
+            "cpu_seconds": dict(each, loadgen=round(gen, 3)),
+            "ours_cores": round((ours + gen) / dt, 3),
+            "foreign_cores": round(foreign / dt, 3),
+        }))
         return
-    sys.exit("usage: cpu.py snap PID... | cpu.py foreign SNAP_A SNAP_B TIMEFILE")
+    sys.exit("usage: cpu.py snap NAME:PID... | cpu.py quiet MAX_CORES TIMEOUT | cpu.py foreign SNAP_A SNAP_B TIMEFILE")
 
 
 if __name__ == "__main__":

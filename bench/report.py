@@ -13,8 +13,9 @@ import re
 import subprocess
 import sys
 
-TARGETS = ["direct", "palisade", "litellm"]
-NAMES = {"direct": "direct (mock)", "palisade": "Palisade", "litellm": "LiteLLM"}
+TARGETS = ["direct", "palisade", "litellm", "direct_unpinned", "palisade_unpinned"]
+NAMES = {"direct": "direct (mock)", "palisade": "Palisade", "litellm": "LiteLLM",
+         "direct_unpinned": "direct (mock), unpinned", "palisade_unpinned": "Palisade, unpinned"}
 SUSTAIN_FRACTION = 0.97
 # Targets the brief sets (reported against, not asserted).
 ADDED_P50_TARGET_MS = 0.15
@@ -51,6 +52,7 @@ def machine():
         "command": env("COMMAND", "./bench/run.sh"),
         "date_utc": sh("date -u +%Y-%m-%dT%H:%M:%SZ"),
         "git_commit": sh("git rev-parse HEAD", root),
+        "built_commit": env("BUILT_COMMIT"),
         "git_dirty": bool(sh("git status --porcelain --untracked-files=no", root)),
         "nproc": os.cpu_count(),
         "cpu_model": cpu,
@@ -76,12 +78,29 @@ def machine():
     }
 
 
-def foreign(path):
+def cpu_info(path):
     try:
         with open(path + ".cpu.json") as f:
-            return json.load(f).get("foreign_cores")
+            return json.load(f)
     except (OSError, ValueError):
+        return {}
+
+
+def foreign(path):
+    return cpu_info(path).get("foreign_cores")
+
+
+def cpu_per_request(path, target, requests):
+    """CPU µs the gateway (or, for direct, the mock) spent per successful request."""
+    base = target.replace("_unpinned", "")
+    secs = cpu_info(path).get("cpu_seconds", {}).get("mock" if base == "direct" else base)
+    if secs is None or not requests:
         return None
+    return secs * 1e6 / requests
+
+
+def us(v):
+    return "–" if v is None else f"{v:,.0f}"
 
 
 def cores(v):
@@ -114,6 +133,7 @@ def load_wrk(out):
             "errors": errs,
             "lat": {k: v / 1000.0 for k, v in data["latency_us"].items()},
             "foreign": foreign(path),
+            "cpu_req": cpu_per_request(path, m.group(1), data["requests"] - data["errors"]["status"]),
         })
     rows.sort(key=lambda r: (r["connections"], TARGETS.index(r["target"])))
     return rows
@@ -142,6 +162,7 @@ def load_rates(out):
             "max_backlog": d.get("max_backlog"),
             "sustained": d["errors"] == 0 and d["throughput_rps"] >= SUSTAIN_FRACTION * rate,
             "foreign": foreign(path),
+            "cpu_req": cpu_per_request(path, d["label"], d.get("total_ok_incl_warmup")),
         })
     rows.sort(key=lambda r: (TARGETS.index(r["target"]), r["rate"]))
     return rows
@@ -201,18 +222,27 @@ def main():
     w("|---|---|")
     w(f"| Command | `{meta['command']}` |")
     w(f"| Date (UTC) | {meta['date_utc']} |")
-    dirty = " (plus uncommitted changes to tracked files)" if meta["git_dirty"] else ""
-    w(f"| Git commit | `{meta['git_commit']}`{dirty} |")
+    if meta["built_commit"]:
+        w(f"| Git commit | `{meta['built_commit']}` (built from a clean `git archive` of it) |")
+    else:
+        dirty = " (plus uncommitted changes to tracked files)" if meta["git_dirty"] else ""
+        w(f"| Git commit | `{meta['git_commit']}` (working tree){dirty} |")
     w(f"| Machine | {meta['nproc']} CPUs (`nproc`), {meta['cpu_model']}, {meta['mem_gib']} GiB RAM, Linux {meta['kernel']} |")
-    w(f"| Load average (1/5/15 min) | before: {meta['load_before']}; after: {meta['load_after']} |")
+    w(f"| Load average (1/5/15 min) | before: {meta['load_before']}; after: {meta['load_after']} "
+      f"(waited {env('WAITED', '0')} s in all for quiet moments) |")
     if meta["pinned"]:
         w(f"| CPU pinning | load generators on CPU {meta['loadgen_cpus']}; system under test (gateway + mock upstream) on CPU {meta['sut_cpus']} |")
     else:
         w("| CPU pinning | none: load generator, gateway and mock share all CPUs |")
+    nice = env("NICE", "0")
+    if nice not in ("", "0"):
+        w(f"| Priority | benchmark processes (generators, gateways, mock) at `nice {nice}` to limit disturbance from other work on the machine |")
     w(f"| Per point | {meta['warmup_s']:g} s warm-up + {meta['duration_s']:g} s measured |")
     w(f"| Other CPU | the \"Other CPU\" columns give the cores used by processes outside the benchmark during each point "
       f"(busy CPU time minus the services' and the load generator's); points over {max_foreign:g} were retried, "
       "and ⚠ marks one kept after the retries ran out |")
+    w("| CPU µs/req | CPU time (user + system) of the gateway process per successful request over the point, warm-up "
+      "included; for *direct*, the mock's. The mock's own cost is in the *direct* rows |")
     lit = meta["litellm_version"] or "–"
     w(f"| Versions | {meta['palisade_version']}; LiteLLM {lit} (1 uvicorn worker); {meta['wrk_version']}; {meta['rustc']}; Python {meta['python']} |")
     if meta["litellm_status"] != "ok":
@@ -226,18 +256,19 @@ def main():
     w("")
     w("| Metric | Target | Measured | |")
     w("|---|---|---|---|")
-    d5, p5 = by.get(("direct", HEADLINE_RATE)), by.get(("palisade", HEADLINE_RATE))
-    if d5 and p5 and d5["lat"]["p50"] is not None and p5["lat"]["p50"] is not None:
+    for suffix, label in (("", ""), ("_unpinned", ", unpinned pass")):
+        d5, p5 = by.get(("direct" + suffix, HEADLINE_RATE)), by.get(("palisade" + suffix, HEADLINE_RATE))
+        if not (d5 and p5 and d5["lat"]["p50"] is not None and p5["lat"]["p50"] is not None):
+            if not suffix:
+                w(f"| Palisade added latency at {HEADLINE_RATE:,} req/s | ≤ {ADDED_P50_TARGET_MS} ms p50, ≤ {ADDED_P99_TARGET_MS} ms p99 | not measured (no {HEADLINE_RATE} req/s point for both direct and Palisade) | |")
+            continue
         a50 = p5["lat"]["p50"] - d5["lat"]["p50"]
         a99 = p5["lat"]["p99"] - d5["lat"]["p99"]
         note = "" if p5["sustained"] else " (Palisade did not sustain the rate)"
         if any(x is not None and x > max_foreign for x in (d5["foreign"], p5["foreign"])):
             note += " ⚠ disturbed by other processes"
-        w(f"| Palisade added p50 latency at {HEADLINE_RATE:,} req/s | ≤ {ADDED_P50_TARGET_MS} ms | {a50:.3f} ms ({ms(p5['lat']['p50'])} − {ms(d5['lat']['p50'])}){note} | {'met' if a50 <= ADDED_P50_TARGET_MS and p5['sustained'] else 'missed'} |")
-        w(f"| Palisade added p99 latency at {HEADLINE_RATE:,} req/s | ≤ {ADDED_P99_TARGET_MS} ms | {a99:.3f} ms ({ms(p5['lat']['p99'])} − {ms(d5['lat']['p99'])}){note} | {'met' if a99 <= ADDED_P99_TARGET_MS and p5['sustained'] else 'missed'} |")
-    else:
-        w(f"| Palisade added latency at {HEADLINE_RATE:,} req/s | ≤ {ADDED_P50_TARGET_MS} ms p50, ≤ {ADDED_P99_TARGET_MS} ms p99 | not measured (no {HEADLINE_RATE} req/s point for both direct and Palisade) | |")
-    ratio_notes = []
+        w(f"| Palisade added p50 latency at {HEADLINE_RATE:,} req/s{label} | ≤ {ADDED_P50_TARGET_MS} ms | {a50:.3f} ms ({ms(p5['lat']['p50'])} − {ms(d5['lat']['p50'])}){note} | {'met' if a50 <= ADDED_P50_TARGET_MS and p5['sustained'] else 'missed'} |")
+        w(f"| Palisade added p99 latency at {HEADLINE_RATE:,} req/s{label} | ≤ {ADDED_P99_TARGET_MS} ms | {a99:.3f} ms ({ms(p5['lat']['p99'])} − {ms(d5['lat']['p99'])}){note} | {'met' if a99 <= ADDED_P99_TARGET_MS and p5['sustained'] else 'missed'} |")
     for bound in meta["p99_bounds_ms"]:
         pb, pn, ptop = max_at_bound(rates, "palisade", bound)
         lb, ln, _ = max_at_bound(rates, "litellm", bound)
@@ -268,26 +299,35 @@ def main():
     w(f"{meta['open_connections']} keep-alive connections; latency measured from each request's scheduled time "
       "(queueing behind slow responses counts). Latencies in ms.")
     w("")
-    w("| Target | Rate (req/s) | Achieved (req/s) | p50 | p90 | p99 | p99.9 | max | Errors | Sustained | Other CPU |")
-    w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|")
+    w("| Target | Rate (req/s) | Achieved (req/s) | p50 | p90 | p99 | p99.9 | max | Errors | Sustained | CPU µs/req | Other CPU |")
+    w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|")
     for r in rates:
+        if r["target"].endswith("_unpinned"):
+            continue
         L = r["lat"]
         w(f"| {NAMES.get(r['target'], r['target'])} | {rps(r['rate'])} | {rps(r['throughput'])} | {ms(L['p50'])} | {ms(L['p90'])} | "
-          f"{ms(L['p99'])} | {ms(L['p999'])} | {ms(L['max'])} | {r['errors']} | {'yes' if r['sustained'] else '**no**'} | {flag(r['foreign'])} |")
+          f"{ms(L['p99'])} | {ms(L['p999'])} | {ms(L['max'])} | {r['errors']} | {'yes' if r['sustained'] else '**no**'} | {us(r['cpu_req'])} | {flag(r['foreign'])} |")
     w("")
-    common = sorted({r["rate"] for r in rates if r["target"] == "palisade"} & {r["rate"] for r in rates if r["target"] == "direct"})
-    if common:
-        w("### Palisade added latency (Palisade − direct, same rate)")
-        w("")
-        w("| Rate (req/s) | direct p50 | Palisade p50 | added p50 | direct p99 | Palisade p99 | added p99 | Palisade sustained |")
-        w("|---:|---:|---:|---:|---:|---:|---:|---|")
+    def added_table(suffix):
+        dn, pn = "direct" + suffix, "palisade" + suffix
+        common = sorted({r["rate"] for r in rates if r["target"] == pn} & {r["rate"] for r in rates if r["target"] == dn})
+        if not common:
+            return
+        w("| Rate (req/s) | direct p50 | Palisade p50 | added p50 | direct p99 | Palisade p99 | added p99 | Palisade sustained | Palisade CPU µs/req |")
+        w("|---:|---:|---:|---:|---:|---:|---:|---|---:|")
         for rate in common:
-            d, p = by[("direct", rate)], by[("palisade", rate)]
+            d, p = by[(dn, rate)], by[(pn, rate)]
             if d["lat"]["p50"] is None or p["lat"]["p50"] is None:
                 continue
-            w(f"| {rps(rate)} | {ms(d['lat']['p50'])} | {ms(p['lat']['p50'])} | {p['lat']['p50'] - d['lat']['p50']:+.3f} | "
-              f"{ms(d['lat']['p99'])} | {ms(p['lat']['p99'])} | {p['lat']['p99'] - d['lat']['p99']:+.3f} | {'yes' if p['sustained'] else '**no**'} |")
+            warn = " ⚠" if any(x is not None and x > max_foreign for x in (d["foreign"], p["foreign"])) else ""
+            w(f"| {rps(rate)}{warn} | {ms(d['lat']['p50'])} | {ms(p['lat']['p50'])} | {p['lat']['p50'] - d['lat']['p50']:+.3f} | "
+              f"{ms(d['lat']['p99'])} | {ms(p['lat']['p99'])} | {p['lat']['p99'] - d['lat']['p99']:+.3f} | {'yes' if p['sustained'] else '**no**'} | {us(p['cpu_req'])} |")
         w("")
+
+    if any(r["target"] == "palisade" for r in rates):
+        w("### Palisade added latency (Palisade − direct, same rate)")
+        w("")
+        added_table("")
 
     w("### Highest sustained rate at a p99 bound")
     w("")
@@ -295,7 +335,7 @@ def main():
     w("|---:|---|---|---|---:|")
     for bound in meta["p99_bounds_ms"]:
         cells, best = [], {}
-        for t in TARGETS:
+        for t in TARGETS[:3]:
             b, n, top = max_at_bound(rates, t, bound)
             best[t] = b
             if not any(r["target"] == t for r in rates):
@@ -316,18 +356,60 @@ def main():
       "load generator / mock / shared CPU rather than Palisade, and the ratio is a lower bound.")
     w("")
 
+    # CPU cost per request: median over each gateway's sustained fixed-rate points.
+    def median_cpu(t):
+        vals = sorted(r["cpu_req"] for r in rates if r["target"] == t and r["sustained"] and r["cpu_req"] is not None)
+        if not vals:
+            return None, 0
+        n = len(vals)
+        return (vals[n // 2] if n % 2 else (vals[n // 2 - 1] + vals[n // 2]) / 2), n
+
+    cpu = {t: median_cpu(t) for t in TARGETS[:3]}
+    if any(v[0] is not None for v in cpu.values()):
+        w("### CPU cost per request")
+        w("")
+        w("Median over each target's sustained fixed-rate points (pinned pass) of the process's CPU time per "
+          "request. It does not depend on a latency bound: it is what each request costs the machine.")
+        w("")
+        w("| Target | CPU µs per request | points |")
+        w("|---|---:|---:|")
+        for t in TARGETS[:3]:
+            v, n = cpu[t]
+            w(f"| {NAMES[t]} | {us(v)} | {n} |")
+        if cpu["palisade"][0] and cpu["litellm"][0]:
+            w("")
+            w(f"LiteLLM spends **{cpu['litellm'][0] / cpu['palisade'][0]:.0f}×** the CPU per request that Palisade does.")
+        w("")
+
+    if any(r["target"].endswith("_unpinned") for r in rates):
+        w("## Unpinned pass: Palisade may use both cores")
+        w("")
+        w("The mock and Palisade restarted without `taskset`: Palisade's runtime runs one thread per core, and "
+          "the load generator, the mock and Palisade share both cores. Same generator and settings as above.")
+        w("")
+        w("| Target | Rate (req/s) | Achieved (req/s) | p50 | p90 | p99 | p99.9 | max | Errors | Sustained | CPU µs/req | Other CPU |")
+        w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|")
+        for r in rates:
+            if not r["target"].endswith("_unpinned"):
+                continue
+            L = r["lat"]
+            w(f"| {NAMES.get(r['target'], r['target'])} | {rps(r['rate'])} | {rps(r['throughput'])} | {ms(L['p50'])} | {ms(L['p90'])} | "
+              f"{ms(L['p99'])} | {ms(L['p999'])} | {ms(L['max'])} | {r['errors']} | {'yes' if r['sustained'] else '**no**'} | {us(r['cpu_req'])} | {flag(r['foreign'])} |")
+        w("")
+        added_table("_unpinned")
+
     # ---------------------------------------------------------------- closed loop
     w("## Fixed concurrency (closed loop, wrk)")
     w("")
     w("Each connection sends its next request as soon as the previous answer arrives (`wrk -t1 -cN`). "
       "Latency = send → full response; throughput counts 2xx responses. Latencies in ms.")
     w("")
-    w("| Target | Connections | Throughput (req/s) | p50 | p90 | p99 | p99.9 | max | Errors | Other CPU |")
-    w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    w("| Target | Connections | Throughput (req/s) | p50 | p90 | p99 | p99.9 | max | Errors | CPU µs/req | Other CPU |")
+    w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in wrk:
         L = r["lat"]
         w(f"| {NAMES.get(r['target'], r['target'])} | {r['connections']} | {rps(r['throughput'])} | {ms(L['p50'])} | {ms(L['p90'])} | "
-          f"{ms(L['p99'])} | {ms(L['p999'])} | {ms(L['max'])} | {r['errors']} | {flag(r['foreign'])} |")
+          f"{ms(L['p99'])} | {ms(L['p999'])} | {ms(L['max'])} | {r['errors']} | {us(r['cpu_req'])} | {flag(r['foreign'])} |")
     w("")
     wb = {(r["target"], r["connections"]): r for r in wrk}
     conns = sorted({r["connections"] for r in wrk})

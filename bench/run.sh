@@ -16,14 +16,19 @@
 #   BENCH_P99_BOUND_MS="10 50"         p99 bounds for "max throughput at p99 <= bound"
 #   BENCH_OPEN_CONNECTIONS=64          connection pool of the open-loop generator
 #   BENCH_PIN=0              do not pin CPUs (default: pin when there are >= 2 CPUs)
+#   BENCH_UNPINNED_PASS=0    skip the second, unpinned pass (direct and Palisade only)
+#   BENCH_UNPINNED_RATES="1000 2500 5000"   its rates (default: the first fixed points)
 #   BENCH_LOADGEN_CPUS=0 BENCH_SUT_CPUS=1   CPU lists for taskset
 #   BENCH_SKIP_BUILD=1       use existing release binaries
+#   BENCH_BUILD_FROM=REV     build a clean export of commit REV (e.g. HEAD) instead of the
+#                            working tree, in $HOME/.cache/palisade-bench-target
 #   BENCH_SKIP_LITELLM=1     leave LiteLLM out (reported as skipped)
 #   BENCH_LITELLM_VENV=DIR   LiteLLM's venv (default $HOME/.cache/palisade-bench-litellm)
-#   BENCH_MAX_LOAD=N         wait (up to 5 min) until the 1-minute load average is below N
-#                            before starting (default: 1.0; 0 disables)
-#   BENCH_MAX_FOREIGN=0.1    a point during which other processes used more CPU (in cores)
-#   BENCH_RETRIES=2          is retried this many times, then kept and flagged
+#   BENCH_NICE=N             priority of the benchmark's processes (default -10 as root)
+#   BENCH_WAIT_BUDGET=900    seconds the whole run may spend waiting for a quiet machine
+#   BENCH_MAX_FOREIGN=0.1    before each point, wait (<= 60 s) until the machine's busy CPU is
+#                            under this many cores; a point during which other processes used
+#   BENCH_RETRIES=2          more is retried this many times, then kept and flagged
 #   CARGO_TARGET_DIR         where the Palisade release binaries are built (default target/)
 set -euo pipefail
 
@@ -50,7 +55,7 @@ fi
 FIXED_POINTS=${BENCH_FIXED_POINTS:-3}
 P99_BOUNDS=${BENCH_P99_BOUND_MS:-"10 50"}
 OPEN_CONNS=${BENCH_OPEN_CONNECTIONS:-64}
-MAX_LOAD=${BENCH_MAX_LOAD:-1.0}
+WAIT_BUDGET=${BENCH_WAIT_BUDGET:-900}
 MAX_FOREIGN=${BENCH_MAX_FOREIGN:-0.1}
 RETRIES=${BENCH_RETRIES:-2}
 VENV=${BENCH_LITELLM_VENV:-$HOME/.cache/palisade-bench-litellm}
@@ -62,6 +67,7 @@ die() { log "error: $*"; exit 1; }
 
 # ---------------------------------------------------------------- processes and cleanup
 PIDS=()
+NAMED=()   # name:pid of the services, for the per-point CPU accounting
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/palisade-bench.XXXXXX")
 cleanup() {
   local pid
@@ -96,8 +102,12 @@ fi
 LOADGEN_CPUS=${BENCH_LOADGEN_CPUS:-0}
 SUT_CPUS=${BENCH_SUT_CPUS:-1}
 # Command prefixes (taskset execs the command, so `$!` of a background job is the service).
-LOADGEN_PREFIX=(); SUT_PREFIX=()
-if [[ $PIN == 1 ]]; then LOADGEN_PREFIX=(taskset -c "$LOADGEN_CPUS"); SUT_PREFIX=(taskset -c "$SUT_CPUS"); fi
+# On a shared machine the benchmark's processes run at a raised priority (nice -10 when
+# root), so other work disturbs the measurement less (BENCH_NICE=0 turns this off).
+NICE=${BENCH_NICE:-$([[ $(id -u) == 0 ]] && echo -10 || echo 0)}
+NICE_PREFIX=(); [[ $NICE != 0 ]] && NICE_PREFIX=(nice -n "$NICE")
+LOADGEN_PREFIX=("${NICE_PREFIX[@]}"); SUT_PREFIX=("${NICE_PREFIX[@]}")
+if [[ $PIN == 1 ]]; then LOADGEN_PREFIX+=(taskset -c "$LOADGEN_CPUS"); SUT_PREFIX+=(taskset -c "$SUT_CPUS"); fi
 
 # ---------------------------------------------------------------- tools and builds
 mkdir -p "$OUT"
@@ -112,9 +122,21 @@ if ! command -v wrk >/dev/null; then
   command -v wrk >/dev/null || die "wrk is needed (apt-get install -y wrk)"
 fi
 
+# What is built: the working tree (default), or with BENCH_BUILD_FROM=REV a clean export
+# of that commit (`git archive`, read-only for the repository) in its own target dir.
+SRC=$ROOT
+BUILD_FROM=${BENCH_BUILD_FROM:-}
+BUILT_COMMIT=
+if [[ -n $BUILD_FROM ]]; then
+  BUILT_COMMIT=$(cd "$ROOT" && git rev-parse --verify "$BUILD_FROM^{commit}") || die "no such commit: $BUILD_FROM"
+  SRC=$WORK/src
+  mkdir -p "$SRC"
+  (cd "$ROOT" && git archive "$BUILT_COMMIT") | tar -x -C "$SRC"
+  TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/palisade-bench-target}
+fi
 if [[ ${BENCH_SKIP_BUILD:-0} != 1 ]]; then
-  log "building Palisade and the mock upstream (release; slow on 2 cores)"
-  (cd "$ROOT" && CARGO_TARGET_DIR=$TARGET_DIR cargo build --release -p palisade -p palisade-testkit --bins) \
+  log "building Palisade and the mock upstream from ${BUILD_FROM:-the working tree}${BUILT_COMMIT:+ ($BUILT_COMMIT)} (release; slow on 2 cores)"
+  (cd "$SRC" && CARGO_TARGET_DIR=$TARGET_DIR cargo build --release -p palisade -p palisade-testkit --bins) \
     >"$OUT/build-palisade.log" 2>&1 || { tail -30 "$OUT/build-palisade.log" >&2; die "release build failed"; }
   log "building the load generator (bench/loadgen, release)"
   (cd "$BENCH/loadgen" && CARGO_TARGET_DIR=$LOADGEN_TARGET cargo build --release --locked) \
@@ -146,32 +168,40 @@ else
 fi
 
 # ---------------------------------------------------------------- machine state
-if [[ $MAX_LOAD != 0 ]]; then
-  deadline=$((SECONDS + 300))
-  while python3 -c "import os,sys; sys.exit(0 if os.getloadavg()[0] >= $MAX_LOAD else 1)"; do
-    if (( SECONDS >= deadline )); then log "load average still $(cut -d' ' -f1-3 /proc/loadavg); going on (recorded)"; break; fi
-    log "load average $(cut -d' ' -f1-3 /proc/loadavg) >= $MAX_LOAD: waiting for the machine to calm down"
-    sleep 15
-  done
-fi
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---------------------------------------------------------------- start the services
 MOCK_PORT=$(free_port)
-log "starting the mock upstream on 127.0.0.1:$MOCK_PORT (1 thread, CPUs ${SUT_CPUS})"
-MOCK_THREADS=1 "${SUT_PREFIX[@]}" "$MOCK" --port "$MOCK_PORT" --no-record >"$OUT/mock.log" 2>&1 &
-PIDS+=($!)
-wait_http "http://127.0.0.1:$MOCK_PORT/v1/models" 20 || die "mock upstream did not start"
-
 P_PORT=$(free_port); P_ADMIN=$(free_port)
+start_mock() { # PREFIX...: start the mock on MOCK_PORT under the given command prefix
+  log "starting the mock upstream on 127.0.0.1:$MOCK_PORT (1 thread${1:+, $*})"
+  MOCK_THREADS=1 "$@" "$MOCK" --port "$MOCK_PORT" --no-record >>"$OUT/mock.log" 2>&1 &
+  MOCK_PID=$!; PIDS+=($MOCK_PID); NAMED+=("mock:$MOCK_PID")
+  wait_http "http://127.0.0.1:$MOCK_PORT/v1/models" 20 || die "mock upstream did not start"
+}
+start_palisade() { # PREFIX...
+  log "starting Palisade on 127.0.0.1:$P_PORT${1:+ ($*)}"
+  PALISADE_ADMIN_TOKEN=$ADMIN_TOKEN "$@" "$PALISADE" serve --config "$WORK/palisade.toml" >>"$OUT/palisade.log" 2>&1 &
+  PALISADE_PID=$!; PIDS+=($PALISADE_PID); NAMED+=("palisade:$PALISADE_PID")
+  wait_http "http://127.0.0.1:$P_PORT/readyz" 30 || { tail -20 "$OUT/palisade.log" >&2; die "Palisade did not start"; }
+}
+stop_pid() { # PID: stop one service we started, bounded
+  kill "$1" 2>/dev/null || true
+  for _ in $(seq 1 100); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$1" 2>/dev/null || true
+  local keep=() p
+  for p in "${PIDS[@]}"; do [[ $p == "$1" ]] || keep+=("$p"); done
+  PIDS=("${keep[@]}")
+  keep=()
+  for p in "${NAMED[@]}"; do [[ ${p#*:} == "$1" ]] || keep+=("$p"); done
+  NAMED=("${keep[@]}")
+}
+start_mock "${SUT_PREFIX[@]}"
 ADMIN_TOKEN="bench-admin-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 sed -e "s|@PORT@|$P_PORT|" -e "s|@ADMIN_PORT@|$P_ADMIN|" -e "s|@MOCK_PORT@|$MOCK_PORT|" -e "s|@DB@|$WORK/palisade.db|" \
   "$CONFIGS/palisade.toml.in" >"$WORK/palisade.toml"
 cp "$WORK/palisade.toml" "$OUT/palisade.toml"
-log "starting Palisade on 127.0.0.1:$P_PORT (CPUs ${SUT_CPUS})"
-PALISADE_ADMIN_TOKEN=$ADMIN_TOKEN "${SUT_PREFIX[@]}" "$PALISADE" serve --config "$WORK/palisade.toml" >"$OUT/palisade.log" 2>&1 &
-PIDS+=($!)
-wait_http "http://127.0.0.1:$P_PORT/readyz" 30 || { tail -20 "$OUT/palisade.log" >&2; die "Palisade did not start"; }
+start_palisade "${SUT_PREFIX[@]}"
 export PALISADE_ADMIN_URL="http://127.0.0.1:$P_ADMIN" PALISADE_ADMIN_TOKEN=$ADMIN_TOKEN
 "$PALISADE" users create bench >/dev/null
 PALISADE_KEY=$("$PALISADE" keys create --user bench --name bench --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')
@@ -190,7 +220,7 @@ if [[ $LITELLM_STATUS == ok ]]; then
   # LITELLM_LOG=ERROR: no per-request logs, like Palisade's "warn".
   (cd "$WORK" && exec env LITELLM_LOCAL_MODEL_COST_MAP=True LITELLM_LOG=ERROR "${SUT_PREFIX[@]}" "$VENV/bin/litellm" \
      --config "$WORK/litellm.yaml" --host 127.0.0.1 --port "$LITELLM_PORT" --num_workers 1 >"$OUT/litellm.log" 2>&1) &
-  PIDS+=($!)
+  LITELLM_PID=$!; PIDS+=($LITELLM_PID); NAMED+=("litellm:$LITELLM_PID")
   if ! wait_http "http://127.0.0.1:$LITELLM_PORT/health/liveliness" 180; then
     LITELLM_STATUS=unavailable
     LITELLM_REASON="did not answer /health/liveliness within 180 s: $(tail -3 "$OUT/litellm.log" | tr '\n' ' ' | cut -c1-300)"
@@ -223,28 +253,30 @@ log "smoke requests OK through: ${TARGETS[*]}"
 # point disturbed by more than BENCH_MAX_FOREIGN cores is retried (BENCH_RETRIES times)
 # after the machine calms down, and the last attempt is kept and reported as such.
 TIMEFORMAT='%U %S'
-calm_down() { # wait up to $1 s for the 1-minute load average to fall under MAX_LOAD
-  [[ $MAX_LOAD == 0 ]] && return 0
-  local deadline=$((SECONDS + $1))
-  while python3 -c "import os,sys; sys.exit(0 if os.getloadavg()[0] >= $MAX_LOAD else 1)" && (( SECONDS < deadline )); do
-    sleep 5
-  done
+WAITED=0
+calm_down() { # wait up to $1 s (within the run's BENCH_WAIT_BUDGET) for a quiet machine
+  local budget=$((WAIT_BUDGET - WAITED)) t=$1 start=$SECONDS
+  (( budget <= 0 )) && return 0
+  (( t > budget )) && t=$budget
+  python3 "$BENCH/cpu.py" quiet "$MAX_FOREIGN" "$t" || log "machine still busy after ${t}s of waiting: going on"
+  WAITED=$((WAITED + SECONDS - start))
 }
 point() { # OUTFILE CMD...: stdout -> OUTFILE, stderr -> OUTFILE.log, CPU check -> OUTFILE.cpu.json
   local outf=$1; shift
   local attempt foreign
   for attempt in $(seq 0 "$RETRIES"); do
-    python3 "$BENCH/cpu.py" snap "${PIDS[@]}" >"$WORK/snap-a.json"
+    calm_down 60
+    python3 "$BENCH/cpu.py" snap "${NAMED[@]}" >"$WORK/snap-a.json"
     { time "$@" >"$outf" 2>"$outf.log"; } 2>"$WORK/gen.time" || true
-    python3 "$BENCH/cpu.py" snap "${PIDS[@]}" >"$WORK/snap-b.json"
+    python3 "$BENCH/cpu.py" snap "${NAMED[@]}" >"$WORK/snap-b.json"
     python3 "$BENCH/cpu.py" foreign "$WORK/snap-a.json" "$WORK/snap-b.json" "$WORK/gen.time" >"$outf.cpu.json"
     foreign=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["foreign_cores"])' "$outf.cpu.json")
     python3 -c "import sys; sys.exit(0 if $foreign > $MAX_FOREIGN else 1)" || break
-    if (( attempt < RETRIES )); then
+    if (( attempt < RETRIES && WAITED < WAIT_BUDGET )); then
       log "other processes used $foreign cores during this point: retrying once the machine is calm"
-      calm_down 90
     else
       log "other processes used $foreign cores during this point (kept; flagged in RESULTS.md)"
+      break
     fi
   done
 }
@@ -299,19 +331,39 @@ for t in "${TARGETS[@]}"; do
   done
 done
 
+# ---------------------------------------------------------------- unpinned pass
+# The pinned pass gives the gateway one core (shared with the mock). This pass restarts the
+# mock and Palisade without pinning, so Palisade's runtime uses every core (shared with the
+# generator and the mock), and repeats the fixed rates for direct and Palisade.
+UNPINNED_RATES=${BENCH_UNPINNED_RATES:-$(echo $RATES | cut -d' ' -f1-$FIXED_POINTS)}
+if [[ $PIN == 1 && ${BENCH_UNPINNED_PASS:-1} == 1 ]]; then
+  [[ -n ${LITELLM_PID:-} ]] && stop_pid "$LITELLM_PID"
+  stop_pid "$PALISADE_PID"; stop_pid "$MOCK_PID"
+  start_mock "${NICE_PREFIX[@]}"
+  start_palisade "${NICE_PREFIX[@]}"
+  LOADGEN_PREFIX=("${NICE_PREFIX[@]}")
+  for t in direct palisade; do
+    URL[${t}_unpinned]=${URL[$t]}; BODY[${t}_unpinned]=${BODY[$t]}; AUTH[${t}_unpinned]=${AUTH[$t]}
+    for r in $UNPINNED_RATES; do
+      log "fixed rate, unpinned: $t at $r req/s, ${WARMUP}s warm-up + ${DURATION}s"
+      run_rate "${t}_unpinned" "$r" "$OUT/rate-${t}_unpinned-$r.json"
+    done
+  done
+fi
+
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---------------------------------------------------------------- report
 cmd="./bench/run.sh"
 [[ $QUICK == 1 ]] && cmd="BENCH_QUICK=1 $cmd"
-for v in BENCH_MAX_FOREIGN BENCH_RETRIES BENCH_MAX_LOAD BENCH_DURATION BENCH_WARMUP BENCH_CONCURRENCY BENCH_RATES BENCH_LITELLM_RATES BENCH_P99_BOUND_MS BENCH_OPEN_CONNECTIONS BENCH_PIN BENCH_LOADGEN_CPUS BENCH_SUT_CPUS BENCH_SKIP_BUILD BENCH_SKIP_LITELLM BENCH_FIXED_POINTS; do
+for v in BENCH_NICE BENCH_MAX_FOREIGN BENCH_RETRIES BENCH_WAIT_BUDGET BENCH_DURATION BENCH_WARMUP BENCH_CONCURRENCY BENCH_RATES BENCH_LITELLM_RATES BENCH_P99_BOUND_MS BENCH_OPEN_CONNECTIONS BENCH_PIN BENCH_LOADGEN_CPUS BENCH_SUT_CPUS BENCH_SKIP_BUILD BENCH_BUILD_FROM BENCH_SKIP_LITELLM BENCH_FIXED_POINTS BENCH_UNPINNED_PASS BENCH_UNPINNED_RATES; do
   [[ -n ${!v:-} ]] && cmd="$v=\"${!v}\" $cmd"
 done
 export BENCH_META_COMMAND=$cmd BENCH_META_LOAD_BEFORE=$LOAD_BEFORE BENCH_META_LOAD_AFTER=$LOAD_AFTER \
   BENCH_META_PINNED=$PIN BENCH_META_LOADGEN_CPUS=$LOADGEN_CPUS BENCH_META_SUT_CPUS=$SUT_CPUS \
   BENCH_META_DURATION=$DURATION BENCH_META_WARMUP=$WARMUP BENCH_META_OPEN_CONNECTIONS=$OPEN_CONNS \
-  BENCH_META_P99_BOUNDS=$P99_BOUNDS BENCH_META_QUICK=$QUICK BENCH_META_MAX_FOREIGN=$MAX_FOREIGN BENCH_META_PALISADE=$PALISADE \
+  BENCH_META_P99_BOUNDS=$P99_BOUNDS BENCH_META_QUICK=$QUICK BENCH_META_NICE=$NICE BENCH_META_WAITED=$WAITED BENCH_META_MAX_FOREIGN=$MAX_FOREIGN BENCH_META_PALISADE=$PALISADE \
   BENCH_META_LITELLM_STATUS=$LITELLM_STATUS BENCH_META_LITELLM_REASON=$LITELLM_REASON \
-  BENCH_META_LITELLM_VERSION=$LITELLM_VERSION BENCH_META_ROOT=$ROOT
+  BENCH_META_LITELLM_VERSION=$LITELLM_VERSION BENCH_META_ROOT=$ROOT BENCH_META_BUILT_COMMIT=$BUILT_COMMIT
 python3 "$BENCH/report.py" "$OUT" "$BENCH/RESULTS.md"
 log "wrote bench/RESULTS.md (raw outputs in bench/out/)"

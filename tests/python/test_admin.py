@@ -44,7 +44,7 @@ def test_auditor_reads_but_cannot_write(gateway: Gateway, test_user: dict):
     ]:
         resp = gateway.admin("POST", path, token=auditor, json=body)
         assert resp.status_code == 403, (path, resp.text)
-        assert resp.json()["error"]["code"] == "insufficient_role"
+        assert resp.json()["error"]["code"] == "access_denied"
     names = [u["name"] for u in gateway.admin("GET", "/admin/v1/users").json()["data"]]
     assert "auditor-made" not in names
 

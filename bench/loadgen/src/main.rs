@@ -219,13 +219,21 @@ async fn one_request(conn: &mut Conn, o: &Opts) -> Outcome {
         Outcome::Ok
     };
     match tokio::time::timeout(o.timeout, fut).await {
-        Ok(out) => out,
+        Ok(out) => {
+            if matches!(out, Outcome::Ok) {
+                TOTAL_OK.fetch_add(1, Ordering::Relaxed);
+            }
+            out
+        }
         Err(_) => {
             conn.sender = None;
             Outcome::Timeout
         }
     }
 }
+
+/// Successful responses over the whole run, warm-up and drain included (for CPU per request).
+static TOTAL_OK: AtomicU64 = AtomicU64::new(0);
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
     needle.is_empty() || hay.windows(needle.len()).any(|w| w == needle)
@@ -309,6 +317,7 @@ async fn run(o: Opts) -> serde_json::Value {
         "io_errors": stats.io_errors,
         "timeouts": stats.timeouts,
         "throughput_rps": achieved,
+        "total_ok_incl_warmup": TOTAL_OK.load(Ordering::Relaxed),
         "latency_us": {
             "p50": pct(&stats.latency, 0.50), "p90": pct(&stats.latency, 0.90), "p99": pct(&stats.latency, 0.99),
             "p999": pct(&stats.latency, 0.999), "max": pct(&stats.latency, 1.0),

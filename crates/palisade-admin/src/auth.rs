@@ -1,47 +1,52 @@
-//! Admin authentication and role checks. A handler receives an [`Admin`] extractor only
-//! after the bearer token was verified; it then asks for the capability it needs.
+//! Admin authentication and authorization. A handler receives an [`Admin`] extractor
+//! only after the bearer token was verified; it then asks the Cedar policy engine for the
+//! action it performs (`manage_keys`, `read_identities`, …), so the admin plane is
+//! governed by the same policies as the data plane.
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use axum::extract::FromRequestParts;
+use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::header;
 use axum::http::request::Parts;
-use palisade_policy::identity::{AdminPrincipal, AdminRole};
+use palisade_policy::authz::AdminAction;
+use palisade_policy::identity::AdminPrincipal;
+use palisade_policy::time::unix_now;
 
 use crate::error::AdminError;
 use crate::state::AdminState;
 
 /// An authenticated admin caller.
 #[derive(Debug, Clone)]
-pub struct Admin(pub AdminPrincipal);
+pub struct Admin {
+    pub principal: AdminPrincipal,
+    pub client_ip: Option<IpAddr>,
+}
 
 impl Admin {
-    /// Requires a role that may change state.
-    pub fn require_write(&self, action: &'static str) -> Result<(), AdminError> {
-        if self.0.role.can_write() {
+    /// Asks the policy engine whether this caller may perform `action`.
+    pub fn require(&self, state: &AdminState, action: AdminAction) -> Result<(), AdminError> {
+        let role = self.principal.role.as_str();
+        let decision = state.policy.authorize_admin(
+            &self.principal.token_id,
+            role,
+            action,
+            self.client_ip,
+            unix_now(),
+        );
+        if decision.allowed {
             Ok(())
         } else {
             Err(AdminError::Forbidden {
-                have: self.0.role.as_str(),
-                action,
-            })
-        }
-    }
-
-    /// Requires the `admin` role.
-    pub fn require_admin(&self, action: &'static str) -> Result<(), AdminError> {
-        if self.0.role == AdminRole::Admin {
-            Ok(())
-        } else {
-            Err(AdminError::Forbidden {
-                have: self.0.role.as_str(),
-                action,
+                have: role,
+                action: action.as_str(),
+                policies: decision.policies,
             })
         }
     }
 
     pub fn actor(&self) -> &str {
-        &self.0.token_id
+        &self.principal.token_id
     }
 }
 
@@ -59,6 +64,13 @@ impl FromRequestParts<Arc<AdminState>> for Admin {
             .and_then(|v| v.trim().strip_prefix("Bearer "))
             .map(str::trim);
         let principal = state.admin_auth.authenticate(presented).await?;
-        Ok(Admin(principal))
+        let client_ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(a)| a.ip());
+        Ok(Admin {
+            principal,
+            client_ip,
+        })
     }
 }

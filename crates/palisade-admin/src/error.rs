@@ -15,7 +15,10 @@ pub enum AdminError {
     Forbidden {
         have: &'static str,
         action: &'static str,
+        policies: Vec<String>,
     },
+    #[error("{0}")]
+    InvalidPolicy(String),
     #[error("{0}")]
     Invalid(String),
     #[error("{0} not found")]
@@ -54,11 +57,28 @@ impl IntoResponse for AdminError {
                 "invalid_admin_token",
                 "A valid admin token is required: `Authorization: Bearer <token>`.".to_owned(),
             ),
-            AdminError::Forbidden { .. } => (
+            AdminError::Forbidden {
+                have,
+                action,
+                policies,
+            } => (
                 StatusCode::FORBIDDEN,
                 "permission_error",
-                "insufficient_role",
-                self.to_string(),
+                "access_denied",
+                if policies.is_empty() {
+                    format!("Role `{have}` may not perform `{action}`: no policy permits it.")
+                } else {
+                    format!(
+                        "Role `{have}` may not perform `{action}`: denied by {}.",
+                        policies.join(", ")
+                    )
+                },
+            ),
+            AdminError::InvalidPolicy(m) => (
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                "invalid_policy",
+                m.clone(),
             ),
             AdminError::Invalid(m) => (
                 StatusCode::BAD_REQUEST,

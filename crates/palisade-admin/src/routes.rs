@@ -6,12 +6,14 @@ use std::sync::Arc;
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
+
+use palisade_policy::authz::AdminAction;
 
 use crate::auth::Admin;
 use crate::error::AdminError;
-use crate::handlers::{groups, keys, tokens, users};
+use crate::handlers::{groups, keys, limits, policies, tokens, users};
 use crate::state::AdminState;
 
 pub fn router(state: Arc<AdminState>) -> Router {
@@ -23,6 +25,9 @@ pub fn router(state: Arc<AdminState>) -> Router {
         .route("/admin/v1/keys/{id}", get(keys::get).delete(keys::revoke))
         .route("/admin/v1/tokens", get(tokens::list).post(tokens::create))
         .route("/admin/v1/tokens/{id}", delete(tokens::revoke))
+        .route("/admin/v1/policies", get(policies::get).put(policies::put))
+        .route("/admin/v1/policies/explain", post(policies::explain))
+        .route("/admin/v1/limits", get(limits::get).put(limits::put))
         .route("/metrics", get(metrics))
         .route("/healthz", get(health))
         .route("/readyz", get(ready))
@@ -44,7 +49,11 @@ async fn ready(State(state): State<Arc<AdminState>>) -> Response {
 async fn metrics(State(state): State<Arc<AdminState>>, req: Request) -> Response {
     if state.metrics_require_auth {
         let (mut parts, _) = req.into_parts();
-        if let Err(err) = Admin::from_request_parts(&mut parts, &state).await {
+        let admin = match Admin::from_request_parts(&mut parts, &state).await {
+            Ok(admin) => admin,
+            Err(err) => return err.into_response(),
+        };
+        if let Err(err) = admin.require(&state, AdminAction::ReadMetrics) {
             return err.into_response();
         }
     }

@@ -13,6 +13,12 @@ pub const REQUEST_TIMEOUT_MS: u64 = 600_000;
 pub const SHUTDOWN_GRACE_MS: u64 = 30_000;
 pub const KEY_CACHE_TTL_MS: u64 = 1_000;
 pub const LOG_LEVEL: &str = "info";
+pub const MAX_OUTPUT_TOKENS: u64 = 128_000;
+pub const DEFAULT_OUTPUT_TOKENS: u64 = 1024;
+pub const MAX_MESSAGES: usize = 2048;
+pub const MAX_CONNECTIONS_PER_IP: usize = 1024;
+pub const AUTH_FAILURES_PER_MINUTE_PER_IP: u32 = 120;
+pub const LIMITS_KEY_PREFIX: &str = "palisade:limits:";
 
 pub const PROVIDER_TIMEOUT_MS: u64 = 120_000;
 pub const PROVIDER_CONNECT_TIMEOUT_MS: u64 = 5_000;
@@ -44,6 +50,11 @@ request_timeout_ms = 600000        # whole request, streams included
 shutdown_grace_ms = 30000          # in-flight requests finish on SIGTERM
 key_cache_ttl_ms = 1000            # how long a verified key is trusted before re-reading the store
 metrics_require_auth = true        # /metrics needs an admin token (any role)
+max_output_tokens = 128000         # largest max_tokens a request may ask for
+default_output_tokens = 1024       # output assumed for limits/policy when a request sets no max_tokens
+max_messages = 2048                # most messages in one chat request
+max_connections_per_ip = 1024      # open connections from one client IP, per listener
+auth_failures_per_minute_per_ip = 120  # then 429 too_many_auth_failures for that IP
 # [server.tls]                     # HTTPS on both listeners (rustls; TLS 1.2 and 1.3, HTTP/2 via ALPN)
 # cert_file = "/etc/palisade/tls.crt"   # PEM certificate chain
 # key_file = "/etc/palisade/tls.key"    # PEM private key (PKCS#8, PKCS#1 or SEC1)
@@ -55,6 +66,27 @@ max_connections = 8
 [logging]
 level = "info"                     # or a tracing filter, e.g. "palisade=debug,info"
 format = "json"                    # json | text
+
+[policy]
+# file = "policies.cedar"          # Cedar policies; default: the built-in set (`palisade policy default`)
+utc_offset_minutes = 0             # local time for context.time in policies
+explain_denials = true             # 403 bodies name the deciding policies
+
+[limits]
+backend = "memory"                 # memory | redis (shared by all instances)
+# redis_url = "redis://127.0.0.1:6379"
+key_prefix = "palisade:limits:"
+on_backend_error = "fail_closed"   # fail_closed | fail_open | local (fall back to in-memory limits)
+# [[limits.rules]]                 # every applicable rule must admit a request
+# scope = "user"                   # key | user | group | model | global
+# match = "alice"                  # only this key id/user/group/model; omit: each one separately
+# requests_per_minute = 60
+# tokens_per_minute = 100000
+# concurrent = 4                   # streams count until they end
+# daily_tokens = 1000000
+# monthly_tokens = 20000000
+# daily_cost = 5.0                 # needs model prices
+# monthly_cost = 100.0
 
 # One [[providers]] table per upstream.
 # kind = "openai"     any OpenAI-compatible server (OpenAI, Azure OpenAI, vLLM, Ollama, llama.cpp)
@@ -76,4 +108,9 @@ name = "gpt-4o-mini"               # required: what clients ask for
 provider = "local"                 # required: a provider name above
 upstream_model = "gpt-4o-mini"     # default: same as name
 aliases = []                       # other names clients may use
+tier = "standard"                  # policy attribute resource.tier
+labels = []                        # policy attribute resource.labels
+status = "active"                  # active | quarantined | retired (policy attribute resource.status)
+# price_input_per_million = 0.15   # for cost budgets
+# price_output_per_million = 0.60
 "#;

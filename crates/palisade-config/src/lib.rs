@@ -3,11 +3,13 @@
 //! cross-reference, producing the runtime [`Config`] the rest of Palisade uses.
 //! [`defaults`] holds every default in one place and the documented default file.
 
+pub mod access;
 pub mod defaults;
 pub mod env;
 pub mod raw;
 pub mod validate;
 
+pub use access::{FailMode, LimitRuleConfig, LimitsBackend, LimitsConfig, PolicyConfig};
 pub use validate::{
     AnthropicSettings, Config, ConfigError, LogFormat, ModelConfig, ProviderConfig, ProviderKind,
     ServerConfig, SimulatedSettings, StoreConfig, TlsFiles, load_file, parse_str,

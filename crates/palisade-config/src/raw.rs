@@ -16,6 +16,10 @@ pub struct RawConfig {
     pub providers: Vec<RawProvider>,
     #[serde(default)]
     pub models: Vec<RawModel>,
+    #[serde(default)]
+    pub policy: RawPolicy,
+    #[serde(default)]
+    pub limits: RawLimits,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -32,6 +36,11 @@ pub struct RawServer {
     pub key_cache_ttl_ms: Option<u64>,
     pub metrics_require_auth: Option<bool>,
     pub tls: Option<RawTls>,
+    pub max_output_tokens: Option<u64>,
+    pub default_output_tokens: Option<u64>,
+    pub max_messages: Option<usize>,
+    pub max_connections_per_ip: Option<usize>,
+    pub auth_failures_per_minute_per_ip: Option<u32>,
 }
 
 /// TLS for both listeners: PEM certificate chain and private key files.
@@ -93,4 +102,46 @@ pub struct RawModel {
     #[serde(default)]
     pub aliases: Vec<String>,
     pub owned_by: Option<String>,
+    pub tier: Option<String>,
+    #[serde(default)]
+    pub labels: Vec<String>,
+    pub status: Option<String>,
+    pub price_input_per_million: Option<f64>,
+    pub price_output_per_million: Option<f64>,
+}
+
+/// `[policy]`: where the Cedar policies live and how decisions are shown.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPolicy {
+    pub file: Option<String>,
+    pub utc_offset_minutes: Option<i32>,
+    pub explain_denials: Option<bool>,
+}
+
+/// `[limits]`: the backend and the rules.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLimits {
+    pub backend: Option<String>,
+    pub redis_url: Option<String>,
+    pub key_prefix: Option<String>,
+    pub on_backend_error: Option<String>,
+    #[serde(default)]
+    pub rules: Vec<RawLimitRule>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLimitRule {
+    pub scope: String,
+    #[serde(rename = "match")]
+    pub matches: Option<String>,
+    pub requests_per_minute: Option<u64>,
+    pub tokens_per_minute: Option<u64>,
+    pub concurrent: Option<u64>,
+    pub daily_tokens: Option<u64>,
+    pub monthly_tokens: Option<u64>,
+    pub daily_cost: Option<f64>,
+    pub monthly_cost: Option<f64>,
 }

@@ -25,7 +25,7 @@ pub enum ConfigError {
     Invalid { key: String, message: String },
 }
 
-fn invalid(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+pub(crate) fn invalid(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
         key: key.into(),
         message: message.into(),
@@ -35,6 +35,8 @@ fn invalid(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
 /// The validated runtime configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
+    pub policy: crate::access::PolicyConfig,
+    pub limits: crate::access::LimitsConfig,
     pub server: ServerConfig,
     pub store: StoreConfig,
     pub log_level: String,
@@ -57,6 +59,16 @@ pub struct ServerConfig {
     pub metrics_require_auth: bool,
     /// When set, both listeners speak HTTPS only.
     pub tls: Option<TlsFiles>,
+    /// Largest `max_tokens` a request may ask for.
+    pub max_output_tokens: u64,
+    /// Output tokens assumed (for limits and policy) when a request sets no `max_tokens`.
+    pub default_output_tokens: u64,
+    /// Most messages one chat request may carry.
+    pub max_messages: usize,
+    /// Most open connections from one client IP, per listener.
+    pub max_connections_per_ip: usize,
+    /// Failed authentications one client IP may make per minute before it is refused.
+    pub auth_failures_per_minute_per_ip: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -141,6 +153,13 @@ pub struct ModelConfig {
     pub upstream_model: String,
     pub aliases: Vec<String>,
     pub owned_by: String,
+    /// Policy attributes of the model (`resource.tier`, `resource.labels`, `resource.status`).
+    pub tier: String,
+    pub labels: Vec<String>,
+    pub status: String,
+    /// Price per million input / output tokens, for cost budgets.
+    pub price_input_per_million: Option<f64>,
+    pub price_output_per_million: Option<f64>,
 }
 
 /// Reads and validates a config file, expanding `${ENV}` from the process environment.
@@ -191,6 +210,28 @@ fn validate(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<Conf
         shutdown_grace: Duration::from_millis(s.shutdown_grace_ms.unwrap_or(d::SHUTDOWN_GRACE_MS)),
         key_cache_ttl: Duration::from_millis(s.key_cache_ttl_ms.unwrap_or(d::KEY_CACHE_TTL_MS)),
         metrics_require_auth: s.metrics_require_auth.unwrap_or(true),
+        max_output_tokens: positive_u64(
+            "server.max_output_tokens",
+            s.max_output_tokens.unwrap_or(d::MAX_OUTPUT_TOKENS),
+        )?,
+        default_output_tokens: positive_u64(
+            "server.default_output_tokens",
+            s.default_output_tokens.unwrap_or(d::DEFAULT_OUTPUT_TOKENS),
+        )?,
+        max_messages: positive(
+            "server.max_messages",
+            s.max_messages.unwrap_or(d::MAX_MESSAGES),
+        )?,
+        max_connections_per_ip: positive(
+            "server.max_connections_per_ip",
+            s.max_connections_per_ip
+                .unwrap_or(d::MAX_CONNECTIONS_PER_IP),
+        )?,
+        auth_failures_per_minute_per_ip: positive(
+            "server.auth_failures_per_minute_per_ip",
+            s.auth_failures_per_minute_per_ip
+                .unwrap_or(d::AUTH_FAILURES_PER_MINUTE_PER_IP) as usize,
+        )? as u32,
         tls: match s.tls {
             Some(t) => Some(TlsFiles {
                 cert_file: expand_key("server.tls.cert_file", &t.cert_file, env)?.into(),
@@ -271,6 +312,10 @@ fn validate(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<Conf
         models.push(model);
     }
 
+    let policy = crate::access::policy(raw.policy, env)?;
+    let canonical: HashSet<String> = models.iter().map(|m| m.name.clone()).collect();
+    let limits = crate::access::limits(raw.limits, env, &canonical)?;
+
     Ok(Config {
         server,
         store,
@@ -278,6 +323,8 @@ fn validate(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<Conf
         log_format,
         providers,
         models,
+        policy,
+        limits,
     })
 }
 
@@ -381,16 +428,39 @@ fn model(key: &str, m: RawModel, providers: &HashSet<String>) -> Result<ModelCon
             format!("no provider named `{}`", m.provider),
         ));
     }
+    let status = m.status.unwrap_or_else(|| "active".to_owned());
+    if !["active", "quarantined", "retired"].contains(&status.as_str()) {
+        return Err(invalid(
+            format!("{key}.status"),
+            format!("`{status}` is not one of active, quarantined, retired"),
+        ));
+    }
+    for (field, price) in [
+        ("price_input_per_million", m.price_input_per_million),
+        ("price_output_per_million", m.price_output_per_million),
+    ] {
+        if price.is_some_and(|p| !(p.is_finite() && p >= 0.0)) {
+            return Err(invalid(
+                format!("{key}.{field}"),
+                "must be a non-negative number",
+            ));
+        }
+    }
     Ok(ModelConfig {
         upstream_model: m.upstream_model.unwrap_or_else(|| m.name.clone()),
         owned_by: m.owned_by.unwrap_or_else(|| m.provider.clone()),
         name: m.name,
         provider: m.provider,
         aliases: m.aliases,
+        tier: m.tier.unwrap_or_else(|| "standard".to_owned()),
+        labels: m.labels,
+        status,
+        price_input_per_million: m.price_input_per_million,
+        price_output_per_million: m.price_output_per_million,
     })
 }
 
-fn expand_key(
+pub(crate) fn expand_key(
     key: &str,
     value: &str,
     env: &dyn Fn(&str) -> Option<String>,
@@ -405,6 +475,14 @@ fn addr(key: &str, value: &str) -> Result<SocketAddr, ConfigError> {
             format!("`{value}` is not an address like 127.0.0.1:8080"),
         )
     })
+}
+
+fn positive_u64(key: &str, value: u64) -> Result<u64, ConfigError> {
+    if value == 0 {
+        Err(invalid(key, "must be greater than 0"))
+    } else {
+        Ok(value)
+    }
 }
 
 fn positive(key: &str, value: usize) -> Result<usize, ConfigError> {

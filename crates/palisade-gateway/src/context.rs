@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use palisade_policy::identity::Principal;
+use palisade_policy::limits::RateLimitHeaders;
 use palisade_protocol::openai::Usage;
 
 use crate::routing::ModelRoute;
@@ -45,6 +46,12 @@ pub struct RequestCtx {
     pub usage: Option<Usage>,
     /// Holds the request in the in-flight gauge until the context is dropped.
     pub in_flight: Option<InFlight>,
+    /// What the client said the request is for (`x-palisade-purpose`), for policies.
+    pub purpose: Option<String>,
+    /// Prompt tokens as counted before the call.
+    pub prompt_estimate: u64,
+    /// The rate-limit state sent back as `x-ratelimit-*` headers.
+    pub ratelimit: Option<RateLimitHeaders>,
 }
 
 impl RequestCtx {
@@ -60,6 +67,9 @@ impl RequestCtx {
             upstream_time: Duration::ZERO,
             usage: None,
             in_flight: None,
+            purpose: None,
+            prompt_estimate: 0,
+            ratelimit: None,
         }
     }
 

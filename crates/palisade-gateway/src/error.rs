@@ -5,6 +5,7 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use palisade_policy::identity::AuthError;
+use palisade_policy::limits::{Refusal, RefusalCode};
 use palisade_protocol::openai::ErrorBody;
 use palisade_upstream::UpstreamError;
 use thiserror::Error;
@@ -34,6 +35,15 @@ pub enum GatewayError {
     MethodNotAllowed,
     #[error("internal error")]
     Internal,
+    #[error("access to `{model}` denied by policy")]
+    AccessDenied {
+        model: String,
+        policies: Vec<String>,
+    },
+    #[error("limit refused the request: {}", .0.message)]
+    Limited(Box<Refusal>),
+    #[error("too many failed authentications from this address")]
+    TooManyAuthFailures,
 }
 
 impl GatewayError {
@@ -118,6 +128,37 @@ impl GatewayError {
                 "invalid_request_error",
                 "not_found",
                 "Unknown API route.".into(),
+                None,
+            ),
+            E::AccessDenied { model, policies } => (
+                StatusCode::FORBIDDEN,
+                "permission_error",
+                "access_denied",
+                if policies.is_empty() {
+                    format!("Access to the model `{model}` is denied by policy.")
+                } else {
+                    format!(
+                        "Access to the model `{model}` is denied by policy: {}.",
+                        policies.join(", ")
+                    )
+                },
+                None,
+            ),
+            E::Limited(refusal) => (
+                match refusal.code {
+                    RefusalCode::BackendUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+                    _ => StatusCode::TOO_MANY_REQUESTS,
+                },
+                "rate_limit_error",
+                refusal.code.as_str(),
+                refusal.message.clone(),
+                None,
+            ),
+            E::TooManyAuthFailures => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limit_error",
+                "too_many_auth_failures",
+                "Too many failed authentications from this address. Retry in a minute.".into(),
                 None,
             ),
             E::Internal => (
@@ -224,11 +265,37 @@ impl IntoResponse for GatewayError {
         {
             resp.headers_mut().insert(header::RETRY_AFTER, v);
         }
+        match &self {
+            GatewayError::Limited(refusal) => {
+                retry_after(resp.headers_mut(), refusal.retry_after);
+                for (name, value) in refusal.headers.to_pairs() {
+                    if let Ok(v) = HeaderValue::from_str(&value) {
+                        resp.headers_mut().insert(name, v);
+                    }
+                }
+            }
+            GatewayError::TooManyAuthFailures => {
+                retry_after(resp.headers_mut(), std::time::Duration::from_secs(60))
+            }
+            _ => {}
+        }
         if status == StatusCode::UNAUTHORIZED {
             resp.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         resp
+    }
+}
+
+/// `Retry-After` (whole seconds, at least 1) and `retry-after-ms`, which the OpenAI SDKs
+/// honour for their automatic retries.
+fn retry_after(headers: &mut axum::http::HeaderMap, wait: std::time::Duration) {
+    let secs = wait.as_millis().div_ceil(1000).max(1);
+    if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+        headers.insert(header::RETRY_AFTER, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&wait.as_millis().max(1).to_string()) {
+        headers.insert("retry-after-ms", v);
     }
 }
 

@@ -5,6 +5,7 @@
 //! is a [`error::GatewayError`], mapped to an OpenAI-style body in one place.
 //! [`telemetry`] owns metrics, request ids and the access log.
 
+pub mod abuse;
 pub mod context;
 pub mod error;
 pub mod pipeline;
@@ -14,6 +15,7 @@ pub mod server;
 pub mod state;
 pub mod telemetry;
 pub mod tls;
+pub mod tokens;
 
 pub use routes::router;
 pub use routing::{ModelRoute, RouteTable};

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -20,8 +20,7 @@ use crate::telemetry::metrics::InFlight;
 use crate::telemetry::request_id;
 
 /// The connecting peer's address, set by the listener on every request.
-#[derive(Debug, Clone, Copy)]
-pub struct ClientAddr(pub SocketAddr);
+type ClientAddr = ConnectInfo<SocketAddr>;
 
 pub fn router(state: Arc<GatewayState>) -> Router {
     Router::new()
@@ -45,9 +44,14 @@ fn ctx(
     let mut ctx = RequestCtx::new(
         request_id::from_headers(headers),
         endpoint,
-        addr.map(|Extension(ClientAddr(a))| a),
+        addr.map(|Extension(ConnectInfo(a))| a),
     );
     ctx.in_flight = Some(InFlight::enter(&state.metrics));
+    ctx.purpose = headers
+        .get("x-palisade-purpose")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim().chars().take(128).collect::<String>())
+        .filter(|v| !v.is_empty());
     ctx
 }
 

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use palisade_config::Config;
+use palisade_policy::authz::ModelAttrs;
 use palisade_upstream::{Provider, UpstreamError, build_provider};
 
 /// Where one public model goes.
@@ -17,6 +18,19 @@ pub struct ModelRoute {
     pub provider_name: Arc<str>,
     pub provider: Arc<dyn Provider>,
     pub owned_by: String,
+    /// What policies see of the model (`resource.tier`, `.labels`, `.status`, …).
+    pub attrs: Arc<ModelAttrs>,
+    /// Price per million input and output tokens, for cost budgets.
+    pub prices: Option<(f64, f64)>,
+}
+
+impl ModelRoute {
+    /// The cost of `input` and `output` tokens in millionths of the price unit.
+    pub fn cost_micros(&self, input: u64, output: u64) -> u64 {
+        self.prices.map_or(0, |(pi, po)| {
+            (input as f64 * pi + output as f64 * po).round() as u64
+        })
+    }
 }
 
 #[derive(Clone, Default)]
@@ -44,6 +58,17 @@ impl RouteTable {
                 provider_name: Arc::from(m.provider.as_str()),
                 provider: Arc::clone(provider),
                 owned_by: m.owned_by.clone(),
+                attrs: Arc::new(ModelAttrs {
+                    name: m.name.clone(),
+                    provider: m.provider.clone(),
+                    tier: m.tier.clone(),
+                    labels: m.labels.clone(),
+                    status: m.status.clone(),
+                }),
+                prices: match (m.price_input_per_million, m.price_output_per_million) {
+                    (None, None) => None,
+                    (i, o) => Some((i.unwrap_or(0.0), o.unwrap_or(0.0))),
+                },
             };
             for n in std::iter::once(&m.name).chain(&m.aliases) {
                 table.by_name.insert(n.clone(), route.clone());

@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -19,7 +20,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
-use crate::routes::ClientAddr;
+use crate::abuse::{ConnectionSlot, ConnectionSlots};
 
 /// Transport settings of one listener.
 #[derive(Clone)]
@@ -28,6 +29,7 @@ pub struct ListenerLimits {
     pub header_read_timeout: Duration,
     pub shutdown_grace: Duration,
     pub tls: Option<TlsAcceptor>,
+    pub max_connections_per_ip: usize,
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves, then drains.
@@ -49,6 +51,7 @@ pub async fn serve(
         .timer(TokioTimer::new())
         .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX));
     let graceful = GracefulShutdown::new();
+    let slots = ConnectionSlots::new(limits.max_connections_per_ip);
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -62,8 +65,12 @@ pub async fn serve(
                         continue;
                     }
                 };
+                let Some(slot) = slots.acquire(peer.ip()) else {
+                    tracing::debug!(client = %peer.ip(), "too many connections from one address");
+                    continue;
+                };
                 let _ = stream.set_nodelay(true);
-                tokio::spawn(connection(stream, peer, router.clone(), builder.clone(), limits.clone(), graceful.watcher()));
+                tokio::spawn(connection(slot, stream, peer, router.clone(), builder.clone(), limits.clone(), graceful.watcher()));
             }
             () = &mut shutdown => break,
         }
@@ -77,6 +84,7 @@ pub async fn serve(
 
 /// One connection: TLS handshake if configured (bounded in time), then HTTP.
 async fn connection(
+    _slot: ConnectionSlot,
     stream: TcpStream,
     peer: SocketAddr,
     router: Router,
@@ -106,7 +114,7 @@ async fn http<I>(
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let svc = router.map_request(move |mut req: hyper::Request<Incoming>| {
-        req.extensions_mut().insert(ClientAddr(peer));
+        req.extensions_mut().insert(ConnectInfo(peer));
         req
     });
     let conn =

@@ -1,10 +1,15 @@
 //! What every request can reach: limits from config, the model route table, the key
-//! authenticator and the metrics. Built once at startup and shared behind an `Arc`.
+//! authenticator, the policy engine, the limiter and the metrics. Built once at startup
+//! and shared behind an `Arc`; the policy set and limit rules swap atomically inside.
 
 use std::sync::Arc;
 
 use palisade_config::ServerConfig;
+use palisade_policy::authz::PolicyEngine;
 use palisade_policy::identity::{Authenticator, IdentityStore};
+use palisade_policy::limits::Limiter;
+
+use crate::abuse::AuthFailures;
 
 use crate::routing::RouteTable;
 use crate::telemetry::metrics::Metrics;
@@ -16,4 +21,9 @@ pub struct GatewayState {
     /// For readiness: the gateway is ready when its store answers.
     pub identity: Arc<dyn IdentityStore>,
     pub metrics: Arc<Metrics>,
+    pub policy: Arc<PolicyEngine>,
+    /// Whether 403 bodies name the deciding policies.
+    pub explain_denials: bool,
+    pub limiter: Arc<Limiter>,
+    pub auth_failures: AuthFailures,
 }

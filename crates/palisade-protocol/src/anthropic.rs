@@ -223,7 +223,8 @@ impl Usage {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum StreamEvent {
     MessageStart {
-        message: MessagesResponse,
+        // Boxed: the response is large and the other events are small.
+        message: Box<MessagesResponse>,
     },
     ContentBlockStart {
         index: u32,

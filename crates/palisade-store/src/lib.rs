@@ -4,6 +4,7 @@
 //! one implementation of every trait.
 
 mod error;
+mod identity;
 mod migrations;
 pub mod postgres;
 mod records;

@@ -1,7 +1,106 @@
-//! Backend-neutral helpers for turning rows into identity records: folding
-//! user-membership join rows into [`User`]s and parsing stored admin roles.
+//! Turning rows into identity records, for both backends: [`IdentityRow`] decodes one row
+//! of any sqlx driver, [`fold_users`] folds user-membership join rows into [`User`]s and
+//! [`parse_role`] checks stored admin roles.
 
-use palisade_policy::identity::{AdminRole, StoreError, User};
+use palisade_policy::identity::{
+    AdminRole, AdminTokenRecord, ApiKeyRecord, Group, StoreError, User,
+};
+use sqlx::{ColumnIndex, Decode, Row, Type};
+
+use crate::error;
+
+/// Decodes the rows of the identity tables. Implemented for the rows of every sqlx driver
+/// that reads `String`, `i64` and `bool` columns by name: SQLite's and PostgreSQL's.
+pub(crate) trait IdentityRow {
+    /// A row of `groups`.
+    fn group(&self) -> Result<Group, StoreError>;
+    /// A row of `users LEFT JOIN user_groups` (see [`fold_users`]).
+    fn user(&self) -> Result<UserRow, StoreError>;
+    /// A row of `api_keys`.
+    fn api_key(&self) -> Result<ApiKeyRecord, StoreError>;
+    /// A row of `admin_tokens`; `Backend` if its role is unknown.
+    fn admin_token(&self) -> Result<AdminTokenRecord, StoreError>;
+}
+
+impl<R> IdentityRow for R
+where
+    R: Row,
+    for<'r> &'r str: ColumnIndex<R>,
+    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
+    for<'r> bool: Decode<'r, R::Database> + Type<R::Database>,
+{
+    fn group(&self) -> Result<Group, StoreError> {
+        let decode = || -> Result<Group, sqlx::Error> {
+            Ok(Group {
+                name: self.try_get("name")?,
+                created_at: self.try_get("created_at")?,
+            })
+        };
+        decode().map_err(error::backend)
+    }
+
+    fn user(&self) -> Result<UserRow, StoreError> {
+        let decode = || -> Result<UserRow, sqlx::Error> {
+            Ok(UserRow {
+                id: self.try_get("id")?,
+                name: self.try_get("name")?,
+                created_at: self.try_get("created_at")?,
+                disabled: self.try_get("disabled")?,
+                group: self.try_get("group_name")?,
+            })
+        };
+        decode().map_err(error::backend)
+    }
+
+    fn api_key(&self) -> Result<ApiKeyRecord, StoreError> {
+        let decode = || -> Result<ApiKeyRecord, sqlx::Error> {
+            Ok(ApiKeyRecord {
+                id: self.try_get("id")?,
+                user_id: self.try_get("user_id")?,
+                name: self.try_get("name")?,
+                secret_hash: self.try_get("secret_hash")?,
+                created_at: self.try_get("created_at")?,
+                expires_at: self.try_get("expires_at")?,
+                revoked_at: self.try_get("revoked_at")?,
+                last_used_at: self.try_get("last_used_at")?,
+            })
+        };
+        decode().map_err(error::backend)
+    }
+
+    fn admin_token(&self) -> Result<AdminTokenRecord, StoreError> {
+        let decode = || -> Result<_, sqlx::Error> {
+            Ok((
+                self.try_get::<String, _>("id")?,
+                self.try_get::<String, _>("role")?,
+                self.try_get("name")?,
+                self.try_get("secret_hash")?,
+                self.try_get("created_at")?,
+                self.try_get("revoked_at")?,
+            ))
+        };
+        let (id, role, name, secret_hash, created_at, revoked_at) =
+            decode().map_err(error::backend)?;
+        Ok(AdminTokenRecord {
+            role: parse_role(&id, &role)?,
+            id,
+            name,
+            secret_hash,
+            created_at,
+            revoked_at,
+        })
+    }
+}
+
+/// Decodes and folds the rows of `users LEFT JOIN user_groups` (see [`fold_users`]).
+pub(crate) fn users(rows: &[impl IdentityRow]) -> Result<Vec<User>, StoreError> {
+    let rows = rows
+        .iter()
+        .map(IdentityRow::user)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(fold_users(rows))
+}
 
 /// One row of `users LEFT JOIN user_groups`, ordered so that the rows of one user are
 /// adjacent and its groups sorted.

@@ -4,3 +4,4 @@
 
 pub mod mock_upstream;
 pub mod postgres;
+pub mod redis;

@@ -37,6 +37,10 @@ impl AdminClient {
         self.send(self.http.post(self.url(path)).json(body)).await
     }
 
+    pub async fn put(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
+        self.send(self.http.put(self.url(path)).json(body)).await
+    }
+
     pub async fn delete(&self, path: &str) -> anyhow::Result<Value> {
         self.send(self.http.delete(self.url(path))).await
     }

@@ -1,6 +1,7 @@
 //! Assembly: from a validated config and an opened store to two running listeners (data
-//! plane and admin plane) sharing one identity store, key authenticator and metrics; and
-//! the orderly stop on SIGTERM/SIGINT (stop accepting, drain, flush key-use times).
+//! plane and admin plane) sharing one identity store, key authenticator, policy engine,
+//! limiter and metrics; policy reload on SIGHUP; and the orderly stop on SIGTERM/SIGINT
+//! (stop accepting, drain, flush key-use times).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -9,11 +10,14 @@ use std::time::Duration;
 use anyhow::Context as _;
 use palisade_admin::AdminState;
 use palisade_config::Config;
+use palisade_gateway::abuse::AuthFailures;
 use palisade_gateway::server::{ListenerLimits, serve};
 use palisade_gateway::telemetry::metrics::Metrics;
 use palisade_gateway::{GatewayState, RouteTable};
 use palisade_policy::identity::{AdminAuthenticator, Authenticator};
 use palisade_store::Store;
+
+use crate::access;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -38,6 +42,9 @@ pub async fn start(
     ));
     let flusher = authenticator.spawn_use_flusher(Duration::from_secs(5));
     let metrics = Arc::new(Metrics::new());
+    let policy = Arc::new(access::policy_engine(&config.policy)?);
+    let limiter = Arc::new(access::limiter(&config.limits).await?);
+    palisade_gateway::tokens::warm_up();
 
     let gateway = Arc::new(GatewayState {
         server: config.server.clone(),
@@ -45,6 +52,10 @@ pub async fn start(
         authenticator: Arc::clone(&authenticator),
         identity: Arc::clone(&store.identity),
         metrics: Arc::clone(&metrics),
+        policy: Arc::clone(&policy),
+        explain_denials: config.policy.explain_denials,
+        limiter: Arc::clone(&limiter),
+        auth_failures: AuthFailures::new(config.server.auth_failures_per_minute_per_ip),
     });
     let render = Arc::clone(&metrics);
     let admin = Arc::new(AdminState {
@@ -53,7 +64,12 @@ pub async fn start(
         key_auth: Arc::clone(&authenticator),
         render_metrics: Arc::new(move || render.render()),
         metrics_require_auth: config.server.metrics_require_auth,
+        policy: Arc::clone(&policy),
+        policy_file: config.policy.file.clone(),
+        limiter,
+        models: access::model_attrs(config),
     });
+    let reloader = access::spawn_policy_reload_on_sighup(policy, config.policy.file.clone());
 
     let data = TcpListener::bind(config.server.listen)
         .await
@@ -81,6 +97,7 @@ pub async fn start(
         header_read_timeout: config.server.header_read_timeout,
         shutdown_grace: config.server.shutdown_grace,
         tls,
+        max_connections_per_ip: config.server.max_connections_per_ip,
     };
     let (stop, stopped) = watch::channel(false);
     let until_stop = |mut rx: watch::Receiver<bool>| async move {
@@ -100,6 +117,7 @@ pub async fn start(
             until_stop(stopped),
         )),
         flusher,
+        reloader,
     ];
     tracing::info!(data_plane = %data_addr, admin_plane = %admin_addr, scheme, store = ?store.backend, "palisade listening");
     Ok(Running {
@@ -121,12 +139,14 @@ impl Running {
 
     pub async fn stop(mut self) -> anyhow::Result<()> {
         let _ = self.stop.send(true);
-        let flusher = self.tasks.pop();
+        // The last two tasks (key-use flusher, policy reloader) run forever: stop them
+        // after the listeners have drained.
+        let background = self.tasks.split_off(2);
         for task in self.tasks {
             let _ = task.await;
         }
-        if let Some(f) = flusher {
-            f.abort();
+        for task in background {
+            task.abort();
         }
         if let Err(err) = self.authenticator.flush_key_uses().await {
             tracing::warn!(error = %err, "could not record API key use at shutdown");

@@ -3,6 +3,7 @@
 // The CLI prints to the terminal on purpose; everything else logs through `tracing`.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod access;
 mod admin_client;
 mod app;
 mod cli;

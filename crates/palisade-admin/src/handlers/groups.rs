@@ -10,6 +10,8 @@ use palisade_policy::time::unix_now;
 use serde::Deserialize;
 
 use super::{List, log_action, validate_name};
+use palisade_policy::authz::AdminAction;
+
 use crate::auth::Admin;
 use crate::error::AdminError;
 use crate::state::AdminState;
@@ -25,7 +27,7 @@ pub async fn create(
     admin: Admin,
     Json(body): Json<CreateGroup>,
 ) -> Result<(StatusCode, Json<Group>), AdminError> {
-    admin.require_write("create groups")?;
+    admin.require(&state, AdminAction::ManageGroups)?;
     validate_name("name", &body.name)?;
     let group = Group {
         name: body.name,
@@ -38,7 +40,8 @@ pub async fn create(
 
 pub async fn list(
     State(state): State<Arc<AdminState>>,
-    _admin: Admin,
+    admin: Admin,
 ) -> Result<Json<List<Group>>, AdminError> {
+    admin.require(&state, AdminAction::ReadIdentities)?;
     Ok(Json(List::new(state.identity.list_groups().await?)))
 }

@@ -12,6 +12,8 @@ use palisade_policy::time::unix_now;
 use serde::{Deserialize, Serialize};
 
 use super::{List, log_action, validate_name};
+use palisade_policy::authz::AdminAction;
+
 use crate::auth::Admin;
 use crate::error::AdminError;
 use crate::state::AdminState;
@@ -40,7 +42,7 @@ pub async fn create(
     admin: Admin,
     Json(body): Json<CreateKey>,
 ) -> Result<(StatusCode, Json<CreatedKey>), AdminError> {
-    admin.require_write("create API keys")?;
+    admin.require(&state, AdminAction::ManageKeys)?;
     if let Some(name) = &body.name {
         validate_name("name", name)?;
     }
@@ -76,9 +78,10 @@ pub struct ListQuery {
 
 pub async fn list(
     State(state): State<Arc<AdminState>>,
-    _admin: Admin,
+    admin: Admin,
     Query(q): Query<ListQuery>,
 ) -> Result<Json<List<ApiKeyRecord>>, AdminError> {
+    admin.require(&state, AdminAction::ReadIdentities)?;
     let user_id = match q.user {
         Some(u) => Some(
             state
@@ -97,9 +100,10 @@ pub async fn list(
 
 pub async fn get(
     State(state): State<Arc<AdminState>>,
-    _admin: Admin,
+    admin: Admin,
     Path(id): Path<String>,
 ) -> Result<Json<ApiKeyRecord>, AdminError> {
+    admin.require(&state, AdminAction::ReadIdentities)?;
     state
         .identity
         .find_api_key(&id)
@@ -113,7 +117,7 @@ pub async fn revoke(
     admin: Admin,
     Path(id): Path<String>,
 ) -> Result<Json<ApiKeyRecord>, AdminError> {
-    admin.require_write("revoke API keys")?;
+    admin.require(&state, AdminAction::ManageKeys)?;
     if !state.identity.revoke_api_key(&id, unix_now()).await? {
         return Err(AdminError::NotFound(format!("key `{id}`")));
     }

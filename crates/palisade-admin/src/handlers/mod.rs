@@ -4,6 +4,8 @@
 
 pub mod groups;
 pub mod keys;
+pub mod limits;
+pub mod policies;
 pub mod tokens;
 pub mod users;
 

@@ -11,6 +11,8 @@ use palisade_policy::time::unix_now;
 use serde::{Deserialize, Serialize};
 
 use super::{List, log_action, validate_name};
+use palisade_policy::authz::AdminAction;
+
 use crate::auth::Admin;
 use crate::error::AdminError;
 use crate::state::AdminState;
@@ -34,7 +36,7 @@ pub async fn create(
     admin: Admin,
     Json(body): Json<CreateToken>,
 ) -> Result<(StatusCode, Json<CreatedToken>), AdminError> {
-    admin.require_admin("create admin tokens")?;
+    admin.require(&state, AdminAction::ManageAdminTokens)?;
     let role = AdminRole::parse(&body.role)
         .ok_or_else(|| AdminError::Invalid("`role` must be admin, operator or auditor".into()))?;
     if let Some(name) = &body.name {
@@ -50,7 +52,7 @@ pub async fn list(
     State(state): State<Arc<AdminState>>,
     admin: Admin,
 ) -> Result<Json<List<AdminTokenRecord>>, AdminError> {
-    admin.require_admin("list admin tokens")?;
+    admin.require(&state, AdminAction::ManageAdminTokens)?;
     Ok(Json(List::new(state.identity.list_admin_tokens().await?)))
 }
 
@@ -59,7 +61,7 @@ pub async fn revoke(
     admin: Admin,
     Path(id): Path<String>,
 ) -> Result<StatusCode, AdminError> {
-    admin.require_admin("revoke admin tokens")?;
+    admin.require(&state, AdminAction::ManageAdminTokens)?;
     if !state.identity.revoke_admin_token(&id, unix_now()).await? {
         return Err(AdminError::NotFound(format!("admin token `{id}`")));
     }

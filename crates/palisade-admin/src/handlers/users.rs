@@ -10,6 +10,8 @@ use palisade_policy::time::unix_now;
 use serde::Deserialize;
 
 use super::{List, log_action, validate_name};
+use palisade_policy::authz::AdminAction;
+
 use crate::auth::Admin;
 use crate::error::AdminError;
 use crate::state::AdminState;
@@ -27,7 +29,7 @@ pub async fn create(
     admin: Admin,
     Json(body): Json<CreateUser>,
 ) -> Result<(StatusCode, Json<User>), AdminError> {
-    admin.require_write("create users")?;
+    admin.require(&state, AdminAction::ManageUsers)?;
     validate_name("name", &body.name)?;
     let mut groups = body.groups;
     for g in &groups {
@@ -49,16 +51,18 @@ pub async fn create(
 
 pub async fn list(
     State(state): State<Arc<AdminState>>,
-    _admin: Admin,
+    admin: Admin,
 ) -> Result<Json<List<User>>, AdminError> {
+    admin.require(&state, AdminAction::ReadIdentities)?;
     Ok(Json(List::new(state.identity.list_users().await?)))
 }
 
 pub async fn get(
     State(state): State<Arc<AdminState>>,
-    _admin: Admin,
+    admin: Admin,
     Path(id): Path<String>,
 ) -> Result<Json<User>, AdminError> {
+    admin.require(&state, AdminAction::ReadIdentities)?;
     state
         .identity
         .find_user(&id)

@@ -1,28 +1,74 @@
-//! Stage 4 — admit. Reserves capacity (requests, tokens, concurrency) before the upstream
-//! is called and hands back an [`Admission`] that [`super::settle`] reconciles. Limits
-//! (issue: access policy and limits) plug in here; today every request is admitted.
+//! Stage 4 — admit. Reserves capacity before the upstream is called: requests, the
+//! token estimate (prompt tokens counted with a real tokenizer plus the output cap),
+//! its cost, and a concurrency slot, against every limit rule that applies to the key,
+//! user, groups, model and the whole gateway. The [`Admission`] it returns is reconciled
+//! with real usage by [`super::settle`]; dropped unsettled (client gone), it frees its
+//! concurrency slot and keeps the reservation charged.
+
+use palisade_policy::limits::{self, Demand, Subject};
 
 use crate::context::RequestCtx;
 use crate::error::GatewayError;
 use crate::routing::ModelRoute;
 use crate::state::GatewayState;
 
-/// What was reserved for one request; released or reconciled when it settles (or is
-/// dropped, when the client goes away).
-#[derive(Debug, Default)]
+/// What was reserved for one request.
 pub struct Admission {
-    _private: (),
+    inner: Option<limits::Admission>,
 }
 
 impl Admission {
-    /// Gives back what was reserved and not used.
-    pub fn release(self) {}
+    /// Tokens the request may consume in all before a hard limit cuts it (streams).
+    pub fn token_allowance(&self) -> Option<u64> {
+        self.inner
+            .as_ref()
+            .and_then(limits::Admission::token_allowance)
+    }
+
+    /// Reconciles the reservation with real usage and frees the concurrency slot.
+    pub async fn settle(self, used: limits::Usage) {
+        if let Some(inner) = self.inner {
+            inner.settle(used).await;
+        }
+    }
 }
 
-pub fn run(
-    _state: &GatewayState,
-    _ctx: &RequestCtx,
-    _route: &ModelRoute,
+pub async fn run(
+    state: &GatewayState,
+    ctx: &mut RequestCtx,
+    route: &ModelRoute,
+    output_cap: u64,
 ) -> Result<Admission, GatewayError> {
-    Ok(Admission::default())
+    let Some(principal) = &ctx.principal else {
+        return Ok(Admission { inner: None });
+    };
+    let subject = Subject {
+        key_id: &principal.key_id,
+        user: &principal.user_name,
+        groups: &principal.groups,
+        model: &route.name,
+    };
+    let demand = Demand {
+        tokens: ctx.prompt_estimate + output_cap,
+        cost_micros: route.cost_micros(ctx.prompt_estimate, output_cap),
+    };
+    match state.limiter.admit(&subject, demand).await {
+        Ok(admission) => {
+            ctx.ratelimit = Some(admission.headers().clone());
+            Ok(Admission {
+                inner: Some(admission),
+            })
+        }
+        Err(refusal) => {
+            state
+                .metrics
+                .limit_refusals
+                .get_or_create(&crate::telemetry::metrics::RefusalLabels {
+                    code: refusal.code.as_str(),
+                })
+                .inc();
+            ctx.ratelimit = Some(refusal.headers.clone());
+            Err(GatewayError::Limited(Box::new(refusal)))
+        }
+    }
 }

@@ -1,6 +1,7 @@
 //! Stage 1 — authenticate. Reads the bearer key from `Authorization: Bearer …` (or
 //! `api-key`, as Azure OpenAI clients send it) and resolves it to a principal. Failed
-//! attempts are counted; the key itself is never logged.
+//! attempts are counted per client IP: an address over its budget is refused before its
+//! key is looked at. The key itself is never logged.
 
 use axum::http::{HeaderMap, header};
 
@@ -13,6 +14,11 @@ pub async fn run(
     ctx: &mut RequestCtx,
     headers: &HeaderMap,
 ) -> Result<(), GatewayError> {
+    let ip = ctx.client_addr.map(|a| a.ip());
+    if ip.is_some_and(|ip| state.auth_failures.is_blocked(ip)) {
+        state.metrics.auth_failures.inc();
+        return Err(GatewayError::TooManyAuthFailures);
+    }
     match state.authenticator.authenticate(bearer(headers)).await {
         Ok(principal) => {
             ctx.principal = Some(principal);
@@ -20,6 +26,12 @@ pub async fn run(
         }
         Err(err) => {
             state.metrics.auth_failures.inc();
+            if let (Some(ip), false) = (
+                ip,
+                matches!(err, palisade_policy::identity::AuthError::Store(_)),
+            ) {
+                state.auth_failures.record_failure(ip);
+            }
             Err(err.into())
         }
     }

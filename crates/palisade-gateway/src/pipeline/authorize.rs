@@ -1,6 +1,10 @@
-//! Stage 3 — authorize. Decides whether the principal may use the routed model.
-//! Today every authenticated principal may use every configured model; the Cedar policy
-//! engine (issue: access policy) takes this place, with default deny and explanations.
+//! Stage 3 — authorize. Asks the Cedar policy engine whether the principal may perform
+//! the action on the routed model, given the request's context (estimated tokens, stream,
+//! client IP, purpose, API key, time). Default deny; `forbid` wins; a denial names the
+//! deciding policies unless `policy.explain_denials = false`.
+
+use palisade_policy::authz::{DataAction, Decision, RequestFacts};
+use palisade_policy::time::unix_now;
 
 use crate::context::RequestCtx;
 use crate::error::GatewayError;
@@ -8,9 +12,64 @@ use crate::routing::ModelRoute;
 use crate::state::GatewayState;
 
 pub fn run(
-    _state: &GatewayState,
-    _ctx: &RequestCtx,
-    _route: &ModelRoute,
+    state: &GatewayState,
+    ctx: &RequestCtx,
+    route: &ModelRoute,
+    action: DataAction,
+    estimated_tokens: u64,
 ) -> Result<(), GatewayError> {
-    Ok(())
+    let decision = decide(state, ctx, route, action, estimated_tokens);
+    if decision.allowed {
+        return Ok(());
+    }
+    state.metrics.policy_denials.inc();
+    if !decision.errors.is_empty() {
+        tracing::warn!(request_id = %ctx.request_id, errors = ?decision.errors, "policy evaluation errors");
+    }
+    Err(GatewayError::AccessDenied {
+        model: route.name.to_string(),
+        policies: if state.explain_denials {
+            decision.policies
+        } else {
+            Vec::new()
+        },
+    })
+}
+
+/// Whether the model is visible in `GET /v1/models`: listable, and usable for chat or
+/// embeddings.
+pub fn visible(state: &GatewayState, ctx: &RequestCtx, route: &ModelRoute) -> bool {
+    let allowed = |action| decide(state, ctx, route, action, 0).allowed;
+    allowed(DataAction::ListModels) && (allowed(DataAction::Chat) || allowed(DataAction::Embed))
+}
+
+fn decide(
+    state: &GatewayState,
+    ctx: &RequestCtx,
+    route: &ModelRoute,
+    action: DataAction,
+    estimated_tokens: u64,
+) -> Decision {
+    let Some(principal) = &ctx.principal else {
+        return Decision {
+            allowed: false,
+            policies: Vec::new(),
+            errors: Vec::new(),
+        };
+    };
+    let facts = RequestFacts {
+        estimated_tokens,
+        stream: ctx.stream,
+        client_ip: ctx.client_addr.map(|a| a.ip()),
+        purpose: ctx.purpose.clone(),
+        api_key: principal.key_id.clone(),
+        now_unix: unix_now(),
+    };
+    state.policy.authorize_data(
+        &principal.user_name,
+        &principal.groups,
+        action,
+        &route.attrs,
+        &facts,
+    )
 }

@@ -7,8 +7,8 @@
 //! | [`authenticate`] | headers | `ctx.principal` | 401 `invalid_api_key` |
 //! | [`body`] / [`parse`] | body | — | 400, 413 |
 //! | [`route`] | model name | `ctx.route` | 404 `model_not_found` |
-//! | [`authorize`] | principal, route | — | (Cedar: next) |
-//! | [`admit`] | principal, route, request | — | (limits: next) |
+//! | [`authorize`] | principal, route, context | — | 403 `access_denied` |
+//! | [`admit`] | principal, route, token estimate | `ctx.ratelimit` | 429 `rate_limit_exceeded`, `budget_exceeded`, `concurrency_limit_exceeded`; 503 `limits_unavailable` |
 //! | [`inspect`] | request / response | content | (scanners: later) |
 //! | [`forward`] | routed request | `ctx.upstream_time` | 502, 504, upstream 4xx |
 //! | [`settle`] | usage | `ctx.usage` | — |
@@ -35,9 +35,12 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use palisade_protocol::openai::{ModelList, ModelObject};
 
+use palisade_policy::authz::DataAction;
+
 use crate::context::RequestCtx;
 use crate::error::GatewayError;
 use crate::state::GatewayState;
+use crate::tokens;
 
 /// `POST /v1/chat/completions`.
 pub async fn chat(
@@ -52,8 +55,18 @@ pub async fn chat(
         let mut req = parse::chat(&state, &bytes)?;
         ctx.stream = req.is_stream();
         let route = route::run(&state, &mut ctx, &req.model)?;
-        authorize::run(&state, &ctx, &route)?;
-        let admission = admit::run(&state, &ctx, &route)?;
+        ctx.prompt_estimate = tokens::chat_prompt(&req);
+        let output_cap = req
+            .output_cap()
+            .unwrap_or(state.server.default_output_tokens);
+        authorize::run(
+            &state,
+            &ctx,
+            &route,
+            DataAction::Chat,
+            ctx.prompt_estimate + output_cap,
+        )?;
+        let admission = admit::run(&state, &mut ctx, &route, output_cap).await?;
         inspect::input(&state, &ctx, &mut req)?;
         let wants_usage = req.wants_stream_usage();
         req.model = route.upstream_model.clone();
@@ -69,7 +82,7 @@ pub async fn chat(
         }
         let mut resp = forward::chat(&state, &mut ctx, &route, req).await?;
         inspect::output(&state, &ctx, &mut resp)?;
-        settle::run(&state, &mut ctx, resp.usage, admission);
+        settle::run(&state, &mut ctx, resp.usage, admission).await;
         resp.model = route.name.to_string();
         Ok(respond::json(&ctx, &resp))
     }
@@ -89,12 +102,13 @@ pub async fn embeddings(
         let bytes = body::read(&state, &headers, body).await?;
         let mut req = parse::embeddings(&state, &bytes)?;
         let route = route::run(&state, &mut ctx, &req.model)?;
-        authorize::run(&state, &ctx, &route)?;
-        let admission = admit::run(&state, &ctx, &route)?;
+        ctx.prompt_estimate = tokens::embeddings(&req);
+        authorize::run(&state, &ctx, &route, DataAction::Embed, ctx.prompt_estimate)?;
+        let admission = admit::run(&state, &mut ctx, &route, 0).await?;
         req.model = route.upstream_model.clone();
         let mut resp = forward::embeddings(&state, &mut ctx, &route, req).await?;
         let usage = palisade_protocol::openai::Usage::new(resp.usage.prompt_tokens, 0);
-        settle::run(&state, &mut ctx, Some(usage), admission);
+        settle::run(&state, &mut ctx, Some(usage), admission).await;
         resp.model = route.name.to_string();
         Ok(respond::json(&ctx, &resp))
     }
@@ -114,7 +128,7 @@ pub async fn models(
         let visible = state
             .routes
             .canonical()
-            .filter(|r| authorize::run(&state, &ctx, r).is_ok());
+            .filter(|r| authorize::visible(&state, &ctx, r));
         let objects: Vec<ModelObject> = visible
             .map(|r| ModelObject::new(r.name.as_ref(), 0, r.owned_by.clone()))
             .collect();
@@ -180,5 +194,8 @@ fn ctx_take(ctx: &mut RequestCtx) -> RequestCtx {
     taken.stream = ctx.stream;
     taken.upstream_time = ctx.upstream_time;
     taken.in_flight = ctx.in_flight.take();
+    taken.purpose = ctx.purpose.take();
+    taken.prompt_estimate = ctx.prompt_estimate;
+    taken.ratelimit = ctx.ratelimit.take();
     taken
 }

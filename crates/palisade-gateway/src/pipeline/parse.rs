@@ -23,6 +23,31 @@ pub fn chat(state: &GatewayState, body: &[u8]) -> Result<ChatRequest, GatewayErr
             Some("messages"),
         ));
     }
+    if req.messages.len() > state.server.max_messages {
+        return Err(GatewayError::invalid(
+            format!(
+                "`messages` may hold at most {} messages.",
+                state.server.max_messages
+            ),
+            Some("messages"),
+        ));
+    }
+    if let Some(cap) = req.output_cap()
+        && cap > state.server.max_output_tokens
+    {
+        let param = if req.max_completion_tokens.is_some() {
+            "max_completion_tokens"
+        } else {
+            "max_tokens"
+        };
+        return Err(GatewayError::invalid(
+            format!(
+                "`{param}` may be at most {}.",
+                state.server.max_output_tokens
+            ),
+            Some(param),
+        ));
+    }
     for (i, m) in req.messages.iter().enumerate() {
         if !ChatMessage::KNOWN_ROLES.contains(&m.role.as_str()) {
             return Err(GatewayError::invalid(

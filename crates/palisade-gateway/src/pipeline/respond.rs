@@ -1,5 +1,6 @@
 //! Stage 10 — respond. Builds the HTTP response: JSON body or error body, with
-//! `x-request-id` and `x-palisade-overhead-ms` on every response.
+//! `x-request-id` and `x-palisade-overhead-ms` on every response, and OpenAI's
+//! `x-ratelimit-*` headers whenever limits apply.
 
 use std::time::Duration;
 
@@ -46,6 +47,11 @@ pub fn stamp(ctx: &RequestCtx, headers: &mut HeaderMap) {
     }
     if let Ok(v) = HeaderValue::from_str(&format_ms(ctx.overhead())) {
         headers.insert(OVERHEAD_HEADER, v);
+    }
+    for (name, value) in ctx.ratelimit.iter().flat_map(|r| r.to_pairs()) {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            headers.insert(name, v);
+        }
     }
 }
 

@@ -1,9 +1,11 @@
 //! Streaming responses. Relays upstream chunks to the client as SSE, one chunk at a time:
-//! each is rewritten to the public model name, inspected before its bytes leave, and its
-//! usage taken for settlement. The stream ends with `[DONE]`, or with an OpenAI-style
-//! error event when the upstream breaks or the request deadline passes — never a hang.
-//! Settlement and the record happen when the stream ends, and also when the client goes
-//! away mid-stream (the relay's `Drop`).
+//! each is rewritten to the public model name, inspected before its bytes leave, counted
+//! against the request's token allowance, and its usage taken for settlement. The stream
+//! ends with `[DONE]`; with a final `finish_reason: "length"` chunk and an error event
+//! when a hard token limit is reached; or with an OpenAI-style error event when the
+//! upstream breaks or the request deadline passes — never a hang. Settlement and the
+//! record happen when the stream ends, and also when the client goes away mid-stream
+//! (the relay's `Drop`).
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -13,6 +15,8 @@ use axum::body::{Body, Bytes};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use futures::StreamExt;
+use palisade_policy::limits::{Refusal, RefusalCode};
+use palisade_protocol::openai::{ChatChunk, ChunkChoice, Delta, Usage};
 use palisade_protocol::sse;
 use palisade_upstream::{ChunkStream, UpstreamError};
 use tokio::time::Instant;
@@ -22,6 +26,7 @@ use super::{inspect, record, respond, settle};
 use crate::context::RequestCtx;
 use crate::error::GatewayError;
 use crate::state::GatewayState;
+use crate::tokens;
 
 struct Relay {
     state: Arc<GatewayState>,
@@ -31,33 +36,70 @@ struct Relay {
     wants_usage: bool,
     model: String,
     deadline: Instant,
+    /// Total tokens (prompt + completion) the request may use; `None` = unlimited.
+    allowance: Option<u64>,
+    completion_tokens: u64,
+    /// A template for gateway-made chunks (id, created).
+    last_chunk: Option<(String, i64)>,
     done: bool,
 }
 
 impl Relay {
     /// Settles and records once, with the outcome code.
-    fn finish(&mut self, code: &'static str) {
+    async fn finish(&mut self, code: &'static str) {
         if let Some(mut ctx) = self.ctx.take() {
+            if ctx.usage.is_none() && self.completion_tokens > 0 {
+                ctx.usage = Some(Usage::new(ctx.prompt_estimate, self.completion_tokens));
+            }
             let usage = ctx.usage;
-            settle::run(
-                &self.state,
-                &mut ctx,
-                usage,
-                self.admission.take().unwrap_or_default(),
-            );
+            if let Some(admission) = self.admission.take() {
+                settle::run(&self.state, &mut ctx, usage, admission).await;
+            }
             record::run(&self.state, &ctx, 200, code);
         }
     }
 
-    fn error_event(&mut self, err: GatewayError) -> Bytes {
+    async fn error_event(&mut self, err: GatewayError) -> Bytes {
         let code = err.code();
         if let (Some(ctx), GatewayError::Upstream(e)) = (&self.ctx, &err) {
             tracing::warn!(request_id = %ctx.request_id, error = %e, "upstream stream failed");
         }
-        self.finish(code);
+        self.finish(code).await;
         self.done = true;
         let body = serde_json::to_string(&err.body()).unwrap_or_default();
         Bytes::from(sse::encode_data(&body))
+    }
+
+    /// Ends the stream at the token allowance: a `length` finish, then the error event.
+    async fn cut(&mut self) -> Bytes {
+        let (id, created) = self.last_chunk.clone().unwrap_or_default();
+        let last = ChatChunk {
+            id,
+            object: "chat.completion.chunk".into(),
+            created,
+            model: self.model.clone(),
+            choices: vec![ChunkChoice {
+                index: 0,
+                delta: Delta::default(),
+                finish_reason: Some("length".into()),
+                extra: Default::default(),
+            }],
+            usage: None,
+            extra: Default::default(),
+        };
+        let refusal = Refusal {
+            code: RefusalCode::BudgetExceeded,
+            message: "The stream reached a token limit and was ended.".into(),
+            retry_after: Duration::ZERO,
+            headers: Default::default(),
+        };
+        let mut out = sse::encode_data(&serde_json::to_string(&last).unwrap_or_default());
+        out.push_str(&String::from_utf8_lossy(
+            &self
+                .error_event(GatewayError::Limited(Box::new(refusal)))
+                .await,
+        ));
+        Bytes::from(out)
     }
 
     async fn next_bytes(&mut self) -> Option<Bytes> {
@@ -71,13 +113,13 @@ impl Relay {
                 ctx.upstream_time += waiting.elapsed();
             }
             match next {
-                Err(_) => return Some(self.error_event(GatewayError::RequestTimeout)),
+                Err(_) => return Some(self.error_event(GatewayError::RequestTimeout).await),
                 Ok(None) => {
-                    self.finish("ok");
+                    self.finish("ok").await;
                     self.done = true;
                     return Some(Bytes::from_static(sse::DONE.as_bytes()));
                 }
-                Ok(Some(Err(e))) => return Some(self.error_event(GatewayError::Upstream(e))),
+                Ok(Some(Err(e))) => return Some(self.error_event(GatewayError::Upstream(e)).await),
                 Ok(Some(Ok(mut chunk))) => {
                     let ctx = self.ctx.as_mut()?;
                     if let Some(usage) = chunk.usage {
@@ -90,14 +132,21 @@ impl Relay {
                         }
                     }
                     chunk.model.clone_from(&self.model);
+                    self.last_chunk = Some((chunk.id.clone(), chunk.created));
                     if let Err(err) = inspect::output_chunk(&self.state, ctx, &mut chunk) {
-                        return Some(self.error_event(err));
+                        return Some(self.error_event(err).await);
+                    }
+                    self.completion_tokens += chunk_tokens(&chunk);
+                    if let Some(allowance) = self.allowance
+                        && ctx.prompt_estimate + self.completion_tokens > allowance
+                    {
+                        return Some(self.cut().await);
                     }
                     match serde_json::to_string(&chunk) {
                         Ok(json) => return Some(Bytes::from(sse::encode_data(&json))),
                         Err(e) => {
                             let err = UpstreamError::Protocol(format!("unserializable chunk: {e}"));
-                            return Some(self.error_event(GatewayError::Upstream(err)));
+                            return Some(self.error_event(GatewayError::Upstream(err)).await);
                         }
                     }
                 }
@@ -106,10 +155,46 @@ impl Relay {
     }
 }
 
+/// Completion tokens in one chunk's deltas (text and tool-call arguments).
+fn chunk_tokens(chunk: &ChatChunk) -> u64 {
+    chunk
+        .choices
+        .iter()
+        .map(|c| {
+            let text = c.delta.content.as_deref().map_or(0, tokens::count);
+            let args: u64 = c
+                .delta
+                .tool_calls
+                .iter()
+                .flatten()
+                .filter_map(|t| t.function.as_ref()?.arguments.as_deref())
+                .map(tokens::count)
+                .sum();
+            text + args
+        })
+        .sum()
+}
+
 impl Drop for Relay {
     fn drop(&mut self) {
-        // The client went away before the stream ended.
-        self.finish("client_disconnected");
+        // The client went away before the stream ended: settle and record anyway.
+        let (Some(mut ctx), admission) = (self.ctx.take(), self.admission.take()) else {
+            return;
+        };
+        if ctx.usage.is_none() {
+            ctx.usage = Some(Usage::new(ctx.prompt_estimate, self.completion_tokens));
+        }
+        let state = Arc::clone(&self.state);
+        let finish = async move {
+            let usage = ctx.usage;
+            if let Some(admission) = admission {
+                settle::run(&state, &mut ctx, usage, admission).await;
+            }
+            record::run(&state, &ctx, 200, "client_disconnected");
+        };
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            handle.spawn(finish);
+        }
     }
 }
 
@@ -133,6 +218,7 @@ pub fn relay(
     let deadline = Instant::now() + remaining.max(Duration::from_millis(1));
     let mut headers = axum::http::HeaderMap::new();
     respond::stamp(&ctx, &mut headers);
+    let allowance = admission.token_allowance();
     let relay = Relay {
         state,
         ctx: Some(ctx),
@@ -141,6 +227,9 @@ pub fn relay(
         wants_usage,
         model,
         deadline,
+        allowance,
+        completion_tokens: 0,
+        last_chunk: None,
         done: false,
     };
     let body = futures::stream::unfold(relay, |mut relay| async move {

@@ -19,6 +19,11 @@ pub struct RequestLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RefusalLabels {
+    pub code: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct EndpointLabels {
     pub endpoint: &'static str,
 }
@@ -62,6 +67,8 @@ pub struct Metrics {
     pub tokens: Family<TokenLabels, Counter>,
     pub in_flight: Gauge,
     pub auth_failures: Counter,
+    pub policy_denials: Counter,
+    pub limit_refusals: Family<RefusalLabels, Counter>,
 }
 
 impl Metrics {
@@ -121,6 +128,18 @@ impl Metrics {
             "Data-plane requests refused for bad or missing credentials",
             auth_failures.clone(),
         );
+        let policy_denials = Counter::default();
+        registry.register(
+            "policy_denials",
+            "Requests denied by access policy",
+            policy_denials.clone(),
+        );
+        let limit_refusals = Family::<RefusalLabels, Counter>::default();
+        registry.register(
+            "limit_refusals",
+            "Requests refused by limits, by code",
+            limit_refusals.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -131,6 +150,8 @@ impl Metrics {
             tokens,
             in_flight,
             auth_failures,
+            policy_denials,
+            limit_refusals,
         }
     }
 

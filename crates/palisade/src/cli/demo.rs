@@ -41,7 +41,14 @@ const DEMO_USER: &str = "demo-user";
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     create_private_dir(&args.dir)?;
     let db = args.dir.join("palisade.db");
-    let config_text = demo_config(args.port, args.admin_port, &db);
+    let policies = args.dir.join("policies.cedar");
+    if !policies.exists() {
+        write_private(
+            &policies,
+            palisade_policy::authz::DEFAULT_POLICIES.as_bytes(),
+        )?;
+    }
+    let config_text = demo_config(args.port, args.admin_port, &db, &policies);
     let config = palisade_config::parse_str(&config_text, |_| None).context("demo config")?;
     logging::init("warn,palisade=info", LogFormat::Text);
     let store = palisade_store::connect(&config.store.url, 4)
@@ -62,7 +69,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     running.run_until_signal().await
 }
 
-fn demo_config(port: u16, admin_port: u16, db: &Path) -> String {
+fn demo_config(port: u16, admin_port: u16, db: &Path, policies: &Path) -> String {
     format!(
         r#"
 [server]
@@ -72,6 +79,8 @@ admin_listen = "127.0.0.1:{admin_port}"
 url = "sqlite://{db}"
 [logging]
 format = "text"
+[policy]
+file = "{policies}"
 [[providers]]
 name = "simulated"
 kind = "simulated"
@@ -82,7 +91,8 @@ name = "demo"
 provider = "simulated"
 upstream_model = "palisade-simulated-1"
 "#,
-        db = db.display()
+        db = db.display(),
+        policies = policies.display(),
     )
 }
 

@@ -1,10 +1,11 @@
 //! The command line: one subcommand per verb. `serve` and `demo` run the gateway;
-//! `config` checks configuration; `users`, `groups` and `keys` talk to a running admin
-//! API, like kubectl does.
+//! `config` and `policy check` work offline; `users`, `groups`, `keys` and the other
+//! `policy` verbs talk to a running admin API, like kubectl does.
 
 mod config_cmd;
 mod demo;
 mod identity_verbs;
+mod policy;
 mod serve;
 
 use std::path::PathBuf;
@@ -50,6 +51,13 @@ enum Command {
         #[command(subcommand)]
         verb: identity_verbs::GroupsVerb,
     },
+    /// Check, show, apply and explain access policies.
+    Policy {
+        #[command(flatten)]
+        admin: AdminArgs,
+        #[command(subcommand)]
+        verb: policy::PolicyVerb,
+    },
     /// Manage API keys (through the admin API).
     Keys {
         #[command(flatten)]
@@ -91,5 +99,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Users { admin, verb } => identity_verbs::users(&admin, verb).await,
         Command::Groups { admin, verb } => identity_verbs::groups(&admin, verb).await,
         Command::Keys { admin, verb } => identity_verbs::keys(&admin, verb).await,
+        Command::Policy { admin, verb } => policy::run(&admin, verb).await,
     }
 }

@@ -113,16 +113,37 @@ impl Gateway {
 
     /// Creates a user and returns a fresh API key for it.
     pub async fn api_key(&self) -> String {
-        let name = format!("user-{}", free_port());
+        self.key_for(&format!("user-{}", free_port()), &["test"])
+            .await
+    }
+
+    /// Creates user `name` in `groups` (if new) and returns a fresh API key for it.
+    pub async fn key_for(&self, name: &str, groups: &[&str]) -> String {
         let r = self
-            .admin_post("/admin/v1/users", json!({"name": name, "groups": ["test"]}))
+            .admin_post("/admin/v1/users", json!({"name": name, "groups": groups}))
             .await;
-        assert_eq!(r.0, 201, "{}", r.1);
+        assert!(r.0 == 201 || r.0 == 409, "{}", r.1);
         let r = self
             .admin_post("/admin/v1/keys", json!({"user": name}))
             .await;
         assert_eq!(r.0, 201, "{}", r.1);
         r.1["key"].as_str().expect("key").to_owned()
+    }
+
+    /// An admin token with `role`, minted through the API.
+    pub async fn admin_token(&self, role: &str) -> String {
+        let r = self
+            .admin_post("/admin/v1/tokens", json!({"role": role}))
+            .await;
+        assert_eq!(r.0, 201, "{}", r.1);
+        r.1["token"].as_str().expect("token").to_owned()
+    }
+
+    /// Sends SIGHUP (policy reload).
+    pub fn hangup(&self) {
+        let _ = Command::new("kill")
+            .args(["-HUP", &self.pid().to_string()])
+            .status();
     }
 
     pub async fn admin_post(&self, path: &str, body: Value) -> (u16, Value) {

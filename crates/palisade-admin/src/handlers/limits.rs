@@ -1,0 +1,47 @@
+//! Limit rules: `GET /admin/v1/limits` and `PUT /admin/v1/limits` (`{"rules": [...]}`),
+//! validated and swapped atomically; requests in flight keep the admission they got.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use palisade_policy::authz::AdminAction;
+use palisade_policy::limits::LimitRule;
+use serde::{Deserialize, Serialize};
+
+use super::log_action;
+use crate::auth::Admin;
+use crate::error::AdminError;
+use crate::state::AdminState;
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rules {
+    pub rules: Vec<LimitRule>,
+}
+
+pub async fn get(
+    State(state): State<Arc<AdminState>>,
+    admin: Admin,
+) -> Result<Json<Rules>, AdminError> {
+    admin.require(&state, AdminAction::ReadLimits)?;
+    Ok(Json(Rules {
+        rules: state.limiter.rules(),
+    }))
+}
+
+pub async fn put(
+    State(state): State<Arc<AdminState>>,
+    admin: Admin,
+    Json(body): Json<Rules>,
+) -> Result<Json<Rules>, AdminError> {
+    admin.require(&state, AdminAction::ManageLimits)?;
+    state
+        .limiter
+        .replace_rules(body.rules)
+        .map_err(|e| AdminError::Invalid(e.to_string()))?;
+    log_action(admin.actor(), "limits.replace", "limits");
+    Ok(Json(Rules {
+        rules: state.limiter.rules(),
+    }))
+}

@@ -1,0 +1,177 @@
+//! Access policy: `GET /admin/v1/policies` (the Cedar text in force), `PUT
+//! /admin/v1/policies` (validate, persist to the policy file, swap atomically — an
+//! invalid set is refused with the exact error and the running set stays in force), and
+//! `POST /admin/v1/policies/explain` (what would be decided, and which policies decide).
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use palisade_policy::authz::{AdminAction, DataAction, PolicyEngine, RequestFacts};
+use palisade_policy::time::unix_now;
+use serde::{Deserialize, Serialize};
+
+use super::log_action;
+use crate::auth::Admin;
+use crate::error::AdminError;
+use crate::state::AdminState;
+
+#[derive(Serialize)]
+pub struct PolicyView {
+    pub source: String,
+    pub policies: usize,
+    pub ids: Vec<String>,
+    /// The file the set is persisted in (`null`: the built-in default set, in memory).
+    pub file: Option<String>,
+}
+
+fn view(state: &AdminState) -> PolicyView {
+    let summary = state.policy.summary();
+    PolicyView {
+        source: state.policy.source().to_string(),
+        policies: summary.policies,
+        ids: summary.ids,
+        file: state.policy_file.as_ref().map(|p| p.display().to_string()),
+    }
+}
+
+pub async fn get(
+    State(state): State<Arc<AdminState>>,
+    admin: Admin,
+) -> Result<Json<PolicyView>, AdminError> {
+    admin.require(&state, AdminAction::ReadPolicies)?;
+    Ok(Json(view(&state)))
+}
+
+/// The body is the Cedar text itself (`text/plain`) or `{"source": "..."}`.
+pub async fn put(
+    State(state): State<Arc<AdminState>>,
+    admin: Admin,
+    body: String,
+) -> Result<Json<PolicyView>, AdminError> {
+    admin.require(&state, AdminAction::ManagePolicies)?;
+    let source = match serde_json::from_str::<serde_json::Value>(&body) {
+        Ok(serde_json::Value::Object(o)) => o
+            .get("source")
+            .and_then(|s| s.as_str())
+            .map(str::to_owned)
+            .ok_or_else(|| {
+                AdminError::Invalid("JSON bodies must be {\"source\": \"<cedar>\"}".into())
+            })?,
+        _ => body,
+    };
+    PolicyEngine::check(&source).map_err(|e| AdminError::InvalidPolicy(e.to_string()))?;
+    if let Some(file) = &state.policy_file {
+        write_atomically(file, &source)
+            .map_err(|e| AdminError::Store(format!("cannot write {}: {e}", file.display())))?;
+    }
+    state
+        .policy
+        .replace(&source)
+        .map_err(|e| AdminError::InvalidPolicy(e.to_string()))?;
+    log_action(admin.actor(), "policy.replace", "policies");
+    Ok(Json(view(&state)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExplainRequest {
+    pub user: String,
+    pub model: String,
+    #[serde(default)]
+    pub action: Option<String>,
+    #[serde(default)]
+    pub context: HashMap<String, String>,
+}
+
+#[derive(Serialize)]
+pub struct Explanation {
+    pub decision: &'static str,
+    pub policies: Vec<String>,
+    pub errors: Vec<String>,
+    pub user: String,
+    pub groups: Vec<String>,
+    pub model: String,
+    pub action: &'static str,
+}
+
+/// Context keys: `purpose`, `client_ip`, `estimated_tokens`, `stream`, `api_key`,
+/// `time` (unix seconds).
+pub async fn explain(
+    State(state): State<Arc<AdminState>>,
+    admin: Admin,
+    Json(req): Json<ExplainRequest>,
+) -> Result<Json<Explanation>, AdminError> {
+    admin.require(&state, AdminAction::ReadPolicies)?;
+    let user = state
+        .identity
+        .find_user(&req.user)
+        .await?
+        .ok_or_else(|| AdminError::NotFound(format!("user `{}`", req.user)))?;
+    let model = state
+        .models
+        .iter()
+        .find(|m| m.name == req.model)
+        .ok_or_else(|| AdminError::NotFound(format!("model `{}`", req.model)))?;
+    let action = match req.action.as_deref().unwrap_or("chat") {
+        "chat" => DataAction::Chat,
+        "embed" => DataAction::Embed,
+        "list_models" => DataAction::ListModels,
+        other => {
+            return Err(AdminError::Invalid(format!(
+                "`action` must be chat, embed or list_models, not `{other}`"
+            )));
+        }
+    };
+    let facts = facts(&req.context)?;
+    let decision = state
+        .policy
+        .authorize_data(&user.name, &user.groups, action, model, &facts);
+    Ok(Json(Explanation {
+        decision: if decision.allowed { "allow" } else { "deny" },
+        policies: decision.policies,
+        errors: decision.errors,
+        user: user.name,
+        groups: user.groups,
+        model: model.name.clone(),
+        action: action.as_str(),
+    }))
+}
+
+fn facts(ctx: &HashMap<String, String>) -> Result<RequestFacts, AdminError> {
+    let mut facts = RequestFacts {
+        estimated_tokens: 0,
+        stream: false,
+        client_ip: None,
+        purpose: None,
+        api_key: String::new(),
+        now_unix: unix_now(),
+    };
+    for (k, v) in ctx {
+        let bad = || AdminError::Invalid(format!("context `{k}` has an invalid value"));
+        match k.as_str() {
+            "purpose" => facts.purpose = Some(v.clone()),
+            "client_ip" => facts.client_ip = Some(v.parse::<IpAddr>().map_err(|_| bad())?),
+            "estimated_tokens" => facts.estimated_tokens = v.parse().map_err(|_| bad())?,
+            "stream" => facts.stream = v.parse().map_err(|_| bad())?,
+            "api_key" => facts.api_key = v.clone(),
+            "time" => facts.now_unix = v.parse().map_err(|_| bad())?,
+            _ => {
+                return Err(AdminError::Invalid(format!(
+                    "unknown context key `{k}` (purpose, client_ip, estimated_tokens, stream, api_key, time)"
+                )));
+            }
+        }
+    }
+    Ok(facts)
+}
+
+/// Writes next to the target and renames over it, so readers never see half a file.
+fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+    let tmp = path.with_extension("cedar.tmp");
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, path)
+}

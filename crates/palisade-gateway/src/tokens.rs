@@ -1,0 +1,82 @@
+//! Token counts for admission: prompts are counted with the `o200k_base` BPE (the
+//! tokenizer of OpenAI's current models; a close estimate for others), using the chat
+//! format's per-message overhead. Counting happens once per request, before limits and
+//! policy see the estimate.
+
+use palisade_protocol::openai::{ChatRequest, EmbeddingInput, EmbeddingsRequest};
+use tiktoken_rs::CoreBPE;
+
+/// Tokens the chat format adds per message and per reply, as OpenAI documents them.
+const PER_MESSAGE: u64 = 3;
+const REPLY_PRIMING: u64 = 3;
+
+fn bpe() -> &'static CoreBPE {
+    tiktoken_rs::o200k_base_singleton()
+}
+
+/// Loads the tokenizer now, so the first request does not pay for it.
+pub fn warm_up() {
+    let _ = bpe().count_ordinary("warm up");
+}
+
+pub fn count(text: &str) -> u64 {
+    if text.is_empty() {
+        0
+    } else {
+        bpe().count_ordinary(text) as u64
+    }
+}
+
+/// Prompt tokens of a chat request: every message's text, names, tool calls and the
+/// tool definitions.
+pub fn chat_prompt(req: &ChatRequest) -> u64 {
+    let mut total = REPLY_PRIMING;
+    for m in &req.messages {
+        total += PER_MESSAGE + count(&m.text_content());
+        if let Some(name) = &m.name {
+            total += count(name) + 1;
+        }
+        for call in m.tool_calls.iter().flatten() {
+            total += count(&call.function.name) + count(&call.function.arguments) + 3;
+        }
+    }
+    if let Some(tools) = &req.tools {
+        total += count(&serde_json::to_string(tools).unwrap_or_default());
+    }
+    total
+}
+
+/// Input tokens of an embeddings request (token-id inputs count as given).
+pub fn embeddings(req: &EmbeddingsRequest) -> u64 {
+    match &req.input {
+        EmbeddingInput::One(s) => count(s),
+        EmbeddingInput::Many(v) => v.iter().map(|s| count(s)).sum(),
+        EmbeddingInput::Tokens(t) => t.len() as u64,
+        EmbeddingInput::TokenBatches(b) => b.iter().map(|t| t.len() as u64).sum(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use palisade_protocol::openai::ChatMessage;
+
+    #[test]
+    fn counts_real_tokens() {
+        assert_eq!(count("hello world"), 2);
+        assert_eq!(count(""), 0);
+    }
+
+    #[test]
+    fn chat_prompt_adds_format_overhead() {
+        let req: ChatRequest = serde_json::from_value(serde_json::json!({
+            "model": "m", "messages": [{"role": "user", "content": "hello world"}]
+        }))
+        .unwrap();
+        assert_eq!(chat_prompt(&req), 3 + 3 + 2);
+        let mut two = req.clone();
+        two.messages
+            .push(ChatMessage::text("assistant", "hello world"));
+        assert_eq!(chat_prompt(&two), chat_prompt(&req) + 5);
+    }
+}

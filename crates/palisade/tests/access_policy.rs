@@ -1,0 +1,346 @@
+//! Access policy through the real binary: Cedar decides who may use which model, with
+//! default deny, `forbid` winning, context rules, explanations in 403s, per-caller model
+//! lists, admin actions under the same engine, and atomic hot reload (admin PUT and
+//! SIGHUP) that keeps the old set when the new one is invalid.
+
+// Test helpers outside #[test] fns may fail loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Gateway, user_message};
+use serde_json::{Value, json};
+
+const ADMIN_RULES: &str = r#"
+@id("admins")
+permit(principal is Palisade::AdminToken, action, resource) when { principal.role == "admin" };
+@id("operators")
+permit(principal is Palisade::AdminToken, action, resource)
+when { principal.role == "operator" }
+unless { action == Palisade::Action::"manage_admin_tokens" || action == Palisade::Action::"manage_policies" };
+"#;
+
+const MODELS: &str = r#"
+[[providers]]
+name = "sim"
+kind = "simulated"
+[[providers]]
+name = "slow"
+kind = "simulated"
+latency_ms = 1500
+[[models]]
+name = "small"
+provider = "sim"
+tier = "standard"
+[[models]]
+name = "frontier"
+provider = "sim"
+tier = "frontier"
+[[models]]
+name = "old"
+provider = "sim"
+labels = ["deprecated"]
+[[models]]
+name = "slow"
+provider = "slow"
+"#;
+
+fn policies(data_rules: &str) -> String {
+    format!("{ADMIN_RULES}\n{data_rules}")
+}
+
+const GROUP_RULES: &str = r#"
+@id("everyone-standard")
+permit(principal, action, resource is Palisade::Model) when { resource.tier == "standard" };
+@id("research-frontier")
+permit(principal in Palisade::Group::"research", action, resource is Palisade::Model) when { resource.tier == "frontier" };
+@id("frontier-needs-purpose")
+forbid(principal, action == Palisade::Action::"chat", resource is Palisade::Model)
+when { resource.tier == "frontier" }
+unless { context has purpose && ["research", "support"].contains(context.purpose) };
+@id("no-deprecated")
+forbid(principal, action, resource is Palisade::Model) when { resource.labels.contains("deprecated") };
+"#;
+
+async fn start(data_rules: &str) -> Gateway {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("policies.cedar");
+    std::fs::write(&file, policies(data_rules)).unwrap();
+    let rest = format!("[policy]\nfile = \"{}\"\n{MODELS}", file.display());
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap();
+    Gateway::start_with(dir, "", &rest, "http", http).await
+}
+
+async fn chat(gw: &Gateway, key: &str, model: &str, purpose: Option<&str>) -> (u16, Value) {
+    let mut req = gw.chat(key, json!({"model": model, "messages": user_message("hi")}));
+    if let Some(p) = purpose {
+        req = req.header("x-palisade-purpose", p);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn groups_decide_which_models_a_user_may_use() {
+    let gw = start(GROUP_RULES).await;
+    let researcher = gw.key_for("rita", &["research"]).await;
+    let seller = gw.key_for("sam", &["sales"]).await;
+    assert_eq!(
+        chat(&gw, &researcher, "frontier", Some("research")).await.0,
+        200
+    );
+    assert_eq!(chat(&gw, &seller, "small", None).await.0, 200);
+    let (status, body) = chat(&gw, &seller, "frontier", Some("research")).await;
+    assert_eq!(status, 403);
+    assert_eq!(body["error"]["code"], "access_denied");
+    assert_eq!(body["error"]["type"], "permission_error");
+}
+
+#[tokio::test]
+async fn forbid_overrides_permit_and_is_named() {
+    let gw = start(GROUP_RULES).await;
+    let key = gw.key_for("rita", &["research"]).await;
+    let (status, body) = chat(&gw, &key, "old", None).await;
+    assert_eq!(status, 403);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no-deprecated"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn context_rule_requires_a_purpose() {
+    let gw = start(GROUP_RULES).await;
+    let key = gw.key_for("rita", &["research"]).await;
+    let (status, body) = chat(&gw, &key, "frontier", None).await;
+    assert_eq!(status, 403);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("frontier-needs-purpose"),
+        "{body}"
+    );
+    assert_eq!(chat(&gw, &key, "frontier", Some("marketing")).await.0, 403);
+    assert_eq!(chat(&gw, &key, "frontier", Some("support")).await.0, 200);
+}
+
+#[tokio::test]
+async fn model_list_shows_only_what_the_caller_may_use() {
+    let gw = start(GROUP_RULES).await;
+    let ids = |v: Value| -> Vec<String> {
+        v["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let list = |key: String| {
+        let gw = &gw;
+        async move {
+            gw.http
+                .get(format!("{}/v1/models", gw.base))
+                .bearer_auth(key)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let researcher = gw.key_for("rita", &["research"]).await;
+    let seller = gw.key_for("sam", &["sales"]).await;
+    assert_eq!(ids(list(researcher).await), ["small", "frontier", "slow"]);
+    assert_eq!(ids(list(seller).await), ["small", "slow"]);
+}
+
+#[tokio::test]
+async fn admin_put_swaps_policies_atomically_and_rejects_invalid_sets() {
+    let gw = start(GROUP_RULES).await;
+    let key = gw.key_for("sam", &["sales"]).await;
+    assert_eq!(chat(&gw, &key, "frontier", Some("research")).await.0, 403);
+
+    // A request in flight on the slow model while the set changes completes.
+    let in_flight = tokio::spawn(
+        gw.chat(
+            &key,
+            json!({"model": "slow", "messages": user_message("hi")}),
+        )
+        .send(),
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let open = policies("@id(\"open\")\npermit(principal, action, resource is Palisade::Model);");
+    let put = gw
+        .http
+        .put(format!("{}/admin/v1/policies", gw.admin))
+        .bearer_auth(common::ADMIN_TOKEN)
+        .json(&json!({"source": open}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 200);
+    assert_eq!(
+        chat(&gw, &key, "frontier", None).await.0,
+        200,
+        "the new set is in force"
+    );
+    assert_eq!(
+        in_flight.await.unwrap().unwrap().status(),
+        200,
+        "in-flight requests are not dropped"
+    );
+    let on_disk = std::fs::read_to_string(gw.dir.path().join("policies.cedar")).unwrap();
+    assert!(
+        on_disk.contains("@id(\"open\")"),
+        "PUT persists to the policy file"
+    );
+
+    // An invalid set (unknown attribute) is refused with the exact error; the old set stays.
+    let invalid = policies(
+        "@id(\"bad\")\npermit(principal, action, resource is Palisade::Model) when { resource.colour == \"red\" };",
+    );
+    let put = gw
+        .http
+        .put(format!("{}/admin/v1/policies", gw.admin))
+        .bearer_auth(common::ADMIN_TOKEN)
+        .body(invalid)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 400);
+    let body: Value = put.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "invalid_policy");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("colour"),
+        "{body}"
+    );
+    assert_eq!(
+        chat(&gw, &key, "frontier", None).await.0,
+        200,
+        "the previous set still works"
+    );
+}
+
+#[tokio::test]
+async fn sighup_reloads_the_policy_file() {
+    let gw = start(GROUP_RULES).await;
+    let key = gw.key_for("sam", &["sales"]).await;
+    assert_eq!(chat(&gw, &key, "small", None).await.0, 200);
+    let closed = policies(
+        "@id(\"nothing-for-sales\")\nforbid(principal in Palisade::Group::\"sales\", action, resource);\npermit(principal, action, resource is Palisade::Model);",
+    );
+    std::fs::write(gw.dir.path().join("policies.cedar"), closed).unwrap();
+    gw.hangup();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, body) = chat(&gw, &key, "small", None).await;
+        if status == 403 {
+            assert!(
+                body["error"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("nothing-for-sales")
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "SIGHUP did not reload the policies"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // An invalid file on SIGHUP keeps the running set.
+    std::fs::write(gw.dir.path().join("policies.cedar"), "permit(").unwrap();
+    gw.hangup();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(chat(&gw, &key, "small", None).await.0, 403);
+    assert!(gw.logs().contains("policy reload rejected"));
+}
+
+#[tokio::test]
+async fn admin_actions_are_governed_by_policy() {
+    let gw = start(GROUP_RULES).await;
+    let operator = gw.admin_token("operator").await;
+    let create_user = |token: String, name: &'static str| {
+        let gw = &gw;
+        async move {
+            gw.http
+                .post(format!("{}/admin/v1/users", gw.admin))
+                .bearer_auth(token)
+                .json(&json!({"name": name}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(create_user(operator.clone(), "olga").await, 201);
+    let put = gw
+        .http
+        .put(format!("{}/admin/v1/policies", gw.admin))
+        .bearer_auth(&operator)
+        .body(policies(GROUP_RULES))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 403, "operators may not change policies");
+    // Forbid operators from managing users: the same request is now refused.
+    let stricter = format!(
+        "{}\n@id(\"operators-no-users\")\nforbid(principal, action == Palisade::Action::\"manage_users\", resource) when {{ principal.role == \"operator\" }};",
+        policies(GROUP_RULES)
+    );
+    let put = gw
+        .http
+        .put(format!("{}/admin/v1/policies", gw.admin))
+        .bearer_auth(common::ADMIN_TOKEN)
+        .body(stricter)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 200, "{:?}", put.text().await);
+    assert_eq!(create_user(operator, "oscar").await, 403);
+}
+
+#[tokio::test]
+async fn explain_names_the_deciding_policies() {
+    let gw = start(GROUP_RULES).await;
+    gw.key_for("rita", &["research"]).await;
+    let explain = |body: Value| {
+        let gw = &gw;
+        async move {
+            gw.http
+                .post(format!("{}/admin/v1/policies/explain", gw.admin))
+                .bearer_auth(common::ADMIN_TOKEN)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let out =
+        explain(json!({"user": "rita", "model": "frontier", "context": {"purpose": "research"}}))
+            .await;
+    assert_eq!(out["decision"], "allow");
+    assert_eq!(out["policies"], json!(["research-frontier"]));
+    let out = explain(json!({"user": "rita", "model": "frontier"})).await;
+    assert_eq!(out["decision"], "deny");
+    assert_eq!(out["policies"], json!(["frontier-needs-purpose"]));
+}

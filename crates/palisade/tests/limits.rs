@@ -1,0 +1,319 @@
+//! Limits through the real binary (in-process backend): each limit kind refuses at the
+//! right point with OpenAI's headers, token reservations are reconciled with real usage,
+//! a stream is cut cleanly at its budget, and concurrency is released when a client
+//! disconnects.
+
+// Test helpers outside #[test] fns may fail loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Gateway, user_message};
+use futures::StreamExt;
+use serde_json::{Value, json};
+
+const MODELS: &str = r#"
+[[providers]]
+name = "sim"
+kind = "simulated"
+[[providers]]
+name = "streamer"
+kind = "simulated"
+chunk_interval_ms = 100
+reply = "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty"
+[[providers]]
+name = "chatty"
+kind = "simulated"
+reply = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho sigma tau upsilon phi chi psi omega alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho sigma tau upsilon phi chi psi omega"
+[[models]]
+name = "sim"
+provider = "sim"
+price_input_per_million = 1000000.0
+price_output_per_million = 1000000.0
+[[models]]
+name = "streamer"
+provider = "streamer"
+[[models]]
+name = "chatty"
+provider = "chatty"
+"#;
+
+async fn start(server_extra: &str, rules: &str) -> (Gateway, String) {
+    let gw = Gateway::start(server_extra, &format!("{MODELS}\n{rules}")).await;
+    let key = gw.api_key().await;
+    (gw, key)
+}
+
+fn body(model: &str) -> Value {
+    json!({"model": model, "messages": user_message("hi"), "max_tokens": 20})
+}
+
+fn header(resp: &reqwest::Response, name: &str) -> Option<String> {
+    resp.headers()
+        .get(name)
+        .map(|v| v.to_str().unwrap().to_owned())
+}
+
+#[tokio::test]
+async fn requests_per_minute_refuses_the_next_request_with_openai_headers() {
+    let (gw, key) = start(
+        "",
+        "[[limits.rules]]\nscope = \"key\"\nrequests_per_minute = 3\n",
+    )
+    .await;
+    for i in 0..3 {
+        let resp = gw.chat(&key, body("sim")).send().await.unwrap();
+        assert_eq!(resp.status(), 200);
+        assert_eq!(
+            header(&resp, "x-ratelimit-limit-requests").as_deref(),
+            Some("3")
+        );
+        assert_eq!(
+            header(&resp, "x-ratelimit-remaining-requests"),
+            Some((2 - i).to_string())
+        );
+        assert!(header(&resp, "x-ratelimit-reset-requests").is_some());
+    }
+    let resp = gw.chat(&key, body("sim")).send().await.unwrap();
+    assert_eq!(resp.status(), 429);
+    assert_eq!(
+        header(&resp, "x-ratelimit-remaining-requests").as_deref(),
+        Some("0")
+    );
+    let retry: u64 = header(&resp, "retry-after").unwrap().parse().unwrap();
+    assert!(
+        (1..=20).contains(&retry),
+        "one request refills in 20 s: {retry}"
+    );
+    assert!(header(&resp, "retry-after-ms").is_some());
+    let err: Value = resp.json().await.unwrap();
+    assert_eq!(err["error"]["code"], "rate_limit_exceeded");
+    // Another key is not affected by this key's limit.
+    let other = gw.api_key().await;
+    assert_eq!(
+        gw.chat(&other, body("sim")).send().await.unwrap().status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn token_reservation_is_reconciled_with_real_usage() {
+    let (gw, key) = start(
+        "",
+        "[[limits.rules]]\nscope = \"user\"\ntokens_per_minute = 5000\n",
+    )
+    .await;
+    let big = json!({"model": "sim", "messages": user_message("hi"), "max_tokens": 4000});
+    let resp = gw.chat(&key, big.clone()).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let reserved_left: u64 = header(&resp, "x-ratelimit-remaining-tokens")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        reserved_left <= 1000,
+        "the estimate (prompt + max_tokens) is reserved: {reserved_left}"
+    );
+    let used = resp.json::<Value>().await.unwrap()["usage"]["total_tokens"]
+        .as_u64()
+        .unwrap();
+    // After settlement, only the real usage is charged: a second big request fits.
+    let resp = gw.chat(&key, big).send().await.unwrap();
+    assert_eq!(
+        resp.status(),
+        200,
+        "the over-estimate was refunded (used {used})"
+    );
+    let resp = gw
+        .chat(
+            &key,
+            json!({"model": "sim", "messages": user_message("hi"), "max_tokens": 4995}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.status(),
+        429,
+        "but not a third that would exceed the minute"
+    );
+    assert_eq!(
+        resp.json::<Value>().await.unwrap()["error"]["code"],
+        "rate_limit_exceeded"
+    );
+}
+
+#[tokio::test]
+async fn daily_token_and_cost_budgets_refuse_with_budget_exceeded() {
+    let (gw, key) = start(
+        "",
+        "[[limits.rules]]\nscope = \"user\"\ndaily_tokens = 60\n",
+    )
+    .await;
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        let resp = gw.chat(&key, body("sim")).send().await.unwrap();
+        statuses.push(resp.status().as_u16());
+        if resp.status() == 429 {
+            assert_eq!(
+                resp.json::<Value>().await.unwrap()["error"]["code"],
+                "budget_exceeded"
+            );
+            break;
+        }
+    }
+    assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
+    assert!(statuses.iter().filter(|s| **s == 200).count() >= 1);
+
+    // Cost: the model costs one unit per token; a budget of 40 units allows one request.
+    let (gw, key) = start(
+        "",
+        "[[limits.rules]]\nscope = \"user\"\ndaily_cost = 40.0\n",
+    )
+    .await;
+    assert_eq!(
+        gw.chat(&key, body("sim")).send().await.unwrap().status(),
+        200
+    );
+    let resp = gw.chat(&key, body("sim")).send().await.unwrap();
+    assert_eq!(resp.status(), 429);
+    assert_eq!(
+        resp.json::<Value>().await.unwrap()["error"]["code"],
+        "budget_exceeded"
+    );
+}
+
+#[tokio::test]
+async fn concurrency_is_held_by_streams_and_released_on_disconnect() {
+    let (gw, key) = start("", "[[limits.rules]]\nscope = \"user\"\nconcurrent = 1\n").await;
+    let stream_body = json!({"model": "streamer", "stream": true, "messages": user_message("hi")});
+    let first = gw.chat(&key, stream_body.clone()).send().await.unwrap();
+    assert_eq!(first.status(), 200);
+    let mut chunks = first.bytes_stream();
+    chunks.next().await.unwrap().unwrap();
+    let resp = gw.chat(&key, body("sim")).send().await.unwrap();
+    assert_eq!(resp.status(), 429);
+    assert_eq!(
+        resp.json::<Value>().await.unwrap()["error"]["code"],
+        "concurrency_limit_exceeded"
+    );
+    drop(chunks); // the client goes away mid-stream
+    let mut admitted = false;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if gw.chat(&key, body("sim")).send().await.unwrap().status() == 200 {
+            admitted = true;
+            break;
+        }
+    }
+    assert!(admitted, "the slot came back after the disconnect");
+    assert!(gw.logs().contains("client_disconnected"));
+}
+
+#[tokio::test]
+async fn a_stream_reaching_its_budget_is_cut_cleanly() {
+    let (gw, key) = start(
+        "default_output_tokens = 5",
+        "[[limits.rules]]\nscope = \"user\"\ndaily_tokens = 40\n",
+    )
+    .await;
+    let resp = gw
+        .chat(
+            &key,
+            json!({"model": "chatty", "stream": true, "messages": user_message("hi")}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let text = tokio::time::timeout(Duration::from_secs(10), resp.text())
+        .await
+        .unwrap()
+        .unwrap();
+    let data: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .collect();
+    assert!(!data.contains(&"[DONE]"));
+    let last: Value = serde_json::from_str(data[data.len() - 1]).unwrap();
+    assert_eq!(last["error"]["code"], "budget_exceeded");
+    let finish: Value = serde_json::from_str(data[data.len() - 2]).unwrap();
+    assert_eq!(finish["choices"][0]["finish_reason"], "length");
+    let words: String = data[..data.len() - 2]
+        .iter()
+        .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+        .filter_map(|v| {
+            v["choices"][0]["delta"]["content"]
+                .as_str()
+                .map(str::to_owned)
+        })
+        .collect();
+    assert!(
+        !words.contains("omega alpha"),
+        "the stream stopped before the end: {words}"
+    );
+}
+
+#[tokio::test]
+async fn request_protection_bounds_max_tokens_and_messages() {
+    let (gw, key) = start("max_output_tokens = 1000\nmax_messages = 3", "").await;
+    let resp = gw
+        .chat(
+            &key,
+            json!({"model": "sim", "messages": user_message("hi"), "max_tokens": 1001}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    assert_eq!(
+        resp.json::<Value>().await.unwrap()["error"]["param"],
+        "max_tokens"
+    );
+    let many: Vec<Value> = (0..4)
+        .map(|_| json!({"role": "user", "content": "x"}))
+        .collect();
+    let resp = gw
+        .chat(&key, json!({"model": "sim", "messages": many}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    assert_eq!(
+        resp.json::<Value>().await.unwrap()["error"]["param"],
+        "messages"
+    );
+}
+
+#[tokio::test]
+async fn a_flood_of_bad_keys_is_cut_off_per_address() {
+    let (gw, key) = start("auth_failures_per_minute_per_ip = 5", "").await;
+    for _ in 0..5 {
+        assert_eq!(
+            gw.chat("pal_aaaaaaaaaaaa_wrong", body("sim"))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            401
+        );
+    }
+    let resp = gw
+        .chat("pal_aaaaaaaaaaaa_wrong", body("sim"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 429);
+    assert_eq!(
+        resp.json::<Value>().await.unwrap()["error"]["code"],
+        "too_many_auth_failures"
+    );
+    let resp = gw.chat(&key, body("sim")).send().await.unwrap();
+    assert_eq!(
+        resp.status(),
+        429,
+        "the address is refused before any key is checked"
+    );
+}
