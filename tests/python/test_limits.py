@@ -19,7 +19,7 @@ def test_sdk_retry_honours_rate_limit_headers(gateway: Gateway):
     user = gateway.create_user("limited-user")
     created = gateway.create_key(user["name"])
     key, key_id = created["key"], created["id"]
-    set_rules(gateway, [{"scope": "key", "matches": key_id, "requests_per_minute": 30}])
+    set_rules(gateway, [{"scope": "key", "match": key_id, "requests_per_minute": 30}])
     try:
         body = {"model": SIM, "messages": [{"role": "user", "content": "hi"}]}
         headers = {"Authorization": f"Bearer {key}"}

@@ -62,7 +62,13 @@ pub async fn start(
         identity: Arc::clone(&store.identity),
         admin_auth: AdminAuthenticator::new(Arc::clone(&store.identity), bootstrap_admin_token),
         key_auth: Arc::clone(&authenticator),
-        render_metrics: Arc::new(move || render.render()),
+        render_metrics: {
+            let limiter = Arc::clone(&limiter);
+            Arc::new(move || {
+                Metrics::sync_counter(&render.limits_backend_errors, limiter.backend_errors());
+                render.render()
+            })
+        },
         metrics_require_auth: config.server.metrics_require_auth,
         policy: Arc::clone(&policy),
         policy_file: config.policy.file.clone(),

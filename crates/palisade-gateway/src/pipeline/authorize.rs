@@ -19,7 +19,9 @@ pub fn run(
     estimated_tokens: u64,
 ) -> Result<(), GatewayError> {
     let decision = decide(state, ctx, route, action, estimated_tokens);
-    if decision.allowed {
+    // Fail closed: Cedar skips a policy that errors, so an erroring `forbid` would not
+    // deny. Any evaluation error denies instead.
+    if decision.allowed && decision.errors.is_empty() {
         return Ok(());
     }
     state.metrics.policy_denials.inc();
@@ -39,7 +41,10 @@ pub fn run(
 /// Whether the model is visible in `GET /v1/models`: listable, and usable for chat or
 /// embeddings.
 pub fn visible(state: &GatewayState, ctx: &RequestCtx, route: &ModelRoute) -> bool {
-    let allowed = |action| decide(state, ctx, route, action, 0).allowed;
+    let allowed = |action| {
+        let d = decide(state, ctx, route, action, 0);
+        d.allowed && d.errors.is_empty()
+    };
     allowed(DataAction::ListModels) && (allowed(DataAction::Chat) || allowed(DataAction::Embed))
 }
 

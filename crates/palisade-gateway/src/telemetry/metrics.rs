@@ -69,6 +69,7 @@ pub struct Metrics {
     pub auth_failures: Counter,
     pub policy_denials: Counter,
     pub limit_refusals: Family<RefusalLabels, Counter>,
+    pub limits_backend_errors: Counter,
 }
 
 impl Metrics {
@@ -140,6 +141,12 @@ impl Metrics {
             "Requests refused by limits, by code",
             limit_refusals.clone(),
         );
+        let limits_backend_errors = Counter::default();
+        registry.register(
+            "limits_backend_errors",
+            "Failed calls to the shared limits backend (Redis)",
+            limits_backend_errors.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -152,6 +159,15 @@ impl Metrics {
             auth_failures,
             policy_denials,
             limit_refusals,
+            limits_backend_errors,
+        }
+    }
+
+    /// Brings a counter kept elsewhere (e.g. by the limiter) up to `total`.
+    pub fn sync_counter(counter: &Counter, total: u64) {
+        let seen = counter.get();
+        if total > seen {
+            counter.inc_by(total - seen);
         }
     }
 

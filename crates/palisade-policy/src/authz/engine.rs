@@ -6,13 +6,14 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use cedar_policy::{Authorizer, Decision as CedarDecision, Entities, Request};
+use cedar_policy::{AuthorizationError, Authorizer, Context, Decision as CedarDecision, Request};
 
 use super::actions::{AdminAction, DataAction};
 use super::decision::{Decision, PolicyError, PolicySummary};
+use super::entities::{Prepared, admin_entities, data_entities};
 use super::load::{LoadedSet, load};
-use super::request::{ModelAttrs, RequestFacts, admin_request, data_request};
-use super::schema::{Catalog, catalog};
+use super::request::{ModelAttrs, RequestFacts, admin_context, data_context};
+use super::schema::{ActionEntry, Catalog, catalog};
 
 /// Evaluates Cedar policies for the data plane and the admin plane.
 pub struct PolicyEngine {
@@ -85,16 +86,13 @@ impl PolicyEngine {
         model: &ModelAttrs,
         facts: &RequestFacts,
     ) -> Decision {
-        let built = data_request(
-            self.catalog,
-            user,
-            groups,
-            action,
-            model,
-            facts,
-            self.utc_offset_minutes,
-        );
-        self.decide(built)
+        let set = self.state.load();
+        let Some(entry) = self.catalog.data_action(action) else {
+            return missing(action.as_str());
+        };
+        let prepared = data_entities(self.catalog, user, groups, entry, model);
+        let context = data_context(facts, self.utc_offset_minutes, set.context_use);
+        self.decide(&set, entry, prepared, context, true)
     }
 
     /// May admin token `token_id` (with `role`) do `action` on the admin plane?
@@ -106,45 +104,89 @@ impl PolicyEngine {
         client_ip: Option<IpAddr>,
         now_unix: i64,
     ) -> Decision {
-        let built = admin_request(
-            self.catalog,
-            token_id,
-            role,
-            action,
+        let set = self.state.load();
+        let Some(entry) = self.catalog.admin_action(action) else {
+            return missing(action.as_str());
+        };
+        let prepared = admin_entities(self.catalog, token_id, role, entry);
+        let context = admin_context(
             client_ip,
             now_unix,
             self.utc_offset_minutes,
+            set.context_use,
         );
-        self.decide(built)
+        self.decide(&set, entry, prepared, context, false)
     }
 
-    fn decide(&self, built: Result<(Request, Entities), String>) -> Decision {
-        let (request, entities) = match built {
+    /// Evaluates the candidate policies (by scope) and combines the answers as Cedar
+    /// would for the whole set: any satisfied forbid denies (naming every such forbid);
+    /// else any satisfied permit allows (naming every such permit); else deny.
+    fn decide(
+        &self,
+        set: &LoadedSet,
+        entry: &ActionEntry,
+        prepared: Result<Arc<Prepared>, String>,
+        context: Result<Context, String>,
+        keyed_resource: bool,
+    ) -> Decision {
+        let built = prepared.and_then(|prepared| {
+            let request = Request::new(
+                prepared.principal.clone(),
+                entry.uid.clone(),
+                prepared.resource.clone(),
+                context?,
+                None,
+            )
+            .map_err(|e| format!("request: {e}"))?;
+            Ok((prepared, request))
+        });
+        let (prepared, request) = match built {
             Ok(built) => built,
             Err(error) => {
                 tracing::warn!(%error, "authorization request could not be built; denying");
                 return Decision::failed(error);
             }
         };
-        let set = self.state.load();
-        let response = self
-            .authorizer
-            .is_authorized(&request, &set.policies, &entities);
-        let diagnostics = response.diagnostics();
-        let mut policies: Vec<String> = diagnostics.reason().map(|id| set.name(id)).collect();
-        policies.sort_unstable();
-        let errors = diagnostics
-            .errors()
-            .map(|e| match e {
-                cedar_policy::AuthorizationError::PolicyEvaluationError(e) => {
+        let Some(buckets) = set.index.action(entry) else {
+            return missing(&entry.uid.to_string());
+        };
+        let resource = keyed_resource.then_some(&prepared.resource);
+        let mut permits = Vec::new();
+        let mut forbids = Vec::new();
+        let mut errors = Vec::new();
+        for bucket in buckets.candidates(&prepared.principal, &prepared.groups, resource) {
+            permits.extend(bucket.permits.iter().map(|id| set.name(id)));
+            forbids.extend(bucket.forbids.iter().map(|id| set.name(id)));
+            if bucket.evaluate.is_empty() {
+                continue;
+            }
+            let response =
+                self.authorizer
+                    .is_authorized(&request, &bucket.evaluate, &prepared.entities);
+            let diagnostics = response.diagnostics();
+            // Cedar names the satisfied permits on Allow and the satisfied forbids on Deny.
+            let reasons = diagnostics.reason().map(|id| set.name(id));
+            match response.decision() {
+                CedarDecision::Allow => permits.extend(reasons),
+                CedarDecision::Deny => forbids.extend(reasons),
+            }
+            errors.extend(diagnostics.errors().map(|e| match e {
+                AuthorizationError::PolicyEvaluationError(e) => {
                     format!("policy \"{}\": {}", set.name(e.policy_id()), e.inner())
                 }
-            })
-            .collect();
+            }));
+        }
+        let allowed = forbids.is_empty() && !permits.is_empty();
+        let mut policies = if allowed { permits } else { forbids };
+        policies.sort_unstable();
         Decision {
-            allowed: response.decision() == CedarDecision::Allow,
+            allowed,
             policies,
             errors,
         }
     }
+}
+
+fn missing(action: &str) -> Decision {
+    Decision::failed(format!("action `{action}` is missing from the schema"))
 }

@@ -1,6 +1,6 @@
 //! Turning policy text into a [`LoadedSet`]: parse, refuse templates, name every policy
-//! (its `@id`, else Cedar's id) and refuse duplicate names, then validate strictly against
-//! the Palisade schema. Nothing here runs per request.
+//! (its `@id`, else Cedar's id) and refuse duplicate names, validate strictly against
+//! the Palisade schema, then index the policies by scope. Nothing here runs per request.
 
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -9,15 +9,20 @@ use std::sync::Arc;
 use cedar_policy::{PolicyId, PolicySet, ValidationMode};
 
 use super::decision::{PolicyError, PolicySummary, position, render, report};
+use super::index::ScopeIndex;
+use super::request::ContextUse;
 use super::schema::catalog;
 
 /// A parsed, validated policy set, ready to answer requests.
 pub(crate) struct LoadedSet {
     pub source: Arc<str>,
-    pub policies: PolicySet,
     /// Cedar id → the name decisions report.
     pub names: HashMap<PolicyId, String>,
     pub summary: PolicySummary,
+    /// The policies by action and scope.
+    pub index: ScopeIndex,
+    /// The context attributes the policies can observe (the others are left out).
+    pub context_use: ContextUse,
 }
 
 impl LoadedSet {
@@ -129,11 +134,13 @@ pub(crate) fn load(source: &str) -> Result<LoadedSet, PolicyError> {
         ids: written.iter().map(name_of).collect(),
         warnings,
     };
+    let index = ScopeIndex::build(catalog, &policies).map_err(PolicyError::Schema)?;
     Ok(LoadedSet {
         source: Arc::from(source),
-        policies,
+        context_use: ContextUse::of(&policies),
         names,
         summary,
+        index,
     })
 }
 

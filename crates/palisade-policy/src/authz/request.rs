@@ -1,19 +1,16 @@
-//! The facts of one question and their Cedar form: [`ModelAttrs`], [`RequestFacts`] and
-//! [`Clock`], turned into a `Request` plus a small `Entities` store (principal, model or
-//! plane, action) built without schema checks: the types are right by construction and
-//! the policies were validated against the schema when loaded.
+//! The facts of one question ([`ModelAttrs`], [`RequestFacts`], [`Clock`]) and the Cedar
+//! `context` built from them. Entities are built in `entities.rs`.
 
-use std::collections::{HashMap, HashSet};
+use std::cell::RefCell;
 use std::net::IpAddr;
 
-use cedar_policy::{Context, Entities, Entity, EntityId, EntityUid, Request, RestrictedExpression};
+use cedar_policy::{Context, PolicySet, RestrictedExpression};
 use serde::{Deserialize, Serialize};
 
-use super::actions::{AdminAction, DataAction};
-use super::schema::Catalog;
+use super::cache::{Memo, memoized};
 
 /// A model as policies see it (`Palisade::Model::"<name>"`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ModelAttrs {
     /// The public model name (the entity id).
     pub name: String,
@@ -99,150 +96,131 @@ fn ip_expr(ip: IpAddr) -> RestrictedExpression {
     }
 }
 
-fn string_set(values: &[String]) -> RestrictedExpression {
-    RestrictedExpression::new_set(
-        values
-            .iter()
-            .map(|v| RestrictedExpression::new_string(v.clone())),
-    )
+thread_local! {
+    static IPS: RefCell<Memo<IpAddr, RestrictedExpression>> = RefCell::new(Memo::new(IP_CAPACITY));
 }
 
-/// The data-plane question: `User::"<user>"` (in its groups) does `action` to the model.
-pub(crate) fn data_request(
-    catalog: &Catalog,
-    user: &str,
-    groups: &[String],
-    action: DataAction,
-    model: &ModelAttrs,
+/// Remembered IP literals per thread (building one parses Cedar's `ip` name each time).
+const IP_CAPACITY: usize = 1024;
+
+fn remembered_ip(ip: IpAddr) -> RestrictedExpression {
+    let built: Result<_, std::convert::Infallible> =
+        memoized(&IPS, &ip, |k| *k == ip, || Ok((ip, ip_expr(ip))));
+    match built {
+        Ok(expr) => expr,
+        Err(never) => match never {},
+    }
+}
+
+/// Which context attributes the policies of a set can observe. Under strict validation
+/// a policy reads a context attribute only by naming it, so an attribute no policy names
+/// is left out of the context: cheaper, and invisible to the decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ContextUse {
+    pub estimated_tokens: bool,
+    pub stream: bool,
+    pub client_ip: bool,
+    pub purpose: bool,
+    pub api_key: bool,
+    pub time: bool,
+}
+
+impl ContextUse {
+    pub const ALL: ContextUse = ContextUse {
+        estimated_tokens: true,
+        stream: true,
+        client_ip: true,
+        purpose: true,
+        api_key: true,
+        time: true,
+    };
+
+    /// Looks for each name as a string in the policies' parsed (JSON) form, where every
+    /// attribute access appears as its decoded name; everything counts as used if a
+    /// policy cannot be converted.
+    pub fn of(policies: &PolicySet) -> ContextUse {
+        let mut text = String::new();
+        for policy in policies.policies() {
+            match policy.to_json() {
+                Ok(json) => text.push_str(&json.to_string()),
+                Err(_) => return ContextUse::ALL,
+            }
+        }
+        let named = |name: &str| text.contains(&format!("\"{name}\""));
+        ContextUse {
+            estimated_tokens: named("estimated_tokens"),
+            stream: named("stream"),
+            client_ip: named("client_ip"),
+            purpose: named("purpose"),
+            api_key: named("api_key"),
+            time: named("time"),
+        }
+    }
+}
+
+/// `context` of a data-plane question, with the attributes `uses` names.
+pub(crate) fn data_context(
     facts: &RequestFacts,
     utc_offset_minutes: i32,
-) -> Result<(Request, Entities), String> {
-    let action = catalog
-        .data_action(action)
-        .ok_or_else(|| format!("action `{action}` is missing from the schema"))?;
-    let principal =
-        EntityUid::from_type_name_and_id(catalog.user_type.clone(), EntityId::new(user));
-    let parents: HashSet<EntityUid> = groups
-        .iter()
-        .map(|g| EntityUid::from_type_name_and_id(catalog.group_type.clone(), EntityId::new(g)))
-        .collect();
-    let user_entity = Entity::new(
-        principal.clone(),
-        HashMap::from([(
-            "name".to_owned(),
-            RestrictedExpression::new_string(user.to_owned()),
-        )]),
-        parents,
-    )
-    .map_err(|e| format!("user entity: {e}"))?;
-
-    let resource =
-        EntityUid::from_type_name_and_id(catalog.model_type.clone(), EntityId::new(&model.name));
-    let model_entity = Entity::new(
-        resource.clone(),
-        HashMap::from([
-            (
-                "provider".to_owned(),
-                RestrictedExpression::new_string(model.provider.clone()),
-            ),
-            (
-                "tier".to_owned(),
-                RestrictedExpression::new_string(model.tier.clone()),
-            ),
-            ("labels".to_owned(), string_set(&model.labels)),
-            (
-                "status".to_owned(),
-                RestrictedExpression::new_string(model.status.clone()),
-            ),
-        ]),
-        HashSet::new(),
-    )
-    .map_err(|e| format!("model entity: {e}"))?;
-
-    let tokens = i64::try_from(facts.estimated_tokens).unwrap_or(i64::MAX);
+    uses: ContextUse,
+) -> Result<Context, String> {
     let mut pairs = Vec::with_capacity(6);
-    pairs.push((
-        "estimated_tokens".to_owned(),
-        RestrictedExpression::new_long(tokens),
-    ));
-    pairs.push((
-        "stream".to_owned(),
-        RestrictedExpression::new_bool(facts.stream),
-    ));
-    pairs.push((
-        "api_key".to_owned(),
-        RestrictedExpression::new_string(facts.api_key.clone()),
-    ));
-    pairs.push((
-        "time".to_owned(),
-        Clock::at(facts.now_unix, utc_offset_minutes).to_expr()?,
-    ));
-    if let Some(ip) = facts.client_ip {
-        pairs.push(("client_ip".to_owned(), ip_expr(ip)));
-    }
-    if let Some(purpose) = &facts.purpose {
+    if uses.estimated_tokens {
+        let tokens = i64::try_from(facts.estimated_tokens).unwrap_or(i64::MAX);
         pairs.push((
-            "purpose".to_owned(),
-            RestrictedExpression::new_string(purpose.clone()),
+            "estimated_tokens".to_owned(),
+            RestrictedExpression::new_long(tokens),
         ));
     }
-    let context = Context::from_pairs(pairs).map_err(|e| format!("request context: {e}"))?;
-
-    let entities =
-        Entities::from_entities([user_entity, model_entity, action.entity.clone()], None)
-            .map_err(|e| format!("request entities: {e}"))?;
-    let request = Request::new(principal, action.uid.clone(), resource, context, None)
-        .map_err(|e| format!("request: {e}"))?;
-    Ok((request, entities))
+    if uses.stream {
+        pairs.push((
+            "stream".to_owned(),
+            RestrictedExpression::new_bool(facts.stream),
+        ));
+    }
+    if uses.api_key {
+        let api_key = RestrictedExpression::new_string(facts.api_key.clone());
+        pairs.push(("api_key".to_owned(), api_key));
+    }
+    if uses.time {
+        let clock = Clock::at(facts.now_unix, utc_offset_minutes).to_expr()?;
+        pairs.push(("time".to_owned(), clock));
+    }
+    if let Some(ip) = facts.client_ip.filter(|_| uses.client_ip) {
+        pairs.push(("client_ip".to_owned(), remembered_ip(ip)));
+    }
+    if let Some(purpose) = facts.purpose.as_ref().filter(|_| uses.purpose) {
+        let purpose = RestrictedExpression::new_string(purpose.clone());
+        pairs.push(("purpose".to_owned(), purpose));
+    }
+    context(pairs)
 }
 
-/// The admin-plane question: `AdminToken::"<token_id>"` (with its role) does `action` to
-/// `Plane::"admin"`.
-pub(crate) fn admin_request(
-    catalog: &Catalog,
-    token_id: &str,
-    role: &str,
-    action: AdminAction,
+/// `context` of an admin question, with the attributes `uses` names.
+pub(crate) fn admin_context(
     client_ip: Option<IpAddr>,
     now_unix: i64,
     utc_offset_minutes: i32,
-) -> Result<(Request, Entities), String> {
-    let action = catalog
-        .admin_action(action)
-        .ok_or_else(|| format!("action `{action}` is missing from the schema"))?;
-    let principal =
-        EntityUid::from_type_name_and_id(catalog.token_type.clone(), EntityId::new(token_id));
-    let token = Entity::new(
-        principal.clone(),
-        HashMap::from([(
-            "role".to_owned(),
-            RestrictedExpression::new_string(role.to_owned()),
-        )]),
-        HashSet::new(),
-    )
-    .map_err(|e| format!("admin token entity: {e}"))?;
-
+    uses: ContextUse,
+) -> Result<Context, String> {
     let mut pairs = Vec::with_capacity(2);
-    pairs.push((
-        "time".to_owned(),
-        Clock::at(now_unix, utc_offset_minutes).to_expr()?,
-    ));
-    if let Some(ip) = client_ip {
-        pairs.push(("client_ip".to_owned(), ip_expr(ip)));
+    if uses.time {
+        pairs.push((
+            "time".to_owned(),
+            Clock::at(now_unix, utc_offset_minutes).to_expr()?,
+        ));
     }
-    let context = Context::from_pairs(pairs).map_err(|e| format!("request context: {e}"))?;
+    if let Some(ip) = client_ip.filter(|_| uses.client_ip) {
+        pairs.push(("client_ip".to_owned(), remembered_ip(ip)));
+    }
+    context(pairs)
+}
 
-    let entities = Entities::from_entities([token, action.entity.clone()], None)
-        .map_err(|e| format!("request entities: {e}"))?;
-    let request = Request::new(
-        principal,
-        action.uid.clone(),
-        catalog.plane.clone(),
-        context,
-        None,
-    )
-    .map_err(|e| format!("request: {e}"))?;
-    Ok((request, entities))
+fn context(pairs: Vec<(String, RestrictedExpression)>) -> Result<Context, String> {
+    if pairs.is_empty() {
+        return Ok(Context::empty());
+    }
+    Context::from_pairs(pairs).map_err(|e| format!("request context: {e}"))
 }
 
 #[cfg(test)]
@@ -292,6 +270,41 @@ mod tests {
                 weekday: 2
             }
         );
+    }
+
+    #[test]
+    fn context_use_sees_every_way_of_naming_an_attribute() {
+        use std::str::FromStr;
+        let uses = |src: &str| ContextUse::of(&PolicySet::from_str(src).expect("parses"));
+        let none = ContextUse {
+            estimated_tokens: false,
+            stream: false,
+            client_ip: false,
+            purpose: false,
+            api_key: false,
+            time: false,
+        };
+        // Comments and other words do not count; annotations and strings do (harmless).
+        assert_eq!(
+            uses("// time, stream\npermit (principal, action, resource);"),
+            none
+        );
+        assert_eq!(
+            uses(r#"permit (principal, action, resource) when { context.time.hour > 1 };"#),
+            ContextUse { time: true, ..none }
+        );
+        assert_eq!(
+            uses(r#"permit (principal, action, resource) when { context["ti\u{6d}e"].hour > 1 };"#),
+            ContextUse { time: true, ..none }
+        );
+        assert_eq!(
+            uses(r#"permit (principal, action, resource) when { context has purpose };"#),
+            ContextUse {
+                purpose: true,
+                ..none
+            }
+        );
+        assert_eq!(uses(crate::authz::DEFAULT_POLICIES), none);
     }
 
     #[test]

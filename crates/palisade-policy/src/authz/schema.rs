@@ -20,11 +20,18 @@ pub const DEFAULT_POLICIES: &str = include_str!("default.cedar");
 /// The Cedar namespace of every Palisade entity type and action.
 pub const NAMESPACE: &str = "Palisade";
 
-/// An action's uid and its entity, whose parents are all of its action groups
-/// (transitively), so a request's entity store needs no other action entity.
+/// A requestable action: its uid, its action groups (transitively), and its entity,
+/// whose parents are all of those groups, so a request's entity store needs no other
+/// action entity.
 pub(crate) struct ActionEntry {
     pub uid: EntityUid,
+    pub groups: HashSet<EntityUid>,
     pub entity: Entity,
+    /// Position in [`Catalog::actions`]: data actions first, then admin actions.
+    pub slot: usize,
+    /// An admin-plane action (principal `AdminToken`, resource `Plane`), else data-plane
+    /// (principal `User`, resource `Model`).
+    pub admin: bool,
 }
 
 /// What the engine needs from the schema, built once per process.
@@ -36,19 +43,17 @@ pub(crate) struct Catalog {
     pub token_type: EntityTypeName,
     /// `Palisade::Plane::"admin"`, the resource of every admin action.
     pub plane: EntityUid,
-    /// Indexed by [`DataAction::index`].
-    pub data_actions: Vec<ActionEntry>,
-    /// Indexed by [`AdminAction::index`].
-    pub admin_actions: Vec<ActionEntry>,
+    /// Every requestable action: [`DataAction::ALL`] then [`AdminAction::ALL`].
+    pub actions: Vec<ActionEntry>,
 }
 
 impl Catalog {
     pub fn data_action(&self, action: DataAction) -> Option<&ActionEntry> {
-        self.data_actions.get(action.index())
+        self.actions.get(action.index())
     }
 
     pub fn admin_action(&self, action: AdminAction) -> Option<&ActionEntry> {
-        self.admin_actions.get(action.index())
+        self.actions.get(DataAction::ALL.len() + action.index())
     }
 }
 
@@ -71,23 +76,29 @@ fn build_catalog() -> Result<Catalog, String> {
     let (schema, _warnings) = Schema::from_cedarschema_str(SCHEMA).map_err(|e| e.to_string())?;
     let actions = schema.action_entities().map_err(|e| e.to_string())?;
     let action_type = type_name("Action")?;
-    let entry = |name: &str| -> Result<ActionEntry, String> {
+    let entry = |(slot, (name, admin)): (usize, (&str, bool))| -> Result<ActionEntry, String> {
         let uid = EntityUid::from_type_name_and_id(action_type.clone(), EntityId::new(name));
-        let ancestors: HashSet<EntityUid> = actions
+        let groups: HashSet<EntityUid> = actions
             .ancestors(&uid)
             .ok_or_else(|| format!("action `{name}` is missing from the schema"))?
             .cloned()
             .collect();
-        let entity = Entity::new_no_attrs(uid.clone(), ancestors);
-        Ok(ActionEntry { uid, entity })
+        let entity = Entity::new_no_attrs(uid.clone(), groups.clone());
+        Ok(ActionEntry {
+            uid,
+            groups,
+            entity,
+            slot,
+            admin,
+        })
     };
-    let data_actions = DataAction::ALL
+    let names = DataAction::ALL
         .iter()
-        .map(|a| entry(a.as_str()))
-        .collect::<Result<Vec<_>, _>>()?;
-    let admin_actions = AdminAction::ALL
-        .iter()
-        .map(|a| entry(a.as_str()))
+        .map(|a| (a.as_str(), false))
+        .chain(AdminAction::ALL.iter().map(|a| (a.as_str(), true)));
+    let actions = names
+        .enumerate()
+        .map(entry)
         .collect::<Result<Vec<_>, _>>()?;
     let plane = EntityUid::from_type_name_and_id(type_name("Plane")?, EntityId::new("admin"));
     Ok(Catalog {
@@ -96,8 +107,7 @@ fn build_catalog() -> Result<Catalog, String> {
         model_type: type_name("Model")?,
         token_type: type_name("AdminToken")?,
         plane,
-        data_actions,
-        admin_actions,
+        actions,
         validator: Validator::new(schema),
     })
 }
@@ -113,17 +123,28 @@ mod tests {
         let group = |name: &str| {
             EntityUid::from_str(&format!("{NAMESPACE}::Action::\"{name}\"")).expect("uid")
         };
-        let store =
-            Entities::from_entities(catalog.admin_actions.iter().map(|a| a.entity.clone()), None)
-                .expect("entities");
+        let store = Entities::from_entities(catalog.actions.iter().map(|a| a.entity.clone()), None)
+            .expect("entities");
         for action in AdminAction::ALL {
-            let uid = &catalog.admin_action(action).expect("entry").uid;
+            let entry = catalog.admin_action(action).expect("entry");
+            assert!(entry.admin);
+            assert_eq!(entry.uid.id().unescaped(), action.as_str());
+            let uid = &entry.uid;
             let read = store.is_ancestor_of(&group("admin_read"), uid);
             let write = store.is_ancestor_of(&group("admin_write"), uid);
             assert_eq!(read, action.is_read(), "{action}");
             assert_eq!(write, !action.is_read(), "{action}");
             assert!(store.is_ancestor_of(&group("admin_plane"), uid), "{action}");
         }
-        assert_eq!(catalog.data_actions.len(), DataAction::ALL.len());
+        for action in DataAction::ALL {
+            let entry = catalog.data_action(action).expect("entry");
+            assert!(!entry.admin);
+            assert_eq!(entry.uid.id().unescaped(), action.as_str());
+            assert!(store.is_ancestor_of(&group("data_plane"), &entry.uid));
+        }
+        assert_eq!(
+            catalog.actions.len(),
+            DataAction::ALL.len() + AdminAction::ALL.len()
+        );
     }
 }

@@ -46,7 +46,8 @@ pub struct LimitRule {
     pub scope: Scope,
     /// `None`: the rule applies to each subject of its scope separately. `Some(name)`:
     /// only to that key id, user, group or model. Not allowed with `Scope::Global`.
-    #[serde(default)]
+    /// Written `match` (as in the config file); `matches` is accepted too.
+    #[serde(default, rename = "match", alias = "matches")]
     pub matches: Option<String>,
     #[serde(default)]
     pub requests_per_minute: Option<u64>,

@@ -42,51 +42,94 @@ pub(crate) fn hundred_policies() -> String {
     src
 }
 
-#[test]
-#[ignore = "timing; run with --release --ignored --nocapture"]
-fn cost_per_decision_with_100_policies() {
-    let engine = engine(&hundred_policies());
-    assert_eq!(engine.summary().policies, 105);
+/// The default set plus 100 policies scoped the way operators usually scope them: by
+/// group, by model, by user, with 10 unscoped rules.
+pub(crate) fn scoped_policies() -> String {
+    let mut src = String::from(DEFAULT_POLICIES);
+    for i in 0..100 {
+        let policy = match i {
+            0..40 => format!(
+                r#"@id("s{i}") permit (principal in Palisade::Group::"g{i}",
+                   action in Palisade::Action::"data_plane", resource)
+                   when {{ resource.tier == "tier{i}" }};"#
+            ),
+            40..70 => format!(
+                r#"@id("s{i}") forbid (principal, action == Palisade::Action::"chat",
+                   resource == Palisade::Model::"m{i}")
+                   unless {{ context.time.weekday < 5 && context.time.hour >= 9 }};"#
+            ),
+            70..90 => format!(
+                r#"@id("s{i}") forbid (principal == Palisade::User::"u{i}",
+                   action in Palisade::Action::"data_plane", resource)
+                   when {{ context.estimated_tokens > {i}000 }};"#
+            ),
+            _ => format!(
+                r#"@id("s{i}") forbid (principal, action, resource is Palisade::Model)
+                   when {{ resource.labels.contains("l{i}") && context.estimated_tokens > {i}000 }};"#
+            ),
+        };
+        src.push_str(&policy);
+        src.push('\n');
+    }
+    src
+}
+
+fn per_call(n: u32, mut f: impl FnMut(u32)) -> std::time::Duration {
+    for i in 0..n.min(1000) {
+        f(i);
+    }
+    let start = Instant::now();
+    for i in 0..n {
+        f(i);
+    }
+    start.elapsed() / n
+}
+
+fn measure(label: &str, source: &str) {
+    let engine = engine(source);
     let m = model("gpt-4o", "standard", "active", &["eu", "general"]);
     let gs = groups(&["research", "staff", "g7"]);
     let mut f = facts(MONDAY_NOON_UTC);
     f.client_ip = Some("10.1.2.3".parse().expect("ip"));
     f.purpose = Some("research".into());
     f.stream = true;
+    let n = 50_000;
 
-    let n = 50_000u32;
-    for _ in 0..1000 {
-        black_box(engine.authorize_data("alice", &gs, DataAction::Chat, &m, &f));
-    }
-    let start = Instant::now();
-    for _ in 0..n {
-        let d = engine.authorize_data("alice", black_box(&gs), DataAction::Chat, &m, &f);
+    let warm = per_call(n, |_| {
+        black_box(engine.authorize_data("alice", black_box(&gs), DataAction::Chat, &m, &f));
+    });
+    // A different user every call: the entity store is built every time.
+    let users: Vec<String> = (0..n).map(|i| format!("user{i}")).collect();
+    let cold = per_call(n, |i| {
+        let user = &users[i as usize];
+        black_box(engine.authorize_data(user, &gs, DataAction::Chat, &m, &f));
+    });
+    let admin = per_call(n, |_| {
+        let d = engine.authorize_admin("tok", "operator", AdminAction::ManageUsers, None, 0);
         black_box(d);
-    }
-    let data = start.elapsed() / n;
-    let d = engine.authorize_data("alice", &gs, DataAction::Chat, &m, &f);
-    assert!(d.allowed);
-
-    let start = Instant::now();
-    for _ in 0..n {
-        black_box(engine.authorize_admin("tok", "operator", AdminAction::ManageUsers, None, 0));
-    }
-    let admin = start.elapsed() / n;
-
+    });
     let models: Vec<ModelAttrs> = (0..50)
         .map(|i| model(&format!("m{i}"), "standard", "active", &[]))
         .collect();
-    let start = Instant::now();
-    let rounds = 1000u32;
-    for _ in 0..rounds {
+    let list = per_call(1000, |_| {
         for m in &models {
             black_box(engine.authorize_data("alice", &gs, DataAction::ListModels, m, &f));
         }
-    }
-    let list = start.elapsed() / rounds;
+    });
+    println!("{label} ({} policies):", engine.summary().policies);
+    println!("  authorize_data, repeated caller+model  {warm:?}");
+    println!("  authorize_data, new caller every time   {cold:?}");
+    println!("  authorize_admin                         {admin:?}");
+    println!("  GET /v1/models, 50 models               {list:?} per listing");
+}
 
-    println!("authz with {} policies:", engine.summary().policies);
-    println!("  authorize_data  {data:?} per decision");
-    println!("  authorize_admin {admin:?} per decision");
-    println!("  GET /v1/models with 50 models: {list:?} per listing");
+#[test]
+#[ignore = "timing; run with --release --ignored --nocapture"]
+fn cost_per_decision_with_100_policies() {
+    measure("default set", DEFAULT_POLICIES);
+    measure("default + 100 scoped policies", &scoped_policies());
+    measure(
+        "default + 100 policies, 40 unscoped with conditions",
+        &hundred_policies(),
+    );
 }

@@ -38,7 +38,7 @@ fn forbid_overrides_permit_and_the_decision_names_the_forbid() {
     }
 }
 
-const GROUPS: &str = r#"
+pub(super) const GROUPS: &str = r#"
 @id("research-frontier")
 permit (principal in Palisade::Group::"research", action in Palisade::Action::"data_plane", resource)
 when { resource.tier == "frontier" };
@@ -118,7 +118,7 @@ fn undecided_requests_are_denied_with_no_policy_named() {
     );
 }
 
-const HOURS: &str = r#"
+pub(super) const HOURS: &str = r#"
 @id("all") permit (principal, action in Palisade::Action::"data_plane", resource);
 
 @id("office-hours")
@@ -153,7 +153,7 @@ fn time_rules_use_the_configured_offset() {
     assert!(!ask(-720, MONDAY_NOON_UTC - 2 * hour, DataAction::Chat).allowed);
 }
 
-const CONTEXT: &str = r#"
+pub(super) const CONTEXT: &str = r#"
 @id("all") permit (principal, action in Palisade::Action::"data_plane", resource);
 
 @id("frontier-purpose")

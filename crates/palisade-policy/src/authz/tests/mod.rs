@@ -6,6 +6,7 @@ mod concurrency;
 mod data;
 mod examples;
 mod load;
+mod reference;
 
 use super::*;
 
@@ -43,5 +44,3 @@ pub(crate) fn engine(source: &str) -> PolicyEngine {
         Err(e) => panic!("policy set should load:\n{e}"),
     }
 }
-mod scratch;
-mod scratch2;
