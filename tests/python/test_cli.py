@@ -96,3 +96,31 @@ def test_config_default_is_valid(tmp_path: Path):
     path = tmp_path / "default.toml"
     path.write_text(ok(default))
     ok(subprocess.run([str(PALISADE_BIN), "config", "check", str(path)], capture_output=True, text=True, timeout=60))
+
+
+def test_policy_check_validates_every_example_and_names_errors(tmp_path: Path):
+    """`palisade policy check` accepts the shipped examples and the default set, and
+    rejects a policy that reads an attribute the schema does not have, naming it."""
+    from conftest import REPO_ROOT
+
+    for example in sorted((REPO_ROOT / "examples" / "policies").glob("*.cedar")):
+        assert "ok" in ok(subprocess.run([str(PALISADE_BIN), "policy", "check", str(example)], capture_output=True, text=True, timeout=60))
+    default = tmp_path / "default.cedar"
+    default.write_text(ok(subprocess.run([str(PALISADE_BIN), "policy", "default"], capture_output=True, text=True, timeout=60)))
+    ok(subprocess.run([str(PALISADE_BIN), "policy", "check", str(default)], capture_output=True, text=True, timeout=60))
+    bad = tmp_path / "bad.cedar"
+    bad.write_text('@id("bad")\npermit(principal, action, resource is Palisade::Model) when { resource.colour == "red" };\n')
+    result = subprocess.run([str(PALISADE_BIN), "policy", "check", str(bad)], capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert "colour" in result.stderr
+
+
+def test_policy_explain_shows_the_decision_and_the_deciding_policy(gateway: Gateway):
+    gateway.create_user("explained-user", ["explainers"])
+    out = ok(gateway.run_cli("policy", "explain", "--user", "explained-user", "--model", SIM))
+    assert "decision  allow" in out
+    assert "decided by:" in out
+    data = json.loads(ok(gateway.run_cli("policy", "explain", "--user", "explained-user", "--model", SIM, "--json")))
+    assert data["decision"] == "allow"
+    assert data["policies"], "an allow names the permitting policies"
+    assert data["groups"] == ["explainers"]

@@ -178,6 +178,7 @@ Palisade demo is running.
   Admin API              {admin}/admin/v1   (metrics: {admin}/metrics)
   Model                  demo  (simulated)
   Credentials            {creds} (mode 0600)
+  Policies               {policies} (Cedar; edit, then `kill -HUP` or `palisade policy apply`)
 
   API key      {key}
   Admin token  {token}
@@ -203,6 +204,7 @@ Admin CLI:
 Press Ctrl-C to stop.
 "#,
         creds = creds_path.display(),
+        policies = creds_path.with_file_name("policies.cedar").display(),
         key = creds.api_key,
         token = creds.admin_token,
     );
