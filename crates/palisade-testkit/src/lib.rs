@@ -5,3 +5,4 @@
 pub mod mock_upstream;
 pub mod postgres;
 pub mod redis;
+mod service;

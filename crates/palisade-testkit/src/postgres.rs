@@ -7,9 +7,9 @@
 //! PostgreSQL refuses to run as root, so under root the server runs as the `postgres`
 //! user through `runuser`. Missing binaries are an error, never a skip.
 
+use crate::service::{free_port, log_tail};
 use std::fs::File;
 use std::io;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::thread::sleep;
@@ -377,18 +377,6 @@ fn run(cmd: &mut Command, what: &str) -> io::Result<()> {
 
 fn spawn_error(what: &str, e: io::Error) -> io::Error {
     io::Error::new(e.kind(), format!("cannot run {what}: {e}"))
-}
-
-/// A port that was free a moment ago on 127.0.0.1.
-fn free_port() -> io::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
-/// The last lines of a server log, for error messages.
-fn log_tail(path: &Path) -> String {
-    let log = std::fs::read_to_string(path).unwrap_or_default();
-    let lines: Vec<&str> = log.lines().collect();
-    lines[lines.len().saturating_sub(20)..].join("\n")
 }
 
 #[cfg(test)]

@@ -5,9 +5,10 @@
 //! The binary is `$PALISADE_REDIS_SERVER`, else `redis-server` on the `PATH` or in
 //! `/usr/bin` (Debian package `redis-server`). A missing binary is an error, never a skip.
 
+use crate::service::{free_port, log_tail};
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::thread::sleep;
@@ -245,18 +246,6 @@ fn not_found(looked_in: &str) -> io::Error {
              (apt-get install -y redis-server), or set {BINARY_ENV} to the binary"
         ),
     )
-}
-
-/// A port that was free a moment ago on 127.0.0.1.
-fn free_port() -> io::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
-/// The last lines of a server log, for error messages.
-fn log_tail(path: &Path) -> String {
-    let log = std::fs::read_to_string(path).unwrap_or_default();
-    let lines: Vec<&str> = log.lines().collect();
-    lines[lines.len().saturating_sub(20)..].join("\n")
 }
 
 #[cfg(test)]

@@ -46,16 +46,7 @@ async fn error_of(resp: reqwest::Response) -> (u16, Value) {
 #[tokio::test]
 async fn connection_refused_is_502_upstream_error() {
     let (_mock, gw, key) = setup("").await;
-    let (status, body) = error_of(
-        gw.chat(
-            &key,
-            json!({"model": "refused", "messages": user_message("hi")}),
-        )
-        .send()
-        .await
-        .unwrap(),
-    )
-    .await;
+    let (status, body) = call(&gw, &key, "refused").await;
     assert_eq!(status, 502);
     assert_eq!(body["error"]["code"], "upstream_error");
     assert_eq!(body["error"]["type"], "server_error");
@@ -71,16 +62,7 @@ async fn connection_refused_is_502_upstream_error() {
 #[tokio::test]
 async fn upstream_500_is_retried_then_reported_as_502() {
     let (mock, gw, key) = setup("max_retries = 2\nretry_backoff_ms = 5").await;
-    let (status, body) = error_of(
-        gw.chat(
-            &key,
-            json!({"model": "e500", "messages": user_message("hi")}),
-        )
-        .send()
-        .await
-        .unwrap(),
-    )
-    .await;
+    let (status, body) = call(&gw, &key, "e500").await;
     assert_eq!(status, 502);
     assert_eq!(body["error"]["code"], "upstream_error");
     let calls = mock
@@ -110,16 +92,7 @@ async fn flaky_upstream_succeeds_after_retries() {
 #[tokio::test]
 async fn upstream_client_errors_keep_their_status_and_message() {
     let (mock, gw, key) = setup("max_retries = 2\nretry_backoff_ms = 5").await;
-    let (status, body) = error_of(
-        gw.chat(
-            &key,
-            json!({"model": "e400", "messages": user_message("hi")}),
-        )
-        .send()
-        .await
-        .unwrap(),
-    )
-    .await;
+    let (status, body) = call(&gw, &key, "e400").await;
     assert_eq!(status, 400);
     assert_eq!(body["error"]["code"], "upstream_rejected_request");
     assert!(
@@ -136,16 +109,7 @@ async fn upstream_client_errors_keep_their_status_and_message() {
         1,
         "4xx is not retried"
     );
-    let (status, body) = error_of(
-        gw.chat(
-            &key,
-            json!({"model": "e429", "messages": user_message("hi")}),
-        )
-        .send()
-        .await
-        .unwrap(),
-    )
-    .await;
+    let (status, body) = call(&gw, &key, "e429").await;
     assert_eq!(status, 429);
     assert_eq!(body["error"]["code"], "upstream_rate_limited");
 }
@@ -154,16 +118,7 @@ async fn upstream_client_errors_keep_their_status_and_message() {
 async fn slow_upstream_is_504_upstream_timeout() {
     let (_mock, gw, key) = setup("timeout_ms = 300\nmax_retries = 0").await;
     let started = Instant::now();
-    let (status, body) = error_of(
-        gw.chat(
-            &key,
-            json!({"model": "slow", "messages": user_message("hi")}),
-        )
-        .send()
-        .await
-        .unwrap(),
-    )
-    .await;
+    let (status, body) = call(&gw, &key, "slow").await;
     assert_eq!(status, 504);
     assert_eq!(body["error"]["code"], "upstream_timeout");
     assert!(
@@ -181,6 +136,12 @@ async fn slow_upstream_is_504_upstream_timeout() {
     )
     .await;
     assert_eq!(status, 504, "a stream that never opens times out too");
+}
+
+/// A non-streaming chat for `model`, answered with an error.
+async fn call(gw: &Gateway, key: &str, model: &str) -> (u16, Value) {
+    let body = json!({"model": model, "messages": user_message("hi")});
+    error_of(gw.chat(key, body).send().await.unwrap()).await
 }
 
 /// Reads a whole SSE body and returns its `data:` payloads.
@@ -245,16 +206,7 @@ async fn stream_without_done_is_reported_not_silently_truncated() {
 #[tokio::test]
 async fn truncated_non_streaming_body_is_502() {
     let (_mock, gw, key) = setup("max_retries = 0").await;
-    let (status, body) = error_of(
-        gw.chat(
-            &key,
-            json!({"model": "broken", "messages": user_message("hi")}),
-        )
-        .send()
-        .await
-        .unwrap(),
-    )
-    .await;
+    let (status, body) = call(&gw, &key, "broken").await;
     assert_eq!(status, 502);
     assert_eq!(body["error"]["code"], "upstream_error");
 }
