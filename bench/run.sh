@@ -13,7 +13,7 @@
 #   BENCH_CONCURRENCY="16 64"          closed-loop connection counts (wrk)
 #   BENCH_RATES="1000 2500 5000 ..."   fixed rates for direct and Palisade (req/s)
 #   BENCH_LITELLM_RATES="25 50 ..."    fixed rates for LiteLLM (req/s)
-#   BENCH_P99_BOUND_MS="10 50"         p99 bounds for "max throughput at p99 <= bound"
+#   BENCH_P99_BOUND_MS="10 25 50"      p99 bounds for "max throughput at p99 <= bound"
 #   BENCH_OPEN_CONNECTIONS=64          connection pool of the open-loop generator
 #   BENCH_PIN=0              do not pin CPUs (default: pin when there are >= 2 CPUs)
 #   BENCH_UNPINNED_PASS=0    skip the second, unpinned pass (direct and Palisade only)
@@ -29,12 +29,14 @@
 #   BENCH_MAX_FOREIGN=0.1    before each point, wait (<= 60 s) until the machine's busy CPU is
 #                            under this many cores; a point during which other processes used
 #   BENCH_RETRIES=2          more is retried this many times, then kept and flagged
+#   BENCH_OUT_DIR, BENCH_RESULTS   where raw outputs and the report go (bench/out, bench/RESULTS.md)
 #   CARGO_TARGET_DIR         where the Palisade release binaries are built (default target/)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH=$ROOT/bench
-OUT=$BENCH/out
+OUT=${BENCH_OUT_DIR:-$BENCH/out}
+RESULTS=${BENCH_RESULTS:-$BENCH/RESULTS.md}
 CONFIGS=$BENCH/configs
 QUICK=${BENCH_QUICK:-0}
 if [[ $QUICK == 1 ]]; then
@@ -53,7 +55,7 @@ fi
 # Rates up to this many points are always run; above it a sweep stops at the first
 # point that is not sustained (see SUSTAIN_P99_MS).
 FIXED_POINTS=${BENCH_FIXED_POINTS:-3}
-P99_BOUNDS=${BENCH_P99_BOUND_MS:-"10 50"}
+P99_BOUNDS=${BENCH_P99_BOUND_MS:-"10 25 50"}
 # A point is "sustained" with no errors, >= 97% of the rate achieved and p99 <= this (a
 # p99 beyond it means a queue that keeps growing: the target is not keeping up).
 SUSTAIN_P99_MS=${BENCH_SUSTAIN_P99_MS:-200}
@@ -370,5 +372,5 @@ export BENCH_META_COMMAND=$cmd BENCH_META_LOAD_BEFORE=$LOAD_BEFORE BENCH_META_LO
   BENCH_META_P99_BOUNDS=$P99_BOUNDS BENCH_META_QUICK=$QUICK BENCH_META_SUSTAIN_P99_MS=$SUSTAIN_P99_MS BENCH_META_NICE=$NICE BENCH_META_WAITED=$WAITED BENCH_META_MAX_FOREIGN=$MAX_FOREIGN BENCH_META_PALISADE=$PALISADE \
   BENCH_META_LITELLM_STATUS=$LITELLM_STATUS BENCH_META_LITELLM_REASON=$LITELLM_REASON \
   BENCH_META_LITELLM_VERSION=$LITELLM_VERSION BENCH_META_ROOT=$ROOT BENCH_META_BUILT_COMMIT=$BUILT_COMMIT
-python3 "$BENCH/report.py" "$OUT" "$BENCH/RESULTS.md"
-log "wrote bench/RESULTS.md (raw outputs in bench/out/)"
+python3 "$BENCH/report.py" "$OUT" "$RESULTS"
+log "wrote $RESULTS (raw outputs in $OUT/)"
