@@ -48,6 +48,12 @@ impl HttpUpstream {
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base_url, path)
     }
+
+    /// The parsed URL of an endpoint under the base URL (parse once, reuse per request).
+    pub fn endpoint(&self, path: &str) -> Result<reqwest::Url, UpstreamError> {
+        reqwest::Url::parse(&self.url(path))
+            .map_err(|e| UpstreamError::Connect(format!("invalid upstream URL: {e}")))
+    }
 }
 
 /// Sends a request and returns the response if its status is a success; otherwise the

@@ -17,18 +17,24 @@ use crate::{ChunkStream, Provider, UpstreamError};
 pub struct OpenAiProvider {
     http: HttpUpstream,
     api_key: Option<String>,
+    /// Endpoint URLs, parsed once (not on every request).
+    chat_url: reqwest::Url,
+    embeddings_url: reqwest::Url,
 }
 
 impl OpenAiProvider {
     pub fn new(cfg: &ProviderConfig) -> Result<Self, UpstreamError> {
+        let http = HttpUpstream::new(cfg)?;
         Ok(OpenAiProvider {
-            http: HttpUpstream::new(cfg)?,
+            chat_url: http.endpoint("/chat/completions")?,
+            embeddings_url: http.endpoint("/embeddings")?,
+            http,
             api_key: cfg.api_key.clone(),
         })
     }
 
-    fn post(&self, path: &str) -> reqwest::RequestBuilder {
-        let req = self.http.client.post(self.http.url(path));
+    fn post(&self, url: &reqwest::Url) -> reqwest::RequestBuilder {
+        let req = self.http.client.post(url.clone());
         match &self.api_key {
             Some(key) => req.bearer_auth(key).header("api-key", key),
             None => req,
@@ -50,7 +56,7 @@ impl Provider for OpenAiProvider {
             .retry
             .run(|| async {
                 let resp = http::send(
-                    self.post("/chat/completions")
+                    self.post(&self.chat_url)
                         .timeout(self.http.timeout)
                         .header("content-type", "application/json")
                         .body(body.clone()),
@@ -74,7 +80,7 @@ impl Provider for OpenAiProvider {
             .retry
             .run(|| async {
                 let send = http::send(
-                    self.post("/chat/completions")
+                    self.post(&self.chat_url)
                         .header("content-type", "application/json")
                         .header("accept", "text/event-stream")
                         .body(body.clone()),
@@ -96,7 +102,7 @@ impl Provider for OpenAiProvider {
             .retry
             .run(|| async {
                 let resp = http::send(
-                    self.post("/embeddings")
+                    self.post(&self.embeddings_url)
                         .timeout(self.http.timeout)
                         .header("content-type", "application/json")
                         .body(body.clone()),
