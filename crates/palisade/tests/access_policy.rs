@@ -344,3 +344,38 @@ async fn explain_names_the_deciding_policies() {
     assert_eq!(out["decision"], "deny");
     assert_eq!(out["policies"], json!(["frontier-needs-purpose"]));
 }
+
+#[tokio::test]
+async fn a_set_that_locks_out_policy_management_is_refused() {
+    let gw = start(GROUP_RULES).await;
+    let lockout = "@id(\"users-only\")\npermit(principal, action, resource is Palisade::Model);";
+    let put = gw
+        .http
+        .put(format!("{}/admin/v1/policies", gw.admin))
+        .bearer_auth(common::ADMIN_TOKEN)
+        .body(lockout)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 400);
+    let body: Value = put.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "invalid_policy");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("manage_policies")
+    );
+    let get = gw
+        .http
+        .get(format!("{}/admin/v1/policies", gw.admin))
+        .bearer_auth(common::ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        get.status(),
+        200,
+        "the admin plane still works under the old set"
+    );
+}

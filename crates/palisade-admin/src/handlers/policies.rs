@@ -63,7 +63,22 @@ pub async fn put(
             })?,
         _ => body,
     };
-    PolicyEngine::check(&source).map_err(|e| AdminError::InvalidPolicy(e.to_string()))?;
+    let candidate = PolicyEngine::new(&source, state.policy.utc_offset_minutes())
+        .map_err(|e| AdminError::InvalidPolicy(e.to_string()))?;
+    // Refuse a set under which no admin could ever change policies again: it would lock
+    // the admin plane out of its own recovery.
+    let lockout = candidate.authorize_admin(
+        "bootstrap",
+        "admin",
+        AdminAction::ManagePolicies,
+        None,
+        unix_now(),
+    );
+    if !lockout.allowed {
+        return Err(AdminError::InvalidPolicy(
+            "the new set lets no admin token (role admin) perform manage_policies; it would lock policy management out".into(),
+        ));
+    }
     if let Some(file) = &state.policy_file {
         write_atomically(file, &source)
             .map_err(|e| AdminError::Store(format!("cannot write {}: {e}", file.display())))?;
