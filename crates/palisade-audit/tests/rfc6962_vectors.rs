@@ -8,15 +8,22 @@ use base64::Engine as _;
 use palisade_audit::merkle::{Hash, verify_consistency, verify_inclusion};
 use serde_json::Value;
 
+/// `shared/data/merkle/testdata`: from `PALISADE_SHARED_DIR`, else the nearest ancestor
+/// of this crate that holds `shared/` (the project keeps it beside the repository).
+fn testdata() -> PathBuf {
+    let sub = Path::new("data/merkle/testdata");
+    if let Ok(dir) = std::env::var("PALISADE_SHARED_DIR") {
+        return Path::new(&dir).join(sub);
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .map(|a| a.join("shared").join(sub))
+        .find(|p| p.is_dir())
+        .expect("Merkle test vectors (shared/data/merkle) not found beside the repository; set PALISADE_SHARED_DIR")
+}
+
 fn vectors(kind: &str) -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data/merkle/testdata")
-        .join(kind);
-    assert!(
-        root.is_dir(),
-        "test vectors not found at {} (shared/ must sit beside the repository)",
-        root.display()
-    );
+    let root = testdata().join(kind);
     let mut out = Vec::new();
     let mut stack = vec![root];
     while let Some(dir) = stack.pop() {
