@@ -76,6 +76,18 @@ async fn start(data_rules: &str) -> Gateway {
     Gateway::start_with(dir, "", &rest, "http", http).await
 }
 
+/// `PUT /admin/v1/policies` with the Cedar text as the body.
+async fn put_policies(gw: &Gateway, token: &str, source: impl Into<String>) -> reqwest::Response {
+    let url = format!("{}/admin/v1/policies", gw.admin);
+    gw.http
+        .put(url)
+        .bearer_auth(token)
+        .body(source.into())
+        .send()
+        .await
+        .unwrap()
+}
+
 async fn chat(gw: &Gateway, key: &str, model: &str, purpose: Option<&str>) -> (u16, Value) {
     let mut req = gw.chat(key, json!({"model": model, "messages": user_message("hi")}));
     if let Some(p) = purpose {
@@ -210,14 +222,7 @@ async fn admin_put_swaps_policies_atomically_and_rejects_invalid_sets() {
     let invalid = policies(
         "@id(\"bad\")\npermit(principal, action, resource is Palisade::Model) when { resource.colour == \"red\" };",
     );
-    let put = gw
-        .http
-        .put(format!("{}/admin/v1/policies", gw.admin))
-        .bearer_auth(common::ADMIN_TOKEN)
-        .body(invalid)
-        .send()
-        .await
-        .unwrap();
+    let put = put_policies(&gw, common::ADMIN_TOKEN, invalid).await;
     assert_eq!(put.status(), 400);
     let body: Value = put.json().await.unwrap();
     assert_eq!(body["error"]["code"], "invalid_policy");
@@ -290,28 +295,14 @@ async fn admin_actions_are_governed_by_policy() {
         }
     };
     assert_eq!(create_user(operator.clone(), "olga").await, 201);
-    let put = gw
-        .http
-        .put(format!("{}/admin/v1/policies", gw.admin))
-        .bearer_auth(&operator)
-        .body(policies(GROUP_RULES))
-        .send()
-        .await
-        .unwrap();
+    let put = put_policies(&gw, &operator, policies(GROUP_RULES)).await;
     assert_eq!(put.status(), 403, "operators may not change policies");
     // Forbid operators from managing users: the same request is now refused.
     let stricter = format!(
         "{}\n@id(\"operators-no-users\")\nforbid(principal, action == Palisade::Action::\"manage_users\", resource) when {{ principal.role == \"operator\" }};",
         policies(GROUP_RULES)
     );
-    let put = gw
-        .http
-        .put(format!("{}/admin/v1/policies", gw.admin))
-        .bearer_auth(common::ADMIN_TOKEN)
-        .body(stricter)
-        .send()
-        .await
-        .unwrap();
+    let put = put_policies(&gw, common::ADMIN_TOKEN, stricter).await;
     assert_eq!(put.status(), 200, "{:?}", put.text().await);
     assert_eq!(create_user(operator, "oscar").await, 403);
 }
@@ -349,14 +340,7 @@ async fn explain_names_the_deciding_policies() {
 async fn a_set_that_locks_out_policy_management_is_refused() {
     let gw = start(GROUP_RULES).await;
     let lockout = "@id(\"users-only\")\npermit(principal, action, resource is Palisade::Model);";
-    let put = gw
-        .http
-        .put(format!("{}/admin/v1/policies", gw.admin))
-        .bearer_auth(common::ADMIN_TOKEN)
-        .body(lockout)
-        .send()
-        .await
-        .unwrap();
+    let put = put_policies(&gw, common::ADMIN_TOKEN, lockout).await;
     assert_eq!(put.status(), 400);
     let body: Value = put.json().await.unwrap();
     assert_eq!(body["error"]["code"], "invalid_policy");

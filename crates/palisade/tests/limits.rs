@@ -50,6 +50,11 @@ fn body(model: &str) -> Value {
     json!({"model": model, "messages": user_message("hi"), "max_tokens": 20})
 }
 
+/// A field of the OpenAI error body (`code`, `param`, …).
+async fn error_field(resp: reqwest::Response, field: &str) -> Value {
+    resp.json::<Value>().await.unwrap()["error"][field].clone()
+}
+
 fn header(resp: &reqwest::Response, name: &str) -> Option<String> {
     resp.headers()
         .get(name)
@@ -139,10 +144,7 @@ async fn token_reservation_is_reconciled_with_real_usage() {
         429,
         "but not a third that would exceed the minute"
     );
-    assert_eq!(
-        resp.json::<Value>().await.unwrap()["error"]["code"],
-        "rate_limit_exceeded"
-    );
+    assert_eq!(error_field(resp, "code").await, "rate_limit_exceeded");
 }
 
 #[tokio::test]
@@ -157,10 +159,7 @@ async fn daily_token_and_cost_budgets_refuse_with_budget_exceeded() {
         let resp = gw.chat(&key, body("sim")).send().await.unwrap();
         statuses.push(resp.status().as_u16());
         if resp.status() == 429 {
-            assert_eq!(
-                resp.json::<Value>().await.unwrap()["error"]["code"],
-                "budget_exceeded"
-            );
+            assert_eq!(error_field(resp, "code").await, "budget_exceeded");
             break;
         }
     }
@@ -179,10 +178,7 @@ async fn daily_token_and_cost_budgets_refuse_with_budget_exceeded() {
     );
     let resp = gw.chat(&key, body("sim")).send().await.unwrap();
     assert_eq!(resp.status(), 429);
-    assert_eq!(
-        resp.json::<Value>().await.unwrap()["error"]["code"],
-        "budget_exceeded"
-    );
+    assert_eq!(error_field(resp, "code").await, "budget_exceeded");
 }
 
 #[tokio::test]
@@ -196,7 +192,7 @@ async fn concurrency_is_held_by_streams_and_released_on_disconnect() {
     let resp = gw.chat(&key, body("sim")).send().await.unwrap();
     assert_eq!(resp.status(), 429);
     assert_eq!(
-        resp.json::<Value>().await.unwrap()["error"]["code"],
+        error_field(resp, "code").await,
         "concurrency_limit_exceeded"
     );
     drop(chunks); // the client goes away mid-stream
@@ -268,10 +264,7 @@ async fn request_protection_bounds_max_tokens_and_messages() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 400);
-    assert_eq!(
-        resp.json::<Value>().await.unwrap()["error"]["param"],
-        "max_tokens"
-    );
+    assert_eq!(error_field(resp, "param").await, "max_tokens");
     let many: Vec<Value> = (0..4)
         .map(|_| json!({"role": "user", "content": "x"}))
         .collect();
@@ -281,10 +274,7 @@ async fn request_protection_bounds_max_tokens_and_messages() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 400);
-    assert_eq!(
-        resp.json::<Value>().await.unwrap()["error"]["param"],
-        "messages"
-    );
+    assert_eq!(error_field(resp, "param").await, "messages");
 }
 
 #[tokio::test]
@@ -306,10 +296,7 @@ async fn a_flood_of_bad_keys_is_cut_off_per_address() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 429);
-    assert_eq!(
-        resp.json::<Value>().await.unwrap()["error"]["code"],
-        "too_many_auth_failures"
-    );
+    assert_eq!(error_field(resp, "code").await, "too_many_auth_failures");
     let resp = gw.chat(&key, body("sim")).send().await.unwrap();
     assert_eq!(
         resp.status(),
