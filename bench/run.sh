@@ -203,7 +203,7 @@ stop_pid() { # PID: stop one service we started, bounded
 }
 start_mock "${SUT_PREFIX[@]}"
 ADMIN_TOKEN="bench-admin-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-sed -e "s|@PORT@|$P_PORT|" -e "s|@ADMIN_PORT@|$P_ADMIN|" -e "s|@MOCK_PORT@|$MOCK_PORT|" -e "s|@DB@|$WORK/palisade.db|" \
+sed -e "s|@PORT@|$P_PORT|" -e "s|@ADMIN_PORT@|$P_ADMIN|" -e "s|@MOCK_PORT@|$MOCK_PORT|" -e "s|@DB@|$WORK/palisade.db|" -e "s|@WORK@|$WORK|g" \
   "$CONFIGS/palisade.toml.in" >"$WORK/palisade.toml"
 cp "$WORK/palisade.toml" "$OUT/palisade.toml"
 start_palisade "${SUT_PREFIX[@]}"

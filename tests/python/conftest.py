@@ -434,6 +434,7 @@ def gateway(tmp_path_factory, mock_upstream: MockUpstream, breaking_upstream: Br
         proc = subprocess.Popen(
             [str(PALISADE_BIN), "serve", "--config", str(config_path)],
             env={**env, "PALISADE_ADMIN_TOKEN": admin_token},
+            cwd=str(work),  # relative config paths (the audit keys by default) land here
             stdout=subprocess.DEVNULL,
             stderr=stderr,
         )

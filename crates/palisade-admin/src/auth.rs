@@ -1,7 +1,8 @@
 //! Admin authentication and authorization. A handler receives an [`Admin`] extractor
 //! only after the bearer token was verified; it then asks the Cedar policy engine for the
 //! action it performs (`manage_keys`, `read_identities`, …), so the admin plane is
-//! governed by the same policies as the data plane.
+//! governed by the same policies as the data plane. Both steps report to the request's
+//! [`AuditSlot`] (who called, which policies decided) for the audit layer.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use palisade_policy::authz::AdminAction;
 use palisade_policy::identity::AdminPrincipal;
 use palisade_policy::time::unix_now;
 
+use crate::audit_layer::AuditSlot;
 use crate::error::AdminError;
 use crate::state::AdminState;
 
@@ -21,6 +23,7 @@ use crate::state::AdminState;
 pub struct Admin {
     pub principal: AdminPrincipal,
     pub client_ip: Option<IpAddr>,
+    slot: Option<AuditSlot>,
 }
 
 impl Admin {
@@ -34,6 +37,9 @@ impl Admin {
             self.client_ip,
             unix_now(),
         );
+        if let Some(slot) = &self.slot {
+            slot.set_policies(&decision.policies);
+        }
         if decision.allowed {
             Ok(())
         } else {
@@ -68,9 +74,14 @@ impl FromRequestParts<Arc<AdminState>> for Admin {
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|ConnectInfo(a)| a.ip());
+        let slot = parts.extensions.get::<AuditSlot>().cloned();
+        if let Some(slot) = &slot {
+            slot.set_actor(&principal);
+        }
         Ok(Admin {
             principal,
             client_ip,
+            slot,
         })
     }
 }

@@ -1,4 +1,6 @@
-//! Admin-plane failures and their one mapping to status + OpenAI-style error body.
+//! Admin-plane failures and their one mapping to status + OpenAI-style error body. The
+//! mapping also leaves an [`ErrorInfo`] in the response's extensions so the audit layer
+//! records the stable code (and any deciding policies) without parsing the body.
 
 use axum::Json;
 use axum::http::StatusCode;
@@ -27,6 +29,38 @@ pub enum AdminError {
     Conflict(String),
     #[error("store unavailable: {0}")]
     Store(String),
+    /// The audit record of this call could not be made durable (strict durability).
+    #[error("audit ledger unavailable: {0}")]
+    AuditUnavailable(String),
+    /// An audit endpoint was called while `audit.enabled = false`.
+    #[error("the audit ledger is disabled")]
+    AuditDisabled,
+}
+
+/// What the audit layer reads from an error response: the body's stable `code` and the
+/// policies that decided a refusal.
+#[derive(Debug, Clone)]
+pub struct ErrorInfo {
+    pub code: &'static str,
+    pub policies: Vec<String>,
+}
+
+impl From<palisade_audit::AuditError> for AdminError {
+    fn from(err: palisade_audit::AuditError) -> Self {
+        AdminError::AuditUnavailable(err.to_string())
+    }
+}
+
+impl From<palisade_audit::store::AuditStoreError> for AdminError {
+    fn from(err: palisade_audit::store::AuditStoreError) -> Self {
+        AdminError::AuditUnavailable(err.to_string())
+    }
+}
+
+impl From<palisade_audit::keys::KeysError> for AdminError {
+    fn from(err: palisade_audit::keys::KeysError) -> Self {
+        AdminError::AuditUnavailable(err.to_string())
+    }
 }
 
 impl From<StoreError> for AdminError {
@@ -107,7 +141,29 @@ impl IntoResponse for AdminError {
                     "The store is unavailable.".to_owned(),
                 )
             }
+            AdminError::AuditUnavailable(msg) => {
+                tracing::error!(error = %msg, "audit ledger operation failed");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "server_error",
+                    "audit_unavailable",
+                    "The audit ledger is unavailable: the call could not be recorded durably."
+                        .to_owned(),
+                )
+            }
+            AdminError::AuditDisabled => (
+                StatusCode::NOT_FOUND,
+                "invalid_request_error",
+                "audit_disabled",
+                "The audit ledger is disabled (audit.enabled = false).".to_owned(),
+            ),
         };
-        (status, Json(ErrorBody::new(message, kind, code, None))).into_response()
+        let policies = match self {
+            AdminError::Forbidden { policies, .. } => policies,
+            _ => Vec::new(),
+        };
+        let mut resp = (status, Json(ErrorBody::new(message, kind, code, None))).into_response();
+        resp.extensions_mut().insert(ErrorInfo { code, policies });
+        resp
     }
 }

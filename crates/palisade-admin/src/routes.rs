@@ -1,22 +1,39 @@
 //! The admin plane's route table. Public: `/healthz`, `/readyz` (and `/metrics` when
-//! `server.metrics_require_auth = false`). Everything else takes an admin token.
+//! `server.metrics_require_auth = false`). Everything else takes an admin token. Every
+//! call but the two probes passes the audit layer ([`crate::audit_layer`]).
 
 use std::sync::Arc;
 
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 
 use palisade_policy::authz::AdminAction;
+use tokio::sync::watch;
 
+use crate::audit_layer;
 use crate::auth::Admin;
 use crate::error::AdminError;
-use crate::handlers::{groups, keys, limits, policies, tokens, users};
+use crate::handlers::audit::StreamShutdown;
+use crate::handlers::{audit, groups, keys, limits, policies, subjects, tokens, users};
 use crate::state::AdminState;
 
+/// The admin router. Live audit tails (`/admin/v1/audit/stream`) end only when their
+/// client leaves; use [`router_with_shutdown`] so they end when the server stops.
 pub fn router(state: Arc<AdminState>) -> Router {
+    routes(state)
+}
+
+/// The admin router, with live audit tails ending once `shutdown` turns `true` (or its
+/// sender is dropped), so graceful shutdown does not wait the grace period for them.
+pub fn router_with_shutdown(state: Arc<AdminState>, shutdown: watch::Receiver<bool>) -> Router {
+    routes(state).layer(Extension(StreamShutdown(shutdown)))
+}
+
+fn routes(state: Arc<AdminState>) -> Router {
     Router::new()
         .route("/admin/v1/users", get(users::list).post(users::create))
         .route("/admin/v1/users/{id}", get(users::get))
@@ -28,10 +45,27 @@ pub fn router(state: Arc<AdminState>) -> Router {
         .route("/admin/v1/policies", get(policies::get).put(policies::put))
         .route("/admin/v1/policies/explain", post(policies::explain))
         .route("/admin/v1/limits", get(limits::get).put(limits::put))
+        .route("/admin/v1/audit", get(audit::search))
+        .route("/admin/v1/audit/stream", get(audit::stream))
+        .route(
+            "/admin/v1/audit/checkpoint",
+            get(audit::checkpoint).post(audit::sign_checkpoint),
+        )
+        .route("/admin/v1/audit/public-key", get(audit::public_key))
+        .route("/admin/v1/audit/proofs/inclusion", get(audit::inclusion))
+        .route(
+            "/admin/v1/audit/proofs/consistency",
+            get(audit::consistency),
+        )
+        .route("/admin/v1/audit/rotate-keys", post(audit::rotate_keys))
+        .route("/admin/v1/audit/{seq}", get(audit::get))
+        .route("/admin/v1/audit/{seq}/content", get(audit::content))
+        .route("/admin/v1/subjects/{id}", delete(subjects::erase))
         .route("/metrics", get(metrics))
         .route("/healthz", get(health))
         .route("/readyz", get(ready))
         .fallback(|| async { AdminError::NotFound("route".into()) })
+        .layer(from_fn_with_state(Arc::clone(&state), audit_layer::audit))
         .with_state(state)
 }
 

@@ -24,4 +24,6 @@ pub struct AdminState {
     pub policy_file: Option<PathBuf>,
     pub limiter: Arc<Limiter>,
     pub models: Vec<ModelAttrs>,
+    /// The audit ledger (`None` when `audit.enabled = false`).
+    pub audit: Option<palisade_audit::Ledger>,
 }

@@ -1,5 +1,24 @@
-//! The audit ledger. Today: [`merkle`], the RFC 6962 / RFC 9162 Merkle tree the ledger
-//! is built on (tree heads, inclusion and consistency proofs, and their verification).
-//! Records, signed checkpoints, encryption and the verifier join it next (issue: audit).
+//! The audit ledger: one tamper-evident, encrypted record per interaction.
+//!
+//! A record flows: producer builds an [`event::Event`] (and optionally captured content)
+//! → [`ledger::Ledger::record`] queues it → the writer task seals it ([`record`]: header
+//! linked to the previous leaf, content encrypted by [`crypto`] under the subject's data
+//! key) → a batch is committed in one transaction to an [`store::AuditStore`] → the
+//! producer is answered. The records form an RFC 6962 [`merkle`] tree whose heads are
+//! signed as C2SP [`checkpoint`]s; [`verify`] recomputes everything from storage and
+//! names the first record that differs; [`export`] renders records for people and SIEMs;
+//! [`keys`] holds the key hierarchy, rotation and content opening.
 
+pub mod checkpoint;
+pub mod crypto;
+pub mod event;
+pub mod export;
+pub mod keys;
+pub mod ledger;
 pub mod merkle;
+pub mod record;
+pub mod store;
+pub mod verify;
+
+pub use event::{Actor, Capture, Change, Decision, Entry, Event, Finding, Plane, TokenUsage};
+pub use ledger::{AuditError, Durability, Ledger, LedgerConfig};

@@ -234,6 +234,54 @@ pub fn verify_consistency(
     Ok(())
 }
 
+/// An append-only tree that keeps only the roots of its perfect subtrees (at most one per
+/// bit of the size), so appending is amortised one node hash and the root is O(log n).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CompactTree {
+    size: u64,
+    /// Roots of the perfect subtrees, largest (leftmost) first.
+    peaks: Vec<Hash>,
+}
+
+impl CompactTree {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Builds the tree of these leaves.
+    pub fn from_leaves(leaves: &[Hash]) -> Self {
+        let mut tree = CompactTree::new();
+        leaves.iter().for_each(|l| tree.push(*l));
+        tree
+    }
+
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    pub fn push(&mut self, leaf: Hash) {
+        let mut hash = leaf;
+        let mut size = self.size;
+        while size & 1 == 1 {
+            if let Some(left) = self.peaks.pop() {
+                hash = node_hash(&left, &hash);
+            }
+            size >>= 1;
+        }
+        self.peaks.push(hash);
+        self.size += 1;
+    }
+
+    /// The tree head: the peaks folded right to left.
+    pub fn root(&self) -> Hash {
+        let mut peaks = self.peaks.iter().rev();
+        let Some(last) = peaks.next() else {
+            return empty_root();
+        };
+        peaks.fold(*last, |acc, left| node_hash(left, &acc))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -268,6 +316,21 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn the_compact_tree_has_the_same_root_as_the_full_one() {
+        let all = leaves(70);
+        let mut tree = CompactTree::new();
+        assert_eq!(tree.root(), empty_root());
+        for n in 1..=all.len() {
+            tree.push(all[n - 1]);
+            assert_eq!(tree.root(), root(&all[..n]), "size {n}");
+        }
+        assert_eq!(
+            CompactTree::from_leaves(&all[..33]).root(),
+            root(&all[..33])
+        );
     }
 
     #[test]

@@ -19,6 +19,13 @@ pub const MAX_MESSAGES: usize = 2048;
 pub const MAX_CONNECTIONS_PER_IP: usize = 1024;
 pub const AUTH_FAILURES_PER_MINUTE_PER_IP: u32 = 120;
 pub const LIMITS_KEY_PREFIX: &str = "palisade:limits:";
+pub const AUDIT_ORIGIN: &str = "palisade/audit";
+pub const AUDIT_SIGNING_KEY_FILE: &str = "palisade-audit.key";
+pub const AUDIT_MASTER_KEY_FILE: &str = "palisade-master.key";
+pub const AUDIT_CHECKPOINT_EVERY: u64 = 1000;
+pub const AUDIT_CHECKPOINT_INTERVAL_MS: u64 = 10_000;
+pub const AUDIT_BATCH_MAX: usize = 512;
+pub const AUDIT_RETENTION_DAYS: u32 = 180;
 
 pub const PROVIDER_TIMEOUT_MS: u64 = 120_000;
 pub const PROVIDER_CONNECT_TIMEOUT_MS: u64 = 5_000;
@@ -87,6 +94,26 @@ on_backend_error = "fail_closed"   # fail_closed | fail_open | local (fall back 
 # monthly_tokens = 20000000
 # daily_cost = 5.0                 # needs model prices
 # monthly_cost = 100.0
+
+[audit]
+enabled = true
+durability = "strict"              # strict: a response completes only once its record is committed
+                                   # best_effort: queued; records can be lost (never use for compliance)
+sync = "full"                      # SQLite: full = fsync each group commit; normal = survives a crash, not power loss
+origin = "palisade/audit"          # the log's name in signed checkpoints (and the signing key's name)
+signing_key_file = "palisade-audit.key"   # Ed25519 note key; created 0600 if missing, public key in <file>.pub
+master_key_file = "palisade-master.key"   # 32-byte key (base64) wrapping the per-subject data keys; created 0600 if missing
+# master_key = "${PALISADE_AUDIT_MASTER_KEY}"  # instead of master_key_file
+previous_master_key_files = []     # old master keys, still read; `palisade audit rotate-keys` re-wraps under the current one
+capture = "none"                   # none | redacted | full (content is always encrypted)
+checkpoint_every = 1000            # sign a checkpoint every N records
+checkpoint_interval_ms = 10000     # ... or this often when records arrived; and on shutdown
+batch_max = 512                    # most records per group commit
+retention_days = 180               # content older than this is purged; hashes stay, so the log still verifies
+# [[audit.capture_rules]]          # the first matching rule wins; empty list = any
+# models = ["gpt-4o"]
+# groups = ["legal"]
+# capture = "full"
 
 # One [[providers]] table per upstream.
 # kind = "openai"     any OpenAI-compatible server (OpenAI, Azure OpenAI, vLLM, Ollama, llama.cpp)

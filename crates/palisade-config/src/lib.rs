@@ -4,12 +4,16 @@
 //! [`defaults`] holds every default in one place and the documented default file.
 
 pub mod access;
+pub mod audit;
 pub mod defaults;
 pub mod env;
 pub mod raw;
 pub mod validate;
 
 pub use access::{FailMode, LimitRuleConfig, LimitsBackend, LimitsConfig, PolicyConfig};
+pub use audit::{
+    AuditConfig, AuditDurability, AuditSync, CaptureMode, CaptureRule, MasterKeySource,
+};
 pub use validate::{
     AnthropicSettings, Config, ConfigError, LogFormat, ModelConfig, ProviderConfig, ProviderKind,
     ServerConfig, SimulatedSettings, StoreConfig, TlsFiles, load_file, parse_str,

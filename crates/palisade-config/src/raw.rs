@@ -20,6 +20,8 @@ pub struct RawConfig {
     pub policy: RawPolicy,
     #[serde(default)]
     pub limits: RawLimits,
+    #[serde(default)]
+    pub audit: RawAudit,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -144,4 +146,35 @@ pub struct RawLimitRule {
     pub monthly_tokens: Option<u64>,
     pub daily_cost: Option<f64>,
     pub monthly_cost: Option<f64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAudit {
+    pub enabled: Option<bool>,
+    pub durability: Option<String>,
+    pub sync: Option<String>,
+    pub origin: Option<String>,
+    pub signing_key_file: Option<String>,
+    pub master_key: Option<String>,
+    pub master_key_file: Option<String>,
+    #[serde(default)]
+    pub previous_master_key_files: Vec<String>,
+    pub capture: Option<String>,
+    #[serde(default)]
+    pub capture_rules: Vec<RawCaptureRule>,
+    pub checkpoint_every: Option<u64>,
+    pub checkpoint_interval_ms: Option<u64>,
+    pub batch_max: Option<usize>,
+    pub retention_days: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCaptureRule {
+    #[serde(default)]
+    pub models: Vec<String>,
+    #[serde(default)]
+    pub groups: Vec<String>,
+    pub capture: String,
 }

@@ -37,6 +37,7 @@ pub(crate) fn invalid(key: impl Into<String>, message: impl Into<String>) -> Con
 pub struct Config {
     pub policy: crate::access::PolicyConfig,
     pub limits: crate::access::LimitsConfig,
+    pub audit: crate::audit::AuditConfig,
     pub server: ServerConfig,
     pub store: StoreConfig,
     pub log_level: String,
@@ -315,6 +316,7 @@ fn validate(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<Conf
     let policy = crate::access::policy(raw.policy, env)?;
     let canonical: HashSet<String> = models.iter().map(|m| m.name.clone()).collect();
     let limits = crate::access::limits(raw.limits, env, &canonical)?;
+    let audit = crate::audit::audit(raw.audit, env, &model_names)?;
 
     Ok(Config {
         server,
@@ -325,6 +327,7 @@ fn validate(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<Conf
         models,
         policy,
         limits,
+        audit,
     })
 }
 

@@ -9,6 +9,7 @@ use palisade_policy::identity::Principal;
 use palisade_policy::limits::RateLimitHeaders;
 use palisade_protocol::openai::Usage;
 
+use crate::pipeline::record::Captured;
 use crate::routing::ModelRoute;
 use crate::telemetry::metrics::InFlight;
 
@@ -31,6 +32,16 @@ impl Endpoint {
             Endpoint::Unmatched => "unmatched",
         }
     }
+
+    /// The action name in audit records.
+    pub fn action(self) -> &'static str {
+        match self {
+            Endpoint::ChatCompletions => "chat.completions",
+            Endpoint::Embeddings => "embeddings",
+            Endpoint::Models => "models",
+            Endpoint::Unmatched => "unmatched",
+        }
+    }
 }
 
 pub struct RequestCtx {
@@ -38,6 +49,10 @@ pub struct RequestCtx {
     pub endpoint: Endpoint,
     pub client_addr: Option<SocketAddr>,
     pub started: Instant,
+    /// Wall-clock start, Unix microseconds (for the audit record).
+    pub started_unix_us: i64,
+    /// The client's `User-Agent` (truncated), for the audit record.
+    pub user_agent: Option<String>,
     pub principal: Option<Principal>,
     pub route: Option<ModelRoute>,
     pub stream: bool,
@@ -52,6 +67,15 @@ pub struct RequestCtx {
     pub prompt_estimate: u64,
     /// The rate-limit state sent back as `x-ratelimit-*` headers.
     pub ratelimit: Option<RateLimitHeaders>,
+    /// The policies behind the access decision (permits when allowed, the deciding ones
+    /// when denied) — always recorded, whatever `explain_denials` says.
+    pub policies: Vec<String>,
+    /// The upstream's HTTP status, once it answered.
+    pub upstream_status: Option<u16>,
+    /// The model version that served the request, as the upstream named it.
+    pub model_version: Option<String>,
+    /// Content kept for the audit record when capture is on.
+    pub capture: Option<Captured>,
 }
 
 impl RequestCtx {
@@ -61,6 +85,8 @@ impl RequestCtx {
             endpoint,
             client_addr,
             started: Instant::now(),
+            started_unix_us: palisade_audit::event::now_us(),
+            user_agent: None,
             principal: None,
             route: None,
             stream: false,
@@ -70,6 +96,10 @@ impl RequestCtx {
             purpose: None,
             prompt_estimate: 0,
             ratelimit: None,
+            policies: Vec::new(),
+            upstream_status: None,
+            model_version: None,
+            capture: None,
         }
     }
 

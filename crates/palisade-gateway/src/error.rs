@@ -44,6 +44,8 @@ pub enum GatewayError {
     Limited(Box<Refusal>),
     #[error("too many failed authentications from this address")]
     TooManyAuthFailures,
+    #[error("the audit record could not be written")]
+    AuditUnavailable,
 }
 
 impl GatewayError {
@@ -71,6 +73,13 @@ impl GatewayError {
                 "server_error",
                 "service_unavailable",
                 "Credentials could not be checked right now. Please retry.".into(),
+                None,
+            ),
+            E::AuditUnavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "server_error",
+                "audit_unavailable",
+                "The request could not be recorded in the audit log, so it was not served. Please retry.".into(),
                 None,
             ),
             E::Auth(AuthError::Missing) => (

@@ -47,6 +47,10 @@ fn ctx(
         addr.map(|Extension(ConnectInfo(a))| a),
     );
     ctx.in_flight = Some(InFlight::enter(&state.metrics));
+    ctx.user_agent = headers
+        .get(axum::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.chars().take(256).collect());
     ctx.purpose = headers
         .get("x-palisade-purpose")
         .and_then(|v| v.to_str().ok())
@@ -104,6 +108,7 @@ async fn not_found(
         ctx(&state, Endpoint::Unmatched, &headers, addr),
         GatewayError::RouteNotFound,
     )
+    .await
 }
 
 async fn method_not_allowed(
@@ -116,6 +121,7 @@ async fn method_not_allowed(
         ctx(&state, Endpoint::Unmatched, &headers, addr),
         GatewayError::MethodNotAllowed,
     )
+    .await
 }
 
 /// Runs a pipeline flow in its own task, so that a client going away mid-request does

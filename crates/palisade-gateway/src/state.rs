@@ -26,4 +26,8 @@ pub struct GatewayState {
     pub explain_denials: bool,
     pub limiter: Arc<Limiter>,
     pub auth_failures: AuthFailures,
+    /// The audit ledger; `None` when `audit.enabled = false`.
+    pub audit: Option<palisade_audit::Ledger>,
+    /// Content-capture rules.
+    pub audit_config: palisade_config::AuditConfig,
 }

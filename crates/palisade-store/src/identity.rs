@@ -25,15 +25,13 @@ use palisade_policy::identity::{
 };
 use sqlx::{Database, Encode, Executor, IntoArguments, Pool, Type};
 
+use crate::driver::Driver;
 use crate::error;
 use crate::records::{IdentityRow, latest_uses, users};
 
 /// What the two backends do differently; everything else is shared SQL.
 #[async_trait]
-pub(crate) trait IdentityBackend: Database {
-    /// How many rows an `UPDATE` changed (sqlx has no driver-neutral accessor for it).
-    fn rows_affected(done: &Self::QueryResult) -> u64;
-
+pub(crate) trait IdentityBackend: Driver {
     /// Sets `last_used_at` to the later of its value and the given time, for a non-empty
     /// batch with unique ids; unknown ids are ignored.
     async fn record_key_use(pool: &Pool<Self>, uses: Vec<(String, i64)>) -> Result<(), StoreError>;

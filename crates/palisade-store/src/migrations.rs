@@ -21,17 +21,31 @@ pub(crate) struct Embedded {
     pub sql: &'static str,
 }
 
-pub(crate) const SQLITE: &[Embedded] = &[Embedded {
-    version: 1,
-    description: "identity",
-    sql: include_str!("../migrations/sqlite/0001_identity.sql"),
-}];
+pub(crate) const SQLITE: &[Embedded] = &[
+    Embedded {
+        version: 1,
+        description: "identity",
+        sql: include_str!("../migrations/sqlite/0001_identity.sql"),
+    },
+    Embedded {
+        version: 2,
+        description: "audit",
+        sql: include_str!("../migrations/sqlite/0002_audit.sql"),
+    },
+];
 
-pub(crate) const POSTGRES: &[Embedded] = &[Embedded {
-    version: 1,
-    description: "identity",
-    sql: include_str!("../migrations/postgres/0001_identity.sql"),
-}];
+pub(crate) const POSTGRES: &[Embedded] = &[
+    Embedded {
+        version: 1,
+        description: "identity",
+        sql: include_str!("../migrations/postgres/0001_identity.sql"),
+    },
+    Embedded {
+        version: 2,
+        description: "audit",
+        sql: include_str!("../migrations/postgres/0002_audit.sql"),
+    },
+];
 
 #[derive(Debug)]
 struct Source(&'static [Embedded]);

@@ -1,5 +1,6 @@
 //! A small client for the admin API, used by the CLI verbs. Errors from the API are shown
-//! with their message and code.
+//! with their message and code. Besides JSON it fetches plain-text answers (signed
+//! checkpoints, public keys) and opens long-lived streams (the live audit tail).
 
 use anyhow::{Context as _, bail};
 use serde_json::Value;
@@ -8,6 +9,8 @@ use crate::cli::AdminArgs;
 
 pub struct AdminClient {
     http: reqwest::Client,
+    /// For streams: bounded connect, no overall timeout.
+    streaming: reqwest::Client,
     base: String,
     token: String,
 }
@@ -22,8 +25,12 @@ impl AdminClient {
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(30))
             .build()?;
+        let streaming = reqwest::Client::builder()
+            .connect_timeout(std::time::Duration::from_secs(30))
+            .build()?;
         Ok(AdminClient {
             http,
+            streaming,
             base: args.admin_url.trim_end_matches('/').to_owned(),
             token,
         })
@@ -45,6 +52,38 @@ impl AdminClient {
         self.send(self.http.delete(self.url(path))).await
     }
 
+    /// A plain-text answer (e.g. a signed checkpoint note), as sent.
+    pub async fn get_text(&self, path: &str) -> anyhow::Result<String> {
+        let resp = self.open(self.http.get(self.url(path))).await?;
+        Ok(resp.text().await?)
+    }
+
+    /// A long-lived answer (SSE), returned once its status is a success; read it with
+    /// `chunk()`.
+    pub async fn get_stream(&self, path: &str) -> anyhow::Result<reqwest::Response> {
+        self.open(
+            self.streaming
+                .get(self.url(path))
+                .header("accept", "text/event-stream"),
+        )
+        .await
+    }
+
+    /// Sends a request and fails with the API's message and code unless it succeeded.
+    async fn open(&self, req: reqwest::RequestBuilder) -> anyhow::Result<reqwest::Response> {
+        let resp = req
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .with_context(|| format!("cannot reach the admin API at {}", self.base))?;
+        if resp.status().is_success() {
+            return Ok(resp);
+        }
+        let status = resp.status();
+        let body: Value = resp.json().await.unwrap_or(Value::Null);
+        bail!("admin API answered {status}: {}", describe(&body));
+    }
+
     fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
@@ -63,16 +102,21 @@ impl AdminClient {
             serde_json::from_slice(&bytes).unwrap_or(Value::Null)
         };
         if !status.is_success() {
-            let msg = body
-                .pointer("/error/message")
-                .and_then(Value::as_str)
-                .unwrap_or("no message");
-            let code = body
-                .pointer("/error/code")
-                .and_then(Value::as_str)
-                .unwrap_or("unknown");
-            bail!("admin API answered {status}: {msg} ({code})");
+            bail!("admin API answered {status}: {}", describe(&body));
         }
         Ok(body)
     }
+}
+
+/// `message (code)` of an API error body.
+fn describe(body: &Value) -> String {
+    let msg = body
+        .pointer("/error/message")
+        .and_then(Value::as_str)
+        .unwrap_or("no message");
+    let code = body
+        .pointer("/error/code")
+        .and_then(Value::as_str)
+        .unwrap_or("unknown");
+    format!("{msg} ({code})")
 }

@@ -1,7 +1,8 @@
 //! Assembly: from a validated config and an opened store to two running listeners (data
 //! plane and admin plane) sharing one identity store, key authenticator, policy engine,
 //! limiter and metrics; policy reload on SIGHUP; and the orderly stop on SIGTERM/SIGINT
-//! (stop accepting, drain, flush key-use times).
+//! (stop accepting, drain, flush key-use times, sign the final audit checkpoint). The
+//! audit ledger is shared by both planes.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -17,7 +18,7 @@ use palisade_gateway::{GatewayState, RouteTable};
 use palisade_policy::identity::{AdminAuthenticator, Authenticator};
 use palisade_store::Store;
 
-use crate::access;
+use crate::{access, ledger_setup};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -28,6 +29,22 @@ pub struct Running {
     stop: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     authenticator: Arc<Authenticator>,
+    ledger: Option<palisade_audit::Ledger>,
+}
+
+/// Opens the configured store with the audit durability the config asks for.
+pub async fn connect_store(config: &Config) -> Result<Store, palisade_store::StoreError> {
+    palisade_store::connect_with(
+        &config.store.url,
+        palisade_store::StoreOptions {
+            max_connections: config.store.max_connections,
+            audit_sync: match config.audit.sync {
+                palisade_config::AuditSync::Full => palisade_store::AuditSync::Full,
+                palisade_config::AuditSync::Normal => palisade_store::AuditSync::Normal,
+            },
+        },
+    )
+    .await
 }
 
 pub async fn start(
@@ -45,6 +62,7 @@ pub async fn start(
     let policy = Arc::new(access::policy_engine(&config.policy)?);
     let limiter = Arc::new(access::limiter(&config.limits).await?);
     palisade_gateway::tokens::warm_up();
+    let ledger = ledger_setup::open(&config.audit, store).await?;
 
     let gateway = Arc::new(GatewayState {
         server: config.server.clone(),
@@ -56,6 +74,8 @@ pub async fn start(
         explain_denials: config.policy.explain_denials,
         limiter: Arc::clone(&limiter),
         auth_failures: AuthFailures::new(config.server.auth_failures_per_minute_per_ip),
+        audit: ledger.clone(),
+        audit_config: config.audit.clone(),
     });
     let render = Arc::clone(&metrics);
     let admin = Arc::new(AdminState {
@@ -64,8 +84,12 @@ pub async fn start(
         key_auth: Arc::clone(&authenticator),
         render_metrics: {
             let limiter = Arc::clone(&limiter);
+            let ledger = ledger.clone();
             Arc::new(move || {
                 Metrics::sync_counter(&render.limits_backend_errors, limiter.backend_errors());
+                if let Some(ledger) = &ledger {
+                    sync_audit_metrics(&render, ledger);
+                }
                 render.render()
             })
         },
@@ -74,6 +98,7 @@ pub async fn start(
         policy_file: config.policy.file.clone(),
         limiter,
         models: access::model_attrs(config),
+        audit: ledger.clone(),
     });
     let reloader = access::spawn_policy_reload_on_sighup(policy, config.policy.file.clone());
 
@@ -109,7 +134,7 @@ pub async fn start(
     let until_stop = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
     };
-    let tasks = vec![
+    let mut tasks = vec![
         tokio::spawn(serve(
             data,
             palisade_gateway::router(gateway),
@@ -118,13 +143,19 @@ pub async fn start(
         )),
         tokio::spawn(serve(
             admin_listener,
-            palisade_admin::router(admin),
+            palisade_admin::router_with_shutdown(admin, stopped.clone()),
             limits,
             until_stop(stopped),
         )),
         flusher,
         reloader,
     ];
+    if let Some(ledger) = &ledger {
+        tasks.push(ledger_setup::spawn_retention(
+            ledger.clone(),
+            config.audit.retention_days,
+        ));
+    }
     tracing::info!(data_plane = %data_addr, admin_plane = %admin_addr, scheme, store = ?store.backend, "palisade listening");
     Ok(Running {
         data_addr,
@@ -132,7 +163,20 @@ pub async fn start(
         stop,
         tasks,
         authenticator,
+        ledger,
     })
+}
+
+fn sync_audit_metrics(metrics: &Metrics, ledger: &palisade_audit::Ledger) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let stats = ledger.stats();
+    Metrics::sync_counter(&metrics.audit_records, stats.appended.load(Relaxed));
+    Metrics::sync_counter(&metrics.audit_dropped, stats.dropped.load(Relaxed));
+    Metrics::sync_counter(&metrics.audit_commits, stats.batches.load(Relaxed));
+    Metrics::sync_counter(&metrics.audit_checkpoints, stats.checkpoints.load(Relaxed));
+    metrics
+        .audit_pending
+        .set(i64::try_from(stats.pending.load(Relaxed)).unwrap_or(i64::MAX));
 }
 
 impl Running {
@@ -145,8 +189,8 @@ impl Running {
 
     pub async fn stop(mut self) -> anyhow::Result<()> {
         let _ = self.stop.send(true);
-        // The last two tasks (key-use flusher, policy reloader) run forever: stop them
-        // after the listeners have drained.
+        // The tasks after the two listeners (key-use flusher, policy reloader, audit
+        // retention) run forever: stop them after the listeners have drained.
         let background = self.tasks.split_off(2);
         for task in self.tasks {
             let _ = task.await;
@@ -156,6 +200,10 @@ impl Running {
         }
         if let Err(err) = self.authenticator.flush_key_uses().await {
             tracing::warn!(error = %err, "could not record API key use at shutdown");
+        }
+        if let Some(ledger) = &self.ledger {
+            // Records of drained requests are committed; sign the final checkpoint.
+            ledger.close().await;
         }
         tracing::info!("stopped");
         Ok(())

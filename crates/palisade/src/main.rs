@@ -7,6 +7,8 @@ mod access;
 mod admin_client;
 mod app;
 mod cli;
+mod files;
+mod ledger_setup;
 mod logging;
 
 use clap::Parser;

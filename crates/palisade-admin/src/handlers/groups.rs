@@ -2,14 +2,15 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::{Extension, Json};
 use palisade_policy::identity::Group;
 use palisade_policy::time::unix_now;
 use serde::Deserialize;
 
-use super::{List, log_action, validate_name};
+use super::{List, NOTHING, change, validate_name};
+use palisade_audit::Change;
 use palisade_policy::authz::AdminAction;
 
 use crate::auth::Admin;
@@ -26,7 +27,7 @@ pub async fn create(
     State(state): State<Arc<AdminState>>,
     admin: Admin,
     Json(body): Json<CreateGroup>,
-) -> Result<(StatusCode, Json<Group>), AdminError> {
+) -> Result<(StatusCode, Extension<Change>, Json<Group>), AdminError> {
     admin.require(&state, AdminAction::ManageGroups)?;
     validate_name("name", &body.name)?;
     let group = Group {
@@ -34,8 +35,8 @@ pub async fn create(
         created_at: unix_now(),
     };
     state.identity.create_group(&group).await?;
-    log_action(admin.actor(), "group.create", &group.name);
-    Ok((StatusCode::CREATED, Json(group)))
+    let audit = change(format!("group:{}", group.name), NOTHING, Some(&group));
+    Ok((StatusCode::CREATED, audit, Json(group)))
 }
 
 pub async fn list(

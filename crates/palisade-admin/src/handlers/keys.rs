@@ -4,14 +4,15 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use axum::{Extension, Json};
 use palisade_policy::identity::ApiKeyRecord;
 use palisade_policy::time::unix_now;
 use serde::{Deserialize, Serialize};
 
-use super::{List, log_action, validate_name};
+use super::{List, NOTHING, change, validate_name};
+use palisade_audit::Change;
 use palisade_policy::authz::AdminAction;
 
 use crate::auth::Admin;
@@ -41,7 +42,7 @@ pub async fn create(
     State(state): State<Arc<AdminState>>,
     admin: Admin,
     Json(body): Json<CreateKey>,
-) -> Result<(StatusCode, Json<CreatedKey>), AdminError> {
+) -> Result<(StatusCode, Extension<Change>, Json<CreatedKey>), AdminError> {
     admin.require(&state, AdminAction::ManageKeys)?;
     if let Some(name) = &body.name {
         validate_name("name", name)?;
@@ -60,9 +61,11 @@ pub async fn create(
         .ok_or_else(|| AdminError::NotFound(format!("user `{}`", body.user)))?;
     let (record, key) = ApiKeyRecord::mint(&user.id, body.name, expires_at, now);
     state.identity.insert_api_key(&record).await?;
-    log_action(admin.actor(), "key.create", &record.id);
+    // The record serialises without its secret hash; the plaintext key is never in it.
+    let audit = change(format!("key:{}", record.id), NOTHING, Some(&record));
     Ok((
         StatusCode::CREATED,
+        audit,
         Json(CreatedKey {
             record,
             key,
@@ -116,19 +119,20 @@ pub async fn revoke(
     State(state): State<Arc<AdminState>>,
     admin: Admin,
     Path(id): Path<String>,
-) -> Result<Json<ApiKeyRecord>, AdminError> {
+) -> Result<(Extension<Change>, Json<ApiKeyRecord>), AdminError> {
     admin.require(&state, AdminAction::ManageKeys)?;
+    let before = state.identity.find_api_key(&id).await?;
     if !state.identity.revoke_api_key(&id, unix_now()).await? {
         return Err(AdminError::NotFound(format!("key `{id}`")));
     }
     state.key_auth.evict(&id);
-    log_action(admin.actor(), "key.revoke", &id);
-    state
+    let after = state
         .identity
         .find_api_key(&id)
         .await?
-        .map(Json)
-        .ok_or_else(|| AdminError::NotFound(format!("key `{id}`")))
+        .ok_or_else(|| AdminError::NotFound(format!("key `{id}`")))?;
+    let audit = change(format!("key:{id}"), before.as_ref(), Some(&after));
+    Ok((audit, Json(after)))
 }
 
 /// Unix seconds (integer) or an RFC 3339 string.

@@ -3,16 +3,17 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::extract::State;
+use axum::{Extension, Json};
 use palisade_policy::authz::AdminAction;
 use palisade_policy::limits::LimitRule;
 use serde::{Deserialize, Serialize};
 
-use super::log_action;
+use super::change;
 use crate::auth::Admin;
 use crate::error::AdminError;
 use crate::state::AdminState;
+use palisade_audit::Change;
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -34,14 +35,18 @@ pub async fn put(
     State(state): State<Arc<AdminState>>,
     admin: Admin,
     Json(body): Json<Rules>,
-) -> Result<Json<Rules>, AdminError> {
+) -> Result<(Extension<Change>, Json<Rules>), AdminError> {
     admin.require(&state, AdminAction::ManageLimits)?;
+    let before = Rules {
+        rules: state.limiter.rules(),
+    };
     state
         .limiter
         .replace_rules(body.rules)
         .map_err(|e| AdminError::Invalid(e.to_string()))?;
-    log_action(admin.actor(), "limits.replace", "limits");
-    Ok(Json(Rules {
+    let after = Rules {
         rules: state.limiter.rules(),
-    }))
+    };
+    let audit = change("limits", Some(&before), Some(&after));
+    Ok((audit, Json(after)))
 }

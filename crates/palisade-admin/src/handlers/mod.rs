@@ -1,14 +1,18 @@
-//! Admin handlers, one file per resource. Every state change is logged as an admin
-//! action (actor token id, action, target id — never secrets); the audit ledger takes
-//! these over when it lands.
+//! Admin handlers, one file per resource. Every state change attaches a
+//! [`Change`] (target id, the object before and after — never a secret) to its response;
+//! the audit layer puts it in the call's ledger record.
 
+pub mod audit;
 pub mod groups;
 pub mod keys;
 pub mod limits;
 pub mod policies;
+pub mod subjects;
 pub mod tokens;
 pub mod users;
 
+use axum::Extension;
+use palisade_audit::Change;
 use serde::Serialize;
 
 use crate::error::AdminError;
@@ -46,7 +50,24 @@ pub fn validate_name(field: &str, name: &str) -> Result<(), AdminError> {
     }
 }
 
-/// Logs an admin action.
-pub fn log_action(actor: &str, action: &'static str, target_id: &str) {
-    tracing::info!(target: "palisade::admin", actor, action, target_id, "admin action");
+/// The [`Change`] a mutating handler returns among its response parts. `before` and
+/// `after` must be secret-free views (records whose secret hashes are not serialised).
+pub fn change<B: Serialize, A: Serialize>(
+    target: impl Into<String>,
+    before: Option<&B>,
+    after: Option<&A>,
+) -> Extension<Change> {
+    Extension(Change {
+        target: target.into(),
+        before: before.map(to_json),
+        after: after.map(to_json),
+    })
 }
+
+/// A JSON value; `null` if serialisation fails (it cannot for plain records).
+fn to_json<T: Serialize>(value: &T) -> serde_json::Value {
+    serde_json::to_value(value).unwrap_or(serde_json::Value::Null)
+}
+
+/// For `change` calls without a `before` (or `after`).
+pub const NOTHING: Option<&()> = None;

@@ -8,16 +8,17 @@ use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Arc;
 
-use axum::Json;
 use axum::extract::State;
+use axum::{Extension, Json};
 use palisade_policy::authz::{AdminAction, DataAction, PolicyEngine, RequestFacts};
 use palisade_policy::time::unix_now;
 use serde::{Deserialize, Serialize};
 
-use super::log_action;
+use super::change;
 use crate::auth::Admin;
 use crate::error::AdminError;
 use crate::state::AdminState;
+use palisade_audit::Change;
 
 #[derive(Serialize)]
 pub struct PolicyView {
@@ -51,8 +52,9 @@ pub async fn put(
     State(state): State<Arc<AdminState>>,
     admin: Admin,
     body: String,
-) -> Result<Json<PolicyView>, AdminError> {
+) -> Result<(Extension<Change>, Json<PolicyView>), AdminError> {
     admin.require(&state, AdminAction::ManagePolicies)?;
+    let before = fingerprint(&view(&state));
     let source = match serde_json::from_str::<serde_json::Value>(&body) {
         Ok(serde_json::Value::Object(o)) => o
             .get("source")
@@ -87,8 +89,20 @@ pub async fn put(
         .policy
         .replace(&source)
         .map_err(|e| AdminError::InvalidPolicy(e.to_string()))?;
-    log_action(admin.actor(), "policy.replace", "policies");
-    Ok(Json(view(&state)))
+    let after = view(&state);
+    let audit = change("policies", Some(&before), Some(&fingerprint(&after)));
+    Ok((audit, Json(after)))
+}
+
+/// What a policy change records: the SHA-256 of the Cedar text and the policy ids, not
+/// the text itself (the full text is in the policy file and in `GET /admin/v1/policies`).
+fn fingerprint(view: &PolicyView) -> serde_json::Value {
+    serde_json::json!({
+        "sha256": palisade_audit::record::sha256_hex(view.source.as_bytes()),
+        "policies": view.policies,
+        "ids": view.ids,
+        "file": view.file,
+    })
 }
 
 #[derive(Deserialize)]

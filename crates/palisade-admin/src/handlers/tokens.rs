@@ -3,14 +3,15 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::{Extension, Json};
 use palisade_policy::identity::{AdminRole, AdminTokenRecord};
 use palisade_policy::time::unix_now;
 use serde::{Deserialize, Serialize};
 
-use super::{List, log_action, validate_name};
+use super::{List, NOTHING, change, validate_name};
+use palisade_audit::Change;
 use palisade_policy::authz::AdminAction;
 
 use crate::auth::Admin;
@@ -35,7 +36,7 @@ pub async fn create(
     State(state): State<Arc<AdminState>>,
     admin: Admin,
     Json(body): Json<CreateToken>,
-) -> Result<(StatusCode, Json<CreatedToken>), AdminError> {
+) -> Result<(StatusCode, Extension<Change>, Json<CreatedToken>), AdminError> {
     admin.require(&state, AdminAction::ManageAdminTokens)?;
     let role = AdminRole::parse(&body.role)
         .ok_or_else(|| AdminError::Invalid("`role` must be admin, operator or auditor".into()))?;
@@ -44,8 +45,13 @@ pub async fn create(
     }
     let (record, token) = AdminTokenRecord::mint(role, body.name, unix_now());
     state.identity.insert_admin_token(&record).await?;
-    log_action(admin.actor(), "admin_token.create", &record.id);
-    Ok((StatusCode::CREATED, Json(CreatedToken { record, token })))
+    // The record serialises without its secret hash; the token itself is never in it.
+    let audit = change(format!("admin_token:{}", record.id), NOTHING, Some(&record));
+    Ok((
+        StatusCode::CREATED,
+        audit,
+        Json(CreatedToken { record, token }),
+    ))
 }
 
 pub async fn list(
@@ -60,11 +66,13 @@ pub async fn revoke(
     State(state): State<Arc<AdminState>>,
     admin: Admin,
     Path(id): Path<String>,
-) -> Result<StatusCode, AdminError> {
+) -> Result<(StatusCode, Extension<Change>), AdminError> {
     admin.require(&state, AdminAction::ManageAdminTokens)?;
+    let before = state.identity.find_admin_token(&id).await?;
     if !state.identity.revoke_admin_token(&id, unix_now()).await? {
         return Err(AdminError::NotFound(format!("admin token `{id}`")));
     }
-    log_action(admin.actor(), "admin_token.revoke", &id);
-    Ok(StatusCode::NO_CONTENT)
+    let after = state.identity.find_admin_token(&id).await?;
+    let audit = change(format!("admin_token:{id}"), before.as_ref(), after.as_ref());
+    Ok((StatusCode::NO_CONTENT, audit))
 }

@@ -2,14 +2,15 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::{Extension, Json};
 use palisade_policy::identity::{User, secret};
 use palisade_policy::time::unix_now;
 use serde::Deserialize;
 
-use super::{List, log_action, validate_name};
+use super::{List, NOTHING, change, validate_name};
+use palisade_audit::Change;
 use palisade_policy::authz::AdminAction;
 
 use crate::auth::Admin;
@@ -28,7 +29,7 @@ pub async fn create(
     State(state): State<Arc<AdminState>>,
     admin: Admin,
     Json(body): Json<CreateUser>,
-) -> Result<(StatusCode, Json<User>), AdminError> {
+) -> Result<(StatusCode, Extension<Change>, Json<User>), AdminError> {
     admin.require(&state, AdminAction::ManageUsers)?;
     validate_name("name", &body.name)?;
     let mut groups = body.groups;
@@ -45,8 +46,8 @@ pub async fn create(
         disabled: false,
     };
     state.identity.create_user(&user).await?;
-    log_action(admin.actor(), "user.create", &user.id);
-    Ok((StatusCode::CREATED, Json(user)))
+    let audit = change(format!("user:{}", user.id), NOTHING, Some(&user));
+    Ok((StatusCode::CREATED, audit, Json(user)))
 }
 
 pub async fn list(

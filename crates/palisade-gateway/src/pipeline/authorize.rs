@@ -13,12 +13,13 @@ use crate::state::GatewayState;
 
 pub fn run(
     state: &GatewayState,
-    ctx: &RequestCtx,
+    ctx: &mut RequestCtx,
     route: &ModelRoute,
     action: DataAction,
     estimated_tokens: u64,
 ) -> Result<(), GatewayError> {
     let decision = decide(state, ctx, route, action, estimated_tokens);
+    ctx.policies.clone_from(&decision.policies);
     // Fail closed: Cedar skips a policy that errors, so an erroring `forbid` would not
     // deny. Any evaluation error denies instead.
     if decision.allowed && decision.errors.is_empty() {

@@ -84,6 +84,9 @@ async fn timed<T>(
             Err(GatewayError::RequestTimeout)
         }
         Ok(Err(err)) => {
+            if let UpstreamError::Status { status, .. } = &err {
+                ctx.upstream_status = Some(*status);
+            }
             state
                 .metrics
                 .upstream_errors
@@ -94,6 +97,9 @@ async fn timed<T>(
                 .inc();
             Err(GatewayError::Upstream(err))
         }
-        Ok(Ok(v)) => Ok(v),
+        Ok(Ok(v)) => {
+            ctx.upstream_status = Some(200);
+            Ok(v)
+        }
     }
 }

@@ -12,7 +12,7 @@
 //! | [`inspect`] | request / response | content | (scanners: later) |
 //! | [`forward`] | routed request | `ctx.upstream_time` | 502, 504, upstream 4xx |
 //! | [`settle`] | usage | `ctx.usage` | — |
-//! | [`record`] | everything | — | — (always runs, also on disconnect) |
+//! | [`record`] | everything | — | 503 `audit_unavailable` (strict durability; always runs, also on disconnect) |
 //! | [`respond`] | result | headers | — |
 
 pub mod admit;
@@ -50,22 +50,19 @@ pub async fn chat(
     body: Body,
 ) -> Response {
     let result = async {
+        record::ensure_available(&state)?;
         authenticate::run(&state, &mut ctx, &headers).await?;
         let bytes = body::read(&state, &headers, body).await?;
         let mut req = parse::chat(&state, &bytes)?;
         ctx.stream = req.is_stream();
         let route = route::run(&state, &mut ctx, &req.model)?;
+        record::begin_capture(&state, &mut ctx, &route, &bytes, req.user.as_deref());
         ctx.prompt_estimate = tokens::chat_prompt(&req);
         let output_cap = req
             .output_cap()
             .unwrap_or(state.server.default_output_tokens);
-        authorize::run(
-            &state,
-            &ctx,
-            &route,
-            DataAction::Chat,
-            ctx.prompt_estimate + output_cap,
-        )?;
+        let estimate = ctx.prompt_estimate + output_cap;
+        authorize::run(&state, &mut ctx, &route, DataAction::Chat, estimate)?;
         let admission = admit::run(&state, &mut ctx, &route, output_cap).await?;
         inspect::input(&state, &ctx, &mut req)?;
         let wants_usage = req.wants_stream_usage();
@@ -83,11 +80,12 @@ pub async fn chat(
         let mut resp = forward::chat(&state, &mut ctx, &route, req).await?;
         inspect::output(&state, &ctx, &mut resp)?;
         settle::run(&state, &mut ctx, resp.usage, admission).await;
-        resp.model = route.name.to_string();
+        ctx.model_version = Some(std::mem::replace(&mut resp.model, route.name.to_string()));
+        record::capture_response(&mut ctx, &resp);
         Ok(respond::json(&ctx, &resp))
     }
     .await;
-    finish(&state, ctx, result)
+    finish(&state, ctx, result).await
 }
 
 /// `POST /v1/embeddings`.
@@ -98,22 +96,27 @@ pub async fn embeddings(
     body: Body,
 ) -> Response {
     let result = async {
+        record::ensure_available(&state)?;
         authenticate::run(&state, &mut ctx, &headers).await?;
         let bytes = body::read(&state, &headers, body).await?;
         let mut req = parse::embeddings(&state, &bytes)?;
         let route = route::run(&state, &mut ctx, &req.model)?;
+        let end_user = req.extra.get("user").and_then(|u| u.as_str());
+        record::begin_capture(&state, &mut ctx, &route, &bytes, end_user);
         ctx.prompt_estimate = tokens::embeddings(&req);
-        authorize::run(&state, &ctx, &route, DataAction::Embed, ctx.prompt_estimate)?;
+        let estimate = ctx.prompt_estimate;
+        authorize::run(&state, &mut ctx, &route, DataAction::Embed, estimate)?;
         let admission = admit::run(&state, &mut ctx, &route, 0).await?;
         req.model = route.upstream_model.clone();
         let mut resp = forward::embeddings(&state, &mut ctx, &route, req).await?;
         let usage = palisade_protocol::openai::Usage::new(resp.usage.prompt_tokens, 0);
         settle::run(&state, &mut ctx, Some(usage), admission).await;
-        resp.model = route.name.to_string();
+        ctx.model_version = Some(std::mem::replace(&mut resp.model, route.name.to_string()));
+        record::capture_response(&mut ctx, &resp);
         Ok(respond::json(&ctx, &resp))
     }
     .await;
-    finish(&state, ctx, result)
+    finish(&state, ctx, result).await
 }
 
 /// `GET /v1/models` and `GET /v1/models/{id}`: the models the caller may use.
@@ -124,6 +127,7 @@ pub async fn models(
     id: Option<String>,
 ) -> Response {
     let result = async {
+        record::ensure_available(&state)?;
         authenticate::run(&state, &mut ctx, &headers).await?;
         let visible = state
             .routes
@@ -147,34 +151,41 @@ pub async fn models(
         }
     }
     .await;
-    finish(&state, ctx, result)
+    finish(&state, ctx, result).await
 }
 
 /// Refuses a request outright (unknown route or method): recorded and stamped like any
 /// other answer.
-pub fn refuse(state: &GatewayState, ctx: RequestCtx, err: GatewayError) -> Response {
-    finish(state, ctx, Err(err))
+pub async fn refuse(state: &GatewayState, ctx: RequestCtx, err: GatewayError) -> Response {
+    finish(state, ctx, Err(err)).await
 }
 
 /// Records the outcome of a non-streaming request (streams record when they end) and
-/// turns an error into its response.
-fn finish(
+/// turns an error into its response. A response whose record cannot be made durable is
+/// replaced by 503 `audit_unavailable`.
+async fn finish(
     state: &GatewayState,
-    ctx: RequestCtx,
+    mut ctx: RequestCtx,
     result: Result<Response, GatewayError>,
 ) -> Response {
     match result {
         Ok(resp) => {
-            if !ctx.request_id.is_empty() {
-                record::run(state, &ctx, resp.status().as_u16(), "ok");
+            if ctx.request_id.is_empty() {
+                return resp;
             }
-            resp
+            match record::run(state, &mut ctx, resp.status().as_u16(), "ok").await {
+                Ok(()) => resp,
+                Err(err) => respond::error(&ctx, err),
+            }
         }
         Err(err) => {
             if let GatewayError::Upstream(e) = &err {
                 tracing::warn!(request_id = %ctx.request_id, model = ctx.model_label(), error = %e, "upstream call failed");
             }
-            record::run(state, &ctx, err.status().as_u16(), err.code());
+            let err = match record::run(state, &mut ctx, err.status().as_u16(), err.code()).await {
+                Ok(()) => err,
+                Err(audit) => audit,
+            };
             respond::error(&ctx, err)
         }
     }
@@ -197,5 +208,11 @@ fn ctx_take(ctx: &mut RequestCtx) -> RequestCtx {
     taken.purpose = ctx.purpose.take();
     taken.prompt_estimate = ctx.prompt_estimate;
     taken.ratelimit = ctx.ratelimit.take();
+    taken.started_unix_us = ctx.started_unix_us;
+    taken.user_agent = ctx.user_agent.take();
+    taken.policies = std::mem::take(&mut ctx.policies);
+    taken.upstream_status = ctx.upstream_status;
+    taken.model_version = ctx.model_version.take();
+    taken.capture = ctx.capture.take();
     taken
 }

@@ -1,11 +1,193 @@
 //! Stage 9 — record. Every request, allowed or refused (failed authentication included),
-//! leaves a record: today the access log and metrics; the tamper-evident audit ledger
-//! (issue: audit) is written from here too.
+//! leaves an access-log line, metrics, and one record in the audit ledger. In `strict`
+//! durability the record is committed before the response is completed: when the ledger
+//! cannot commit, the client gets 503 `audit_unavailable` instead of an unrecorded
+//! answer. Content capture (`audit.capture`, per model and group) keeps the request and
+//! response bodies for the record; the ledger encrypts them under the subject's key.
+
+use axum::body::Bytes;
+use palisade_audit::{Capture, Decision, Entry, Event, Plane, TokenUsage};
+use palisade_config::CaptureMode;
+use serde::Serialize;
 
 use crate::context::RequestCtx;
+use crate::error::GatewayError;
+use crate::routing::ModelRoute;
 use crate::state::GatewayState;
 use crate::telemetry::access_log;
 
-pub fn run(state: &GatewayState, ctx: &RequestCtx, status: u16, code: &'static str) {
+/// Most output text kept from one stream for the record.
+const MAX_STREAM_CAPTURE: usize = 4 * 1024 * 1024;
+
+/// Content being captured for one request.
+#[derive(Debug)]
+pub struct Captured {
+    /// The end-user id the client sent (`user`), else the calling user's id.
+    subject: String,
+    request: Bytes,
+    response: Option<Vec<u8>>,
+    stream_text: String,
+}
+
+/// Refuses early, before any upstream call, when the ledger is known to be failing and
+/// durability is strict: the request could not be recorded anyway.
+pub fn ensure_available(state: &GatewayState) -> Result<(), GatewayError> {
+    match &state.audit {
+        Some(ledger)
+            if ledger.durability() == palisade_audit::Durability::Strict
+                && !ledger.is_available() =>
+        {
+            Err(GatewayError::AuditUnavailable)
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Starts capturing this request's content if the capture rules say so.
+pub fn begin_capture(
+    state: &GatewayState,
+    ctx: &mut RequestCtx,
+    route: &ModelRoute,
+    body: &Bytes,
+    end_user: Option<&str>,
+) {
+    if state.audit.is_none() {
+        return;
+    }
+    let Some(principal) = &ctx.principal else {
+        return;
+    };
+    // `redacted` keeps what the scanners' redaction leaves; until scanners exist that
+    // is nothing, so it captures like `none`.
+    if state
+        .audit_config
+        .capture_for(&route.name, &principal.groups)
+        != CaptureMode::Full
+    {
+        return;
+    }
+    let subject = end_user.filter(|u| !u.is_empty()).map_or_else(
+        || principal.user_id.clone(),
+        |u| u.chars().take(256).collect(),
+    );
+    ctx.capture = Some(Captured {
+        subject,
+        request: body.clone(),
+        response: None,
+        stream_text: String::new(),
+    });
+}
+
+/// Keeps the response body for the record (non-streaming).
+pub fn capture_response<T: Serialize>(ctx: &mut RequestCtx, resp: &T) {
+    if let Some(c) = ctx.capture.as_mut() {
+        c.response = serde_json::to_vec(resp).ok();
+    }
+}
+
+/// Appends streamed output text for the record (bounded).
+pub fn capture_stream_text(ctx: &mut RequestCtx, text: &str) {
+    if let Some(c) = ctx.capture.as_mut()
+        && c.stream_text.len() + text.len() <= MAX_STREAM_CAPTURE
+    {
+        c.stream_text.push_str(text);
+    }
+}
+
+/// Writes the access log, metrics and the audit record. `Err` only when the audit record
+/// could not be made durable in strict mode.
+pub async fn run(
+    state: &GatewayState,
+    ctx: &mut RequestCtx,
+    status: u16,
+    code: &'static str,
+) -> Result<(), GatewayError> {
     access_log::finish(state, ctx, status, code);
+    let Some(ledger) = &state.audit else {
+        return Ok(());
+    };
+    let entry = Entry {
+        event: event(ctx, status, code),
+        capture: ctx.capture.take().map(|c| content(c, ctx.stream)),
+    };
+    match ledger.record(entry).await {
+        Ok(_) => Ok(()),
+        Err(err) => {
+            state.metrics.audit_failures.inc();
+            tracing::error!(request_id = %ctx.request_id, error = %err, "audit record not written");
+            Err(GatewayError::AuditUnavailable)
+        }
+    }
+}
+
+/// `{"request": <body as sent>, "response": <body as returned>}`, or for a stream
+/// `{"request": …, "stream_text": "<the output text>"}`. The request body already parsed
+/// as JSON, so it is spliced in as is.
+fn content(c: Captured, stream: bool) -> Capture {
+    let mut out = Vec::with_capacity(c.request.len() + 64);
+    out.extend_from_slice(b"{\"request\":");
+    out.extend_from_slice(&c.request);
+    if stream {
+        out.extend_from_slice(b",\"stream_text\":");
+        out.extend(serde_json::to_vec(&c.stream_text).unwrap_or_default());
+    } else if let Some(resp) = &c.response {
+        out.extend_from_slice(b",\"response\":");
+        out.extend_from_slice(resp);
+    }
+    out.push(b'}');
+    Capture {
+        subject: c.subject,
+        content: out,
+    }
+}
+
+/// The audit event for a finished request.
+fn event(ctx: &RequestCtx, status: u16, code: &'static str) -> Event {
+    let mut e = Event::new(Plane::Data, ctx.request_id.clone(), ctx.endpoint.action());
+    e.time_us = ctx.started_unix_us;
+    if let Some(p) = &ctx.principal {
+        e.actor.key_id = Some(p.key_id.clone());
+        e.actor.user = Some(p.user_name.clone());
+        e.actor.user_id = Some(p.user_id.clone());
+        e.actor.groups = p.groups.clone();
+    }
+    e.client_ip = ctx.client_addr.map(|a| a.ip().to_string());
+    e.user_agent = ctx.user_agent.clone();
+    e.model = ctx.route.as_ref().map(|r| r.name.to_string());
+    e.model_version = ctx
+        .model_version
+        .clone()
+        .or_else(|| ctx.route.as_ref().map(|r| r.upstream_model.clone()));
+    e.decision = decision(status, code);
+    e.reason = code.to_owned();
+    e.status = status;
+    e.policies = ctx.policies.clone();
+    e.upstream_status = ctx.upstream_status;
+    e.usage = ctx.usage.map(|u| TokenUsage {
+        prompt_tokens: u.prompt_tokens,
+        completion_tokens: u.completion_tokens,
+        total_tokens: u.total_tokens,
+    });
+    e.stream = ctx.stream;
+    e.latency_ms = ms(ctx.started.elapsed());
+    e.overhead_ms = ms(ctx.overhead());
+    e
+}
+
+fn ms(d: std::time::Duration) -> f64 {
+    (d.as_secs_f64() * 1e6).round() / 1e3
+}
+
+/// The decision category of an outcome code.
+fn decision(status: u16, code: &str) -> Decision {
+    match code {
+        "ok" | "client_disconnected" if status < 400 => Decision::Allow,
+        "invalid_api_key" | "access_denied" => Decision::Deny,
+        "rate_limit_exceeded"
+        | "budget_exceeded"
+        | "concurrency_limit_exceeded"
+        | "too_many_auth_failures" => Decision::Limit,
+        "content_policy_violation" => Decision::Block,
+        _ => Decision::Error,
+    }
 }

@@ -45,18 +45,21 @@ struct Relay {
 }
 
 impl Relay {
-    /// Settles and records once, with the outcome code.
-    async fn finish(&mut self, code: &'static str) {
-        if let Some(mut ctx) = self.ctx.take() {
-            if ctx.usage.is_none() && self.completion_tokens > 0 {
-                ctx.usage = Some(Usage::new(ctx.prompt_estimate, self.completion_tokens));
-            }
-            let usage = ctx.usage;
-            if let Some(admission) = self.admission.take() {
-                settle::run(&self.state, &mut ctx, usage, admission).await;
-            }
-            record::run(&self.state, &ctx, 200, code);
+    /// Settles and records once, with the outcome code. `false` when the audit record
+    /// could not be made durable (strict durability): the stream must not end as a
+    /// success then.
+    async fn finish(&mut self, code: &'static str) -> bool {
+        let Some(mut ctx) = self.ctx.take() else {
+            return true;
+        };
+        if ctx.usage.is_none() && self.completion_tokens > 0 {
+            ctx.usage = Some(Usage::new(ctx.prompt_estimate, self.completion_tokens));
         }
+        let usage = ctx.usage;
+        if let Some(admission) = self.admission.take() {
+            settle::run(&self.state, &mut ctx, usage, admission).await;
+        }
+        record::run(&self.state, &mut ctx, 200, code).await.is_ok()
     }
 
     async fn error_event(&mut self, err: GatewayError) -> Bytes {
@@ -64,7 +67,8 @@ impl Relay {
         if let (Some(ctx), GatewayError::Upstream(e)) = (&self.ctx, &err) {
             tracing::warn!(request_id = %ctx.request_id, error = %e, "upstream stream failed");
         }
-        self.finish(code).await;
+        // The stream ends with this error whether or not the record could be written.
+        let _ = self.finish(code).await;
         self.done = true;
         let body = serde_json::to_string(&err.body()).unwrap_or_default();
         Bytes::from(sse::encode_data(&body))
@@ -115,8 +119,13 @@ impl Relay {
             match next {
                 Err(_) => return Some(self.error_event(GatewayError::RequestTimeout).await),
                 Ok(None) => {
-                    self.finish("ok").await;
+                    let recorded = self.finish("ok").await;
                     self.done = true;
+                    if !recorded {
+                        let body = GatewayError::AuditUnavailable.body();
+                        let json = serde_json::to_string(&body).unwrap_or_default();
+                        return Some(Bytes::from(sse::encode_data(&json)));
+                    }
                     return Some(Bytes::from_static(sse::DONE.as_bytes()));
                 }
                 Ok(Some(Err(e))) => return Some(self.error_event(GatewayError::Upstream(e)).await),
@@ -131,12 +140,22 @@ impl Relay {
                             chunk.usage = None;
                         }
                     }
+                    if ctx.model_version.is_none() && !chunk.model.is_empty() {
+                        ctx.model_version = Some(std::mem::take(&mut chunk.model));
+                    }
                     chunk.model.clone_from(&self.model);
                     self.last_chunk = Some((chunk.id.clone(), chunk.created));
                     if let Err(err) = inspect::output_chunk(&self.state, ctx, &mut chunk) {
                         return Some(self.error_event(err).await);
                     }
                     self.completion_tokens += chunk_tokens(&chunk);
+                    if ctx.capture.is_some() {
+                        for c in &chunk.choices {
+                            if let Some(text) = c.delta.content.as_deref() {
+                                record::capture_stream_text(ctx, text);
+                            }
+                        }
+                    }
                     if let Some(allowance) = self.allowance
                         && ctx.prompt_estimate + self.completion_tokens > allowance
                     {
@@ -190,7 +209,7 @@ impl Drop for Relay {
             if let Some(admission) = admission {
                 settle::run(&state, &mut ctx, usage, admission).await;
             }
-            record::run(&state, &ctx, 200, "client_disconnected");
+            let _ = record::run(&state, &mut ctx, 200, "client_disconnected").await;
         };
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
             handle.spawn(finish);

@@ -70,6 +70,15 @@ pub struct Metrics {
     pub policy_denials: Counter,
     pub limit_refusals: Family<RefusalLabels, Counter>,
     pub limits_backend_errors: Counter,
+    /// Requests whose audit record could not be written (gateway side).
+    pub audit_failures: Counter,
+    /// Ledger counters, synced from the ledger when metrics are rendered.
+    pub audit_records: Counter,
+    pub audit_dropped: Counter,
+    pub audit_commits: Counter,
+    pub audit_checkpoints: Counter,
+    /// Records queued and not yet committed: the audit lag.
+    pub audit_pending: Gauge,
 }
 
 impl Metrics {
@@ -147,6 +156,42 @@ impl Metrics {
             "Failed calls to the shared limits backend (Redis)",
             limits_backend_errors.clone(),
         );
+        let audit_failures = Counter::default();
+        registry.register(
+            "audit_failures",
+            "Requests refused because their audit record could not be written",
+            audit_failures.clone(),
+        );
+        let audit_records = Counter::default();
+        registry.register(
+            "audit_records",
+            "Audit records committed",
+            audit_records.clone(),
+        );
+        let audit_dropped = Counter::default();
+        registry.register(
+            "audit_dropped",
+            "Audit records dropped because the queue was full (best_effort durability only)",
+            audit_dropped.clone(),
+        );
+        let audit_commits = Counter::default();
+        registry.register(
+            "audit_commits",
+            "Audit group commits (transactions)",
+            audit_commits.clone(),
+        );
+        let audit_checkpoints = Counter::default();
+        registry.register(
+            "audit_checkpoints",
+            "Signed audit checkpoints written",
+            audit_checkpoints.clone(),
+        );
+        let audit_pending = Gauge::default();
+        registry.register(
+            "audit_pending_records",
+            "Audit records queued and not yet committed",
+            audit_pending.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -160,6 +205,12 @@ impl Metrics {
             policy_denials,
             limit_refusals,
             limits_backend_errors,
+            audit_failures,
+            audit_records,
+            audit_dropped,
+            audit_commits,
+            audit_checkpoints,
+            audit_pending,
         }
     }
 

@@ -73,12 +73,18 @@ pub enum AdminAction {
     ReadLimits,
     ManageLimits,
     ReadAudit,
+    /// Decrypt a record's captured content (`GET /admin/v1/audit/{seq}/content`).
+    ReadAuditContent,
     ReadMetrics,
     ManageIncidents,
+    /// Sign a checkpoint now, re-wrap data keys under the current master key.
+    ManageAudit,
+    /// Crypto-shred a data subject's captured content.
+    EraseSubjects,
 }
 
 impl AdminAction {
-    pub const ALL: [AdminAction; 12] = [
+    pub const ALL: [AdminAction; 15] = [
         AdminAction::ReadIdentities,
         AdminAction::ManageUsers,
         AdminAction::ManageGroups,
@@ -89,8 +95,11 @@ impl AdminAction {
         AdminAction::ReadLimits,
         AdminAction::ManageLimits,
         AdminAction::ReadAudit,
+        AdminAction::ReadAuditContent,
         AdminAction::ReadMetrics,
         AdminAction::ManageIncidents,
+        AdminAction::ManageAudit,
+        AdminAction::EraseSubjects,
     ];
 
     /// The Cedar action id: `Palisade::Action::"<as_str>"`.
@@ -106,8 +115,11 @@ impl AdminAction {
             AdminAction::ReadLimits => "read_limits",
             AdminAction::ManageLimits => "manage_limits",
             AdminAction::ReadAudit => "read_audit",
+            AdminAction::ReadAuditContent => "read_audit_content",
             AdminAction::ReadMetrics => "read_metrics",
             AdminAction::ManageIncidents => "manage_incidents",
+            AdminAction::ManageAudit => "manage_audit",
+            AdminAction::EraseSubjects => "erase_subjects",
         }
     }
 
@@ -119,6 +131,7 @@ impl AdminAction {
                 | AdminAction::ReadPolicies
                 | AdminAction::ReadLimits
                 | AdminAction::ReadAudit
+                | AdminAction::ReadAuditContent
                 | AdminAction::ReadMetrics
         )
     }

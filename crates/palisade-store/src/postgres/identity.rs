@@ -4,7 +4,6 @@
 
 use async_trait::async_trait;
 use palisade_policy::identity::StoreError;
-use sqlx::postgres::PgQueryResult;
 use sqlx::{PgPool, Postgres};
 
 use crate::error;
@@ -15,10 +14,6 @@ pub type PgIdentityStore = SqlIdentityStore<Postgres>;
 
 #[async_trait]
 impl IdentityBackend for Postgres {
-    fn rows_affected(done: &PgQueryResult) -> u64 {
-        done.rows_affected()
-    }
-
     async fn record_key_use(pool: &PgPool, uses: Vec<(String, i64)>) -> Result<(), StoreError> {
         // One statement for the whole batch; ids are unique after `latest_uses`, so each
         // key joins at most one use.

@@ -1,20 +1,29 @@
 //! The PostgreSQL backend: connecting a pool from a `postgres://` URL, running the
 //! PostgreSQL migrations, and the adapters built on the resulting pool.
 
+mod audit;
 mod identity;
 
 use std::str::FromStr;
 use std::time::Duration;
 
 use palisade_policy::identity::StoreError;
-use sqlx::PgPool;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgQueryResult};
+use sqlx::{PgPool, Postgres};
 
+pub use audit::PgAuditStore;
 pub use identity::PgIdentityStore;
 
+use crate::driver::Driver;
 use crate::{error, migrations};
 
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl Driver for Postgres {
+    fn rows_affected(done: &PgQueryResult) -> u64 {
+        done.rows_affected()
+    }
+}
 
 /// Connects a pool of at most `max_connections` to the database a `postgres://` URL
 /// names and migrates it.

@@ -4,7 +4,6 @@
 
 use async_trait::async_trait;
 use palisade_policy::identity::StoreError;
-use sqlx::sqlite::SqliteQueryResult;
 use sqlx::{Sqlite, SqlitePool};
 
 use crate::error;
@@ -15,10 +14,6 @@ pub type SqliteIdentityStore = SqlIdentityStore<Sqlite>;
 
 #[async_trait]
 impl IdentityBackend for Sqlite {
-    fn rows_affected(done: &SqliteQueryResult) -> u64 {
-        done.rows_affected()
-    }
-
     async fn record_key_use(pool: &SqlitePool, uses: Vec<(String, i64)>) -> Result<(), StoreError> {
         // SQLite has no array parameters: one small update per key, in one transaction.
         let mut tx = pool.begin().await.map_err(error::backend)?;

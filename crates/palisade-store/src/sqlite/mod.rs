@@ -1,7 +1,10 @@
 //! The SQLite backend: opening the database file (created `0600` if missing) with WAL
-//! journaling, `synchronous = NORMAL`, foreign keys and a 5 s busy timeout, running the
-//! SQLite migrations, and the adapters built on the resulting pool.
+//! journaling, `synchronous = NORMAL`, `secure_delete`, in-memory temp files, foreign
+//! keys and a 5 s busy timeout, running the SQLite migrations, the audit ledger's own
+//! write connection ([`audit_writer`], with its durability setting), and the adapters
+//! built on the resulting pools.
 
+mod audit;
 mod identity;
 
 use std::path::Path;
@@ -9,27 +12,33 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use palisade_policy::identity::StoreError;
-use sqlx::SqlitePool;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteQueryResult,
+    SqliteSynchronous,
+};
+use sqlx::{Sqlite, SqlitePool};
 
+pub use audit::SqliteAuditStore;
 pub use identity::SqliteIdentityStore;
 
-use crate::{error, migrations};
+use crate::driver::Driver;
+use crate::{AuditSync, error, migrations};
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl Driver for Sqlite {
+    fn rows_affected(done: &SqliteQueryResult) -> u64 {
+        done.rows_affected()
+    }
+}
 
 /// Opens (creating if needed) the SQLite database a `sqlite:` URL names and migrates it.
 /// An in-memory database (`sqlite::memory:`) lives as long as the pool and uses a single
 /// connection.
 pub async fn connect(url: &str, max_connections: u32) -> Result<SqlitePool, StoreError> {
-    let memory = is_memory(url);
-    let mut options = SqliteConnectOptions::from_str(url)
-        .map_err(|e| error::setup("invalid sqlite URL", e))?
-        .create_if_missing(true)
-        .foreign_keys(true)
-        .busy_timeout(BUSY_TIMEOUT);
+    let options = options(url)?;
     let mut pool = SqlitePoolOptions::new();
-    if memory {
+    if is_memory(url) {
         // Every connection would otherwise see its own empty database once the pool
         // recycles them: keep exactly one, forever.
         pool = pool
@@ -38,9 +47,6 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<SqlitePool, Stor
             .idle_timeout(None)
             .max_lifetime(None);
     } else {
-        options = options
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal);
         create_private_file(options.get_filename()).await?;
         pool = pool.max_connections(max_connections.max(1));
     }
@@ -50,6 +56,51 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<SqlitePool, Stor
         .map_err(|e| error::setup("opening sqlite database", e))?;
     migrations::run(migrations::SQLITE, &pool).await?;
     Ok(pool)
+}
+
+/// The pool the audit ledger writes through: one connection to the database that
+/// `shared` (from [`connect`] on the same URL) has opened and migrated, so appends are
+/// serialised, with `synchronous = FULL` (every commit is synced to disk before it
+/// returns, surviving power loss) or `NORMAL` (surviving a process crash; a power loss
+/// may lose the last commits) as `sync` asks. An in-memory database has no second
+/// connection: there the writer is `shared` itself.
+pub async fn audit_writer(
+    url: &str,
+    shared: &SqlitePool,
+    sync: AuditSync,
+) -> Result<SqlitePool, StoreError> {
+    if is_memory(url) {
+        return Ok(shared.clone());
+    }
+    let synchronous = match sync {
+        AuditSync::Full => SqliteSynchronous::Full,
+        AuditSync::Normal => SqliteSynchronous::Normal,
+    };
+    SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(options(url)?.synchronous(synchronous))
+        .await
+        .map_err(|e| error::setup("opening the sqlite audit writer", e))
+}
+
+/// The connect options every connection to a `sqlite:` URL uses. `secure_delete` makes
+/// SQLite overwrite deleted content with zeros, which destroying a subject key and
+/// purging record content rely on; `temp_store = MEMORY` keeps statement journals and
+/// sort spills (which hold copies of rows, keys included) off the disk.
+fn options(url: &str) -> Result<SqliteConnectOptions, StoreError> {
+    let options = SqliteConnectOptions::from_str(url)
+        .map_err(|e| error::setup("invalid sqlite URL", e))?
+        .create_if_missing(true)
+        .foreign_keys(true)
+        .busy_timeout(BUSY_TIMEOUT)
+        .pragma("secure_delete", "ON")
+        .pragma("temp_store", "MEMORY");
+    if is_memory(url) {
+        return Ok(options);
+    }
+    Ok(options
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal))
 }
 
 fn is_memory(url: &str) -> bool {
@@ -79,5 +130,54 @@ async fn create_private_file(path: &Path) -> Result<(), StoreError> {
         }
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
         Err(e) => Err(error::setup("creating the sqlite database file", e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn pragma(pool: &SqlitePool, name: &str) -> i64 {
+        sqlx::query_scalar(&format!("PRAGMA {name}"))
+            .fetch_one(pool)
+            .await
+            .unwrap()
+    }
+
+    /// The shared pool syncs at checkpoints, the audit writer as asked; every connection
+    /// zeroes deleted content.
+    #[tokio::test]
+    async fn audit_writer_has_its_own_durability() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("p.db").display());
+        let shared = connect(&url, 2).await.unwrap();
+        let full = audit_writer(&url, &shared, AuditSync::Full).await.unwrap();
+        let normal = audit_writer(&url, &shared, AuditSync::Normal)
+            .await
+            .unwrap();
+        // 1 = NORMAL, 2 = FULL.
+        assert_eq!(pragma(&shared, "synchronous").await, 1);
+        assert_eq!(pragma(&full, "synchronous").await, 2);
+        assert_eq!(pragma(&normal, "synchronous").await, 1);
+        for pool in [&shared, &full, &normal] {
+            assert_eq!(pragma(pool, "secure_delete").await, 1);
+            // 2 = MEMORY.
+            assert_eq!(pragma(pool, "temp_store").await, 2);
+        }
+
+        let memory = connect("sqlite::memory:", 1).await.unwrap();
+        let writer = audit_writer("sqlite::memory:", &memory, AuditSync::Full)
+            .await
+            .unwrap();
+        assert_eq!(pragma(&writer, "secure_delete").await, 1);
+        sqlx::query("INSERT INTO audit_meta (name, value) VALUES ('m', x'00')")
+            .execute(&writer)
+            .await
+            .unwrap();
+        let seen: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_meta")
+            .fetch_one(&memory)
+            .await
+            .unwrap();
+        assert_eq!(seen, 1, "an in-memory writer must be the shared database");
     }
 }

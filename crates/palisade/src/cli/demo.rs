@@ -15,6 +15,7 @@ use palisade_policy::identity::{
 use palisade_policy::time::unix_now;
 use serde::{Deserialize, Serialize};
 
+use crate::files::write_private;
 use crate::{app, logging};
 
 #[derive(Debug, Args)]
@@ -48,10 +49,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             palisade_policy::authz::DEFAULT_POLICIES.as_bytes(),
         )?;
     }
-    let config_text = demo_config(args.port, args.admin_port, &db, &policies);
+    let config_text = demo_config(args.port, args.admin_port, &args.dir, &db, &policies);
     let config = palisade_config::parse_str(&config_text, |_| None).context("demo config")?;
     logging::init("warn,palisade=info", LogFormat::Text);
-    let store = palisade_store::connect(&config.store.url, 4)
+    let store = crate::app::connect_store(&config)
         .await
         .context("cannot open the demo database")?;
 
@@ -66,10 +67,12 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     };
     let running = app::start(&config, &store, None).await?;
     print_banner(&running, &creds, &creds_path);
-    running.run_until_signal().await
+    let result = running.run_until_signal().await;
+    store.close().await;
+    result
 }
 
-fn demo_config(port: u16, admin_port: u16, db: &Path, policies: &Path) -> String {
+fn demo_config(port: u16, admin_port: u16, dir: &Path, db: &Path, policies: &Path) -> String {
     format!(
         r#"
 [server]
@@ -77,10 +80,15 @@ listen = "127.0.0.1:{port}"
 admin_listen = "127.0.0.1:{admin_port}"
 [store]
 url = "sqlite://{db}"
+max_connections = 4
 [logging]
 format = "text"
 [policy]
 file = "{policies}"
+[audit]
+signing_key_file = "{dir}/audit-signing.key"
+master_key_file = "{dir}/audit-master.key"
+capture = "full"
 [[providers]]
 name = "simulated"
 kind = "simulated"
@@ -92,6 +100,7 @@ provider = "simulated"
 upstream_model = "palisade-simulated-1"
 "#,
         db = db.display(),
+        dir = dir.display(),
         policies = policies.display(),
     )
 }
@@ -146,27 +155,6 @@ fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    use std::io::Write;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let mut file = opts
-        .open(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    file.write_all(bytes)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
-    }
-    Ok(())
-}
-
 fn print_banner(running: &app::Running, creds: &Credentials, creds_path: &Path) {
     let base = format!("http://{}/v1", running.data_addr);
     let admin = format!("http://{}", running.admin_addr);
@@ -179,6 +167,7 @@ Palisade demo is running.
   Model                  demo  (simulated)
   Credentials            {creds} (mode 0600)
   Policies               {policies} (Cedar; edit, then `kill -HUP` or `palisade policy apply`)
+  Audit log              every request and admin call, content captured encrypted (key {master})
 
   API key      {key}
   Admin token  {token}
@@ -200,11 +189,19 @@ Or with the OpenAI Python SDK:
 Admin CLI:
 
   PALISADE_ADMIN_URL={admin} PALISADE_ADMIN_TOKEN={token} palisade keys list
+  PALISADE_ADMIN_URL={admin} PALISADE_ADMIN_TOKEN={token} palisade audit search
+
+Verify the audit log (tamper evidence; works while the demo runs):
+
+  palisade audit verify --store sqlite://{db} --public-key {pubkey}
 
 Press Ctrl-C to stop.
 "#,
         creds = creds_path.display(),
         policies = creds_path.with_file_name("policies.cedar").display(),
+        master = creds_path.with_file_name("audit-master.key").display(),
+        db = creds_path.with_file_name("palisade.db").display(),
+        pubkey = creds_path.with_file_name("audit-signing.key.pub").display(),
         key = creds.api_key,
         token = creds.admin_token,
     );

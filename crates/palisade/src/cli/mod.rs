@@ -1,7 +1,9 @@
 //! The command line: one subcommand per verb. `serve` and `demo` run the gateway;
-//! `config` and `policy check` work offline; `users`, `groups`, `keys` and the other
-//! `policy` verbs talk to a running admin API, like kubectl does.
+//! `config`, `policy check` and `audit verify` work offline; `users`, `groups`, `keys`,
+//! `subjects` and the other `policy` and `audit` verbs talk to a running admin API, like
+//! kubectl does.
 
+mod audit;
 mod config_cmd;
 mod demo;
 mod identity_verbs;
@@ -65,6 +67,20 @@ enum Command {
         #[command(subcommand)]
         verb: identity_verbs::KeysVerb,
     },
+    /// The audit ledger: verify, search, export, tail, checkpoints, key rotation.
+    Audit {
+        #[command(flatten)]
+        admin: AdminArgs,
+        #[command(subcommand)]
+        verb: audit::AuditVerb,
+    },
+    /// Data subjects: erase (crypto-shred) one's captured content.
+    Subjects {
+        #[command(flatten)]
+        admin: AdminArgs,
+        #[command(subcommand)]
+        verb: audit::SubjectsVerb,
+    },
 }
 
 /// How to reach the admin API.
@@ -100,5 +116,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Groups { admin, verb } => identity_verbs::groups(&admin, verb).await,
         Command::Keys { admin, verb } => identity_verbs::keys(&admin, verb).await,
         Command::Policy { admin, verb } => policy::run(&admin, verb).await,
+        Command::Audit { admin, verb } => audit::run(&admin, verb).await,
+        Command::Subjects { admin, verb } => audit::subjects(&admin, verb).await,
     }
 }

@@ -12,7 +12,7 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
     let config = palisade_config::load_file(config_path)
         .with_context(|| format!("invalid config {}", config_path.display()))?;
     logging::init(&config.log_level, config.log_format);
-    let store = palisade_store::connect(&config.store.url, config.store.max_connections)
+    let store = crate::app::connect_store(&config)
         .await
         .context("cannot open the store (store.url)")?;
     let bootstrap = std::env::var("PALISADE_ADMIN_TOKEN")
@@ -22,5 +22,8 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
         anyhow::bail!("PALISADE_ADMIN_TOKEN must be at least 24 characters");
     }
     let running = app::start(&config, &store, bootstrap.as_deref()).await?;
-    running.run_until_signal().await
+    let result = running.run_until_signal().await;
+    // Closing the pool lets SQLite fold its WAL back into the database file.
+    store.close().await;
+    result
 }

@@ -54,11 +54,24 @@ impl Gateway {
         scheme: &str,
         http: reqwest::Client,
     ) -> Gateway {
+        let store_url = format!("sqlite://{}", dir.path().join("palisade.db").display());
+        Self::start_on_store(dir, &store_url, server_extra, upstreams, scheme, http).await
+    }
+
+    /// Like [`Gateway::start_with`], with `store_url` as `[store] url` (the default is the
+    /// SQLite file `palisade.db` in `dir`, see [`Gateway::sqlite_url`]).
+    pub async fn start_on_store(
+        dir: tempfile::TempDir,
+        store_url: &str,
+        server_extra: &str,
+        upstreams: &str,
+        scheme: &str,
+        http: reqwest::Client,
+    ) -> Gateway {
         let (port, admin_port) = (free_port(), free_port());
         let config = format!(
             "[server]\nlisten = \"127.0.0.1:{port}\"\nadmin_listen = \"127.0.0.1:{admin_port}\"\nshutdown_grace_ms = 5000\n{server_extra}\n\
-             [store]\nurl = \"sqlite://{db}\"\n[logging]\nlevel = \"debug\"\nformat = \"json\"\n{upstreams}\n",
-            db = dir.path().join("palisade.db").display()
+             [store]\nurl = \"{store_url}\"\n[logging]\nlevel = \"debug\"\nformat = \"json\"\n{upstreams}\n"
         );
         let config_path = dir.path().join("palisade.toml");
         std::fs::write(&config_path, config).expect("write config");
@@ -66,6 +79,8 @@ impl Gateway {
         let child = Command::new(env!("CARGO_BIN_EXE_palisade"))
             .args(["serve", "--config"])
             .arg(&config_path)
+            // Relative paths in the config (audit keys by default) land in the temp dir.
+            .current_dir(dir.path())
             .env("PALISADE_ADMIN_TOKEN", ADMIN_TOKEN)
             .env_remove("RUST_LOG")
             .stdout(Stdio::null())
@@ -186,6 +201,94 @@ impl Gateway {
         let _ = child.kill();
         None
     }
+}
+
+/// Restarts, raw admin calls and store files, for the audit tests.
+impl Gateway {
+    /// The default SQLite database file of a gateway started in `dir`.
+    pub fn db_path(&self) -> PathBuf {
+        self.dir.path().join("palisade.db")
+    }
+
+    /// The store URL of the default SQLite database (for `palisade_store::connect`).
+    pub fn sqlite_url(&self) -> String {
+        format!("sqlite://{}", self.db_path().display())
+    }
+
+    /// Kills the process with SIGKILL (a crash: no shutdown work at all) and reaps it.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Stops the process (SIGKILL if it is still running) and hands back its directory,
+    /// to start a new gateway on the same store and audit key files.
+    pub fn into_dir(mut self) -> tempfile::TempDir {
+        self.kill9();
+        let empty = tempfile::tempdir().expect("tempdir");
+        std::mem::replace(&mut self.dir, empty)
+    }
+
+    /// An admin call with the bootstrap token: `(status, JSON body or Null, x-request-id)`.
+    pub async fn admin_call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value, String) {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.admin))
+            .bearer_auth(ADMIN_TOKEN);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let resp = req.send().await.expect("admin call");
+        let status = resp.status().as_u16();
+        let id = resp
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        (status, resp.json().await.unwrap_or(Value::Null), id)
+    }
+}
+
+/// Runs `palisade audit verify --store <url> --public-key <file>` (bounded to 60 s):
+/// its exit code (`None` if it was killed) and its stdout and stderr.
+pub fn audit_verify_cli(store_url: &str, public_key: &std::path::Path) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out_path = dir.path().join("verify.out");
+    let err_path = dir.path().join("verify.err");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .args(["audit", "verify", "--store", store_url, "--public-key"])
+        .arg(public_key)
+        // No config file is needed with --store; run where none is.
+        .current_dir(dir.path())
+        .env_remove("PALISADE_CONFIG")
+        .env_remove("RUST_LOG")
+        .stdout(std::fs::File::create(&out_path).expect("out file"))
+        .stderr(std::fs::File::create(&err_path).expect("err file"))
+        .spawn()
+        .expect("spawn palisade audit verify");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let code = loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            break status.code();
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let out = std::fs::read_to_string(&out_path).unwrap_or_default();
+    let err = std::fs::read_to_string(&err_path).unwrap_or_default();
+    (code, format!("{out}{err}"))
 }
 
 impl Drop for Gateway {

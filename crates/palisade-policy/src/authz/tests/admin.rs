@@ -9,7 +9,10 @@ fn expected_default(role: &str, action: AdminAction) -> Option<&'static str> {
         "operator"
             if !matches!(
                 action,
-                AdminAction::ManageAdminTokens | AdminAction::ManagePolicies
+                AdminAction::ManageAdminTokens
+                    | AdminAction::ManagePolicies
+                    | AdminAction::ManageAudit
+                    | AdminAction::EraseSubjects
             ) =>
         {
             Some("admin.role-operator")
@@ -48,6 +51,14 @@ fn spot_checks_of_the_role_matrix() {
     assert!(ask("operator", AdminAction::ManageIncidents));
     assert!(!ask("operator", AdminAction::ManageAdminTokens));
     assert!(!ask("operator", AdminAction::ManagePolicies));
+    assert!(!ask("operator", AdminAction::ManageAudit));
+    assert!(!ask("operator", AdminAction::EraseSubjects));
+    assert!(ask("operator", AdminAction::ReadAuditContent));
+    assert!(ask("auditor", AdminAction::ReadAuditContent));
+    assert!(!ask("auditor", AdminAction::ManageAudit));
+    assert!(!ask("auditor", AdminAction::EraseSubjects));
+    assert!(ask("admin", AdminAction::ManageAudit));
+    assert!(ask("admin", AdminAction::EraseSubjects));
     assert!(ask("auditor", AdminAction::ReadAudit));
     assert!(ask("auditor", AdminAction::ReadPolicies));
     assert!(!ask("auditor", AdminAction::ManageKeys));

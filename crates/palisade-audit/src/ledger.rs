@@ -1,0 +1,578 @@
+//! The ledger writer: one task that owns the tail of the log. Producers submit
+//! [`Entry`]s through a bounded queue; the writer takes everything waiting (up to
+//! `batch_max`), seals each record (sequence number, link to the previous leaf, content
+//! encrypted under the subject's data key), appends the batch in one store transaction
+//! (group commit), and only then answers each producer. Checkpoints are signed every
+//! `checkpoint_every` records, every `checkpoint_interval`, and on close.
+//!
+//! In `strict` durability a producer's `record` returns after its record is committed,
+//! and returns an error (never silently drops) when the store fails; the queue is
+//! bounded, so a slow store slows producers down instead of growing memory. In
+//! `best_effort` durability `record` returns at once and a full queue drops the record
+//! (counted in [`LedgerStats::dropped`]).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use thiserror::Error;
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use crate::checkpoint::{Checkpoint, NoteError, NoteSigner};
+use crate::crypto::{DataKey, KeyError, content_aad};
+use crate::event::{Change, Entry, Event, Plane, now_us};
+use crate::keys::{AuditKeys, KeysError};
+use crate::merkle::{self, CompactTree, Hash};
+use crate::record::{ContentRef, HEADER_VERSION, Header, StoredRecord, hex, sha256_hex};
+use crate::store::{AuditStore, AuditStoreError, StoredCheckpoint};
+use crate::verify::PURGE_ACTION;
+
+/// Whether a response waits for its record to be durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    Strict,
+    BestEffort,
+}
+
+#[derive(Debug, Clone)]
+pub struct LedgerConfig {
+    /// The checkpoint origin line (the log's name).
+    pub origin: String,
+    pub durability: Durability,
+    /// Most records in one transaction.
+    pub batch_max: usize,
+    /// Bound of the submission queue.
+    pub queue: usize,
+    pub checkpoint_every: u64,
+    pub checkpoint_interval: Duration,
+    /// How long a subject's unwrapped data key is kept in memory.
+    pub key_cache_ttl: Duration,
+}
+
+impl Default for LedgerConfig {
+    fn default() -> Self {
+        LedgerConfig {
+            origin: "palisade/audit".into(),
+            durability: Durability::Strict,
+            batch_max: 512,
+            queue: 65_536,
+            checkpoint_every: 1000,
+            checkpoint_interval: Duration::from_secs(10),
+            key_cache_ttl: Duration::from_secs(60),
+        }
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum AuditError {
+    /// The record could not be made durable.
+    #[error("audit store unavailable: {0}")]
+    Unavailable(String),
+    #[error("audit ledger is closed")]
+    Closed,
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error(transparent)]
+    Keys(#[from] KeysError),
+    #[error(transparent)]
+    Store(#[from] AuditStoreError),
+    #[error(transparent)]
+    Note(#[from] NoteError),
+}
+
+/// A committed record, as the live tail publishes it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Appended {
+    pub seq: u64,
+    pub leaf_hash: String,
+    pub header: Header,
+}
+
+/// Counters for metrics.
+#[derive(Debug, Default)]
+pub struct LedgerStats {
+    pub appended: AtomicU64,
+    pub failed: AtomicU64,
+    pub dropped: AtomicU64,
+    pub batches: AtomicU64,
+    pub checkpoints: AtomicU64,
+    /// Microseconds spent in store commits, summed.
+    pub commit_us: AtomicU64,
+    /// Records queued and not yet committed.
+    pub pending: AtomicU64,
+}
+
+/// Where a producer waiting for its commit is answered.
+type Reply = oneshot::Sender<Result<u64, AuditError>>;
+
+enum Job {
+    Append(Box<Entry>, Option<Reply>),
+    Checkpoint(oneshot::Sender<Result<Option<StoredCheckpoint>, AuditError>>),
+    Close(oneshot::Sender<()>),
+}
+
+struct Shared {
+    store: Arc<dyn AuditStore>,
+    keys: Arc<AuditKeys>,
+    signer: NoteSigner,
+    config: LedgerConfig,
+    tail: broadcast::Sender<Arc<Appended>>,
+    stats: LedgerStats,
+    available: AtomicBool,
+    data_keys: Mutex<HashMap<String, CachedKey>>,
+}
+
+struct CachedKey {
+    key: Arc<DataKey>,
+    key_id: String,
+    loaded: Instant,
+}
+
+/// The handle producers and readers share. Cloning is cheap.
+#[derive(Clone)]
+pub struct Ledger {
+    tx: mpsc::Sender<Job>,
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Ledger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ledger")
+            .field("origin", &self.shared.config.origin)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The tail of the log as the writer knows it.
+struct Tail {
+    tree: CompactTree,
+    prev: Hash,
+    last_checkpoint: u64,
+    last_checkpoint_at: Instant,
+}
+
+impl Tail {
+    async fn load(store: &dyn AuditStore) -> Result<Tail, AuditError> {
+        let size = store.size().await?;
+        let leaves = store.leaf_hashes(0, size).await?;
+        if leaves.len() as u64 != size {
+            return Err(AuditError::Unavailable(format!(
+                "store has {} leaf hashes for {size} records",
+                leaves.len()
+            )));
+        }
+        let latest = store.latest_checkpoint().await?;
+        if let Some(cp) = &latest {
+            let covered = usize::try_from(cp.size).unwrap_or(usize::MAX);
+            if covered > leaves.len() || merkle::root(&leaves[..covered]) != cp.root {
+                tracing::error!(
+                    checkpoint_size = cp.size,
+                    records = size,
+                    "the audit log does not match its latest signed checkpoint; run `palisade audit verify`"
+                );
+            }
+        }
+        Ok(Tail {
+            tree: CompactTree::from_leaves(&leaves),
+            prev: leaves.last().copied().unwrap_or([0; 32]),
+            last_checkpoint: latest.map_or(0, |c| c.size),
+            last_checkpoint_at: Instant::now(),
+        })
+    }
+}
+
+impl Ledger {
+    /// Opens the ledger over a store: loads the tail, starts the writer task.
+    pub async fn open(
+        store: Arc<dyn AuditStore>,
+        keys: Arc<AuditKeys>,
+        signer: NoteSigner,
+        config: LedgerConfig,
+    ) -> Result<Ledger, AuditError> {
+        let tail = Tail::load(store.as_ref()).await?;
+        tracing::info!(records = tail.tree.size(), origin = %config.origin, "audit ledger opened");
+        let (tx, rx) = mpsc::channel(config.queue.max(1));
+        let shared = Arc::new(Shared {
+            store,
+            keys,
+            signer,
+            tail: broadcast::channel(1024).0,
+            stats: LedgerStats::default(),
+            available: AtomicBool::new(true),
+            data_keys: Mutex::new(HashMap::new()),
+            config,
+        });
+        tokio::spawn(writer(Arc::clone(&shared), rx, Some(tail)));
+        Ok(Ledger { tx, shared })
+    }
+
+    /// Submits a record. In strict durability, returns its sequence number once it is
+    /// committed; in best-effort, returns `None` at once.
+    pub async fn record(&self, entry: Entry) -> Result<Option<u64>, AuditError> {
+        let stats = &self.shared.stats;
+        match self.shared.config.durability {
+            Durability::Strict => self.record_durably(entry).await.map(Some),
+            Durability::BestEffort => {
+                match self.tx.try_send(Job::Append(Box::new(entry), None)) {
+                    Ok(()) => {
+                        stats.pending.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(_) => {
+                        stats.dropped.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    /// Whether the last commit succeeded: producers may refuse work early when not.
+    pub fn is_available(&self) -> bool {
+        self.shared.available.load(Ordering::Relaxed)
+    }
+
+    pub fn durability(&self) -> Durability {
+        self.shared.config.durability
+    }
+
+    /// Signs and stores a checkpoint of everything committed so far (none if nothing new).
+    pub async fn checkpoint(&self) -> Result<Option<StoredCheckpoint>, AuditError> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Job::Checkpoint(reply))
+            .await
+            .map_err(|_| AuditError::Closed)?;
+        answer.await.map_err(|_| AuditError::Closed)?
+    }
+
+    /// Commits everything queued, signs a final checkpoint and stops the writer.
+    pub async fn close(&self) {
+        let (reply, answer) = oneshot::channel();
+        if self.tx.send(Job::Close(reply)).await.is_ok() {
+            let _ = answer.await;
+        }
+    }
+
+    /// Live committed records, for the SSE tail.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Appended>> {
+        self.shared.tail.subscribe()
+    }
+
+    pub fn stats(&self) -> &LedgerStats {
+        &self.shared.stats
+    }
+
+    pub fn store(&self) -> &Arc<dyn AuditStore> {
+        &self.shared.store
+    }
+
+    pub fn keys(&self) -> &Arc<AuditKeys> {
+        &self.shared.keys
+    }
+
+    pub fn origin(&self) -> &str {
+        &self.shared.config.origin
+    }
+
+    /// The public key that verifies this ledger's checkpoints, in note format.
+    pub fn verifier_key(&self) -> String {
+        self.shared.signer.verifier().to_text()
+    }
+
+    /// Retention: records an `audit.purge` event (so `audit verify` accepts the missing
+    /// ciphertexts), then drops the content of records older than `before_us`. Hashes and
+    /// headers stay, so the log still verifies. Returns how many contents were dropped.
+    pub async fn purge_before(&self, before_us: i64) -> Result<u64, AuditError> {
+        let mut event = Event::new(Plane::Admin, format!("purge-{}", now_us()), PURGE_ACTION);
+        event.actor.role = Some("system".into());
+        event.change = Some(Change {
+            target: "audit:content".into(),
+            before: None,
+            after: Some(serde_json::json!({ "purged_before_us": before_us })),
+        });
+        self.record_durably(event.into()).await?;
+        Ok(self.shared.store.purge_content(before_us).await?)
+    }
+
+    /// Like [`Ledger::record`] but always waits for the commit, whatever the durability
+    /// setting (for the ledger's own bookkeeping records).
+    pub async fn record_durably(&self, entry: Entry) -> Result<u64, AuditError> {
+        let (reply, answer) = oneshot::channel();
+        self.shared.stats.pending.fetch_add(1, Ordering::Relaxed);
+        if self
+            .tx
+            .send(Job::Append(Box::new(entry), Some(reply)))
+            .await
+            .is_err()
+        {
+            self.shared.stats.pending.fetch_sub(1, Ordering::Relaxed);
+            return Err(AuditError::Closed);
+        }
+        answer.await.map_err(|_| AuditError::Closed)?
+    }
+
+    /// Crypto-shreds a subject: destroys their data key so their content can never be
+    /// decrypted again. Returns whether a key existed.
+    pub async fn erase_subject(&self, subject: &str) -> Result<bool, AuditError> {
+        let subject_ref = self.shared.keys.subject_ref(subject);
+        if let Ok(mut cache) = self.shared.data_keys.lock() {
+            cache.remove(&subject_ref);
+        }
+        Ok(self.shared.store.destroy_subject_key(&subject_ref).await?)
+    }
+}
+
+async fn writer(shared: Arc<Shared>, mut rx: mpsc::Receiver<Job>, mut tail: Option<Tail>) {
+    let mut ticker = tokio::time::interval(shared.config.checkpoint_interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let batch_max = shared.config.batch_max.max(1);
+    let mut jobs = Vec::with_capacity(batch_max);
+    loop {
+        let first = tokio::select! {
+            job = rx.recv() => job,
+            _ = ticker.tick() => {
+                if let Some(t) = tail.as_mut()
+                    && t.tree.size() > t.last_checkpoint
+                    && t.last_checkpoint_at.elapsed() >= shared.config.checkpoint_interval
+                    && let Err(e) = timed_checkpoint(&shared, t).await
+                {
+                    tracing::warn!(error = %e, "audit checkpoint failed");
+                }
+                continue;
+            }
+        };
+        let Some(first) = first else {
+            break;
+        };
+        jobs.push(first);
+        while jobs.len() < batch_max {
+            match rx.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        if tail.is_none() {
+            tail = match Tail::load(shared.store.as_ref()).await {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    tracing::warn!(error = %e, "audit store still unavailable");
+                    None
+                }
+            };
+        }
+        let mut close = None;
+        let mut appends = Vec::new();
+        let mut controls = Vec::new();
+        for job in jobs.drain(..) {
+            match job {
+                Job::Append(entry, reply) => appends.push((entry, reply)),
+                Job::Checkpoint(reply) => controls.push(reply),
+                Job::Close(reply) => close = Some(reply),
+            }
+        }
+        if !appends.is_empty() {
+            let outcome = match tail.as_mut() {
+                Some(t) => commit(&shared, t, &mut appends).await,
+                None => Err(AuditError::Unavailable("audit store unavailable".into())),
+            };
+            let n = appends.len() as u64;
+            shared.stats.pending.fetch_sub(n, Ordering::Relaxed);
+            match outcome {
+                Ok(first_seq) => {
+                    shared.available.store(true, Ordering::Relaxed);
+                    shared.stats.appended.fetch_add(n, Ordering::Relaxed);
+                    for (i, (_, reply)) in appends.drain(..).enumerate() {
+                        if let Some(reply) = reply {
+                            let _ = reply.send(Ok(first_seq + i as u64));
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, records = n, "audit records could not be committed");
+                    shared.available.store(false, Ordering::Relaxed);
+                    shared.stats.failed.fetch_add(n, Ordering::Relaxed);
+                    for (_, reply) in appends.drain(..) {
+                        if let Some(reply) = reply {
+                            let _ = reply.send(Err(AuditError::Unavailable(e.to_string())));
+                        }
+                    }
+                    // The commit may or may not have landed: re-read the tail.
+                    tail = None;
+                }
+            }
+        }
+        for reply in controls {
+            let result = match tail.as_mut() {
+                Some(t) => timed_checkpoint(&shared, t).await,
+                None => Err(AuditError::Unavailable("audit store unavailable".into())),
+            };
+            let _ = reply.send(result);
+        }
+        if let Some(reply) = close {
+            if let Some(t) = tail.as_mut()
+                && let Err(e) = timed_checkpoint(&shared, t).await
+            {
+                tracing::warn!(error = %e, "final audit checkpoint failed");
+            }
+            rx.close();
+            let _ = reply.send(());
+            break;
+        }
+    }
+    tracing::info!("audit ledger writer stopped");
+}
+
+/// Seals and appends one batch; returns the first sequence number. On error the tail is
+/// left as it was (the caller reloads it).
+async fn commit(
+    shared: &Shared,
+    tail: &mut Tail,
+    appends: &mut [(Box<Entry>, Option<Reply>)],
+) -> Result<u64, AuditError> {
+    let first_seq = tail.tree.size();
+    let mut tree = tail.tree.clone();
+    let mut prev = tail.prev;
+    let mut records = Vec::with_capacity(appends.len());
+    let mut headers = Vec::with_capacity(appends.len());
+    for (entry, _) in appends.iter_mut() {
+        let seq = tree.size();
+        let (header, content) = seal(shared, seq, prev, entry).await?;
+        let record = StoredRecord::seal(&header, content);
+        tree.push(record.leaf_hash);
+        prev = record.leaf_hash;
+        records.push(record);
+        headers.push(header);
+    }
+    let checkpoint = if tree.size() - tail.last_checkpoint >= shared.config.checkpoint_every {
+        Some(sign(shared, &tree))
+    } else {
+        None
+    };
+    let started = Instant::now();
+    shared.store.append(&records, checkpoint.as_ref()).await?;
+    let stats = &shared.stats;
+    stats
+        .commit_us
+        .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+    stats.batches.fetch_add(1, Ordering::Relaxed);
+    if let Some(cp) = &checkpoint {
+        tail.last_checkpoint = cp.size;
+        tail.last_checkpoint_at = Instant::now();
+        stats.checkpoints.fetch_add(1, Ordering::Relaxed);
+    }
+    tail.tree = tree;
+    tail.prev = prev;
+    if shared.tail.receiver_count() > 0 {
+        for (record, header) in records.iter().zip(headers) {
+            let _ = shared.tail.send(Arc::new(Appended {
+                seq: record.seq,
+                leaf_hash: hex(&record.leaf_hash),
+                header,
+            }));
+        }
+    }
+    Ok(first_seq)
+}
+
+/// Builds a record's header, encrypting its captured content.
+async fn seal(
+    shared: &Shared,
+    seq: u64,
+    prev: Hash,
+    entry: &mut Entry,
+) -> Result<(Header, Option<Vec<u8>>), AuditError> {
+    let mut subject = None;
+    let mut content_ref = None;
+    let mut ciphertext = None;
+    if let Some(capture) = entry.capture.take() {
+        let subject_ref = shared.keys.subject_ref(&capture.subject);
+        let (key, key_id) = data_key(shared, &subject_ref).await?;
+        let plain = zeroize::Zeroizing::new(capture.content);
+        let sealed = key.seal(&content_aad(seq, &subject_ref, &key_id), &plain);
+        content_ref = Some(ContentRef {
+            sha256: sha256_hex(&sealed),
+            key_id,
+            len: sealed.len() as u64,
+        });
+        ciphertext = Some(sealed);
+        subject = Some(subject_ref);
+    }
+    let header = Header {
+        v: HEADER_VERSION,
+        seq,
+        prev: hex(&prev),
+        event: entry.event.clone(),
+        subject,
+        content: content_ref,
+    };
+    Ok((header, ciphertext))
+}
+
+/// The subject's data key: from the cache, the store, or newly made.
+async fn data_key(
+    shared: &Shared,
+    subject_ref: &str,
+) -> Result<(Arc<DataKey>, String), AuditError> {
+    if let Ok(cache) = shared.data_keys.lock()
+        && let Some(c) = cache.get(subject_ref)
+        && c.loaded.elapsed() < shared.config.key_cache_ttl
+    {
+        return Ok((Arc::clone(&c.key), c.key_id.clone()));
+    }
+    let keyring = shared.keys.keyring();
+    let wrapped = match shared.store.subject_key(subject_ref).await? {
+        Some(w) => w,
+        None => {
+            let (key, key_id) = DataKey::generate();
+            let fresh = keyring.wrap(subject_ref, &key_id, &key, now_us());
+            shared.store.create_subject_key(&fresh).await?
+        }
+    };
+    let key = Arc::new(keyring.unwrap(&wrapped)?);
+    if let Ok(mut cache) = shared.data_keys.lock() {
+        if cache.len() > 100_000 {
+            cache.clear();
+        }
+        cache.insert(
+            subject_ref.to_owned(),
+            CachedKey {
+                key: Arc::clone(&key),
+                key_id: wrapped.key_id.clone(),
+                loaded: Instant::now(),
+            },
+        );
+    }
+    Ok((key, wrapped.key_id))
+}
+
+fn sign(shared: &Shared, tree: &CompactTree) -> StoredCheckpoint {
+    let cp = Checkpoint {
+        origin: shared.config.origin.clone(),
+        size: tree.size(),
+        root: tree.root(),
+    };
+    StoredCheckpoint {
+        size: cp.size,
+        root: cp.root,
+        note: cp.sign(&shared.signer),
+        created_us: now_us(),
+    }
+}
+
+/// Signs and stores a checkpoint of the committed tail, if it grew since the last one.
+async fn timed_checkpoint(
+    shared: &Shared,
+    tail: &mut Tail,
+) -> Result<Option<StoredCheckpoint>, AuditError> {
+    if tail.tree.size() == tail.last_checkpoint {
+        return Ok(None);
+    }
+    let cp = sign(shared, &tail.tree);
+    shared.store.add_checkpoint(&cp).await?;
+    tail.last_checkpoint = cp.size;
+    tail.last_checkpoint_at = Instant::now();
+    shared.stats.checkpoints.fetch_add(1, Ordering::Relaxed);
+    Ok(Some(cp))
+}

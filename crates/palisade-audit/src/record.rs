@@ -1,0 +1,137 @@
+//! The stored form of a record. A record is a `header` (canonical JSON bytes) and, when
+//! content was captured, a `content` ciphertext. The header commits to everything:
+//! its position (`seq`), the previous record's leaf hash (`prev`), the event, the
+//! pseudonymous subject and the SHA-256 of the ciphertext. The Merkle leaf is the RFC
+//! 6962 leaf hash of the header bytes exactly as stored, so the ciphertext is covered
+//! through its digest, and retention can drop the ciphertext while the tree still
+//! verifies.
+//!
+//! A few header fields are copied into indexed columns for search ([`IndexFields`]); the
+//! verifier checks that the copies match the header.
+
+use serde::{Deserialize, Serialize};
+
+use crate::event::Event;
+use crate::merkle::{self, Hash};
+
+/// Header format version.
+pub const HEADER_VERSION: u8 = 1;
+
+/// Where a record's encrypted content is and how it is sealed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContentRef {
+    /// Hex SHA-256 of the stored ciphertext.
+    pub sha256: String,
+    /// The id of the subject data key that sealed it.
+    pub key_id: String,
+    /// Length of the ciphertext in bytes.
+    pub len: u64,
+}
+
+/// The signed-over part of a record, serialised once and stored as bytes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Header {
+    pub v: u8,
+    pub seq: u64,
+    /// Hex leaf hash of record `seq - 1` (zeros for the first record).
+    pub prev: String,
+    pub event: Event,
+    /// Pseudonymous subject reference (keyed hash of the subject id), when content was
+    /// captured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<ContentRef>,
+}
+
+impl Header {
+    pub fn to_bytes(&self) -> Vec<u8> {
+        // Serialising a struct of strings and numbers cannot fail.
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Result<Header, serde_json::Error> {
+        serde_json::from_slice(bytes)
+    }
+
+    /// The searchable copies of this header's fields.
+    pub fn index(&self) -> IndexFields {
+        let e = &self.event;
+        IndexFields {
+            time_us: e.time_us,
+            plane: e.plane.as_str().to_owned(),
+            request_id: e.request_id.clone(),
+            actor: e.actor.primary().to_owned(),
+            user_id: e.actor.user.clone().unwrap_or_default(),
+            model: e.model.clone().unwrap_or_default(),
+            decision: e.decision.as_str().to_owned(),
+            subject: self.subject.clone().unwrap_or_default(),
+        }
+    }
+}
+
+/// Columns copied from the header so the store can filter without parsing JSON. Empty
+/// string means "none".
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct IndexFields {
+    pub time_us: i64,
+    pub plane: String,
+    pub request_id: String,
+    pub actor: String,
+    pub user_id: String,
+    pub model: String,
+    pub decision: String,
+    pub subject: String,
+}
+
+/// One row of the audit table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRecord {
+    pub seq: u64,
+    pub index: IndexFields,
+    pub header: Vec<u8>,
+    /// `None` when no content was captured or retention purged it.
+    pub content: Option<Vec<u8>>,
+    pub leaf_hash: Hash,
+}
+
+impl StoredRecord {
+    /// Builds the row for a header and its ciphertext.
+    pub fn seal(header: &Header, content: Option<Vec<u8>>) -> StoredRecord {
+        let bytes = header.to_bytes();
+        StoredRecord {
+            seq: header.seq,
+            index: header.index(),
+            leaf_hash: merkle::leaf_hash(&bytes),
+            header: bytes,
+            content,
+        }
+    }
+}
+
+/// Lower-case hex.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+/// Parses lower- or upper-case hex.
+pub fn unhex(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// Hex SHA-256.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    hex(&Sha256::digest(bytes))
+}

@@ -1,0 +1,130 @@
+//! The storage contract of the audit ledger. `palisade-store` implements it for SQLite
+//! and PostgreSQL; both pass the same conformance suite. The ledger is the only writer of
+//! records: the store never computes hashes, it keeps bytes.
+
+use async_trait::async_trait;
+use thiserror::Error;
+
+use crate::merkle::Hash;
+use crate::record::StoredRecord;
+
+#[derive(Debug, Error)]
+pub enum AuditStoreError {
+    /// A record with this sequence number (or a key for this subject) already exists.
+    #[error("{0} already exists")]
+    Conflict(String),
+    /// The database failed or could not be reached. The message is for logs only.
+    #[error("audit store error: {0}")]
+    Backend(String),
+}
+
+/// A signed tree head as stored: the size, the root and the signed note text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCheckpoint {
+    pub size: u64,
+    pub root: Hash,
+    /// The C2SP signed note (checkpoint body and signature lines).
+    pub note: String,
+    pub created_us: i64,
+}
+
+/// A subject's data key, wrapped (encrypted) by a master key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WrappedKey {
+    /// The pseudonymous subject reference.
+    pub subject: String,
+    /// Random id of the data key; record headers name it.
+    pub key_id: String,
+    /// Which master key wrapped it.
+    pub master_key_id: String,
+    /// Nonce and AEAD ciphertext of the 32-byte data key.
+    pub wrapped: Vec<u8>,
+    pub created_us: i64,
+}
+
+/// Search filters; every given one must match. Results are newest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Query {
+    pub since_us: Option<i64>,
+    pub until_us: Option<i64>,
+    /// Matches the API key id, the admin token id or the user id.
+    pub actor: Option<String>,
+    pub model: Option<String>,
+    pub decision: Option<String>,
+    pub request_id: Option<String>,
+    pub plane: Option<String>,
+    /// Pseudonymous subject reference.
+    pub subject: Option<String>,
+    /// Cursor: only records with `seq` below this.
+    pub before_seq: Option<u64>,
+    pub limit: u32,
+}
+
+#[async_trait]
+pub trait AuditStore: Send + Sync + 'static {
+    /// Checks that the store answers.
+    async fn ping(&self) -> Result<(), AuditStoreError>;
+
+    /// Appends records with consecutive sequence numbers, and optionally a checkpoint, in
+    /// one durable transaction. `Conflict` if any sequence number is taken.
+    async fn append(
+        &self,
+        records: &[StoredRecord],
+        checkpoint: Option<&StoredCheckpoint>,
+    ) -> Result<(), AuditStoreError>;
+
+    /// The number of records: one past the highest sequence number (0 when empty).
+    async fn size(&self) -> Result<u64, AuditStoreError>;
+
+    /// Leaf hashes of records `from..to` in sequence order.
+    async fn leaf_hashes(&self, from: u64, to: u64) -> Result<Vec<Hash>, AuditStoreError>;
+
+    /// Up to `limit` records with `seq >= from`, in sequence order.
+    async fn records(&self, from: u64, limit: u32) -> Result<Vec<StoredRecord>, AuditStoreError>;
+
+    /// One record.
+    async fn record(&self, seq: u64) -> Result<Option<StoredRecord>, AuditStoreError>;
+
+    /// Records matching a query, newest first.
+    async fn search(&self, query: &Query) -> Result<Vec<StoredRecord>, AuditStoreError>;
+
+    /// Stores a checkpoint (ignored if one of that size exists).
+    async fn add_checkpoint(&self, checkpoint: &StoredCheckpoint) -> Result<(), AuditStoreError>;
+
+    /// All checkpoints, smallest first.
+    async fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>, AuditStoreError>;
+
+    /// The largest checkpoint.
+    async fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>, AuditStoreError>;
+
+    /// A subject's wrapped data key.
+    async fn subject_key(&self, subject: &str) -> Result<Option<WrappedKey>, AuditStoreError>;
+
+    /// Stores a subject's key unless one exists; returns the key in force either way.
+    async fn create_subject_key(&self, key: &WrappedKey) -> Result<WrappedKey, AuditStoreError>;
+
+    /// Destroys a subject's data key so that it cannot be recovered from the store files
+    /// (secure delete); `true` if there was one.
+    async fn destroy_subject_key(&self, subject: &str) -> Result<bool, AuditStoreError>;
+
+    /// Every wrapped key (for master-key rotation).
+    async fn wrapped_keys(&self) -> Result<Vec<WrappedKey>, AuditStoreError>;
+
+    /// Replaces a subject's wrapped key with the same data key wrapped anew.
+    async fn rewrap_subject_key(&self, key: &WrappedKey) -> Result<(), AuditStoreError>;
+
+    /// Drops the content of records older than `before_us`; returns how many.
+    async fn purge_content(&self, before_us: i64) -> Result<u64, AuditStoreError>;
+
+    /// A ledger setting (e.g. the wrapped subject-index key).
+    async fn meta(&self, name: &str) -> Result<Option<Vec<u8>>, AuditStoreError>;
+
+    /// Sets a ledger setting; with `only_if_absent`, keeps an existing value. Returns the
+    /// value in force.
+    async fn set_meta(
+        &self,
+        name: &str,
+        value: &[u8],
+        only_if_absent: bool,
+    ) -> Result<Vec<u8>, AuditStoreError>;
+}

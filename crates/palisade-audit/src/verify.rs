@@ -1,0 +1,342 @@
+//! `audit verify`: recomputes the Merkle tree from the stored records and checks every
+//! link, every hash, every signed checkpoint and (optionally) a checkpoint the verifier
+//! holds from earlier. It names the first position where the log stops being the one that
+//! was written:
+//!
+//! | what happened | how it shows | position named |
+//! |---|---|---|
+//! | record deleted | gap in the sequence, or a header whose `seq` is ahead | the deleted one |
+//! | record inserted | a header whose `seq` is behind, or a broken `prev` link | the inserted one |
+//! | records reordered | a header whose `seq` is not its position | the first moved |
+//! | header edited | leaf hash column ≠ hash of the header | the edited one |
+//! | header edited and rehashed | the next record's `prev` link breaks | the edited one |
+//! | content edited | ciphertext digest ≠ header's | the edited one |
+//! | search column edited | column ≠ header field | the edited one |
+//! | truncation | fewer records than a signed checkpoint covers | the first missing |
+//! | whole suffix rewritten | root ≠ a signed checkpoint's root | the checkpoint interval |
+//!
+//! Content removed by retention is accepted only when a later `audit.purge` record in
+//! the log covers it; crypto-shredded content still verifies (only its key is gone).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::checkpoint::{Checkpoint, NoteError, NoteVerifier};
+use crate::merkle::{self, CompactTree, Hash};
+use crate::record::{Header, hex, sha256_hex};
+use crate::store::{AuditStore, AuditStoreError};
+
+/// The action of the record retention writes before purging content.
+pub const PURGE_ACTION: &str = "audit.purge";
+
+const PAGE: u32 = 20_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProblemKind {
+    Missing,
+    Inserted,
+    OutOfOrder,
+    Corrupt,
+    Edited,
+    ContentEdited,
+    ContentMissing,
+    IndexEdited,
+    Truncated,
+    CheckpointMismatch,
+    BadCheckpoint,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    /// The record position (sequence number) where the log differs.
+    pub position: u64,
+    pub kind: ProblemKind,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Report {
+    pub ok: bool,
+    pub records: u64,
+    pub root: String,
+    pub checkpoints_verified: u64,
+    /// Size of the largest checkpoint whose signature and root were confirmed.
+    pub latest_checkpoint: u64,
+    /// Records after the latest signed checkpoint (not yet covered by a signature).
+    pub unsigned_tail: u64,
+    pub with_content: u64,
+    pub content_purged: u64,
+    pub problems: Vec<Problem>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error(transparent)]
+    Store(#[from] AuditStoreError),
+    #[error("the checkpoint you hold does not verify: {0}")]
+    HeldCheckpoint(NoteError),
+}
+
+struct Signed {
+    root: Hash,
+    held: bool,
+}
+
+/// Verifies the whole log in the store against the ledger's public key and, if given, a
+/// signed checkpoint the caller kept.
+pub async fn verify(
+    store: Arc<dyn AuditStore>,
+    verifier: &NoteVerifier,
+    held: Option<&str>,
+) -> Result<Report, VerifyError> {
+    let mut report = Report::default();
+    let mut problems = Vec::new();
+    let mut signed: BTreeMap<u64, Signed> = BTreeMap::new();
+    if let Some(note) = held {
+        let cp = Checkpoint::open(note, verifier).map_err(VerifyError::HeldCheckpoint)?;
+        signed.insert(
+            cp.size,
+            Signed {
+                root: cp.root,
+                held: true,
+            },
+        );
+    }
+    for stored in store.checkpoints().await? {
+        match Checkpoint::open(&stored.note, verifier) {
+            Ok(cp) if cp.size == stored.size && cp.root == stored.root => {
+                if let Some(s) = signed.get(&cp.size)
+                    && s.root != cp.root
+                {
+                    problems.push(Problem {
+                        position: cp.size,
+                        kind: ProblemKind::BadCheckpoint,
+                        detail: "two validly signed checkpoints of this size disagree (split view)"
+                            .into(),
+                    });
+                }
+                signed.entry(cp.size).or_insert(Signed {
+                    root: cp.root,
+                    held: false,
+                });
+            }
+            Ok(_) => problems.push(Problem {
+                position: stored.size,
+                kind: ProblemKind::BadCheckpoint,
+                detail: "stored checkpoint columns differ from its signed note".into(),
+            }),
+            Err(e) => problems.push(Problem {
+                position: stored.size,
+                kind: ProblemKind::BadCheckpoint,
+                detail: format!("stored checkpoint of size {}: {e}", stored.size),
+            }),
+        }
+    }
+
+    let mut tree = CompactTree::new();
+    let mut prev: Hash = [0; 32];
+    let mut last_verified_cp = 0u64;
+    let mut missing_content: Vec<(u64, i64)> = Vec::new();
+    let mut purges: Vec<(u64, i64)> = Vec::new();
+    let mut stopped = false;
+    let mut pending: Option<Problem> = None;
+
+    let mut next = Some(tokio::spawn(fetch(Arc::clone(&store), 0)));
+    'pages: while let Some(handle) = next.take() {
+        let page = handle
+            .await
+            .map_err(|e| AuditStoreError::Backend(format!("verify page task: {e}")))??;
+        if page.len() == PAGE as usize
+            && let Some(last) = page.last()
+        {
+            next = Some(tokio::spawn(fetch(Arc::clone(&store), last.seq + 1)));
+        }
+        for rec in &page {
+            let p = tree.size();
+            let fail = |kind, detail: String| Problem {
+                position: p,
+                kind,
+                detail,
+            };
+            if rec.seq != p {
+                problems.push(fail(
+                    ProblemKind::Missing,
+                    format!("records {p}..{} are missing", rec.seq),
+                ));
+                stopped = true;
+                break 'pages;
+            }
+            let Ok(header) = Header::from_bytes(&rec.header) else {
+                problems.push(fail(
+                    ProblemKind::Corrupt,
+                    "header is not a valid record".into(),
+                ));
+                stopped = true;
+                break 'pages;
+            };
+            let leaf = merkle::leaf_hash(&rec.header);
+            if leaf != rec.leaf_hash {
+                problems.push(fail(
+                    ProblemKind::Edited,
+                    "header bytes do not match the record's leaf hash".into(),
+                ));
+                stopped = true;
+                break 'pages;
+            }
+            let linked = header.prev == hex(&prev);
+            if header.seq != p {
+                let problem = if header.seq > p {
+                    fail(
+                        ProblemKind::Missing,
+                        format!("found record {} where record {p} belongs", header.seq),
+                    )
+                } else if leaf == prev {
+                    fail(
+                        ProblemKind::Inserted,
+                        format!("duplicate of record {}", p - 1),
+                    )
+                } else if !linked && header.seq + 1 == p {
+                    Problem {
+                        position: p - 1,
+                        kind: ProblemKind::Inserted,
+                        detail: format!("record {} was inserted or replaced", p - 1),
+                    }
+                } else {
+                    fail(
+                        ProblemKind::OutOfOrder,
+                        format!("found record {} where record {p} belongs", header.seq),
+                    )
+                };
+                problems.push(problem);
+                stopped = true;
+                break 'pages;
+            }
+            if !linked {
+                problems.push(Problem {
+                    position: p.saturating_sub(1),
+                    kind: ProblemKind::Edited,
+                    detail: format!(
+                        "record {p} was chained to a different record {}: it was edited or replaced",
+                        p.saturating_sub(1)
+                    ),
+                });
+                stopped = true;
+                break 'pages;
+            }
+            // The record passed every structural check: a root mismatch seen at the
+            // previous checkpoint cannot be located more precisely than its interval.
+            if let Some(mismatch) = pending.take() {
+                problems.push(mismatch);
+                stopped = true;
+                break 'pages;
+            }
+            if header.index() != rec.index {
+                problems.push(fail(
+                    ProblemKind::IndexEdited,
+                    "search columns differ from the record header".into(),
+                ));
+            }
+            match (&header.content, &rec.content) {
+                (Some(cref), Some(ct)) => {
+                    report.with_content += 1;
+                    if sha256_hex(ct) != cref.sha256 {
+                        problems.push(fail(
+                            ProblemKind::ContentEdited,
+                            "ciphertext does not match the digest in the header".into(),
+                        ));
+                    }
+                }
+                (Some(_), None) => {
+                    report.with_content += 1;
+                    missing_content.push((p, header.event.time_us));
+                }
+                (None, Some(_)) => problems.push(fail(
+                    ProblemKind::ContentEdited,
+                    "content present on a record that captured none".into(),
+                )),
+                (None, None) => {}
+            }
+            if header.event.action == PURGE_ACTION
+                && let Some(cutoff) = header
+                    .event
+                    .change
+                    .as_ref()
+                    .and_then(|c| c.after.as_ref())
+                    .and_then(|a| a.get("purged_before_us"))
+                    .and_then(serde_json::Value::as_i64)
+            {
+                purges.push((p, cutoff));
+            }
+            tree.push(leaf);
+            prev = leaf;
+            if let Some(s) = signed.get(&tree.size()) {
+                if s.root != tree.root() {
+                    // Look at one more record first: a forged or edited last record of
+                    // the interval shows in the next record's link, at its exact position.
+                    pending = Some(Problem {
+                        position: last_verified_cp,
+                        kind: ProblemKind::CheckpointMismatch,
+                        detail: format!(
+                            "records {last_verified_cp}..{} do not match the {} checkpoint signed at size {}",
+                            tree.size(),
+                            if s.held { "held" } else { "stored" },
+                            tree.size()
+                        ),
+                    });
+                    continue;
+                }
+                last_verified_cp = tree.size();
+                report.checkpoints_verified += 1;
+            }
+        }
+    }
+
+    // A root mismatch at the last checkpoint with no record after it to say more.
+    if !stopped && let Some(mismatch) = pending.take() {
+        problems.push(mismatch);
+        stopped = true;
+    }
+    let n = tree.size();
+    if !stopped && let Some((&size, s)) = signed.range(n + 1..).next() {
+        problems.push(Problem {
+            position: n,
+            kind: ProblemKind::Truncated,
+            detail: format!(
+                "the log ends at {n} records but a {} signed checkpoint covers {size}",
+                if s.held { "held" } else { "stored" }
+            ),
+        });
+    }
+    for (seq, time_us) in missing_content {
+        if purges
+            .iter()
+            .any(|(p, cutoff)| *p > seq && time_us < *cutoff)
+        {
+            report.content_purged += 1;
+        } else {
+            problems.push(Problem {
+                position: seq,
+                kind: ProblemKind::ContentMissing,
+                detail: "ciphertext removed without a retention purge covering it".into(),
+            });
+        }
+    }
+    problems.sort_by_key(|p| p.position);
+    report.records = n;
+    report.root = hex(&tree.root());
+    report.latest_checkpoint = last_verified_cp;
+    report.unsigned_tail = n - last_verified_cp.min(n);
+    report.ok = problems.is_empty();
+    report.problems = problems;
+    Ok(report)
+}
+
+async fn fetch(
+    store: Arc<dyn AuditStore>,
+    from: u64,
+) -> Result<Vec<crate::record::StoredRecord>, AuditStoreError> {
+    store.records(from, PAGE).await
+}

@@ -1,0 +1,404 @@
+//! The tamper suite: a log is written through the real ledger into a real SQLite store,
+//! then hundreds of trials each edit, delete, insert, reorder or truncate stored records
+//! at a random position, straight in the database file as an attacker with write access
+//! would. `verify` must catch every one and name the position; an untouched log must
+//! always verify.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use palisade_audit::checkpoint::{NoteSigner, NoteVerifier};
+use palisade_audit::crypto::{Keyring, MasterKey};
+use palisade_audit::keys::AuditKeys;
+use palisade_audit::merkle::leaf_hash;
+use palisade_audit::record::{Header, hex};
+use palisade_audit::verify::{Report, verify};
+use palisade_audit::{Capture, Decision, Entry, Event, Ledger, LedgerConfig, Plane};
+use rand::Rng;
+use sqlx::{Row, SqlitePool};
+
+const RECORDS: u64 = 240;
+const TRIALS_PER_KIND: usize = 40;
+
+struct Pristine {
+    _dir: tempfile::TempDir,
+    db: PathBuf,
+    verifier: NoteVerifier,
+    held: String,
+}
+
+async fn write_log() -> Pristine {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("audit.db");
+    let store = palisade_store::connect(&format!("sqlite://{}", db.display()), 2)
+        .await
+        .unwrap();
+    let (master, _) = MasterKey::generate();
+    let keys = AuditKeys::load(store.audit.as_ref(), Keyring::new(master, vec![]))
+        .await
+        .unwrap();
+    let signer = NoteSigner::generate("tamper.test/audit").unwrap();
+    let verifier = signer.verifier();
+    let ledger = Ledger::open(
+        Arc::clone(&store.audit),
+        keys,
+        signer,
+        LedgerConfig {
+            origin: "tamper.test/audit".into(),
+            checkpoint_every: 50,
+            checkpoint_interval: Duration::from_secs(3600),
+            ..LedgerConfig::default()
+        },
+    )
+    .await
+    .unwrap();
+    // Producers in parallel, so batches of several records commit together.
+    let mut tasks = Vec::new();
+    for t in 0..8u64 {
+        let ledger = ledger.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..RECORDS / 8 {
+                let n = t * 1000 + i;
+                let mut e = Event::new(Plane::Data, format!("req-{n}"), "chat.completions");
+                e.actor.key_id = Some(format!("key_{t}"));
+                e.actor.user = Some(format!("user{t}"));
+                e.model = Some(if n % 2 == 0 { "gpt-a" } else { "gpt-b" }.into());
+                e.decision = if n.is_multiple_of(5) {
+                    Decision::Deny
+                } else {
+                    Decision::Allow
+                };
+                let capture = n.is_multiple_of(3).then(|| Capture {
+                    subject: format!("subject-{t}"),
+                    content: format!(r#"{{"request":{{"prompt":"secret {n}"}}}}"#).into_bytes(),
+                });
+                ledger.record(Entry { event: e, capture }).await.unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    ledger.close().await;
+    let held = store.audit.latest_checkpoint().await.unwrap().unwrap();
+    assert_eq!(held.size, RECORDS);
+    store.close().await;
+    Pristine {
+        _dir: dir,
+        db,
+        verifier,
+        held: held.note,
+    }
+}
+
+async fn verify_file(db: &Path, p: &Pristine) -> Report {
+    let store = palisade_store::connect(&format!("sqlite://{}", db.display()), 2)
+        .await
+        .unwrap();
+    let report = verify(Arc::clone(&store.audit), &p.verifier, Some(&p.held))
+        .await
+        .unwrap();
+    store.close().await;
+    report
+}
+
+/// A raw connection to a copy of the pristine database, as the attacker has.
+async fn attacker(p: &Pristine, trial: &Path) -> SqlitePool {
+    std::fs::copy(&p.db, trial).unwrap();
+    for ext in ["-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{ext}", trial.display()));
+    }
+    SqlitePool::connect(&format!("sqlite://{}", trial.display()))
+        .await
+        .unwrap()
+}
+
+async fn header_of(pool: &SqlitePool, seq: i64) -> Header {
+    let row = sqlx::query("SELECT header FROM audit_records WHERE seq = ?")
+        .bind(seq)
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    Header::from_bytes(&row.get::<Vec<u8>, _>(0)).unwrap()
+}
+
+/// Moves every record at or above `from` by `delta` (±1), avoiding key collisions.
+async fn shift(pool: &SqlitePool, from: i64, delta: i64) {
+    sqlx::query("UPDATE audit_records SET seq = seq + 10000000 WHERE seq >= ?")
+        .bind(from)
+        .execute(pool)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE audit_records SET seq = seq - 10000000 + ? WHERE seq >= 10000000")
+        .bind(delta)
+        .execute(pool)
+        .await
+        .unwrap();
+}
+
+async fn insert_row(pool: &SqlitePool, seq: i64, header: &[u8]) {
+    let h = Header::from_bytes(header).ok();
+    let index = h.map(|h| h.index()).unwrap_or_default();
+    sqlx::query(
+        "INSERT INTO audit_records (seq, time_us, plane, request_id, actor, user_id, model, decision, subject, header, content, leaf_hash) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)",
+    )
+    .bind(seq)
+    .bind(index.time_us)
+    .bind(index.plane)
+    .bind(index.request_id)
+    .bind(index.actor)
+    .bind(index.user_id)
+    .bind(index.model)
+    .bind(index.decision)
+    .bind(index.subject)
+    .bind(header)
+    .bind(leaf_hash(header).to_vec())
+    .execute(pool)
+    .await
+    .unwrap();
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Tamper {
+    EditHeaderByte,
+    EditHeaderAndRehash,
+    EditContent,
+    EditSearchColumn,
+    Delete,
+    DeleteAndRenumber,
+    InsertForged,
+    InsertDuplicate,
+    Swap,
+    Truncate,
+}
+
+/// Applies one tampering; returns the position `verify` must name.
+async fn apply(pool: &SqlitePool, kind: Tamper, rng: &mut impl Rng) -> i64 {
+    let n = RECORDS as i64;
+    match kind {
+        Tamper::EditHeaderByte => {
+            let k = rng.random_range(0..n);
+            let row = sqlx::query("SELECT header FROM audit_records WHERE seq = ?")
+                .bind(k)
+                .fetch_one(pool)
+                .await
+                .unwrap();
+            let mut header: Vec<u8> = row.get(0);
+            let i = rng.random_range(0..header.len());
+            header[i] = if header[i] == b'7' { b'8' } else { b'7' };
+            sqlx::query("UPDATE audit_records SET header = ? WHERE seq = ?")
+                .bind(header)
+                .bind(k)
+                .execute(pool)
+                .await
+                .unwrap();
+            k
+        }
+        Tamper::EditHeaderAndRehash => {
+            // The attacker knows the format: changes the decision and fixes the leaf
+            // hash and search columns. Only the next record's link betrays it.
+            let k = rng.random_range(0..n - 1);
+            let mut h = header_of(pool, k).await;
+            h.event.decision = Decision::Allow;
+            h.event.reason = "ok-but-forged".into();
+            let bytes = h.to_bytes();
+            sqlx::query("UPDATE audit_records SET header = ?, leaf_hash = ?, decision = 'allow' WHERE seq = ?")
+                .bind(&bytes)
+                .bind(leaf_hash(&bytes).to_vec())
+                .bind(k)
+                .execute(pool)
+                .await
+                .unwrap();
+            k
+        }
+        Tamper::EditContent => {
+            let rows =
+                sqlx::query("SELECT seq, content FROM audit_records WHERE content IS NOT NULL")
+                    .fetch_all(pool)
+                    .await
+                    .unwrap();
+            let row = &rows[rng.random_range(0..rows.len())];
+            let k: i64 = row.get(0);
+            let mut ct: Vec<u8> = row.get(1);
+            let i = rng.random_range(0..ct.len());
+            ct[i] ^= 0x01;
+            sqlx::query("UPDATE audit_records SET content = ? WHERE seq = ?")
+                .bind(ct)
+                .bind(k)
+                .execute(pool)
+                .await
+                .unwrap();
+            k
+        }
+        Tamper::EditSearchColumn => {
+            let k = rng.random_range(0..n);
+            let column = ["model", "decision", "actor", "request_id"][rng.random_range(0..4)];
+            sqlx::query(&format!(
+                "UPDATE audit_records SET {column} = 'hidden' WHERE seq = ?"
+            ))
+            .bind(k)
+            .execute(pool)
+            .await
+            .unwrap();
+            k
+        }
+        Tamper::Delete => {
+            let k = rng.random_range(0..n - 1);
+            sqlx::query("DELETE FROM audit_records WHERE seq = ?")
+                .bind(k)
+                .execute(pool)
+                .await
+                .unwrap();
+            k
+        }
+        Tamper::DeleteAndRenumber => {
+            let k = rng.random_range(0..n - 1);
+            sqlx::query("DELETE FROM audit_records WHERE seq = ?")
+                .bind(k)
+                .execute(pool)
+                .await
+                .unwrap();
+            shift(pool, k + 1, -1).await;
+            k
+        }
+        Tamper::InsertForged => {
+            // A well-formed record claiming position k, correctly linked to k-1.
+            let k = rng.random_range(1..n);
+            let prev = sqlx::query("SELECT leaf_hash FROM audit_records WHERE seq = ?")
+                .bind(k - 1)
+                .fetch_one(pool)
+                .await
+                .unwrap()
+                .get::<Vec<u8>, _>(0);
+            let mut h = header_of(pool, k).await;
+            h.event.request_id = "forged".into();
+            h.prev = hex(&prev);
+            h.content = None;
+            h.subject = None;
+            shift(pool, k, 1).await;
+            insert_row(pool, k, &h.to_bytes()).await;
+            k
+        }
+        Tamper::InsertDuplicate => {
+            // An exact copy of record k-1 (bytes, hashes, content) placed after it.
+            let k = rng.random_range(1..n);
+            shift(pool, k, 1).await;
+            sqlx::query(
+                "INSERT INTO audit_records (seq, time_us, plane, request_id, actor, user_id, model, decision, subject, header, content, leaf_hash) \
+                 SELECT ?, time_us, plane, request_id, actor, user_id, model, decision, subject, header, content, leaf_hash \
+                 FROM audit_records WHERE seq = ?",
+            )
+            .bind(k)
+            .bind(k - 1)
+            .execute(pool)
+            .await
+            .unwrap();
+            k
+        }
+        Tamper::Swap => {
+            let a = rng.random_range(0..n - 1);
+            let b = rng.random_range(a + 1..n);
+            for (from, to) in [(a, 99_999_999), (b, a), (99_999_999, b)] {
+                sqlx::query("UPDATE audit_records SET seq = ? WHERE seq = ?")
+                    .bind(to)
+                    .bind(from)
+                    .execute(pool)
+                    .await
+                    .unwrap();
+            }
+            a
+        }
+        Tamper::Truncate => {
+            // The attacker also removes the stored checkpoints that would betray it.
+            let k = rng.random_range(1..n);
+            sqlx::query("DELETE FROM audit_records WHERE seq >= ?")
+                .bind(k)
+                .execute(pool)
+                .await
+                .unwrap();
+            sqlx::query("DELETE FROM audit_checkpoints WHERE size > ?")
+                .bind(k)
+                .execute(pool)
+                .await
+                .unwrap();
+            k
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_tampering_is_caught_and_located() {
+    let pristine = write_log().await;
+    let clean = verify_file(&pristine.db, &pristine).await;
+    assert!(clean.ok, "{clean:?}");
+    assert_eq!(clean.records, RECORDS);
+    assert_eq!(clean.unsigned_tail, 0);
+    assert!(clean.checkpoints_verified >= 5);
+    assert_eq!(clean.with_content, RECORDS.div_ceil(3));
+
+    let kinds = [
+        Tamper::EditHeaderByte,
+        Tamper::EditHeaderAndRehash,
+        Tamper::EditContent,
+        Tamper::EditSearchColumn,
+        Tamper::Delete,
+        Tamper::DeleteAndRenumber,
+        Tamper::InsertForged,
+        Tamper::InsertDuplicate,
+        Tamper::Swap,
+        Tamper::Truncate,
+    ];
+    let mut rng = rand::rng();
+    let work = tempfile::tempdir().unwrap();
+    let mut trials = 0;
+    for kind in kinds {
+        for t in 0..TRIALS_PER_KIND {
+            let trial = work.path().join(format!("{kind:?}-{t}.db"));
+            let pool = attacker(&pristine, &trial).await;
+            let position = apply(&pool, kind, &mut rng).await;
+            pool.close().await;
+            let report = verify_file(&trial, &pristine).await;
+            assert!(!report.ok, "{kind:?} at {position} went unnoticed");
+            let first = &report.problems[0];
+            assert_eq!(
+                first.position as i64, position,
+                "{kind:?} at {position} was located at {first:?}"
+            );
+            trials += 1;
+            let _ = std::fs::remove_file(&trial);
+        }
+        // An untouched copy still verifies, whatever was done to the others.
+        let trial = work.path().join("untouched.db");
+        let pool = attacker(&pristine, &trial).await;
+        pool.close().await;
+        assert!(verify_file(&trial, &pristine).await.ok);
+    }
+    assert_eq!(trials, kinds.len() * TRIALS_PER_KIND);
+}
+
+#[tokio::test]
+async fn a_checkpoint_signed_by_another_key_is_rejected() {
+    let pristine = write_log().await;
+    let other = NoteSigner::generate("tamper.test/audit")
+        .unwrap()
+        .verifier();
+    let store = palisade_store::connect(&format!("sqlite://{}", pristine.db.display()), 2)
+        .await
+        .unwrap();
+    assert!(
+        verify(Arc::clone(&store.audit), &other, Some(&pristine.held))
+            .await
+            .is_err()
+    );
+    let report = verify(Arc::clone(&store.audit), &other, None)
+        .await
+        .unwrap();
+    assert!(
+        !report.ok,
+        "stored checkpoints signed by another key must not pass"
+    );
+}

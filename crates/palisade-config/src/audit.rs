@@ -1,0 +1,226 @@
+//! Validation of the `[audit]` section: durability, where the signing and master keys
+//! come from, checkpoint cadence, retention and the content-capture rules.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::defaults as d;
+use crate::raw::{RawAudit, RawCaptureRule};
+use crate::validate::{ConfigError, expand_key, invalid};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditDurability {
+    /// A response completes only after its record is committed.
+    Strict,
+    /// Records are queued; a full queue or a store outage loses records.
+    BestEffort,
+}
+
+/// How SQLite commits audit records: `Full` fsyncs every group commit (survives power
+/// loss), `Normal` survives a crash of Palisade but not of the machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditSync {
+    Full,
+    Normal,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CaptureMode {
+    None,
+    /// What the scanners' redaction leaves (until scanning exists: nothing).
+    Redacted,
+    /// Everything, encrypted.
+    Full,
+}
+
+impl CaptureMode {
+    fn parse(key: &str, value: &str) -> Result<CaptureMode, ConfigError> {
+        match value {
+            "none" => Ok(CaptureMode::None),
+            "redacted" => Ok(CaptureMode::Redacted),
+            "full" => Ok(CaptureMode::Full),
+            other => Err(invalid(
+                key,
+                format!("`{other}` is not one of none, redacted, full"),
+            )),
+        }
+    }
+}
+
+/// Where the master key comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MasterKeySource {
+    /// The key text itself (from an `${ENV}` reference).
+    Inline(String),
+    /// A file holding the key; created (mode 0600) if missing.
+    File(PathBuf),
+}
+
+/// Capture for requests to some models or from some groups; the first matching rule wins.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaptureRule {
+    /// Empty: any model.
+    pub models: Vec<String>,
+    /// Empty: any group.
+    pub groups: Vec<String>,
+    pub capture: CaptureMode,
+}
+
+#[derive(Debug, Clone)]
+pub struct AuditConfig {
+    pub enabled: bool,
+    pub durability: AuditDurability,
+    pub sync: AuditSync,
+    pub origin: String,
+    pub signing_key_file: PathBuf,
+    pub master_key: MasterKeySource,
+    pub previous_master_key_files: Vec<PathBuf>,
+    pub capture: CaptureMode,
+    pub capture_rules: Vec<CaptureRule>,
+    pub checkpoint_every: u64,
+    pub checkpoint_interval: Duration,
+    pub batch_max: usize,
+    pub retention_days: u32,
+}
+
+impl AuditConfig {
+    /// The capture mode for a request to `model` by a member of `groups`.
+    pub fn capture_for(&self, model: &str, groups: &[String]) -> CaptureMode {
+        self.capture_rules
+            .iter()
+            .find(|r| {
+                (r.models.is_empty() || r.models.iter().any(|m| m == model))
+                    && (r.groups.is_empty() || groups.iter().any(|g| r.groups.contains(g)))
+            })
+            .map_or(self.capture, |r| r.capture)
+    }
+}
+
+pub(crate) fn audit(
+    raw: RawAudit,
+    env: &dyn Fn(&str) -> Option<String>,
+    models: &std::collections::HashSet<String>,
+) -> Result<AuditConfig, ConfigError> {
+    let durability = match raw.durability.as_deref().unwrap_or("strict") {
+        "strict" => AuditDurability::Strict,
+        "best_effort" => AuditDurability::BestEffort,
+        other => {
+            return Err(invalid(
+                "audit.durability",
+                format!("`{other}` is not one of strict, best_effort"),
+            ));
+        }
+    };
+    let sync = match raw.sync.as_deref().unwrap_or("full") {
+        "full" => AuditSync::Full,
+        "normal" => AuditSync::Normal,
+        other => {
+            return Err(invalid(
+                "audit.sync",
+                format!("`{other}` is not one of full, normal"),
+            ));
+        }
+    };
+    let origin = raw.origin.unwrap_or_else(|| d::AUDIT_ORIGIN.to_owned());
+    if origin.is_empty() || origin.contains('+') || origin.chars().any(char::is_whitespace) {
+        return Err(invalid(
+            "audit.origin",
+            "must be non-empty, without spaces or '+'",
+        ));
+    }
+    let master_key = match (raw.master_key, raw.master_key_file) {
+        (Some(_), Some(_)) => {
+            return Err(invalid(
+                "audit.master_key",
+                "set master_key or master_key_file, not both",
+            ));
+        }
+        (Some(text), None) => {
+            if !text.trim_start().starts_with("${") {
+                return Err(invalid(
+                    "audit.master_key",
+                    "must be an ${ENV_VAR} reference: never write the key into the config file",
+                ));
+            }
+            MasterKeySource::Inline(expand_key("audit.master_key", &text, env)?)
+        }
+        (None, file) => MasterKeySource::File(
+            expand_key(
+                "audit.master_key_file",
+                file.as_deref().unwrap_or(d::AUDIT_MASTER_KEY_FILE),
+                env,
+            )?
+            .into(),
+        ),
+    };
+    let mut previous = Vec::new();
+    for (i, f) in raw.previous_master_key_files.iter().enumerate() {
+        previous.push(expand_key(&format!("audit.previous_master_key_files[{i}]"), f, env)?.into());
+    }
+    let capture = CaptureMode::parse("audit.capture", raw.capture.as_deref().unwrap_or("none"))?;
+    let mut capture_rules = Vec::new();
+    for (i, r) in raw.capture_rules.into_iter().enumerate() {
+        capture_rules.push(rule(&format!("audit.capture_rules[{i}]"), r, models)?);
+    }
+    let checkpoint_every = raw.checkpoint_every.unwrap_or(d::AUDIT_CHECKPOINT_EVERY);
+    if checkpoint_every == 0 {
+        return Err(invalid("audit.checkpoint_every", "must be greater than 0"));
+    }
+    let interval = raw
+        .checkpoint_interval_ms
+        .unwrap_or(d::AUDIT_CHECKPOINT_INTERVAL_MS);
+    if interval == 0 {
+        return Err(invalid(
+            "audit.checkpoint_interval_ms",
+            "must be greater than 0",
+        ));
+    }
+    let batch_max = raw.batch_max.unwrap_or(d::AUDIT_BATCH_MAX);
+    if !(1..=10_000).contains(&batch_max) {
+        return Err(invalid("audit.batch_max", "must be between 1 and 10000"));
+    }
+    let retention_days = raw.retention_days.unwrap_or(d::AUDIT_RETENTION_DAYS);
+    if retention_days == 0 {
+        return Err(invalid("audit.retention_days", "must be at least 1"));
+    }
+    Ok(AuditConfig {
+        enabled: raw.enabled.unwrap_or(true),
+        durability,
+        sync,
+        origin,
+        signing_key_file: expand_key(
+            "audit.signing_key_file",
+            raw.signing_key_file
+                .as_deref()
+                .unwrap_or(d::AUDIT_SIGNING_KEY_FILE),
+            env,
+        )?
+        .into(),
+        master_key,
+        previous_master_key_files: previous,
+        capture,
+        capture_rules,
+        checkpoint_every,
+        checkpoint_interval: Duration::from_millis(interval),
+        batch_max,
+        retention_days,
+    })
+}
+
+fn rule(
+    key: &str,
+    raw: RawCaptureRule,
+    models: &std::collections::HashSet<String>,
+) -> Result<CaptureRule, ConfigError> {
+    if let Some(m) = raw.models.iter().find(|m| !models.contains(*m)) {
+        return Err(invalid(
+            format!("{key}.models"),
+            format!("`{m}` is not a configured model name"),
+        ));
+    }
+    Ok(CaptureRule {
+        models: raw.models,
+        groups: raw.groups,
+        capture: CaptureMode::parse(&format!("{key}.capture"), &raw.capture)?,
+    })
+}

@@ -1,0 +1,81 @@
+//! [`AuditStore`](palisade_audit::store::AuditStore) on SQLite: the shared
+//! [`SqlAuditStore`] (see `crate::audit`) on SQLite pools, and the parts SQLite does its
+//! own way: appending a batch as one multi-row `INSERT`, zeroing a wrapped key with
+//! `zeroblob`, and truncating the write-ahead log after a key is destroyed so that no old
+//! page image survives in the `-wal` file. Every connection runs with
+//! `secure_delete = ON` (see `sqlite::connect`), so deleted and overwritten bytes are
+//! zeroed in the database file itself.
+
+use async_trait::async_trait;
+use palisade_audit::record::StoredRecord;
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
+
+use crate::audit::{AuditBackend, RECORD_COLUMNS, SqlAuditStore};
+
+/// The audit ledger in a SQLite database. Cloning shares the pools.
+pub type SqliteAuditStore = SqlAuditStore<Sqlite>;
+
+/// Rows per `INSERT` statement: 12 parameters each, under SQLite's limit of 32766. A
+/// batch up to this size is one statement, which matters: every statement after the
+/// first in a transaction must journal the pages it changes (a statement journal, so it
+/// can be undone alone), which halves the append rate.
+const ROWS_PER_INSERT: usize = 2048;
+
+#[async_trait]
+impl AuditBackend for Sqlite {
+    const ZEROED_WRAPPED: &'static str = "zeroblob(length(wrapped))";
+
+    async fn insert_records(
+        conn: &mut SqliteConnection,
+        records: &[StoredRecord],
+        seqs: &[i64],
+    ) -> Result<(), sqlx::Error> {
+        for (chunk, seqs) in records
+            .chunks(ROWS_PER_INSERT)
+            .zip(seqs.chunks(ROWS_PER_INSERT))
+        {
+            let mut sql = QueryBuilder::<Sqlite>::new(format!(
+                "INSERT INTO audit_records ({RECORD_COLUMNS}) "
+            ));
+            sql.push_values(chunk.iter().zip(seqs), |mut row, (record, seq)| {
+                let index = &record.index;
+                row.push_bind(*seq)
+                    .push_bind(index.time_us)
+                    .push_bind(index.plane.as_str())
+                    .push_bind(index.request_id.as_str())
+                    .push_bind(index.actor.as_str())
+                    .push_bind(index.user_id.as_str())
+                    .push_bind(index.model.as_str())
+                    .push_bind(index.decision.as_str())
+                    .push_bind(index.subject.as_str())
+                    .push_bind(record.header.as_slice())
+                    .push_bind(record.content.as_deref())
+                    .push_bind(record.leaf_hash.as_slice());
+            });
+            sql.build().execute(&mut *conn).await?;
+        }
+        Ok(())
+    }
+
+    async fn scrub_deleted(pool: &SqlitePool) {
+        // TRUNCATE copies every frame into the database file (where secure_delete has
+        // zeroed the key) and empties the log. It waits for readers up to the busy timeout.
+        match sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .fetch_one(pool)
+            .await
+        {
+            Ok(row) => {
+                let busy = row.try_get::<i64, _>(0).unwrap_or(1);
+                if busy != 0 {
+                    tracing::warn!(
+                        "sqlite WAL checkpoint was blocked by readers; a destroyed key's old \
+                         page may stay in the -wal file until the next checkpoint"
+                    );
+                }
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "sqlite WAL checkpoint after key destruction failed")
+            }
+        }
+    }
+}

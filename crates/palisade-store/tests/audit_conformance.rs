@@ -1,0 +1,242 @@
+//! One conformance suite for [`AuditStore`](palisade_audit::store::AuditStore), run
+//! against SQLite (a temp-dir file) and PostgreSQL (a real server from [`PgHarness`]):
+//! every `sqlite_*` test has a `postgres_*` twin running the same function of
+//! [`audit_suite`]. SQLite-only tests cover the files on disk (a destroyed key leaves no
+//! trace in them), the durability settings, in-memory databases and reopening.
+
+// The suite functions are shared helpers, not `#[test]` fns, so clippy's
+// allow-unwrap-in-tests does not reach them.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod audit_suite;
+
+use std::future::Future;
+use std::path::Path;
+
+use audit_suite::{
+    Audit, append_and_read, checkpoints, conflicts_roll_back, key, meta, purge_content, records,
+    search, subject_keys,
+};
+use palisade_store::{AuditSync, Backend, StoreOptions, connect, connect_with};
+use palisade_testkit::postgres::PgHarness;
+
+async fn with_sqlite<F, Fut>(suite: F)
+where
+    F: FnOnce(Audit) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("palisade.db").display());
+    let store = connect(&url, 4).await.unwrap();
+    assert_eq!(store.backend, Backend::Sqlite);
+    suite(store.audit.clone()).await;
+    store.close().await;
+}
+
+async fn with_postgres<F, Fut>(suite: F)
+where
+    F: FnOnce(Audit) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let pg = PgHarness::start().await.unwrap();
+    let store = connect(&pg.url(), 4).await.unwrap();
+    assert_eq!(store.backend, Backend::Postgres);
+    suite(store.audit.clone()).await;
+    store.close().await;
+}
+
+#[tokio::test]
+async fn sqlite_append_and_read() {
+    with_sqlite(append_and_read).await;
+}
+
+#[tokio::test]
+async fn postgres_append_and_read() {
+    with_postgres(append_and_read).await;
+}
+
+#[tokio::test]
+async fn sqlite_conflicts_roll_back() {
+    with_sqlite(conflicts_roll_back).await;
+}
+
+#[tokio::test]
+async fn postgres_conflicts_roll_back() {
+    with_postgres(conflicts_roll_back).await;
+}
+
+#[tokio::test]
+async fn sqlite_search() {
+    with_sqlite(search).await;
+}
+
+#[tokio::test]
+async fn postgres_search() {
+    with_postgres(search).await;
+}
+
+#[tokio::test]
+async fn sqlite_checkpoints() {
+    with_sqlite(checkpoints).await;
+}
+
+#[tokio::test]
+async fn postgres_checkpoints() {
+    with_postgres(checkpoints).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_subject_keys() {
+    with_sqlite(subject_keys).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_subject_keys() {
+    with_postgres(subject_keys).await;
+}
+
+#[tokio::test]
+async fn sqlite_purge_content() {
+    with_sqlite(purge_content).await;
+}
+
+#[tokio::test]
+async fn postgres_purge_content() {
+    with_postgres(purge_content).await;
+}
+
+#[tokio::test]
+async fn sqlite_meta() {
+    with_sqlite(meta).await;
+}
+
+#[tokio::test]
+async fn postgres_meta() {
+    with_postgres(meta).await;
+}
+
+#[tokio::test]
+async fn sqlite_in_memory_runs_the_suite() {
+    let store = connect("sqlite::memory:", 8).await.unwrap();
+    append_and_read(store.audit.clone()).await;
+    subject_keys(connect("sqlite::memory:", 8).await.unwrap().audit).await;
+}
+
+#[tokio::test]
+async fn sqlite_normal_sync_runs_the_suite_and_persists() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("audit.db").display());
+    let options = StoreOptions {
+        max_connections: 2,
+        audit_sync: AuditSync::Normal,
+    };
+    let store = connect_with(&url, options).await.unwrap();
+    append_and_read(store.audit.clone()).await;
+    store.close().await;
+
+    let reopened = connect(&url, 2).await.unwrap();
+    assert_eq!(reopened.audit.size().await.unwrap(), 608);
+    reopened
+        .audit
+        .append(&records(608, 610), None)
+        .await
+        .unwrap();
+    assert_eq!(reopened.audit.size().await.unwrap(), 610);
+    reopened.close().await;
+}
+
+/// Where `needle` occurs in the database, its write-ahead log and shared-memory index.
+fn files_holding(db: &Path, needle: &[u8]) -> Vec<String> {
+    ["", "-wal", "-shm"]
+        .iter()
+        .map(|suffix| format!("{}{suffix}", db.display()))
+        .filter(|path| {
+            std::fs::read(path)
+                .map(|bytes| bytes.windows(needle.len()).any(|w| w == needle))
+                .unwrap_or(false)
+        })
+        .collect()
+}
+
+/// After destruction, a subject's wrapped key is in none of the SQLite files, neither
+/// while the store is open nor after it is closed; other keys are untouched.
+#[tokio::test]
+async fn sqlite_destroyed_key_leaves_no_trace_in_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("palisade.db");
+    let url = format!("sqlite://{}", db.display());
+    let store = connect(&url, 4).await.unwrap();
+
+    let secret: Vec<u8> = (0..40u8).map(|i| 0xA5 ^ i.wrapping_mul(37)).collect();
+    let kept: Vec<u8> = (0..40u8).map(|i| 0x3C ^ i.wrapping_mul(11)).collect();
+    store
+        .audit
+        .create_subject_key(&key("kept", "dk-kept", &kept))
+        .await
+        .unwrap();
+    store
+        .audit
+        .create_subject_key(&key("doomed", "dk-doomed", &secret))
+        .await
+        .unwrap();
+    // Some traffic around it, and a rewrap (the key's bytes in two versions).
+    store.audit.append(&records(0, 300), None).await.unwrap();
+    let mut rewrapped = key("doomed", "dk-doomed", &secret);
+    rewrapped.wrapped.reverse();
+    let reversed = rewrapped.wrapped.clone();
+    store.audit.rewrap_subject_key(&rewrapped).await.unwrap();
+    assert!(
+        !files_holding(&db, &secret).is_empty(),
+        "the test key should be on disk before destruction"
+    );
+
+    assert!(store.audit.destroy_subject_key("doomed").await.unwrap());
+    assert_eq!(files_holding(&db, &secret), Vec::<String>::new());
+    assert_eq!(files_holding(&db, &reversed), Vec::<String>::new());
+    assert!(!files_holding(&db, &kept).is_empty());
+    assert_eq!(
+        store
+            .audit
+            .subject_key("kept")
+            .await
+            .unwrap()
+            .unwrap()
+            .wrapped,
+        kept
+    );
+
+    store.close().await;
+    assert_eq!(files_holding(&db, &secret), Vec::<String>::new());
+    assert_eq!(files_holding(&db, &reversed), Vec::<String>::new());
+}
+
+/// On PostgreSQL, destroying a key vacuums the key table (outside any transaction), so
+/// the dead row versions holding the old bytes are pruned from its pages.
+#[tokio::test]
+async fn postgres_destroy_vacuums_the_key_table() {
+    let pg = PgHarness::start().await.unwrap();
+    let store = connect(&pg.url(), 2).await.unwrap();
+    let vacuum_count = || async {
+        let pool = sqlx::PgPool::connect(&pg.url()).await.unwrap();
+        let vacuumed: Option<i64> = sqlx::query_scalar(
+            "SELECT vacuum_count FROM pg_stat_user_tables WHERE relname = 'audit_subject_keys'",
+        )
+        .fetch_optional(&pool)
+        .await
+        .unwrap();
+        pool.close().await;
+        vacuumed.unwrap_or(0)
+    };
+    store
+        .audit
+        .create_subject_key(&key("s", "dk", &[9; 40]))
+        .await
+        .unwrap();
+    assert_eq!(vacuum_count().await, 0);
+    assert!(store.audit.destroy_subject_key("s").await.unwrap());
+    assert_eq!(vacuum_count().await, 1);
+    // Nothing destroyed, nothing vacuumed.
+    assert!(!store.audit.destroy_subject_key("s").await.unwrap());
+    assert_eq!(vacuum_count().await, 1);
+    store.close().await;
+}

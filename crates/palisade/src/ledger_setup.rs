@@ -1,0 +1,148 @@
+//! Opening the audit ledger from `[audit]`: the checkpoint signing key and the master key
+//! (read from their files, or created with mode 0600 on first run; the master key may
+//! come from an environment variable instead), re-wrapping data keys still under a
+//! previous master key, and the daily retention purge.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use palisade_audit::checkpoint::NoteSigner;
+use palisade_audit::crypto::{Keyring, MasterKey};
+use palisade_audit::keys::AuditKeys;
+use palisade_audit::{Durability, Ledger, LedgerConfig};
+use palisade_config::{AuditConfig, AuditDurability, MasterKeySource};
+use palisade_store::Store;
+
+use crate::files::write_private;
+
+/// How often retention runs (and first, this long after start).
+const RETENTION_EVERY: Duration = Duration::from_secs(24 * 3600);
+const RETENTION_FIRST: Duration = Duration::from_secs(3600);
+
+/// Opens the ledger, or `None` when `audit.enabled = false`.
+pub async fn open(config: &AuditConfig, store: &Store) -> anyhow::Result<Option<Ledger>> {
+    if !config.enabled {
+        tracing::warn!("audit is disabled (audit.enabled = false): interactions are not recorded");
+        return Ok(None);
+    }
+    let signer = signer(&config.signing_key_file, &config.origin)?;
+    let keyring = keyring(config)?;
+    let keys = AuditKeys::load(store.audit.as_ref(), keyring)
+        .await
+        .context("cannot load the audit keys (is this the right audit.master_key?)")?;
+    if !config.previous_master_key_files.is_empty() {
+        let n = keys
+            .rotate(store.audit.as_ref())
+            .await
+            .context("cannot re-wrap audit data keys under the current master key")?;
+        tracing::info!(
+            rewrapped = n,
+            "audit data keys re-wrapped under the current master key"
+        );
+    }
+    let ledger = Ledger::open(
+        Arc::clone(&store.audit),
+        keys,
+        signer,
+        LedgerConfig {
+            origin: config.origin.clone(),
+            durability: match config.durability {
+                AuditDurability::Strict => Durability::Strict,
+                AuditDurability::BestEffort => Durability::BestEffort,
+            },
+            batch_max: config.batch_max,
+            checkpoint_every: config.checkpoint_every,
+            checkpoint_interval: config.checkpoint_interval,
+            ..LedgerConfig::default()
+        },
+    )
+    .await
+    .context("cannot open the audit ledger")?;
+    Ok(Some(ledger))
+}
+
+/// The public key file written beside a signing key file.
+pub fn public_key_path(signing_key_file: &Path) -> PathBuf {
+    let mut name = signing_key_file.as_os_str().to_owned();
+    name.push(".pub");
+    PathBuf::from(name)
+}
+
+fn signer(path: &Path, origin: &str) -> anyhow::Result<NoteSigner> {
+    let signer = if path.exists() {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {} (audit.signing_key_file)", path.display()))?;
+        NoteSigner::parse(&text).with_context(|| {
+            format!(
+                "{} is not a signer key (audit.signing_key_file)",
+                path.display()
+            )
+        })?
+    } else {
+        let signer = NoteSigner::generate(origin)?;
+        write_private(path, signer.to_text().as_bytes())?;
+        tracing::info!(path = %path.display(), "created the audit signing key");
+        signer
+    };
+    if signer.name() != origin {
+        tracing::warn!(
+            key_name = signer.name(),
+            origin,
+            "the audit signing key's name differs from audit.origin"
+        );
+    }
+    let public = public_key_path(path);
+    let text = format!("{}\n", signer.verifier().to_text());
+    if std::fs::read_to_string(&public).ok().as_deref() != Some(text.as_str()) {
+        std::fs::write(&public, text)
+            .with_context(|| format!("cannot write {}", public.display()))?;
+    }
+    Ok(signer)
+}
+
+fn keyring(config: &AuditConfig) -> anyhow::Result<Keyring> {
+    let current = match &config.master_key {
+        MasterKeySource::Inline(text) => MasterKey::from_text(text).context("audit.master_key")?,
+        MasterKeySource::File(path) if path.exists() => read_master_key(path)?,
+        MasterKeySource::File(path) => {
+            let (key, text) = MasterKey::generate();
+            write_private(path, text.as_bytes())?;
+            tracing::warn!(
+                path = %path.display(),
+                "created a new audit master key; keep it apart from the database and back it up: without it, captured content cannot be read"
+            );
+            key
+        }
+    };
+    let previous = config
+        .previous_master_key_files
+        .iter()
+        .map(|p| read_master_key(p))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(Keyring::new(current, previous))
+}
+
+fn read_master_key(path: &Path) -> anyhow::Result<MasterKey> {
+    let text = zeroize::Zeroizing::new(
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?,
+    );
+    MasterKey::from_text(&text)
+        .with_context(|| format!("{} holds no valid master key", path.display()))
+}
+
+/// Purges captured content older than the retention period, daily.
+pub fn spawn_retention(ledger: Ledger, days: u32) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        tokio::time::sleep(RETENTION_FIRST).await;
+        loop {
+            let cutoff = palisade_audit::event::now_us() - i64::from(days) * 86_400_000_000;
+            match ledger.purge_before(cutoff).await {
+                Ok(n) => tracing::info!(purged = n, retention_days = days, "audit retention ran"),
+                Err(e) => tracing::warn!(error = %e, "audit retention failed"),
+            }
+            tokio::time::sleep(RETENTION_EVERY).await;
+        }
+    })
+}
