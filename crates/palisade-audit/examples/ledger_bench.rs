@@ -122,10 +122,15 @@ async fn throughput(name: &str, url: &str, sync: AuditSync, records: u64) {
         .stats()
         .appended
         .load(std::sync::atomic::Ordering::Relaxed);
+    let commit_us = ledger
+        .stats()
+        .commit_us
+        .load(std::sync::atomic::Ordering::Relaxed);
     ledger.close().await;
     println!(
-        "{{\"measure\":\"durable_append\",\"backend\":\"{name}\",\"records\":{records},\"producers\":{PRODUCERS},\"records_per_s\":{rate:.0},\"mean_batch\":{:.1}}}",
-        appended as f64 / commits.max(1) as f64
+        "{{\"measure\":\"durable_append\",\"backend\":\"{name}\",\"records\":{records},\"producers\":{PRODUCERS},\"records_per_s\":{rate:.0},\"mean_batch\":{:.1},\"store_commit_share\":{:.2}}}",
+        appended as f64 / commits.max(1) as f64,
+        commit_us as f64 / 1e6 / (records as f64 / rate)
     );
     store.close().await;
 }
@@ -155,8 +160,14 @@ async fn main() {
         Err(e) => eprintln!("postgres skipped: {e}"),
     }
 
-    // Verification: a log of `verify_records` records, then the full check.
-    let url = format!("sqlite://{}", dir.path().join("verify.db").display());
+    // Verification: a log of `verify_records` records, then the full check. The database
+    // is kept when `LEDGER_BENCH_KEEP` names a directory (for profiling `verify` alone).
+    let keep = std::env::var("LEDGER_BENCH_KEEP").ok();
+    let verify_db = keep.as_deref().map_or_else(
+        || dir.path().join("verify.db"),
+        |d| std::path::Path::new(d).join("verify.db"),
+    );
+    let url = format!("sqlite://{}", verify_db.display());
     let store = palisade_store::connect_with(
         &url,
         StoreOptions {

@@ -308,7 +308,7 @@ mod tests {
         let good = signer.verifier().to_text();
         for i in 0..good.len() {
             let mut bad = good.clone().into_bytes();
-            bad[i] = if bad[i] == b'A' { b'B' } else { b'A' };
+            bad[i] += 1; // as Go's note tests mangle keys
             if let Ok(bad) = String::from_utf8(bad) {
                 assert!(NoteVerifier::parse(&bad).is_err(), "mangled at {i}: {bad}");
             }

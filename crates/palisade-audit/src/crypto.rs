@@ -207,9 +207,11 @@ impl DataKey {
     }
 }
 
-/// The associated data binding a record's content to its position, subject and key.
-pub fn content_aad(seq: u64, subject: &str, key_id: &str) -> Vec<u8> {
-    format!("palisade-audit-content\n{seq}\n{subject}\n{key_id}").into_bytes()
+/// The associated data binding a record's content to its subject, key and request. Not
+/// to its position: a batch re-sealed at other positions (another instance appended
+/// first) keeps its ciphertexts; the header's digest of the ciphertext pins it in place.
+pub fn content_aad(subject: &str, key_id: &str, request_id: &str, time_us: i64) -> Vec<u8> {
+    format!("palisade-audit-content\n{subject}\n{key_id}\n{request_id}\n{time_us}").into_bytes()
 }
 
 fn seal(key: &[u8; 32], aad: &[u8], plaintext: &[u8]) -> Vec<u8> {

@@ -115,7 +115,12 @@ impl AuditKeys {
             _ => return Ok(ContentView::Erased),
         };
         let dek: DataKey = self.keyring.unwrap(&key)?;
-        let aad = content_aad(header.seq, subject, &content_ref.key_id);
+        let aad = content_aad(
+            subject,
+            &content_ref.key_id,
+            &header.event.request_id,
+            header.event.time_us,
+        );
         let Ok(plain) = dek.open(&aad, sealed) else {
             return Ok(ContentView::Corrupt);
         };

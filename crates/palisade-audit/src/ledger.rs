@@ -183,6 +183,33 @@ impl Tail {
     }
 }
 
+impl Tail {
+    /// Takes in the records other writers appended since this tail was read: only their
+    /// leaf hashes are read, so this costs what they added, not the whole log.
+    async fn catch_up(&mut self, store: &dyn AuditStore) -> Result<(), AuditError> {
+        let size = store.size().await?;
+        if size <= self.tree.size() {
+            return Ok(());
+        }
+        let added = store.leaf_hashes(self.tree.size(), size).await?;
+        if added.len() as u64 != size - self.tree.size() {
+            return Err(AuditError::Unavailable(
+                "the audit store has gaps in its sequence".into(),
+            ));
+        }
+        for leaf in added {
+            self.tree.push(leaf);
+            self.prev = leaf;
+        }
+        // Another writer's checkpoints cover its records; ours continue from there.
+        if let Some(cp) = store.latest_checkpoint().await? {
+            // (It may already cover records appended after `size` was read.)
+            self.last_checkpoint = self.last_checkpoint.max(cp.size.min(self.tree.size()));
+        }
+        Ok(())
+    }
+}
+
 impl Ledger {
     /// Opens the ledger over a store: loads the tail, starts the writer task.
     pub async fn open(
@@ -363,27 +390,31 @@ async fn writer(shared: Arc<Shared>, mut rx: mpsc::Receiver<Job>, mut tail: Opti
             };
         }
         let mut close = None;
-        let mut appends = Vec::new();
+        let mut entries = Vec::new();
+        let mut replies = Vec::new();
         let mut controls = Vec::new();
         for job in jobs.drain(..) {
             match job {
-                Job::Append(entry, reply) => appends.push((entry, reply)),
+                Job::Append(entry, reply) => {
+                    entries.push(*entry);
+                    replies.push(reply);
+                }
                 Job::Checkpoint(reply) => controls.push(reply),
                 Job::Close(reply) => close = Some(reply),
             }
         }
-        if !appends.is_empty() {
+        if !entries.is_empty() {
             let outcome = match tail.as_mut() {
-                Some(t) => commit(&shared, t, &mut appends).await,
+                Some(t) => commit(&shared, t, std::mem::take(&mut entries)).await,
                 None => Err(AuditError::Unavailable("audit store unavailable".into())),
             };
-            let n = appends.len() as u64;
+            let n = replies.len() as u64;
             shared.stats.pending.fetch_sub(n, Ordering::Relaxed);
             match outcome {
                 Ok(first_seq) => {
                     shared.available.store(true, Ordering::Relaxed);
                     shared.stats.appended.fetch_add(n, Ordering::Relaxed);
-                    for (i, (_, reply)) in appends.drain(..).enumerate() {
+                    for (i, reply) in replies.drain(..).enumerate() {
                         if let Some(reply) = reply {
                             let _ = reply.send(Ok(first_seq + i as u64));
                         }
@@ -393,10 +424,8 @@ async fn writer(shared: Arc<Shared>, mut rx: mpsc::Receiver<Job>, mut tail: Opti
                     tracing::error!(error = %e, records = n, "audit records could not be committed");
                     shared.available.store(false, Ordering::Relaxed);
                     shared.stats.failed.fetch_add(n, Ordering::Relaxed);
-                    for (_, reply) in appends.drain(..) {
-                        if let Some(reply) = reply {
-                            let _ = reply.send(Err(AuditError::Unavailable(e.to_string())));
-                        }
+                    for reply in replies.drain(..).flatten() {
+                        let _ = reply.send(Err(AuditError::Unavailable(e.to_string())));
                     }
                     // The commit may or may not have landed: re-read the tail.
                     tail = None;
@@ -424,56 +453,89 @@ async fn writer(shared: Arc<Shared>, mut rx: mpsc::Receiver<Job>, mut tail: Opti
     tracing::info!("audit ledger writer stopped");
 }
 
-/// Seals and appends one batch; returns the first sequence number. On error the tail is
-/// left as it was (the caller reloads it).
-async fn commit(
-    shared: &Shared,
-    tail: &mut Tail,
-    appends: &mut [(Box<Entry>, Option<Reply>)],
-) -> Result<u64, AuditError> {
-    let first_seq = tail.tree.size();
+/// How many times a batch is re-sealed after another writer (an instance sharing the
+/// store) took its positions first.
+const MAX_RESEALS: usize = 64;
+
+/// Seals and appends one batch; returns the first sequence number. When another writer
+/// appended first (a sequence conflict), the tail catches up with what it wrote and the
+/// batch is re-sealed at the new positions. On any other error the tail is left as it
+/// was (the caller reloads it).
+async fn commit(shared: &Shared, tail: &mut Tail, entries: Vec<Entry>) -> Result<u64, AuditError> {
+    let mut sealed = Vec::with_capacity(entries.len());
+    for entry in entries {
+        // Position and link are provisional: `place` sets them.
+        sealed.push(seal(shared, 0, [0; 32], entry).await?);
+    }
+    // Writers sharing the store take turns: under the lease, read what the others
+    // appended, then seal after it.
+    let _lease = shared.store.lock_tail().await?;
+    tail.catch_up(shared.store.as_ref()).await?;
+    let mut attempt = 0;
+    loop {
+        let (records, tree, prev) = place(tail, &mut sealed);
+        let due =
+            tree.size().saturating_sub(tail.last_checkpoint) >= shared.config.checkpoint_every;
+        let checkpoint = if due { Some(sign(shared, &tree)) } else { None };
+        let started = Instant::now();
+        match shared.store.append(&records, checkpoint.as_ref()).await {
+            Ok(()) => {}
+            Err(AuditStoreError::Conflict(what)) if attempt < MAX_RESEALS => {
+                // Only where the store has no tail lock (SQLite shared by processes): back
+                // off for a random moment so racing writers spread out, then catch up.
+                attempt += 1;
+                tracing::debug!(conflict = %what, attempt, "audit tail moved (another writer): re-sealing");
+                let jitter = rand::random::<u64>() % (1000 * attempt.min(20) as u64);
+                tokio::time::sleep(Duration::from_micros(jitter)).await;
+                tail.catch_up(shared.store.as_ref()).await?;
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let stats = &shared.stats;
+        stats
+            .commit_us
+            .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+        stats.batches.fetch_add(1, Ordering::Relaxed);
+        if let Some(cp) = &checkpoint {
+            tail.last_checkpoint = cp.size;
+            tail.last_checkpoint_at = Instant::now();
+            stats.checkpoints.fetch_add(1, Ordering::Relaxed);
+        }
+        let first_seq = tail.tree.size();
+        tail.tree = tree;
+        tail.prev = prev;
+        if shared.tail.receiver_count() > 0 {
+            for (record, (header, _)) in records.iter().zip(sealed) {
+                let _ = shared.tail.send(Arc::new(Appended {
+                    seq: record.seq,
+                    leaf_hash: hex(&record.leaf_hash),
+                    header,
+                }));
+            }
+        }
+        return Ok(first_seq);
+    }
+}
+
+/// Gives sealed headers their positions after the tail and links each to the one
+/// before; returns the rows and the tree and last leaf they lead to.
+fn place(
+    tail: &Tail,
+    sealed: &mut [(Header, Option<Vec<u8>>)],
+) -> (Vec<StoredRecord>, CompactTree, Hash) {
     let mut tree = tail.tree.clone();
     let mut prev = tail.prev;
-    let mut records = Vec::with_capacity(appends.len());
-    let mut headers = Vec::with_capacity(appends.len());
-    for (entry, _) in appends.iter_mut() {
-        let seq = tree.size();
-        let (header, content) = seal(shared, seq, prev, entry).await?;
-        let record = StoredRecord::seal(&header, content);
+    let mut records = Vec::with_capacity(sealed.len());
+    for (header, content) in sealed.iter_mut() {
+        header.seq = tree.size();
+        header.prev = hex(&prev);
+        let record = StoredRecord::seal(header, content.clone());
         tree.push(record.leaf_hash);
         prev = record.leaf_hash;
         records.push(record);
-        headers.push(header);
     }
-    let checkpoint = if tree.size() - tail.last_checkpoint >= shared.config.checkpoint_every {
-        Some(sign(shared, &tree))
-    } else {
-        None
-    };
-    let started = Instant::now();
-    shared.store.append(&records, checkpoint.as_ref()).await?;
-    let stats = &shared.stats;
-    stats
-        .commit_us
-        .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
-    stats.batches.fetch_add(1, Ordering::Relaxed);
-    if let Some(cp) = &checkpoint {
-        tail.last_checkpoint = cp.size;
-        tail.last_checkpoint_at = Instant::now();
-        stats.checkpoints.fetch_add(1, Ordering::Relaxed);
-    }
-    tail.tree = tree;
-    tail.prev = prev;
-    if shared.tail.receiver_count() > 0 {
-        for (record, header) in records.iter().zip(headers) {
-            let _ = shared.tail.send(Arc::new(Appended {
-                seq: record.seq,
-                leaf_hash: hex(&record.leaf_hash),
-                header,
-            }));
-        }
-    }
-    Ok(first_seq)
+    (records, tree, prev)
 }
 
 /// Builds a record's header, encrypting its captured content.
@@ -481,16 +543,22 @@ async fn seal(
     shared: &Shared,
     seq: u64,
     prev: Hash,
-    entry: &mut Entry,
+    entry: Entry,
 ) -> Result<(Header, Option<Vec<u8>>), AuditError> {
     let mut subject = None;
     let mut content_ref = None;
     let mut ciphertext = None;
-    if let Some(capture) = entry.capture.take() {
+    if let Some(capture) = entry.capture {
         let subject_ref = shared.keys.subject_ref(&capture.subject);
         let (key, key_id) = data_key(shared, &subject_ref).await?;
         let plain = zeroize::Zeroizing::new(capture.content);
-        let sealed = key.seal(&content_aad(seq, &subject_ref, &key_id), &plain);
+        let aad = content_aad(
+            &subject_ref,
+            &key_id,
+            &entry.event.request_id,
+            entry.event.time_us,
+        );
+        let sealed = key.seal(&aad, &plain);
         content_ref = Some(ContentRef {
             sha256: sha256_hex(&sealed),
             key_id,
@@ -503,7 +571,7 @@ async fn seal(
         v: HEADER_VERSION,
         seq,
         prev: hex(&prev),
-        event: entry.event.clone(),
+        event: entry.event,
         subject,
         content: content_ref,
     };

@@ -11,7 +11,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::event::Event;
+use std::borrow::Cow;
+
+use crate::event::{Decision, Event, Plane};
 use crate::merkle::{self, Hash};
 
 /// Header format version.
@@ -70,6 +72,88 @@ impl Header {
     }
 }
 
+impl IndexFields {
+    /// Whether these columns are exact copies of the header's fields (no allocation: the
+    /// verifier runs this for every record).
+    pub fn matches(&self, header: &HeaderView<'_>) -> bool {
+        let e = &header.event;
+        let primary = e
+            .actor
+            .key_id
+            .as_deref()
+            .or(e.actor.token_id.as_deref())
+            .unwrap_or("-");
+        self.time_us == e.time_us
+            && self.plane == e.plane.as_str()
+            && self.request_id == e.request_id
+            && self.actor == primary
+            && self.user_id == e.actor.user.as_deref().unwrap_or_default()
+            && self.model == e.model.as_deref().unwrap_or_default()
+            && self.decision == e.decision.as_str()
+            && self.subject == header.subject.as_deref().unwrap_or_default()
+    }
+}
+
+/// The header fields `verify` checks, parsed without copying: strings borrow from the
+/// stored bytes (unless they hold JSON escapes). Same format as [`Header`].
+#[derive(Debug, Deserialize)]
+pub struct HeaderView<'a> {
+    pub seq: u64,
+    #[serde(borrow)]
+    pub prev: Cow<'a, str>,
+    #[serde(borrow)]
+    pub event: EventView<'a>,
+    #[serde(default, borrow)]
+    pub subject: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    pub content: Option<ContentRefView<'a>>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct EventView<'a> {
+    pub time_us: i64,
+    #[serde(borrow)]
+    pub request_id: Cow<'a, str>,
+    pub plane: Plane,
+    #[serde(borrow)]
+    pub actor: ActorView<'a>,
+    #[serde(borrow)]
+    pub action: Cow<'a, str>,
+    #[serde(default, borrow)]
+    pub model: Option<Cow<'a, str>>,
+    pub decision: Decision,
+    #[serde(default)]
+    pub change: Option<ChangeView>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ActorView<'a> {
+    #[serde(default, borrow)]
+    pub key_id: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    pub user: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    pub token_id: Option<Cow<'a, str>>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ChangeView {
+    #[serde(default)]
+    pub after: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ContentRefView<'a> {
+    #[serde(borrow)]
+    pub sha256: Cow<'a, str>,
+}
+
+impl<'a> HeaderView<'a> {
+    pub fn parse(bytes: &'a [u8]) -> Result<HeaderView<'a>, serde_json::Error> {
+        serde_json::from_slice(bytes)
+    }
+}
+
 /// Columns copied from the header so the store can filter without parsing JSON. Empty
 /// string means "none".
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -111,10 +195,11 @@ impl StoredRecord {
 
 /// Lower-case hex.
 pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);
     for b in bytes {
-        let _ = write!(s, "{b:02x}");
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 0x0f)]));
     }
     s
 }

@@ -60,6 +60,32 @@ pub struct Query {
     pub limit: u32,
 }
 
+/// Exclusive right to append, for writers sharing one store (several gateway instances on
+/// one PostgreSQL). Released when dropped.
+pub struct TailLease(#[allow(dead_code)] Option<Box<dyn std::any::Any + Send>>);
+
+impl std::fmt::Debug for TailLease {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "TailLease(held)"
+        } else {
+            "TailLease(none)"
+        })
+    }
+}
+
+impl TailLease {
+    /// No lock: the store has a single writer, or serialises writers itself.
+    pub fn none() -> TailLease {
+        TailLease(None)
+    }
+
+    /// A lease that lasts as long as `guard` (e.g. an open transaction holding a lock).
+    pub fn holding(guard: Box<dyn std::any::Any + Send>) -> TailLease {
+        TailLease(Some(guard))
+    }
+}
+
 #[async_trait]
 pub trait AuditStore: Send + Sync + 'static {
     /// Checks that the store answers.
@@ -72,6 +98,13 @@ pub trait AuditStore: Send + Sync + 'static {
         records: &[StoredRecord],
         checkpoint: Option<&StoredCheckpoint>,
     ) -> Result<(), AuditStoreError>;
+
+    /// Waits for the exclusive right to append (see [`TailLease`]). The writer holds it
+    /// while it reads the current tail, seals its batch after it and appends, so writers
+    /// sharing a store take turns instead of racing for the same positions.
+    async fn lock_tail(&self) -> Result<TailLease, AuditStoreError> {
+        Ok(TailLease::none())
+    }
 
     /// The number of records: one past the highest sequence number (0 when empty).
     async fn size(&self) -> Result<u64, AuditStoreError>;

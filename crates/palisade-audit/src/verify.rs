@@ -18,20 +18,25 @@
 //! Content removed by retention is accepted only when a later `audit.purge` record in
 //! the log covers it; crypto-shredded content still verifies (only its key is gone).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 use serde::Serialize;
+use tokio::task::JoinHandle;
 
 use crate::checkpoint::{Checkpoint, NoteError, NoteVerifier};
 use crate::merkle::{self, CompactTree, Hash};
-use crate::record::{Header, hex, sha256_hex};
+use crate::record::{HeaderView, hex, sha256_hex};
 use crate::store::{AuditStore, AuditStoreError};
 
 /// The action of the record retention writes before purging content.
 pub const PURGE_ACTION: &str = "audit.purge";
 
-const PAGE: u32 = 20_000;
+const PAGE: u32 = 10_000;
+/// Pages fetched ahead, each on its own connection, while one is being checked.
+const PREFETCH: usize = 3;
+
+type PageResult = Result<Vec<crate::record::StoredRecord>, AuditStoreError>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -138,21 +143,47 @@ pub async fn verify(
 
     let mut tree = CompactTree::new();
     let mut prev: Hash = [0; 32];
+    let mut prev_hex = hex(&prev);
     let mut last_verified_cp = 0u64;
     let mut missing_content: Vec<(u64, i64)> = Vec::new();
     let mut purges: Vec<(u64, i64)> = Vec::new();
     let mut stopped = false;
     let mut pending: Option<Problem> = None;
 
-    let mut next = Some(tokio::spawn(fetch(Arc::clone(&store), 0)));
-    'pages: while let Some(handle) = next.take() {
+    // Pages are fetched `PREFETCH` ahead on their own connections, assuming a log without
+    // gaps; a page that does not start where the previous one ended is fetched again.
+    let mut ahead: VecDeque<(u64, JoinHandle<PageResult>)> = VecDeque::new();
+    let mut next_from = 0u64;
+    let mut expected_from = 0u64;
+    'pages: loop {
+        while ahead.len() < PREFETCH {
+            ahead.push_back((
+                next_from,
+                tokio::spawn(fetch(Arc::clone(&store), next_from)),
+            ));
+            next_from += u64::from(PAGE);
+        }
+        let Some((from, handle)) = ahead.pop_front() else {
+            break;
+        };
         let page = handle
             .await
             .map_err(|e| AuditStoreError::Backend(format!("verify page task: {e}")))??;
-        if page.len() == PAGE as usize
-            && let Some(last) = page.last()
-        {
-            next = Some(tokio::spawn(fetch(Arc::clone(&store), last.seq + 1)));
+        if from != expected_from {
+            // A gap or an overlap before this page: drop the guesses, fetch in order.
+            ahead.iter().for_each(|(_, h)| h.abort());
+            ahead.clear();
+            next_from = expected_from;
+            continue;
+        }
+        let full = page.len() == PAGE as usize;
+        if let Some(last) = page.last() {
+            expected_from = last.seq + 1;
+        }
+        if expected_from != from + u64::from(PAGE) {
+            ahead.iter().for_each(|(_, h)| h.abort());
+            ahead.clear();
+            next_from = expected_from;
         }
         for rec in &page {
             let p = tree.size();
@@ -169,7 +200,7 @@ pub async fn verify(
                 stopped = true;
                 break 'pages;
             }
-            let Ok(header) = Header::from_bytes(&rec.header) else {
+            let Ok(header) = HeaderView::parse(&rec.header) else {
                 problems.push(fail(
                     ProblemKind::Corrupt,
                     "header is not a valid record".into(),
@@ -186,7 +217,7 @@ pub async fn verify(
                 stopped = true;
                 break 'pages;
             }
-            let linked = header.prev == hex(&prev);
+            let linked = header.prev == prev_hex;
             if header.seq != p {
                 let problem = if header.seq > p {
                     fail(
@@ -233,7 +264,7 @@ pub async fn verify(
                 stopped = true;
                 break 'pages;
             }
-            if header.index() != rec.index {
+            if !rec.index.matches(&header) {
                 problems.push(fail(
                     ProblemKind::IndexEdited,
                     "search columns differ from the record header".into(),
@@ -272,6 +303,7 @@ pub async fn verify(
             }
             tree.push(leaf);
             prev = leaf;
+            prev_hex = hex(&prev);
             if let Some(s) = signed.get(&tree.size()) {
                 if s.root != tree.root() {
                     // Look at one more record first: a forged or edited last record of
@@ -291,6 +323,10 @@ pub async fn verify(
                 last_verified_cp = tree.size();
                 report.checkpoints_verified += 1;
             }
+        }
+        if !full {
+            ahead.iter().for_each(|(_, h)| h.abort());
+            break;
         }
     }
 

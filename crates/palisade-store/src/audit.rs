@@ -17,10 +17,14 @@
 //! The store keeps bytes and never computes hashes. Nothing here logs record contents,
 //! keys or setting values: errors name sequence numbers at most.
 
+use std::any::Any;
+
 use async_trait::async_trait;
 use palisade_audit::merkle::Hash;
 use palisade_audit::record::{IndexFields, StoredRecord};
-use palisade_audit::store::{AuditStore, AuditStoreError, Query, StoredCheckpoint, WrappedKey};
+use palisade_audit::store::{
+    AuditStore, AuditStoreError, Query, StoredCheckpoint, TailLease, WrappedKey,
+};
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row, Type};
 
 use crate::driver::Driver;
@@ -46,6 +50,12 @@ pub(crate) trait AuditBackend: Driver {
     /// After a subject key was overwritten and deleted: makes sure no copy of the old
     /// bytes stays in the database files. Best effort: failures are logged, not returned.
     async fn scrub_deleted(pool: &Pool<Self>);
+
+    /// Takes the lock that serialises appends from several writers (processes) sharing
+    /// the database; the returned guard holds it. `None`: nothing to hold.
+    async fn lock_tail(_pool: &Pool<Self>) -> Result<Option<Box<dyn Any + Send>>, sqlx::Error> {
+        Ok(None)
+    }
 }
 
 /// The audit ledger's tables in a SQL database reached through the sqlx driver `DB`.
@@ -320,6 +330,15 @@ where
             .await
             .map_err(error::audit)?;
         Ok(())
+    }
+
+    async fn lock_tail(&self) -> Result<TailLease, AuditStoreError> {
+        Ok(
+            match DB::lock_tail(&self.write).await.map_err(error::audit)? {
+                Some(guard) => TailLease::holding(guard),
+                None => TailLease::none(),
+            },
+        )
     }
 
     async fn append(

@@ -171,7 +171,9 @@ pub async fn connect_with(url: &str, options: StoreOptions) -> Result<Store, Sto
             }
         }
         Backend::Postgres => {
-            let pool = postgres::connect(url, max_connections).await?;
+            // The audit writer holds one connection for its tail lock while it appends
+            // through another.
+            let pool = postgres::connect(url, max_connections.max(2)).await?;
             Store {
                 identity: Arc::new(postgres::PgIdentityStore::new(pool.clone())),
                 audit: Arc::new(postgres::PgAuditStore::new(pool.clone())),

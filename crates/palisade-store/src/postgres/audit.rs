@@ -4,11 +4,16 @@
 //! column arrays, zeroing a wrapped key with `decode(repeat(...))`, and vacuuming the key
 //! table after a key is destroyed.
 
+use std::any::Any;
+
 use async_trait::async_trait;
 use palisade_audit::record::StoredRecord;
 use sqlx::{PgConnection, PgPool, Postgres};
 
 use crate::audit::{AuditBackend, RECORD_COLUMNS, SqlAuditStore};
+
+/// The advisory lock key of the audit tail ("palisade" + "audit" in ASCII, truncated).
+const TAIL_LOCK: i64 = 0x7061_6c69_7361_6175;
 
 /// The audit ledger in a PostgreSQL database. Cloning shares the pool.
 pub type PgAuditStore = SqlAuditStore<Postgres>;
@@ -50,6 +55,18 @@ impl AuditBackend for Postgres {
             .execute(conn)
             .await?;
         Ok(())
+    }
+
+    /// A transaction-scoped advisory lock, held by an open transaction on its own
+    /// connection until the guard is dropped (sqlx then rolls it back, which releases
+    /// the lock). Waiters are served in arrival order, so no instance starves.
+    async fn lock_tail(pool: &PgPool) -> Result<Option<Box<dyn Any + Send>>, sqlx::Error> {
+        let mut tx = pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(TAIL_LOCK)
+            .execute(&mut *tx)
+            .await?;
+        Ok(Some(Box::new(tx)))
     }
 
     async fn scrub_deleted(pool: &PgPool) {

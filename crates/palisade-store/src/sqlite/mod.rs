@@ -76,11 +76,62 @@ pub async fn audit_writer(
         AuditSync::Full => SqliteSynchronous::Full,
         AuditSync::Normal => SqliteSynchronous::Normal,
     };
-    SqlitePoolOptions::new()
+    let writer = SqlitePoolOptions::new()
         .max_connections(1)
-        .connect_with(options(url)?.synchronous(synchronous))
+        .connect_with(
+            options(url)?
+                .synchronous(synchronous)
+                .pragma("cache_size", "-65536")
+                // Checkpoints run beside the writer (see `spawn_checkpointer`), never
+                // inside an audit commit that requests are waiting for.
+                .pragma("wal_autocheckpoint", "0"),
+        )
         .await
-        .map_err(|e| error::setup("opening the sqlite audit writer", e))
+        .map_err(|e| error::setup("opening the sqlite audit writer", e))?;
+    spawn_checkpointer(shared.clone());
+    Ok(writer)
+}
+
+/// How often the WAL is copied back into the database file, and the WAL size (pages)
+/// above which a checkpoint may briefly block the writer to bound the file.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+const CHECKPOINT_RESTART_PAGES: i64 = 16_384;
+
+/// Moves committed pages from the WAL into the database file every second, on a pool
+/// connection: `PASSIVE` never blocks the audit writer; only when the WAL has grown past
+/// 64 MiB (a writer outpacing passive checkpoints) does a `RESTART` checkpoint wait for it.
+/// Stops when the pool is closed.
+fn spawn_checkpointer(pool: SqlitePool) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if pool.is_closed() {
+                break;
+            }
+            let passive: Result<(i64, i64, i64), _> =
+                sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
+                    .fetch_one(&pool)
+                    .await;
+            match passive {
+                Ok((_, log, _)) if log > CHECKPOINT_RESTART_PAGES => {
+                    if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(RESTART)")
+                        .execute(&pool)
+                        .await
+                    {
+                        tracing::debug!(error = %e, "sqlite WAL restart checkpoint failed");
+                    }
+                }
+                Ok(_) => {}
+                Err(e) if pool.is_closed() => {
+                    tracing::debug!(error = %e, "sqlite checkpointer stopping");
+                    break;
+                }
+                Err(e) => tracing::debug!(error = %e, "sqlite WAL checkpoint failed"),
+            }
+        }
+    });
 }
 
 /// The connect options every connection to a `sqlite:` URL uses. `secure_delete` makes

@@ -1,0 +1,122 @@
+//! Several gateway instances share one store (PostgreSQL, or one SQLite file): each runs
+//! its own ledger writer. Their appends race for the same positions; the loser catches up
+//! with the winner's records and re-seals its batch. Every record must land exactly once,
+//! in one linked log that verifies, with every captured content still readable.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use palisade_audit::checkpoint::NoteSigner;
+use palisade_audit::crypto::{Keyring, MasterKey};
+use palisade_audit::keys::{AuditKeys, ContentView};
+use palisade_audit::record::Header;
+use palisade_audit::verify::verify;
+use palisade_audit::{Capture, Entry, Event, Ledger, LedgerConfig, Plane};
+
+const INSTANCES: usize = 3;
+const PER_INSTANCE: usize = 400;
+
+async fn instances_share(url: &str) {
+    let signer_text = NoteSigner::generate("shared.test/audit").unwrap().to_text();
+    let (_, master_text) = MasterKey::generate();
+    let mut ledgers = Vec::new();
+    let mut stores = Vec::new();
+    for _ in 0..INSTANCES {
+        let store = palisade_store::connect(url, 4).await.unwrap();
+        let keyring = Keyring::new(MasterKey::from_text(&master_text).unwrap(), vec![]);
+        let keys = AuditKeys::load(store.audit.as_ref(), keyring)
+            .await
+            .unwrap();
+        let ledger = Ledger::open(
+            Arc::clone(&store.audit),
+            keys,
+            NoteSigner::parse(&signer_text).unwrap(),
+            LedgerConfig {
+                origin: "shared.test/audit".into(),
+                checkpoint_every: 100,
+                checkpoint_interval: Duration::from_secs(3600),
+                ..LedgerConfig::default()
+            },
+        )
+        .await
+        .unwrap();
+        ledgers.push(ledger);
+        stores.push(store);
+    }
+    let mut tasks = Vec::new();
+    for (i, ledger) in ledgers.iter().enumerate() {
+        for t in 0..8 {
+            let ledger = ledger.clone();
+            tasks.push(tokio::spawn(async move {
+                for n in 0..PER_INSTANCE / 8 {
+                    let id = format!("i{i}-t{t}-n{n}");
+                    let capture = (n % 2 == 0).then(|| Capture {
+                        subject: format!("subject-{t}"),
+                        content: format!(r#"{{"request":"{id}"}}"#).into_bytes(),
+                    });
+                    let event = Event::new(Plane::Data, id, "chat.completions");
+                    ledger.record(Entry { event, capture }).await.unwrap();
+                }
+            }));
+        }
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    for ledger in &ledgers {
+        ledger.close().await;
+    }
+
+    let store = &stores[0];
+    let verifier = NoteSigner::parse(&signer_text).unwrap().verifier();
+    let report = verify(Arc::clone(&store.audit), &verifier, None)
+        .await
+        .unwrap();
+    assert!(report.ok, "{report:?}");
+    assert_eq!(report.records, (INSTANCES * PER_INSTANCE) as u64);
+    let records = store.audit.records(0, 10_000).await.unwrap();
+    let ids: HashSet<String> = records
+        .iter()
+        .map(|r| Header::from_bytes(&r.header).unwrap().event.request_id)
+        .collect();
+    assert_eq!(
+        ids.len(),
+        INSTANCES * PER_INSTANCE,
+        "every record exactly once"
+    );
+    let keyring = Keyring::new(MasterKey::from_text(&master_text).unwrap(), vec![]);
+    let keys = AuditKeys::load(store.audit.as_ref(), keyring)
+        .await
+        .unwrap();
+    for r in records.iter().filter(|r| r.content.is_some()) {
+        let id = Header::from_bytes(&r.header).unwrap().event.request_id;
+        match keys.open_content(store.audit.as_ref(), r).await.unwrap() {
+            ContentView::Plain { content } => assert_eq!(content["request"], id),
+            other => panic!("record {} content: {other:?}", r.seq),
+        }
+    }
+    for s in stores {
+        s.close().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_sharing_one_sqlite_file_keep_one_log() {
+    let dir = tempfile::tempdir().unwrap();
+    instances_share(&format!(
+        "sqlite://{}",
+        dir.path().join("shared.db").display()
+    ))
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_sharing_one_postgres_keep_one_log() {
+    let pg = palisade_testkit::postgres::PgHarness::start()
+        .await
+        .expect("PostgreSQL is needed for this test (scripts/test installs it)");
+    instances_share(&pg.url()).await;
+}
