@@ -17,17 +17,18 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use palisade_audit::{Actor, Change, Decision, Durability, Event, Plane};
 use palisade_policy::identity::AdminPrincipal;
+use palisade_protocol::request_id;
 
 use crate::error::{AdminError, ErrorInfo};
 use crate::state::AdminState;
 
 /// The request id header, read and echoed.
-pub const REQUEST_ID: &str = "x-request-id";
+pub const REQUEST_ID: &str = request_id::HEADER;
 /// User agents are cut to this many characters.
 const MAX_USER_AGENT: usize = 256;
 /// Unmatched paths are cut to this many characters in the action.
@@ -90,7 +91,8 @@ async fn record(state: Arc<AdminState>, mut req: Request, next: Next) -> Respons
     if path == "/healthz" || path == "/readyz" {
         return next.run(req).await;
     }
-    let request_id = request_id(req.headers());
+    let request_id =
+        request_id::accept_or_mint(req.headers().get(REQUEST_ID).map(|v| v.as_bytes()));
     let Some(ledger) = state.audit.clone() else {
         let mut resp = next.run(req).await;
         set_request_id(&mut resp, &request_id);
@@ -171,23 +173,6 @@ fn action(req: &Request) -> String {
     format!("{} {route}", req.method())
 }
 
-/// A caller's `x-request-id` when it is short and plain; otherwise a new time-ordered id.
-fn request_id(headers: &HeaderMap) -> String {
-    headers
-        .get(REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| {
-            !v.is_empty()
-                && v.len() <= 64
-                && v.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
-        })
-        .map_or_else(
-            || format!("req_{}", uuid::Uuid::now_v7().simple()),
-            str::to_owned,
-        )
-}
-
 fn set_request_id(resp: &mut Response, id: &str) {
     if let Ok(v) = HeaderValue::from_str(id) {
         resp.headers_mut().insert(REQUEST_ID, v);
@@ -232,16 +217,6 @@ fn truncate(s: &str, max: usize) -> String {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
-
-    #[test]
-    fn request_ids_are_kept_when_plain_and_minted_otherwise() {
-        let mut h = HeaderMap::new();
-        h.insert(REQUEST_ID, HeaderValue::from_static("abc-123"));
-        assert_eq!(request_id(&h), "abc-123");
-        h.insert(REQUEST_ID, HeaderValue::from_static("a b<script>"));
-        assert!(request_id(&h).starts_with("req_"));
-        assert!(request_id(&HeaderMap::new()).starts_with("req_"));
-    }
 
     #[test]
     fn statuses_map_to_decisions() {

@@ -468,9 +468,12 @@ async fn commit(shared: &Shared, tail: &mut Tail, entries: Vec<Entry>) -> Result
         sealed.push(seal(shared, 0, [0; 32], entry).await?);
     }
     // Writers sharing the store take turns: under the lease, read what the others
-    // appended, then seal after it.
-    let _lease = shared.store.lock_tail().await?;
-    tail.catch_up(shared.store.as_ref()).await?;
+    // appended, then seal after it. A store without a lease (SQLite: usually one writer)
+    // skips that read; a conflict below catches up instead.
+    let lease = shared.store.lock_tail().await?;
+    if lease.is_held() {
+        tail.catch_up(shared.store.as_ref()).await?;
+    }
     let mut attempt = 0;
     loop {
         let (records, tree, prev) = place(tail, &mut sealed);

@@ -62,7 +62,7 @@ pub struct Query {
 
 /// Exclusive right to append, for writers sharing one store (several gateway instances on
 /// one PostgreSQL). Released when dropped.
-pub struct TailLease(#[allow(dead_code)] Option<Box<dyn std::any::Any + Send>>);
+pub struct TailLease(Option<Box<dyn std::any::Any + Send>>);
 
 impl std::fmt::Debug for TailLease {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -78,6 +78,11 @@ impl TailLease {
     /// No lock: the store has a single writer, or serialises writers itself.
     pub fn none() -> TailLease {
         TailLease(None)
+    }
+
+    /// Whether a lock is actually held (other writers may share the store).
+    pub fn is_held(&self) -> bool {
+        self.0.is_some()
     }
 
     /// A lease that lasts as long as `guard` (e.g. an open transaction holding a lock).

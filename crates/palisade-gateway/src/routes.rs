@@ -17,7 +17,7 @@ use crate::error::GatewayError;
 use crate::pipeline;
 use crate::state::GatewayState;
 use crate::telemetry::metrics::InFlight;
-use crate::telemetry::request_id;
+use palisade_protocol::request_id;
 
 /// The connecting peer's address, set by the listener on every request.
 type ClientAddr = ConnectInfo<SocketAddr>;
@@ -42,7 +42,7 @@ fn ctx(
     addr: Option<Extension<ClientAddr>>,
 ) -> RequestCtx {
     let mut ctx = RequestCtx::new(
-        request_id::from_headers(headers),
+        request_id::accept_or_mint(headers.get(request_id::HEADER).map(|v| v.as_bytes())),
         endpoint,
         addr.map(|Extension(ConnectInfo(a))| a),
     );

@@ -120,3 +120,28 @@ fn describe(body: &Value) -> String {
         .unwrap_or("unknown");
     format!("{msg} ({code})")
 }
+
+/// A path or query component, percent-encoded (names are URL-safe already; anything else
+/// is escaped).
+pub fn url_component(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~@".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// A JSON value as a table cell: `-` for null, strings bare, arrays comma-joined.
+pub fn text(v: &serde_json::Value) -> String {
+    use serde_json::Value;
+    match v {
+        Value::Null => "-".into(),
+        Value::String(s) => s.clone(),
+        Value::Array(a) => a.iter().map(text).collect::<Vec<_>>().join(","),
+        other => other.to_string(),
+    }
+}

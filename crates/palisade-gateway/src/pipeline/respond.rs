@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::context::RequestCtx;
 use crate::error::GatewayError;
-use crate::telemetry::request_id;
+use palisade_protocol::request_id;
 
 pub const OVERHEAD_HEADER: &str = "x-palisade-overhead-ms";
 

@@ -19,7 +19,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::AdminArgs;
-use crate::admin_client::AdminClient;
+use crate::admin_client::{AdminClient, text, url_component};
 
 /// Exit status of `audit verify` when the log has problems.
 const EXIT_PROBLEMS: i32 = 1;
@@ -711,26 +711,6 @@ fn query(pairs: &[(&str, String)]) -> String {
         .map(|(k, v)| format!("{k}={}", url_component(v)))
         .collect();
     format!("?{}", parts.join("&"))
-}
-
-fn url_component(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
-fn text(v: &Value) -> String {
-    match v {
-        Value::Null => "-".into(),
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use clap::Subcommand;
 use serde_json::{Value, json};
 
 use super::AdminArgs;
-use crate::admin_client::AdminClient;
+use crate::admin_client::{AdminClient, text, url_component};
 
 #[derive(Debug, Subcommand)]
 pub enum UsersVerb {
@@ -142,28 +142,6 @@ pub async fn keys(args: &AdminArgs, verb: KeysVerb) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-/// Names are restricted to URL-safe characters by the API; anything else is escaped.
-fn url_component(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~@".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
-fn text(v: &Value) -> String {
-    match v {
-        Value::Null => "-".into(),
-        Value::String(s) => s.clone(),
-        Value::Array(a) => a.iter().map(text).collect::<Vec<_>>().join(","),
-        other => other.to_string(),
-    }
 }
 
 fn print_one(args: &AdminArgs, v: &Value, cols: &[&str]) {
