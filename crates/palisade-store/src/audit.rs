@@ -123,9 +123,15 @@ fn batch_name(records: &[StoredRecord]) -> String {
     }
 }
 
-fn hash(bytes: Vec<u8>, what: &str) -> Result<Hash, AuditStoreError> {
+/// A stored 32-byte hash; `what` names it in the error (built only on failure: this runs
+/// for every row `verify` reads).
+fn hash(bytes: Vec<u8>, what: impl FnOnce() -> String) -> Result<Hash, AuditStoreError> {
     Hash::try_from(bytes.as_slice()).map_err(|_| {
-        AuditStoreError::Backend(format!("stored {what} is {} bytes, not 32", bytes.len()))
+        AuditStoreError::Backend(format!(
+            "stored {} is {} bytes, not 32",
+            what(),
+            bytes.len()
+        ))
     })
 }
 
@@ -206,27 +212,30 @@ impl<R> AuditRow for R
 where
     R: Row,
     for<'r> &'r str: ColumnIndex<R>,
+    usize: ColumnIndex<R>,
     for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
     for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
     for<'r> Vec<u8>: Decode<'r, R::Database> + Type<R::Database>,
 {
     fn record(&self) -> Result<StoredRecord, AuditStoreError> {
+        // By position, in the order of RECORD_COLUMNS: `verify` decodes every row of the
+        // log, and a lookup by name per column costs more than the column itself.
         let decode = || -> Result<_, sqlx::Error> {
             Ok((
-                self.try_get::<i64, _>("seq")?,
+                self.try_get::<i64, _>(0)?,
                 IndexFields {
-                    time_us: self.try_get("time_us")?,
-                    plane: self.try_get("plane")?,
-                    request_id: self.try_get("request_id")?,
-                    actor: self.try_get("actor")?,
-                    user_id: self.try_get("user_id")?,
-                    model: self.try_get("model")?,
-                    decision: self.try_get("decision")?,
-                    subject: self.try_get("subject")?,
+                    time_us: self.try_get(1)?,
+                    plane: self.try_get(2)?,
+                    request_id: self.try_get(3)?,
+                    actor: self.try_get(4)?,
+                    user_id: self.try_get(5)?,
+                    model: self.try_get(6)?,
+                    decision: self.try_get(7)?,
+                    subject: self.try_get(8)?,
                 },
-                self.try_get::<Vec<u8>, _>("header")?,
-                self.try_get::<Option<Vec<u8>>, _>("content")?,
-                self.try_get::<Vec<u8>, _>("leaf_hash")?,
+                self.try_get::<Vec<u8>, _>(9)?,
+                self.try_get::<Option<Vec<u8>>, _>(10)?,
+                self.try_get::<Vec<u8>, _>(11)?,
             ))
         };
         let (seq, index, header, content, leaf_hash) = decode().map_err(error::audit)?;
@@ -236,7 +245,7 @@ where
             index,
             header,
             content,
-            leaf_hash: hash(leaf_hash, &format!("leaf hash of record {seq}"))?,
+            leaf_hash: hash(leaf_hash, || format!("leaf hash of record {seq}"))?,
         })
     }
 
@@ -253,7 +262,7 @@ where
         let size = from_db(size, "checkpoint size")?;
         Ok(StoredCheckpoint {
             size,
-            root: hash(root, &format!("root of checkpoint {size}"))?,
+            root: hash(root, || format!("root of checkpoint {size}"))?,
             note,
             created_us,
         })
@@ -391,10 +400,9 @@ where
         rows.iter()
             .map(|row| {
                 let seq = row.int("seq")?;
-                hash(
-                    row.bytes("leaf_hash")?,
-                    &format!("leaf hash of record {seq}"),
-                )
+                hash(row.bytes("leaf_hash")?, || {
+                    format!("leaf hash of record {seq}")
+                })
             })
             .collect()
     }
@@ -649,9 +657,9 @@ mod tests {
 
     #[test]
     fn hashes_must_be_32_bytes() {
-        assert_eq!(hash(vec![1; 32], "h").unwrap(), [1; 32]);
+        assert_eq!(hash(vec![1; 32], || "h".into()).unwrap(), [1; 32]);
         assert!(matches!(
-            hash(vec![1; 31], "h"),
+            hash(vec![1; 31], || "h".into()),
             Err(AuditStoreError::Backend(_))
         ));
     }
