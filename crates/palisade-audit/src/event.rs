@@ -85,11 +85,14 @@ pub struct Actor {
 impl Actor {
     /// The id searches match on first: the API key id or the admin token id, or `-`.
     pub fn primary(&self) -> &str {
-        self.key_id
-            .as_deref()
-            .or(self.token_id.as_deref())
-            .unwrap_or("-")
+        primary_actor(self.key_id.as_deref(), self.token_id.as_deref())
     }
+}
+
+/// The actor id searches match first (see [`Actor::primary`]); shared with the verifier's
+/// zero-copy header view.
+pub fn primary_actor<'a>(key_id: Option<&'a str>, token_id: Option<&'a str>) -> &'a str {
+    key_id.or(token_id).unwrap_or("-")
 }
 
 /// Token usage of a data-plane request.

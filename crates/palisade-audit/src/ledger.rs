@@ -488,6 +488,7 @@ async fn commit(shared: &Shared, tail: &mut Tail, entries: Vec<Entry>) -> Result
                 // off for a random moment so racing writers spread out, then catch up.
                 attempt += 1;
                 tracing::debug!(conflict = %what, attempt, "audit tail moved (another writer): re-sealing");
+                unplace(&mut sealed, records);
                 let jitter = rand::random::<u64>() % (1000 * attempt.min(20) as u64);
                 tokio::time::sleep(Duration::from_micros(jitter)).await;
                 tail.catch_up(shared.store.as_ref()).await?;
@@ -522,7 +523,8 @@ async fn commit(shared: &Shared, tail: &mut Tail, entries: Vec<Entry>) -> Result
 }
 
 /// Gives sealed headers their positions after the tail and links each to the one
-/// before; returns the rows and the tree and last leaf they lead to.
+/// before; returns the rows and the tree and last leaf they lead to. The ciphertexts move
+/// into the rows (a retry takes them back with [`unplace`]), never copied.
 fn place(
     tail: &Tail,
     sealed: &mut [(Header, Option<Vec<u8>>)],
@@ -533,12 +535,19 @@ fn place(
     for (header, content) in sealed.iter_mut() {
         header.seq = tree.size();
         header.prev = hex(&prev);
-        let record = StoredRecord::seal(header, content.clone());
+        let record = StoredRecord::seal(header, content.take());
         tree.push(record.leaf_hash);
         prev = record.leaf_hash;
         records.push(record);
     }
     (records, tree, prev)
+}
+
+/// Returns the ciphertexts of rows that were not stored to their sealed headers.
+fn unplace(sealed: &mut [(Header, Option<Vec<u8>>)], records: Vec<StoredRecord>) {
+    for ((_, content), record) in sealed.iter_mut().zip(records) {
+        *content = record.content;
+    }
 }
 
 /// Builds a record's header, encrypting its captured content.

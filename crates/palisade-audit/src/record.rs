@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use std::borrow::Cow;
 
-use crate::event::{Decision, Event, Plane};
+use crate::event::{Decision, Event, Plane, primary_actor};
 use crate::merkle::{self, Hash};
 
 /// Header format version.
@@ -77,12 +77,7 @@ impl IndexFields {
     /// verifier runs this for every record).
     pub fn matches(&self, header: &HeaderView<'_>) -> bool {
         let e = &header.event;
-        let primary = e
-            .actor
-            .key_id
-            .as_deref()
-            .or(e.actor.token_id.as_deref())
-            .unwrap_or("-");
+        let primary = primary_actor(e.actor.key_id.as_deref(), e.actor.token_id.as_deref());
         self.time_us == e.time_us
             && self.plane == e.plane.as_str()
             && self.request_id == e.request_id
