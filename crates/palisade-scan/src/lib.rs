@@ -1,0 +1,23 @@
+//! Palisade's content scanners, usable as a library: no I/O, no async, no global state.
+//!
+//! One scan, start to finish:
+//! ```text
+//! text ──► normalize   NFKC, invisible characters, homoglyphs, decoded base64/hex/URL runs
+//!      ──► detectors   pii · secrets (gitleaks rules) · injection (rules + classifier) · banned terms
+//!      ──► findings    kind, category, byte span of the original text, score, detector
+//!      ──► actions     per profile: block · redact · mask · pseudonymize · flag
+//! ```
+//! [`engine::Scanner`] runs the detectors; [`profile::Profile`] decides what each finding
+//! means; [`transform`] rewrites text; [`vault::Vault`] keeps pseudonyms reversible;
+//! [`stream`] does all of it chunk by chunk with a bounded hold-back.
+
+pub mod banned;
+pub mod detector;
+pub mod finding;
+pub mod injection;
+pub mod normalize;
+pub mod pii;
+pub mod secrets;
+
+pub use detector::Detector;
+pub use finding::{Category, Finding};
