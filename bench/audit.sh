@@ -40,72 +40,25 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/palisade-audit-bench.XXXXXX")
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; sleep 0.5; rm -rf "$WORK"; }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-wait_http() { for _ in $(seq 1 120); do curl -sf -o /dev/null --max-time 2 "$1" && return 0; sleep 0.25; done; return 1; }
-PIN=(); LPIN=()
-if (( $(nproc) >= 2 )) && command -v taskset >/dev/null; then PIN=(taskset -c 1); LPIN=(taskset -c 0); fi
-
-MOCK_PORT=$(free_port)
-MOCK_THREADS=1 "${PIN[@]}" "$MOCK" --port "$MOCK_PORT" --no-record >"$OUT/mock.log" 2>&1 &
-PIDS+=($!)
-wait_http "http://127.0.0.1:$MOCK_PORT/v1/models" || { log "mock did not start"; exit 1; }
-
-declare -A PORT KEY
-ADMIN_TOKEN="bench-admin-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+source "$ROOT/bench/lib.sh"
+start_mock
 for variant in off full normal; do
-  dir=$WORK/$variant; mkdir -p "$dir"
-  port=$(free_port); admin=$(free_port); PORT[$variant]=$port
   case $variant in
     off) audit='enabled = false' ;;
     full) audit='sync = "full"' ;;
     normal) audit='sync = "normal"' ;;
   esac
-  cat >"$dir/palisade.toml" <<TOML
-[server]
-listen = "127.0.0.1:$port"
-admin_listen = "127.0.0.1:$admin"
-[store]
-url = "sqlite://$dir/palisade.db"
-[logging]
-level = "warn"
-[audit]
+  start_gateway "$variant" "[audit]
 $audit
-signing_key_file = "$dir/audit.key"
-master_key_file = "$dir/master.key"
-[[providers]]
-name = "mock"
-kind = "openai"
-base_url = "http://127.0.0.1:$MOCK_PORT/v1"
-max_retries = 0
-[[models]]
-name = "bench"
-provider = "mock"
-upstream_model = "gpt-4o-mini"
-TOML
-  (cd "$dir" && PALISADE_ADMIN_TOKEN=$ADMIN_TOKEN exec "${PIN[@]}" "$PALISADE" serve --config "$dir/palisade.toml" >"$OUT/palisade-$variant.log" 2>&1) &
-  PIDS+=($!)
-  wait_http "http://127.0.0.1:$port/readyz" || { log "palisade ($variant) did not start"; tail "$OUT/palisade-$variant.log"; exit 1; }
-  export PALISADE_ADMIN_URL="http://127.0.0.1:$admin" PALISADE_ADMIN_TOKEN=$ADMIN_TOKEN
-  "$PALISADE" users create bench >/dev/null
-  KEY[$variant]=$("$PALISADE" keys create --user bench --name bench --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')
-  unset PALISADE_ADMIN_TOKEN PALISADE_ADMIN_URL
+signing_key_file = \"$WORK/$variant/audit.key\"
+master_key_file = \"$WORK/$variant/master.key\""
 done
 
 log "3. gateway latency, audit off / on (sync=full) / on (sync=normal), rates: $RATES"
 : >"$OUT/gateway.jsonl"
 for rate in $RATES; do
   for variant in off full normal; do
-    "${LPIN[@]}" "$LOADGEN" --url "http://127.0.0.1:${PORT[$variant]}/v1/chat/completions" \
-      --body-file bench/configs/chat.json -H "Content-Type: application/json" -H "Authorization: Bearer ${KEY[$variant]}" \
-      --rate "$rate" --concurrency 64 --duration "$DURATION" --warmup "$WARMUP" --timeout 10 --drain 10 \
-      --expect '"chat.completion"' --label "$variant" >"$OUT/gw-$variant-$rate.json" 2>"$OUT/gw-$variant-$rate.log"
-    python3 - "$variant" "$rate" "$OUT/gw-$variant-$rate.json" >>"$OUT/gateway.jsonl" <<'PY'
-import json, sys
-r = json.load(open(sys.argv[3]))
-print(json.dumps({"variant": sys.argv[1], "rate": int(sys.argv[2]), "p50_us": r["latency_us"]["p50"],
-                  "p99_us": r["latency_us"]["p99"], "ok": r.get("ok"), "errors": r.get("errors")}))
-PY
-    tail -1 "$OUT/gateway.jsonl" >&2
+    load_point "$variant" "$rate" bench/configs/chat.json "$OUT/gateway.jsonl"
   done
 done
 

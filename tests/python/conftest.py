@@ -59,6 +59,14 @@ MODELS: dict[str, tuple[str, str]] = {
     "mock-nodone": ("mock", "nodone"),
     "mock-refused": ("refused", "gpt-4o-mini"),
     "py-break": ("py-break", "gpt-4o-mini"),
+    # Content scanning (test_scanning.py): the mock repeats the last user message, or
+    # its ROT13 decoding, streamed in chunks of a few bytes so matches straddle chunks.
+    "echo": ("mock", "echo-3"),
+    "rot13": ("mock", "rot13-4"),
+    "echo-redact": ("mock", "echo-5"),
+    "rot13-redact": ("mock", "rot13-3"),
+    "echo-flag": ("mock", "echo-7"),
+    "echo-banned": ("mock", "echo-4"),
 }
 SIM_ALIAS = "sim-alias"
 MAX_BODY_BYTES = 65536
@@ -320,6 +328,39 @@ name = "py-break"
 kind = "openai"
 base_url = "{breaking_base_url}"
 max_retries = 0
+
+[scan]
+stream_holdback_bytes = 32
+
+[[scan.profiles]]
+name = "redactor"
+actions = {{ email = "redact", phone = "redact", credit_card = "mask", secret = "redact", injection = "flag", obfuscation = "flag" }}
+
+[[scan.profiles]]
+name = "flagger"
+actions = {{ pii = "flag", secret = "flag", injection = "flag" }}
+
+[[scan.profiles]]
+name = "banned"
+actions = {{ banned = "block", pii = "pseudonymize" }}
+banned_terms = ["project bluebird"]
+banned_topics = {{ weapons = ["nerve agent"] }}
+
+[[audit.capture_rules]]
+models = ["echo"]
+capture = "redacted"
+
+[[scan.rules]]
+models = ["echo-redact", "rot13-redact"]
+profile = "redactor"
+
+[[scan.rules]]
+models = ["echo-flag"]
+profile = "flagger"
+
+[[scan.rules]]
+models = ["echo-banned"]
+profile = "banned"
 
 """ + "\n".join(models)
 

@@ -26,6 +26,9 @@ pub const AUDIT_CHECKPOINT_EVERY: u64 = 1000;
 pub const AUDIT_CHECKPOINT_INTERVAL_MS: u64 = 10_000;
 pub const AUDIT_BATCH_MAX: usize = 512;
 pub const AUDIT_RETENTION_DAYS: u32 = 180;
+pub const SCAN_THRESHOLD: f32 = 0.5;
+pub const SCAN_STREAM_HOLDBACK_BYTES: usize = 48;
+pub const SCAN_STREAM_MAX_HOLD_BYTES: usize = 16 * 1024;
 
 pub const PROVIDER_TIMEOUT_MS: u64 = 120_000;
 pub const PROVIDER_CONNECT_TIMEOUT_MS: u64 = 5_000;
@@ -114,6 +117,31 @@ retention_days = 180               # content older than this is purged; hashes s
 # models = ["gpt-4o"]
 # groups = ["legal"]
 # capture = "full"
+
+[scan]
+enabled = true
+default_profile = "default"        # the profile for requests no rule matches; "none" = not scanned
+builtin_secret_rules = true        # gitleaks' default rule set (v8.30.1) and Palisade's extra rules
+secret_rule_files = []             # more rules in gitleaks TOML format
+classifier = true                  # the learned prompt-injection classifier (beside the rules)
+# injection_threshold = 0.5        # default: the threshold tuned when the classifier was trained
+decode = true                      # decode base64 / hex / URL-encoded runs and scan what they hide
+stream_holdback_bytes = 48         # streamed output held back so a match split over chunks is caught
+stream_max_hold_bytes = 16384      # most held for one unfinished token, key block or finding
+# The built-in profile "default": injection, secret and banned = block; pii = pseudonymize;
+# obfuscation = flag. Redefine it, or add profiles and assign them:
+# [[scan.profiles]]
+# name = "strict"
+# threshold = 0.5                  # findings scoring below are ignored
+# scan_system = false              # also scan system/developer messages
+# scan_output = true               # scan the model's answer (streams included)
+# actions = { injection = "block", secret = "block", pii = "redact", credit_card = "mask", email = "pseudonymize", obfuscation = "flag" }
+# banned_terms = ["project bluebird"]
+# banned_topics = { weapons = ["nerve agent", "pipe bomb"] }
+# [[scan.rules]]                   # the first matching rule wins; empty list = any
+# models = ["gpt-4o"]
+# groups = ["contractors"]
+# profile = "strict"
 
 # One [[providers]] table per upstream.
 # kind = "openai"     any OpenAI-compatible server (OpenAI, Azure OpenAI, vLLM, Ollama, llama.cpp)

@@ -8,12 +8,14 @@ pub mod audit;
 pub mod defaults;
 pub mod env;
 pub mod raw;
+pub mod scan;
 pub mod validate;
 
 pub use access::{FailMode, LimitRuleConfig, LimitsBackend, LimitsConfig, PolicyConfig};
 pub use audit::{
     AuditConfig, AuditDurability, AuditSync, CaptureMode, CaptureRule, MasterKeySource,
 };
+pub use scan::{ScanConfig, ScanProfileConfig, ScanRule};
 pub use validate::{
     AnthropicSettings, Config, ConfigError, LogFormat, ModelConfig, ProviderConfig, ProviderKind,
     ServerConfig, SimulatedSettings, StoreConfig, TlsFiles, load_file, parse_str,

@@ -22,6 +22,8 @@ pub struct RawConfig {
     pub limits: RawLimits,
     #[serde(default)]
     pub audit: RawAudit,
+    #[serde(default)]
+    pub scan: RawScan,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -177,4 +179,50 @@ pub struct RawCaptureRule {
     #[serde(default)]
     pub groups: Vec<String>,
     pub capture: String,
+}
+
+/// `[scan]`: content scanning.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawScan {
+    pub enabled: Option<bool>,
+    pub default_profile: Option<String>,
+    pub builtin_secret_rules: Option<bool>,
+    #[serde(default)]
+    pub secret_rule_files: Vec<String>,
+    pub classifier: Option<bool>,
+    pub injection_threshold: Option<f32>,
+    pub decode: Option<bool>,
+    pub stream_holdback_bytes: Option<usize>,
+    pub stream_max_hold_bytes: Option<usize>,
+    #[serde(default)]
+    pub profiles: Vec<RawScanProfile>,
+    #[serde(default)]
+    pub rules: Vec<RawScanRule>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawScanProfile {
+    pub name: String,
+    pub threshold: Option<f32>,
+    pub scan_system: Option<bool>,
+    pub scan_output: Option<bool>,
+    /// Finding kind or category → action.
+    #[serde(default)]
+    pub actions: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    pub banned_terms: Vec<String>,
+    #[serde(default)]
+    pub banned_topics: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawScanRule {
+    #[serde(default)]
+    pub models: Vec<String>,
+    #[serde(default)]
+    pub groups: Vec<String>,
+    pub profile: String,
 }

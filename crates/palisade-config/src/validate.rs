@@ -38,6 +38,7 @@ pub struct Config {
     pub policy: crate::access::PolicyConfig,
     pub limits: crate::access::LimitsConfig,
     pub audit: crate::audit::AuditConfig,
+    pub scan: crate::scan::ScanConfig,
     pub server: ServerConfig,
     pub store: StoreConfig,
     pub log_level: String,
@@ -317,6 +318,7 @@ fn validate(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<Conf
     let canonical: HashSet<String> = models.iter().map(|m| m.name.clone()).collect();
     let limits = crate::access::limits(raw.limits, env, &canonical)?;
     let audit = crate::audit::audit(raw.audit, env, &model_names)?;
+    let scan = crate::scan::scan(raw.scan, env, &model_names)?;
 
     Ok(Config {
         server,
@@ -328,6 +330,7 @@ fn validate(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<Conf
         policy,
         limits,
         audit,
+        scan,
     })
 }
 

@@ -9,6 +9,7 @@ use palisade_policy::identity::Principal;
 use palisade_policy::limits::RateLimitHeaders;
 use palisade_protocol::openai::Usage;
 
+use crate::pipeline::inspect::ScanState;
 use crate::pipeline::record::Captured;
 use crate::routing::ModelRoute;
 use crate::telemetry::metrics::InFlight;
@@ -76,6 +77,8 @@ pub struct RequestCtx {
     pub model_version: Option<String>,
     /// Content kept for the audit record when capture is on.
     pub capture: Option<Captured>,
+    /// The scanning profile, pseudonym vault and findings; `None` when not scanned.
+    pub scan: Option<ScanState>,
 }
 
 impl RequestCtx {
@@ -100,6 +103,7 @@ impl RequestCtx {
             upstream_status: None,
             model_version: None,
             capture: None,
+            scan: None,
         }
     }
 

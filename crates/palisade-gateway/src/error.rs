@@ -46,6 +46,8 @@ pub enum GatewayError {
     TooManyAuthFailures,
     #[error("the audit record could not be written")]
     AuditUnavailable,
+    #[error("content policy violation: {}", .kinds.join(", "))]
+    ContentBlocked { kinds: Vec<String> },
 }
 
 impl GatewayError {
@@ -81,6 +83,16 @@ impl GatewayError {
                 "audit_unavailable",
                 "The request could not be recorded in the audit log, so it was not served. Please retry.".into(),
                 None,
+            ),
+            E::ContentBlocked { kinds } => (
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                "content_policy_violation",
+                format!(
+                    "The request was blocked by the content policy. Found: {}.",
+                    kinds.join(", ")
+                ),
+                Some("messages".into()),
             ),
             E::Auth(AuthError::Missing) => (
                 StatusCode::UNAUTHORIZED,

@@ -11,6 +11,7 @@ pub mod error;
 pub mod pipeline;
 pub mod routes;
 pub mod routing;
+pub mod scanning;
 pub mod server;
 pub mod state;
 pub mod telemetry;

@@ -30,4 +30,6 @@ pub struct GatewayState {
     pub audit: Option<palisade_audit::Ledger>,
     /// Content-capture rules.
     pub audit_config: palisade_config::AuditConfig,
+    /// Content scanning; `None` when `scan.enabled = false`.
+    pub scanning: Option<crate::scanning::Scanning>,
 }

@@ -13,11 +13,29 @@
 
 pub mod banned;
 pub mod detector;
+pub mod engine;
 pub mod finding;
 pub mod injection;
 pub mod normalize;
 pub mod pii;
+pub mod profile;
 pub mod secrets;
+pub mod stream;
+pub mod transform;
+pub mod vault;
 
 pub use detector::Detector;
 pub use finding::{Category, Finding};
+
+/// Whether `kind` is a finding kind some built-in detector reports (config validation).
+pub fn known_kind(kind: &str) -> bool {
+    pii::ENTITIES.contains(&kind)
+        || [
+            "secret",
+            "prompt_injection",
+            normalize::INVISIBLE_KIND,
+            normalize::HOMOGLYPH_KIND,
+            banned::BANNED_KIND,
+        ]
+        .contains(&kind)
+}

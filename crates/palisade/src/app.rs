@@ -18,7 +18,7 @@ use palisade_gateway::{GatewayState, RouteTable};
 use palisade_policy::identity::{AdminAuthenticator, Authenticator};
 use palisade_store::Store;
 
-use crate::{access, ledger_setup};
+use crate::{access, ledger_setup, scan_setup};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -63,6 +63,7 @@ pub async fn start(
     let limiter = Arc::new(access::limiter(&config.limits).await?);
     palisade_gateway::tokens::warm_up();
     let ledger = ledger_setup::open(&config.audit, store).await?;
+    let scanning = scan_setup::build(&config.scan)?;
 
     let gateway = Arc::new(GatewayState {
         server: config.server.clone(),
@@ -76,6 +77,7 @@ pub async fn start(
         auth_failures: AuthFailures::new(config.server.auth_failures_per_minute_per_ip),
         audit: ledger.clone(),
         audit_config: config.audit.clone(),
+        scanning,
     });
     let render = Arc::clone(&metrics);
     let admin = Arc::new(AdminState {

@@ -10,6 +10,7 @@ mod cli;
 mod files;
 mod ledger_setup;
 mod logging;
+mod scan_setup;
 
 use clap::Parser;
 
@@ -26,7 +27,7 @@ fn main() -> std::process::ExitCode {
         }
     };
     match runtime.block_on(cli::run(cli)) {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(err) => {
             eprintln!("error: {err:#}");
             std::process::ExitCode::FAILURE

@@ -1,33 +1,362 @@
-//! Stages 5 and 7 — inspect input and output. Content scanners (injection, PII, secrets)
-//! and their actions (block, redact, pseudonymize) plug in here; today content passes
-//! unchanged. Streamed output is inspected per chunk in [`super::stream`].
+//! Stages 5 and 7 — inspect input and output with the request's scanning profile.
+//!
+//! - **Input**: every message whose text the client controls (user, tool and function
+//!   results, assistant turns of the history and their tool-call arguments; system and
+//!   developer messages when the profile says so) and embeddings input. A `block`
+//!   refuses with 400 `content_policy_violation` naming the finding kinds, never the
+//!   text; redact, mask and pseudonymize rewrite the text before it goes upstream.
+//! - **Output**: the model's answer is scanned and rewritten the same way, then the
+//!   request's pseudonyms are restored. A `block` on output empties the answer and sets
+//!   `finish_reason: "content_filter"`. Streams go through [`palisade_scan::stream`]'s
+//!   guard, one per choice: see [`StreamInspector`].
+//! - Findings (kind, detector, score, span offsets, action — never the text) go to the
+//!   request context for the audit record and metrics.
 
-use palisade_protocol::openai::{ChatChunk, ChatRequest, ChatResponse};
+use std::sync::Arc;
+
+use palisade_protocol::openai::{
+    ChatMessage, ChatRequest, ChatResponse, ContentPart, EmbeddingInput, EmbeddingsRequest,
+    MessageContent,
+};
+use palisade_scan::profile::{Direction, Profile};
+use palisade_scan::stream::{ScanFn, Step, StreamGuard};
+use palisade_scan::transform::{Applied, blocking_kinds, decide, rewrite};
+use palisade_scan::vault::Vault;
 
 use crate::context::RequestCtx;
 use crate::error::GatewayError;
+use crate::routing::ModelRoute;
 use crate::state::GatewayState;
 
+/// Most findings kept per request for the audit record.
+const MAX_RECORDED_FINDINGS: usize = 256;
+
+/// The scanning state of one request.
+#[derive(Debug)]
+pub struct ScanState {
+    pub profile: Arc<Profile>,
+    pub vault: Vault,
+    pub findings: Vec<palisade_audit::Finding>,
+}
+
+/// Chooses the request's profile (by model and the caller's groups).
+pub fn begin(state: &GatewayState, ctx: &mut RequestCtx, route: &ModelRoute) {
+    let (Some(scanning), Some(principal)) = (&state.scanning, &ctx.principal) else {
+        return;
+    };
+    if let Some(profile) = scanning.profile_for(&route.name, &principal.groups) {
+        ctx.scan = Some(ScanState {
+            profile,
+            vault: Vault::new(),
+            findings: Vec::new(),
+        });
+    }
+}
+
 pub fn input(
-    _state: &GatewayState,
-    _ctx: &RequestCtx,
-    _req: &mut ChatRequest,
+    state: &GatewayState,
+    ctx: &mut RequestCtx,
+    req: &mut ChatRequest,
 ) -> Result<(), GatewayError> {
-    Ok(())
+    let (Some(scanning), Some(scan)) = (&state.scanning, ctx.scan.as_mut()) else {
+        return Ok(());
+    };
+    let mut blocked = Vec::new();
+    for (i, msg) in req.messages.iter_mut().enumerate() {
+        if !scanned_role(msg, &scan.profile) {
+            continue;
+        }
+        let location = format!("input.messages[{i}]");
+        for text in message_texts(msg) {
+            blocked.extend(inspect_text(scanning.scanner(), scan, text, &location));
+        }
+    }
+    finish_input(state, scan, blocked)
+}
+
+pub fn embeddings_input(
+    state: &GatewayState,
+    ctx: &mut RequestCtx,
+    req: &mut EmbeddingsRequest,
+) -> Result<(), GatewayError> {
+    let (Some(scanning), Some(scan)) = (&state.scanning, ctx.scan.as_mut()) else {
+        return Ok(());
+    };
+    let texts: Vec<&mut String> = match &mut req.input {
+        EmbeddingInput::One(s) => vec![s],
+        EmbeddingInput::Many(v) => v.iter_mut().collect(),
+        EmbeddingInput::Tokens(_) | EmbeddingInput::TokenBatches(_) => Vec::new(),
+    };
+    let mut blocked = Vec::new();
+    for (i, text) in texts.into_iter().enumerate() {
+        let location = format!("input.input[{i}]");
+        blocked.extend(inspect_text(scanning.scanner(), scan, text, &location));
+    }
+    finish_input(state, scan, blocked)
 }
 
 pub fn output(
-    _state: &GatewayState,
-    _ctx: &RequestCtx,
-    _resp: &mut ChatResponse,
+    state: &GatewayState,
+    ctx: &mut RequestCtx,
+    resp: &mut ChatResponse,
 ) -> Result<(), GatewayError> {
+    let (Some(scanning), Some(scan)) = (&state.scanning, ctx.scan.as_mut()) else {
+        return Ok(());
+    };
+    if !scan.profile.scan_output {
+        restore_all(scan, resp);
+        return Ok(());
+    }
+    for choice in &mut resp.choices {
+        let location = format!("output.choices[{}]", choice.index);
+        let mut blocked = false;
+        for text in message_texts(&mut choice.message) {
+            let findings = scanning
+                .scanner()
+                .scan_for(text, &scan.profile, Direction::Output);
+            let applied = decide(findings, &scan.profile);
+            record_findings(scan, &applied, &location, 0);
+            if !blocking_kinds(&applied).is_empty() {
+                blocked = true;
+                break;
+            }
+            if let Some(new) = rewrite(text, &applied, &mut scan.vault, Direction::Output) {
+                *text = new;
+            }
+            if let Some(restored) = scan.vault.restore(text) {
+                *text = restored;
+            }
+        }
+        if blocked {
+            state.metrics.scan_blocked("output");
+            choice.message.content = Some(MessageContent::Text(String::new()));
+            choice.message.tool_calls = None;
+            choice.finish_reason = Some("content_filter".into());
+        }
+    }
+    count(state, scan, "output");
     Ok(())
 }
 
-pub fn output_chunk(
-    _state: &GatewayState,
-    _ctx: &RequestCtx,
-    _chunk: &mut ChatChunk,
+/// Restores pseudonyms in an answer the profile does not scan.
+fn restore_all(scan: &mut ScanState, resp: &mut ChatResponse) {
+    for choice in &mut resp.choices {
+        for text in message_texts(&mut choice.message) {
+            if let Some(restored) = scan.vault.restore(text) {
+                *text = restored;
+            }
+        }
+    }
+}
+
+/// Scans one text in place; returns the kinds that block.
+fn inspect_text(
+    scanner: &palisade_scan::engine::Scanner,
+    scan: &mut ScanState,
+    text: &mut String,
+    location: &str,
+) -> Vec<String> {
+    let findings = scanner.scan_for(text, &scan.profile, Direction::Input);
+    if findings.is_empty() {
+        return Vec::new();
+    }
+    let applied = decide(findings, &scan.profile);
+    record_findings(scan, &applied, location, 0);
+    let blocked = blocking_kinds(&applied);
+    if blocked.is_empty()
+        && let Some(new) = rewrite(text, &applied, &mut scan.vault, Direction::Input)
+    {
+        *text = new;
+    }
+    blocked
+}
+
+/// Counts the input findings and refuses when any blocks.
+fn finish_input(
+    state: &GatewayState,
+    scan: &ScanState,
+    mut kinds: Vec<String>,
 ) -> Result<(), GatewayError> {
-    Ok(())
+    count(state, scan, "input");
+    if kinds.is_empty() {
+        return Ok(());
+    }
+    kinds.sort();
+    kinds.dedup();
+    state.metrics.scan_blocked("input");
+    Err(GatewayError::ContentBlocked { kinds })
+}
+
+/// Whether a message's text is scanned on input.
+fn scanned_role(msg: &ChatMessage, profile: &Profile) -> bool {
+    match msg.role.as_str() {
+        "system" | "developer" => profile.scan_system,
+        _ => true,
+    }
+}
+
+/// Every text a message carries: its content (string or text parts) and tool-call
+/// arguments.
+fn message_texts(msg: &mut ChatMessage) -> Vec<&mut String> {
+    let mut out: Vec<&mut String> = Vec::new();
+    match &mut msg.content {
+        Some(MessageContent::Text(t)) => out.push(t),
+        Some(MessageContent::Parts(parts)) => {
+            out.extend(
+                parts
+                    .iter_mut()
+                    .filter_map(|p: &mut ContentPart| p.text.as_mut()),
+            );
+        }
+        None => {}
+    }
+    for call in msg.tool_calls.iter_mut().flatten() {
+        out.push(&mut call.function.arguments);
+    }
+    out
+}
+
+fn record_findings(scan: &mut ScanState, applied: &[Applied], location: &str, offset: usize) {
+    for a in applied {
+        if scan.findings.len() >= MAX_RECORDED_FINDINGS {
+            return;
+        }
+        scan.findings.push(palisade_audit::Finding {
+            kind: a.finding.kind.to_string(),
+            detector: a.finding.detector.to_string(),
+            score: a.finding.score,
+            location: location.to_owned(),
+            start: u32::try_from(a.finding.start + offset).unwrap_or(u32::MAX),
+            end: u32::try_from(a.finding.end + offset).unwrap_or(u32::MAX),
+            action: a.action.as_str().to_owned(),
+        });
+    }
+}
+
+/// Counts the request's findings of one direction in metrics.
+fn count(state: &GatewayState, scan: &ScanState, direction: &'static str) {
+    for f in scan
+        .findings
+        .iter()
+        .filter(|f| f.location.starts_with(direction))
+    {
+        state.metrics.scan_finding(direction, &f.kind, &f.action);
+    }
+}
+
+/// Output inspection for a stream: one guard per choice index. Text deltas go through
+/// the guard; what it releases replaces the delta.
+pub struct StreamInspector {
+    scan_fn: ScanFn,
+    profile: Arc<Profile>,
+    hold: palisade_scan::stream::HoldBack,
+    guards: Vec<(u32, StreamGuard)>,
+    vault: Vault,
+}
+
+impl std::fmt::Debug for StreamInspector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamInspector")
+            .field("choices", &self.guards.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the relay does with a chunk's text for one choice.
+pub enum StreamVerdict {
+    /// Send this text (may be empty).
+    Emit(String),
+    /// End the stream with `content_filter`.
+    Blocked,
+}
+
+impl StreamInspector {
+    /// `None` when the request has no profile (then text passes unchanged).
+    pub fn new(state: &GatewayState, ctx: &mut RequestCtx) -> Option<StreamInspector> {
+        let scanning = state.scanning.as_ref()?;
+        let scan = ctx.scan.as_mut()?;
+        let profile = Arc::clone(&scan.profile);
+        let scanner = Arc::clone(scanning.scanner());
+        let for_fn = Arc::clone(&profile);
+        let scan_output = profile.scan_output;
+        let scan_fn: ScanFn = Arc::new(move |text: &str| {
+            if scan_output {
+                scanner.scan_for(text, &for_fn, Direction::Output)
+            } else {
+                Vec::new()
+            }
+        });
+        Some(StreamInspector {
+            scan_fn,
+            profile,
+            hold: scanning.hold,
+            guards: Vec::new(),
+            vault: scan.vault.clone(),
+        })
+    }
+
+    fn guard(&mut self, index: u32) -> &mut StreamGuard {
+        let pos = match self.guards.iter().position(|(i, _)| *i == index) {
+            Some(pos) => pos,
+            None => {
+                // The request's vault restores pseudonyms in every choice; each guard
+                // gets a copy of what input issued.
+                let copy = self.vault.clone();
+                self.guards.push((
+                    index,
+                    StreamGuard::new(
+                        Arc::clone(&self.scan_fn),
+                        Arc::clone(&self.profile),
+                        copy,
+                        self.hold,
+                    ),
+                ));
+                self.guards.len() - 1
+            }
+        };
+        &mut self.guards[pos].1
+    }
+
+    /// Passes a delta of choice `index` through its guard.
+    pub fn push(&mut self, index: u32, delta: &str) -> StreamVerdict {
+        verdict(self.guard(index).push(delta))
+    }
+
+    /// The choice ended (or the stream did): releases what is held.
+    pub fn finish(&mut self, index: u32) -> StreamVerdict {
+        verdict(self.guard(index).finish())
+    }
+
+    /// Choices with text still held, for the end of the stream.
+    pub fn open_choices(&self) -> Vec<u32> {
+        self.guards
+            .iter()
+            .filter(|(_, g)| g.held() > 0)
+            .map(|(i, _)| *i)
+            .collect()
+    }
+
+    /// Moves the findings into the request context for the record.
+    pub fn settle(&mut self, state: &GatewayState, ctx: &mut RequestCtx) {
+        let Some(scan) = ctx.scan.as_mut() else {
+            return;
+        };
+        for (index, guard) in &self.guards {
+            record_findings(
+                scan,
+                guard.findings(),
+                &format!("output.choices[{index}]"),
+                0,
+            );
+        }
+        self.guards.clear();
+        count(state, scan, "output");
+    }
+}
+
+fn verdict(step: Step) -> StreamVerdict {
+    match step {
+        Step::Emit(text) => StreamVerdict::Emit(text),
+        Step::Blocked(_) => StreamVerdict::Blocked,
+    }
 }

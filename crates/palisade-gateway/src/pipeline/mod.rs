@@ -9,7 +9,7 @@
 //! | [`route`] | model name | `ctx.route` | 404 `model_not_found` |
 //! | [`authorize`] | principal, route, context | — | 403 `access_denied` |
 //! | [`admit`] | principal, route, token estimate | `ctx.ratelimit` | 429 `rate_limit_exceeded`, `budget_exceeded`, `concurrency_limit_exceeded`; 503 `limits_unavailable` |
-//! | [`inspect`] | request / response | content | (scanners: later) |
+//! | [`inspect`] | request / response | content, `ctx.scan` | 400 `content_policy_violation`; output: `finish_reason: "content_filter"` |
 //! | [`forward`] | routed request | `ctx.upstream_time` | 502, 504, upstream 4xx |
 //! | [`settle`] | usage | `ctx.usage` | — |
 //! | [`record`] | everything | — | 503 `audit_unavailable` (strict durability; always runs, also on disconnect) |
@@ -64,7 +64,9 @@ pub async fn chat(
         let estimate = ctx.prompt_estimate + output_cap;
         authorize::run(&state, &mut ctx, &route, DataAction::Chat, estimate)?;
         let admission = admit::run(&state, &mut ctx, &route, output_cap).await?;
-        inspect::input(&state, &ctx, &mut req)?;
+        inspect::begin(&state, &mut ctx, &route);
+        inspect::input(&state, &mut ctx, &mut req)?;
+        record::capture_forwarded(&mut ctx, &req);
         let wants_usage = req.wants_stream_usage();
         req.model = route.upstream_model.clone();
         if ctx.stream {
@@ -78,7 +80,7 @@ pub async fn chat(
             ));
         }
         let mut resp = forward::chat(&state, &mut ctx, &route, req).await?;
-        inspect::output(&state, &ctx, &mut resp)?;
+        inspect::output(&state, &mut ctx, &mut resp)?;
         settle::run(&state, &mut ctx, resp.usage, admission).await;
         ctx.model_version = Some(std::mem::replace(&mut resp.model, route.name.to_string()));
         record::capture_response(&mut ctx, &resp);
@@ -107,6 +109,9 @@ pub async fn embeddings(
         let estimate = ctx.prompt_estimate;
         authorize::run(&state, &mut ctx, &route, DataAction::Embed, estimate)?;
         let admission = admit::run(&state, &mut ctx, &route, 0).await?;
+        inspect::begin(&state, &mut ctx, &route);
+        inspect::embeddings_input(&state, &mut ctx, &mut req)?;
+        record::capture_forwarded(&mut ctx, &req);
         req.model = route.upstream_model.clone();
         let mut resp = forward::embeddings(&state, &mut ctx, &route, req).await?;
         let usage = palisade_protocol::openai::Usage::new(resp.usage.prompt_tokens, 0);
@@ -214,5 +219,6 @@ fn ctx_take(ctx: &mut RequestCtx) -> RequestCtx {
     taken.upstream_status = ctx.upstream_status;
     taken.model_version = ctx.model_version.take();
     taken.capture = ctx.capture.take();
+    taken.scan = ctx.scan.take();
     taken
 }

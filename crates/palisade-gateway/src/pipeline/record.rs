@@ -4,10 +4,15 @@
 //! cannot commit, the client gets 503 `audit_unavailable` instead of an unrecorded
 //! answer. Content capture (`audit.capture`, per model and group) keeps the request and
 //! response bodies for the record; the ledger encrypts them under the subject's key.
+//! `full` keeps the bodies as the client sent and received them; `redacted` keeps what
+//! the scanners' actions produced: the request as forwarded upstream and the answer
+//! with the request's pseudonyms in place of the real values (unscanned requests keep
+//! nothing).
 
 use axum::body::Bytes;
 use palisade_audit::{Capture, Decision, Entry, Event, Plane, TokenUsage};
 use palisade_config::CaptureMode;
+use palisade_scan::vault::Vault;
 use serde::Serialize;
 
 use crate::context::RequestCtx;
@@ -24,6 +29,8 @@ const MAX_STREAM_CAPTURE: usize = 4 * 1024 * 1024;
 pub struct Captured {
     /// The end-user id the client sent (`user`), else the calling user's id.
     subject: String,
+    /// `redacted` capture: the request is taken after inspection, outputs are concealed.
+    redacted: bool,
     request: Bytes,
     response: Option<Vec<u8>>,
     stream_text: String,
@@ -57,25 +64,36 @@ pub fn begin_capture(
     let Some(principal) = &ctx.principal else {
         return;
     };
-    // `redacted` keeps what the scanners' redaction leaves; until scanners exist that
-    // is nothing, so it captures like `none`.
-    if state
+    let redacted = match state
         .audit_config
         .capture_for(&route.name, &principal.groups)
-        != CaptureMode::Full
     {
-        return;
-    }
+        CaptureMode::None => return,
+        CaptureMode::Redacted => true,
+        CaptureMode::Full => false,
+    };
     let subject = end_user.filter(|u| !u.is_empty()).map_or_else(
         || principal.user_id.clone(),
         |u| u.chars().take(256).collect(),
     );
     ctx.capture = Some(Captured {
         subject,
-        request: body.clone(),
+        redacted,
+        request: if redacted { Bytes::new() } else { body.clone() },
         response: None,
         stream_text: String::new(),
     });
+}
+
+/// `redacted` capture: keeps the request as it goes upstream, after the scanners'
+/// actions. Without a scanning profile nothing is kept.
+pub fn capture_forwarded<T: Serialize>(ctx: &mut RequestCtx, req: &T) {
+    if let Some(c) = ctx.capture.as_mut()
+        && c.redacted
+        && ctx.scan.is_some()
+    {
+        c.request = serde_json::to_vec(req).map(Bytes::from).unwrap_or_default();
+    }
 }
 
 /// Keeps the response body for the record (non-streaming).
@@ -106,9 +124,14 @@ pub async fn run(
     let Some(ledger) = &state.audit else {
         return Ok(());
     };
+    let vault = ctx.scan.as_ref().map(|s| &s.vault);
+    let capture = ctx
+        .capture
+        .take()
+        .and_then(|c| content(c, ctx.stream, vault));
     let entry = Entry {
         event: event(ctx, status, code),
-        capture: ctx.capture.take().map(|c| content(c, ctx.stream)),
+        capture,
     };
     match ledger.record(entry).await {
         Ok(_) => Ok(()),
@@ -122,23 +145,37 @@ pub async fn run(
 
 /// `{"request": <body as sent>, "response": <body as returned>}`, or for a stream
 /// `{"request": …, "stream_text": "<the output text>"}`. The request body already parsed
-/// as JSON, so it is spliced in as is.
-fn content(c: Captured, stream: bool) -> Capture {
+/// as JSON, so it is spliced in as is. `redacted` capture conceals the request's
+/// pseudonymized values in the output again; it keeps nothing for a request that was
+/// refused before inspection.
+fn content(c: Captured, stream: bool, vault: Option<&Vault>) -> Option<Capture> {
+    if c.request.is_empty() {
+        return None;
+    }
+    let conceal = |bytes: Vec<u8>| match (c.redacted, vault) {
+        (true, Some(v)) => match String::from_utf8(bytes) {
+            Ok(text) => v.conceal(&text).into_bytes(),
+            Err(e) => e.into_bytes(),
+        },
+        _ => bytes,
+    };
     let mut out = Vec::with_capacity(c.request.len() + 64);
     out.extend_from_slice(b"{\"request\":");
     out.extend_from_slice(&c.request);
     if stream {
         out.extend_from_slice(b",\"stream_text\":");
-        out.extend(serde_json::to_vec(&c.stream_text).unwrap_or_default());
-    } else if let Some(resp) = &c.response {
+        out.extend(conceal(
+            serde_json::to_vec(&c.stream_text).unwrap_or_default(),
+        ));
+    } else if let Some(resp) = c.response.clone() {
         out.extend_from_slice(b",\"response\":");
-        out.extend_from_slice(resp);
+        out.extend(conceal(resp));
     }
     out.push(b'}');
-    Capture {
+    Some(Capture {
         subject: c.subject,
         content: out,
-    }
+    })
 }
 
 /// The audit event for a finished request.
@@ -162,6 +199,9 @@ fn event(ctx: &RequestCtx, status: u16, code: &'static str) -> Event {
     e.reason = code.to_owned();
     e.status = status;
     e.policies = ctx.policies.clone();
+    if let Some(scan) = &ctx.scan {
+        e.findings = scan.findings.clone();
+    }
     e.upstream_status = ctx.upstream_status;
     e.usage = ctx.usage.map(|u| TokenUsage {
         prompt_tokens: u.prompt_tokens,

@@ -1,5 +1,7 @@
 //! Streaming responses. Relays upstream chunks to the client as SSE, one chunk at a time:
-//! each is rewritten to the public model name, inspected before its bytes leave, counted
+//! each is rewritten to the public model name, its text passed through the request's
+//! stream inspector (held back, rewritten, pseudonyms restored; a `block` ends the stream
+//! with `finish_reason: "content_filter"` before any blocked byte is sent), counted
 //! against the request's token allowance, and its usage taken for settlement. The stream
 //! ends with `[DONE]`; with a final `finish_reason: "length"` chunk and an error event
 //! when a hard token limit is reached; or with an OpenAI-style error event when the
@@ -22,7 +24,8 @@ use palisade_upstream::{ChunkStream, UpstreamError};
 use tokio::time::Instant;
 
 use super::admit::Admission;
-use super::{inspect, record, respond, settle};
+use super::inspect::{StreamInspector, StreamVerdict};
+use super::{record, respond, settle};
 use crate::context::RequestCtx;
 use crate::error::GatewayError;
 use crate::state::GatewayState;
@@ -41,6 +44,8 @@ struct Relay {
     completion_tokens: u64,
     /// A template for gateway-made chunks (id, created).
     last_chunk: Option<(String, i64)>,
+    /// Output scanning; `None` when the request is not scanned.
+    inspector: Option<StreamInspector>,
     done: bool,
 }
 
@@ -59,23 +64,14 @@ impl Relay {
         if let Some(admission) = self.admission.take() {
             settle::run(&self.state, &mut ctx, usage, admission).await;
         }
+        if let Some(inspector) = self.inspector.as_mut() {
+            inspector.settle(&self.state, &mut ctx);
+        }
         record::run(&self.state, &mut ctx, 200, code).await.is_ok()
     }
 
-    async fn error_event(&mut self, err: GatewayError) -> Bytes {
-        let code = err.code();
-        if let (Some(ctx), GatewayError::Upstream(e)) = (&self.ctx, &err) {
-            tracing::warn!(request_id = %ctx.request_id, error = %e, "upstream stream failed");
-        }
-        // The stream ends with this error whether or not the record could be written.
-        let _ = self.finish(code).await;
-        self.done = true;
-        let body = serde_json::to_string(&err.body()).unwrap_or_default();
-        Bytes::from(sse::encode_data(&body))
-    }
-
-    /// Ends the stream at the token allowance: a `length` finish, then the error event.
-    async fn cut(&mut self) -> Bytes {
+    /// A gateway-made chunk ending choice `index` with `reason`.
+    fn final_chunk(&self, index: u32, reason: &str) -> String {
         let (id, created) = self.last_chunk.clone().unwrap_or_default();
         let last = ChatChunk {
             id,
@@ -83,21 +79,133 @@ impl Relay {
             created,
             model: self.model.clone(),
             choices: vec![ChunkChoice {
-                index: 0,
+                index,
                 delta: Delta::default(),
-                finish_reason: Some("length".into()),
+                finish_reason: Some(reason.into()),
                 extra: Default::default(),
             }],
             usage: None,
             extra: Default::default(),
         };
+        sse::encode_data(&serde_json::to_string(&last).unwrap_or_default())
+    }
+
+    /// A `block` on output: `content_filter`, recorded as a block, then `[DONE]`.
+    async fn content_filter(&mut self, index: u32) -> Bytes {
+        let mut out = self.final_chunk(index, "content_filter");
+        if let Some(ctx) = &self.ctx {
+            self.state.metrics.scan_blocked("output");
+            tracing::info!(request_id = %ctx.request_id, "stream ended by a content block");
+        }
+        let recorded = self.finish("content_policy_violation").await;
+        self.done = true;
+        if !recorded {
+            let body = GatewayError::AuditUnavailable.body();
+            out.push_str(&sse::encode_data(
+                &serde_json::to_string(&body).unwrap_or_default(),
+            ));
+        } else {
+            out.push_str(sse::DONE);
+        }
+        Bytes::from(out)
+    }
+
+    /// Passes the chunk's text through the inspector. `Err(index)` when a choice is
+    /// blocked; `Ok(false)` when nothing is left worth sending.
+    fn inspect(&mut self, chunk: &mut ChatChunk) -> Result<bool, u32> {
+        let Some(inspector) = self.inspector.as_mut() else {
+            return Ok(true);
+        };
+        let mut worth_sending = chunk.usage.is_some();
+        for choice in &mut chunk.choices {
+            let mut text = match choice.delta.content.take() {
+                Some(delta) => match inspector.push(choice.index, &delta) {
+                    StreamVerdict::Emit(t) => t,
+                    StreamVerdict::Blocked => return Err(choice.index),
+                },
+                None => String::new(),
+            };
+            if choice.finish_reason.is_some() {
+                match inspector.finish(choice.index) {
+                    StreamVerdict::Emit(t) => text.push_str(&t),
+                    StreamVerdict::Blocked => return Err(choice.index),
+                }
+            }
+            worth_sending |= !text.is_empty()
+                || choice.finish_reason.is_some()
+                || choice.delta.role.is_some()
+                || choice.delta.tool_calls.is_some()
+                || !choice.delta.extra.is_empty();
+            if !text.is_empty() {
+                choice.delta.content = Some(text);
+            }
+        }
+        Ok(worth_sending)
+    }
+
+    /// The upstream ended without finishing some choices: releases their held text.
+    fn flush(&mut self) -> Result<String, u32> {
+        let Some(inspector) = self.inspector.as_mut() else {
+            return Ok(String::new());
+        };
+        let mut out = String::new();
+        for index in inspector.open_choices() {
+            match inspector.finish(index) {
+                StreamVerdict::Emit(text) if !text.is_empty() => {
+                    let (id, created) = self.last_chunk.clone().unwrap_or_default();
+                    let chunk = ChatChunk {
+                        id,
+                        object: "chat.completion.chunk".into(),
+                        created,
+                        model: self.model.clone(),
+                        choices: vec![ChunkChoice {
+                            index,
+                            delta: Delta {
+                                content: Some(text),
+                                ..Delta::default()
+                            },
+                            finish_reason: None,
+                            extra: Default::default(),
+                        }],
+                        usage: None,
+                        extra: Default::default(),
+                    };
+                    out.push_str(&sse::encode_data(
+                        &serde_json::to_string(&chunk).unwrap_or_default(),
+                    ));
+                }
+                StreamVerdict::Emit(_) => {}
+                StreamVerdict::Blocked => return Err(index),
+            }
+        }
+        Ok(out)
+    }
+
+    async fn error_event(&mut self, err: GatewayError) -> Bytes {
+        let code = err.code();
+        if let (Some(ctx), GatewayError::Upstream(e)) = (&self.ctx, &err) {
+            tracing::warn!(request_id = %ctx.request_id, error = %e, "upstream stream failed");
+        }
+        // Text the inspector still holds goes out first if it passes the scan (a block
+        // drops it: the stream ends with the error either way).
+        let mut out = self.flush().unwrap_or_default();
+        // The stream ends with this error whether or not the record could be written.
+        let _ = self.finish(code).await;
+        self.done = true;
+        let body = serde_json::to_string(&err.body()).unwrap_or_default();
+        out.push_str(&sse::encode_data(&body));
+        Bytes::from(out)
+    }
+
+    /// Ends the stream at the token allowance: a `length` finish, then the error event.
+    async fn cut(&mut self) -> Bytes {
+        let mut out = self.final_chunk(0, "length");
         let refusal = Refusal {
             code: RefusalCode::BudgetExceeded,
             message: "The stream reached a token limit and was ended.".into(),
             retry_after: Duration::ZERO,
             headers: Default::default(),
         };
-        let mut out = sse::encode_data(&serde_json::to_string(&last).unwrap_or_default());
         out.push_str(&String::from_utf8_lossy(
             &self
                 .error_event(GatewayError::Limited(Box::new(refusal)))
@@ -119,14 +227,20 @@ impl Relay {
             match next {
                 Err(_) => return Some(self.error_event(GatewayError::RequestTimeout).await),
                 Ok(None) => {
+                    let mut out = match self.flush() {
+                        Ok(text) => text,
+                        Err(index) => return Some(self.content_filter(index).await),
+                    };
                     let recorded = self.finish("ok").await;
                     self.done = true;
                     if !recorded {
                         let body = GatewayError::AuditUnavailable.body();
                         let json = serde_json::to_string(&body).unwrap_or_default();
-                        return Some(Bytes::from(sse::encode_data(&json)));
+                        out.push_str(&sse::encode_data(&json));
+                    } else {
+                        out.push_str(sse::DONE);
                     }
-                    return Some(Bytes::from_static(sse::DONE.as_bytes()));
+                    return Some(Bytes::from(out));
                 }
                 Ok(Some(Err(e))) => return Some(self.error_event(GatewayError::Upstream(e)).await),
                 Ok(Some(Ok(mut chunk))) => {
@@ -145,10 +259,12 @@ impl Relay {
                     }
                     chunk.model.clone_from(&self.model);
                     self.last_chunk = Some((chunk.id.clone(), chunk.created));
-                    if let Err(err) = inspect::output_chunk(&self.state, ctx, &mut chunk) {
-                        return Some(self.error_event(err).await);
-                    }
                     self.completion_tokens += chunk_tokens(&chunk);
+                    let worth_sending = match self.inspect(&mut chunk) {
+                        Ok(worth) => worth,
+                        Err(index) => return Some(self.content_filter(index).await),
+                    };
+                    let ctx = self.ctx.as_mut()?;
                     if ctx.capture.is_some() {
                         for c in &chunk.choices {
                             if let Some(text) = c.delta.content.as_deref() {
@@ -160,6 +276,9 @@ impl Relay {
                         && ctx.prompt_estimate + self.completion_tokens > allowance
                     {
                         return Some(self.cut().await);
+                    }
+                    if !worth_sending {
+                        continue;
                     }
                     match serde_json::to_string(&chunk) {
                         Ok(json) => return Some(Bytes::from(sse::encode_data(&json))),
@@ -203,6 +322,9 @@ impl Drop for Relay {
         if ctx.usage.is_none() {
             ctx.usage = Some(Usage::new(ctx.prompt_estimate, self.completion_tokens));
         }
+        if let Some(inspector) = self.inspector.as_mut() {
+            inspector.settle(&self.state, &mut ctx);
+        }
         let state = Arc::clone(&self.state);
         let finish = async move {
             let usage = ctx.usage;
@@ -220,7 +342,7 @@ impl Drop for Relay {
 /// Builds the SSE response for an opened upstream stream.
 pub fn relay(
     state: Arc<GatewayState>,
-    ctx: RequestCtx,
+    mut ctx: RequestCtx,
     upstream: ChunkStream,
     wants_usage: bool,
     admission: Admission,
@@ -238,6 +360,7 @@ pub fn relay(
     let mut headers = axum::http::HeaderMap::new();
     respond::stamp(&ctx, &mut headers);
     let allowance = admission.token_allowance();
+    let inspector = StreamInspector::new(&state, &mut ctx);
     let relay = Relay {
         state,
         ctx: Some(ctx),
@@ -249,6 +372,7 @@ pub fn relay(
         allowance,
         completion_tokens: 0,
         last_chunk: None,
+        inspector,
         done: false,
     };
     let body = futures::stream::unfold(relay, |mut relay| async move {

@@ -45,6 +45,18 @@ pub struct TokenLabels {
     pub kind: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FindingLabels {
+    pub direction: &'static str,
+    pub kind: String,
+    pub action: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DirectionLabels {
+    pub direction: &'static str,
+}
+
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
 fn latency_histogram() -> Histogram {
@@ -79,9 +91,29 @@ pub struct Metrics {
     pub audit_checkpoints: Counter,
     /// Records queued and not yet committed: the audit lag.
     pub audit_pending: Gauge,
+    /// Scanner findings acted on, by direction, kind (a bounded set) and action.
+    pub scan_findings: Family<FindingLabels, Counter>,
+    /// Requests refused (input) or answers ended (output) by a `block`.
+    pub scan_blocks: Family<DirectionLabels, Counter>,
 }
 
 impl Metrics {
+    pub fn scan_finding(&self, direction: &'static str, kind: &str, action: &str) {
+        self.scan_findings
+            .get_or_create(&FindingLabels {
+                direction,
+                kind: kind.to_owned(),
+                action: action.to_owned(),
+            })
+            .inc();
+    }
+
+    pub fn scan_blocked(&self, direction: &'static str) {
+        self.scan_blocks
+            .get_or_create(&DirectionLabels { direction })
+            .inc();
+    }
+
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("palisade");
         let requests = Family::<RequestLabels, Counter>::default();
@@ -192,8 +224,22 @@ impl Metrics {
             "Audit records queued and not yet committed",
             audit_pending.clone(),
         );
+        let scan_findings = Family::<FindingLabels, Counter>::default();
+        registry.register(
+            "scan_findings",
+            "Content-scanner findings acted on, by direction, kind and action",
+            scan_findings.clone(),
+        );
+        let scan_blocks = Family::<DirectionLabels, Counter>::default();
+        registry.register(
+            "scan_blocks",
+            "Requests refused (input) or answers ended with content_filter (output) by a scanner",
+            scan_blocks.clone(),
+        );
         Metrics {
             registry,
+            scan_findings,
+            scan_blocks,
             requests,
             request_duration,
             overhead,

@@ -7,6 +7,8 @@
 //! | `slow-<ms>` | waits `<ms>` before answering |
 //! | `break-<n>` | streams `n` chunks, then drops the connection (non-streaming: a truncated body) |
 //! | `nodone` | a stream that ends without a finish reason or `[DONE]` |
+//! | `echo-<n>` | answers the last user message verbatim; streams it in chunks of `n` bytes |
+//! | `rot13-<n>` | answers the last user message ROT13-decoded (so a test can make the model "say" what the gateway would refuse as input); chunks of `n` bytes |
 //! | anything else | a normal answer |
 
 use std::time::Duration;
@@ -19,9 +21,19 @@ pub enum Behavior {
     Slow(Duration),
     Break(usize),
     NoDone,
+    Echo(usize),
+    Rot13(usize),
 }
 
 impl Behavior {
+    /// How a streamed answer is cut: `None` = word by word.
+    pub fn chunk_bytes(self) -> Option<usize> {
+        match self {
+            Behavior::Echo(n) | Behavior::Rot13(n) => Some(n),
+            _ => None,
+        }
+    }
+
     pub fn for_model(model: &str) -> Behavior {
         let num = |prefix: &str| {
             model
@@ -36,6 +48,10 @@ impl Behavior {
             Behavior::Slow(Duration::from_millis(ms))
         } else if let Some(n) = num("break-") {
             Behavior::Break(n as usize)
+        } else if let Some(n) = num("echo-").filter(|n| *n > 0) {
+            Behavior::Echo(n as usize)
+        } else if let Some(n) = num("rot13-").filter(|n| *n > 0) {
+            Behavior::Rot13(n as usize)
         } else if model == "nodone" {
             Behavior::NoDone
         } else {

@@ -60,14 +60,49 @@ fn tool_call(req: &Value) -> Option<Value> {
     )
 }
 
-fn reply_text(req: &Value) -> String {
+fn reply_text(req: &Value, behavior: Behavior) -> String {
     let last = req["messages"].as_array().and_then(|m| m.last());
+    let last_text = || {
+        last.and_then(|m| m["content"].as_str())
+            .unwrap_or("")
+            .to_owned()
+    };
+    match behavior {
+        Behavior::Echo(_) => return last_text(),
+        Behavior::Rot13(_) => return rot13(&last_text()),
+        _ => {}
+    }
     match last {
         Some(m) if m["role"] == "tool" => {
             format!("Tool said: {}", m["content"].as_str().unwrap_or(""))
         }
         _ => REPLY.to_owned(),
     }
+}
+
+fn rot13(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            'a'..='z' => (((c as u8 - b'a' + 13) % 26) + b'a') as char,
+            'A'..='Z' => (((c as u8 - b'A' + 13) % 26) + b'A') as char,
+            _ => c,
+        })
+        .collect()
+}
+
+/// `text` in pieces of about `n` bytes, on char boundaries.
+fn pieces(text: &str, n: usize) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < text.len() {
+        let mut j = (i + n).min(text.len());
+        while !text.is_char_boundary(j) {
+            j += 1;
+        }
+        out.push(&text[i..j]);
+        i = j;
+    }
+    out
 }
 
 pub async fn chat(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
@@ -87,7 +122,7 @@ pub async fn chat(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: B
     }
     let message = match &call {
         Some(c) => json!({"role": "assistant", "content": null, "tool_calls": [c]}),
-        None => json!({"role": "assistant", "content": reply_text(&req)}),
+        None => json!({"role": "assistant", "content": reply_text(&req, behavior)}),
     };
     let finish = if call.is_some() { "tool_calls" } else { "stop" };
     let resp = json!({
@@ -141,8 +176,13 @@ fn stream(
             events.push(chunk(json!({}), json!("tool_calls")));
         }
         None => {
-            for word in reply_text(req).split_inclusive(' ') {
-                events.push(chunk(json!({"content": word}), Value::Null));
+            let text = reply_text(req, behavior);
+            let parts: Vec<&str> = match behavior.chunk_bytes() {
+                Some(n) => pieces(&text, n),
+                None => text.split_inclusive(' ').collect(),
+            };
+            for part in parts {
+                events.push(chunk(json!({"content": part}), Value::Null));
             }
             events.push(chunk(json!({}), json!("stop")));
         }

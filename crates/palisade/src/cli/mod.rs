@@ -1,5 +1,5 @@
 //! The command line: one subcommand per verb. `serve` and `demo` run the gateway;
-//! `config`, `policy check` and `audit verify` work offline; `users`, `groups`, `keys`,
+//! `config`, `policy check`, `audit verify` and `scan` work offline; `users`, `groups`, `keys`,
 //! `subjects` and the other `policy` and `audit` verbs talk to a running admin API, like
 //! kubectl does.
 
@@ -8,9 +8,11 @@ mod config_cmd;
 mod demo;
 mod identity_verbs;
 mod policy;
+mod scan;
 mod serve;
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -74,6 +76,8 @@ enum Command {
         #[command(subcommand)]
         verb: audit::AuditVerb,
     },
+    /// Scan files or stdin with the gateway's detectors (exit 1 on findings).
+    Scan(scan::ScanArgs),
     /// Data subjects: erase (crypto-shred) one's captured content.
     Subjects {
         #[command(flatten)]
@@ -107,8 +111,9 @@ pub struct AdminArgs {
     pub json: bool,
 }
 
-pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    match cli.command {
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let done = match cli.command {
+        Command::Scan(args) => return Ok(scan::run(args)),
         Command::Serve { config } => serve::run(&config).await,
         Command::Demo(args) => demo::run(args).await,
         Command::Config(cmd) => config_cmd::run(cmd),
@@ -118,5 +123,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Policy { admin, verb } => policy::run(&admin, verb).await,
         Command::Audit { admin, verb } => audit::run(&admin, verb).await,
         Command::Subjects { admin, verb } => audit::subjects(&admin, verb).await,
-    }
+    };
+    done.map(|()| ExitCode::SUCCESS)
 }

@@ -1,0 +1,216 @@
+//! Evaluates the prompt-injection detector and prints a Markdown section for
+//! `docs/detection.md`: precision, recall, F1, false-positive rate and confusion matrix
+//! on the validation set for the classifier alone, the rules alone and the combined
+//! detector as shipped; recall on an all-positive multilingual set; long-input checks;
+//! and microseconds per 1 KB prompt. Deterministic apart from the timings.
+//!
+//! `cargo run --release -p palisade-scan --example eval_injection -- --validation <csv>
+//! --multilingual <csv> [--train <csv>]`
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::hint::black_box;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use palisade_scan::Detector;
+use palisade_scan::injection::csv::{Example, parse_first_column, parse_labelled};
+use palisade_scan::injection::train::Confusion;
+use palisade_scan::injection::{Family, InjectionDetector};
+
+const USAGE: &str = "usage: eval_injection --validation <csv> --multilingual <csv> [--train <csv>]";
+
+fn read(path: &str) -> Result<String, String> {
+    std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))
+}
+
+fn fires(d: &InjectionDetector, text: &str) -> bool {
+    let mut out = Vec::new();
+    d.detect(text, &mut out);
+    !out.is_empty()
+}
+
+/// Benign texts joined into prompts of about `size` bytes, in file order.
+fn benign_prompts(examples: &[Example], size: usize) -> Vec<String> {
+    let mut prompts = Vec::new();
+    let mut cur = String::new();
+    for (i, e) in examples.iter().filter(|e| !e.label).enumerate() {
+        cur.push_str(&e.text);
+        cur.push_str(if i % 3 == 2 { "\n\n" } else { " " });
+        if cur.len() >= size {
+            prompts.push(std::mem::take(&mut cur));
+        }
+    }
+    prompts
+}
+
+fn micros_per_prompt(d: &InjectionDetector, prompts: &[String]) -> f64 {
+    let mut out = Vec::new();
+    let mut runs = 0usize;
+    let start = Instant::now();
+    while runs < 20_000 && (runs < prompts.len() * 3 || start.elapsed().as_millis() < 500) {
+        out.clear();
+        d.detect(black_box(&prompts[runs % prompts.len()]), &mut out);
+        black_box(&out);
+        runs += 1;
+    }
+    start.elapsed().as_secs_f64() * 1e6 / runs as f64
+}
+
+fn run() -> Result<(), String> {
+    let mut it = std::env::args().skip(1);
+    let (mut validation, mut multilingual, mut train) = (None, None, None);
+    while let Some(flag) = it.next() {
+        let value = it
+            .next()
+            .ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))?;
+        match flag.as_str() {
+            "--validation" => validation = Some(value),
+            "--multilingual" => multilingual = Some(value),
+            "--train" => train = Some(value),
+            other => return Err(format!("unknown argument {other}\n{USAGE}")),
+        }
+    }
+    let (Some(validation), Some(multilingual)) = (validation, multilingual) else {
+        return Err(USAGE.to_owned());
+    };
+    let validation = parse_labelled(&read(&validation)?).map_err(|e| e.to_string())?;
+    let multilingual = parse_first_column(&read(&multilingual)?).map_err(|e| e.to_string())?;
+    let train = match train {
+        Some(p) => Some(parse_labelled(&read(&p)?).map_err(|e| e.to_string())?),
+        None => None,
+    };
+
+    let combined = InjectionDetector::builtin().map_err(|e| e.to_string())?;
+    let classifier = InjectionDetector::builtin()
+        .map_err(|e| e.to_string())?
+        .without_rules();
+    let rules = InjectionDetector::builtin()
+        .map_err(|e| e.to_string())?
+        .without_classifier();
+    let variants = [
+        ("classifier alone", &classifier),
+        ("rules alone", &rules),
+        ("combined (shipped)", &combined),
+    ];
+    let ys: Vec<bool> = validation.iter().map(|e| e.label).collect();
+
+    println!("### Prompt-injection detector\n");
+    println!(
+        "Validation: S-Labs `validation.csv`, {} rows ({} injection). Classifier threshold {:.4} \
+         (tuned on validation: best F1 with FPR ≤ 1 %). Multilingual: {} injection prompts, \
+         never used for training or tuning.\n",
+        validation.len(),
+        ys.iter().filter(|&&y| y).count(),
+        combined.threshold(),
+        multilingual.len()
+    );
+    println!(
+        "| detector | precision | recall | F1 | FPR | TP | FP | TN | FN | multilingual recall |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    for (name, d) in variants {
+        let pred: Vec<bool> = validation.iter().map(|e| fires(d, &e.text)).collect();
+        let c = Confusion::from_predictions(&pred, &ys);
+        let ml = multilingual.iter().filter(|t| fires(d, t)).count();
+        println!(
+            "| {name} | {:.4} | {:.4} | {:.4} | {:.4} | {} | {} | {} | {} | {:.4} ({ml}/{}) |",
+            c.precision(),
+            c.recall(),
+            c.f1(),
+            c.fpr(),
+            c.tp,
+            c.fp,
+            c.tn,
+            c.fn_,
+            ml as f64 / multilingual.len().max(1) as f64,
+            multilingual.len()
+        );
+    }
+
+    println!("\nRule hits by family (validation injections / validation benign / multilingual):\n");
+    println!("| family | injection | benign | multilingual |\n|---|---|---|---|");
+    if let Some(r) = combined.rules() {
+        for fam in Family::ALL {
+            let hit = |t: &str| r.find(t).iter().any(|m| m.family == fam);
+            let pos = validation
+                .iter()
+                .filter(|e| e.label && hit(&e.text))
+                .count();
+            let neg = validation
+                .iter()
+                .filter(|e| !e.label && hit(&e.text))
+                .count();
+            let ml = multilingual.iter().filter(|t| hit(t)).count();
+            println!("| {} | {pos} | {neg} | {ml} |", fam.as_str());
+        }
+    }
+
+    if let Some(train) = &train {
+        let benign: Vec<&Example> = train.iter().filter(|e| !e.label).collect();
+        let fp = benign.iter().filter(|e| fires(&rules, &e.text)).count();
+        println!(
+            "\nRules on `train.csv` benign rows: {fp}/{} fire (FPR {:.4}).",
+            benign.len(),
+            fp as f64 / benign.len().max(1) as f64
+        );
+    }
+
+    // Long inputs: benign 1 KB / 8 KB prompts, and an injection after a 4 KB benign preamble.
+    let kb1 = benign_prompts(&validation, 1024);
+    let kb8 = benign_prompts(&validation, 8192);
+    let fpr = |d: &InjectionDetector, ps: &[String]| ps.iter().filter(|p| fires(d, p)).count();
+    let preamble = kb8
+        .first()
+        .map(|p| p.get(..4096).unwrap_or(p).to_owned())
+        .unwrap_or_default();
+    let preamble = preamble
+        .get(..preamble.rfind(' ').unwrap_or(0))
+        .unwrap_or("")
+        .to_owned();
+    let tail: Vec<String> = validation
+        .iter()
+        .filter(|e| e.label)
+        .map(|e| format!("{preamble}\n\n{}", e.text))
+        .collect();
+    println!(
+        "\nLong inputs (benign validation rows joined; the classifier scores windows of 32 \
+         and 16 tokens, sliding by half a window and starting at each sentence or line start; \
+         the highest window wins):\n"
+    );
+    println!("| check | classifier | rules | combined |\n|---|---|---|---|");
+    for (name, ps) in [
+        ("benign ~1 KB prompts flagged", &kb1),
+        ("benign ~8 KB prompts flagged", &kb8),
+        ("injection after 4 KB benign preamble caught", &tail),
+    ] {
+        println!(
+            "| {name} | {}/{n} | {}/{n} | {}/{n} |",
+            fpr(&classifier, ps),
+            fpr(&rules, ps),
+            fpr(&combined, ps),
+            n = ps.len()
+        );
+    }
+
+    println!(
+        "\nLatency, µs per ~1 KB benign prompt ({} prompts, single thread, release build):\n",
+        kb1.len()
+    );
+    println!("| detector | µs / prompt | µs / KB |\n|---|---|---|");
+    let bytes = kb1.iter().map(String::len).sum::<usize>() as f64 / kb1.len().max(1) as f64;
+    for (name, d) in variants {
+        let us = micros_per_prompt(d, &kb1);
+        println!("| {name} | {us:.1} | {:.1} |", us * 1024.0 / bytes);
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("eval_injection: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,109 @@
+//! [`InjectionDetector`]: the rule layer and the classifier behind the [`Detector`]
+//! trait. Rules report each matched phrase; the classifier reports the highest-scoring
+//! window when its probability reaches the threshold.
+
+use super::classifier::Classifier;
+use super::model::ModelError;
+use super::rules::{InjectionRules, RulesError};
+use crate::detector::Detector;
+use crate::finding::{Category, Finding};
+
+/// Why the built-in detector could not be assembled.
+#[derive(Debug, thiserror::Error)]
+pub enum InjectionError {
+    #[error(transparent)]
+    Rules(#[from] RulesError),
+    #[error(transparent)]
+    Model(#[from] ModelError),
+}
+
+/// Prompt-injection detector: rules plus a learned classifier, either of which can be
+/// turned off.
+#[derive(Debug)]
+pub struct InjectionDetector {
+    rules: Option<InjectionRules>,
+    classifier: Option<Classifier>,
+    threshold: f32,
+}
+
+impl InjectionDetector {
+    /// Rules plus the built-in classifier at its tuned threshold.
+    pub fn builtin() -> Result<InjectionDetector, InjectionError> {
+        let classifier = Classifier::builtin()?;
+        Ok(InjectionDetector::new(
+            Some(InjectionRules::new()?),
+            Some(classifier),
+        ))
+    }
+
+    /// Any combination of layers; the threshold is the classifier's own (0.5 without one).
+    pub fn new(rules: Option<InjectionRules>, classifier: Option<Classifier>) -> InjectionDetector {
+        let threshold = classifier.as_ref().map_or(0.5, Classifier::threshold);
+        InjectionDetector {
+            rules,
+            classifier,
+            threshold,
+        }
+    }
+
+    /// Overrides the classifier threshold (clamped to `0.0..=1.0`).
+    #[must_use]
+    pub fn with_threshold(mut self, threshold: f32) -> InjectionDetector {
+        self.threshold = if threshold.is_nan() {
+            self.threshold
+        } else {
+            threshold.clamp(0.0, 1.0)
+        };
+        self
+    }
+
+    /// Turns the rule layer off.
+    #[must_use]
+    pub fn without_rules(mut self) -> InjectionDetector {
+        self.rules = None;
+        self
+    }
+
+    /// Turns the classifier layer off.
+    #[must_use]
+    pub fn without_classifier(mut self) -> InjectionDetector {
+        self.classifier = None;
+        self
+    }
+
+    pub fn threshold(&self) -> f32 {
+        self.threshold
+    }
+
+    pub fn rules(&self) -> Option<&InjectionRules> {
+        self.rules.as_ref()
+    }
+
+    pub fn classifier(&self) -> Option<&Classifier> {
+        self.classifier.as_ref()
+    }
+}
+
+impl Detector for InjectionDetector {
+    fn name(&self) -> &'static str {
+        "injection"
+    }
+
+    fn detect(&self, text: &str, out: &mut Vec<Finding>) {
+        if let Some(rules) = &self.rules {
+            rules.detect(text, out);
+        }
+        if let Some(classifier) = &self.classifier {
+            let (p, span) = classifier.score_window(text);
+            if p >= self.threshold && !text.is_empty() {
+                out.push(Finding::new(
+                    "prompt_injection",
+                    Category::Injection,
+                    span,
+                    p,
+                    "injection.classifier",
+                ));
+            }
+        }
+    }
+}

@@ -1,0 +1,248 @@
+//! Training and measuring the classifier, shared by the `train-injection` binary and the
+//! `eval_injection` example: deterministic feature extraction, logistic regression with
+//! L2 trained by AdaGrad in a seeded order, k-fold splits, confusion counts and threshold
+//! tuning. Same inputs and seed, same weights, bit for bit.
+
+use super::classifier::sigmoid;
+use super::csv::Example;
+use super::features::{FeatureConfig, Scratch, SparseFeatures};
+use super::model::Model;
+
+/// Hyper-parameters of one training run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainConfig {
+    pub features: FeatureConfig,
+    pub epochs: usize,
+    pub learning_rate: f32,
+    /// L2 penalty applied to the weights a step touches.
+    pub l2: f32,
+    pub seed: u64,
+    /// Window size stored in the model (tokens).
+    pub window: u32,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            features: FeatureConfig::default(),
+            epochs: 10,
+            learning_rate: 0.1,
+            l2: 1e-4,
+            seed: 0x5EED_1A7E,
+            window: 32,
+        }
+    }
+}
+
+/// SplitMix64: a tiny seeded generator, so training needs no `rand`.
+#[derive(Debug, Clone)]
+pub struct SplitMix64(pub u64);
+
+impl SplitMix64 {
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `0..n` (n > 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
+    }
+
+    pub fn shuffle<T>(&mut self, items: &mut [T]) {
+        for i in (1..items.len()).rev() {
+            let j = self.below(i + 1);
+            items.swap(i, j);
+        }
+    }
+}
+
+/// Extracts the features of every example (training-time cache).
+pub fn featurize(texts: &[&str], features: &FeatureConfig) -> Vec<SparseFeatures> {
+    let mut scratch = Scratch::default();
+    texts
+        .iter()
+        .map(|t| {
+            let mut f = SparseFeatures::new();
+            features.extract(t, &mut scratch, &mut f);
+            f
+        })
+        .collect()
+}
+
+/// Trains logistic regression on pre-extracted features; threshold is left at 0.5.
+pub fn train_features(xs: &[SparseFeatures], ys: &[bool], cfg: &TrainConfig) -> Model {
+    let n = 1usize << cfg.features.bits;
+    let mut w = vec![0.0f32; n];
+    let mut g2 = vec![1e-8f32; n];
+    let (mut bias, mut bias_g2) = (0.0f32, 1e-8f32);
+    let mut order: Vec<usize> = (0..xs.len().min(ys.len())).collect();
+    let mut rng = SplitMix64(cfg.seed);
+    for _ in 0..cfg.epochs {
+        rng.shuffle(&mut order);
+        for &i in &order {
+            let x = &xs[i];
+            let mut z = bias;
+            for &(b, v) in x {
+                z += w[b as usize] * v;
+            }
+            let err = sigmoid(z) - if ys[i] { 1.0 } else { 0.0 };
+            for &(b, v) in x {
+                let j = b as usize;
+                let g = err * v + cfg.l2 * w[j];
+                g2[j] += g * g;
+                w[j] -= cfg.learning_rate * g / g2[j].sqrt();
+            }
+            bias_g2 += err * err;
+            bias -= cfg.learning_rate * err / bias_g2.sqrt();
+        }
+    }
+    Model {
+        features: cfg.features,
+        threshold: 0.5,
+        bias,
+        window: cfg.window,
+        weights: w,
+    }
+}
+
+/// Trains on labelled examples.
+pub fn train(examples: &[Example], cfg: &TrainConfig) -> Model {
+    let texts: Vec<&str> = examples.iter().map(|e| e.text.as_str()).collect();
+    let ys: Vec<bool> = examples.iter().map(|e| e.label).collect();
+    train_features(&featurize(&texts, &cfg.features), &ys, cfg)
+}
+
+/// Probabilities for pre-extracted features under `model` (no windowing).
+pub fn predict_features(model: &Model, xs: &[SparseFeatures]) -> Vec<f32> {
+    xs.iter()
+        .map(|x| {
+            let mut z = model.bias;
+            for &(b, v) in x {
+                z += model.weights.get(b as usize).copied().unwrap_or(0.0) * v;
+            }
+            sigmoid(z)
+        })
+        .collect()
+}
+
+/// Assigns each index to one of `k` folds, stratified by label, in seeded order.
+pub fn stratified_folds(ys: &[bool], k: usize, seed: u64) -> Vec<usize> {
+    let mut rng = SplitMix64(seed);
+    let mut fold = vec![0usize; ys.len()];
+    for class in [false, true] {
+        let mut idx: Vec<usize> = (0..ys.len()).filter(|&i| ys[i] == class).collect();
+        rng.shuffle(&mut idx);
+        for (n, i) in idx.into_iter().enumerate() {
+            fold[i] = n % k.max(1);
+        }
+    }
+    fold
+}
+
+/// Out-of-fold probabilities from `k`-fold cross-validation on the training set
+/// (each fold's model trained on the other folds; held-out rows scored whole).
+pub fn cross_validate(examples: &[Example], k: usize, cfg: &TrainConfig) -> Vec<f32> {
+    let ys: Vec<bool> = examples.iter().map(|e| e.label).collect();
+    let folds = stratified_folds(&ys, k, cfg.seed ^ 0xF01D);
+    let mut out = vec![0.0f32; ys.len()];
+    for f in 0..k {
+        let fit: Vec<Example> = (0..ys.len())
+            .filter(|&i| folds[i] != f)
+            .map(|i| examples[i].clone())
+            .collect();
+        let model = train(&fit, cfg);
+        let held: Vec<usize> = (0..ys.len()).filter(|&i| folds[i] == f).collect();
+        let texts: Vec<&str> = held.iter().map(|&i| examples[i].text.as_str()).collect();
+        let hx = featurize(&texts, &cfg.features);
+        for (i, p) in held.into_iter().zip(predict_features(&model, &hx)) {
+            out[i] = p;
+        }
+    }
+    out
+}
+
+/// Mean binary cross-entropy.
+pub fn log_loss(scores: &[f32], ys: &[bool]) -> f64 {
+    let n = scores.len().max(1) as f64;
+    scores
+        .iter()
+        .zip(ys)
+        .map(|(&p, &y)| {
+            let p = f64::from(p).clamp(1e-7, 1.0 - 1e-7);
+            if y { -p.ln() } else { -(1.0 - p).ln() }
+        })
+        .sum::<f64>()
+        / n
+}
+
+/// Confusion counts at one threshold (score `>=` threshold is positive).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Confusion {
+    pub tp: usize,
+    pub fp: usize,
+    pub tn: usize,
+    pub fn_: usize,
+}
+
+impl Confusion {
+    pub fn from_predictions(predicted: &[bool], ys: &[bool]) -> Confusion {
+        let mut c = Confusion::default();
+        for (&p, &y) in predicted.iter().zip(ys) {
+            match (p, y) {
+                (true, true) => c.tp += 1,
+                (true, false) => c.fp += 1,
+                (false, false) => c.tn += 1,
+                (false, true) => c.fn_ += 1,
+            }
+        }
+        c
+    }
+
+    pub fn at(scores: &[f32], ys: &[bool], threshold: f32) -> Confusion {
+        let predicted: Vec<bool> = scores.iter().map(|&s| s >= threshold).collect();
+        Confusion::from_predictions(&predicted, ys)
+    }
+
+    fn ratio(a: usize, b: usize) -> f64 {
+        if b == 0 { 0.0 } else { a as f64 / b as f64 }
+    }
+    pub fn precision(&self) -> f64 {
+        Self::ratio(self.tp, self.tp + self.fp)
+    }
+    pub fn recall(&self) -> f64 {
+        Self::ratio(self.tp, self.tp + self.fn_)
+    }
+    pub fn fpr(&self) -> f64 {
+        Self::ratio(self.fp, self.fp + self.tn)
+    }
+    pub fn f1(&self) -> f64 {
+        let (p, r) = (self.precision(), self.recall());
+        if p + r == 0.0 {
+            0.0
+        } else {
+            2.0 * p * r / (p + r)
+        }
+    }
+}
+
+/// The threshold with the best F1 among those whose false-positive rate is at most
+/// `max_fpr`; ties go to the higher threshold. Candidates are midpoints between
+/// consecutive distinct scores.
+pub fn tune_threshold(scores: &[f32], ys: &[bool], max_fpr: f64) -> f32 {
+    let mut sorted: Vec<f32> = scores.iter().copied().filter(|s| s.is_finite()).collect();
+    sorted.sort_by(f32::total_cmp);
+    sorted.dedup();
+    let mut best = (f64::NEG_INFINITY, 0.5f32);
+    for pair in sorted.windows(2) {
+        let t = (pair[0] + pair[1]) / 2.0;
+        let c = Confusion::at(scores, ys, t);
+        if c.fpr() <= max_fpr && c.f1() >= best.0 {
+            best = (c.f1(), t);
+        }
+    }
+    best.1
+}

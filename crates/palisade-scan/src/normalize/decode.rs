@@ -1,0 +1,294 @@
+//! Finds encoded runs — base64 (standard and URL-safe, padded or not), hex (plain,
+//! `0x`-prefixed, `\x41` escapes) and URL percent-encoding — and decodes those that turn
+//! out to be mostly printable UTF-8 text. One byte-class pass plus `memchr` for `%` and
+//! `\`; decoding is attempted only on runs past a length floor, and bounded by a
+//! [`Budget`] of items and bytes. No recursion: the engine decides about depth.
+
+use std::ops::Range;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
+
+use super::map::floor_boundary;
+use super::{Decoded, NormalizeOptions};
+
+/// How much decoding one normalisation may still do.
+pub(crate) struct Budget {
+    pub(crate) enabled: bool,
+    pub(crate) min_printable_ratio: f32,
+    min_len: usize,
+    items_left: usize,
+    bytes_left: usize,
+}
+
+impl Budget {
+    pub(crate) fn new(opts: &NormalizeOptions) -> Budget {
+        Budget {
+            enabled: opts.decode,
+            min_printable_ratio: opts.min_printable_ratio,
+            min_len: opts.min_encoded_len.max(4),
+            items_left: opts.max_decoded_items,
+            bytes_left: opts.max_decoded,
+        }
+    }
+
+    fn exhausted(&self) -> bool {
+        !self.enabled || self.items_left == 0 || self.bytes_left == 0
+    }
+
+    /// Records a decoded run, truncated to the byte budget left.
+    pub(crate) fn push(
+        &mut self,
+        out: &mut Vec<Decoded>,
+        mut text: String,
+        span: Range<usize>,
+        encoding: &'static str,
+    ) {
+        if self.exhausted() || text.is_empty() {
+            return;
+        }
+        if text.len() > self.bytes_left {
+            let cut = floor_boundary(&text, self.bytes_left);
+            text.truncate(cut);
+        }
+        self.items_left -= 1;
+        self.bytes_left -= text.len();
+        out.push(Decoded {
+            text,
+            span,
+            encoding,
+        });
+    }
+}
+
+/// `bytes` as text when it is valid-enough UTF-8 and at least `ratio` of its characters
+/// are printable (controls other than tab/newline and replacement characters are not).
+pub(crate) fn printable_text(bytes: &[u8], ratio: f32) -> Option<String> {
+    let text = String::from_utf8_lossy(bytes);
+    let (mut total, mut good) = (0usize, 0usize);
+    for c in text.chars() {
+        total += 1;
+        if c != '\u{FFFD}' && (!c.is_control() || matches!(c, '\n' | '\r' | '\t')) {
+            good += 1;
+        }
+    }
+    let enough = total > 0 && good as f32 >= ratio * total as f32;
+    (enough && !text.trim().is_empty()).then(|| text.into_owned())
+}
+
+const ALNUM: u8 = 1;
+const PLUS_SLASH: u8 = 2;
+const URL_SAFE: u8 = 4;
+const HEX: u8 = 8;
+const UPPER: u8 = 16;
+const LOWER: u8 = 32;
+const B64: u8 = ALNUM | PLUS_SLASH | URL_SAFE;
+
+const CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = match b {
+            b'0'..=b'9' => ALNUM | HEX,
+            b'a'..=b'f' => ALNUM | HEX | LOWER,
+            b'A'..=b'F' => ALNUM | HEX | UPPER,
+            b'g'..=b'z' => ALNUM | LOWER,
+            b'G'..=b'Z' => ALNUM | UPPER,
+            b'+' | b'/' => PLUS_SLASH,
+            b'-' | b'_' => URL_SAFE,
+            _ => 0,
+        };
+        i += 1;
+    }
+    t
+};
+
+fn class(b: u8) -> u8 {
+    CLASS[usize::from(b)]
+}
+
+/// Every encoded run of `text` that decodes to text; spans are byte ranges of `text`.
+pub(crate) fn scan(text: &str, budget: &mut Budget) -> Vec<Decoded> {
+    let mut out = Vec::new();
+    if budget.exhausted() {
+        return out;
+    }
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if class(bytes[i]) & B64 == 0 {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while bytes.get(i).is_some_and(|&b| class(b) & B64 != 0) {
+            i += 1;
+        }
+        if i - start >= budget.min_len {
+            // Runs this long are rare in prose: classify them only now.
+            let run = bytes.get(start..i).unwrap_or_default();
+            let any = run.iter().fold(0u8, |a, &b| a | class(b));
+            let all = run.iter().fold(0xFFu8, |a, &b| a & class(b));
+            try_run(text, start..i, any, all, budget, &mut out);
+            if budget.exhausted() {
+                return out;
+            }
+        }
+    }
+    if memchr::memchr(b'%', bytes).is_some() {
+        percent_runs(text, budget, &mut out);
+    }
+    if memchr::memmem::find(bytes, b"\\x").is_some() {
+        hex_escapes(text, budget, &mut out);
+    }
+    out
+}
+
+fn try_run(
+    text: &str,
+    run: Range<usize>,
+    any: u8,
+    all: u8,
+    budget: &mut Budget,
+    out: &mut Vec<Decoded>,
+) {
+    let Some(s) = text.get(run.clone()) else {
+        return;
+    };
+    let ratio = budget.min_printable_ratio;
+    if all & HEX != 0 || (s.len() > 2 && (s.starts_with("0x") || s.starts_with("0X"))) {
+        let digits = if all & HEX != 0 { s } else { &s[2..] };
+        if digits.len() % 2 == 0
+            && let Some(bytes) = hex_bytes(digits)
+            && let Some(t) = printable_text(&bytes, ratio)
+        {
+            budget.push(out, t, run, "hex");
+        }
+        // An all-hex run (hash, UUID part) that is not hex text is not base64 text either.
+        return;
+    }
+    // Base64 of text has upper and lower case; one alphabet only; never length 4n+1.
+    let mixed_case = any & UPPER != 0 && any & LOWER != 0;
+    let both_alphabets = any & PLUS_SLASH != 0 && any & URL_SAFE != 0;
+    if !mixed_case || both_alphabets || s.len() % 4 == 1 {
+        return;
+    }
+    // Padding after the run belongs to it.
+    let pad = text
+        .as_bytes()
+        .get(run.end..)
+        .map_or(0, |r| r.iter().take(2).take_while(|&&b| b == b'=').count());
+    let span = run.start..run.end + pad;
+    let engine = if any & URL_SAFE != 0 {
+        &URL_SAFE_NO_PAD
+    } else {
+        &STANDARD_NO_PAD
+    };
+    // Reject big binary blobs (images, keys) from a prefix before decoding them whole.
+    if s.len() > 256 {
+        let head = s.get(..128).unwrap_or(s);
+        match engine.decode(head) {
+            Ok(b) if printable_text(&b, ratio).is_some() => {}
+            _ => return,
+        }
+    }
+    if let Ok(bytes) = engine.decode(s)
+        && let Some(t) = printable_text(&bytes, ratio)
+    {
+        budget.push(out, t, span, "base64");
+    }
+}
+
+fn hex_val(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+fn hex_bytes(s: &str) -> Option<Vec<u8>> {
+    s.as_bytes()
+        .chunks(2)
+        .map(|p| match p {
+            [h, l] => Some(hex_val(*h)? << 4 | hex_val(*l)?),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Bytes that can be part of a URL-ish token around a `%XX`.
+fn urlish(b: u8) -> bool {
+    b.is_ascii_graphic() && !matches!(b, b'"' | b'\'' | b'<' | b'>' | b'`' | b'(' | b')')
+}
+
+/// Tokens with at least three `%XX` escapes, decoded whole.
+fn percent_runs(text: &str, budget: &mut Budget, out: &mut Vec<Decoded>) {
+    let bytes = text.as_bytes();
+    let mut done = 0;
+    for p in memchr::memchr_iter(b'%', bytes) {
+        if p < done || budget.exhausted() {
+            continue;
+        }
+        let start = bytes[..p]
+            .iter()
+            .rposition(|&b| !urlish(b))
+            .map_or(0, |k| k + 1)
+            .max(done);
+        let end = bytes[p..]
+            .iter()
+            .position(|&b| !urlish(b))
+            .map_or(bytes.len(), |k| p + k);
+        done = end;
+        let token = &bytes[start..end];
+        let mut decoded = Vec::with_capacity(token.len());
+        let (mut escapes, mut k) = (0, 0);
+        while k < token.len() {
+            let esc = match token.get(k..k + 3) {
+                Some([b'%', h, l]) => hex_val(*h).zip(hex_val(*l)),
+                _ => None,
+            };
+            if let Some((h, l)) = esc {
+                decoded.push(h << 4 | l);
+                escapes += 1;
+                k += 3;
+            } else {
+                decoded.push(token[k]);
+                k += 1;
+            }
+        }
+        if escapes >= 3
+            && let Some(t) = printable_text(&decoded, budget.min_printable_ratio)
+        {
+            budget.push(out, t, start..end, "url");
+        }
+    }
+}
+
+/// Runs of at least four `\xHH` escapes.
+fn hex_escapes(text: &str, budget: &mut Budget, out: &mut Vec<Decoded>) {
+    let bytes = text.as_bytes();
+    let mut done = 0;
+    for p in memchr::memchr_iter(b'\\', bytes) {
+        if p < done || budget.exhausted() {
+            continue;
+        }
+        let mut k = p;
+        let mut decoded = Vec::new();
+        while let Some([b'\\', b'x', h, l]) = bytes.get(k..k + 4) {
+            let (Some(h), Some(l)) = (hex_val(*h), hex_val(*l)) else {
+                break;
+            };
+            decoded.push(h << 4 | l);
+            k += 4;
+        }
+        done = k;
+        if decoded.len() >= 4
+            && let Some(t) = printable_text(&decoded, budget.min_printable_ratio)
+        {
+            budget.push(out, t, p..k, "hex_escape");
+        }
+    }
+}

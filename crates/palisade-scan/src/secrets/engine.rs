@@ -1,0 +1,344 @@
+//! The scan: one Aho-Corasick pass selects the rules whose keywords occur in the text
+//! (ASCII case-insensitive, as gitleaks lower-cases both); only selected rules run their
+//! regex. Rules without keywords get literals derived from their regex (the required
+//! prefixes, when every match must start with one of a few literals of 3+ bytes) and
+//! only the rest run on every text. Then, per match, gitleaks' semantics: newline trim,
+//! secret group, entropy floor, global then rule allowlists; finally generic rules yield
+//! to a specific rule's finding over the same secret, and duplicate spans collapse.
+//!
+//! No allocation on the no-finding path: the rule selection is a bitset on the stack
+//! (up to 1,024 rules), `Regex::find_at` uses the regex's internal cache pool.
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use regex_syntax::hir::literal::{ExtractKind, Extractor};
+
+use super::allowlist::Candidate;
+use super::entropy::shannon_entropy;
+use super::rule::CompiledRule;
+use crate::finding::{Category, Finding};
+
+const STACK_WORDS: usize = 16;
+
+/// The prefilter over a rule list.
+#[derive(Debug, Clone)]
+pub struct Prefilter {
+    ac: Option<AhoCorasick>,
+    /// Rules to select for each automaton pattern.
+    pattern_rules: Vec<Vec<u32>>,
+    /// Rules with neither keywords nor derivable literals: run on every text.
+    always: Vec<u32>,
+}
+
+impl Prefilter {
+    pub fn build(rules: &[CompiledRule]) -> Prefilter {
+        let mut patterns: Vec<Vec<u8>> = Vec::new();
+        let mut pattern_rules: Vec<Vec<u32>> = Vec::new();
+        let mut always = Vec::new();
+        for (idx, rule) in rules.iter().enumerate() {
+            let idx = idx as u32;
+            let words = if rule.keywords.is_empty() {
+                derived_literals(rule)
+            } else {
+                Some(
+                    rule.keywords
+                        .iter()
+                        .map(|k| k.as_bytes().to_vec())
+                        .collect(),
+                )
+            };
+            let Some(words) = words else {
+                always.push(idx);
+                continue;
+            };
+            for w in words {
+                let lw = w.to_ascii_lowercase();
+                match patterns.iter().position(|p| *p == lw) {
+                    Some(p) => pattern_rules[p].push(idx),
+                    None => {
+                        patterns.push(lw);
+                        pattern_rules.push(vec![idx]);
+                    }
+                }
+            }
+        }
+        let ac = if patterns.is_empty() {
+            None
+        } else {
+            AhoCorasickBuilder::new()
+                .ascii_case_insensitive(true)
+                .match_kind(MatchKind::Standard)
+                .build(&patterns)
+                .ok()
+        };
+        if ac.is_none() && !patterns.is_empty() {
+            // Cannot happen for a few hundred short patterns; stay correct regardless.
+            always = (0..rules.len() as u32).collect();
+        }
+        Prefilter {
+            ac,
+            pattern_rules,
+            always,
+        }
+    }
+
+    /// How many rules run on every text (no keyword, no derivable literal).
+    pub fn unfiltered(&self) -> usize {
+        self.always.len()
+    }
+
+    /// Indices of the rules selected for `text` (diagnostics; allocates).
+    pub fn selected(&self, text: &str, n_rules: usize) -> Vec<usize> {
+        let mut bits = vec![0u64; n_rules.div_ceil(64)];
+        self.select(text, &mut bits);
+        (0..n_rules)
+            .filter(|&i| bits[i / 64] & (1 << (i % 64)) != 0)
+            .collect()
+    }
+
+    /// Marks the selected rules in `bits`.
+    fn select(&self, text: &str, bits: &mut [u64]) {
+        for &r in &self.always {
+            set(bits, r);
+        }
+        if let Some(ac) = &self.ac {
+            for m in ac.find_overlapping_iter(text) {
+                if let Some(rules) = self.pattern_rules.get(m.pattern().as_usize()) {
+                    for &r in rules {
+                        set(bits, r);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn set(bits: &mut [u64], r: u32) {
+    if let Some(w) = bits.get_mut((r / 64) as usize) {
+        *w |= 1 << (r % 64);
+    }
+}
+
+/// Literals one of which starts every match of the rule, if there are few, long ones.
+fn derived_literals(rule: &CompiledRule) -> Option<Vec<Vec<u8>>> {
+    let hir = regex_syntax::parse(rule.regex.as_str()).ok()?;
+    let seq = Extractor::new().kind(ExtractKind::Prefix).extract(&hir);
+    let lits = seq.literals()?;
+    if lits.is_empty() || lits.len() > 64 || lits.iter().any(|l| l.as_bytes().len() < 3) {
+        return None;
+    }
+    Some(lits.iter().map(|l| l.as_bytes().to_vec()).collect())
+}
+
+/// A finding plus what the post-pass needs.
+struct Hit {
+    finding: Finding,
+    generic: bool,
+}
+
+/// Runs the selected rules over `text`, appending findings to `out`.
+pub fn scan(rules: &[CompiledRule], prefilter: &Prefilter, text: &str, out: &mut Vec<Finding>) {
+    if text.is_empty() || rules.is_empty() {
+        return;
+    }
+    let words = rules.len().div_ceil(64);
+    let mut stack = [0u64; STACK_WORDS];
+    let mut heap = Vec::new();
+    let bits: &mut [u64] = if words <= STACK_WORDS {
+        &mut stack[..words]
+    } else {
+        heap.resize(words, 0u64);
+        &mut heap
+    };
+    prefilter.select(text, bits);
+    let mut hits: Vec<Hit> = Vec::new();
+    for (w, &word) in bits.iter().enumerate() {
+        let mut word = word;
+        while word != 0 {
+            let b = word.trailing_zeros() as usize;
+            word &= word - 1;
+            if let Some(rule) = rules.get(w * 64 + b) {
+                run_rule(rule, text, &mut hits);
+            }
+        }
+    }
+    if hits.is_empty() {
+        return;
+    }
+    resolve(hits, out);
+}
+
+fn run_rule(rule: &CompiledRule, text: &str, hits: &mut Vec<Hit>) {
+    let Some(window) = &rule.window else {
+        let mut pos = 0;
+        while pos <= text.len() {
+            let Some(m) = rule.regex.find_at(text, pos) else {
+                break;
+            };
+            pos = advance(text, m.start(), m.end());
+            on_match(rule, text, m.start(), m.end(), hits);
+        }
+        return;
+    };
+    // Merge the windows around keyword occurrences, search each once, in order.
+    let mut pending: Option<(usize, usize)> = None;
+    let mut done = 0;
+    for k in window.keywords.find_overlapping_iter(text) {
+        let ws = floor_char(text, k.start().saturating_sub(window.max_len));
+        let we = ceil_char(text, k.end().saturating_add(window.max_len));
+        pending = match pending {
+            Some((s, e)) if ws <= e => Some((s, e.max(we))),
+            Some((s, e)) => {
+                search_window(rule, text, s, e, &mut done, hits);
+                Some((ws, we))
+            }
+            None => Some((ws, we)),
+        };
+    }
+    if let Some((s, e)) = pending {
+        search_window(rule, text, s, e, &mut done, hits);
+    }
+}
+
+/// Searches `text[s..e]` (look-behind sees the text before `s`). A match touching `e`
+/// may have been cut by the window: it is re-run on the whole text.
+fn search_window(
+    rule: &CompiledRule,
+    text: &str,
+    s: usize,
+    e: usize,
+    done: &mut usize,
+    hits: &mut Vec<Hit>,
+) {
+    let hay = &text[..e];
+    let mut pos = s.max(*done);
+    while pos <= e {
+        let Some(m) = rule.regex.find_at(hay, pos) else {
+            break;
+        };
+        let (ms, me) = if m.end() == e && e < text.len() {
+            match rule.regex.find_at(text, m.start()) {
+                Some(full) => (full.start(), full.end()),
+                None => break,
+            }
+        } else {
+            (m.start(), m.end())
+        };
+        pos = advance(text, ms, me);
+        *done = pos;
+        on_match(rule, text, ms, me, hits);
+    }
+}
+
+fn advance(text: &str, start: usize, end: usize) -> usize {
+    if end > start {
+        end
+    } else {
+        next_char(text, end)
+    }
+}
+
+fn floor_char(text: &str, mut i: usize) -> usize {
+    while i > 0 && !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+fn ceil_char(text: &str, i: usize) -> usize {
+    let mut i = i.min(text.len());
+    while i < text.len() && !text.is_char_boundary(i) {
+        i += 1;
+    }
+    i
+}
+
+/// gitleaks' per-match checks; pushes a hit when the match is a finding.
+fn on_match(rule: &CompiledRule, text: &str, start: usize, end: usize, hits: &mut Vec<Hit>) {
+    let has_groups = rule.regex.captures_len() > 1;
+    // gitleaks trims newlines off both ends of the match.
+    let raw = &text[start..end];
+    let trimmed = raw.trim_matches('\n');
+    if trimmed.is_empty() {
+        return;
+    }
+    let lead = raw.len() - raw.trim_start_matches('\n').len();
+    let (ms, me) = (start + lead, start + lead + trimmed.len());
+    let (mut ss, mut se) = (ms, me);
+    if has_groups && let Some(caps) = rule.regex.captures_at(text, start) {
+        let group = if rule.secret_group > 0 {
+            caps.get(rule.secret_group)
+        } else {
+            caps.iter().skip(1).flatten().find(|g| !g.is_empty())
+        };
+        match group {
+            Some(g) => {
+                ss = g.start().clamp(ms, me);
+                se = g.end().clamp(ss, me);
+            }
+            // The configured group did not take part: gitleaks' secret is empty.
+            None if rule.secret_group > 0 => return,
+            None => {}
+        }
+    }
+    if se <= ss {
+        return;
+    }
+    let secret = &text[ss..se];
+    if rule.entropy > 0.0 && shannon_entropy(secret) <= rule.entropy {
+        return;
+    }
+    let line_start = text[..ms].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[me..].find('\n').map_or(text.len(), |i| me + i);
+    let candidate = Candidate {
+        secret,
+        matched: &text[ms..me],
+        line: &text[line_start..line_end],
+    };
+    let allowed = rule
+        .globals
+        .iter()
+        .filter(|a| a.targets(&rule.id))
+        .chain(rule.allowlists.iter())
+        .any(|a| a.allows(&candidate));
+    if allowed {
+        return;
+    }
+    hits.push(Hit {
+        finding: Finding::new(
+            "secret",
+            Category::Secret,
+            ss..se,
+            rule.score(secret),
+            rule.detector.clone(),
+        ),
+        generic: rule.generic,
+    });
+}
+
+fn next_char(text: &str, at: usize) -> usize {
+    text[at..]
+        .chars()
+        .next()
+        .map_or(text.len() + 1, |c| at + c.len_utf8())
+}
+
+/// gitleaks' filter (a generic finding yields to a specific one covering its secret)
+/// plus collapsing identical spans (the highest score, then the first rule, wins).
+fn resolve(mut hits: Vec<Hit>, out: &mut Vec<Finding>) {
+    hits.sort_by(|a, b| {
+        (a.finding.start, a.finding.end)
+            .cmp(&(b.finding.start, b.finding.end))
+            .then(b.finding.score.total_cmp(&a.finding.score))
+    });
+    for i in 0..hits.len() {
+        let f = &hits[i].finding;
+        let duplicate = i > 0 && hits[i - 1].finding.span() == f.span();
+        let shadowed = hits[i].generic
+            && hits
+                .iter()
+                .any(|h| !h.generic && h.finding.start <= f.start && f.end <= h.finding.end);
+        if !duplicate && !shadowed {
+            out.push(f.clone());
+        }
+    }
+}

@@ -1,0 +1,75 @@
+//! Property tests: any text is scanned without panicking and spans fall on char
+//! boundaries; a token inserted at a random position in random benign text is found with
+//! its exact span.
+
+use proptest::prelude::*;
+
+use super::*;
+
+fn shared() -> &'static SecretRules {
+    static RULES: std::sync::OnceLock<SecretRules> = std::sync::OnceLock::new();
+    RULES.get_or_init(SecretRules::builtin)
+}
+
+/// Benign words, some of them keywords of rules (key, token, password, api, secret).
+const WORDS: &[&str] = &[
+    "the", "key", "to", "a", "token", "of", "trust", "is", "password", "policy", "api", "secret",
+    "garden", "café", "naïve", "日本", "access", "auth", "\n", "=", ":", "—",
+];
+
+fn benign() -> impl Strategy<Value = String> {
+    prop::collection::vec(prop::sample::select(WORDS), 0..60).prop_map(|w| w.join(" "))
+}
+
+/// Made-up tokens with their expected rule.
+const TOKENS: &[(&str, &str)] = &[
+    ("gitleaks:aws-access-token", "AKIAZ7Q3LMN4RT2VWXY5"),
+    (
+        "gitleaks:github-pat",
+        "ghp_R7x2Kq9LmT4vW8zN3bC6dF1hJ5pS0aYuE2iO",
+    ),
+    (
+        "gitleaks:stripe-access-token",
+        "sk_live_4eC39HqLyjWDarjtT1zdp7dcQ9",
+    ),
+    (
+        "gitleaks:gcp-api-key",
+        "AIzaSyB7x2Kq9LmT4vW8zN3bC6dF1hJ5pS0aYuE",
+    ),
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn never_panics_and_spans_are_char_boundaries(text in any::<String>()) {
+        let mut out = Vec::new();
+        shared().detect(&text, &mut out);
+        for f in &out {
+            prop_assert!(f.start < f.end && f.end <= text.len());
+            prop_assert!(text.is_char_boundary(f.start) && text.is_char_boundary(f.end));
+        }
+    }
+
+    #[test]
+    fn inserted_token_is_found_exactly(
+        text in benign(),
+        at in any::<prop::sample::Index>(),
+        which in 0..TOKENS.len(),
+    ) {
+        let (detector, token) = TOKENS[which];
+        // Insert at a word boundary (a space), as a token is pasted between words.
+        let cuts: Vec<usize> = std::iter::once(0)
+            .chain(text.match_indices(' ').map(|(i, _)| i + 1))
+            .collect();
+        let pos = cuts[at.index(cuts.len())];
+        let full = format!("{}{} {}", &text[..pos], token, &text[pos..]);
+        let mut out = Vec::new();
+        shared().detect(&full, &mut out);
+        let start = pos;
+        prop_assert!(
+            out.iter().any(|f| f.detector == detector && f.span() == (start..start + token.len())),
+            "{:?} in {:?}: {:?}", token, full, out
+        );
+    }
+}

@@ -1,0 +1,256 @@
+//! Output scanning for streams. Text arrives in small deltas; [`StreamGuard`] releases a
+//! prefix to the client only when no match still in progress could include it:
+//!
+//! - the last `holdback` bytes are always held (a phone number or card split over chunks);
+//! - the cut never falls inside a run of non-space characters (tokens, keys, URLs,
+//!   JWTs), nor after an unterminated `-----BEGIN` block, nor inside a finding, nor
+//!   inside a placeholder such as `[EMAIL_1]` still being written — each bounded by
+//!   `max_hold`, after which the text is released as scanned;
+//! - released text is rewritten by the profile's actions and pseudonyms are restored;
+//! - a `block` finding anywhere in the unreleased text ends the stream before any of it
+//!   is released.
+//!
+//! Every step scans the held text plus a little already-released context, so context
+//! words and word boundaries work across chunks.
+
+use std::sync::Arc;
+
+use crate::finding::Finding;
+use crate::profile::{Action, Direction, Profile};
+use crate::transform::{Applied, blocking_kinds, decide, rewrite};
+use crate::vault::{Vault, open_placeholder};
+
+/// The detectors a stream runs: the gateway passes its scanner, bound to a profile.
+pub type ScanFn = Arc<dyn Fn(&str) -> Vec<Finding> + Send + Sync>;
+
+/// How much a stream may hold back.
+#[derive(Debug, Clone, Copy)]
+pub struct HoldBack {
+    /// Bytes always held at the end of the unreleased text.
+    pub tail: usize,
+    /// Most bytes held for one unfinished token, key block or finding.
+    pub max: usize,
+    /// Bytes of released text kept as context for the next scan.
+    pub context: usize,
+}
+
+impl Default for HoldBack {
+    fn default() -> HoldBack {
+        HoldBack {
+            tail: 48,
+            max: 16 * 1024,
+            context: 64,
+        }
+    }
+}
+
+/// The result of one delta.
+#[derive(Debug, PartialEq)]
+pub enum Step {
+    /// Text to send now (may be empty: everything is still held).
+    Emit(String),
+    /// A blocking finding: end the stream with `content_filter`; these kinds caused it.
+    Blocked(Vec<String>),
+}
+
+pub struct StreamGuard {
+    scan: ScanFn,
+    profile: Arc<Profile>,
+    vault: Vault,
+    hold: HoldBack,
+    pending: String,
+    context: String,
+    released: usize,
+    findings: Vec<Applied>,
+    blocked: bool,
+}
+
+impl std::fmt::Debug for StreamGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamGuard")
+            .field("profile", &self.profile.name)
+            .field("held", &self.pending.len())
+            .field("released", &self.released)
+            .finish_non_exhaustive()
+    }
+}
+
+impl StreamGuard {
+    /// `vault` is the request's: pseudonyms issued on input are restored in the output.
+    pub fn new(scan: ScanFn, profile: Arc<Profile>, vault: Vault, hold: HoldBack) -> StreamGuard {
+        StreamGuard {
+            scan,
+            profile,
+            vault,
+            hold,
+            pending: String::new(),
+            context: String::new(),
+            released: 0,
+            findings: Vec::new(),
+            blocked: false,
+        }
+    }
+
+    /// Takes the next delta of model text.
+    pub fn push(&mut self, delta: &str) -> Step {
+        if self.blocked {
+            return Step::Blocked(Vec::new());
+        }
+        self.pending.push_str(delta);
+        if self.pending.len() <= self.hold.tail {
+            return Step::Emit(String::new());
+        }
+        self.step(false)
+    }
+
+    /// The stream ended: scans and releases whatever is held.
+    pub fn finish(&mut self) -> Step {
+        if self.blocked {
+            return Step::Blocked(Vec::new());
+        }
+        if self.pending.is_empty() {
+            return Step::Emit(String::new());
+        }
+        self.step(true)
+    }
+
+    /// Bytes currently held back.
+    pub fn held(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// The findings acted on so far, spans in the model's whole output.
+    pub fn findings(&self) -> &[Applied] {
+        &self.findings
+    }
+
+    pub fn into_parts(self) -> (Vault, Vec<Applied>) {
+        (self.vault, self.findings)
+    }
+
+    fn step(&mut self, last: bool) -> Step {
+        let ctx = self.context.len();
+        let window = format!("{}{}", self.context, self.pending);
+        let applied: Vec<Applied> = decide((self.scan)(&window), &self.profile)
+            .into_iter()
+            .filter(|a| a.finding.end > ctx && a.finding.start >= ctx)
+            .map(|mut a| {
+                a.finding.start -= ctx;
+                a.finding.end -= ctx;
+                a
+            })
+            .collect();
+        let blocking = blocking_kinds(&applied);
+        if !blocking.is_empty() {
+            self.blocked = true;
+            self.findings.extend(
+                applied
+                    .into_iter()
+                    .filter(|a| a.action == Action::Block)
+                    .map(|mut a| {
+                        a.finding.start += self.released;
+                        a.finding.end += self.released;
+                        a
+                    }),
+            );
+            return Step::Blocked(blocking);
+        }
+        let cut = if last {
+            self.pending.len()
+        } else {
+            self.safe_cut(&applied)
+        };
+        let released: Vec<Applied> = applied
+            .into_iter()
+            .filter(|a| a.finding.end <= cut)
+            .collect();
+        let raw = &self.pending[..cut];
+        let rewritten = rewrite(raw, &released, &mut self.vault, Direction::Output);
+        let text = rewritten.as_deref().unwrap_or(raw);
+        let text = self.vault.restore(text).unwrap_or_else(|| text.to_owned());
+        self.keep_context(cut);
+        self.findings.extend(released.into_iter().map(|mut a| {
+            a.finding.start += self.released;
+            a.finding.end += self.released;
+            a
+        }));
+        self.released += cut;
+        self.pending.drain(..cut);
+        Step::Emit(text)
+    }
+
+    /// How much of `pending` can be released now.
+    fn safe_cut(&self, applied: &[Applied]) -> usize {
+        let p = &self.pending;
+        let budget_start = p.len().saturating_sub(self.hold.max);
+        let mut cut = floor_boundary(p, p.len().saturating_sub(self.hold.tail));
+        // Not inside a run of non-space characters.
+        if cut > 0 && cut < p.len() && !is_space_at(p, cut) && !is_space_before(p, cut) {
+            let run = p[..cut]
+                .rfind(char::is_whitespace)
+                .map(|i| i + p[i..].chars().next().map_or(1, char::len_utf8))
+                .unwrap_or(0);
+            if run >= budget_start {
+                cut = run;
+            }
+        }
+        // Not after an unterminated key block.
+        if let Some(begin) = p[..cut].rfind("-----BEGIN")
+            && !p[begin..].contains("-----END")
+            && begin >= budget_start
+        {
+            cut = begin;
+        }
+        // Not inside a finding (repeat: moving the cut can make another one straddle it).
+        loop {
+            let straddling = applied
+                .iter()
+                .filter(|a| a.finding.start < cut && a.finding.end > cut)
+                .map(|a| a.finding.start)
+                .min();
+            match straddling {
+                Some(start) if start >= budget_start => cut = start,
+                _ => break,
+            }
+        }
+        // Not inside a placeholder still being written.
+        if let Some(open) = open_placeholder(&p[..cut]) {
+            cut = open;
+        }
+        cut
+    }
+
+    fn keep_context(&mut self, cut: usize) {
+        self.context.push_str(&self.pending[..cut]);
+        if self.context.len() > self.hold.context {
+            let from = ceil_boundary(&self.context, self.context.len() - self.hold.context);
+            self.context.drain(..from);
+        }
+    }
+}
+
+fn is_space_at(s: &str, i: usize) -> bool {
+    s[i..].chars().next().is_some_and(char::is_whitespace)
+}
+
+fn is_space_before(s: &str, i: usize) -> bool {
+    s[..i].chars().next_back().is_some_and(char::is_whitespace)
+}
+
+fn floor_boundary(s: &str, mut i: usize) -> usize {
+    while i > 0 && !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+fn ceil_boundary(s: &str, mut i: usize) -> usize {
+    while i < s.len() && !s.is_char_boundary(i) {
+        i += 1;
+    }
+    i
+}
+
+#[cfg(test)]
+#[path = "stream_tests.rs"]
+mod tests;

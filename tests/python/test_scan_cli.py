@@ -1,0 +1,74 @@
+"""`palisade scan`: the gateway's detectors on files and stdin, for CI pipelines. Exit 1
+on findings, 0 when clean, 2 on errors; text, JSON and SARIF reports that never print
+the matched value; `--redact`; user rules in gitleaks format."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+from conftest import PALISADE_BIN, require_binary
+
+AWS_KEY = "AKIAZ7Q4PLMR2WX5TYUV"
+EMAIL = "ada.lovelace@example.org"
+
+
+def scan(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    require_binary(PALISADE_BIN)
+    return subprocess.run(
+        [str(PALISADE_BIN), "scan", *args], input=stdin, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_clean_input_exits_zero():
+    result = scan(stdin="What is the capital of France?\n")
+    assert result.returncode == 0, result.stderr
+    assert "0 finding(s)" in result.stdout
+
+
+def test_findings_exit_one_and_never_print_the_value(tmp_path: Path):
+    f = tmp_path / "notes.txt"
+    f.write_text(f"line one\nmy key: {AWS_KEY}\nmail {EMAIL}\n")
+    result = scan(str(f))
+    assert result.returncode == 1
+    assert f"{f}:2:9: secret" in result.stdout
+    assert f"{f}:3:6: email" in result.stdout
+    assert AWS_KEY not in result.stdout + result.stderr
+    assert EMAIL not in result.stdout + result.stderr
+
+
+def test_json_and_sarif_reports(tmp_path: Path):
+    f = tmp_path / "a.txt"
+    f.write_text(f"key {AWS_KEY}\n")
+    items = json.loads(scan("--format", "json", str(f)).stdout)
+    assert [(i["kind"], i["line"], i["start"], i["end"]) for i in items] == [("secret", 1, 4, 24)]
+    assert items[0]["detector"].startswith("gitleaks:")
+    sarif = json.loads(scan("--format", "sarif", str(f)).stdout)
+    assert sarif["version"] == "2.1.0"
+    result = sarif["runs"][0]["results"][0]
+    assert result["ruleId"] == "secret"
+    assert result["locations"][0]["physicalLocation"]["region"]["startColumn"] == 5
+
+
+def test_redact_writes_the_redacted_text():
+    result = scan("--redact", stdin=f"mail {EMAIL} key {AWS_KEY} ok")
+    assert result.returncode == 1
+    assert result.stdout == "mail [REDACTED_EMAIL] key [REDACTED_SECRET] ok"
+
+
+def test_user_rules_in_gitleaks_format(tmp_path: Path):
+    rules = tmp_path / "rules.toml"
+    rules.write_text(
+        'title = "acme"\n[[rules]]\nid = "acme-token"\ndescription = "Acme API token"\n'
+        'regex = \'\'\'acme_[a-z0-9]{24}\'\'\'\nkeywords = ["acme_"]\n'
+    )
+    token = "acme_" + "k3j9x0q2m8v7w1z5r4t6y2u8"
+    result = scan("--rules", str(rules), "--format", "json", stdin=f"token {token}\n")
+    assert result.returncode == 1
+    assert [i["detector"] for i in json.loads(result.stdout)] == ["gitleaks:acme-token"]
+
+
+def test_errors_exit_two(tmp_path: Path):
+    assert scan(str(tmp_path / "missing.txt")).returncode == 2
+    assert scan("--profile", "nope", stdin="x").returncode == 2
