@@ -9,7 +9,9 @@ use palisade_scan::injection::InjectionDetector;
 use palisade_scan::injection::csv::parse_labelled;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let path = std::env::args().nth(1).ok_or("usage: injection_thresholds <labelled.csv>")?;
+    let path = std::env::args()
+        .nth(1)
+        .ok_or("usage: injection_thresholds <labelled.csv>")?;
     let rows = parse_labelled(&std::fs::read_to_string(&path)?)?;
     let base = InjectionDetector::builtin()?;
     let classifier = base.classifier().ok_or("no classifier")?;
@@ -19,7 +21,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|r| {
             let mut found = Vec::new();
             rules_only.detect(&r.text, &mut found);
-            (classifier.score_window(&r.text).0, !found.is_empty(), r.label)
+            (
+                classifier.score_window(&r.text).0,
+                !found.is_empty(),
+                r.label,
+            )
         })
         .collect();
     println!("| threshold | precision | recall | F1 | FPR |\n|---:|---:|---:|---:|---:|");
@@ -34,7 +40,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
         let (p, r) = (tp / (tp + fp), tp / (tp + fn_));
-        println!("| {t:.3} | {p:.4} | {r:.4} | {:.4} | {:.4} |", 2.0 * p * r / (p + r), fp / (fp + tn));
+        println!(
+            "| {t:.3} | {p:.4} | {r:.4} | {:.4} | {:.4} |",
+            2.0 * p * r / (p + r),
+            fp / (fp + tn)
+        );
     }
     Ok(())
 }

@@ -70,24 +70,32 @@ impl Relay {
         record::run(&self.state, &mut ctx, 200, code).await.is_ok()
     }
 
-    /// A gateway-made chunk ending choice `index` with `reason`.
-    fn final_chunk(&self, index: u32, reason: &str) -> String {
+    /// A gateway-made chunk for choice `index`: a text delta, or the end with `reason`.
+    fn own_chunk(&self, index: u32, text: Option<String>, reason: Option<&str>) -> String {
         let (id, created) = self.last_chunk.clone().unwrap_or_default();
-        let last = ChatChunk {
+        let chunk = ChatChunk {
             id,
             object: "chat.completion.chunk".into(),
             created,
             model: self.model.clone(),
             choices: vec![ChunkChoice {
                 index,
-                delta: Delta::default(),
-                finish_reason: Some(reason.into()),
+                delta: Delta {
+                    content: text,
+                    ..Delta::default()
+                },
+                finish_reason: reason.map(str::to_owned),
                 extra: Default::default(),
             }],
             usage: None,
             extra: Default::default(),
         };
-        sse::encode_data(&serde_json::to_string(&last).unwrap_or_default())
+        sse::encode_data(&serde_json::to_string(&chunk).unwrap_or_default())
+    }
+
+    /// A gateway-made chunk ending choice `index` with `reason`.
+    fn final_chunk(&self, index: u32, reason: &str) -> String {
+        self.own_chunk(index, None, Some(reason))
     }
 
     /// A `block` on output: `content_filter`, recorded as a block, then `[DONE]`.
@@ -148,37 +156,18 @@ impl Relay {
         let Some(inspector) = self.inspector.as_mut() else {
             return Ok(String::new());
         };
-        let mut out = String::new();
+        let mut released = Vec::new();
         for index in inspector.open_choices() {
             match inspector.finish(index) {
-                StreamVerdict::Emit(text) if !text.is_empty() => {
-                    let (id, created) = self.last_chunk.clone().unwrap_or_default();
-                    let chunk = ChatChunk {
-                        id,
-                        object: "chat.completion.chunk".into(),
-                        created,
-                        model: self.model.clone(),
-                        choices: vec![ChunkChoice {
-                            index,
-                            delta: Delta {
-                                content: Some(text),
-                                ..Delta::default()
-                            },
-                            finish_reason: None,
-                            extra: Default::default(),
-                        }],
-                        usage: None,
-                        extra: Default::default(),
-                    };
-                    out.push_str(&sse::encode_data(
-                        &serde_json::to_string(&chunk).unwrap_or_default(),
-                    ));
-                }
+                StreamVerdict::Emit(text) if !text.is_empty() => released.push((index, text)),
                 StreamVerdict::Emit(_) => {}
                 StreamVerdict::Blocked => return Err(index),
             }
         }
-        Ok(out)
+        Ok(released
+            .into_iter()
+            .map(|(index, text)| self.own_chunk(index, Some(text), None))
+            .collect())
     }
 
     async fn error_event(&mut self, err: GatewayError) -> Bytes {

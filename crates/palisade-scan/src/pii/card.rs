@@ -6,7 +6,7 @@
 use super::Kind;
 use super::checksum::luhn;
 use super::context::Tag;
-use super::scan::{Run, Sink};
+use super::scan::{Run, Sink, report_groups};
 
 const DET: &str = "pii.credit_card";
 
@@ -42,17 +42,7 @@ pub(crate) fn issuer_ok(d: &[u8]) -> bool {
 }
 
 pub(crate) fn check(run: &Run<'_>, sink: &mut Sink<'_>) {
-    let mut s = 0;
-    while s < run.n {
-        match candidate(run, s) {
-            Some(e) => {
-                let span = run.g(s).start..run.g(e).end;
-                sink.report(Kind::CreditCard, span, 0.85, Tag::Card, false, DET);
-                s = e + 1;
-            }
-            None => s += 1,
-        }
-    }
+    report_groups(run, sink, candidate, Kind::CreditCard, 0.85, Tag::Card, DET);
 }
 
 /// The last group of the longest valid card starting at group `s`.

@@ -4,7 +4,7 @@
 
 use super::Kind;
 use super::context::Tag;
-use super::scan::{Run, Sink};
+use super::scan::{Run, Sink, report_groups};
 
 const DET: &str = "pii.iban";
 
@@ -110,17 +110,7 @@ pub(crate) fn country_length(cc: &[u8]) -> Option<usize> {
 }
 
 pub(crate) fn check(run: &Run<'_>, sink: &mut Sink<'_>) {
-    let mut s = 0;
-    while s < run.n {
-        match candidate(run, s) {
-            Some(e) => {
-                let span = run.g(s).start..run.g(e).end;
-                sink.report(Kind::Iban, span, 0.90, Tag::Iban, false, DET);
-                s = e + 1;
-            }
-            None => s += 1,
-        }
-    }
+    report_groups(run, sink, candidate, Kind::Iban, 0.90, Tag::Iban, DET);
 }
 
 fn candidate(run: &Run<'_>, s: usize) -> Option<usize> {

@@ -263,3 +263,27 @@ impl<'a> Sink<'a> {
         self.out.push(finding(kind, span, score, det));
     }
 }
+
+/// Reports every non-overlapping candidate of a run, left to right: `candidate(run, s)`
+/// returns the last group of a valid value starting at group `s`.
+pub(crate) fn report_groups(
+    run: &Run<'_>,
+    sink: &mut Sink<'_>,
+    candidate: fn(&Run<'_>, usize) -> Option<usize>,
+    kind: Kind,
+    score: f32,
+    tag: Tag,
+    detector: &'static str,
+) {
+    let mut s = 0;
+    while s < run.n {
+        match candidate(run, s) {
+            Some(e) => {
+                let span = run.g(s).start..run.g(e).end;
+                sink.report(kind, span, score, tag, false, detector);
+                s = e + 1;
+            }
+            None => s += 1,
+        }
+    }
+}

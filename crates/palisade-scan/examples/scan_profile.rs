@@ -1,0 +1,126 @@
+//! `scan_profile`: where a scan's time goes. Times normalization and each detector alone
+//! over a JSONL corpus (`{"text": …}` per line, e.g. bench/scan/out/corpus.jsonl), in
+//! µs per KB, single thread. `cargo run --release -p palisade-scan --example scan_profile -- <corpus.jsonl>`
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::time::Instant;
+
+use palisade_scan::Detector;
+use palisade_scan::engine::Scanner;
+use palisade_scan::injection::InjectionDetector;
+use palisade_scan::normalize::{NormalizeOptions, normalize_with};
+use palisade_scan::pii::PiiDetector;
+use palisade_scan::secrets::SecretRules;
+
+fn texts(path: &str) -> Result<Vec<String>, Box<dyn std::error::Error>> {
+    let mut out = Vec::new();
+    for line in std::fs::read_to_string(path)?.lines() {
+        // Minimal JSONL reading without a JSON dependency: the "text" field via toml's
+        // parser is not applicable, so take the field with a tiny unescape.
+        let Some(start) = line.find("\"text\": \"").map(|i| i + 9) else {
+            continue;
+        };
+        let mut s = String::new();
+        let mut chars = line[start..].chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '"' => break,
+                '\\' => match chars.next() {
+                    Some('n') => s.push('\n'),
+                    Some('t') => s.push('\t'),
+                    Some('u') => {
+                        let hex: String = chars.by_ref().take(4).collect();
+                        if let Some(ch) =
+                            u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32)
+                        {
+                            s.push(ch);
+                        }
+                    }
+                    Some(other) => s.push(other),
+                    None => break,
+                },
+                other => s.push(other),
+            }
+        }
+        out.push(s);
+    }
+    Ok(out)
+}
+
+fn time(name: &str, texts: &[String], mut f: impl FnMut(&str)) {
+    let bytes: usize = texts.iter().map(String::len).sum();
+    for t in texts.iter().take(200) {
+        f(t);
+    }
+    let start = Instant::now();
+    for _ in 0..3 {
+        for t in texts {
+            f(t);
+        }
+    }
+    let us = start.elapsed().as_secs_f64() * 1e6 / 3.0;
+    println!("{name:<28} {:>8.2} µs/KB", us * 1024.0 / bytes as f64);
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let path = std::env::args()
+        .nth(1)
+        .ok_or("usage: scan_profile <corpus.jsonl>")?;
+    let texts = texts(&path)?;
+    println!("{} texts", texts.len());
+    let opts = NormalizeOptions::default();
+    time("normalize (decode on)", &texts, |t| {
+        std::hint::black_box(normalize_with(t, &opts));
+    });
+    let pii = PiiDetector::new();
+    time("pii", &texts, |t| {
+        let mut v = Vec::new();
+        pii.detect(t, &mut v);
+        std::hint::black_box(v);
+    });
+    let secrets = SecretRules::builtin();
+    time("secrets", &texts, |t| {
+        let mut v = Vec::new();
+        secrets.detect(t, &mut v);
+        std::hint::black_box(v);
+    });
+    // The secret rules most often selected by their keywords, each regex alone over the
+    // whole text (an upper bound for rules that run only around their keywords).
+    let mut selected: std::collections::BTreeMap<String, usize> = Default::default();
+    for t in &texts {
+        for d in secrets.candidate_rules(t) {
+            *selected.entry(d.to_owned()).or_default() += 1;
+        }
+    }
+    let mut selected: Vec<_> = selected.into_iter().collect();
+    selected.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
+    for (d, n) in selected.iter().take(15) {
+        if let Some(info) = secrets.rules().find(|r| r.detector == d.as_str()) {
+            let re = regex::Regex::new(info.regex)?;
+            time(&format!("  {d} ({n}×)"), &texts, |t| {
+                std::hint::black_box(re.find_iter(t).count());
+            });
+        }
+    }
+    let rules = InjectionDetector::builtin()?.without_classifier();
+    time("injection rules", &texts, |t| {
+        let mut v = Vec::new();
+        rules.detect(t, &mut v);
+        std::hint::black_box(v);
+    });
+    let det = Scanner::deterministic()?;
+    time("engine: deterministic", &texts, |t| {
+        std::hint::black_box(det.scan(t));
+    });
+    let nodecode = Scanner::builder()
+        .classifier(false)
+        .normalize(Some(NormalizeOptions {
+            decode: false,
+            ..NormalizeOptions::default()
+        }))
+        .build()?;
+    time("engine: deterministic, no decode", &texts, |t| {
+        std::hint::black_box(nodecode.scan(t));
+    });
+    Ok(())
+}
