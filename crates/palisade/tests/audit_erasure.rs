@@ -35,7 +35,7 @@ provider = "sim"
 "#;
 
 const END_USER: &str = "end-user-alpha";
-const SECRET_PROMPT: &str = "alpha's secret prompt: the vault code is 4471-ALPHA";
+const SECRET_PROMPT: &str = "alpha's private note: the locker code is 4471-ALPHA";
 const OTHER_PROMPT: &str = "bob's ordinary question about invoices";
 
 /// Sends a chat and returns its request id.

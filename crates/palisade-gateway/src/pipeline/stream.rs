@@ -188,7 +188,9 @@ impl Relay {
 
     /// Ends the stream at the token allowance: a `length` finish, then the error event.
     async fn cut(&mut self) -> Bytes {
-        let mut out = self.final_chunk(0, "length");
+        // Held text that passes the scan was produced within the allowance: send it first.
+        let mut out = self.flush().unwrap_or_default();
+        out.push_str(&self.final_chunk(0, "length"));
         let refusal = Refusal {
             code: RefusalCode::BudgetExceeded,
             message: "The stream reached a token limit and was ended.".into(),

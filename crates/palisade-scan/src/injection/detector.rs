@@ -95,7 +95,7 @@ impl Detector for InjectionDetector {
         }
         if let Some(classifier) = &self.classifier {
             let (p, span) = classifier.score_window(text);
-            if p >= self.threshold && !text.is_empty() {
+            if p >= self.threshold && enough_words(&text[span.clone()]) {
                 out.push(Finding::new(
                     "prompt_injection",
                     Category::Injection,
@@ -106,4 +106,17 @@ impl Detector for InjectionDetector {
             }
         }
     }
+}
+
+/// The fewest words the classifier decides on alone. Below it (a greeting, "request
+/// 3-17") a linear model is swayed by one word's weight; the rules still cover short
+/// explicit attacks ("ignore previous instructions").
+pub const MIN_CLASSIFIER_WORDS: usize = 4;
+
+/// Whether `text` has at least [`MIN_CLASSIFIER_WORDS`] words of two or more letters.
+fn enough_words(text: &str) -> bool {
+    text.split(|c: char| !c.is_alphabetic())
+        .filter(|w| w.chars().nth(1).is_some())
+        .nth(MIN_CLASSIFIER_WORDS - 1)
+        .is_some()
 }

@@ -91,14 +91,14 @@ fn char_at(s: &str, pos: usize) -> Option<(char, usize)> {
 }
 
 /// Whether a token looks like an identifier rather than a word: long hex runs (hashes,
-/// UUID parts), long runs mixing letters with several digits (keys, order ids), long
-/// digit runs. Short leetspeak (`d1sr3gard`) stays a word.
+/// UUID parts), long runs mixing letters with several digits (keys, order ids), and
+/// numbers, whose digits would otherwise hash to arbitrary weights. Short leetspeak (`d1sr3gard`) stays a word.
 fn is_identifier(token: &str) -> bool {
     let len = token.chars().count();
     let digits = token.bytes().filter(u8::is_ascii_digit).count();
     let hex = token.bytes().all(|b| b.is_ascii_hexdigit());
     (len >= 12 && hex && digits > 0)
-        || (len >= 6 && digits == len)
+        || digits == len
         || (len >= 10 && digits * 4 >= len && digits < len)
 }
 
