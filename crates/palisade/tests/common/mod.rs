@@ -13,6 +13,17 @@ use serde_json::{Value, json};
 
 pub const ADMIN_TOKEN: &str = "test-bootstrap-admin-token-0123456789abcdef";
 
+/// Two distinct free ports (the OS may hand the same one out twice in a row).
+pub fn two_free_ports() -> (u16, u16) {
+    let port = free_port();
+    loop {
+        let other = free_port();
+        if other != port {
+            return (port, other);
+        }
+    }
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -68,7 +79,7 @@ impl Gateway {
         scheme: &str,
         http: reqwest::Client,
     ) -> Gateway {
-        let (port, admin_port) = (free_port(), free_port());
+        let (port, admin_port) = two_free_ports();
         let config = format!(
             "[server]\nlisten = \"127.0.0.1:{port}\"\nadmin_listen = \"127.0.0.1:{admin_port}\"\nshutdown_grace_ms = 5000\n{server_extra}\n\
              [store]\nurl = \"{store_url}\"\n[logging]\nlevel = \"debug\"\nformat = \"json\"\n{upstreams}\n"
