@@ -7,6 +7,7 @@
 use palisade_scan::Detector;
 use palisade_scan::injection::InjectionDetector;
 use palisade_scan::injection::csv::parse_labelled;
+use palisade_scan::injection::train::Confusion;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let path = std::env::args()
@@ -16,34 +17,28 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let base = InjectionDetector::builtin()?;
     let classifier = base.classifier().ok_or("no classifier")?;
     let rules_only = InjectionDetector::builtin()?.without_classifier();
-    let scored: Vec<(f32, bool, bool)> = rows
+    let labels: Vec<bool> = rows.iter().map(|r| r.label).collect();
+    let scored: Vec<(f32, bool)> = rows
         .iter()
         .map(|r| {
             let mut found = Vec::new();
             rules_only.detect(&r.text, &mut found);
-            (
-                classifier.score_window(&r.text).0,
-                !found.is_empty(),
-                r.label,
-            )
+            (classifier.score_window(&r.text).0, !found.is_empty())
         })
         .collect();
     println!("| threshold | precision | recall | F1 | FPR |\n|---:|---:|---:|---:|---:|");
     for t in [base.threshold(), 0.6, 0.7, 0.8, 0.9, 0.95] {
-        let (mut tp, mut fp, mut tn, mut fn_) = (0f64, 0f64, 0f64, 0f64);
-        for &(score, rule, label) in &scored {
-            match (score >= t || rule, label) {
-                (true, true) => tp += 1.0,
-                (true, false) => fp += 1.0,
-                (false, false) => tn += 1.0,
-                (false, true) => fn_ += 1.0,
-            }
-        }
-        let (p, r) = (tp / (tp + fp), tp / (tp + fn_));
+        let predicted: Vec<bool> = scored
+            .iter()
+            .map(|&(score, rule)| score >= t || rule)
+            .collect();
+        let c = Confusion::from_predictions(&predicted, &labels);
         println!(
-            "| {t:.3} | {p:.4} | {r:.4} | {:.4} | {:.4} |",
-            2.0 * p * r / (p + r),
-            fp / (fp + tn)
+            "| {t:.3} | {:.4} | {:.4} | {:.4} | {:.4} |",
+            c.precision(),
+            c.recall(),
+            c.f1(),
+            c.fpr()
         );
     }
     Ok(())

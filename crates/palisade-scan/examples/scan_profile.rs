@@ -14,35 +14,14 @@ use palisade_scan::secrets::SecretRules;
 
 fn texts(path: &str) -> Result<Vec<String>, Box<dyn std::error::Error>> {
     let mut out = Vec::new();
-    for line in std::fs::read_to_string(path)?.lines() {
-        // Minimal JSONL reading without a JSON dependency: the "text" field via toml's
-        // parser is not applicable, so take the field with a tiny unescape.
-        let Some(start) = line.find("\"text\": \"").map(|i| i + 9) else {
-            continue;
-        };
-        let mut s = String::new();
-        let mut chars = line[start..].chars();
-        while let Some(c) = chars.next() {
-            match c {
-                '"' => break,
-                '\\' => match chars.next() {
-                    Some('n') => s.push('\n'),
-                    Some('t') => s.push('\t'),
-                    Some('u') => {
-                        let hex: String = chars.by_ref().take(4).collect();
-                        if let Some(ch) =
-                            u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32)
-                        {
-                            s.push(ch);
-                        }
-                    }
-                    Some(other) => s.push(other),
-                    None => break,
-                },
-                other => s.push(other),
-            }
+    for line in std::fs::read_to_string(path)?
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+    {
+        let v: serde_json::Value = serde_json::from_str(line)?;
+        if let Some(text) = v["text"].as_str() {
+            out.push(text.to_owned());
         }
-        out.push(s);
     }
     Ok(out)
 }

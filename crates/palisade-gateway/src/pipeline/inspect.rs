@@ -66,7 +66,7 @@ pub fn input(
         if !scanned_role(msg, &scan.profile) {
             continue;
         }
-        let location = format!("input.messages[{i}]");
+        let location = || format!("input.messages[{i}]");
         for text in message_texts(msg) {
             blocked.extend(inspect_text(scanning.scanner(), scan, text, &location));
         }
@@ -89,7 +89,7 @@ pub fn embeddings_input(
     };
     let mut blocked = Vec::new();
     for (i, text) in texts.into_iter().enumerate() {
-        let location = format!("input.input[{i}]");
+        let location = || format!("input.input[{i}]");
         blocked.extend(inspect_text(scanning.scanner(), scan, text, &location));
     }
     finish_input(state, scan, blocked)
@@ -108,14 +108,16 @@ pub fn output(
         return Ok(());
     }
     for choice in &mut resp.choices {
-        let location = format!("output.choices[{}]", choice.index);
+        let index = choice.index;
         let mut blocked = false;
         for text in message_texts(&mut choice.message) {
             let findings = scanning
                 .scanner()
                 .scan_for(text, &scan.profile, Direction::Output);
             let applied = decide(findings, &scan.profile);
-            record_findings(scan, &applied, &location, 0);
+            if !applied.is_empty() {
+                record_findings(scan, &applied, &format!("output.choices[{index}]"));
+            }
             if !blocking_kinds(&applied).is_empty() {
                 blocked = true;
                 break;
@@ -154,14 +156,14 @@ fn inspect_text(
     scanner: &palisade_scan::engine::Scanner,
     scan: &mut ScanState,
     text: &mut String,
-    location: &str,
+    location: &dyn Fn() -> String,
 ) -> Vec<String> {
     let findings = scanner.scan_for(text, &scan.profile, Direction::Input);
     if findings.is_empty() {
         return Vec::new();
     }
     let applied = decide(findings, &scan.profile);
-    record_findings(scan, &applied, location, 0);
+    record_findings(scan, &applied, &location());
     let blocked = blocking_kinds(&applied);
     if blocked.is_empty()
         && let Some(new) = rewrite(text, &applied, &mut scan.vault, Direction::Input)
@@ -216,7 +218,7 @@ fn message_texts(msg: &mut ChatMessage) -> Vec<&mut String> {
     out
 }
 
-fn record_findings(scan: &mut ScanState, applied: &[Applied], location: &str, offset: usize) {
+fn record_findings(scan: &mut ScanState, applied: &[Applied], location: &str) {
     for a in applied {
         if scan.findings.len() >= MAX_RECORDED_FINDINGS {
             return;
@@ -226,8 +228,8 @@ fn record_findings(scan: &mut ScanState, applied: &[Applied], location: &str, of
             detector: a.finding.detector.to_string(),
             score: a.finding.score,
             location: location.to_owned(),
-            start: u32::try_from(a.finding.start + offset).unwrap_or(u32::MAX),
-            end: u32::try_from(a.finding.end + offset).unwrap_or(u32::MAX),
+            start: u32::try_from(a.finding.start).unwrap_or(u32::MAX),
+            end: u32::try_from(a.finding.end).unwrap_or(u32::MAX),
             action: a.action.as_str().to_owned(),
         });
     }
@@ -342,12 +344,7 @@ impl StreamInspector {
             return;
         };
         for (index, guard) in &self.guards {
-            record_findings(
-                scan,
-                guard.findings(),
-                &format!("output.choices[{index}]"),
-                0,
-            );
+            record_findings(scan, guard.findings(), &format!("output.choices[{index}]"));
         }
         self.guards.clear();
         count(state, scan, "output");

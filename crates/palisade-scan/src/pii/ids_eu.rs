@@ -111,6 +111,26 @@ pub(crate) fn emit(
         .then_some(e)
 }
 
+/// A scheme written as one clean group of exactly `len` characters that `valid` accepts,
+/// reported without context (its checksum is the evidence).
+pub(crate) fn single_group(
+    run: &Run<'_>,
+    s: usize,
+    sink: &mut Sink<'_>,
+    (len, valid): (usize, fn(&[u8]) -> bool),
+    tag: Tag,
+    det: &'static str,
+) -> Option<usize> {
+    let g = run.g(s);
+    if g.len() != len || !run.starts_clean(s) || !run.ends_clean(s) {
+        return None;
+    }
+    if !valid(&run.bytes[g.start..g.end]) {
+        return None;
+    }
+    emit(run, sink, (s, s), 0.90, tag, false, det)
+}
+
 pub(crate) fn nino_valid(s: &[u8]) -> bool {
     if !(s.len() == 8 || s.len() == 9) {
         return false;
@@ -295,20 +315,13 @@ pub(crate) fn codice_fiscale_valid(c: &[u8]) -> bool {
 }
 
 fn codice_fiscale(run: &Run<'_>, s: usize, sink: &mut Sink<'_>) -> Option<usize> {
-    let g = run.g(s);
-    if g.len() != 16 || !run.starts_clean(s) || !run.ends_clean(s) {
-        return None;
-    }
-    if !codice_fiscale_valid(&run.bytes[g.start..g.end]) {
-        return None;
-    }
-    emit(
+    let scheme = (16, codice_fiscale_valid as fn(&[u8]) -> bool);
+    single_group(
         run,
+        s,
         sink,
-        (s, s),
-        0.90,
+        scheme,
         Tag::CodiceFiscale,
-        false,
         "pii.national_id.it_codice_fiscale",
     )
 }

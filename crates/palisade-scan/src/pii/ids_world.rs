@@ -8,7 +8,7 @@
 use super::checksum::{dv, iso7064_mod11_2, luhn, verhoeff};
 use super::context::Tag;
 use super::dob::valid_date;
-use super::ids_eu::{emit, joined, run_schemes};
+use super::ids_eu::{emit, joined, run_schemes, single_group};
 use super::scan::{Run, Sink, boundary_after};
 
 pub(crate) fn check(run: &Run<'_>, sink: &mut Sink<'_>) {
@@ -108,20 +108,13 @@ pub(crate) fn cn_id_valid(c: &[u8]) -> bool {
 }
 
 fn cn_resident_id(run: &Run<'_>, s: usize, sink: &mut Sink<'_>) -> Option<usize> {
-    let g = run.g(s);
-    if g.len() != 18 || !run.starts_clean(s) || !run.ends_clean(s) {
-        return None;
-    }
-    if !cn_id_valid(&run.bytes[g.start..g.end]) {
-        return None;
-    }
-    emit(
+    let scheme = (18, cn_id_valid as fn(&[u8]) -> bool);
+    single_group(
         run,
+        s,
         sink,
-        (s, s),
-        0.90,
+        scheme,
         Tag::CnId,
-        false,
         "pii.national_id.cn_resident_id",
     )
 }

@@ -83,17 +83,8 @@ pub enum AuditVerb {
     },
     /// Follow records as they are committed, until Ctrl-C.
     Tail {
-        /// API key id, admin token id or user id.
-        #[arg(long)]
-        actor: Option<String>,
-        #[arg(long)]
-        model: Option<String>,
-        /// allow, deny, limit, block or error.
-        #[arg(long)]
-        decision: Option<String>,
-        /// data or admin.
-        #[arg(long)]
-        plane: Option<String>,
+        #[command(flatten)]
+        filter: EventFilter,
     },
     /// Print (or save) the latest signed checkpoint.
     ///
@@ -134,6 +125,41 @@ pub enum ExportFormat {
     Cef,
 }
 
+/// What a record is about (the filters search and tail share).
+#[derive(Debug, Args)]
+pub struct EventFilter {
+    /// API key id, admin token id or user id.
+    #[arg(long)]
+    actor: Option<String>,
+    #[arg(long)]
+    model: Option<String>,
+    /// allow, deny, limit, block or error.
+    #[arg(long)]
+    decision: Option<String>,
+    /// data or admin.
+    #[arg(long)]
+    plane: Option<String>,
+}
+
+impl EventFilter {
+    fn pairs(&self) -> Vec<(&'static str, String)> {
+        present(&[
+            ("actor", &self.actor),
+            ("model", &self.model),
+            ("decision", &self.decision),
+            ("plane", &self.plane),
+        ])
+    }
+}
+
+/// The query pairs of the filters that were given.
+fn present(pairs: &[(&'static str, &Option<String>)]) -> Vec<(&'static str, String)> {
+    pairs
+        .iter()
+        .filter_map(|(k, v)| v.as_ref().map(|v| (*k, v.clone())))
+        .collect()
+}
+
 /// Search filters (every given one must match).
 #[derive(Debug, Args)]
 pub struct Filter {
@@ -143,19 +169,10 @@ pub struct Filter {
     /// Before this time (RFC 3339).
     #[arg(long)]
     until: Option<String>,
-    /// API key id, admin token id or user id.
-    #[arg(long)]
-    actor: Option<String>,
-    #[arg(long)]
-    model: Option<String>,
-    /// allow, deny, limit, block or error.
-    #[arg(long)]
-    decision: Option<String>,
+    #[command(flatten)]
+    event: EventFilter,
     #[arg(long)]
     request_id: Option<String>,
-    /// data or admin.
-    #[arg(long)]
-    plane: Option<String>,
     /// A data subject id (matched through its pseudonymous reference).
     #[arg(long, conflicts_with = "subject_ref")]
     subject: Option<String>,
@@ -166,20 +183,14 @@ pub struct Filter {
 
 impl Filter {
     fn pairs(&self) -> Vec<(&'static str, String)> {
-        [
-            ("since", &self.since),
-            ("until", &self.until),
-            ("actor", &self.actor),
-            ("model", &self.model),
-            ("decision", &self.decision),
+        let mut pairs = present(&[("since", &self.since), ("until", &self.until)]);
+        pairs.extend(self.event.pairs());
+        pairs.extend(present(&[
             ("request_id", &self.request_id),
-            ("plane", &self.plane),
             ("subject", &self.subject),
             ("subject_ref", &self.subject_ref),
-        ]
-        .into_iter()
-        .filter_map(|(k, v)| v.clone().map(|v| (k, v)))
-        .collect()
+        ]));
+        pairs
     }
 }
 
@@ -218,23 +229,7 @@ pub async fn run(args: &AdminArgs, verb: AuditVerb) -> anyhow::Result<()> {
             };
             export(args, format, &filter, output.as_deref(), order).await
         }
-        AuditVerb::Tail {
-            actor,
-            model,
-            decision,
-            plane,
-        } => {
-            let pairs: Vec<(&str, String)> = [
-                ("actor", actor),
-                ("model", model),
-                ("decision", decision),
-                ("plane", plane),
-            ]
-            .into_iter()
-            .filter_map(|(k, v)| v.map(|v| (k, v)))
-            .collect();
-            tail(args, &pairs).await
-        }
+        AuditVerb::Tail { filter } => tail(args, &filter.pairs()).await,
         AuditVerb::Checkpoint { output } => {
             let note = AdminClient::new(args)?
                 .get_text("/admin/v1/audit/checkpoint")
