@@ -1,4 +1,4 @@
-//! The transparency-dev Merkle test vectors (`shared/data/merkle`, Apache-2.0): every
+//! The transparency-dev Merkle test vectors (`tests/vectors/merkle`, Apache-2.0): every
 //! `wantErr: false` case is accepted and every `wantErr: true` case rejected.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -8,18 +8,13 @@ use base64::Engine as _;
 use palisade_audit::merkle::{Hash, verify_consistency, verify_inclusion};
 use serde_json::Value;
 
-/// `shared/data/merkle/testdata`: from `PALISADE_SHARED_DIR`, else the nearest ancestor
-/// of this crate that holds `shared/` (the project keeps it beside the repository).
+/// The vectors: from `PALISADE_SHARED_DIR` (`<dir>/data/merkle/testdata`) when set, else
+/// the copy kept with this test (`tests/vectors/merkle`, with its licence).
 fn testdata() -> PathBuf {
-    let sub = Path::new("data/merkle/testdata");
-    if let Ok(dir) = std::env::var("PALISADE_SHARED_DIR") {
-        return Path::new(&dir).join(sub);
+    match std::env::var("PALISADE_SHARED_DIR") {
+        Ok(dir) => Path::new(&dir).join("data/merkle/testdata"),
+        Err(_) => Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors/merkle/testdata"),
     }
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .map(|a| a.join("shared").join(sub))
-        .find(|p| p.is_dir())
-        .expect("Merkle test vectors (shared/data/merkle) not found beside the repository; set PALISADE_SHARED_DIR")
 }
 
 fn vectors(kind: &str) -> Vec<PathBuf> {
