@@ -177,13 +177,27 @@ async fn main() {
     )
     .await
     .unwrap();
-    let ledger = open(&store, 10_000).await;
-    let verifier = {
-        let key = ledger.verifier_key();
-        palisade_audit::checkpoint::NoteVerifier::parse(&key).unwrap()
+    // With `LEDGER_BENCH_KEEP`, a log kept by an earlier run (and its key) is verified
+    // again without being rebuilt.
+    let key_file = keep
+        .as_deref()
+        .map(|d| std::path::Path::new(d).join("verify.pub"));
+    let kept_key = key_file
+        .as_ref()
+        .and_then(|f| std::fs::read_to_string(f).ok());
+    let verifier = match kept_key {
+        Some(key) => palisade_audit::checkpoint::NoteVerifier::parse(key.trim()).unwrap(),
+        None => {
+            let ledger = open(&store, 10_000).await;
+            let key = ledger.verifier_key();
+            append(&ledger, 0, verify_records).await;
+            ledger.close().await;
+            if let Some(f) = &key_file {
+                std::fs::write(f, &key).unwrap();
+            }
+            palisade_audit::checkpoint::NoteVerifier::parse(&key).unwrap()
+        }
     };
-    append(&ledger, 0, verify_records).await;
-    ledger.close().await;
     let started = Instant::now();
     let report = verify(Arc::clone(&store.audit), &verifier, None)
         .await

@@ -18,6 +18,7 @@
 //! keys or setting values: errors name sequence numbers at most.
 
 use std::any::Any;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use palisade_audit::merkle::Hash;
@@ -64,6 +65,17 @@ pub(crate) trait AuditBackend: Driver {
 pub struct SqlAuditStore<DB: Database> {
     read: Pool<DB>,
     write: Pool<DB>,
+    /// Where a backend has a faster way than `read` to walk the log in order.
+    pages: Option<Arc<dyn RecordPages>>,
+}
+
+/// Reads the log in order, page by page, the way `verify` walks all of it: a backend may
+/// bypass its pool for this one query when the pool's per-row cost dominates (see
+/// `sqlite::pages`).
+#[async_trait]
+pub(crate) trait RecordPages: std::fmt::Debug + Send + Sync {
+    /// Up to `limit` records with `seq >= from`, in `seq` order.
+    async fn records(&self, from: u64, limit: u32) -> Result<Vec<StoredRecord>, AuditStoreError>;
 }
 
 impl<DB: Database> SqlAuditStore<DB> {
@@ -75,14 +87,28 @@ impl<DB: Database> SqlAuditStore<DB> {
     /// Reads through `read` and writes through `write`: two pools on the same migrated
     /// database (on SQLite, `write` is where the audit durability setting applies).
     pub fn with_pools(read: Pool<DB>, write: Pool<DB>) -> Self {
-        Self { read, write }
+        Self {
+            read,
+            write,
+            pages: None,
+        }
+    }
+
+    /// Reads whole pages of records (`AuditStore::records`) through `pages`.
+    pub(crate) fn with_record_pages(mut self, pages: Arc<dyn RecordPages>) -> Self {
+        self.pages = Some(pages);
+        self
     }
 }
 
 // Not derived: a derive would require `DB: Clone`, which the driver markers are not.
 impl<DB: Database> Clone for SqlAuditStore<DB> {
     fn clone(&self) -> Self {
-        Self::with_pools(self.read.clone(), self.write.clone())
+        Self {
+            read: self.read.clone(),
+            write: self.write.clone(),
+            pages: self.pages.clone(),
+        }
     }
 }
 
@@ -132,6 +158,24 @@ fn hash(bytes: Vec<u8>, what: impl FnOnce() -> String) -> Result<Hash, AuditStor
             what(),
             bytes.len()
         ))
+    })
+}
+
+/// A row of `audit_records` as decoded by any driver, checked into a [`StoredRecord`].
+pub(crate) fn stored_record(
+    seq: i64,
+    index: IndexFields,
+    header: Vec<u8>,
+    content: Option<Vec<u8>>,
+    leaf_hash: Vec<u8>,
+) -> Result<StoredRecord, AuditStoreError> {
+    let seq = from_db(seq, "sequence number")?;
+    Ok(StoredRecord {
+        seq,
+        index,
+        header,
+        content,
+        leaf_hash: hash(leaf_hash, || format!("leaf hash of record {seq}"))?,
     })
 }
 
@@ -239,14 +283,7 @@ where
             ))
         };
         let (seq, index, header, content, leaf_hash) = decode().map_err(error::audit)?;
-        let seq = from_db(seq, "sequence number")?;
-        Ok(StoredRecord {
-            seq,
-            index,
-            header,
-            content,
-            leaf_hash: hash(leaf_hash, || format!("leaf hash of record {seq}"))?,
-        })
+        stored_record(seq, index, header, content, leaf_hash)
     }
 
     fn checkpoint(&self) -> Result<StoredCheckpoint, AuditStoreError> {
@@ -408,6 +445,9 @@ where
     }
 
     async fn records(&self, from: u64, limit: u32) -> Result<Vec<StoredRecord>, AuditStoreError> {
+        if let Some(pages) = &self.pages {
+            return pages.records(from, limit).await;
+        }
         let sql = format!(
             "SELECT {RECORD_COLUMNS} FROM audit_records WHERE seq >= $1 ORDER BY seq LIMIT $2"
         );

@@ -6,6 +6,7 @@
 
 mod audit;
 mod identity;
+mod pages;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -90,6 +91,27 @@ pub async fn audit_writer(
         .map_err(|e| error::setup("opening the sqlite audit writer", e))?;
     spawn_checkpointer(shared.clone());
     Ok(writer)
+}
+
+/// The audit store on the shared pool (reads) and the audit writer; for a database file,
+/// whole pages of records (what `verify` walks) are read from the file directly (see
+/// `pages`).
+pub fn audit_store(
+    url: &str,
+    shared: &SqlitePool,
+    writer: &SqlitePool,
+) -> Result<SqliteAuditStore, StoreError> {
+    let store = SqliteAuditStore::with_pools(shared.clone(), writer.clone());
+    if is_memory(url) {
+        return Ok(store);
+    }
+    let options = options(url)?;
+    Ok(
+        store.with_record_pages(std::sync::Arc::new(pages::FilePages::new(
+            options.get_filename(),
+            BUSY_TIMEOUT,
+        ))),
+    )
 }
 
 /// How often the WAL is copied back into the database file, and the WAL size (pages)
