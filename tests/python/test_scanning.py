@@ -211,6 +211,53 @@ def test_a_secret_split_across_chunks_is_redacted_in_the_stream(client: openai.O
     assert finish == "stop"
 
 
+# --------------------------------------------------------------------------- streamed tool calls
+
+TOOLS = [{"type": "function", "function": {"name": "notify", "parameters": {"type": "object", "properties": {"text": {"type": "string"}}}}}]
+
+
+def stream_tool_arguments(client: openai.OpenAI, model: str, text: str):
+    """The tool-call arguments the client assembled from the stream, by call index, the
+    request id and the last finish reason. The mock streams its answer as the arguments
+    `{"text": …}` in chunks of a few bytes."""
+    raw = client.chat.completions.with_raw_response.create(
+        model=model, messages=[{"role": "user", "content": text}], tools=TOOLS, stream=True
+    )
+    arguments: dict[int, str] = {}
+    finish = None
+    for chunk in raw.parse():
+        for choice in chunk.choices:
+            for call in choice.delta.tool_calls or []:
+                if call.function and call.function.arguments:
+                    arguments[call.index] = arguments.get(call.index, "") + call.function.arguments
+            finish = choice.finish_reason or finish
+    return arguments, raw.headers["x-request-id"], finish
+
+
+def test_a_secret_in_streamed_tool_arguments_ends_the_stream(client: openai.OpenAI, gateway: Gateway):
+    arguments, request_id, finish = stream_tool_arguments(client, "rot13", rot13(f"Use {AWS_KEY} for the bucket."))
+    assert finish == "content_filter"
+    assert all("AKIA" not in a for a in arguments.values()), arguments
+    record = audit_findings(gateway, request_id)
+    assert record["decision"] == "block"
+    assert any(f["location"] == "output.choices[0].tool_calls[0]" for f in record["findings"]), record["findings"]
+
+
+def test_a_secret_split_across_tool_argument_chunks_is_redacted(client: openai.OpenAI):
+    arguments, _, finish = stream_tool_arguments(client, "rot13-redact", rot13(f"Use {AWS_KEY} for the bucket."))
+    assert finish == "tool_calls"
+    assert arguments == {0: '{"text":"Use [REDACTED_SECRET] for the bucket."}'}
+
+
+def test_pseudonyms_in_streamed_tool_arguments_are_restored(client: openai.OpenAI, mock_upstream: MockUpstream):
+    marker = uuid.uuid4().hex
+    arguments, _, finish = stream_tool_arguments(client, "echo", f"{marker} write to {EMAIL} now")
+    assert finish == "tool_calls"
+    assert arguments == {0: f'{{"text":"{marker} write to {EMAIL} now"}}'}
+    sent = mock_upstream.requests_containing(marker)[-1]["body"]["messages"][-1]["content"]
+    assert EMAIL not in sent and "[EMAIL_1]" in sent
+
+
 # --------------------------------------------------------------------------- audit capture
 
 

@@ -8,7 +8,7 @@
 //! - **Output**: the model's answer is scanned and rewritten the same way, then the
 //!   request's pseudonyms are restored. A `block` on output empties the answer and sets
 //!   `finish_reason: "content_filter"`. Streams go through [`palisade_scan::stream`]'s
-//!   guard, one per choice: see [`StreamInspector`].
+//!   guard, one per choice and per tool call: see [`StreamInspector`].
 //! - Findings (kind, detector, score, span offsets, action — never the text) go to the
 //!   request context for the audit record and metrics.
 
@@ -246,14 +246,40 @@ fn count(state: &GatewayState, scan: &ScanState, direction: &'static str) {
     }
 }
 
-/// Output inspection for a stream: one guard per choice index. Text deltas go through
-/// the guard; what it releases replaces the delta.
+/// Output inspection for a stream: one guard per [`StreamPart`] — each choice's text and
+/// each of its tool calls' arguments. Deltas go through their part's guard; what it
+/// releases replaces the delta.
 pub struct StreamInspector {
     scan_fn: ScanFn,
     profile: Arc<Profile>,
     hold: palisade_scan::stream::HoldBack,
-    guards: Vec<(u32, StreamGuard)>,
+    guards: Vec<(StreamPart, StreamGuard)>,
     vault: Vault,
+}
+
+/// One independently streamed text of a response: a choice's content, or the arguments
+/// of one of its tool calls (fragments with the same index concatenate).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamPart {
+    Content { choice: u32 },
+    Arguments { choice: u32, call: u32 },
+}
+
+impl StreamPart {
+    pub fn choice(self) -> u32 {
+        match self {
+            StreamPart::Content { choice } | StreamPart::Arguments { choice, .. } => choice,
+        }
+    }
+
+    fn location(self) -> String {
+        match self {
+            StreamPart::Content { choice } => format!("output.choices[{choice}]"),
+            StreamPart::Arguments { choice, call } => {
+                format!("output.choices[{choice}].tool_calls[{call}]")
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for StreamInspector {
@@ -297,15 +323,15 @@ impl StreamInspector {
         })
     }
 
-    fn guard(&mut self, index: u32) -> &mut StreamGuard {
-        let pos = match self.guards.iter().position(|(i, _)| *i == index) {
+    fn guard(&mut self, part: StreamPart) -> &mut StreamGuard {
+        let pos = match self.guards.iter().position(|(p, _)| *p == part) {
             Some(pos) => pos,
             None => {
-                // The request's vault restores pseudonyms in every choice; each guard
-                // gets a copy of what input issued.
+                // The request's vault restores pseudonyms in every part; each guard gets
+                // a copy of what input issued.
                 let copy = self.vault.clone();
                 self.guards.push((
-                    index,
+                    part,
                     StreamGuard::new(
                         Arc::clone(&self.scan_fn),
                         Arc::clone(&self.profile),
@@ -319,22 +345,34 @@ impl StreamInspector {
         &mut self.guards[pos].1
     }
 
-    /// Passes a delta of choice `index` through its guard.
-    pub fn push(&mut self, index: u32, delta: &str) -> StreamVerdict {
-        verdict(self.guard(index).push(delta))
+    /// Passes a delta of one part through its guard.
+    pub fn push(&mut self, part: StreamPart, delta: &str) -> StreamVerdict {
+        verdict(self.guard(part).push(delta))
     }
 
-    /// The choice ended (or the stream did): releases what is held.
-    pub fn finish(&mut self, index: u32) -> StreamVerdict {
-        verdict(self.guard(index).finish())
+    /// The part ended (its choice, or the stream did): releases what is held.
+    pub fn finish(&mut self, part: StreamPart) -> StreamVerdict {
+        verdict(self.guard(part).finish())
     }
 
-    /// Choices with text still held, for the end of the stream.
-    pub fn open_choices(&self) -> Vec<u32> {
+    /// The parts of `choice` seen so far: its content first, then its tool calls.
+    pub fn parts_of(&self, choice: u32) -> Vec<StreamPart> {
+        let mut parts: Vec<StreamPart> = self
+            .guards
+            .iter()
+            .map(|(p, _)| *p)
+            .filter(|p| p.choice() == choice)
+            .collect();
+        parts.sort_by_key(|p| matches!(p, StreamPart::Arguments { .. }));
+        parts
+    }
+
+    /// Parts with text still held, for the end of the stream.
+    pub fn open_parts(&self) -> Vec<StreamPart> {
         self.guards
             .iter()
             .filter(|(_, g)| g.held() > 0)
-            .map(|(i, _)| *i)
+            .map(|(p, _)| *p)
             .collect()
     }
 
@@ -343,8 +381,8 @@ impl StreamInspector {
         let Some(scan) = ctx.scan.as_mut() else {
             return;
         };
-        for (index, guard) in &self.guards {
-            record_findings(scan, guard.findings(), &format!("output.choices[{index}]"));
+        for (part, guard) in &self.guards {
+            record_findings(scan, guard.findings(), &part.location());
         }
         self.guards.clear();
         count(state, scan, "output");

@@ -1,6 +1,6 @@
 //! Streaming responses. Relays upstream chunks to the client as SSE, one chunk at a time:
-//! each is rewritten to the public model name, its text passed through the request's
-//! stream inspector (held back, rewritten, pseudonyms restored; a `block` ends the stream
+//! each is rewritten to the public model name, its text and tool-call arguments passed
+//! through the request's stream inspector (held back, rewritten, pseudonyms restored; a `block` ends the stream
 //! with `finish_reason: "content_filter"` before any blocked byte is sent), counted
 //! against the request's token allowance, and its usage taken for settlement. The stream
 //! ends with `[DONE]`; with a final `finish_reason: "length"` chunk and an error event
@@ -18,13 +18,15 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use futures::StreamExt;
 use palisade_policy::limits::{Refusal, RefusalCode};
-use palisade_protocol::openai::{ChatChunk, ChunkChoice, Delta, Usage};
+use palisade_protocol::openai::{
+    ChatChunk, ChunkChoice, Delta, FunctionCallDelta, ToolCallDelta, Usage,
+};
 use palisade_protocol::sse;
 use palisade_upstream::{ChunkStream, UpstreamError};
 use tokio::time::Instant;
 
 use super::admit::Admission;
-use super::inspect::{StreamInspector, StreamVerdict};
+use super::inspect::{StreamInspector, StreamPart, StreamVerdict};
 use super::{record, respond, settle};
 use crate::context::RequestCtx;
 use crate::error::GatewayError;
@@ -70,8 +72,8 @@ impl Relay {
         record::run(&self.state, &mut ctx, 200, code).await.is_ok()
     }
 
-    /// A gateway-made chunk for choice `index`: a text delta, or the end with `reason`.
-    fn own_chunk(&self, index: u32, text: Option<String>, reason: Option<&str>) -> String {
+    /// A gateway-made chunk for choice `index`: a delta, or the end with `reason`.
+    fn own_chunk(&self, index: u32, delta: Delta, reason: Option<&str>) -> String {
         let (id, created) = self.last_chunk.clone().unwrap_or_default();
         let chunk = ChatChunk {
             id,
@@ -80,10 +82,7 @@ impl Relay {
             model: self.model.clone(),
             choices: vec![ChunkChoice {
                 index,
-                delta: Delta {
-                    content: text,
-                    ..Delta::default()
-                },
+                delta,
                 finish_reason: reason.map(str::to_owned),
                 extra: Default::default(),
             }],
@@ -95,7 +94,7 @@ impl Relay {
 
     /// A gateway-made chunk ending choice `index` with `reason`.
     fn final_chunk(&self, index: u32, reason: &str) -> String {
-        self.own_chunk(index, None, Some(reason))
+        self.own_chunk(index, Delta::default(), Some(reason))
     }
 
     /// A `block` on output: `content_filter`, recorded as a block, then `[DONE]`.
@@ -118,25 +117,49 @@ impl Relay {
         Bytes::from(out)
     }
 
-    /// Passes the chunk's text through the inspector. `Err(index)` when a choice is
-    /// blocked; `Ok(false)` when nothing is left worth sending.
+    /// Passes the chunk's text and tool-call arguments through the inspector. `Err(index)`
+    /// when a choice is blocked; `Ok(false)` when nothing is left worth sending.
     fn inspect(&mut self, chunk: &mut ChatChunk) -> Result<bool, u32> {
         let Some(inspector) = self.inspector.as_mut() else {
             return Ok(true);
         };
         let mut worth_sending = chunk.usage.is_some();
         for choice in &mut chunk.choices {
+            let index = choice.index;
             let mut text = match choice.delta.content.take() {
-                Some(delta) => match inspector.push(choice.index, &delta) {
-                    StreamVerdict::Emit(t) => t,
-                    StreamVerdict::Blocked => return Err(choice.index),
-                },
+                Some(delta) => {
+                    match inspector.push(StreamPart::Content { choice: index }, &delta) {
+                        StreamVerdict::Emit(t) => t,
+                        StreamVerdict::Blocked => return Err(index),
+                    }
+                }
                 None => String::new(),
             };
+            for call in choice.delta.tool_calls.iter_mut().flatten() {
+                let part = StreamPart::Arguments {
+                    choice: index,
+                    call: call.index,
+                };
+                if let Some(args) = call.function.as_mut().and_then(|f| f.arguments.as_mut()) {
+                    match inspector.push(part, args) {
+                        StreamVerdict::Emit(t) => *args = t,
+                        StreamVerdict::Blocked => return Err(index),
+                    }
+                }
+            }
             if choice.finish_reason.is_some() {
-                match inspector.finish(choice.index) {
-                    StreamVerdict::Emit(t) => text.push_str(&t),
-                    StreamVerdict::Blocked => return Err(choice.index),
+                for part in inspector.parts_of(index) {
+                    let released = match inspector.finish(part) {
+                        StreamVerdict::Emit(t) => t,
+                        StreamVerdict::Blocked => return Err(index),
+                    };
+                    match part {
+                        StreamPart::Content { .. } => text.push_str(&released),
+                        StreamPart::Arguments { call, .. } if !released.is_empty() => {
+                            append_arguments(&mut choice.delta, call, &released);
+                        }
+                        StreamPart::Arguments { .. } => {}
+                    }
                 }
             }
             worth_sending |= !text.is_empty()
@@ -151,22 +174,32 @@ impl Relay {
         Ok(worth_sending)
     }
 
-    /// The upstream ended without finishing some choices: releases their held text.
+    /// The upstream ended without finishing some choices: releases their held text and
+    /// arguments.
     fn flush(&mut self) -> Result<String, u32> {
         let Some(inspector) = self.inspector.as_mut() else {
             return Ok(String::new());
         };
         let mut released = Vec::new();
-        for index in inspector.open_choices() {
-            match inspector.finish(index) {
-                StreamVerdict::Emit(text) if !text.is_empty() => released.push((index, text)),
+        for part in inspector.open_parts() {
+            match inspector.finish(part) {
+                StreamVerdict::Emit(text) if !text.is_empty() => released.push((part, text)),
                 StreamVerdict::Emit(_) => {}
-                StreamVerdict::Blocked => return Err(index),
+                StreamVerdict::Blocked => return Err(part.choice()),
             }
         }
         Ok(released
             .into_iter()
-            .map(|(index, text)| self.own_chunk(index, Some(text), None))
+            .map(|(part, text)| {
+                let mut delta = Delta::default();
+                match part {
+                    StreamPart::Content { .. } => delta.content = Some(text),
+                    StreamPart::Arguments { call, .. } => {
+                        append_arguments(&mut delta, call, &text);
+                    }
+                }
+                self.own_chunk(part.choice(), delta, None)
+            })
             .collect())
     }
 
@@ -261,6 +294,11 @@ impl Relay {
                             if let Some(text) = c.delta.content.as_deref() {
                                 record::capture_stream_text(ctx, text);
                             }
+                            for args in c.delta.tool_calls.iter().flatten().filter_map(|t| {
+                                t.function.as_ref().and_then(|f| f.arguments.as_deref())
+                            }) {
+                                record::capture_stream_text(ctx, args);
+                            }
                         }
                     }
                     if let Some(allowance) = self.allowance
@@ -282,6 +320,29 @@ impl Relay {
             }
         }
     }
+}
+
+/// Adds released argument text to tool call `call` of a delta (a new fragment with that
+/// index when the delta has none: fragments with the same index concatenate).
+fn append_arguments(delta: &mut Delta, call: u32, text: &str) {
+    let calls = delta.tool_calls.get_or_insert_with(Vec::new);
+    let pos = match calls.iter().position(|c| c.index == call) {
+        Some(pos) => pos,
+        None => {
+            calls.push(ToolCallDelta {
+                index: call,
+                ..ToolCallDelta::default()
+            });
+            calls.len() - 1
+        }
+    };
+    let function = calls[pos]
+        .function
+        .get_or_insert_with(FunctionCallDelta::default);
+    function
+        .arguments
+        .get_or_insert_with(String::new)
+        .push_str(text);
 }
 
 /// Completion tokens in one chunk's deltas (text and tool-call arguments).

@@ -49,14 +49,23 @@ fn record(shared: &Shared, path: &str, headers: &HeaderMap, body: &Value) {
     });
 }
 
-fn tool_call(req: &Value) -> Option<Value> {
+/// The tool call the mock makes when the request offers tools and the user spoke last.
+/// Its arguments are `{"city":"Paris"}`, or for `echo-<n>`/`rot13-<n>` the reply text as
+/// `{"text": …}` (so tests can make a model put a value in tool-call arguments).
+fn tool_call(req: &Value, behavior: Behavior) -> Option<Value> {
     let last_role = req["messages"].as_array()?.last()?["role"].as_str()?;
     if last_role != "user" {
         return None;
     }
     let name = req["tools"].as_array()?.first()?["function"]["name"].as_str()?;
+    let arguments = match behavior {
+        Behavior::Echo(_) | Behavior::Rot13(_) => {
+            json!({"text": reply_text(req, behavior)}).to_string()
+        }
+        _ => "{\"city\":\"Paris\"}".to_owned(),
+    };
     Some(
-        json!({"id": "call_mock_1", "type": "function", "function": {"name": name, "arguments": "{\"city\":\"Paris\"}"}}),
+        json!({"id": "call_mock_1", "type": "function", "function": {"name": name, "arguments": arguments}}),
     )
 }
 
@@ -116,7 +125,7 @@ pub async fn chat(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: B
     }
     let behavior = Behavior::for_model(&model);
     let usage = json!({"prompt_tokens": 11, "completion_tokens": 10, "total_tokens": 21});
-    let call = tool_call(&req);
+    let call = tool_call(&req, behavior);
     if req["stream"].as_bool() == Some(true) {
         return stream(&req, &model, behavior, call, usage);
     }
@@ -166,8 +175,14 @@ fn stream(
                 .unwrap_or("{}")
                 .to_owned();
             events.push(chunk(json!({"tool_calls": [{"index": 0, "id": c["id"], "type": "function", "function": {"name": c["function"]["name"], "arguments": ""}}]}), Value::Null));
-            let (a, b) = args.split_at(args.len() / 2);
-            for part in [a, b] {
+            let parts: Vec<&str> = match behavior.chunk_bytes() {
+                Some(n) => pieces(&args, n),
+                None => {
+                    let (a, b) = args.split_at(args.len() / 2);
+                    vec![a, b]
+                }
+            };
+            for part in parts {
                 events.push(chunk(
                     json!({"tool_calls": [{"index": 0, "function": {"arguments": part}}]}),
                     Value::Null,
