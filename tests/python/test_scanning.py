@@ -258,6 +258,50 @@ def test_pseudonyms_in_streamed_tool_arguments_are_restored(client: openai.OpenA
     assert EMAIL not in sent and "[EMAIL_1]" in sent
 
 
+# --------------------------------------------------------------------------- system-prompt leaks
+
+SYSTEM = (
+    "You are Orion, the support assistant of Acme Bank. Never discuss interest rates before "
+    "the customer is verified. Escalate fraud reports to the team on call."
+)
+# The echo model repeats the user's message: here, a stretch of its system prompt.
+LEAKY = "Noted for the file: never discuss interest rates before the customer is verified."
+
+
+def test_an_answer_repeating_the_system_prompt_is_filtered(client: openai.OpenAI, gateway: Gateway):
+    raw = client.chat.completions.with_raw_response.create(
+        model="echo", messages=[{"role": "system", "content": SYSTEM}, {"role": "user", "content": LEAKY}]
+    )
+    choice = raw.parse().choices[0]
+    assert choice.finish_reason == "content_filter"
+    assert not choice.message.content
+    record = audit_findings(gateway, raw.headers["x-request-id"])
+    assert any(f["kind"] == "system_prompt_leak" and f["location"] == "output.choices[0]" for f in record["findings"])
+
+
+def test_a_streamed_system_prompt_leak_is_cut_off(client: openai.OpenAI):
+    seen, finish = [], None
+    for chunk in client.chat.completions.create(
+        model="echo", messages=[{"role": "system", "content": SYSTEM}, {"role": "user", "content": LEAKY}], stream=True
+    ):
+        for choice in chunk.choices:
+            seen.append(choice.delta.content or "")
+            finish = choice.finish_reason or finish
+    text = "".join(seen)
+    assert finish == "content_filter"
+    assert "customer is verified" not in text
+    assert LEAKY.startswith(text)
+
+
+def test_answers_sharing_a_few_words_with_the_system_prompt_pass(client: openai.OpenAI):
+    text = "Hello, this is the support assistant of Acme Bank speaking."
+    completion = client.chat.completions.create(
+        model="echo", messages=[{"role": "system", "content": SYSTEM}, {"role": "user", "content": text}]
+    )
+    assert completion.choices[0].message.content == text
+    assert completion.choices[0].finish_reason == "stop"
+
+
 # --------------------------------------------------------------------------- audit capture
 
 

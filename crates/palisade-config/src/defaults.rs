@@ -128,7 +128,7 @@ classifier = true                  # the learned prompt-injection classifier (be
 decode = true                      # decode base64 / hex / URL-encoded runs and scan what they hide
 stream_holdback_bytes = 48         # streamed output held back so a match split over chunks is caught
 stream_max_hold_bytes = 16384      # most held for one unfinished token, key block or finding
-# The built-in profile "default": injection, secret and banned = block; pii = pseudonymize;
+# The built-in profile "default": injection, secret, banned and leak = block; pii = pseudonymize;
 # obfuscation = flag. Redefine it, or add profiles and assign them:
 # [[scan.profiles]]
 # name = "strict"

@@ -51,8 +51,8 @@ pub struct ScanProfileConfig {
 }
 
 impl ScanProfileConfig {
-    /// Palisade's default profile: injections, secrets and banned terms blocked,
-    /// personal data pseudonymized, obfuscation flagged.
+    /// Palisade's default profile: injections, secrets, banned terms and system-prompt
+    /// leaks blocked, personal data pseudonymized, obfuscation flagged.
     pub fn builtin_default() -> ScanProfileConfig {
         ScanProfileConfig {
             name: "default".into(),
@@ -65,6 +65,7 @@ impl ScanProfileConfig {
                 (Category::Pii, Action::Pseudonymize),
                 (Category::Obfuscation, Action::Flag),
                 (Category::Banned, Action::Block),
+                (Category::Leak, Action::Block),
             ],
             kinds: Vec::new(),
             banned_terms: Vec::new(),
@@ -225,7 +226,7 @@ fn profile(key: &str, raw: RawScanProfile) -> Result<ScanProfileConfig, ConfigEr
             return Err(invalid(
                 akey,
                 format!(
-                    "`{name}` is neither a category (pii, secret, injection, obfuscation, banned) nor a known finding kind"
+                    "`{name}` is neither a category (pii, secret, injection, obfuscation, banned, leak) nor a known finding kind"
                 ),
             ));
         }

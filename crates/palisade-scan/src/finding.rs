@@ -18,15 +18,18 @@ pub enum Category {
     Obfuscation,
     /// A term or topic the profile bans.
     Banned,
+    /// The request's own system prompt repeated in the answer.
+    Leak,
 }
 
 impl Category {
-    pub const ALL: [Category; 5] = [
+    pub const ALL: [Category; 6] = [
         Category::Pii,
         Category::Secret,
         Category::Injection,
         Category::Obfuscation,
         Category::Banned,
+        Category::Leak,
     ];
 
     /// The stable lower-case name used in config, metrics and audit records.
@@ -37,6 +40,7 @@ impl Category {
             Category::Injection => "injection",
             Category::Obfuscation => "obfuscation",
             Category::Banned => "banned",
+            Category::Leak => "leak",
         }
     }
 

@@ -16,6 +16,7 @@ pub mod detector;
 pub mod engine;
 pub mod finding;
 pub mod injection;
+pub mod leak;
 pub mod normalize;
 pub mod pii;
 pub mod profile;
@@ -36,6 +37,7 @@ pub fn known_kind(kind: &str) -> bool {
             normalize::INVISIBLE_KIND,
             normalize::HOMOGLYPH_KIND,
             banned::BANNED_KIND,
+            leak::LEAK_KIND,
         ]
         .contains(&kind)
 }

@@ -108,8 +108,8 @@ impl Profile {
         }
     }
 
-    /// Palisade's default: injections, secrets and banned terms blocked, personal data
-    /// pseudonymized, obfuscation flagged.
+    /// Palisade's default: injections, secrets, banned terms and system-prompt leaks
+    /// blocked, personal data pseudonymized, obfuscation flagged.
     pub fn standard() -> Profile {
         Profile::new("default")
             .with_category(Category::Injection, Action::Block)
@@ -117,6 +117,7 @@ impl Profile {
             .with_category(Category::Pii, Action::Pseudonymize)
             .with_category(Category::Obfuscation, Action::Flag)
             .with_category(Category::Banned, Action::Block)
+            .with_category(Category::Leak, Action::Block)
     }
 
     pub fn with_category(mut self, category: Category, action: Action) -> Profile {
@@ -168,6 +169,7 @@ pub fn kind_category(kind: &str) -> Option<Category> {
         "prompt_injection" => Some(Category::Injection),
         "invisible_text" | "homoglyph" => Some(Category::Obfuscation),
         "banned_term" => Some(Category::Banned),
+        crate::leak::LEAK_KIND => Some(Category::Leak),
         "" => None,
         _ => Some(Category::Pii),
     }

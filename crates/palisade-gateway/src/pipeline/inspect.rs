@@ -9,6 +9,9 @@
 //!   request's pseudonyms are restored. A `block` on output empties the answer and sets
 //!   `finish_reason: "content_filter"`. Streams go through [`palisade_scan::stream`]'s
 //!   guard, one per choice and per tool call: see [`StreamInspector`].
+//! - **System-prompt leaks**: the request's system and developer prompts (as forwarded)
+//!   are kept as word-run hashes, and an answer repeating a stretch of them is a
+//!   `system_prompt_leak` finding ([`palisade_scan::leak`]).
 //! - Findings (kind, detector, score, span offsets, action — never the text) go to the
 //!   request context for the audit record and metrics.
 
@@ -18,10 +21,13 @@ use palisade_protocol::openai::{
     ChatMessage, ChatRequest, ChatResponse, ContentPart, EmbeddingInput, EmbeddingsRequest,
     MessageContent,
 };
+use palisade_scan::engine::Scanner;
+use palisade_scan::leak::PromptLeak;
 use palisade_scan::profile::{Direction, Profile};
 use palisade_scan::stream::{ScanFn, Step, StreamGuard};
 use palisade_scan::transform::{Applied, blocking_kinds, decide, rewrite};
 use palisade_scan::vault::Vault;
+use palisade_scan::{Category, Finding};
 
 use crate::context::RequestCtx;
 use crate::error::GatewayError;
@@ -37,6 +43,8 @@ pub struct ScanState {
     pub profile: Arc<Profile>,
     pub vault: Vault,
     pub findings: Vec<palisade_audit::Finding>,
+    /// The request's system and developer prompts, to recognise them in the answer.
+    pub leak: Option<Arc<PromptLeak>>,
 }
 
 /// Chooses the request's profile (by model and the caller's groups).
@@ -49,6 +57,7 @@ pub fn begin(state: &GatewayState, ctx: &mut RequestCtx, route: &ModelRoute) {
             profile,
             vault: Vault::new(),
             findings: Vec::new(),
+            leak: None,
         });
     }
 }
@@ -71,7 +80,41 @@ pub fn input(
             blocked.extend(inspect_text(scanning.scanner(), scan, text, &location));
         }
     }
+    if scan.profile.scan_output && scan.profile.wants(Category::Leak, Direction::Output) {
+        // What the model was told (after the input actions), to recognise in its answer.
+        let prompts = req
+            .messages
+            .iter()
+            .filter(|m| matches!(m.role.as_str(), "system" | "developer"))
+            .flat_map(|m| match &m.content {
+                Some(MessageContent::Text(t)) => vec![t.as_str()],
+                Some(MessageContent::Parts(parts)) => {
+                    parts.iter().filter_map(|p| p.text.as_deref()).collect()
+                }
+                None => Vec::new(),
+            });
+        scan.leak = PromptLeak::new(prompts).map(Arc::new);
+    }
     finish_input(state, scan, blocked)
+}
+
+/// Output findings of one text: the profile's detectors, and the request's system prompt
+/// repeated in it.
+fn scan_output(
+    scanner: &Scanner,
+    profile: &Profile,
+    leak: Option<&PromptLeak>,
+    text: &str,
+) -> Vec<Finding> {
+    let mut findings = scanner.scan_for(text, profile, Direction::Output);
+    if let Some(leak) = leak {
+        let leaks = leak.find(text);
+        if !leaks.is_empty() {
+            findings.extend(leaks);
+            findings.sort_by_key(|f| (f.start, std::cmp::Reverse(f.end)));
+        }
+    }
+    findings
 }
 
 pub fn embeddings_input(
@@ -111,9 +154,12 @@ pub fn output(
         let index = choice.index;
         let mut blocked = false;
         for text in message_texts(&mut choice.message) {
-            let findings = scanning
-                .scanner()
-                .scan_for(text, &scan.profile, Direction::Output);
+            let findings = scan_output(
+                scanning.scanner(),
+                &scan.profile,
+                scan.leak.as_deref(),
+                text,
+            );
             let applied = decide(findings, &scan.profile);
             if !applied.is_empty() {
                 record_findings(scan, &applied, &format!("output.choices[{index}]"));
@@ -306,18 +352,22 @@ impl StreamInspector {
         let profile = Arc::clone(&scan.profile);
         let scanner = Arc::clone(scanning.scanner());
         let for_fn = Arc::clone(&profile);
-        let scan_output = profile.scan_output;
+        let leak = scan.leak.clone();
         let scan_fn: ScanFn = Arc::new(move |text: &str| {
-            if scan_output {
-                scanner.scan_for(text, &for_fn, Direction::Output)
+            if for_fn.scan_output {
+                scan_output(&scanner, &for_fn, leak.as_deref(), text)
             } else {
                 Vec::new()
             }
         });
+        let mut hold = scanning.hold;
+        if scan.leak.is_some() {
+            hold.tail = hold.tail.max(palisade_scan::leak::STREAM_HOLD_BYTES);
+        }
         Some(StreamInspector {
             scan_fn,
             profile,
-            hold: scanning.hold,
+            hold,
             guards: Vec::new(),
             vault: scan.vault.clone(),
         })
