@@ -16,6 +16,7 @@
 //!   `examples/eval_injection.rs`.
 
 pub mod augment;
+pub mod augment_intl;
 pub mod classifier;
 pub mod csv;
 pub mod detector;
