@@ -6,6 +6,7 @@
 //! windows, so a long benign text is not flagged because one of its many windows scored
 //! high by chance.
 
+use std::cell::RefCell;
 use std::ops::Range;
 
 use super::features::EVIDENCE_FLOOR;
@@ -24,18 +25,39 @@ pub struct Window {
     pub windows: usize,
 }
 
-/// Scoring state while a text's tokens are read: per token its byte span in the folded
-/// text, the prefix sum of weight contributions and the prefix count of features, and the
-/// tokens that start a unit (after a line break, or after sentence-ending punctuation
-/// followed by a space — not `:` inside an address).
+/// One token as the scorer keeps it: its byte span in the folded text, and the sum of
+/// weight contributions and the count of features of every token up to and including it.
+#[derive(Debug, Clone, Copy)]
+struct Tok {
+    start: usize,
+    end: usize,
+    sum: i64,
+    count: u32,
+}
+
+/// Per-thread buffers, so scoring allocates nothing after the first call on a thread.
+#[derive(Debug, Default)]
+struct Buffers {
+    scratch: Scratch,
+    toks: Vec<Tok>,
+    /// Tokens that start a unit (after a line break, or after sentence-ending
+    /// punctuation followed by a space — not `:` inside an address).
+    starts: Vec<usize>,
+}
+
+/// Buffers grown beyond this many tokens (by a very long text) are freed after use.
+const KEEP_TOKENS: usize = 1 << 14;
+
+thread_local! {
+    static BUFFERS: RefCell<Buffers> = RefCell::new(Buffers::default());
+}
+
+/// Scoring state while a text's tokens are read.
 struct WindowSink<'a> {
     table: &'a [i16],
     token_sum: i32,
     token_count: u32,
-    spans: Vec<(usize, usize)>,
-    sums: Vec<i64>,
-    ends: Vec<u32>,
-    starts: Vec<usize>,
+    buffers: &'a mut Buffers,
 }
 
 impl TokenSink for WindowSink<'_> {
@@ -55,14 +77,17 @@ impl TokenSink for WindowSink<'_> {
 
     #[inline]
     fn token(&mut self, start: usize, end: usize, unit_start: bool) {
+        let toks = &mut self.buffers.toks;
         if unit_start {
-            self.starts.push(self.spans.len());
+            self.buffers.starts.push(toks.len());
         }
-        self.spans.push((start, end));
-        let sum = self.sums.last().copied().unwrap_or(0);
-        let count = self.ends.last().copied().unwrap_or(0);
-        self.sums.push(sum + i64::from(self.token_sum));
-        self.ends.push(count.saturating_add(self.token_count));
+        let (sum, count) = toks.last().map_or((0, 0), |t| (t.sum, t.count));
+        toks.push(Tok {
+            start,
+            end,
+            sum: sum + i64::from(self.token_sum),
+            count: count.saturating_add(self.token_count),
+        });
         self.token_sum = 0;
         self.token_count = 0;
     }
@@ -154,40 +179,53 @@ impl Classifier {
     /// window's margin comes from prefix sums over per-token contributions, so all
     /// windows together cost one feature extraction.
     pub fn best_window(&self, text: &str) -> Window {
+        BUFFERS.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut buffers) => {
+                let w = self.best_window_in(text, &mut buffers);
+                if buffers.toks.capacity() > KEEP_TOKENS {
+                    *buffers = Buffers::default();
+                }
+                w
+            }
+            Err(_) => self.best_window_in(text, &mut Buffers::default()),
+        })
+    }
+
+    fn best_window_in(&self, text: &str, buffers: &mut Buffers) -> Window {
+        buffers.toks.clear();
+        buffers.starts.clear();
+        buffers.starts.push(0);
+        let mut scratch = std::mem::take(&mut buffers.scratch);
         let mut sink = WindowSink {
             table: &self.table,
             token_sum: 0,
             token_count: 0,
-            spans: Vec::with_capacity(text.len() / 4),
-            sums: Vec::with_capacity(text.len() / 4 + 1),
-            ends: Vec::with_capacity(text.len() / 4 + 1),
-            starts: vec![0],
+            buffers,
         };
-        sink.sums.push(0);
-        sink.ends.push(0);
-        let mut scratch = Scratch::default();
         self.model
             .features
             .for_each_token(text, &mut scratch, &mut sink);
-        let WindowSink {
-            spans,
-            sums,
-            ends,
-            mut starts,
-            ..
-        } = sink;
+        let Buffers { toks, starts, .. } = buffers;
+        let toks = toks.as_slice();
+        // Prefix sum and count before token `k`.
+        let pre = |k: usize| {
+            k.checked_sub(1)
+                .map_or((0, 0), |i| (toks[i].sum, toks[i].count))
+        };
         let (bias, scale) = (self.model.bias, f64::from(self.scale));
         let margin = |a: usize, b: usize| {
-            let n = (ends[b] - ends[a]) as usize;
+            let ((sa, ca), (sb, cb)) = (pre(a), pre(b));
+            let n = (cb - ca) as usize;
             if n == 0 {
                 return bias;
             }
-            let sum = (sums[b] - sums[a]) as f64 * scale;
+            let sum = (sb - sa) as f64 * scale;
             bias + (sum / (n.max(EVIDENCE_FLOOR) as f64).sqrt()) as f32
         };
-        let n = spans.len();
+        let n = toks.len();
         let window = (self.model.window as usize).max(4);
         if n <= window {
+            buffers.scratch = scratch;
             return Window {
                 margin: margin(0, n),
                 span: 0..text.len(),
@@ -226,7 +264,8 @@ impl Classifier {
             }
         }
         let (m, a, b) = best;
-        let (start, end) = scratch.original_span(text, spans[a].0, spans[b - 1].1);
+        let (start, end) = scratch.original_span(text, toks[a].start, toks[b - 1].end);
+        buffers.scratch = scratch;
         Window {
             margin: m,
             span: start..end,

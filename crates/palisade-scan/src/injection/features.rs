@@ -137,27 +137,39 @@ fn hash_bytes(seed: u64, bytes: &[u8]) -> u64 {
     mix(h)
 }
 
-/// The char at byte `pos` of `s` and its length; ASCII without decoding.
+/// Whether the char at byte `pos` of `s` is white space and whether it is alphanumeric,
+/// and its length in bytes; ASCII without decoding. `None` at the end of `s`.
 #[inline]
-fn char_at(s: &str, pos: usize) -> Option<(char, usize)> {
+fn class_at(s: &str, pos: usize) -> Option<(bool, bool, usize)> {
     let b = *s.as_bytes().get(pos)?;
     if b < 0x80 {
-        return Some((char::from(b), 1));
+        // `char::is_whitespace` on ASCII: space, \t, \n, \x0B, \x0C, \r.
+        let space = b == b' ' || (b'\t'..=b'\r').contains(&b);
+        return Some((space, b.is_ascii_alphanumeric(), 1));
     }
     let c = s.get(pos..)?.chars().next()?;
-    Some((c, c.len_utf8()))
+    Some((c.is_whitespace(), c.is_alphanumeric(), c.len_utf8()))
 }
 
 /// Whether a token looks like an identifier rather than a word: long hex runs (hashes,
 /// UUID parts), long runs mixing letters with several digits (keys, order ids), and
-/// numbers, whose digits would otherwise hash to arbitrary weights. Short leetspeak (`d1sr3gard`) stays a word.
-fn is_identifier(token: &str) -> bool {
-    let len = token.chars().count();
-    let digits = token.bytes().filter(u8::is_ascii_digit).count();
-    let hex = token.bytes().all(|b| b.is_ascii_hexdigit());
-    (len >= 12 && hex && digits > 0)
+/// numbers, whose digits would otherwise hash to arbitrary weights. Short leetspeak
+/// (`d1sr3gard`) stays a word. Also returns whether the token has a digit (one pass).
+fn is_identifier(token: &str) -> (bool, bool) {
+    let (mut digits, mut hex) = (0usize, true);
+    for &b in token.as_bytes() {
+        digits += usize::from(b.is_ascii_digit());
+        hex &= b.is_ascii_hexdigit();
+    }
+    let len = if token.is_ascii() {
+        token.len()
+    } else {
+        token.chars().count()
+    };
+    let id = (len >= 12 && hex && digits > 0)
         || digits == len
-        || (len >= 10 && digits * 4 >= len && digits < len)
+        || (len >= 10 && digits * 4 >= len && digits < len);
+    (id, digits > 0)
 }
 
 /// Whether a whitespace-delimited chunk is an address or identifier rather than words:
@@ -179,13 +191,10 @@ fn is_identifier_chunk(chunk: &str) -> bool {
     runs >= 2 && (chunk.contains("://") || (at && runs >= 3)) || (runs >= 3 && digits >= 2)
 }
 
-/// Reads digits inside a word that also has letters as the letters they imitate.
+/// Reads the digits of a word that also has letters as the letters they imitate (the
+/// caller checks that it has both).
 fn unleet(word: &str, out: &mut String) {
     out.clear();
-    if !(word.bytes().any(|b| b.is_ascii_digit()) && word.chars().any(char::is_alphabetic)) {
-        out.push_str(word);
-        return;
-    }
     for c in word.chars() {
         out.push(match c {
             '0' => 'o',
@@ -249,29 +258,37 @@ impl FeatureConfig {
             prev_end = end;
             b
         };
-        while let Some((first, first_len)) = char_at(folded_text, pos) {
-            if first.is_whitespace() {
+        while let Some((space, alnum, first_len)) = class_at(folded_text, pos) {
+            if space {
                 pos += first_len;
                 continue;
             }
             if pos >= chunk_end {
-                chunk_end = folded_text.as_bytes()[pos..]
-                    .iter()
-                    .position(|b| b.is_ascii_whitespace())
-                    .map_or(folded_text.len(), |i| pos + i);
-                if is_identifier_chunk(&folded_text[pos..chunk_end]) {
+                // One pass to the chunk's end, noting whether it could be an identifier
+                // at all (a digit, `@` or `:`); most chunks are plain words.
+                let mut maybe = false;
+                chunk_end = bytes.len();
+                for (i, &b) in bytes[pos..].iter().enumerate() {
+                    if b.is_ascii_whitespace() {
+                        chunk_end = pos + i;
+                        break;
+                    }
+                    maybe |= b.is_ascii_digit() || b == b'@' || b == b':';
+                }
+                if maybe && is_identifier_chunk(&folded_text[pos..chunk_end]) {
                     sink.token(pos, chunk_end, boundary(pos, chunk_end));
                     pos = chunk_end;
                     prev_word = None;
                     continue;
                 }
             }
-            let alnum = first.is_alphanumeric();
             let mut len = first_len;
-            while let Some((c, l)) = char_at(folded_text, pos + len) {
-                if c.is_whitespace() || c.is_alphanumeric() != alnum {
+            let mut digit = bytes[pos].is_ascii_digit();
+            while let Some((sp, an, l)) = class_at(folded_text, pos + len) {
+                if sp || an != alnum {
                     break;
                 }
+                digit |= bytes[pos + len].is_ascii_digit();
                 len += l;
             }
             let token = &folded_text[pos..pos + len];
@@ -285,15 +302,26 @@ impl FeatureConfig {
                 }
                 continue;
             }
-            if is_identifier(token) {
+            // Without a digit a token is never an identifier, nor leetspeak.
+            let (identifier, has_digit) = if digit {
+                is_identifier(token)
+            } else {
+                (false, false)
+            };
+            if identifier {
                 // Ids, hashes and keys carry no meaning for the classifier, and their
                 // random n-grams would land in random buckets: they are skipped.
                 prev_word = None;
                 sink.token(start, end, boundary(start, end));
                 continue;
             }
-            unleet(token, word);
-            let wh = hash_bytes(SEED_WORD, word.as_bytes());
+            let w: &str = if has_digit && token.chars().any(char::is_alphabetic) {
+                unleet(token, word);
+                word
+            } else {
+                token
+            };
+            let wh = hash_bytes(SEED_WORD, w.as_bytes());
             if self.word_unigrams {
                 self.push(wh, sink);
             }
@@ -302,7 +330,7 @@ impl FeatureConfig {
             }
             prev_word = Some(wh);
             if self.char_min > 0 {
-                self.char_grams(word, gram, bounds, sink);
+                self.char_grams(w, gram, bounds, sink);
             }
             sink.token(start, end, boundary(start, end));
         }
