@@ -186,12 +186,14 @@ const ROLE_TASKS: &[&str] = &[
     "recommend a mystery novel for a teenager",
 ];
 
-/// Every project-written training row: [`benign_tasks`], [`benign_conversation`] and the
-/// other languages' rows ([`super::augment_intl::rows`]).
+/// Every project-written training row: [`benign_tasks`], [`benign_conversation`], the
+/// other languages' rows ([`super::augment_intl::rows`]) and English override and
+/// document-injection rows ([`super::augment_override::rows`]).
 pub fn all() -> Vec<Example> {
     let mut out = benign_tasks();
     out.extend(benign_conversation());
     out.extend(super::augment_intl::rows());
+    out.extend(super::augment_override::rows());
     out
 }
 

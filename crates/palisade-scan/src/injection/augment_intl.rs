@@ -348,3 +348,21 @@ pub fn rows() -> Vec<Example> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_are_deterministic_and_balanced_per_language() {
+        let rows = rows();
+        assert_eq!(rows, super::rows());
+        let attacks = rows.iter().filter(|e| e.label).count();
+        let benign = rows.len() - attacks;
+        // Within a quarter of each other, so language alone is no evidence either way.
+        assert!(
+            attacks * 4 <= benign * 5 && benign * 4 <= attacks * 5,
+            "{attacks} vs {benign}"
+        );
+    }
+}

@@ -17,6 +17,7 @@
 
 pub mod augment;
 pub mod augment_intl;
+pub mod augment_override;
 pub mod classifier;
 pub mod csv;
 pub mod detector;

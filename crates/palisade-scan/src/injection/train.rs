@@ -317,3 +317,29 @@ pub fn tune_threshold(scores: &[f32], ys: &[bool], max_fpr: f64) -> f32 {
     }
     best.1
 }
+
+/// The most conservative threshold that gives up little F1: the highest threshold whose
+/// validation F1 is within `f1_slack` of the best F1 reachable with a false-positive rate
+/// of at most `max_fpr` (and whose own FPR is within `max_fpr`). Where F1 is flat near
+/// its maximum, a higher threshold flags fewer out-of-distribution benign texts (short
+/// everyday requests sit near the model's prior, just under the F1-optimal threshold).
+pub fn tune_threshold_conservative(
+    scores: &[f32],
+    ys: &[bool],
+    max_fpr: f64,
+    f1_slack: f64,
+) -> f32 {
+    let best = Confusion::at(scores, ys, tune_threshold(scores, ys, max_fpr)).f1();
+    let mut sorted: Vec<f32> = scores.iter().copied().filter(|s| s.is_finite()).collect();
+    sorted.sort_by(f32::total_cmp);
+    sorted.dedup();
+    let mut pick = tune_threshold(scores, ys, max_fpr);
+    for pair in sorted.windows(2) {
+        let t = (pair[0] + pair[1]) / 2.0;
+        let c = Confusion::at(scores, ys, t);
+        if t > pick && c.fpr() <= max_fpr && c.f1() >= best - f1_slack {
+            pick = t;
+        }
+    }
+    pick
+}
