@@ -7,9 +7,16 @@
 //! recall, at several window penalties. The threshold for those checks comes from the
 //! cross-validation scores (best F1 with FPR ≤ 1 %), not from validation.
 //!
+//! The out-of-distribution columns use the threshold tuned on validation (best F1 with
+//! FPR ≤ 1 %, or `LAB_FPR`), as shipping does; everyday prompts are split into a
+//! development half (even lines, which may be looked at) and a held-out half (odd lines,
+//! only counted). Diagnostics, by environment variable: `LAB_CURVE` (metrics at fixed
+//! thresholds), `LAB_LIST` (flagged everyday prompts), `LAB_VAL` (worst validation
+//! rows), `LAB_SHOW=n` (top benign windows of long texts).
+//!
 //! `cargo run --release -p palisade-scan --example injection_lab -- --data <shared/data>
-//! --bench <corpus.jsonl> [--bits 18] [--chars 3-5] [--l2 1e-5,1e-4] [--epochs 10]
-//! [--penalty 0,0.5] [--no-augment] [--folds 5]`
+//! --bench <corpus.jsonl> [--bits 17] [--chars 3-5] [--l2 1e-6,1e-5] [--epochs 10]
+//! [--lr 0.1] [--window 32] [--penalty 0,0.5] [--no-augment] [--folds 5] [--time]`
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::process::ExitCode;
@@ -256,7 +263,7 @@ fn evaluate(
         win(&sets.multilingual),
     );
     println!(
-        "| penalty | val-t | val P | val R | val F1 | val FPR | val F1 (CV-t {cv_t:.3}) | multiling R | bench flags | 1KB | 8KB | tail R | everyday FP |"
+        "| penalty | val-t | val P | val R | val F1 | val FPR | val F1 at CV-t {cv_t:.3} | multiling R | bench flags | 1KB | 8KB | tail R | everyday FP |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for &pen in penalties {
@@ -291,6 +298,27 @@ fn evaluate(
             half(&se, 1),
             se.len() / 2
         );
+        if std::env::var("LAB_CURVE").is_ok() {
+            for t in [0.45f32, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75] {
+                let c = Confusion::at(&pv, &vy, t);
+                let ev = prob(&se).iter().filter(|&&p| p >= t).count();
+                let ml = prob(&sm).iter().filter(|&&p| p >= t).count();
+                let bf = prob(&sb).iter().filter(|&&p| p >= t).count();
+                println!(
+                    "  t={t:.2}: val F1 {:.4} R {:.4} FPR {:.4} | everyday {ev} | multiling {ml} | bench {bf}",
+                    c.f1(),
+                    c.recall(),
+                    c.fpr()
+                );
+            }
+        }
+        if std::env::var("LAB_LIST").is_ok() {
+            for (t, p) in sets.everyday.iter().zip(prob(&se)) {
+                if p >= cv_t {
+                    println!("  flagged everyday {p:.3}: {t}");
+                }
+            }
+        }
         let sa = win(&lines(ATTACKS));
         let caught: Vec<bool> = prob(&sa).iter().map(|&p| p >= cv_t).collect();
         println!(
@@ -369,8 +397,6 @@ fn evaluate(
         .map(|(p, t)| format!("{p:.2} {t}"))
         .collect();
     println!("top everyday (dev half): {}", shown.join(" | "));
-    let t = clf.threshold().max(0.0);
-    let _ = t;
     if timing && !sets.bench.is_empty() {
         let bytes: usize = sets.bench.iter().map(String::len).sum();
         let (mut best, mut best_cpu) = (f64::INFINITY, f64::INFINITY);
