@@ -137,15 +137,41 @@ fn hash_bytes(seed: u64, bytes: &[u8]) -> u64 {
     mix(h)
 }
 
+/// Byte classes for the tokeniser's loops: one table load instead of several range tests.
+const WS: u8 = 1;
+const ALNUM: u8 = 2;
+const DIGIT: u8 = 4;
+/// `@` and `:`, which (with digits) can make a chunk an address or identifier.
+const ADDR: u8 = 8;
+
+static CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0usize;
+    while b < 128 {
+        let c = b as u8;
+        // `char::is_whitespace` on ASCII: space, \t, \n, \x0B, \x0C, \r.
+        if c == b' ' || (c >= b'\t' && c <= b'\r') {
+            t[b] = WS;
+        } else if c.is_ascii_digit() {
+            t[b] = ALNUM | DIGIT;
+        } else if c.is_ascii_alphabetic() {
+            t[b] = ALNUM;
+        } else if c == b'@' || c == b':' {
+            t[b] = ADDR;
+        }
+        b += 1;
+    }
+    t
+};
+
 /// Whether the char at byte `pos` of `s` is white space and whether it is alphanumeric,
 /// and its length in bytes; ASCII without decoding. `None` at the end of `s`.
 #[inline]
 fn class_at(s: &str, pos: usize) -> Option<(bool, bool, usize)> {
     let b = *s.as_bytes().get(pos)?;
     if b < 0x80 {
-        // `char::is_whitespace` on ASCII: space, \t, \n, \x0B, \x0C, \r.
-        let space = b == b' ' || (b'\t'..=b'\r').contains(&b);
-        return Some((space, b.is_ascii_alphanumeric(), 1));
+        let c = CLASS[usize::from(b)];
+        return Some((c & WS != 0, c & ALNUM != 0, 1));
     }
     let c = s.get(pos..)?.chars().next()?;
     Some((c.is_whitespace(), c.is_alphanumeric(), c.len_utf8()))
@@ -266,15 +292,17 @@ impl FeatureConfig {
             if pos >= chunk_end {
                 // One pass to the chunk's end, noting whether it could be an identifier
                 // at all (a digit, `@` or `:`); most chunks are plain words.
-                let mut maybe = false;
                 chunk_end = bytes.len();
+                let mut seen = 0u8;
                 for (i, &b) in bytes[pos..].iter().enumerate() {
-                    if b.is_ascii_whitespace() {
+                    // `u8::is_ascii_whitespace` (not \x0B), as before.
+                    if b != 0x0B && CLASS[usize::from(b)] & WS != 0 {
                         chunk_end = pos + i;
                         break;
                     }
-                    maybe |= b.is_ascii_digit() || b == b'@' || b == b':';
+                    seen |= CLASS[usize::from(b)];
                 }
+                let maybe = seen & (DIGIT | ADDR) != 0;
                 if maybe && is_identifier_chunk(&folded_text[pos..chunk_end]) {
                     sink.token(pos, chunk_end, boundary(pos, chunk_end));
                     pos = chunk_end;
@@ -283,12 +311,12 @@ impl FeatureConfig {
                 }
             }
             let mut len = first_len;
-            let mut digit = bytes[pos].is_ascii_digit();
+            let mut digit = CLASS[usize::from(bytes[pos])] & DIGIT != 0;
             while let Some((sp, an, l)) = class_at(folded_text, pos + len) {
                 if sp || an != alnum {
                     break;
                 }
-                digit |= bytes[pos + len].is_ascii_digit();
+                digit |= CLASS[usize::from(bytes[pos + len])] & DIGIT != 0;
                 len += l;
             }
             let token = &folded_text[pos..pos + len];
