@@ -1,11 +1,13 @@
 //! Evaluates the prompt-injection detector and prints a Markdown section for
 //! `docs/detection.md`: precision, recall, F1, false-positive rate and confusion matrix
 //! on the validation set for the classifier alone, the rules alone and the combined
-//! detector as shipped; recall on an all-positive multilingual set; long-input checks;
-//! and microseconds per 1 KB prompt. Deterministic apart from the timings.
+//! detector as shipped; recall on an all-positive multilingual set; out-of-distribution
+//! checks (long benign inputs, the scan benchmark corpus, hand-written everyday prompts
+//! and attacks in `examples/data/`); and microseconds per KB. Deterministic apart from
+//! the timings.
 //!
 //! `cargo run --release -p palisade-scan --example eval_injection -- --validation <csv>
-//! --multilingual <csv> [--train <csv>]`
+//! --multilingual <csv> [--train <csv>] [--bench <corpus.jsonl>]`
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::hint::black_box;
@@ -17,7 +19,30 @@ use palisade_scan::injection::csv::{Example, parse_first_column, parse_labelled}
 use palisade_scan::injection::train::Confusion;
 use palisade_scan::injection::{Family, InjectionDetector};
 
-const USAGE: &str = "usage: eval_injection --validation <csv> --multilingual <csv> [--train <csv>]";
+const USAGE: &str = "usage: eval_injection --validation <csv> --multilingual <csv> [--train <csv>] [--bench <corpus.jsonl>]";
+
+/// Everyday benign prompts and attacks written for Palisade's evaluation, never trained on.
+const EVERYDAY: &str = include_str!("data/everyday_benign.txt");
+const ATTACKS: &str = include_str!("data/attacks_written.txt");
+
+fn lines(data: &str) -> Vec<String> {
+    data.lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The `text` field of every line of a JSONL file.
+fn jsonl_texts(path: &str) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    for line in read(path)?.lines().filter(|l| !l.trim().is_empty()) {
+        let v: serde_json::Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
+        if let Some(t) = v["text"].as_str() {
+            out.push(t.to_owned());
+        }
+    }
+    Ok(out)
+}
 
 fn read(path: &str) -> Result<String, String> {
     std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))
@@ -44,21 +69,26 @@ fn benign_prompts(examples: &[Example], size: usize) -> Vec<String> {
 }
 
 fn micros_per_prompt(d: &InjectionDetector, prompts: &[String]) -> f64 {
+    // Best of five timed rounds, so that a busy machine inflates the figure less.
     let mut out = Vec::new();
-    let mut runs = 0usize;
-    let start = Instant::now();
-    while runs < 20_000 && (runs < prompts.len() * 3 || start.elapsed().as_millis() < 500) {
-        out.clear();
-        d.detect(black_box(&prompts[runs % prompts.len()]), &mut out);
-        black_box(&out);
-        runs += 1;
+    let mut best = f64::INFINITY;
+    for _ in 0..5 {
+        let mut runs = 0usize;
+        let start = Instant::now();
+        while runs < 20_000 && (runs < prompts.len() * 3 || start.elapsed().as_millis() < 200) {
+            out.clear();
+            d.detect(black_box(&prompts[runs % prompts.len()]), &mut out);
+            black_box(&out);
+            runs += 1;
+        }
+        best = best.min(start.elapsed().as_secs_f64() * 1e6 / runs as f64);
     }
-    start.elapsed().as_secs_f64() * 1e6 / runs as f64
+    best
 }
 
 fn run() -> Result<(), String> {
     let mut it = std::env::args().skip(1);
-    let (mut validation, mut multilingual, mut train) = (None, None, None);
+    let (mut validation, mut multilingual, mut train, mut bench) = (None, None, None, None);
     while let Some(flag) = it.next() {
         let value = it
             .next()
@@ -67,6 +97,7 @@ fn run() -> Result<(), String> {
             "--validation" => validation = Some(value),
             "--multilingual" => multilingual = Some(value),
             "--train" => train = Some(value),
+            "--bench" => bench = Some(value),
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }
     }
@@ -97,7 +128,8 @@ fn run() -> Result<(), String> {
     println!("### Prompt-injection detector\n");
     println!(
         "Validation: S-Labs `validation.csv`, {} rows ({} injection). Classifier threshold {:.4} \
-         (tuned on validation: best F1 with FPR ≤ 1 %). Multilingual: {} injection prompts, \
+         (tuned on validation: the highest threshold with F1 within 0.003 of the best F1 \
+         with FPR ≤ 1 %). Multilingual: {} injection prompts, \
          never used for training or tuning.\n",
         validation.len(),
         ys.iter().filter(|&&y| y).count(),
@@ -172,17 +204,31 @@ fn run() -> Result<(), String> {
         .filter(|e| e.label)
         .map(|e| format!("{preamble}\n\n{}", e.text))
         .collect();
+    let bench = match bench {
+        Some(p) => jsonl_texts(&p)?,
+        None => Vec::new(),
+    };
+    let (everyday, attacks) = (lines(EVERYDAY), lines(ATTACKS));
     println!(
-        "\nLong inputs (benign validation rows joined; the classifier scores windows of 32 \
-         and 16 tokens, sliding by half a window and starting at each sentence or line start; \
-         the highest window wins):\n"
+        "\nOut-of-distribution checks. Long inputs: benign validation rows joined; the \
+         classifier scores windows of whole sentences up to 32 tokens, and the best window's \
+         margin is lowered by the model's window penalty × ln(number of windows). Bench \
+         corpus: `bench/scan/out/corpus.jsonl`, benign or PII prompts of ~1 KB, no \
+         injections. Everyday prompts and written attacks: `examples/data/`, written for \
+         Palisade, never trained on.\n"
     );
     println!("| check | classifier | rules | combined |\n|---|---|---|---|");
-    for (name, ps) in [
+    let mut checks = vec![
         ("benign ~1 KB prompts flagged", &kb1),
         ("benign ~8 KB prompts flagged", &kb8),
         ("injection after 4 KB benign preamble caught", &tail),
-    ] {
+        ("everyday benign prompts flagged", &everyday),
+        ("written attacks (8 languages) caught", &attacks),
+    ];
+    if !bench.is_empty() {
+        checks.push(("bench corpus prompts flagged", &bench));
+    }
+    for (name, ps) in checks {
         println!(
             "| {name} | {}/{n} | {}/{n} | {}/{n} |",
             fpr(&classifier, ps),
@@ -193,7 +239,8 @@ fn run() -> Result<(), String> {
     }
 
     println!(
-        "\nLatency, µs per ~1 KB benign prompt ({} prompts, single thread, release build):\n",
+        "\nLatency, µs per ~1 KB benign prompt ({} prompts, single thread, release build, best \
+         of five rounds):\n",
         kb1.len()
     );
     println!("| detector | µs / prompt | µs / KB |\n|---|---|---|");
@@ -201,6 +248,15 @@ fn run() -> Result<(), String> {
     for (name, d) in variants {
         let us = micros_per_prompt(d, &kb1);
         println!("| {name} | {us:.1} | {:.1} |", us * 1024.0 / bytes);
+    }
+    if !bench.is_empty() {
+        let bytes = bench.iter().map(String::len).sum::<usize>() as f64 / bench.len() as f64;
+        let us = micros_per_prompt(&classifier, &bench);
+        println!(
+            "\nClassifier alone on the bench corpus ({} prompts): {us:.1} µs / prompt, {:.1} µs / KB.",
+            bench.len(),
+            us * 1024.0 / bytes
+        );
     }
     Ok(())
 }

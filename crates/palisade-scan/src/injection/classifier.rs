@@ -1,21 +1,108 @@
 //! The learned layer: a logistic-regression [`Classifier`] over hashed features
 //! ([`super::features`]), loaded from a weights file ([`super::model`]). Long inputs are
-//! scored in overlapping windows of tokens and the highest window wins, so a long benign preamble
-//! cannot dilute an injection at the end.
+//! scored in windows of whole sentences (and of tokens inside very long sentences) and the
+//! highest window wins, so a long benign preamble cannot dilute an injection at the end;
+//! the winning margin is lowered by a penalty that grows with the log of the number of
+//! windows, so a long benign text is not flagged because one of its many windows scored
+//! high by chance.
 
+use std::cell::RefCell;
 use std::ops::Range;
 
 use super::features::EVIDENCE_FLOOR;
-use super::features::{Scratch, SparseFeatures};
+use super::features::{NEGATIVE, Scratch, SparseFeatures, TokenSink};
 use super::model::{Model, ModelError};
 
 /// The weights shipped with Palisade, trained by `train-injection` on the S-Labs set.
-pub static BUILTIN_MODEL: &[u8] = include_bytes!("../../models/injection-v1.bin");
+pub static BUILTIN_MODEL: &[u8] = include_bytes!("../../models/injection-v2.bin");
+
+/// The deciding window of a text: its margin (`bias + w·x`, before the window
+/// penalty), its byte span, and how many windows the text was cut into.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Window {
+    pub margin: f32,
+    pub span: Range<usize>,
+    pub windows: usize,
+}
+
+/// One token as the scorer keeps it: its byte span in the folded text, and the sum of
+/// weight contributions and the count of features of every token up to and including it.
+#[derive(Debug, Clone, Copy)]
+struct Tok {
+    start: usize,
+    end: usize,
+    sum: i64,
+    count: u32,
+}
+
+/// Per-thread buffers, so scoring allocates nothing after the first call on a thread.
+#[derive(Debug, Default)]
+struct Buffers {
+    scratch: Scratch,
+    toks: Vec<Tok>,
+    /// Tokens that start a unit (after a line break, or after sentence-ending
+    /// punctuation followed by a space — not `:` inside an address).
+    starts: Vec<usize>,
+}
+
+/// Buffers grown beyond this many tokens (by a very long text) are freed after use.
+const KEEP_TOKENS: usize = 1 << 14;
+
+thread_local! {
+    static BUFFERS: RefCell<Buffers> = RefCell::new(Buffers::default());
+}
+
+/// Scoring state while a text's tokens are read.
+struct WindowSink<'a> {
+    table: &'a [i16],
+    token_sum: i32,
+    token_count: u32,
+    buffers: &'a mut Buffers,
+}
+
+impl TokenSink for WindowSink<'_> {
+    #[inline]
+    fn feature(&mut self, x: u32) {
+        let q = i32::from(
+            self.table
+                .get((x & !NEGATIVE) as usize)
+                .copied()
+                .unwrap_or(0),
+        );
+        // Negate when the sign bit is set, without a branch.
+        let m = -((x >> 31) as i32);
+        self.token_sum += (q ^ m) - m;
+        self.token_count += 1;
+    }
+
+    #[inline]
+    fn token(&mut self, start: usize, end: usize, unit_start: bool) {
+        let toks = &mut self.buffers.toks;
+        if unit_start {
+            self.buffers.starts.push(toks.len());
+        }
+        let (sum, count) = toks.last().map_or((0, 0), |t| (t.sum, t.count));
+        toks.push(Tok {
+            start,
+            end,
+            sum: sum + i64::from(self.token_sum),
+            count: count.saturating_add(self.token_count),
+        });
+        self.token_sum = 0;
+        self.token_count = 0;
+    }
+}
 
 /// A loaded injection classifier. Cheap to share: scoring takes `&self`.
+///
+/// Scoring reads the weights from a 16-bit fixed-point copy (`weight ≈ q · scale`):
+/// half the memory of `f32`, so the table of a 2^17-bucket model (256 KB) stays in the
+/// L2 cache, and a token's contribution is an integer sum, scaled once.
 #[derive(Debug, Clone)]
 pub struct Classifier {
     model: Model,
+    table: Vec<i16>,
+    scale: f32,
 }
 
 #[inline]
@@ -24,7 +111,7 @@ pub(crate) fn sigmoid(z: f32) -> f32 {
 }
 
 impl Classifier {
-    /// The model compiled into the library (`models/injection-v1.bin`).
+    /// The model compiled into the library (`models/injection-v2.bin`).
     pub fn builtin() -> Result<Classifier, ModelError> {
         Classifier::from_bytes(BUILTIN_MODEL)
     }
@@ -36,7 +123,22 @@ impl Classifier {
 
     /// Wraps an in-memory model (as produced by training).
     pub fn from_model(model: Model) -> Classifier {
-        Classifier { model }
+        let max = model.weights.iter().fold(0.0f32, |m, w| m.max(w.abs()));
+        let scale = if max > 0.0 {
+            max / f32::from(i16::MAX)
+        } else {
+            1.0
+        };
+        let table = model
+            .weights
+            .iter()
+            .map(|&w| (w / scale).round().clamp(-32767.0, 32767.0) as i16)
+            .collect();
+        Classifier {
+            model,
+            table,
+            scale,
+        }
     }
 
     pub fn model(&self) -> &Model {
@@ -58,86 +160,117 @@ impl Classifier {
         self.score_window(text).0
     }
 
-    /// The highest window probability and that window's byte span of `text`.
+    /// The probability that `text` is an injection and the byte span of the window that
+    /// decided it: [`Classifier::best_window`]'s margin, less the model's window penalty
+    /// times the natural log of the number of windows scored.
+    pub fn score_window(&self, text: &str) -> (f32, Range<usize>) {
+        let best = self.best_window(text);
+        let penalty = self.model.window_penalty * (best.windows.max(1) as f32).ln();
+        (sigmoid(best.margin - penalty), best.span)
+    }
+
+    /// The highest-margin window of `text` and how many windows were scored.
     ///
-    /// Texts of at most `window` tokens are scored whole. Longer texts are scored in
-    /// windows of `window` and `window / 2` tokens, sliding by half a window and also
-    /// starting at every sentence or line start. Since the model is linear, every
+    /// Texts of at most `window` tokens are one window, scored whole. Longer texts are
+    /// cut into units at sentence ends and line breaks (the training rows are single
+    /// sentences or short passages), and every run of consecutive units that fits in
+    /// `window` tokens is a window; a unit longer than `window` is also scored in windows
+    /// of `window` tokens sliding by half a window. Since the model is linear, every
     /// window's margin comes from prefix sums over per-token contributions, so all
     /// windows together cost one feature extraction.
-    pub fn score_window(&self, text: &str) -> (f32, Range<usize>) {
-        let mut scratch = Scratch::default();
-        let mut feats = SparseFeatures::new();
-        // Per token: byte span, prefix sum of contributions, prefix count of features.
-        let w = &self.model.weights;
-        let mut spans: Vec<(usize, usize)> = Vec::new();
-        let mut sums = vec![0.0f64];
-        let mut ends = vec![0usize];
-        let (mut acc, mut count) = (0.0f64, 0usize);
+    pub fn best_window(&self, text: &str) -> Window {
+        BUFFERS.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut buffers) => {
+                let w = self.best_window_in(text, &mut buffers);
+                if buffers.toks.capacity() > KEEP_TOKENS {
+                    *buffers = Buffers::default();
+                }
+                w
+            }
+            Err(_) => self.best_window_in(text, &mut Buffers::default()),
+        })
+    }
+
+    fn best_window_in(&self, text: &str, buffers: &mut Buffers) -> Window {
+        buffers.toks.clear();
+        buffers.starts.clear();
+        buffers.starts.push(0);
+        let mut scratch = std::mem::take(&mut buffers.scratch);
+        let mut sink = WindowSink {
+            table: &self.table,
+            token_sum: 0,
+            token_count: 0,
+            buffers,
+        };
         self.model
             .features
-            .for_each_token(text, &mut scratch, &mut feats, |start, end, f| {
-                let mut c = 0.0f32;
-                for &(b, v) in f {
-                    c += w.get(b as usize).copied().unwrap_or(0.0) * v;
-                }
-                acc += f64::from(c);
-                count += f.len();
-                spans.push((start, end));
-                sums.push(acc);
-                ends.push(count);
-            });
-        if spans.is_empty() {
-            return (sigmoid(self.model.bias), 0..text.len());
-        }
-        let score = |a: usize, b: usize| {
-            let n = ends[b] - ends[a];
-            if n == 0 {
-                return sigmoid(self.model.bias);
-            }
-            let n = n.max(EVIDENCE_FLOOR);
-            sigmoid(self.model.bias + ((sums[b] - sums[a]) / (n as f64).sqrt()) as f32)
+            .for_each_token(text, &mut scratch, &mut sink);
+        let Buffers { toks, starts, .. } = buffers;
+        let toks = toks.as_slice();
+        // Prefix sum and count before token `k`.
+        let pre = |k: usize| {
+            k.checked_sub(1)
+                .map_or((0, 0), |i| (toks[i].sum, toks[i].count))
         };
-        let span = |a: usize, b: usize| spans[a].0..spans[b - 1].1;
-        let n = spans.len();
+        let (bias, scale) = (self.model.bias, f64::from(self.scale));
+        let margin = |a: usize, b: usize| {
+            let ((sa, ca), (sb, cb)) = (pre(a), pre(b));
+            let n = (cb - ca) as usize;
+            if n == 0 {
+                return bias;
+            }
+            let sum = (sb - sa) as f64 * scale;
+            bias + (sum / (n.max(EVIDENCE_FLOOR) as f64).sqrt()) as f32
+        };
+        let n = toks.len();
         let window = (self.model.window as usize).max(4);
         if n <= window {
-            return (score(0, n), 0..text.len());
+            buffers.scratch = scratch;
+            return Window {
+                margin: margin(0, n),
+                span: 0..text.len(),
+                windows: 1,
+            };
         }
-        let mut best = (f32::NEG_INFINITY, 0..0);
-        for size in [window, window / 2] {
-            let stride = (size / 2).max(1);
-            let mut a = 0;
-            loop {
-                let b = (a + size).min(n);
-                let p = score(a, b);
-                if p > best.0 {
-                    best = (p, span(a, b));
-                }
-                if b == n {
+        starts.push(n);
+        let mut best = (f32::NEG_INFINITY, 0usize, 0usize);
+        let mut windows = 0usize;
+        let mut consider = |a: usize, b: usize| {
+            windows += 1;
+            let m = margin(a, b);
+            if m > best.0 {
+                best = (m, a, b);
+            }
+        };
+        for u in 0..starts.len() - 1 {
+            let (a, unit_end) = (starts[u], starts[u + 1]);
+            for &b in &starts[u + 1..] {
+                if b - a > window {
                     break;
                 }
-                a += stride;
+                consider(a, b);
             }
-        }
-        // Windows that start where a sentence or line starts, so an injection appended
-        // after benign text is scored without the benign words before it.
-        for a in 1..n {
-            let gap = text.get(spans[a - 1].1..spans[a].0).unwrap_or("");
-            let prev = text.get(spans[a - 1].0..spans[a - 1].1).unwrap_or("");
-            let boundary = gap.contains('\n') || prev.ends_with(['.', '!', '?', ':', ';']);
-            if !boundary {
-                continue;
-            }
-            for size in [window, window / 2] {
-                let b = (a + size).min(n);
-                let p = score(a, b);
-                if p > best.0 {
-                    best = (p, span(a, b));
+            if unit_end - a > window {
+                let stride = window / 2;
+                let mut s = a;
+                loop {
+                    let b = (s + window).min(unit_end);
+                    consider(s, b);
+                    if b == unit_end {
+                        break;
+                    }
+                    s += stride;
                 }
             }
         }
-        best
+        let (m, a, b) = best;
+        let (start, end) = scratch.original_span(text, toks[a].start, toks[b - 1].end);
+        buffers.scratch = scratch;
+        Window {
+            margin: m,
+            span: start..end,
+            windows,
+        }
     }
 
     /// `bias + w·x` for already extracted features.

@@ -25,7 +25,7 @@ pub struct FeatureConfig {
 impl Default for FeatureConfig {
     fn default() -> Self {
         FeatureConfig {
-            bits: 18,
+            bits: 17,
             word_unigrams: true,
             word_bigrams: true,
             char_min: 3,
@@ -38,7 +38,7 @@ impl Default for FeatureConfig {
 /// Feature vectors are scaled by `1/sqrt(max(n, EVIDENCE_FLOOR))`: a text with fewer
 /// features than this (a greeting, a few words) carries proportionally less weight, so
 /// its score stays near the prior instead of being decided by one or two words.
-pub const EVIDENCE_FLOOR: usize = 192;
+pub const EVIDENCE_FLOOR: usize = 128;
 
 /// Longest word (in chars) that yields character n-grams; longer runs are usually
 /// encoded data and are cut here so they cannot flood the vector.
@@ -47,6 +47,26 @@ const SEED_WORD: u64 = 0x9E37_79B9_7F4A_7C15;
 const SEED_BIGRAM: u64 = 0xC2B2_AE3D_27D4_EB4F;
 const SEED_CHAR: u64 = 0x1656_67B1_9E37_79F9;
 const SEED_PUNCT: u64 = 0x27D4_EB2F_1656_67C5;
+
+impl Scratch {
+    /// Maps a byte range of the last folded text back to `original` (the text passed to
+    /// [`FeatureConfig::for_each_token`]).
+    pub fn original_span(&self, original: &str, start: usize, end: usize) -> (usize, usize) {
+        self.folded.original_span(original, start, end)
+    }
+}
+
+/// Whether a unit (sentence, line) starts after `gap`, the bytes between the previous
+/// token and this one, when the previous token ended with `last`.
+#[inline]
+fn unit_boundary(last: u8, gap: &[u8]) -> bool {
+    let mark = |b: u8| matches!(b, b'.' | b'!' | b'?' | b':' | b';');
+    !gap.is_empty()
+        && ((mark(last) || gap.contains(&b'\n'))
+            || gap
+                .windows(2)
+                .any(|w| mark(w[0]) && w[1].is_ascii_whitespace()))
+}
 
 /// Reusable buffers, so scoring allocates nothing after the first call on a thread.
 #[derive(Debug, Default)]
@@ -59,6 +79,44 @@ pub struct Scratch {
 
 /// Sparse features: `(bucket, signed value)`. Buckets may repeat (counts add up).
 pub type SparseFeatures = Vec<(u32, f32)>;
+
+/// The sign bit of a signed bucket: the bucket is in the low 31 bits, the top bit set
+/// means the feature counts -1.
+pub const NEGATIVE: u32 = 1 << 31;
+
+/// Receives the features of a text token by token: each feature of a token as a signed
+/// bucket, then the token's byte span in the original text. Generic, so the scorer sums
+/// weights as features are hashed, with no buffer in between.
+pub trait TokenSink {
+    fn feature(&mut self, signed_bucket: u32);
+    /// The token at `start..end` of the folded text ([`Scratch::original_span`] maps it
+    /// back); `unit_start` when a line break, or sentence-ending punctuation followed by
+    /// white space, comes before it.
+    fn token(&mut self, start: usize, end: usize, unit_start: bool);
+}
+
+/// Collects a whole text's features (training and [`FeatureConfig::extract`]).
+struct Collect<'a>(&'a mut SparseFeatures);
+
+impl TokenSink for Collect<'_> {
+    #[inline]
+    fn feature(&mut self, x: u32) {
+        let v = if x & NEGATIVE == 0 { 1.0 } else { -1.0 };
+        self.0.push((x & !NEGATIVE, v));
+    }
+    #[inline]
+    fn token(&mut self, _start: usize, _end: usize, _unit_start: bool) {}
+}
+
+/// Multiplier of the character n-gram hash (a 64-bit golden-ratio constant).
+const GRAM_MUL: u64 = 0x9E37_79B9_7F4A_7C15;
+
+/// Hash of a character n-gram of at most 8 bytes, packed little-endian into `packed`:
+/// one multiply, whose top bits (bucket and sign) depend on every input byte.
+#[inline]
+fn gram_hash(packed: u64) -> u64 {
+    (packed ^ SEED_CHAR).wrapping_mul(GRAM_MUL)
+}
 
 #[inline]
 fn mix(mut h: u64) -> u64 {
@@ -79,66 +137,118 @@ fn hash_bytes(seed: u64, bytes: &[u8]) -> u64 {
     mix(h)
 }
 
-/// The char at byte `pos` of `s` and its length; ASCII without decoding.
+/// Byte classes for the tokeniser's loops: one table load instead of several range tests.
+const WS: u8 = 1;
+const ALNUM: u8 = 2;
+const DIGIT: u8 = 4;
+/// `@` and `:`, which (with digits) can make a chunk an address or identifier.
+const ADDR: u8 = 8;
+
+static CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0usize;
+    while b < 128 {
+        let c = b as u8;
+        // `char::is_whitespace` on ASCII: space, \t, \n, \x0B, \x0C, \r.
+        if c == b' ' || (c >= b'\t' && c <= b'\r') {
+            t[b] = WS;
+        } else if c.is_ascii_digit() {
+            t[b] = ALNUM | DIGIT;
+        } else if c.is_ascii_alphabetic() {
+            t[b] = ALNUM;
+        } else if c == b'@' || c == b':' {
+            t[b] = ADDR;
+        }
+        b += 1;
+    }
+    t
+};
+
+/// Whether the char at byte `pos` of `s` is white space and whether it is alphanumeric,
+/// and its length in bytes; ASCII without decoding. `None` at the end of `s`.
 #[inline]
-fn char_at(s: &str, pos: usize) -> Option<(char, usize)> {
+fn class_at(s: &str, pos: usize) -> Option<(bool, bool, usize)> {
     let b = *s.as_bytes().get(pos)?;
     if b < 0x80 {
-        return Some((char::from(b), 1));
+        let c = CLASS[usize::from(b)];
+        return Some((c & WS != 0, c & ALNUM != 0, 1));
     }
     let c = s.get(pos..)?.chars().next()?;
-    Some((c, c.len_utf8()))
+    Some((c.is_whitespace(), c.is_alphanumeric(), c.len_utf8()))
 }
 
 /// Whether a token looks like an identifier rather than a word: long hex runs (hashes,
 /// UUID parts), long runs mixing letters with several digits (keys, order ids), and
-/// numbers, whose digits would otherwise hash to arbitrary weights. Short leetspeak (`d1sr3gard`) stays a word.
-fn is_identifier(token: &str) -> bool {
-    let len = token.chars().count();
-    let digits = token.bytes().filter(u8::is_ascii_digit).count();
-    let hex = token.bytes().all(|b| b.is_ascii_hexdigit());
-    (len >= 12 && hex && digits > 0)
+/// numbers, whose digits would otherwise hash to arbitrary weights. Short leetspeak
+/// (`d1sr3gard`) stays a word. Also returns whether the token has a digit (one pass).
+fn is_identifier(token: &str) -> (bool, bool) {
+    let (mut digits, mut hex) = (0usize, true);
+    for &b in token.as_bytes() {
+        digits += usize::from(b.is_ascii_digit());
+        hex &= b.is_ascii_hexdigit();
+    }
+    let len = if token.is_ascii() {
+        token.len()
+    } else {
+        token.chars().count()
+    };
+    let id = (len >= 12 && hex && digits > 0)
         || digits == len
-        || (len >= 10 && digits * 4 >= len && digits < len)
+        || (len >= 10 && digits * 4 >= len && digits < len);
+    (id, digits > 0)
 }
 
-/// Reads digits inside a word that also has letters as the letters they imitate.
+/// Whether a whitespace-delimited chunk is an address or identifier rather than words:
+/// URLs, e-mail addresses, IP addresses, dates, version numbers, connection strings —
+/// three or more alphanumeric runs with digits between them, or an `@` or `://`. Their
+/// pieces and separators (`:` in an IPv6 address, `.` in a domain) would otherwise count
+/// as words and punctuation; the classifier skips the whole chunk.
+fn is_identifier_chunk(chunk: &str) -> bool {
+    // Bytes, not chars: a non-ASCII byte counts as part of an alphanumeric run (the
+    // folded text's non-ASCII characters are almost all letters).
+    let (mut runs, mut digits, mut at, mut in_run) = (0usize, 0usize, false, false);
+    for &b in chunk.as_bytes() {
+        let alnum = b.is_ascii_alphanumeric() || b >= 0x80;
+        runs += usize::from(alnum && !in_run);
+        in_run = alnum;
+        digits += usize::from(b.is_ascii_digit());
+        at |= b == b'@';
+    }
+    runs >= 2 && (chunk.contains("://") || (at && runs >= 3)) || (runs >= 3 && digits >= 2)
+}
+
+/// Reads the digits of a word that also has letters as the letters they imitate (the
+/// caller checks that it has both).
 fn unleet(word: &str, out: &mut String) {
     out.clear();
-    let has_alpha = word.chars().any(char::is_alphabetic);
-    let has_digit = word.bytes().any(|b| b.is_ascii_digit());
     for c in word.chars() {
-        let c = if has_alpha && has_digit {
-            match c {
-                '0' => 'o',
-                '1' => 'i',
-                '3' => 'e',
-                '4' => 'a',
-                '5' => 's',
-                '7' => 't',
-                '8' => 'b',
-                other => other,
-            }
-        } else {
-            c
-        };
-        out.push(c);
+        out.push(match c {
+            '0' => 'o',
+            '1' => 'i',
+            '3' => 'e',
+            '4' => 'a',
+            '5' => 's',
+            '7' => 't',
+            '8' => 'b',
+            other => other,
+        });
     }
 }
 
 impl FeatureConfig {
     #[inline]
-    fn push(&self, h: u64, out: &mut SparseFeatures) {
-        let bucket = (h >> (64 - u32::from(self.bits))) as u32;
-        let sign = if h & 1 == 0 { 1.0 } else { -1.0 };
-        out.push((bucket, sign));
+    fn push(&self, h: u64, out: &mut impl TokenSink) {
+        // Bucket from the top `bits` bits, sign from the bit below them.
+        let bits = u32::from(self.bits);
+        let bucket = (h >> (64 - bits)) as u32;
+        let sign = ((h >> (63 - bits)) as u32 & 1) << 31;
+        out.feature(bucket | sign);
     }
 
     /// Extracts the features of `text` into `out` (cleared first), L2-normalised.
     pub fn extract(&self, text: &str, scratch: &mut Scratch, out: &mut SparseFeatures) {
         out.clear();
-        let mut buf = SparseFeatures::new();
-        self.for_each_token(text, scratch, &mut buf, |_, _, f| out.extend_from_slice(f));
+        self.for_each_token(text, scratch, &mut Collect(out));
         if !out.is_empty() {
             let norm = 1.0 / (out.len().max(EVIDENCE_FLOOR) as f32).sqrt();
             for (_, v) in out.iter_mut() {
@@ -147,17 +257,10 @@ impl FeatureConfig {
         }
     }
 
-    /// Calls `on_token(start, end, features)` for every token in order: its byte span in
-    /// `text` and its unnormalised features (values ±1; a word's bigram with the word
-    /// before it belongs to the later word). `out` is reused between tokens, so memory
-    /// stays bounded by the longest token whatever the input length.
-    pub fn for_each_token(
-        &self,
-        text: &str,
-        scratch: &mut Scratch,
-        out: &mut SparseFeatures,
-        mut on_token: impl FnMut(usize, usize, &[(u32, f32)]),
-    ) {
+    /// Feeds every token of `text` to `sink` in order: its features as signed buckets
+    /// (a word's bigram with the word before it belongs to the later word), then its byte
+    /// span in `text`. Skipped tokens (identifiers) are reported with no features.
+    pub fn for_each_token(&self, text: &str, scratch: &mut Scratch, sink: &mut impl TokenSink) {
         let Scratch {
             folded,
             word,
@@ -168,51 +271,96 @@ impl FeatureConfig {
         let folded_text = folded.text.as_str();
         let mut prev_word: Option<u64> = None;
         let mut pos = 0;
-        while let Some((first, first_len)) = char_at(folded_text, pos) {
-            if first.is_whitespace() {
+        // End of the current whitespace-delimited chunk; a new chunk is checked for
+        // being an identifier (URL, address, …) when `pos` reaches it.
+        let mut chunk_end = 0;
+        // End of the previous reported token (folded offsets), for unit boundaries.
+        let mut prev_end = 0;
+        let bytes = folded_text.as_bytes();
+        let mut boundary = |start: usize, end: usize| {
+            let cut = prev_end.min(start);
+            let last = if cut > 0 { bytes[cut - 1] } else { b' ' };
+            let b = cut > 0 && unit_boundary(last, &bytes[cut..start]);
+            prev_end = end;
+            b
+        };
+        while let Some((space, alnum, first_len)) = class_at(folded_text, pos) {
+            if space {
                 pos += first_len;
                 continue;
             }
-            let alnum = first.is_alphanumeric();
+            if pos >= chunk_end {
+                // One pass to the chunk's end, noting whether it could be an identifier
+                // at all (a digit, `@` or `:`); most chunks are plain words.
+                chunk_end = bytes.len();
+                let mut seen = 0u8;
+                for (i, &b) in bytes[pos..].iter().enumerate() {
+                    // `u8::is_ascii_whitespace` (not \x0B), as before.
+                    if b != 0x0B && CLASS[usize::from(b)] & WS != 0 {
+                        chunk_end = pos + i;
+                        break;
+                    }
+                    seen |= CLASS[usize::from(b)];
+                }
+                let maybe = seen & (DIGIT | ADDR) != 0;
+                if maybe && is_identifier_chunk(&folded_text[pos..chunk_end]) {
+                    sink.token(pos, chunk_end, boundary(pos, chunk_end));
+                    pos = chunk_end;
+                    prev_word = None;
+                    continue;
+                }
+            }
             let mut len = first_len;
-            while let Some((c, l)) = char_at(folded_text, pos + len) {
-                if c.is_whitespace() || c.is_alphanumeric() != alnum {
+            let mut digit = CLASS[usize::from(bytes[pos])] & DIGIT != 0;
+            while let Some((sp, an, l)) = class_at(folded_text, pos + len) {
+                if sp || an != alnum {
                     break;
                 }
+                digit |= CLASS[usize::from(bytes[pos + len])] & DIGIT != 0;
                 len += l;
             }
             let token = &folded_text[pos..pos + len];
-            let (start, end) = folded.original_span(text, pos, pos + len);
+            let (start, end) = (pos, pos + len);
             pos += len;
-            out.clear();
             if !alnum {
                 if self.punctuation {
                     let cut = token.char_indices().nth(6).map_or(token.len(), |(i, _)| i);
-                    self.push(hash_bytes(SEED_PUNCT, &token.as_bytes()[..cut]), out);
-                    on_token(start, end, out);
+                    self.push(hash_bytes(SEED_PUNCT, &token.as_bytes()[..cut]), sink);
+                    sink.token(start, end, boundary(start, end));
                 }
                 continue;
             }
-            if is_identifier(token) {
+            // Without a digit a token is never an identifier, nor leetspeak.
+            let (identifier, has_digit) = if digit {
+                is_identifier(token)
+            } else {
+                (false, false)
+            };
+            if identifier {
                 // Ids, hashes and keys carry no meaning for the classifier, and their
                 // random n-grams would land in random buckets: they are skipped.
                 prev_word = None;
-                on_token(start, end, out);
+                sink.token(start, end, boundary(start, end));
                 continue;
             }
-            unleet(token, word);
-            let wh = hash_bytes(SEED_WORD, word.as_bytes());
+            let w: &str = if has_digit && token.chars().any(char::is_alphabetic) {
+                unleet(token, word);
+                word
+            } else {
+                token
+            };
+            let wh = hash_bytes(SEED_WORD, w.as_bytes());
             if self.word_unigrams {
-                self.push(wh, out);
+                self.push(wh, sink);
             }
             if let (true, Some(p)) = (self.word_bigrams, prev_word) {
-                self.push(mix(p.rotate_left(17) ^ wh ^ SEED_BIGRAM), out);
+                self.push(mix(p.rotate_left(17) ^ wh ^ SEED_BIGRAM), sink);
             }
             prev_word = Some(wh);
             if self.char_min > 0 {
-                self.char_grams(word, gram, bounds, out);
+                self.char_grams(w, gram, bounds, sink);
             }
-            on_token(start, end, out);
+            sink.token(start, end, boundary(start, end));
         }
     }
 
@@ -221,24 +369,25 @@ impl FeatureConfig {
         word: &str,
         gram: &mut Vec<u8>,
         bounds: &mut Vec<usize>,
-        out: &mut SparseFeatures,
+        out: &mut impl TokenSink,
     ) {
         let (lo, hi) = (usize::from(self.char_min), usize::from(self.char_max));
         gram.clear();
         if word.is_ascii() {
-            // Fast path, same hashes: one byte per char, no boundary table.
+            // Fast path, same hashes: one byte per char; the n-gram starting at `i` is
+            // the low `n` bytes of the 8 bytes read there (the buffer is zero-padded).
             gram.push(b'<');
             gram.extend_from_slice(&word.as_bytes()[..word.len().min(MAX_WORD_CHARS)]);
             gram.push(b'>');
             let chars = gram.len();
+            gram.extend_from_slice(&[0u8; 8]);
+            let hi = hi.min(8);
             for i in 0..chars {
-                let mut h = SEED_CHAR ^ 0xCBF2_9CE4_8422_2325;
-                for (n, &b) in gram[i..chars.min(i + hi)].iter().enumerate() {
-                    h ^= u64::from(b);
-                    h = h.wrapping_mul(0x0000_0100_0000_01B3);
-                    if n + 1 >= lo {
-                        self.push(mix(h ^ (n + 1) as u64), out);
-                    }
+                let mut eight = [0u8; 8];
+                eight.copy_from_slice(&gram[i..i + 8]);
+                let w = u64::from_le_bytes(eight);
+                for n in lo.max(1)..=hi.min(chars - i) {
+                    self.push(gram_hash(w & (u64::MAX >> (64 - 8 * n))), out);
                 }
             }
             return;
@@ -259,16 +408,27 @@ impl FeatureConfig {
         bounds.push(gram.len());
         // bounds[i] is the start of char i; the final entry is the end of the buffer.
         let chars = bounds.len() - 1;
-        // One FNV pass per start position; n-grams of every length are emitted on the way.
+        // Per start position, n-grams of every length on the way: packed like the ASCII
+        // path while they fit in 8 bytes, FNV-hashed beyond.
         for i in 0..chars {
+            let (mut packed, mut shift) = (0u64, 0u32);
             let mut h = SEED_CHAR ^ 0xCBF2_9CE4_8422_2325;
             for n in 1..=hi.min(chars - i) {
                 for &b in &gram[bounds[i + n - 1]..bounds[i + n]] {
                     h ^= u64::from(b);
                     h = h.wrapping_mul(0x0000_0100_0000_01B3);
+                    if shift < 64 {
+                        packed |= u64::from(b) << shift;
+                    }
+                    shift += 8;
                 }
                 if n >= lo {
-                    self.push(mix(h ^ n as u64), out);
+                    let hash = if shift <= 64 {
+                        gram_hash(packed)
+                    } else {
+                        mix(h ^ n as u64)
+                    };
+                    self.push(hash, out);
                 }
             }
         }

@@ -3,8 +3,8 @@
 //!
 //! ```text
 //! text ─┬─► fold ─► Aho-Corasick anchors ─► armed regexes ─► injection.rules:<family>
-//!       └─► fold ─► hashed n-grams per token ─► logistic regression over token windows
-//!                                        (32 and 16 tokens, sliding + at sentence starts, max)
+//!       └─► fold ─► hashed n-grams per token ─► logistic regression over windows of
+//!                   whole sentences/lines (≤ 32 tokens), best margin − 0.5·ln(#windows)
 //!                                        ─► injection.classifier
 //! ```
 //! - [`rules`]: [`InjectionRules`], four families (override, persona, extraction,
@@ -13,9 +13,12 @@
 //! - [`classifier`]: [`Classifier`], weights in [`model`] format, features in [`features`].
 //! - [`detector`]: [`InjectionDetector`], both layers behind [`crate::Detector`].
 //! - [`train`] and [`csv`]: the training/evaluation code used by `train-injection` and
-//!   `examples/eval_injection.rs`.
+//!   `examples/eval_injection.rs`; [`augment`], [`augment_intl`], [`augment_override`]:
+//!   Palisade's own training rows.
 
 pub mod augment;
+pub mod augment_intl;
+pub mod augment_override;
 pub mod classifier;
 pub mod csv;
 pub mod detector;

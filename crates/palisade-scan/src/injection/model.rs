@@ -1,17 +1,19 @@
-//! The classifier's weights file: a 36-byte header (magic, version, feature config,
-//! threshold, bias, window size, weight count), `2^bits` weights as IEEE half floats,
-//! and an FNV-1a-64 checksum of everything before it. All little-endian. Parsing checks
-//! every field and the checksum, so corrupt or truncated bytes are an error, never a
-//! panic or a silently wrong model.
+//! The classifier's weights file: a 40-byte header (magic, version, feature config,
+//! threshold, bias, window size, weight count, window penalty), `2^bits` weights as IEEE
+//! half floats, and an FNV-1a-64 checksum of everything before it. All little-endian.
+//! Parsing checks every field and the checksum, so corrupt or truncated bytes are an
+//! error, never a panic or a silently wrong model. Version 1 files (`injection-v1.bin`)
+//! are refused: version 2 hashes character n-grams differently and scales features with
+//! another evidence floor, so their weights would score the wrong features.
 //!
 //! ```text
 //! 0   8  magic "PALISINJ"        20  4  threshold (f32)
-//! 8   2  version = 1             24  4  bias (f32)
+//! 8   2  version = 2             24  4  bias (f32)
 //! 10  1  bits                    28  4  window tokens (u32)
 //! 11  1  flags: 1 unigrams,      32  4  weight count (u32) = 2^bits
-//!          2 bigrams, 4 punct    36  2n weights (f16)
-//! 12  1  char n-gram min         ..  8  checksum (u64, FNV-1a over bytes 0..36+2n)
-//! 13  1  char n-gram max
+//!          2 bigrams, 4 punct    36  4  window penalty (f32, version 2 only)
+//! 12  1  char n-gram min         40  2n weights (f16)
+//! 13  1  char n-gram max         ..  8  checksum (u64, FNV-1a over everything before)
 //! 14  1  encoding = 1 (f16)
 //! 15  5  reserved, zero
 //! ```
@@ -19,9 +21,9 @@
 use super::features::FeatureConfig;
 
 pub const MAGIC: &[u8; 8] = b"PALISINJ";
-pub const VERSION: u16 = 1;
+pub const VERSION: u16 = 2;
 const ENCODING_F16: u8 = 1;
-const HEADER_LEN: usize = 36;
+const HEADER_LEN: usize = 40;
 const CHECKSUM_LEN: usize = 8;
 
 /// Why a weights file was rejected.
@@ -45,16 +47,21 @@ pub enum ModelError {
     NonFinite,
 }
 
-/// A logistic-regression model over hashed features.
+/// A logistic-regression model over hashed features (version 2 features: see
+/// [`super::features`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Model {
     pub features: FeatureConfig,
     /// Decision threshold on the probability, tuned on validation data.
     pub threshold: f32,
     pub bias: f32,
-    /// Inputs longer than this many tokens are scored in windows of this many tokens
-    /// (and of half as many), the highest window winning.
+    /// Inputs longer than this many tokens are scored in windows of at most this many
+    /// tokens (see [`super::classifier`]).
     pub window: u32,
+    /// Subtracted from the best window's margin per natural-log unit of the number of
+    /// windows scored, so that a long text is not flagged because one of its many
+    /// windows scored high by chance.
+    pub window_penalty: f32,
     /// `2^features.bits` weights.
     pub weights: Vec<f32>,
 }
@@ -146,6 +153,7 @@ impl Model {
         out.extend_from_slice(&self.window.to_le_bytes());
         let n = u32::try_from(self.weights.len()).unwrap_or(u32::MAX);
         out.extend_from_slice(&n.to_le_bytes());
+        out.extend_from_slice(&self.window_penalty.to_le_bytes());
         for &w in &self.weights {
             out.extend_from_slice(&f32_to_f16(w).to_le_bytes());
         }
@@ -165,6 +173,10 @@ impl Model {
         let version = u16::from_le_bytes([bytes[8], bytes[9]]);
         if version != VERSION {
             return Err(ModelError::UnsupportedVersion(version));
+        }
+        let window_penalty = f32::from_le_bytes([bytes[36], bytes[37], bytes[38], bytes[39]]);
+        if !(window_penalty.is_finite() && (0.0..=16.0).contains(&window_penalty)) {
+            return Err(ModelError::BadHeader("window penalty outside 0..=16"));
         }
         let (bits, flags, char_min, char_max, encoding) =
             (bytes[10], bytes[11], bytes[12], bytes[13], bytes[14]);
@@ -236,6 +248,7 @@ impl Model {
             threshold,
             bias,
             window,
+            window_penalty,
             weights,
         })
     }

@@ -19,6 +19,8 @@ pub struct TrainConfig {
     pub seed: u64,
     /// Window size stored in the model (tokens).
     pub window: u32,
+    /// Window penalty stored in the model (see [`Model::window_penalty`]).
+    pub window_penalty: f32,
 }
 
 impl Default for TrainConfig {
@@ -27,9 +29,10 @@ impl Default for TrainConfig {
             features: FeatureConfig::default(),
             epochs: 10,
             learning_rate: 0.1,
-            l2: 1e-4,
+            l2: 1e-5,
             seed: 0x5EED_1A7E,
             window: 32,
+            window_penalty: 0.5,
         }
     }
 }
@@ -105,6 +108,7 @@ pub fn train_features(xs: &[SparseFeatures], ys: &[bool], cfg: &TrainConfig) -> 
         threshold: 0.5,
         bias,
         window: cfg.window,
+        window_penalty: cfg.window_penalty,
         weights: w,
     }
 }
@@ -143,21 +147,88 @@ pub fn stratified_folds(ys: &[bool], k: usize, seed: u64) -> Vec<usize> {
     fold
 }
 
-/// Out-of-fold probabilities from `k`-fold cross-validation on the training set
-/// (each fold's model trained on the other folds; held-out rows scored whole).
+/// A key shared by near-duplicate texts: the sorted set of their words of four or more
+/// letters, lower-cased, digits read as leetspeak. Rows that differ only in case,
+/// punctuation, word order or short words land in the same cross-validation fold.
+pub fn group_key(text: &str) -> u64 {
+    let mut words: Vec<String> = text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.chars().count() >= 4)
+        .map(|w| {
+            w.chars()
+                .map(|c| match c {
+                    '0' => 'o',
+                    '1' => 'i',
+                    '3' => 'e',
+                    '4' => 'a',
+                    '5' => 's',
+                    '7' => 't',
+                    c => c.to_lowercase().next().unwrap_or(c),
+                })
+                .collect()
+        })
+        .collect();
+    words.sort_unstable();
+    words.dedup();
+    super::model::fnv1a64(words.join(" ").as_bytes())
+}
+
+/// Like [`stratified_folds`], but near-duplicates ([`group_key`]) share a fold: each
+/// group goes to the fold of its first member, folds dealt in seeded order per label.
+pub fn grouped_folds(texts: &[&str], ys: &[bool], k: usize, seed: u64) -> Vec<usize> {
+    let k = k.max(1);
+    let mut rng = SplitMix64(seed);
+    let mut fold = vec![0usize; ys.len()];
+    let mut assigned: std::collections::HashMap<u64, usize> = Default::default();
+    for class in [false, true] {
+        let mut idx: Vec<usize> = (0..ys.len()).filter(|&i| ys[i] == class).collect();
+        rng.shuffle(&mut idx);
+        let mut next = 0usize;
+        for i in idx {
+            let key = group_key(texts[i]);
+            fold[i] = *assigned.entry(key).or_insert_with(|| {
+                next += 1;
+                (next - 1) % k
+            });
+        }
+    }
+    fold
+}
+
+/// Out-of-fold probabilities from `k`-fold cross-validation on the training set, folds
+/// grouped by [`group_key`] (each fold's model trained on the other folds; held-out rows
+/// scored whole).
 pub fn cross_validate(examples: &[Example], k: usize, cfg: &TrainConfig) -> Vec<f32> {
+    cross_validate_with(examples, &[], k, cfg)
+}
+
+/// [`cross_validate`] over `examples`, with `extra` rows (project-written data) added to
+/// every fold's training rows and never scored.
+pub fn cross_validate_with(
+    examples: &[Example],
+    extra: &[Example],
+    k: usize,
+    cfg: &TrainConfig,
+) -> Vec<f32> {
     let ys: Vec<bool> = examples.iter().map(|e| e.label).collect();
-    let folds = stratified_folds(&ys, k, cfg.seed ^ 0xF01D);
+    let texts: Vec<&str> = examples.iter().map(|e| e.text.as_str()).collect();
+    let folds = grouped_folds(&texts, &ys, k, cfg.seed ^ 0xF01D);
+    let all_x = featurize(&texts, &cfg.features);
+    let extra_texts: Vec<&str> = extra.iter().map(|e| e.text.as_str()).collect();
+    let extra_x = featurize(&extra_texts, &cfg.features);
     let mut out = vec![0.0f32; ys.len()];
     for f in 0..k {
-        let fit: Vec<Example> = (0..ys.len())
-            .filter(|&i| folds[i] != f)
-            .map(|i| examples[i].clone())
-            .collect();
-        let model = train(&fit, cfg);
+        let mut fit_x: Vec<SparseFeatures> = Vec::new();
+        let mut fit_y: Vec<bool> = Vec::new();
+        for i in (0..ys.len()).filter(|&i| folds[i] != f) {
+            fit_x.push(all_x[i].clone());
+            fit_y.push(ys[i]);
+        }
+        fit_x.extend(extra_x.iter().cloned());
+        fit_y.extend(extra.iter().map(|e| e.label));
+        let model = train_features(&fit_x, &fit_y, cfg);
         let held: Vec<usize> = (0..ys.len()).filter(|&i| folds[i] == f).collect();
-        let texts: Vec<&str> = held.iter().map(|&i| examples[i].text.as_str()).collect();
-        let hx = featurize(&texts, &cfg.features);
+        let hx: Vec<SparseFeatures> = held.iter().map(|&i| all_x[i].clone()).collect();
         for (i, p) in held.into_iter().zip(predict_features(&model, &hx)) {
             out[i] = p;
         }
@@ -245,4 +316,30 @@ pub fn tune_threshold(scores: &[f32], ys: &[bool], max_fpr: f64) -> f32 {
         }
     }
     best.1
+}
+
+/// The most conservative threshold that gives up little F1: the highest threshold whose
+/// validation F1 is within `f1_slack` of the best F1 reachable with a false-positive rate
+/// of at most `max_fpr` (and whose own FPR is within `max_fpr`). Where F1 is flat near
+/// its maximum, a higher threshold flags fewer out-of-distribution benign texts (short
+/// everyday requests sit near the model's prior, just under the F1-optimal threshold).
+pub fn tune_threshold_conservative(
+    scores: &[f32],
+    ys: &[bool],
+    max_fpr: f64,
+    f1_slack: f64,
+) -> f32 {
+    let best = Confusion::at(scores, ys, tune_threshold(scores, ys, max_fpr)).f1();
+    let mut sorted: Vec<f32> = scores.iter().copied().filter(|s| s.is_finite()).collect();
+    sorted.sort_by(f32::total_cmp);
+    sorted.dedup();
+    let mut pick = tune_threshold(scores, ys, max_fpr);
+    for pair in sorted.windows(2) {
+        let t = (pair[0] + pair[1]) / 2.0;
+        let c = Confusion::at(scores, ys, t);
+        if t > pick && c.fpr() <= max_fpr && c.f1() >= best - f1_slack {
+            pick = t;
+        }
+    }
+    pick
 }
