@@ -340,6 +340,13 @@ actions = {{ email = "redact", phone = "redact", credit_card = "mask", secret = 
 name = "flagger"
 actions = {{ pii = "flag", secret = "flag", injection = "flag" }}
 
+# For `rot13`: the default actions, but injection findings only flagged. Its prompts are
+# ROT13 gibberish (so that only the answer carries the secret), and the injection
+# classifier's opinion of gibberish must not decide the output tests.
+[[scan.profiles]]
+name = "model-speaks"
+actions = {{ secret = "block", pii = "pseudonymize", injection = "flag", obfuscation = "flag", banned = "block", leak = "block" }}
+
 [[scan.profiles]]
 name = "banned"
 actions = {{ banned = "block", pii = "pseudonymize" }}
@@ -353,6 +360,10 @@ capture = "redacted"
 [[scan.rules]]
 models = ["echo-redact", "rot13-redact"]
 profile = "redactor"
+
+[[scan.rules]]
+models = ["rot13"]
+profile = "model-speaks"
 
 [[scan.rules]]
 models = ["echo-flag"]

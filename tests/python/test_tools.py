@@ -7,8 +7,6 @@ import json
 
 import openai
 
-from conftest import MOCK
-
 TOOLS = [
     {
         "type": "function",
@@ -82,8 +80,9 @@ def test_streamed_tool_call_arguments_form_json(client: openai.OpenAI, model: st
 
     assert len(ids) == 1
     assert names == {"get_weather"}
-    if model == MOCK:
-        assert len(fragments) > 1, "the mock sends its arguments in two pieces"
+    # The mock sends its arguments in two pieces; output scanning holds back the last
+    # 48 bytes of each call's arguments, so a short call may arrive as one fragment.
+    assert fragments
     args = json.loads("".join(fragments))
     assert isinstance(args.get("city"), str)
     assert finish == ["tool_calls"]
