@@ -37,6 +37,12 @@ log "1-2. ledger throughput ($RECORDS records per backend) and verification ($VE
 cat "$OUT/ledger.jsonl" >&2
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/palisade-audit-bench.XXXXXX")
+# The disk's floor for `sync = "full"`: one synchronous 4 KiB write (what a commit's
+# fsync of the WAL costs), timed with dd in the directory the gateways' databases use.
+dd if=/dev/zero of="$WORK/sync-probe" bs=4k count=1000 oflag=dsync 2>"$OUT/sync-probe.txt" || true
+rm -f "$WORK/sync-probe"
+SYNC_US=$(awk '/copied/ { for (i = 1; i <= NF; i++) if ($i == "s,") printf "%.0f", $(i-1) * 1000 }' "$OUT/sync-probe.txt")
+echo "{\"measure\":\"sync_probe\",\"us_per_sync\":${SYNC_US:-0}}" >>"$OUT/ledger.jsonl"
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; sleep 0.5; rm -rf "$WORK"; }
 trap cleanup EXIT
@@ -86,6 +92,11 @@ for r in ledger:
     if r["measure"] == "verify":
         L.append(f"\n## Verification\n\n`verify` of {r['records']:,} records ({r['checkpoints']} signed checkpoints) "
                  f"from SQLite: **{r['seconds']} s** ({r['records_per_s']:,} records/s).\n")
+for r in ledger:
+    if r["measure"] == "sync_probe" and r["us_per_sync"]:
+        L.append(f"## The disk's sync latency\n\nOne synchronous 4 KiB write (`dd oflag=dsync`, 1,000 of them) in the gateways' "
+                 f"database directory: **{r['us_per_sync']} µs**. With `sync = \"full\"` every commit waits for one such "
+                 "sync, so the added median cannot fall below it on this disk.\n")
 L.append("## Gateway latency with audit off and on\n")
 L.append("Open-loop fixed rate, non-streaming chat completions against one mock upstream; the load "
          "generator on CPU 0, the gateways and the mock on CPU 1. Latency is end to end at the client.\n")

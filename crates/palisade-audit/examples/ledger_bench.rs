@@ -25,7 +25,13 @@ use palisade_audit::verify::verify;
 use palisade_audit::{Capture, Decision, Entry, Event, Ledger, LedgerConfig, Plane, TokenUsage};
 use palisade_store::{AuditSync, Store, StoreOptions};
 
-const PRODUCERS: u64 = 512;
+/// Concurrent producers (`LEDGER_BENCH_PRODUCERS`; 1 measures one record's round trip).
+fn producers() -> u64 {
+    std::env::var("LEDGER_BENCH_PRODUCERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(512)
+}
 
 fn entry(n: u64) -> Entry {
     let mut e = Event::new(Plane::Data, format!("01JD{n:022}"), "chat.completions");
@@ -82,12 +88,13 @@ async fn open(store: &Store, checkpoint_every: u64) -> Ledger {
     .unwrap()
 }
 
-/// Appends `records` from `PRODUCERS` concurrent producers; returns records/s.
+/// Appends `records` from [`producers`] concurrent producers; returns records/s.
 async fn append(ledger: &Ledger, from: u64, records: u64) -> f64 {
     let started = Instant::now();
-    let per = records / PRODUCERS;
+    let producers = producers();
+    let per = records / producers;
     let mut tasks = Vec::new();
-    for p in 0..PRODUCERS {
+    for p in 0..producers {
         let ledger = ledger.clone();
         tasks.push(tokio::spawn(async move {
             for i in 0..per {
@@ -98,7 +105,7 @@ async fn append(ledger: &Ledger, from: u64, records: u64) -> f64 {
     for t in tasks {
         t.await.unwrap();
     }
-    (per * PRODUCERS) as f64 / started.elapsed().as_secs_f64()
+    (per * producers) as f64 / started.elapsed().as_secs_f64()
 }
 
 async fn throughput(name: &str, url: &str, sync: AuditSync, records: u64) {
@@ -128,7 +135,8 @@ async fn throughput(name: &str, url: &str, sync: AuditSync, records: u64) {
         .load(std::sync::atomic::Ordering::Relaxed);
     ledger.close().await;
     println!(
-        "{{\"measure\":\"durable_append\",\"backend\":\"{name}\",\"records\":{records},\"producers\":{PRODUCERS},\"records_per_s\":{rate:.0},\"mean_batch\":{:.1},\"store_commit_share\":{:.2}}}",
+        "{{\"measure\":\"durable_append\",\"backend\":\"{name}\",\"records\":{records},\"producers\":{},\"records_per_s\":{rate:.0},\"mean_batch\":{:.1},\"store_commit_share\":{:.2}}}",
+        producers(),
         appended as f64 / commits.max(1) as f64,
         commit_us as f64 / 1e6 / (records as f64 / rate)
     );

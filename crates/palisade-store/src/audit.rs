@@ -48,6 +48,19 @@ pub(crate) trait AuditBackend: Driver {
         seqs: &[i64],
     ) -> Result<(), sqlx::Error>;
 
+    /// Appends a batch (and its checkpoint) in one round trip to the database when the
+    /// backend can; `None` when it cannot, and the shared transaction of
+    /// [`AuditStore::append`] is used. On success the batch is committed with the pool's
+    /// durability; on failure nothing of it is.
+    async fn append_at_once(
+        _pool: &Pool<Self>,
+        _records: &[StoredRecord],
+        _seqs: &[i64],
+        _checkpoint: Option<&StoredCheckpoint>,
+    ) -> Option<Result<(), AuditStoreError>> {
+        None
+    }
+
     /// After a subject key was overwritten and deleted: makes sure no copy of the old
     /// bytes stays in the database files. Best effort: failures are logged, not returned.
     async fn scrub_deleted(pool: &Pool<Self>);
@@ -115,7 +128,7 @@ impl<DB: Database> Clone for SqlAuditStore<DB> {
 /// The columns of `audit_records`, in the order [`AuditRow::record`] and the inserts use.
 pub(crate) const RECORD_COLUMNS: &str = "seq, time_us, plane, request_id, actor, user_id, \
      model, decision, subject, header, content, leaf_hash";
-const CHECKPOINT_COLUMNS: &str = "size, root, note, created_us";
+pub(crate) const CHECKPOINT_COLUMNS: &str = "size, root, note, created_us";
 const KEY_COLUMNS: &str = "subject, key_id, master_key_id, wrapped, created_us";
 
 /// A `u64` (sequence number, size) as the `BIGINT` it is stored as.
@@ -139,7 +152,7 @@ pub(crate) fn seqs(records: &[StoredRecord]) -> Result<Vec<i64>, AuditStoreError
 }
 
 /// Names a batch in a `Conflict` error.
-fn batch_name(records: &[StoredRecord]) -> String {
+pub(crate) fn batch_name(records: &[StoredRecord]) -> String {
     match (records.first(), records.last()) {
         (Some(first), Some(last)) if first.seq != last.seq => {
             format!("a record in seq {}..={}", first.seq, last.seq)
@@ -396,6 +409,15 @@ where
             return Ok(());
         }
         let seqs = seqs(records)?;
+        if let Some(done) = DB::append_at_once(&self.write, records, &seqs, checkpoint).await {
+            done?;
+            tracing::debug!(
+                records = records.len(),
+                checkpoint = checkpoint.is_some(),
+                "audit append committed"
+            );
+            return Ok(());
+        }
         let mut tx = self.write.begin().await.map_err(error::audit)?;
         if !records.is_empty() {
             DB::insert_records(&mut tx, records, &seqs)

@@ -8,9 +8,13 @@
 
 use async_trait::async_trait;
 use palisade_audit::record::StoredRecord;
+use palisade_audit::store::{AuditStoreError, StoredCheckpoint};
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 
-use crate::audit::{AuditBackend, RECORD_COLUMNS, SqlAuditStore};
+use crate::audit::{
+    AuditBackend, CHECKPOINT_COLUMNS, RECORD_COLUMNS, SqlAuditStore, batch_name, to_db,
+};
+use crate::error;
 
 /// The audit ledger in a SQLite database. Cloning shares the pools.
 pub type SqliteAuditStore = SqlAuditStore<Sqlite>;
@@ -20,6 +24,26 @@ pub type SqliteAuditStore = SqlAuditStore<Sqlite>;
 /// first in a transaction must journal the pages it changes (a statement journal, so it
 /// can be undone alone), which halves the append rate.
 const ROWS_PER_INSERT: usize = 2048;
+
+/// `INSERT INTO audit_records … VALUES (…), (…)` for one chunk of a batch.
+fn push_insert<'a>(sql: &mut QueryBuilder<'a, Sqlite>, chunk: &'a [StoredRecord], seqs: &'a [i64]) {
+    sql.push(format!("INSERT INTO audit_records ({RECORD_COLUMNS}) "));
+    sql.push_values(chunk.iter().zip(seqs), |mut row, (record, seq)| {
+        let index = &record.index;
+        row.push_bind(*seq)
+            .push_bind(index.time_us)
+            .push_bind(index.plane.as_str())
+            .push_bind(index.request_id.as_str())
+            .push_bind(index.actor.as_str())
+            .push_bind(index.user_id.as_str())
+            .push_bind(index.model.as_str())
+            .push_bind(index.decision.as_str())
+            .push_bind(index.subject.as_str())
+            .push_bind(record.header.as_slice())
+            .push_bind(record.content.as_deref())
+            .push_bind(record.leaf_hash.as_slice());
+    });
+}
 
 #[async_trait]
 impl AuditBackend for Sqlite {
@@ -34,27 +58,65 @@ impl AuditBackend for Sqlite {
             .chunks(ROWS_PER_INSERT)
             .zip(seqs.chunks(ROWS_PER_INSERT))
         {
-            let mut sql = QueryBuilder::<Sqlite>::new(format!(
-                "INSERT INTO audit_records ({RECORD_COLUMNS}) "
-            ));
-            sql.push_values(chunk.iter().zip(seqs), |mut row, (record, seq)| {
-                let index = &record.index;
-                row.push_bind(*seq)
-                    .push_bind(index.time_us)
-                    .push_bind(index.plane.as_str())
-                    .push_bind(index.request_id.as_str())
-                    .push_bind(index.actor.as_str())
-                    .push_bind(index.user_id.as_str())
-                    .push_bind(index.model.as_str())
-                    .push_bind(index.decision.as_str())
-                    .push_bind(index.subject.as_str())
-                    .push_bind(record.header.as_slice())
-                    .push_bind(record.content.as_deref())
-                    .push_bind(record.leaf_hash.as_slice());
-            });
+            let mut sql = QueryBuilder::<Sqlite>::new("");
+            push_insert(&mut sql, chunk, seqs);
             sql.build().execute(&mut *conn).await?;
         }
         Ok(())
+    }
+
+    /// One multi-statement query — `BEGIN IMMEDIATE`, the inserts, the checkpoint,
+    /// `COMMIT` — so a commit costs one trip to sqlx's SQLite worker thread instead of one
+    /// per statement: on the request path of strict durability, each trip is a thread
+    /// hand-off both ways. A failure rolls back on the same connection.
+    async fn append_at_once(
+        pool: &SqlitePool,
+        records: &[StoredRecord],
+        seqs: &[i64],
+        checkpoint: Option<&StoredCheckpoint>,
+    ) -> Option<Result<(), AuditStoreError>> {
+        let mut conn = match pool.acquire().await {
+            Ok(conn) => conn,
+            Err(e) => return Some(Err(error::audit(e))),
+        };
+        let mut sql = QueryBuilder::<Sqlite>::new("BEGIN IMMEDIATE; ");
+        for (chunk, seqs) in records
+            .chunks(ROWS_PER_INSERT)
+            .zip(seqs.chunks(ROWS_PER_INSERT))
+        {
+            push_insert(&mut sql, chunk, seqs);
+            sql.push("; ");
+        }
+        let size = match checkpoint
+            .map(|cp| to_db(cp.size, "checkpoint size"))
+            .transpose()
+        {
+            Ok(size) => size,
+            Err(e) => return Some(Err(e)),
+        };
+        if let (Some(cp), Some(size)) = (checkpoint, size) {
+            sql.push(format!(
+                "INSERT INTO audit_checkpoints ({CHECKPOINT_COLUMNS}) VALUES ("
+            ));
+            let mut values = sql.separated(", ");
+            values
+                .push_bind(size)
+                .push_bind(cp.root.as_slice())
+                .push_bind(cp.note.as_str())
+                .push_bind(cp.created_us);
+            sql.push(") ON CONFLICT (size) DO NOTHING; ");
+        }
+        sql.push("COMMIT");
+        let done = sql.build().execute(&mut *conn).await;
+        Some(match done {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                // The transaction may be open (a failed insert) or not (a failed BEGIN);
+                // ROLLBACK without one only returns an error, which is of no interest.
+                let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+                Err(error::audit_write(e, || batch_name(records)))
+            }
+        })
     }
 
     async fn scrub_deleted(pool: &SqlitePool) {
