@@ -13,11 +13,11 @@
 //! occurrences go to a vector that allocates only when some keyword occurs;
 //! `Regex::find_at` uses the regex's internal cache pool.
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use regex_syntax::hir::literal::{ExtractKind, Extractor};
 
 use super::allowlist::Candidate;
 use super::entropy::shannon_entropy;
+use super::literals::Literals;
 use super::rule::CompiledRule;
 use super::window::KeywordWindow;
 use crate::finding::{Category, Finding};
@@ -27,7 +27,7 @@ const STACK_WORDS: usize = 16;
 /// The prefilter over a rule list.
 #[derive(Debug, Clone)]
 pub struct Prefilter {
-    ac: Option<AhoCorasick>,
+    ac: Option<Literals>,
     /// Rules to select for each automaton pattern (ascending; a rule listing the same
     /// keyword twice appears twice).
     pattern_rules: Vec<Vec<u32>>,
@@ -86,7 +86,7 @@ impl Prefilter {
         let ac = if patterns.is_empty() {
             None
         } else {
-            build_automaton(&patterns)
+            Literals::new(&patterns, true).ok()
         };
         if ac.is_none() && !patterns.is_empty() {
             // Cannot happen for a few hundred short patterns; stay correct regardless:
@@ -116,7 +116,9 @@ impl Prefilter {
     }
 
     /// Marks the selected rules in `bits` and records, in the automaton's order (by end,
-    /// then longest first), the occurrences of the patterns windowed rules need.
+    /// then longest first), the occurrences of the patterns windowed rules need. Filtered
+    /// to one rule's keywords, that is the order a per-rule automaton would report them
+    /// in, so each rule merges the same windows as it would with its own keyword pass.
     fn select(&self, text: &str, bits: &mut [u64], kw: &mut Vec<KeywordHit>) {
         for &r in &self.always {
             set(bits, r);
@@ -124,8 +126,7 @@ impl Prefilter {
         let Some(ac) = &self.ac else {
             return;
         };
-        for m in ac.find_overlapping_iter(text) {
-            let p = m.pattern().as_usize();
+        ac.for_each(text.as_bytes(), |p, start, end| {
             if let Some(rules) = self.pattern_rules.get(p) {
                 for &r in rules {
                     set(bits, r);
@@ -134,11 +135,11 @@ impl Prefilter {
             if self.pattern_windows.get(p).copied().unwrap_or(false) {
                 kw.push(KeywordHit {
                     pattern: p as u32,
-                    start: m.start(),
-                    end: m.end(),
+                    start,
+                    end,
                 });
             }
-        }
+        });
     }
 
     /// Whether `hit` is an occurrence of one of rule `rule`'s keywords.
@@ -153,22 +154,6 @@ impl Prefilter {
     fn has_keywords(&self) -> bool {
         self.ac.is_some()
     }
-}
-
-/// The keyword automaton: a DFA (the fastest overlapping search; a few hundred short
-/// patterns make a small one), else whatever the library picks. Overlapping search
-/// reports matches by end position and, at one end, longest pattern first, the same
-/// order a per-rule automaton would report that rule's keywords in.
-fn build_automaton(patterns: &[Vec<u8>]) -> Option<AhoCorasick> {
-    let builder = |kind| {
-        AhoCorasickBuilder::new()
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::Standard)
-            .kind(kind)
-            .build(patterns)
-            .ok()
-    };
-    builder(Some(AhoCorasickKind::DFA)).or_else(|| builder(None))
 }
 
 fn set(bits: &mut [u64], r: u32) {
