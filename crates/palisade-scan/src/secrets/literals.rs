@@ -3,10 +3,11 @@
 //!
 //! `AhoCorasick::find_overlapping_iter` does the same walk but keeps its position in an
 //! iterator state it reloads and stores on every byte; this loop keeps it in registers
-//! and costs about a third of the instructions. ASCII case folding is done on the byte
-//! before the step, so the automaton only knows lower-case letters: its table is half
-//! the size of an `ascii_case_insensitive` one, which matters because the walk is bound
-//! by cache misses on that table.
+//! (about a quarter fewer instructions, measured with cachegrind on the scan corpus).
+//! ASCII case folding is done on the byte before the step, so the automaton only knows
+//! lower-case letters: its table is half the size of an `ascii_case_insensitive` one
+//! (352 KB instead of 696 KB for the secret keywords), which matters because the walk
+//! is bound by cache misses on that table.
 
 use aho_corasick::automaton::Automaton;
 use aho_corasick::dfa::DFA;
