@@ -2,12 +2,12 @@
 //! over every rule's anchor literals, and runs only the regexes whose anchors occurred.
 //! Matches map back to spans of the original text on `char` boundaries.
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use regex::Regex;
 
 use super::fold::Folded;
 use super::patterns::rule_specs;
 use crate::finding::{Category, Finding};
+use crate::secrets::literals::Literals;
 
 /// The rule families, each reported as its own detector name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -84,7 +84,7 @@ struct Compiled {
 #[derive(Debug)]
 pub struct InjectionRules {
     rules: Vec<Compiled>,
-    anchors: AhoCorasick,
+    anchors: Literals,
     /// Anchor pattern id → rule index.
     anchor_rule: Vec<usize>,
 }
@@ -111,13 +111,9 @@ impl InjectionRules {
                 regex,
             });
         }
-        // A DFA without prefilter: many anchors are common, so skipping ahead buys
-        // little and a plain byte-per-step walk is the cheapest overlapping search.
-        let anchors = AhoCorasick::builder()
-            .match_kind(MatchKind::Standard)
-            .kind(Some(AhoCorasickKind::DFA))
-            .prefilter(false)
-            .build(&anchor_words)?;
+        // A DFA walked byte by byte: many anchors are common, so a prefilter skipping
+        // ahead would buy little. Anchors are folded text already: no case folding.
+        let anchors = Literals::new(&anchor_words, false)?;
         Ok(InjectionRules {
             rules,
             anchors,
@@ -140,13 +136,13 @@ impl InjectionRules {
         let folded = Folded::new(text);
         let mut armed = vec![false; self.rules.len()];
         let mut any = false;
-        for m in self.anchors.find_overlapping_iter(folded.text.as_str()) {
-            let rule = self.anchor_rule.get(m.pattern().as_usize()).copied();
+        self.anchors.for_each(folded.text.as_bytes(), |p, _, _| {
+            let rule = self.anchor_rule.get(p).copied();
             if let Some(slot) = rule.and_then(|r| armed.get_mut(r)) {
                 *slot = true;
                 any = true;
             }
-        }
+        });
         if !any {
             return out;
         }

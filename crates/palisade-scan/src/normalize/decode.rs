@@ -115,26 +115,37 @@ pub(crate) fn scan(text: &str, budget: &mut Budget) -> Vec<Decoded> {
         return out;
     }
     let bytes = text.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        if class(bytes[i]) & B64 == 0 {
-            i += 1;
+    let is_b64 = |at: usize| bytes.get(at).is_some_and(|&b| class(b) & B64 != 0);
+    // Maximal base64-alphabet runs of at least `len` bytes, in order. A run that long
+    // starting at or after `i` covers byte `i + len - 1`, so when that byte is outside
+    // the alphabet the search skips `len` bytes at once; prose words are short, so most
+    // of the text is never looked at. Invariant: `i` is 0 or follows a non-run byte.
+    let len = budget.min_len.max(1);
+    let mut i = 0usize;
+    while let Some(probe) = i.checked_add(len - 1).filter(|&p| p < bytes.len()) {
+        if !is_b64(probe) {
+            i = probe + 1;
             continue;
         }
-        let start = i;
-        while bytes.get(i).is_some_and(|&b| class(b) & B64 != 0) {
-            i += 1;
+        let mut start = probe;
+        while start > i && is_b64(start - 1) {
+            start -= 1;
         }
-        if i - start >= budget.min_len {
+        let mut end = probe + 1;
+        while is_b64(end) {
+            end += 1;
+        }
+        if end - start >= len {
             // Runs this long are rare in prose: classify them only now.
-            let run = bytes.get(start..i).unwrap_or_default();
+            let run = bytes.get(start..end).unwrap_or_default();
             let any = run.iter().fold(0u8, |a, &b| a | class(b));
             let all = run.iter().fold(0xFFu8, |a, &b| a & class(b));
-            try_run(text, start..i, any, all, budget, &mut out);
+            try_run(text, start..end, any, all, budget, &mut out);
             if budget.exhausted() {
                 return out;
             }
         }
+        i = end + 1;
     }
     if memchr::memchr(b'%', bytes).is_some() {
         percent_runs(text, budget, &mut out);

@@ -193,10 +193,9 @@ impl PiiDetector {
         let bytes = sink.text.as_bytes();
         let mut i = 0;
         while i < bytes.len() {
-            let Some(off) = bytes[i..].iter().position(u8::is_ascii_digit) else {
+            let Some(d) = scan::next_digit(bytes, i) else {
                 break;
             };
-            let d = i + off;
             let mut t = d;
             while t > i && bytes[t - 1].is_ascii_alphanumeric() {
                 t -= 1;

@@ -1,20 +1,25 @@
-//! The scan: one Aho-Corasick pass selects the rules whose keywords occur in the text
-//! (ASCII case-insensitive, as gitleaks lower-cases both); only selected rules run their
-//! regex. Rules without keywords get literals derived from their regex (the required
-//! prefixes, when every match must start with one of a few literals of 3+ bytes) and
-//! only the rest run on every text. Then, per match, gitleaks' semantics: newline trim,
-//! secret group, entropy floor, global then rule allowlists; finally generic rules yield
-//! to a specific rule's finding over the same secret, and duplicate spans collapse.
+//! The scan: one Aho-Corasick pass over every rule's keywords (ASCII case-insensitive,
+//! as gitleaks lower-cases both) selects the rules whose keywords occur in the text and
+//! records where each keyword occurred; only selected rules run their regex, and a
+//! windowed rule (see `window`) runs it only around its own keyword occurrences, taken
+//! from that same pass. Rules without keywords get literals derived from their regex
+//! (the required prefixes, when every match must start with one of a few literals of 3+
+//! bytes) and only the rest run on every text. Then, per match, gitleaks' semantics:
+//! newline trim, secret group, entropy floor, global then rule allowlists; finally
+//! generic rules yield to a specific rule's finding over the same secret, and duplicate
+//! spans collapse.
 //!
-//! No allocation on the no-finding path: the rule selection is a bitset on the stack
-//! (up to 1,024 rules), `Regex::find_at` uses the regex's internal cache pool.
+//! The rule selection is a bitset on the stack (up to 1,024 rules); the keyword
+//! occurrences go to a vector that allocates only when some keyword occurs;
+//! `Regex::find_at` uses the regex's internal cache pool.
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex_syntax::hir::literal::{ExtractKind, Extractor};
 
 use super::allowlist::Candidate;
 use super::entropy::shannon_entropy;
+use super::literals::Literals;
 use super::rule::CompiledRule;
+use super::window::KeywordWindow;
 use crate::finding::{Category, Finding};
 
 const STACK_WORDS: usize = 16;
@@ -22,17 +27,30 @@ const STACK_WORDS: usize = 16;
 /// The prefilter over a rule list.
 #[derive(Debug, Clone)]
 pub struct Prefilter {
-    ac: Option<AhoCorasick>,
-    /// Rules to select for each automaton pattern.
+    ac: Option<Literals>,
+    /// Rules to select for each automaton pattern (ascending; a rule listing the same
+    /// keyword twice appears twice).
     pattern_rules: Vec<Vec<u32>>,
+    /// Whether some windowed rule has the pattern as a keyword, i.e. whether its
+    /// occurrences need recording.
+    pattern_windows: Vec<bool>,
     /// Rules with neither keywords nor derivable literals: run on every text.
     always: Vec<u32>,
+}
+
+/// One occurrence of an automaton pattern in the text.
+#[derive(Debug, Clone, Copy)]
+struct KeywordHit {
+    pattern: u32,
+    start: usize,
+    end: usize,
 }
 
 impl Prefilter {
     pub fn build(rules: &[CompiledRule]) -> Prefilter {
         let mut patterns: Vec<Vec<u8>> = Vec::new();
         let mut pattern_rules: Vec<Vec<u32>> = Vec::new();
+        let mut pattern_windows: Vec<bool> = Vec::new();
         let mut always = Vec::new();
         for (idx, rule) in rules.iter().enumerate() {
             let idx = idx as u32;
@@ -52,31 +70,33 @@ impl Prefilter {
             };
             for w in words {
                 let lw = w.to_ascii_lowercase();
-                match patterns.iter().position(|p| *p == lw) {
-                    Some(p) => pattern_rules[p].push(idx),
+                let p = match patterns.iter().position(|p| *p == lw) {
+                    Some(p) => p,
                     None => {
                         patterns.push(lw);
-                        pattern_rules.push(vec![idx]);
+                        pattern_rules.push(Vec::new());
+                        pattern_windows.push(false);
+                        patterns.len() - 1
                     }
-                }
+                };
+                pattern_rules[p].push(idx);
+                pattern_windows[p] |= rule.window.is_some();
             }
         }
         let ac = if patterns.is_empty() {
             None
         } else {
-            AhoCorasickBuilder::new()
-                .ascii_case_insensitive(true)
-                .match_kind(MatchKind::Standard)
-                .build(&patterns)
-                .ok()
+            Literals::new(&patterns, true).ok()
         };
         if ac.is_none() && !patterns.is_empty() {
-            // Cannot happen for a few hundred short patterns; stay correct regardless.
+            // Cannot happen for a few hundred short patterns; stay correct regardless:
+            // every rule runs, windowed ones over the whole text (see `run_rule`).
             always = (0..rules.len() as u32).collect();
         }
         Prefilter {
             ac,
             pattern_rules,
+            pattern_windows,
             always,
         }
     }
@@ -89,26 +109,50 @@ impl Prefilter {
     /// Indices of the rules selected for `text` (diagnostics; allocates).
     pub fn selected(&self, text: &str, n_rules: usize) -> Vec<usize> {
         let mut bits = vec![0u64; n_rules.div_ceil(64)];
-        self.select(text, &mut bits);
+        self.select(text, &mut bits, &mut Vec::new());
         (0..n_rules)
             .filter(|&i| bits[i / 64] & (1 << (i % 64)) != 0)
             .collect()
     }
 
-    /// Marks the selected rules in `bits`.
-    fn select(&self, text: &str, bits: &mut [u64]) {
+    /// Marks the selected rules in `bits` and records, in the automaton's order (by end,
+    /// then longest first), the occurrences of the patterns windowed rules need. Filtered
+    /// to one rule's keywords, that is the order a per-rule automaton would report them
+    /// in, so each rule merges the same windows as it would with its own keyword pass.
+    fn select(&self, text: &str, bits: &mut [u64], kw: &mut Vec<KeywordHit>) {
         for &r in &self.always {
             set(bits, r);
         }
-        if let Some(ac) = &self.ac {
-            for m in ac.find_overlapping_iter(text) {
-                if let Some(rules) = self.pattern_rules.get(m.pattern().as_usize()) {
-                    for &r in rules {
-                        set(bits, r);
-                    }
+        let Some(ac) = &self.ac else {
+            return;
+        };
+        ac.for_each(text.as_bytes(), |p, start, end| {
+            if let Some(rules) = self.pattern_rules.get(p) {
+                for &r in rules {
+                    set(bits, r);
                 }
             }
-        }
+            if self.pattern_windows.get(p).copied().unwrap_or(false) {
+                kw.push(KeywordHit {
+                    pattern: p as u32,
+                    start,
+                    end,
+                });
+            }
+        });
+    }
+
+    /// Whether `hit` is an occurrence of one of rule `rule`'s keywords.
+    fn is_keyword_of(&self, hit: &KeywordHit, rule: u32) -> bool {
+        self.pattern_rules
+            .get(hit.pattern as usize)
+            .is_some_and(|rules| rules.binary_search(&rule).is_ok())
+    }
+
+    /// Whether keyword occurrences were recorded (false only in the fallback where the
+    /// automaton did not build).
+    fn has_keywords(&self) -> bool {
+        self.ac.is_some()
     }
 }
 
@@ -149,15 +193,21 @@ pub fn scan(rules: &[CompiledRule], prefilter: &Prefilter, text: &str, out: &mut
         heap.resize(words, 0u64);
         &mut heap
     };
-    prefilter.select(text, bits);
+    let mut keywords = Vec::new();
+    prefilter.select(text, bits, &mut keywords);
     let mut hits: Vec<Hit> = Vec::new();
     for (w, &word) in bits.iter().enumerate() {
         let mut word = word;
         while word != 0 {
             let b = word.trailing_zeros() as usize;
             word &= word - 1;
-            if let Some(rule) = rules.get(w * 64 + b) {
-                run_rule(rule, text, &mut hits);
+            let idx = w * 64 + b;
+            if let Some(rule) = rules.get(idx) {
+                let occurrences = keywords
+                    .iter()
+                    .filter(|k| prefilter.is_keyword_of(k, idx as u32));
+                let windowed = rule.window.filter(|_| prefilter.has_keywords());
+                run_rule(rule, windowed, occurrences, text, &mut hits);
             }
         }
     }
@@ -167,8 +217,16 @@ pub fn scan(rules: &[CompiledRule], prefilter: &Prefilter, text: &str, out: &mut
     resolve(hits, out);
 }
 
-fn run_rule(rule: &CompiledRule, text: &str, hits: &mut Vec<Hit>) {
-    let Some(window) = &rule.window else {
+/// Runs one rule: over the whole text, or, with `window`, only around `occurrences` (its
+/// keywords' occurrences, in the automaton's order).
+fn run_rule<'k>(
+    rule: &CompiledRule,
+    window: Option<KeywordWindow>,
+    occurrences: impl Iterator<Item = &'k KeywordHit>,
+    text: &str,
+    hits: &mut Vec<Hit>,
+) {
+    let Some(window) = window else {
         let mut pos = 0;
         while pos <= text.len() {
             let Some(m) = rule.regex.find_at(text, pos) else {
@@ -182,9 +240,9 @@ fn run_rule(rule: &CompiledRule, text: &str, hits: &mut Vec<Hit>) {
     // Merge the windows around keyword occurrences, search each once, in order.
     let mut pending: Option<(usize, usize)> = None;
     let mut done = 0;
-    for k in window.keywords.find_overlapping_iter(text) {
-        let ws = floor_char(text, k.start().saturating_sub(window.max_len));
-        let we = ceil_char(text, k.end().saturating_add(window.max_len));
+    for k in occurrences {
+        let ws = floor_char(text, k.start.saturating_sub(window.max_len));
+        let we = ceil_char(text, k.end.saturating_add(window.max_len));
         pending = match pending {
             Some((s, e)) if ws <= e => Some((s, e.max(we))),
             Some((s, e)) => {

@@ -7,6 +7,7 @@
 //! - `allowlist`: allowlist semantics (regexTarget, stopwords, OR/AND);
 //! - `entropy`: the Shannon entropy floor;
 //! - `engine`: the keyword prefilter and the scan itself;
+//! - `literals`: the one-pass literal search the prefilter (and the injection rules) use;
 //! - `window`: which rules need to run only around their keywords.
 //!
 //! Every finding is `kind = "secret"`, [`Category::Secret`], `detector =
@@ -33,6 +34,7 @@ mod allowlist;
 mod engine;
 mod entropy;
 pub mod gitleaks;
+pub(crate) mod literals;
 mod report;
 mod rule;
 mod translate;

@@ -7,18 +7,18 @@
 //! Whether a rule qualifies is decided from its syntax tree: some part of the pattern
 //! that every match passes through matches only a small finite set of strings (ASCII
 //! case folded), each containing a keyword. Otherwise the rule runs on the whole text.
+//!
+//! The keyword occurrences themselves come from the engine's one shared automaton over
+//! every rule's keywords (see `engine`), not from a pass per rule.
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex_syntax::hir::{Class, Hir, HirKind};
 
 /// Most strings a finite sub-pattern may stand for before the analysis gives up.
 const MAX_SET: usize = 256;
 
-/// How a windowed rule finds its windows.
-#[derive(Debug, Clone)]
+/// How far around each of its keyword occurrences a windowed rule searches.
+#[derive(Debug, Clone, Copy)]
 pub struct KeywordWindow {
-    /// The rule's own keywords (ASCII case-insensitive).
-    pub keywords: AhoCorasick,
     /// Longest possible match, in bytes.
     pub max_len: usize,
 }
@@ -33,15 +33,7 @@ pub fn plan(pattern: &str, keywords: &[String]) -> Option<KeywordWindow> {
     if max_len > 4096 || !must_contain(&hir, keywords) {
         return None;
     }
-    let ac = AhoCorasickBuilder::new()
-        .ascii_case_insensitive(true)
-        .match_kind(MatchKind::Standard)
-        .build(keywords)
-        .ok()?;
-    Some(KeywordWindow {
-        keywords: ac,
-        max_len,
-    })
+    Some(KeywordWindow { max_len })
 }
 
 fn all_contain(set: &[Vec<u8>], keywords: &[String]) -> bool {
