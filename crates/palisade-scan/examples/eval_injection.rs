@@ -10,8 +10,12 @@
 //! --multilingual <csv> [--train <csv>] [--bench <corpus.jsonl>]`
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod common;
+
 use std::hint::black_box;
 use std::process::ExitCode;
+
+use common::{ATTACKS, EVERYDAY, benign_prompts, jsonl_texts, lines, read};
 use std::time::Instant;
 
 use palisade_scan::Detector;
@@ -21,51 +25,10 @@ use palisade_scan::injection::{Family, InjectionDetector};
 
 const USAGE: &str = "usage: eval_injection --validation <csv> --multilingual <csv> [--train <csv>] [--bench <corpus.jsonl>]";
 
-/// Everyday benign prompts and attacks written for Palisade's evaluation, never trained on.
-const EVERYDAY: &str = include_str!("data/everyday_benign.txt");
-const ATTACKS: &str = include_str!("data/attacks_written.txt");
-
-fn lines(data: &str) -> Vec<String> {
-    data.lines()
-        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
-        .map(str::to_owned)
-        .collect()
-}
-
-/// The `text` field of every line of a JSONL file.
-fn jsonl_texts(path: &str) -> Result<Vec<String>, String> {
-    let mut out = Vec::new();
-    for line in read(path)?.lines().filter(|l| !l.trim().is_empty()) {
-        let v: serde_json::Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
-        if let Some(t) = v["text"].as_str() {
-            out.push(t.to_owned());
-        }
-    }
-    Ok(out)
-}
-
-fn read(path: &str) -> Result<String, String> {
-    std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))
-}
-
 fn fires(d: &InjectionDetector, text: &str) -> bool {
     let mut out = Vec::new();
     d.detect(text, &mut out);
     !out.is_empty()
-}
-
-/// Benign texts joined into prompts of about `size` bytes, in file order.
-fn benign_prompts(examples: &[Example], size: usize) -> Vec<String> {
-    let mut prompts = Vec::new();
-    let mut cur = String::new();
-    for (i, e) in examples.iter().filter(|e| !e.label).enumerate() {
-        cur.push_str(&e.text);
-        cur.push_str(if i % 3 == 2 { "\n\n" } else { " " });
-        if cur.len() >= size {
-            prompts.push(std::mem::take(&mut cur));
-        }
-    }
-    prompts
 }
 
 fn micros_per_prompt(d: &InjectionDetector, prompts: &[String]) -> f64 {

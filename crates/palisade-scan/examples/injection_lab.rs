@@ -19,7 +19,11 @@
 //! [--lr 0.1] [--window 32] [--penalty 0,0.5] [--no-augment] [--folds 5] [--time]`
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod common;
+
 use std::process::ExitCode;
+
+use common::{ATTACKS, EVERYDAY, benign_prompts, jsonl_texts, lines, read};
 use std::time::Instant;
 
 use palisade_scan::injection::Classifier;
@@ -28,16 +32,6 @@ use palisade_scan::injection::csv::{Example, parse_first_column, parse_labelled}
 use palisade_scan::injection::train::{
     Confusion, TrainConfig, cross_validate_with, log_loss, train as train_model, tune_threshold,
 };
-
-const EVERYDAY: &str = include_str!("data/everyday_benign.txt");
-const ATTACKS: &str = include_str!("data/attacks_written.txt");
-
-fn lines(data: &str) -> Vec<String> {
-    data.lines()
-        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
-        .map(str::to_owned)
-        .collect()
-}
 
 /// This thread's time on a CPU in ns (Linux schedstat), so that timings on a shared
 /// machine do not count time spent descheduled; 0 where unavailable.
@@ -48,38 +42,10 @@ fn cpu_ns() -> u64 {
         .unwrap_or(0)
 }
 
-fn read(path: &str) -> Result<String, String> {
-    std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))
-}
-
 fn list<T: std::str::FromStr>(s: &str) -> Result<Vec<T>, String> {
     s.split(',')
         .map(|x| x.trim().parse().map_err(|_| format!("bad value {x}")))
         .collect()
-}
-
-fn jsonl_texts(path: &str) -> Result<Vec<String>, String> {
-    let mut out = Vec::new();
-    for line in read(path)?.lines().filter(|l| !l.trim().is_empty()) {
-        let v: serde_json::Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
-        if let Some(t) = v["text"].as_str() {
-            out.push(t.to_owned());
-        }
-    }
-    Ok(out)
-}
-
-fn joined(examples: &[Example], size: usize) -> Vec<String> {
-    let mut prompts = Vec::new();
-    let mut cur = String::new();
-    for (i, e) in examples.iter().filter(|e| !e.label).enumerate() {
-        cur.push_str(&e.text);
-        cur.push_str(if i % 3 == 2 { "\n\n" } else { " " });
-        if cur.len() >= size {
-            prompts.push(std::mem::take(&mut cur));
-        }
-    }
-    prompts
 }
 
 struct Sets {
@@ -154,7 +120,7 @@ fn run() -> Result<(), String> {
         None => Vec::new(),
     };
     let everyday = lines(EVERYDAY);
-    let long8 = joined(&validation, 8192);
+    let long8 = benign_prompts(&validation, 8192);
     let preamble = long8
         .first()
         .map(|p| p.get(..4096).unwrap_or(p))
@@ -168,7 +134,7 @@ fn run() -> Result<(), String> {
         .map(|e| format!("{preamble}\n\n{}", e.text))
         .collect();
     let sets = Sets {
-        long1: joined(&validation, 1024),
+        long1: benign_prompts(&validation, 1024),
         long8,
         tail,
         train,

@@ -217,22 +217,25 @@ fn is_identifier_chunk(chunk: &str) -> bool {
     runs >= 2 && (chunk.contains("://") || (at && runs >= 3)) || (runs >= 3 && digits >= 2)
 }
 
+/// The letter a digit imitates in leetspeak (`d1sr3gard`), if any.
+pub(crate) fn leet_letter(c: char) -> Option<char> {
+    Some(match c {
+        '0' => 'o',
+        '1' => 'i',
+        '3' => 'e',
+        '4' => 'a',
+        '5' => 's',
+        '7' => 't',
+        '8' => 'b',
+        _ => return None,
+    })
+}
+
 /// Reads the digits of a word that also has letters as the letters they imitate (the
 /// caller checks that it has both).
 fn unleet(word: &str, out: &mut String) {
     out.clear();
-    for c in word.chars() {
-        out.push(match c {
-            '0' => 'o',
-            '1' => 'i',
-            '3' => 'e',
-            '4' => 'a',
-            '5' => 's',
-            '7' => 't',
-            '8' => 'b',
-            other => other,
-        });
-    }
+    out.extend(word.chars().map(|c| leet_letter(c).unwrap_or(c)));
 }
 
 impl FeatureConfig {

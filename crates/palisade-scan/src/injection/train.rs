@@ -156,14 +156,9 @@ pub fn group_key(text: &str) -> u64 {
         .filter(|w| w.chars().count() >= 4)
         .map(|w| {
             w.chars()
-                .map(|c| match c {
-                    '0' => 'o',
-                    '1' => 'i',
-                    '3' => 'e',
-                    '4' => 'a',
-                    '5' => 's',
-                    '7' => 't',
-                    c => c.to_lowercase().next().unwrap_or(c),
+                .map(|c| {
+                    super::features::leet_letter(c)
+                        .unwrap_or_else(|| c.to_lowercase().next().unwrap_or(c))
                 })
                 .collect()
         })
