@@ -39,7 +39,7 @@ start_gateway on "[audit]
 enabled = false
 [[scan.profiles]]
 name = \"default\"
-actions = { injection = \"flag\", secret = \"block\", pii = \"pseudonymize\", obfuscation = \"flag\", banned = \"block\" }"
+actions = { injection = \"flag\", secret = \"block\", pii = \"pseudonymize\", obfuscation = \"flag\", banned = \"block\", leak = \"block\" }"
 
 : >"$OUT/gateway.jsonl"
 for rate in $RATES; do
