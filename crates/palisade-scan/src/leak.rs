@@ -10,9 +10,12 @@
 //! find. The score grows with the length of the stretch and reaches 1.0 at
 //! [`CERTAIN_WORDS`] words (or the whole prompt, when it is shorter).
 //!
-//! In a stream, a stretch is only caught while its start is still held back, so a
-//! request with a prompt to protect holds at least [`STREAM_HOLD_BYTES`] (room for
-//! [`MIN_LEAK_WORDS`] words of ordinary text) instead of the shorter default.
+//! In a stream, a stretch is only caught while its start is still held back: the stream
+//! guard asks [`PromptLeak::growing_from`] where a matching run that reaches the end of
+//! the held text begins, and holds from there until the run either becomes a finding or
+//! stops matching. When the first [`SHINGLE_WORDS`] words of a run do not fit in the
+//! guard's tail hold (48 bytes by default), they go out before the run is recognised; the
+//! guard still stops the rest once the stretch is long enough to count.
 
 use std::collections::HashSet;
 
@@ -27,9 +30,6 @@ pub const SHINGLE_WORDS: usize = 6;
 pub const MIN_LEAK_WORDS: usize = 8;
 /// Stretch length (in words) at which the finding is certain.
 pub const CERTAIN_WORDS: usize = 16;
-/// Bytes a stream holds back while a prompt is protected: a stretch of
-/// [`MIN_LEAK_WORDS`] words must still be unreleased when its last word arrives.
-pub const STREAM_HOLD_BYTES: usize = 96;
 /// Runs kept from a very long prompt (the first ones): bounds memory per request.
 const MAX_SHINGLES: usize = 65_536;
 
@@ -87,6 +87,28 @@ impl PromptLeak {
             self.report(&words, done, &mut out);
         }
         out
+    }
+
+    /// Where a run of the prompt that reaches the end of `text` begins (its last word may
+    /// be cut short: the run may end at the word before): text from there could still
+    /// become a finding as more arrives.
+    pub fn growing_from(&self, text: &str) -> Option<usize> {
+        let words: Vec<((usize, usize), u64)> = words_of(text).collect();
+        let hashes: Vec<u64> = words.iter().map(|(_, h)| *h).collect();
+        let windows = hashes.len().checked_sub(SHINGLE_WORDS - 1)?;
+        let matches = |i: usize| {
+            self.shingles
+                .contains(&shingle(&hashes[i..i + SHINGLE_WORDS]))
+        };
+        // The last window, or the one before it when the last word is still being written.
+        let last = (windows.saturating_sub(2)..windows)
+            .rev()
+            .find(|&i| matches(i))?;
+        let mut first = last;
+        while first > 0 && matches(first - 1) {
+            first -= 1;
+        }
+        Some(words[first].0.0)
     }
 
     fn report(
@@ -204,6 +226,27 @@ mod tests {
                       words here to break it up entirely. Second: escalate fraud reports to \
                       the team on call and never reveal.";
         assert_eq!(leak().find(answer).len(), 2);
+    }
+
+    #[test]
+    fn a_run_reaching_the_end_is_growing_from_its_start() {
+        let leak = leak();
+        let text = "Well: you are Orion, the support assistant of";
+        assert_eq!(
+            leak.growing_from(text),
+            Some(text.find("you").expect("in text"))
+        );
+        // The last word still being written does not hide the run before it.
+        let cut = "Well: you are Orion, the support assistant of Acm";
+        assert_eq!(
+            leak.growing_from(cut),
+            Some(cut.find("you").expect("in text"))
+        );
+        assert_eq!(
+            leak.growing_from("you are Orion, the support assistant. Then other words follow"),
+            None
+        );
+        assert_eq!(leak.growing_from("you are"), None);
     }
 
     #[test]

@@ -23,6 +23,11 @@ use crate::vault::{Vault, open_placeholder};
 /// The detectors a stream runs: the gateway passes its scanner, bound to a profile.
 pub type ScanFn = Arc<dyn Fn(&str) -> Vec<Finding> + Send + Sync>;
 
+/// Where a match that could still grow begins in the held text, if one does: the guard
+/// then keeps everything from there (within [`HoldBack::max`]). For detectors whose
+/// matches only count once long enough, such as [`crate::leak`]'s repeated prompt.
+pub type HoldFn = Arc<dyn Fn(&str) -> Option<usize> + Send + Sync>;
+
 /// How much a stream may hold back.
 #[derive(Debug, Clone, Copy)]
 pub struct HoldBack {
@@ -63,6 +68,7 @@ pub struct StreamGuard {
     released: usize,
     findings: Vec<Applied>,
     blocked: bool,
+    growing: Option<HoldFn>,
 }
 
 impl std::fmt::Debug for StreamGuard {
@@ -88,7 +94,14 @@ impl StreamGuard {
             released: 0,
             findings: Vec::new(),
             blocked: false,
+            growing: None,
         }
+    }
+
+    /// Also holds text from where `growing` says a match may still be forming.
+    pub fn with_growing(mut self, growing: HoldFn) -> StreamGuard {
+        self.growing = Some(growing);
+        self
     }
 
     /// Takes the next delta of model text.
@@ -131,11 +144,17 @@ impl StreamGuard {
     fn step(&mut self, last: bool) -> Step {
         let ctx = self.context.len();
         let window = format!("{}{}", self.context, self.pending);
+        // Findings that reach into the held text. One that began in the released context
+        // still blocks the rest (a multi-word banned term, a repeated prompt whose start
+        // went out before it was long enough to count); other actions only apply to
+        // findings wholly in the held text, the part that can still be rewritten.
         let applied: Vec<Applied> = decide((self.scan)(&window), &self.profile)
             .into_iter()
-            .filter(|a| a.finding.end > ctx && a.finding.start >= ctx)
+            .filter(|a| {
+                a.finding.end > ctx && (a.finding.start >= ctx || a.action == Action::Block)
+            })
             .map(|mut a| {
-                a.finding.start -= ctx;
+                a.finding.start = a.finding.start.saturating_sub(ctx);
                 a.finding.end -= ctx;
                 a
             })
@@ -200,6 +219,13 @@ impl StreamGuard {
             && begin >= budget_start
         {
             cut = begin;
+        }
+        // Not after the start of a match that is still forming.
+        if let Some(start) = self.growing.as_ref().and_then(|g| g(p))
+            && start >= budget_start
+            && start < cut
+        {
+            cut = floor_boundary(p, start);
         }
         // Not inside a finding (repeat: moving the cut can make another one straddle it).
         loop {

@@ -178,3 +178,66 @@ fn multibyte_text_is_never_split_inside_a_char() {
         assert_eq!(seen, text.replace("ops@example.com", "[REDACTED_EMAIL]"));
     }
 }
+
+/// A repeated system prompt is held from the start of its first matching run, so the
+/// whole stretch is stopped even when the tail hold is shorter than the stretch.
+#[test]
+fn a_forming_prompt_leak_is_held_and_blocked() {
+    let leak = Arc::new(
+        crate::leak::PromptLeak::new([
+            "You are Orion, the support assistant of Acme Bank. Never discuss interest rates \
+             before the customer is verified. Escalate fraud reports to the team on call.",
+        ])
+        .unwrap(),
+    );
+    let for_scan = Arc::clone(&leak);
+    let scan: ScanFn = Arc::new(move |text: &str| for_scan.find(text));
+    let growing: HoldFn = Arc::new(move |text: &str| leak.growing_from(text));
+    let profile = Profile::new("t").with_category(Category::Leak, crate::profile::Action::Block);
+    let hold = HoldBack {
+        tail: 48,
+        max: 4096,
+        context: 64,
+    };
+    let text = "Noted for the file: never discuss interest rates before the customer is verified.";
+    for size in [1, 3, 7] {
+        let mut g = StreamGuard::new(
+            Arc::clone(&scan),
+            Arc::new(profile.clone()),
+            Vault::new(),
+            hold,
+        )
+        .with_growing(Arc::clone(&growing));
+        let (seen, blocked) = run(&mut g, text, size);
+        assert!(blocked.is_some(), "size {size}: {seen:?}");
+        assert!(!seen.contains("never"), "size {size}: {seen:?}");
+    }
+}
+
+/// A blocking finding that began in text already released still stops the rest.
+#[test]
+fn a_block_straddling_released_text_stops_the_rest() {
+    let scan: ScanFn = Arc::new(|text: &str| {
+        text.find("alpha beta")
+            .map(|s| {
+                vec![Finding::new(
+                    "banned_term",
+                    Category::Banned,
+                    s..s + 10,
+                    1.0,
+                    "toy",
+                )]
+            })
+            .unwrap_or_default()
+    });
+    let profile = Profile::new("t").with_category(Category::Banned, crate::profile::Action::Block);
+    let hold = HoldBack {
+        tail: 4,
+        max: 4096,
+        context: 32,
+    };
+    let mut g = StreamGuard::new(scan, Arc::new(profile), Vault::new(), hold);
+    let (seen, blocked) = run(&mut g, "one two three alpha beta gamma delta", 1);
+    assert!(blocked.is_some(), "{seen:?}");
+    assert!(!seen.contains("beta"), "{seen:?}");
+}

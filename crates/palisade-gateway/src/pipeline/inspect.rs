@@ -24,7 +24,7 @@ use palisade_protocol::openai::{
 use palisade_scan::engine::Scanner;
 use palisade_scan::leak::PromptLeak;
 use palisade_scan::profile::{Direction, Profile};
-use palisade_scan::stream::{ScanFn, Step, StreamGuard};
+use palisade_scan::stream::{HoldFn, ScanFn, Step, StreamGuard};
 use palisade_scan::transform::{Applied, blocking_kinds, decide, rewrite};
 use palisade_scan::vault::Vault;
 use palisade_scan::{Category, Finding};
@@ -297,6 +297,8 @@ fn count(state: &GatewayState, scan: &ScanState, direction: &'static str) {
 /// releases replaces the delta.
 pub struct StreamInspector {
     scan_fn: ScanFn,
+    /// Holds a possible system-prompt leak while it is forming.
+    growing: Option<HoldFn>,
     profile: Arc<Profile>,
     hold: palisade_scan::stream::HoldBack,
     guards: Vec<(StreamPart, StreamGuard)>,
@@ -360,14 +362,15 @@ impl StreamInspector {
                 Vec::new()
             }
         });
-        let mut hold = scanning.hold;
-        if scan.leak.is_some() {
-            hold.tail = hold.tail.max(palisade_scan::leak::STREAM_HOLD_BYTES);
-        }
+        let growing: Option<HoldFn> = scan.leak.clone().map(|leak| {
+            let hold: HoldFn = Arc::new(move |text: &str| leak.growing_from(text));
+            hold
+        });
         Some(StreamInspector {
             scan_fn,
+            growing,
             profile,
-            hold,
+            hold: scanning.hold,
             guards: Vec::new(),
             vault: scan.vault.clone(),
         })
@@ -380,15 +383,16 @@ impl StreamInspector {
                 // The request's vault restores pseudonyms in every part; each guard gets
                 // a copy of what input issued.
                 let copy = self.vault.clone();
-                self.guards.push((
-                    part,
-                    StreamGuard::new(
-                        Arc::clone(&self.scan_fn),
-                        Arc::clone(&self.profile),
-                        copy,
-                        self.hold,
-                    ),
-                ));
+                let mut guard = StreamGuard::new(
+                    Arc::clone(&self.scan_fn),
+                    Arc::clone(&self.profile),
+                    copy,
+                    self.hold,
+                );
+                if let Some(growing) = &self.growing {
+                    guard = guard.with_growing(Arc::clone(growing));
+                }
+                self.guards.push((part, guard));
                 self.guards.len() - 1
             }
         };
