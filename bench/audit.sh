@@ -71,6 +71,8 @@ done
 python3 - "$OUT/ledger.jsonl" "$OUT/gateway.jsonl" "$RESULTS" "$(git rev-parse --short HEAD)" "$(nproc)" \
   "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)" "$QUICK" <<'PY'
 import json, sys, datetime
+sys.path.insert(0, "bench")
+from gateway_table import latency_table
 ledger = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 gw = [json.loads(l) for l in open(sys.argv[2]) if l.strip()]
 out, commit, cpus, cpu, quick = sys.argv[3:8]
@@ -100,12 +102,7 @@ for r in ledger:
 L.append("## Gateway latency with audit off and on\n")
 L.append("Open-loop fixed rate, non-streaming chat completions against one mock upstream; the load "
          "generator on CPU 0, the gateways and the mock on CPU 1. Latency is end to end at the client.\n")
-L.append("| rate (req/s) | audit | p50 (ms) | p99 (ms) | added p50 vs off (ms) | errors |\n|---:|---|---:|---:|---:|---:|")
-base = {r["rate"]: r for r in gw if r["variant"] == "off"}
-for r in gw:
-    off = base.get(r["rate"])
-    added = "" if r["variant"] == "off" or not off else f"{(r['p50_us'] - off['p50_us'])/1000:+.3f}"
-    L.append(f"| {r['rate']:,} | {r['variant']} | {r['p50_us']/1000:.3f} | {r['p99_us']/1000:.3f} | {added} | {r['errors']} |")
+L += latency_table(gw, "audit")
 open(out, "w").write("\n".join(L) + "\n")
 PY
 cat "$RESULTS"

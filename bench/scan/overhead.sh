@@ -49,6 +49,8 @@ done
 python3 - "$OUT/gateway.jsonl" "$RESULTS" "$(git rev-parse --short HEAD)" "$(nproc)" \
   "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)" <<'PY'
 import json, sys, datetime
+sys.path.insert(0, "bench")
+from gateway_table import latency_table
 gw = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 out, commit, cpus, cpu = sys.argv[2:6]
 L = ["# Gateway overhead of content scanning\n",
@@ -58,13 +60,8 @@ L = ["# Gateway overhead of content scanning\n",
      "Open-loop fixed rate, non-streaming chat completions with the 1,027-byte prompt of "
      "`bench/scan/chat-1k.json` (plus a system message), audit off, one mock upstream; the load "
      "generator on CPU 0, gateways and mock on CPU 1. Latency is end to end at the client.\n",
-     "| rate (req/s) | scanning | p50 (ms) | p99 (ms) | added p50 vs off (ms) | errors |",
-     "|---:|---|---:|---:|---:|---:|"]
-base = {r["rate"]: r for r in gw if r["variant"] == "off"}
-for r in gw:
-    off = base.get(r["rate"])
-    added = "" if r["variant"] == "off" or not off else f"{(r['p50_us'] - off['p50_us'])/1000:+.3f}"
-    L.append(f"| {r['rate']:,} | {r['variant']} | {r['p50_us']/1000:.3f} | {r['p99_us']/1000:.3f} | {added} | {r['errors']} |")
+     ]
+L += latency_table(gw, "scanning")
 open(out, "w").write("\n".join(L) + "\n")
 PY
 cat "$RESULTS"
