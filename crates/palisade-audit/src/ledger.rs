@@ -10,6 +10,11 @@
 //! bounded, so a slow store slows producers down instead of growing memory. In
 //! `best_effort` durability `record` returns at once and a full queue drops the record
 //! (counted in [`LedgerStats::dropped`]).
+//!
+//! Where the store offers a [`DirectAppend`] connection (SQLite), the writer runs on a
+//! thread of its own and commits through that connection synchronously: a request then
+//! waits for one hand-off to the writer and one back, not also for a trip to the
+//! driver's worker thread and back. Otherwise (PostgreSQL) it is a task on the runtime.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -26,7 +31,7 @@ use crate::event::{Change, Entry, Event, Plane, now_us};
 use crate::keys::{AuditKeys, KeysError};
 use crate::merkle::{self, CompactTree, Hash};
 use crate::record::{ContentRef, HEADER_VERSION, Header, StoredRecord, hex, sha256_hex};
-use crate::store::{AuditStore, AuditStoreError, StoredCheckpoint};
+use crate::store::{AuditStore, AuditStoreError, DirectAppend, StoredCheckpoint};
 use crate::verify::PURGE_ACTION;
 
 /// Whether a response waits for its record to be durable.
@@ -231,7 +236,22 @@ impl Ledger {
             data_keys: Mutex::new(HashMap::new()),
             config,
         });
-        tokio::spawn(writer(Arc::clone(&shared), rx, Some(tail)));
+        match shared.store.direct_appender()? {
+            None => {
+                tokio::spawn(writer(Arc::clone(&shared), rx, Some(tail), None));
+            }
+            Some(direct) => {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| AuditError::Unavailable(format!("audit writer runtime: {e}")))?;
+                let shared = Arc::clone(&shared);
+                std::thread::Builder::new()
+                    .name("palisade-audit".into())
+                    .spawn(move || runtime.block_on(writer(shared, rx, Some(tail), Some(direct))))
+                    .map_err(|e| AuditError::Unavailable(format!("audit writer thread: {e}")))?;
+            }
+        }
         Ok(Ledger { tx, shared })
     }
 
@@ -351,7 +371,44 @@ impl Ledger {
     }
 }
 
-async fn writer(shared: Arc<Shared>, mut rx: mpsc::Receiver<Job>, mut tail: Option<Tail>) {
+/// Where the writer appends: the store's own direct connection, or the store.
+type Direct = Option<Box<dyn DirectAppend>>;
+
+async fn append(
+    shared: &Shared,
+    direct: &mut Direct,
+    records: &[StoredRecord],
+    checkpoint: Option<&StoredCheckpoint>,
+) -> Result<(), AuditStoreError> {
+    match direct {
+        Some(direct) => direct.append(records, checkpoint),
+        None => shared.store.append(records, checkpoint).await,
+    }
+}
+
+/// Deferred store upkeep while nothing is queued (see [`DirectAppend::idle`]).
+fn upkeep(direct: &mut Direct, rx: &mpsc::Receiver<Job>, all: bool) {
+    let Some(direct) = direct else {
+        return;
+    };
+    while rx.is_empty() {
+        match direct.idle(all) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => {
+                tracing::warn!(error = %e, "audit store upkeep failed");
+                break;
+            }
+        }
+    }
+}
+
+async fn writer(
+    shared: Arc<Shared>,
+    mut rx: mpsc::Receiver<Job>,
+    mut tail: Option<Tail>,
+    mut direct: Direct,
+) {
     let mut ticker = tokio::time::interval(shared.config.checkpoint_interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let batch_max = shared.config.batch_max.max(1);
@@ -363,10 +420,11 @@ async fn writer(shared: Arc<Shared>, mut rx: mpsc::Receiver<Job>, mut tail: Opti
                 if let Some(t) = tail.as_mut()
                     && t.tree.size() > t.last_checkpoint
                     && t.last_checkpoint_at.elapsed() >= shared.config.checkpoint_interval
-                    && let Err(e) = timed_checkpoint(&shared, t).await
+                    && let Err(e) = timed_checkpoint(&shared, &mut direct, t).await
                 {
                     tracing::warn!(error = %e, "audit checkpoint failed");
                 }
+                upkeep(&mut direct, &rx, true);
                 continue;
             }
         };
@@ -405,7 +463,7 @@ async fn writer(shared: Arc<Shared>, mut rx: mpsc::Receiver<Job>, mut tail: Opti
         }
         if !entries.is_empty() {
             let outcome = match tail.as_mut() {
-                Some(t) => commit(&shared, t, std::mem::take(&mut entries)).await,
+                Some(t) => commit(&shared, &mut direct, t, std::mem::take(&mut entries)).await,
                 None => Err(AuditError::Unavailable("audit store unavailable".into())),
             };
             let n = replies.len() as u64;
@@ -434,21 +492,23 @@ async fn writer(shared: Arc<Shared>, mut rx: mpsc::Receiver<Job>, mut tail: Opti
         }
         for reply in controls {
             let result = match tail.as_mut() {
-                Some(t) => timed_checkpoint(&shared, t).await,
+                Some(t) => timed_checkpoint(&shared, &mut direct, t).await,
                 None => Err(AuditError::Unavailable("audit store unavailable".into())),
             };
             let _ = reply.send(result);
         }
         if let Some(reply) = close {
             if let Some(t) = tail.as_mut()
-                && let Err(e) = timed_checkpoint(&shared, t).await
+                && let Err(e) = timed_checkpoint(&shared, &mut direct, t).await
             {
                 tracing::warn!(error = %e, "final audit checkpoint failed");
             }
             rx.close();
+            upkeep(&mut direct, &rx, true);
             let _ = reply.send(());
             break;
         }
+        upkeep(&mut direct, &rx, false);
     }
     tracing::info!("audit ledger writer stopped");
 }
@@ -461,7 +521,12 @@ const MAX_RESEALS: usize = 64;
 /// appended first (a sequence conflict), the tail catches up with what it wrote and the
 /// batch is re-sealed at the new positions. On any other error the tail is left as it
 /// was (the caller reloads it).
-async fn commit(shared: &Shared, tail: &mut Tail, entries: Vec<Entry>) -> Result<u64, AuditError> {
+async fn commit(
+    shared: &Shared,
+    direct: &mut Direct,
+    tail: &mut Tail,
+    entries: Vec<Entry>,
+) -> Result<u64, AuditError> {
     let mut sealed = Vec::with_capacity(entries.len());
     for entry in entries {
         // Position and link are provisional: `place` sets them.
@@ -481,7 +546,7 @@ async fn commit(shared: &Shared, tail: &mut Tail, entries: Vec<Entry>) -> Result
             tree.size().saturating_sub(tail.last_checkpoint) >= shared.config.checkpoint_every;
         let checkpoint = if due { Some(sign(shared, &tree)) } else { None };
         let started = Instant::now();
-        match shared.store.append(&records, checkpoint.as_ref()).await {
+        match append(shared, direct, &records, checkpoint.as_ref()).await {
             Ok(()) => {}
             Err(AuditStoreError::Conflict(what)) if attempt < MAX_RESEALS => {
                 // Only where the store has no tail lock (SQLite shared by processes): back
@@ -644,13 +709,14 @@ fn sign(shared: &Shared, tree: &CompactTree) -> StoredCheckpoint {
 /// Signs and stores a checkpoint of the committed tail, if it grew since the last one.
 async fn timed_checkpoint(
     shared: &Shared,
+    direct: &mut Direct,
     tail: &mut Tail,
 ) -> Result<Option<StoredCheckpoint>, AuditError> {
     if tail.tree.size() == tail.last_checkpoint {
         return Ok(None);
     }
     let cp = sign(shared, &tail.tree);
-    shared.store.add_checkpoint(&cp).await?;
+    append(shared, direct, &[], Some(&cp)).await?;
     tail.last_checkpoint = cp.size;
     tail.last_checkpoint_at = Instant::now();
     shared.stats.checkpoints.fetch_add(1, Ordering::Relaxed);

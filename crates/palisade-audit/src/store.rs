@@ -91,8 +91,41 @@ impl TailLease {
     }
 }
 
+/// A store connection that the ledger writer owns and appends through synchronously, on
+/// the writer's own thread (see `ledger.rs`). A store offers one (through
+/// [`AuditStore::direct_appender`]) when its driver would otherwise cost a hand-off to
+/// another thread and back on every commit, which strict durability puts on the path of
+/// every request: the SQLite store does, PostgreSQL (a network round trip anyway) does
+/// not.
+pub trait DirectAppend: Send {
+    /// As [`AuditStore::append`]: one durable transaction, `Conflict` when a sequence
+    /// number is taken, nothing of the batch kept on failure.
+    fn append(
+        &mut self,
+        records: &[StoredRecord],
+        checkpoint: Option<&StoredCheckpoint>,
+    ) -> Result<(), AuditStoreError>;
+
+    /// The writer has nothing queued: the store may do deferred upkeep now (SQLite
+    /// catches its search index up), a bounded step at a time. `all` asks for whatever is
+    /// pending however little (a timer, shutdown); otherwise a step is only taken when
+    /// enough has piled up to be worth a transaction. Returns whether more remains.
+    fn idle(&mut self, all: bool) -> Result<bool, AuditStoreError> {
+        let _ = all;
+        Ok(false)
+    }
+}
+
 #[async_trait]
 pub trait AuditStore: Send + Sync + 'static {
+    /// A connection for the ledger writer to append through directly (see
+    /// [`DirectAppend`]); `None` when the store has no faster way than [`append`].
+    ///
+    /// [`append`]: AuditStore::append
+    fn direct_appender(&self) -> Result<Option<Box<dyn DirectAppend>>, AuditStoreError> {
+        Ok(None)
+    }
+
     /// Checks that the store answers.
     async fn ping(&self) -> Result<(), AuditStoreError>;
 

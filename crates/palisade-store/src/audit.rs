@@ -14,6 +14,13 @@
 //! are the same pool; on SQLite `write` is a single connection opened with the audit
 //! durability setting (see `sqlite::audit_writer`).
 //!
+//! Search goes through `audit_search`, the searchable columns of a prefix of the log
+//! (records 0..k, no gaps) under the indexes; `audit_records` itself has none, so an
+//! append writes one table's pages. A search reads the prefix through the indexes and
+//! walks the records past k directly. Every append through the pools indexes its records
+//! in the same transaction ([`AuditBackend::insert_records`]); SQLite's direct writer
+//! (`sqlite/writer.rs`) defers that to moments when the ledger writer is idle.
+//!
 //! The store keeps bytes and never computes hashes. Nothing here logs record contents,
 //! keys or setting values: errors name sequence numbers at most.
 
@@ -24,7 +31,7 @@ use async_trait::async_trait;
 use palisade_audit::merkle::Hash;
 use palisade_audit::record::{IndexFields, StoredRecord};
 use palisade_audit::store::{
-    AuditStore, AuditStoreError, Query, StoredCheckpoint, TailLease, WrappedKey,
+    AuditStore, AuditStoreError, DirectAppend, Query, StoredCheckpoint, TailLease, WrappedKey,
 };
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row, Type};
 
@@ -41,7 +48,8 @@ pub(crate) trait AuditBackend: Driver {
     const ZEROED_WRAPPED: &'static str;
 
     /// Inserts a non-empty batch of records through `conn`, inside the caller's
-    /// transaction; `seqs` are their sequence numbers as stored.
+    /// transaction, and their searchable columns into `audit_search` (keeping it a
+    /// prefix of the log); `seqs` are their sequence numbers as stored.
     async fn insert_records(
         conn: &mut Self::Connection,
         records: &[StoredRecord],
@@ -80,6 +88,14 @@ pub struct SqlAuditStore<DB: Database> {
     write: Pool<DB>,
     /// Where a backend has a faster way than `read` to walk the log in order.
     pages: Option<Arc<dyn RecordPages>>,
+    /// Where a backend has a faster way than `write` for the ledger writer to append.
+    direct: Option<Arc<dyn DirectWriters>>,
+}
+
+/// Opens connections for the ledger writer to append through directly (see
+/// [`DirectAppend`] and `sqlite::writer`).
+pub(crate) trait DirectWriters: std::fmt::Debug + Send + Sync {
+    fn open(&self) -> Result<Box<dyn DirectAppend>, AuditStoreError>;
 }
 
 /// Reads the log in order, page by page, the way `verify` walks all of it: a backend may
@@ -104,12 +120,19 @@ impl<DB: Database> SqlAuditStore<DB> {
             read,
             write,
             pages: None,
+            direct: None,
         }
     }
 
     /// Reads whole pages of records (`AuditStore::records`) through `pages`.
     pub(crate) fn with_record_pages(mut self, pages: Arc<dyn RecordPages>) -> Self {
         self.pages = Some(pages);
+        self
+    }
+
+    /// Offers the ledger writer connections from `direct` (`AuditStore::direct_appender`).
+    pub(crate) fn with_direct_writers(mut self, direct: Arc<dyn DirectWriters>) -> Self {
+        self.direct = Some(direct);
         self
     }
 }
@@ -121,6 +144,7 @@ impl<DB: Database> Clone for SqlAuditStore<DB> {
             read: self.read.clone(),
             write: self.write.clone(),
             pages: self.pages.clone(),
+            direct: self.direct.clone(),
         }
     }
 }
@@ -129,6 +153,19 @@ impl<DB: Database> Clone for SqlAuditStore<DB> {
 pub(crate) const RECORD_COLUMNS: &str = "seq, time_us, plane, request_id, actor, user_id, \
      model, decision, subject, header, content, leaf_hash";
 pub(crate) const CHECKPOINT_COLUMNS: &str = "size, root, note, created_us";
+/// The columns of `audit_search`, which are also columns of `audit_records`.
+pub(crate) const SEARCH_COLUMNS: &str = "seq, time_us, request_id, actor, user_id";
+
+/// Copies the searchable columns of the records past `audit_search`'s prefix into it, in
+/// order, at most `limit` of them (all when `None`). Both backends run this text.
+pub(crate) fn search_catch_up(limit: Option<u32>) -> String {
+    let limit = limit.map_or_else(String::new, |n| format!(" LIMIT {n}"));
+    format!(
+        "INSERT INTO audit_search ({SEARCH_COLUMNS}) SELECT {SEARCH_COLUMNS} FROM audit_records \
+         WHERE seq > (SELECT COALESCE(MAX(seq), -1) FROM audit_search) ORDER BY seq{limit} \
+         ON CONFLICT (seq) DO NOTHING"
+    )
+}
 const KEY_COLUMNS: &str = "subject, key_id, master_key_id, wrapped, created_us";
 
 /// A `u64` (sequence number, size) as the `BIGINT` it is stored as.
@@ -193,12 +230,16 @@ pub(crate) fn stored_record(
 }
 
 /// A search [`Query`] as SQL conditions (each starting with ` AND `) on numbered
-/// parameters, their values and the clamped limit.
+/// parameters, their values and the clamped limit. Conditions name the record's table
+/// `r`; the columns `audit_search` also has are written `{s}.` so that a search can read
+/// them from either table ([`Filter::sql`]).
 #[derive(Debug, PartialEq)]
 struct Filter<'q> {
     sql: String,
     params: Vec<Param<'q>>,
     limit: u32,
+    /// Whether a condition is on a column `audit_search` indexes.
+    indexed: bool,
 }
 
 #[derive(Debug, PartialEq)]
@@ -213,22 +254,23 @@ impl<'q> Filter<'q> {
             sql: String::new(),
             params: Vec::new(),
             limit: query.limit.clamp(1, MAX_SEARCH_LIMIT),
+            indexed: false,
         };
         if let Some(since) = query.since_us {
-            filter.push("time_us >= {}", Param::Int(since));
+            filter.push("{s}.time_us >= {}", Param::Int(since));
         }
         if let Some(until) = query.until_us {
-            filter.push("time_us < {}", Param::Int(until));
+            filter.push("{s}.time_us < {}", Param::Int(until));
         }
         if let Some(actor) = &query.actor {
-            filter.push("(actor = {} OR user_id = {})", Param::Text(actor));
+            filter.push("({s}.actor = {} OR {s}.user_id = {})", Param::Text(actor));
         }
         let equal = [
-            ("model = {}", &query.model),
-            ("decision = {}", &query.decision),
-            ("request_id = {}", &query.request_id),
-            ("plane = {}", &query.plane),
-            ("subject = {}", &query.subject),
+            ("r.model = {}", &query.model),
+            ("r.decision = {}", &query.decision),
+            ("{s}.request_id = {}", &query.request_id),
+            ("r.plane = {}", &query.plane),
+            ("r.subject = {}", &query.subject),
         ];
         for (condition, value) in equal {
             if let Some(value) = value {
@@ -236,14 +278,20 @@ impl<'q> Filter<'q> {
             }
         }
         if let Some(before) = query.before_seq {
-            filter.push("seq < {}", Param::Int(to_db(before, "sequence number")?));
+            filter.push("r.seq < {}", Param::Int(to_db(before, "sequence number")?));
         }
         Ok(filter)
+    }
+
+    /// The conditions with the searchable columns read from the table named `table`.
+    fn sql(&self, table: &str) -> String {
+        self.sql.replace("{s}", table)
     }
 
     /// Adds a condition whose every `{}` is the next parameter, `value`.
     fn push(&mut self, condition: &str, value: Param<'q>) {
         self.params.push(value);
+        self.indexed |= condition.contains("{s}");
         let placeholder = format!("${}", self.params.len());
         self.sql.push_str(" AND ");
         self.sql.push_str(&condition.replace("{}", &placeholder));
@@ -383,6 +431,10 @@ where
     for<'q> &'q str: Encode<'q, DB> + Type<DB>,
     for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
 {
+    fn direct_appender(&self) -> Result<Option<Box<dyn DirectAppend>>, AuditStoreError> {
+        self.direct.as_ref().map(|d| d.open()).transpose()
+    }
+
     async fn ping(&self) -> Result<(), AuditStoreError> {
         sqlx::query("SELECT 1")
             .execute(&self.read)
@@ -492,12 +544,34 @@ where
         row.as_ref().map(AuditRow::record).transpose()
     }
 
+    /// With a condition on a searchable column: the indexed prefix (`audit_search`
+    /// joined to its records) and the records past it, merged newest first. Without one,
+    /// a walk back from the newest record.
     async fn search(&self, query: &Query) -> Result<Vec<StoredRecord>, AuditStoreError> {
         let filter = Filter::of(query)?;
-        let sql = format!(
-            "SELECT {RECORD_COLUMNS} FROM audit_records WHERE TRUE{} ORDER BY seq DESC LIMIT {}",
-            filter.sql, filter.limit
-        );
+        let columns = RECORD_COLUMNS
+            .split(", ")
+            .map(|c| format!("r.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = if filter.indexed {
+            format!(
+                "SELECT {columns} FROM audit_search s JOIN audit_records r ON r.seq = s.seq \
+                 WHERE TRUE{} \
+                 UNION ALL SELECT {columns} FROM audit_records r \
+                 WHERE r.seq > (SELECT COALESCE(MAX(seq), -1) FROM audit_search){} \
+                 ORDER BY seq DESC LIMIT {}",
+                filter.sql("s"),
+                filter.sql("r"),
+                filter.limit
+            )
+        } else {
+            format!(
+                "SELECT {columns} FROM audit_records r WHERE TRUE{} ORDER BY seq DESC LIMIT {}",
+                filter.sql("r"),
+                filter.limit
+            )
+        };
         let mut select = sqlx::query(&sql);
         for param in filter.params {
             select = match param {
@@ -738,9 +812,11 @@ mod tests {
         };
         let filter = Filter::of(&query).unwrap();
         assert_eq!(
-            filter.sql,
-            " AND time_us >= $1 AND (actor = $2 OR user_id = $2) AND subject = $3 AND seq < $4"
+            filter.sql("s"),
+            " AND s.time_us >= $1 AND (s.actor = $2 OR s.user_id = $2) AND r.subject = $3 \
+             AND r.seq < $4"
         );
+        assert!(filter.indexed);
         assert_eq!(
             filter.params,
             [
@@ -752,6 +828,11 @@ mod tests {
         );
         assert_eq!(filter.limit, MAX_SEARCH_LIMIT);
         assert_eq!(Filter::of(&Query::default()).unwrap().limit, 1);
+        let unindexed = Query {
+            model: Some("m".into()),
+            ..Query::default()
+        };
+        assert!(!Filter::of(&unindexed).unwrap().indexed);
     }
 
     #[test]

@@ -159,7 +159,12 @@ pub async fn connect_with(url: &str, options: StoreOptions) -> Result<Store, Sto
             let audit_writer = sqlite::audit_writer(url, &shared, options.audit_sync).await?;
             Store {
                 identity: Arc::new(sqlite::SqliteIdentityStore::new(shared.clone())),
-                audit: Arc::new(sqlite::audit_store(url, &shared, &audit_writer)?),
+                audit: Arc::new(sqlite::audit_store(
+                    url,
+                    &shared,
+                    &audit_writer,
+                    options.audit_sync,
+                )?),
                 backend,
                 pool: Pool::Sqlite {
                     shared,

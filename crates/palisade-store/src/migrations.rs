@@ -32,6 +32,11 @@ pub(crate) const SQLITE: &[Embedded] = &[
         description: "audit",
         sql: include_str!("../migrations/sqlite/0002_audit.sql"),
     },
+    Embedded {
+        version: 3,
+        description: "audit_search",
+        sql: include_str!("../migrations/sqlite/0003_audit_search.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Embedded] = &[
@@ -44,6 +49,11 @@ pub(crate) const POSTGRES: &[Embedded] = &[
         version: 2,
         description: "audit",
         sql: include_str!("../migrations/postgres/0002_audit.sql"),
+    },
+    Embedded {
+        version: 3,
+        description: "audit_search",
+        sql: include_str!("../migrations/postgres/0003_audit_search.sql"),
     },
 ];
 

@@ -15,7 +15,7 @@ use std::path::Path;
 
 use audit_suite::{
     Audit, append_and_read, checkpoints, conflicts_roll_back, key, meta, purge_content, records,
-    search, subject_keys,
+    search, search_split, subject_keys,
 };
 use palisade_store::{AuditSync, Backend, StoreOptions, connect, connect_with};
 use palisade_testkit::postgres::PgHarness;
@@ -73,6 +73,74 @@ async fn sqlite_search() {
 #[tokio::test]
 async fn postgres_search() {
     with_postgres(search).await;
+}
+
+#[tokio::test]
+async fn sqlite_search_covers_records_not_indexed_yet() {
+    with_sqlite(|store| async move {
+        let direct = store
+            .direct_appender()
+            .unwrap()
+            .expect("a file database offers one");
+        search_split(store, Some(direct)).await;
+    })
+    .await;
+}
+
+/// The ledger writer's direct connection leaves the search index to idle moments: a step
+/// of 256 records once that many wait, everything when asked; searches find every record
+/// before, during and after.
+#[tokio::test]
+async fn sqlite_direct_writer_defers_the_search_index() {
+    with_sqlite(|store| async move {
+        let mut direct = store.direct_appender().unwrap().unwrap();
+        let rows: Vec<_> = (0..300)
+            .map(|seq| {
+                audit_suite::record(seq, seq as i64, |i| i.request_id = format!("req-{seq}"))
+            })
+            .collect();
+        direct.append(&rows[..200], None).unwrap();
+        assert!(
+            !direct.idle(false).unwrap(),
+            "under a step: nothing to do yet"
+        );
+        direct.append(&rows[200..], None).unwrap();
+        let by_request = |seq: u64| {
+            let store = store.clone();
+            async move {
+                let query = palisade_audit::store::Query {
+                    request_id: Some(format!("req-{seq}")),
+                    limit: 10,
+                    ..Default::default()
+                };
+                let found = store.search(&query).await.unwrap();
+                found.iter().map(|r| r.seq).collect::<Vec<_>>()
+            }
+        };
+        for seq in [0, 255, 256, 299] {
+            assert_eq!(by_request(seq).await, [seq]);
+        }
+        assert!(direct.idle(false).unwrap(), "one step taken, 44 left");
+        for seq in [0, 255, 256, 299] {
+            assert_eq!(by_request(seq).await, [seq]);
+        }
+        assert!(
+            !direct.idle(false).unwrap(),
+            "44 wait for a full step or a timer"
+        );
+        assert!(!direct.idle(true).unwrap(), "asked: all indexed");
+        for seq in [0, 255, 256, 299] {
+            assert_eq!(by_request(seq).await, [seq]);
+        }
+        // Taken sequence numbers conflict through this connection too, and roll back.
+        let err = direct.append(&rows[299..], None).unwrap_err();
+        assert!(
+            matches!(err, palisade_audit::store::AuditStoreError::Conflict(_)),
+            "{err:?}"
+        );
+        assert_eq!(store.size().await.unwrap(), 300);
+    })
+    .await;
 }
 
 #[tokio::test]

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use palisade_audit::record::StoredRecord;
 use sqlx::{PgConnection, PgPool, Postgres};
 
-use crate::audit::{AuditBackend, RECORD_COLUMNS, SqlAuditStore};
+use crate::audit::{AuditBackend, RECORD_COLUMNS, SEARCH_COLUMNS, SqlAuditStore};
 
 /// The advisory lock key of the audit tail ("palisade" + "audit" in ASCII, truncated).
 const TAIL_LOCK: i64 = 0x7061_6c69_7361_6175;
@@ -28,16 +28,18 @@ impl AuditBackend for Postgres {
         seqs: &[i64],
     ) -> Result<(), sqlx::Error> {
         // One statement and one round trip for the batch, whatever its size: each column
-        // travels as one array parameter.
+        // travels as one array parameter, and the rows inserted feed the search index.
         let column = |f: fn(&StoredRecord) -> &str| records.iter().map(f).collect::<Vec<_>>();
         let times: Vec<i64> = records.iter().map(|r| r.index.time_us).collect();
         let headers: Vec<&[u8]> = records.iter().map(|r| r.header.as_slice()).collect();
         let contents: Vec<Option<&[u8]>> = records.iter().map(|r| r.content.as_deref()).collect();
         let leaves: Vec<&[u8]> = records.iter().map(|r| r.leaf_hash.as_slice()).collect();
         let sql = format!(
-            "INSERT INTO audit_records ({RECORD_COLUMNS}) SELECT * FROM UNNEST(\
+            "WITH inserted AS (INSERT INTO audit_records ({RECORD_COLUMNS}) SELECT * FROM UNNEST(\
              $1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], \
-             $7::text[], $8::text[], $9::text[], $10::bytea[], $11::bytea[], $12::bytea[])"
+             $7::text[], $8::text[], $9::text[], $10::bytea[], $11::bytea[], $12::bytea[]) \
+             RETURNING {SEARCH_COLUMNS}) \
+             INSERT INTO audit_search ({SEARCH_COLUMNS}) SELECT {SEARCH_COLUMNS} FROM inserted"
         );
         sqlx::query(&sql)
             .bind(seqs)

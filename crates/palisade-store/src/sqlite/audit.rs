@@ -12,7 +12,8 @@ use palisade_audit::store::{AuditStoreError, StoredCheckpoint};
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 
 use crate::audit::{
-    AuditBackend, CHECKPOINT_COLUMNS, RECORD_COLUMNS, SqlAuditStore, batch_name, to_db,
+    AuditBackend, CHECKPOINT_COLUMNS, RECORD_COLUMNS, SqlAuditStore, batch_name, search_catch_up,
+    to_db,
 };
 use crate::error;
 
@@ -62,11 +63,14 @@ impl AuditBackend for Sqlite {
             push_insert(&mut sql, chunk, seqs);
             sql.build().execute(&mut *conn).await?;
         }
+        sqlx::query(&search_catch_up(None))
+            .execute(&mut *conn)
+            .await?;
         Ok(())
     }
 
-    /// One multi-statement query — `BEGIN IMMEDIATE`, the inserts, the checkpoint,
-    /// `COMMIT` — so a commit costs one trip to sqlx's SQLite worker thread instead of one
+    /// One multi-statement query — `BEGIN IMMEDIATE`, the inserts, the search index
+    /// catch-up, the checkpoint, `COMMIT` — so a commit costs one trip to sqlx's SQLite worker thread instead of one
     /// per statement: on the request path of strict durability, each trip is a thread
     /// hand-off both ways. A failure rolls back on the same connection.
     async fn append_at_once(
@@ -85,6 +89,10 @@ impl AuditBackend for Sqlite {
             .zip(seqs.chunks(ROWS_PER_INSERT))
         {
             push_insert(&mut sql, chunk, seqs);
+            sql.push("; ");
+        }
+        if !records.is_empty() {
+            sql.push(search_catch_up(None));
             sql.push("; ");
         }
         let size = match checkpoint

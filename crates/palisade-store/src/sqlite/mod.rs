@@ -7,6 +7,7 @@
 mod audit;
 mod identity;
 mod pages;
+mod writer;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -95,23 +96,30 @@ pub async fn audit_writer(
 
 /// The audit store on the shared pool (reads) and the audit writer; for a database file,
 /// whole pages of records (what `verify` walks) are read from the file directly (see
-/// `pages`).
+/// `pages`), and the ledger writer appends through its own connection with `sync`
+/// durability (see `writer`).
 pub fn audit_store(
     url: &str,
     shared: &SqlitePool,
     writer: &SqlitePool,
+    sync: AuditSync,
 ) -> Result<SqliteAuditStore, StoreError> {
     let store = SqliteAuditStore::with_pools(shared.clone(), writer.clone());
     if is_memory(url) {
         return Ok(store);
     }
     let options = options(url)?;
-    Ok(
-        store.with_record_pages(std::sync::Arc::new(pages::FilePages::new(
-            options.get_filename(),
+    let path = options.get_filename();
+    Ok(store
+        .with_record_pages(std::sync::Arc::new(pages::FilePages::new(
+            path,
             BUSY_TIMEOUT,
-        ))),
-    )
+        )))
+        .with_direct_writers(std::sync::Arc::new(writer::FileWriters {
+            path: path.to_path_buf(),
+            sync,
+            busy_timeout: BUSY_TIMEOUT,
+        })))
 }
 
 /// How often the WAL is copied back into the database file, and the WAL size (pages)

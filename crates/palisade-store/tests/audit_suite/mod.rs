@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use palisade_audit::merkle::{Hash, leaf_hash};
 use palisade_audit::record::{IndexFields, StoredRecord};
-use palisade_audit::store::{AuditStore, AuditStoreError, Query, StoredCheckpoint, WrappedKey};
+use palisade_audit::store::{
+    AuditStore, AuditStoreError, DirectAppend, Query, StoredCheckpoint, WrappedKey,
+};
 
 pub type Audit = Arc<dyn AuditStore>;
 
@@ -171,6 +173,13 @@ pub async fn conflicts_roll_back(store: Audit) {
 }
 
 pub async fn search(store: Audit) {
+    search_split(store, None).await;
+}
+
+/// The search suite; with `direct`, the newest three of its six rows go in through that
+/// connection (SQLite's ledger writer), past the prefix the search index covers, so every
+/// query has to merge the indexed rows with the ones not indexed yet.
+pub async fn search_split(store: Audit, direct: Option<Box<dyn DirectAppend>>) {
     // seq: time, actor, user, model, decision, request, plane, subject
     let rows = [
         (0, 100, "k-a", "", "m1", "allow", "r0", "data", ""),
@@ -196,7 +205,13 @@ pub async fn search(store: Audit) {
             },
         )
         .collect();
-    store.append(&all, None).await.unwrap();
+    match direct {
+        Some(mut direct) => {
+            store.append(&all[..3], None).await.unwrap();
+            direct.append(&all[3..], None).unwrap();
+        }
+        None => store.append(&all, None).await.unwrap(),
+    }
 
     let find = |query: Query| {
         let store = store.clone();
