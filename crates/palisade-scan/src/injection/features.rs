@@ -378,20 +378,26 @@ impl FeatureConfig {
         gram.clear();
         if word.is_ascii() {
             // Fast path, same hashes: one byte per char; the n-gram starting at `i` is
-            // the low `n` bytes of the 8 bytes read there (the buffer is zero-padded).
-            gram.push(b'<');
-            gram.extend_from_slice(&word.as_bytes()[..word.len().min(MAX_WORD_CHARS)]);
-            gram.push(b'>');
-            let chars = gram.len();
-            gram.extend_from_slice(&[0u8; 8]);
+            // the low `n` bytes of `<word>` from `i` on, zero-padded, packed little-endian.
+            // The window slides in a register: writing the marked word to a buffer and
+            // reading 8 bytes back at each position stalls on store forwarding.
+            let body = &word.as_bytes()[..word.len().min(MAX_WORD_CHARS)];
+            let chars = body.len() + 2;
+            let byte_at = |k: usize| -> u64 {
+                match k {
+                    0 => u64::from(b'<'),
+                    k if k <= body.len() => u64::from(body[k - 1]),
+                    k if k == body.len() + 1 => u64::from(b'>'),
+                    _ => 0,
+                }
+            };
+            let mut w = (0..8).fold(0u64, |w, k| w | byte_at(k) << (8 * k));
             let hi = hi.min(8);
             for i in 0..chars {
-                let mut eight = [0u8; 8];
-                eight.copy_from_slice(&gram[i..i + 8]);
-                let w = u64::from_le_bytes(eight);
                 for n in lo.max(1)..=hi.min(chars - i) {
                     self.push(gram_hash(w & (u64::MAX >> (64 - 8 * n))), out);
                 }
+                w = (w >> 8) | byte_at(i + 8) << 56;
             }
             return;
         }
