@@ -111,6 +111,17 @@ impl TokenSink for Collect<'_> {
 /// Multiplier of the character n-gram hash (a 64-bit golden-ratio constant).
 const GRAM_MUL: u64 = 0x9E37_79B9_7F4A_7C15;
 
+/// `LOW_BYTES[n]` keeps the low `n` bytes of a `u64`: an n-gram of a packed window.
+const LOW_BYTES: [u64; 9] = {
+    let mut t = [0u64; 9];
+    let mut n = 1;
+    while n <= 8 {
+        t[n] = u64::MAX >> (64 - 8 * n);
+        n += 1;
+    }
+    t
+};
+
 /// Hash of a character n-gram of at most 8 bytes, packed little-endian into `packed`:
 /// one multiply, whose top bits (bucket and sign) depend on every input byte.
 #[inline]
@@ -241,11 +252,10 @@ fn unleet(word: &str, out: &mut String) {
 impl FeatureConfig {
     #[inline]
     fn push(&self, h: u64, out: &mut impl TokenSink) {
-        // Bucket from the top `bits` bits, sign from the bit below them.
-        let bits = u32::from(self.bits);
-        let bucket = (h >> (64 - bits)) as u32;
-        let sign = ((h >> (63 - bits)) as u32 & 1) << 31;
-        out.feature(bucket | sign);
+        // Bucket from the top `bits` bits, sign from the bit below them: one shift
+        // keeps both (at most 25 bits).
+        let top = (h >> (63 - u32::from(self.bits))) as u32;
+        out.feature((top >> 1) | (top << 31));
     }
 
     /// Extracts the features of `text` into `out` (cleared first), L2-normalised.
@@ -392,10 +402,11 @@ impl FeatureConfig {
                 }
             };
             let mut w = (0..8).fold(0u64, |w, k| w | byte_at(k) << (8 * k));
-            let hi = hi.min(8);
+            // n-grams of 1 to 8 bytes fit the window (`lo` of 9 or more: none).
+            let (lo, hi) = (lo.clamp(1, 9), hi.min(8));
             for i in 0..chars {
-                for n in lo.max(1)..=hi.min(chars - i) {
-                    self.push(gram_hash(w & (u64::MAX >> (64 - 8 * n))), out);
+                for mask in &LOW_BYTES[lo..=hi.min(chars - i).max(lo - 1)] {
+                    self.push(gram_hash(w & mask), out);
                 }
                 w = (w >> 8) | byte_at(i + 8) << 56;
             }
