@@ -253,9 +253,9 @@ impl FeatureConfig {
     #[inline]
     fn push(&self, h: u64, out: &mut impl TokenSink) {
         // Bucket from the top `bits` bits, sign from the bit below them: one shift
-        // keeps both (at most 25 bits).
+        // keeps both (at most 25 bits), one rotation moves the sign to bit 31.
         let top = (h >> (63 - u32::from(self.bits))) as u32;
-        out.feature((top >> 1) | (top << 31));
+        out.feature(top.rotate_right(1));
     }
 
     /// Extracts the features of `text` into `out` (cleared first), L2-normalised.
