@@ -49,6 +49,11 @@ const SEED_CHAR: u64 = 0x1656_67B1_9E37_79F9;
 const SEED_PUNCT: u64 = 0x27D4_EB2F_1656_67C5;
 
 impl Scratch {
+    /// The last text passed to [`FeatureConfig::for_each_token`], folded.
+    pub(crate) fn folded(&self) -> &Folded {
+        &self.folded
+    }
+
     /// Maps a byte range of the last folded text back to `original` (the text passed to
     /// [`FeatureConfig::for_each_token`]).
     pub fn original_span(&self, original: &str, start: usize, end: usize) -> (usize, usize) {
