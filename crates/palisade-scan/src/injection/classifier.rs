@@ -11,6 +11,7 @@ use std::ops::Range;
 
 use super::features::EVIDENCE_FLOOR;
 use super::features::{NEGATIVE, Scratch, SparseFeatures, TokenSink};
+use super::fold::Folded;
 use super::model::{Model, ModelError};
 
 /// The weights shipped with Palisade, trained by `train-injection` on the S-Labs set.
@@ -164,9 +165,19 @@ impl Classifier {
     /// decided it: [`Classifier::best_window`]'s margin, less the model's window penalty
     /// times the natural log of the number of windows scored.
     pub fn score_window(&self, text: &str) -> (f32, Range<usize>) {
-        let best = self.best_window(text);
+        self.score_window_with(text, |_| ()).0
+    }
+
+    /// [`Classifier::score_window`], also handing `with_folded` the text as folded for
+    /// scoring, so that the rule layer, which reads the same folding, need not fold again.
+    pub(crate) fn score_window_with<R>(
+        &self,
+        text: &str,
+        with_folded: impl FnOnce(&Folded) -> R,
+    ) -> ((f32, Range<usize>), R) {
+        let (best, r) = self.with_best_window(text, with_folded);
         let penalty = self.model.window_penalty * (best.windows.max(1) as f32).ln();
-        (sigmoid(best.margin - penalty), best.span)
+        ((sigmoid(best.margin - penalty), best.span), r)
     }
 
     /// The highest-margin window of `text` and how many windows were scored.
@@ -179,15 +190,28 @@ impl Classifier {
     /// window's margin comes from prefix sums over per-token contributions, so all
     /// windows together cost one feature extraction.
     pub fn best_window(&self, text: &str) -> Window {
+        self.with_best_window(text, |_| ()).0
+    }
+
+    /// [`Classifier::best_window`], then `with_folded` on the folded text.
+    fn with_best_window<R>(
+        &self,
+        text: &str,
+        with_folded: impl FnOnce(&Folded) -> R,
+    ) -> (Window, R) {
+        let run = |buffers: &mut Buffers| {
+            let w = self.best_window_in(text, buffers);
+            (w, with_folded(buffers.scratch.folded()))
+        };
         BUFFERS.with(|cell| match cell.try_borrow_mut() {
             Ok(mut buffers) => {
-                let w = self.best_window_in(text, &mut buffers);
+                let out = run(&mut buffers);
                 if buffers.toks.capacity() > KEEP_TOKENS {
                     *buffers = Buffers::default();
                 }
-                w
+                out
             }
-            Err(_) => self.best_window_in(text, &mut Buffers::default()),
+            Err(_) => run(&mut Buffers::default()),
         })
     }
 

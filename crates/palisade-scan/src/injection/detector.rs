@@ -90,20 +90,27 @@ impl Detector for InjectionDetector {
     }
 
     fn detect(&self, text: &str, out: &mut Vec<Finding>) {
-        if let Some(rules) = &self.rules {
-            rules.detect(text, out);
-        }
-        if let Some(classifier) = &self.classifier {
-            let (p, span) = classifier.score_window(text);
-            if p >= self.threshold && enough_words(&text[span.clone()]) {
-                out.push(Finding::new(
-                    "prompt_injection",
-                    Category::Injection,
-                    span,
-                    p,
-                    "injection.classifier",
-                ));
+        let Some(classifier) = &self.classifier else {
+            if let Some(rules) = &self.rules {
+                rules.detect(text, out);
             }
+            return;
+        };
+        // Both layers read the same folded text: the classifier folds it, the rules
+        // reuse it (their findings still come first).
+        let ((p, span), ()) = classifier.score_window_with(text, |folded| {
+            if let Some(rules) = &self.rules {
+                rules.detect_folded(text, folded, out);
+            }
+        });
+        if p >= self.threshold && enough_words(&text[span.clone()]) {
+            out.push(Finding::new(
+                "prompt_injection",
+                Category::Injection,
+                span,
+                p,
+                "injection.classifier",
+            ));
         }
     }
 }

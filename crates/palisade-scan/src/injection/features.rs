@@ -49,6 +49,11 @@ const SEED_CHAR: u64 = 0x1656_67B1_9E37_79F9;
 const SEED_PUNCT: u64 = 0x27D4_EB2F_1656_67C5;
 
 impl Scratch {
+    /// The last text passed to [`FeatureConfig::for_each_token`], folded.
+    pub(crate) fn folded(&self) -> &Folded {
+        &self.folded
+    }
+
     /// Maps a byte range of the last folded text back to `original` (the text passed to
     /// [`FeatureConfig::for_each_token`]).
     pub fn original_span(&self, original: &str, start: usize, end: usize) -> (usize, usize) {
@@ -110,6 +115,17 @@ impl TokenSink for Collect<'_> {
 
 /// Multiplier of the character n-gram hash (a 64-bit golden-ratio constant).
 const GRAM_MUL: u64 = 0x9E37_79B9_7F4A_7C15;
+
+/// `LOW_BYTES[n]` keeps the low `n` bytes of a `u64`: an n-gram of a packed window.
+const LOW_BYTES: [u64; 9] = {
+    let mut t = [0u64; 9];
+    let mut n = 1;
+    while n <= 8 {
+        t[n] = u64::MAX >> (64 - 8 * n);
+        n += 1;
+    }
+    t
+};
 
 /// Hash of a character n-gram of at most 8 bytes, packed little-endian into `packed`:
 /// one multiply, whose top bits (bucket and sign) depend on every input byte.
@@ -241,11 +257,10 @@ fn unleet(word: &str, out: &mut String) {
 impl FeatureConfig {
     #[inline]
     fn push(&self, h: u64, out: &mut impl TokenSink) {
-        // Bucket from the top `bits` bits, sign from the bit below them.
-        let bits = u32::from(self.bits);
-        let bucket = (h >> (64 - bits)) as u32;
-        let sign = ((h >> (63 - bits)) as u32 & 1) << 31;
-        out.feature(bucket | sign);
+        // Bucket from the top `bits` bits, sign from the bit below them: one shift
+        // keeps both (at most 25 bits), one rotation moves the sign to bit 31.
+        let top = (h >> (63 - u32::from(self.bits))) as u32;
+        out.feature(top.rotate_right(1));
     }
 
     /// Extracts the features of `text` into `out` (cleared first), L2-normalised.
@@ -378,20 +393,27 @@ impl FeatureConfig {
         gram.clear();
         if word.is_ascii() {
             // Fast path, same hashes: one byte per char; the n-gram starting at `i` is
-            // the low `n` bytes of the 8 bytes read there (the buffer is zero-padded).
-            gram.push(b'<');
-            gram.extend_from_slice(&word.as_bytes()[..word.len().min(MAX_WORD_CHARS)]);
-            gram.push(b'>');
-            let chars = gram.len();
-            gram.extend_from_slice(&[0u8; 8]);
-            let hi = hi.min(8);
-            for i in 0..chars {
-                let mut eight = [0u8; 8];
-                eight.copy_from_slice(&gram[i..i + 8]);
-                let w = u64::from_le_bytes(eight);
-                for n in lo.max(1)..=hi.min(chars - i) {
-                    self.push(gram_hash(w & (u64::MAX >> (64 - 8 * n))), out);
+            // the low `n` bytes of `<word>` from `i` on, zero-padded, packed little-endian.
+            // The window slides in a register: writing the marked word to a buffer and
+            // reading 8 bytes back at each position stalls on store forwarding.
+            let body = &word.as_bytes()[..word.len().min(MAX_WORD_CHARS)];
+            let chars = body.len() + 2;
+            let byte_at = |k: usize| -> u64 {
+                match k {
+                    0 => u64::from(b'<'),
+                    k if k <= body.len() => u64::from(body[k - 1]),
+                    k if k == body.len() + 1 => u64::from(b'>'),
+                    _ => 0,
                 }
+            };
+            let mut w = (0..8).fold(0u64, |w, k| w | byte_at(k) << (8 * k));
+            // n-grams of 1 to 8 bytes fit the window (`lo` of 9 or more: none).
+            let (lo, hi) = (lo.clamp(1, 9), hi.min(8));
+            for i in 0..chars {
+                for mask in &LOW_BYTES[lo..=hi.min(chars - i).max(lo - 1)] {
+                    self.push(gram_hash(w & mask), out);
+                }
+                w = (w >> 8) | byte_at(i + 8) << 56;
             }
             return;
         }

@@ -132,8 +132,12 @@ impl InjectionRules {
 
     /// Every rule match in `text`; matches of one family never overlap each other.
     pub fn find(&self, text: &str) -> Vec<RuleMatch> {
+        self.find_folded(text, &Folded::new(text))
+    }
+
+    /// [`InjectionRules::find`] with `text` already folded (by the classifier).
+    pub(crate) fn find_folded(&self, text: &str, folded: &Folded) -> Vec<RuleMatch> {
         let mut out = Vec::new();
-        let folded = Folded::new(text);
         let mut armed = vec![false; self.rules.len()];
         let mut any = false;
         self.anchors.for_each(folded.text.as_bytes(), |p, _, _| {
@@ -171,7 +175,12 @@ impl InjectionRules {
 
     /// Appends one `prompt_injection` finding per match.
     pub fn detect(&self, text: &str, out: &mut Vec<Finding>) {
-        for m in self.find(text) {
+        self.detect_folded(text, &Folded::new(text), out);
+    }
+
+    /// [`InjectionRules::detect`] with `text` already folded.
+    pub(crate) fn detect_folded(&self, text: &str, folded: &Folded, out: &mut Vec<Finding>) {
+        for m in self.find_folded(text, folded) {
             out.push(Finding::new(
                 "prompt_injection",
                 Category::Injection,

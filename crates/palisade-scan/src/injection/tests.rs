@@ -482,6 +482,21 @@ proptest! {
     }
 
     #[test]
+    fn both_layers_report_what_each_reports_alone(text in any::<String>(), tricky in tricky_text()) {
+        // The combined detector folds once for both layers: same findings, rules first.
+        let both = InjectionDetector::new(Some(rules()), Some(builtin())).with_threshold(0.0);
+        let only_rules = InjectionDetector::new(Some(rules()), None);
+        let only_classifier = InjectionDetector::new(None, Some(builtin())).with_threshold(0.0);
+        for t in [&text, &tricky] {
+            let (mut combined, mut expected) = (Vec::new(), Vec::new());
+            both.detect(t, &mut combined);
+            only_rules.detect(t, &mut expected);
+            only_classifier.detect(t, &mut expected);
+            prop_assert_eq!(combined, expected);
+        }
+    }
+
+    #[test]
     fn arbitrary_bytes_never_panic_the_loader(bytes in prop::collection::vec(any::<u8>(), 0..200)) {
         prop_assert!(Classifier::from_bytes(&bytes).is_err());
     }

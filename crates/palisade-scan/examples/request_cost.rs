@@ -1,0 +1,183 @@
+//! `request_cost`: the CPU cost of scanning one chat request the way the gateway does it
+//! (`palisade-gateway/src/pipeline/inspect.rs`), in median µs per request, single thread.
+//!
+//! One request is: a fresh pseudonym vault; every user message scanned on input with the
+//! profile of `bench/scan/overhead.sh` (injection flag, secret block, PII pseudonymize,
+//! obfuscation flag, banned block, leak block) and its findings decided and applied; the
+//! system prompt turned into a leak detector; the mock upstream's answer scanned on output
+//! (detectors plus leak), decided, rewritten and restored. Classifier and decoding on,
+//! as in the gateway's default `[scan]`.
+//!
+//! Two modes: **hot** (the same request back to back: everything in cache, the best case)
+//! and **cold** (an 8 MiB buffer is written between requests, outside the timed part, so
+//! the weight table, automata and regex caches are evicted as on a busy gateway).
+//!
+//! `taskset -c 1 cargo run --release -p palisade-scan --example request_cost -- bench/scan/chat-1k.json [iterations] [hot|cold]`
+//!
+//! With a mode given, only that mode runs (for `perf record`).
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use palisade_scan::Category;
+use palisade_scan::engine::Scanner;
+use palisade_scan::leak::PromptLeak;
+use palisade_scan::profile::{Action, Direction, Profile};
+use palisade_scan::transform::{blocking_kinds, decide, rewrite};
+use palisade_scan::vault::Vault;
+
+/// The mock upstream's answer (`palisade-testkit`'s `REPLY`), what the gateway scans on
+/// output in the overhead benchmark.
+const ANSWER: &str = "Hello from the mock upstream, one word at a time.";
+
+/// Bytes written between cold requests: well over the L2 (2 × 1 MiB here) and a quarter
+/// of the shared L3.
+const EVICT_BYTES: usize = 8 << 20;
+
+/// The request's messages as (role, text).
+fn messages(path: &str) -> Result<Vec<(String, String)>, Box<dyn std::error::Error>> {
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path)?)?;
+    let msgs = v["messages"].as_array().ok_or("no messages")?;
+    Ok(msgs
+        .iter()
+        .filter_map(|m| {
+            Some((
+                m["role"].as_str()?.to_owned(),
+                m["content"].as_str()?.to_owned(),
+            ))
+        })
+        .collect())
+}
+
+fn profile() -> Profile {
+    Profile::new("default")
+        .with_category(Category::Injection, Action::Flag)
+        .with_category(Category::Secret, Action::Block)
+        .with_category(Category::Pii, Action::Pseudonymize)
+        .with_category(Category::Obfuscation, Action::Flag)
+        .with_category(Category::Banned, Action::Block)
+        .with_category(Category::Leak, Action::Block)
+}
+
+/// One request through input and output scanning; returns how many findings it acted on.
+fn request(scanner: &Scanner, profile: &Profile, msgs: &[(String, String)]) -> usize {
+    let mut vault = Vault::new();
+    let mut acted = 0;
+    let mut blocked = Vec::new();
+    for (role, text) in msgs {
+        if matches!(role.as_str(), "system" | "developer") && !profile.scan_system {
+            continue;
+        }
+        let findings = scanner.scan_for(text, profile, Direction::Input);
+        if findings.is_empty() {
+            continue;
+        }
+        let applied = decide(findings, profile);
+        acted += applied.len();
+        blocked.extend(blocking_kinds(&applied));
+        if blocked.is_empty() {
+            black_box(rewrite(text, &applied, &mut vault, Direction::Input));
+        }
+    }
+    let leak = if profile.scan_output && profile.wants(Category::Leak, Direction::Output) {
+        PromptLeak::new(
+            msgs.iter()
+                .filter(|(r, _)| matches!(r.as_str(), "system" | "developer"))
+                .map(|(_, t)| t.as_str()),
+        )
+    } else {
+        None
+    };
+    let mut findings = scanner.scan_for(ANSWER, profile, Direction::Output);
+    if let Some(leak) = &leak {
+        findings.extend(leak.find(ANSWER));
+    }
+    let applied = decide(findings, profile);
+    acted += applied.len();
+    let mut answer = rewrite(ANSWER, &applied, &mut vault, Direction::Output);
+    if let Some(restored) = vault.restore(answer.as_deref().unwrap_or(ANSWER)) {
+        answer = Some(restored);
+    }
+    black_box((answer, blocked));
+    acted
+}
+
+/// Median µs of `iterations` requests; with `evict`, the buffer is rewritten before each.
+fn measure(
+    scanner: &Scanner,
+    profile: &Profile,
+    msgs: &[(String, String)],
+    iterations: usize,
+    mut evict: Option<&mut [u8]>,
+) -> f64 {
+    let mut samples = Vec::with_capacity(iterations);
+    for i in 0..iterations {
+        if let Some(buf) = evict.as_deref_mut() {
+            // One write per 64-byte line, a different value each time so it is not elided.
+            for line in buf.chunks_mut(64) {
+                line[0] = line[0].wrapping_add(i as u8 | 1);
+            }
+            black_box(&buf[..]);
+        }
+        let start = Instant::now();
+        black_box(request(scanner, profile, black_box(msgs)));
+        samples.push(start.elapsed().as_secs_f64() * 1e6);
+    }
+    samples.sort_by(f64::total_cmp);
+    samples[samples.len() / 2]
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let path = args
+        .next()
+        .ok_or("usage: request_cost <chat.json> [iterations] [hot|cold]")?;
+    let iterations: usize = args.next().map_or(Ok(20_000), |n| n.parse())?;
+    let only = args.next();
+    let (run_hot, run_cold) = match only.as_deref() {
+        None => (true, true),
+        Some("hot") => (true, false),
+        Some("cold") => (false, true),
+        Some(other) => return Err(format!("mode must be hot or cold, not {other}").into()),
+    };
+    let msgs = messages(&path)?;
+    let scanner = Scanner::standard()?;
+    let profile = profile();
+    let bytes: usize = msgs.iter().map(|(_, t)| t.len()).sum();
+    let acted = request(&scanner, &profile, &msgs);
+    println!(
+        "{path}: {} messages, {bytes} bytes, {acted} findings acted on",
+        msgs.len()
+    );
+    let mut buf = vec![0u8; EVICT_BYTES];
+    // Warm-up, then alternate so both modes see the same machine conditions.
+    measure(&scanner, &profile, &msgs, iterations / 10, None);
+    let (mut hot, mut cold) = (Vec::new(), Vec::new());
+    for _ in 0..3 {
+        if run_hot {
+            hot.push(measure(&scanner, &profile, &msgs, iterations, None));
+        }
+        if run_cold {
+            let n = iterations / 4;
+            cold.push(measure(&scanner, &profile, &msgs, n, Some(&mut buf)));
+        }
+    }
+    report("hot ", &mut hot);
+    report("cold", &mut cold);
+    Ok(())
+}
+
+/// Prints the median of the rounds' medians, and every round.
+fn report(mode: &str, rounds: &mut [f64]) {
+    if rounds.is_empty() {
+        return;
+    }
+    rounds.sort_by(f64::total_cmp);
+    let all: Vec<String> = rounds.iter().map(|x| format!("{x:.2}")).collect();
+    println!(
+        "{mode} {:>7.2} µs/request median (rounds: {})",
+        rounds[rounds.len() / 2],
+        all.join(" ")
+    );
+}
