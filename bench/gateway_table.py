@@ -1,19 +1,36 @@
-"""The latency table the gateway benchmarks (audit.sh, scan/overhead.sh) share: one row
-per (rate, variant) load point, with the p50 added against the `off` variant at the same
-rate."""
+"""The latency table the gateway benchmarks (audit.sh, scan/overhead.sh) share.
+
+Each load point is one fixed-rate run of one variant; a benchmark runs every variant at
+every rate in interleaved rounds (off, on, off, on, ...), so slow drifts of a shared
+machine hit all variants alike. The table has one row per (rate, variant): the median
+p50 and p99 over the rounds, and the added p50 against the `off` variant, taken as the
+median of the per-round differences (each difference compares two runs made a few
+seconds apart), with the rounds' differences listed beside it."""
+
+from statistics import median
 
 
 def latency_table(points: list[dict], variant_header: str) -> list[str]:
-    """Markdown lines: header, separator, one row per load point in the order given."""
+    """Markdown lines: header, separator, one row per (rate, variant) in first-seen order."""
+    rounds = len({p.get("round", 1) for p in points})
     lines = [
-        f"| rate (req/s) | {variant_header} | p50 (ms) | p99 (ms) | added p50 vs off (ms) | errors |",
-        "|---:|---|---:|---:|---:|---:|",
+        f"| rate (req/s) | {variant_header} | p50 (ms) | p99 (ms) | added p50 vs off (ms) | per round | errors |",
+        "|---:|---|---:|---:|---:|---|---:|",
     ]
-    base = {p["rate"]: p for p in points if p["variant"] == "off"}
+    groups: dict[tuple[int, str], list[dict]] = {}
     for p in points:
-        off = base.get(p["rate"])
-        added = "" if p["variant"] == "off" or not off else f"{(p['p50_us'] - off['p50_us']) / 1000:+.3f}"
-        lines.append(
-            f"| {p['rate']:,} | {p['variant']} | {p['p50_us'] / 1000:.3f} | {p['p99_us'] / 1000:.3f} | {added} | {p['errors']} |"
-        )
+        groups.setdefault((p["rate"], p["variant"]), []).append(p)
+    for (rate, variant), runs in groups.items():
+        off = {p.get("round", 1): p for p in groups.get((rate, "off"), [])}
+        diffs = [
+            (p["p50_us"] - off[p.get("round", 1)]["p50_us"]) / 1000
+            for p in runs
+            if variant != "off" and p.get("round", 1) in off
+        ]
+        added = f"{median(diffs):+.3f}" if diffs else ""
+        per_round = ", ".join(f"{d:+.3f}" for d in diffs) if rounds > 1 else ""
+        p50 = median(p["p50_us"] for p in runs) / 1000
+        p99 = median(p["p99_us"] for p in runs) / 1000
+        errors = sum(p["errors"] or 0 for p in runs)
+        lines.append(f"| {rate:,} | {variant} | {p50:.3f} | {p99:.3f} | {added} | {per_round} | {errors} |")
     return lines

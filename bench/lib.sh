@@ -51,18 +51,18 @@ TOML
     | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')
 }
 
-# load_point VARIANT RATE BODY_FILE OUT_JSONL: one open-loop fixed-rate run; appends
-# {"variant","rate","p50_us","p99_us","ok","errors"} to OUT_JSONL.
+# load_point VARIANT RATE BODY_FILE OUT_JSONL [ROUND]: one open-loop fixed-rate run;
+# appends {"variant","rate","round","p50_us","p99_us","ok","errors"} to OUT_JSONL.
 load_point() {
-  local variant=$1 rate=$2 body=$3 jsonl=$4
+  local variant=$1 rate=$2 body=$3 jsonl=$4 round=${5:-1}
   "${LPIN[@]}" "$LOADGEN" --url "http://127.0.0.1:${PORT[$variant]}/v1/chat/completions" \
     --body-file "$body" -H "Content-Type: application/json" -H "Authorization: Bearer ${KEY[$variant]}" \
     --rate "$rate" --concurrency 64 --duration "$DURATION" --warmup "$WARMUP" --timeout 10 --drain 10 \
-    --expect '"chat.completion"' --label "$variant" >"$OUT/gw-$variant-$rate.json" 2>"$OUT/gw-$variant-$rate.log"
-  python3 - "$variant" "$rate" "$OUT/gw-$variant-$rate.json" >>"$jsonl" <<'PY'
+    --expect '"chat.completion"' --label "$variant" >"$OUT/gw-$variant-$rate-$round.json" 2>"$OUT/gw-$variant-$rate-$round.log"
+  python3 - "$variant" "$rate" "$OUT/gw-$variant-$rate-$round.json" "$round" >>"$jsonl" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[3]))
-print(json.dumps({"variant": sys.argv[1], "rate": int(sys.argv[2]), "p50_us": r["latency_us"]["p50"],
+print(json.dumps({"variant": sys.argv[1], "rate": int(sys.argv[2]), "round": int(sys.argv[4]), "p50_us": r["latency_us"]["p50"],
                   "p99_us": r["latency_us"]["p99"], "ok": r.get("ok"), "errors": r.get("errors")}))
 PY
   tail -1 "$jsonl" >&2

@@ -32,8 +32,17 @@ use palisade_scan::vault::Vault;
 const ANSWER: &str = "Hello from the mock upstream, one word at a time.";
 
 /// Bytes written between cold requests: well over the L2 (2 × 1 MiB here) and a quarter
-/// of the shared L3.
+/// of the shared L3. `REQUEST_COST_EVICT_MIB` changes it: a buffer larger than the L3
+/// (64 here) pushes everything out to memory, as a gateway sharing its machine sees at
+/// low request rates.
 const EVICT_BYTES: usize = 8 << 20;
+
+fn evict_bytes() -> usize {
+    std::env::var("REQUEST_COST_EVICT_MIB")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .map_or(EVICT_BYTES, |mib| mib << 20)
+}
 
 /// The request's messages as (role, text).
 fn messages(path: &str) -> Result<Vec<(String, String)>, Box<dyn std::error::Error>> {
@@ -150,7 +159,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "{path}: {} messages, {bytes} bytes, {acted} findings acted on",
         msgs.len()
     );
-    let mut buf = vec![0u8; EVICT_BYTES];
+    let mut buf = vec![0u8; evict_bytes()];
     // Warm-up, then alternate so both modes see the same machine conditions.
     measure(&scanner, &profile, &msgs, iterations / 10, None);
     let (mut hot, mut cold) = (Vec::new(), Vec::new());

@@ -557,11 +557,14 @@ where
         let sql = if filter.indexed {
             format!(
                 "SELECT {columns} FROM audit_search s JOIN audit_records r ON r.seq = s.seq \
-                 WHERE TRUE{} \
+                 WHERE TRUE{}{} \
                  UNION ALL SELECT {columns} FROM audit_records r \
                  WHERE r.seq > (SELECT COALESCE(MAX(seq), -1) FROM audit_search){} \
                  ORDER BY seq DESC LIMIT {}",
                 filter.sql("s"),
+                // Again on the record's own copies, which `verify` checks: an edited
+                // index row can hide a record from a search, never pass one off.
+                filter.sql("r"),
                 filter.sql("r"),
                 filter.limit
             )

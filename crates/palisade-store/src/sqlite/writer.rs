@@ -10,13 +10,20 @@
 //! that many have piled up, or all of them when the ledger asks (its timer, shutdown).
 //! Searches cover the records not yet indexed (see `crate::audit`).
 //!
+//! The write-ahead log is also checkpointed from here, at most every
+//! [`CHECKPOINT_EVERY`] and only when the writer is idle: the log can only be reset (and
+//! stop growing) when no commit lands while a checkpoint runs, which the checkpointer on
+//! another connection cannot arrange under steady load. Without that, the log grew until
+//! that checkpointer's blocking `RESTART` stalled every commit for as long as it took to
+//! copy tens of megabytes (a second on a slow disk).
+//!
 //! The connection is opened like every other (`secure_delete`, in-memory temp files, the
 //! busy timeout), with the audit durability setting, no automatic WAL checkpoints (the
 //! checkpointer runs beside the writer, see `sqlite::spawn_checkpointer`) and the same
 //! linked SQLite library as sqlx (see `pages.rs` and docs/dependencies.md).
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use palisade_audit::record::StoredRecord;
 use palisade_audit::store::{AuditStoreError, DirectAppend, StoredCheckpoint};
@@ -30,6 +37,9 @@ use crate::audit::{
 /// Records indexed per catch-up transaction; also how many must be waiting before an
 /// idle writer spends a transaction on them.
 pub(crate) const CATCH_UP_STEP: u32 = 256;
+
+/// Least time between two checkpoints of the write-ahead log by the writer.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
 
 /// Opens writer connections to the database file at `path`.
 #[derive(Debug)]
@@ -51,6 +61,10 @@ struct Writer {
     /// Records appended through this connection that the search index may not have yet
     /// (an upper bound: another writer's catch-up may have taken them).
     unindexed: u64,
+    /// Whether something was committed since the last checkpoint of the log, and when
+    /// that checkpoint ran.
+    dirty: bool,
+    checkpointed: Instant,
 }
 
 impl Writer {
@@ -85,6 +99,8 @@ impl Writer {
         Ok(Writer {
             conn,
             unindexed: u64::try_from(unindexed).unwrap_or(0),
+            dirty: true,
+            checkpointed: Instant::now(),
         })
     }
 
@@ -144,6 +160,7 @@ impl Writer {
         // Dropping an uncommitted transaction rolls it back.
         tx.commit().map_err(backend)?;
         self.unindexed += records.len() as u64;
+        self.dirty = true;
         Ok(())
     }
 
@@ -176,10 +193,21 @@ impl DirectAppend for Writer {
     }
 
     fn idle(&mut self, all: bool) -> Result<bool, AuditStoreError> {
+        if self.dirty && self.checkpointed.elapsed() >= CHECKPOINT_EVERY {
+            // PASSIVE: copies what no reader still needs, never waits. The next commit
+            // starts the log over if everything was copied.
+            self.conn
+                .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                .map_err(backend)?;
+            self.dirty = false;
+            self.checkpointed = Instant::now();
+            return Ok(true);
+        }
         if self.unindexed == 0 || (!all && self.unindexed < u64::from(CATCH_UP_STEP)) {
             return Ok(false);
         }
         let indexed = self.catch_up()?;
+        self.dirty = true;
         self.unindexed = if indexed < u64::from(CATCH_UP_STEP) {
             0
         } else {
