@@ -33,6 +33,24 @@ where
     store.close().await;
 }
 
+/// Like [`with_sqlite`] with `sync = "normal"`, where the store offers the ledger writer
+/// its own connection (`AuditStore::direct_appender`).
+async fn with_sqlite_direct<F, Fut>(suite: F)
+where
+    F: FnOnce(Audit) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("palisade.db").display());
+    let options = StoreOptions {
+        max_connections: 4,
+        audit_sync: AuditSync::Normal,
+    };
+    let store = connect_with(&url, options).await.unwrap();
+    suite(store.audit.clone()).await;
+    store.close().await;
+}
+
 async fn with_postgres<F, Fut>(suite: F)
 where
     F: FnOnce(Audit) -> Fut,
@@ -77,7 +95,7 @@ async fn postgres_search() {
 
 #[tokio::test]
 async fn sqlite_search_covers_records_not_indexed_yet() {
-    with_sqlite(|store| async move {
+    with_sqlite_direct(|store| async move {
         let direct = store
             .direct_appender()
             .unwrap()
@@ -92,7 +110,7 @@ async fn sqlite_search_covers_records_not_indexed_yet() {
 /// before, during and after.
 #[tokio::test]
 async fn sqlite_direct_writer_defers_the_search_index() {
-    with_sqlite(|store| async move {
+    with_sqlite_direct(|store| async move {
         let mut direct = store.direct_appender().unwrap().unwrap();
         let rows: Vec<_> = (0..300)
             .map(|seq| {

@@ -110,16 +110,22 @@ pub fn audit_store(
     }
     let options = options(url)?;
     let path = options.get_filename();
-    Ok(store
-        .with_record_pages(std::sync::Arc::new(pages::FilePages::new(
-            path,
-            BUSY_TIMEOUT,
-        )))
-        .with_direct_writers(std::sync::Arc::new(writer::FileWriters {
+    let store = store.with_record_pages(std::sync::Arc::new(pages::FilePages::new(
+        path,
+        BUSY_TIMEOUT,
+    )));
+    // The direct writer only with `sync = "normal"`: with `full`, at 3,000 req/s on the
+    // benchmark VM its commits fell behind (p50 30 ms against 3.5 ms through the pool),
+    // for a reason not yet found; at 1,000 req/s it was only slightly faster, the disk's
+    // sync dominating. See bench/RESULTS-audit.md.
+    Ok(match sync {
+        AuditSync::Normal => store.with_direct_writers(std::sync::Arc::new(writer::FileWriters {
             path: path.to_path_buf(),
             sync,
             busy_timeout: BUSY_TIMEOUT,
-        })))
+        })),
+        AuditSync::Full => store,
+    })
 }
 
 /// How often the WAL is copied back into the database file, and the WAL size (pages)
