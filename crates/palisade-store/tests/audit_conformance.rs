@@ -25,12 +25,7 @@ where
     F: FnOnce(Audit) -> Fut,
     Fut: Future<Output = ()>,
 {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("palisade.db").display());
-    let store = connect(&url, 4).await.unwrap();
-    assert_eq!(store.backend, Backend::Sqlite);
-    suite(store.audit.clone()).await;
-    store.close().await;
+    with_sqlite_sync(AuditSync::Full, suite).await;
 }
 
 /// Like [`with_sqlite`] with `sync = "normal"`, where the store offers the ledger writer
@@ -40,13 +35,22 @@ where
     F: FnOnce(Audit) -> Fut,
     Fut: Future<Output = ()>,
 {
+    with_sqlite_sync(AuditSync::Normal, suite).await;
+}
+
+async fn with_sqlite_sync<F, Fut>(audit_sync: AuditSync, suite: F)
+where
+    F: FnOnce(Audit) -> Fut,
+    Fut: Future<Output = ()>,
+{
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("palisade.db").display());
     let options = StoreOptions {
         max_connections: 4,
-        audit_sync: AuditSync::Normal,
+        audit_sync,
     };
     let store = connect_with(&url, options).await.unwrap();
+    assert_eq!(store.backend, Backend::Sqlite);
     suite(store.audit.clone()).await;
     store.close().await;
 }

@@ -1,6 +1,7 @@
-//! The audit ledger writer's own SQLite connection ([`DirectAppend`]): the ledger runs its
-//! writer on a dedicated thread and commits through this connection synchronously,
-//! instead of sending every commit to sqlx's worker thread and waiting for the answer.
+//! The audit ledger writer's own SQLite connection ([`DirectAppend`]), offered with
+//! `sync = "normal"` (see `sqlite::audit_store`): the ledger runs its writer on a
+//! dedicated thread and commits through this connection synchronously, instead of
+//! sending every commit to sqlx's worker thread and waiting for the answer.
 //! With strict durability a request waits for its record's commit, so that round trip
 //! was on the path of every request.
 //!
