@@ -156,6 +156,15 @@ pub(crate) const CHECKPOINT_COLUMNS: &str = "size, root, note, created_us";
 /// The columns of `audit_search`, which are also columns of `audit_records`.
 pub(crate) const SEARCH_COLUMNS: &str = "seq, time_us, request_id, actor, user_id";
 
+/// Inserts a checkpoint (size, root, note, created_us as `$1`..`$4`) unless one of its
+/// size exists; sqlx on both backends and the SQLite direct writer run this text.
+pub(crate) fn insert_checkpoint_sql() -> String {
+    format!(
+        "INSERT INTO audit_checkpoints ({CHECKPOINT_COLUMNS}) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (size) DO NOTHING"
+    )
+}
+
 /// Copies the searchable columns of the records past `audit_search`'s prefix into it, in
 /// order, at most `limit` of them (all when `None`). Both backends run this text.
 pub(crate) fn search_catch_up(limit: Option<u32>) -> String {
@@ -403,11 +412,7 @@ where
     for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
 {
     let size = to_db(checkpoint.size, "checkpoint size")?;
-    let sql = format!(
-        "INSERT INTO audit_checkpoints ({CHECKPOINT_COLUMNS}) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (size) DO NOTHING"
-    );
-    sqlx::query(&sql)
+    sqlx::query(&insert_checkpoint_sql())
         .bind(size)
         .bind(checkpoint.root.as_slice())
         .bind(checkpoint.note.as_str())

@@ -161,6 +161,11 @@ async fn sqlite_direct_writer_defers_the_search_index() {
             "{err:?}"
         );
         assert_eq!(store.size().await.unwrap(), 300);
+        // A checkpoint goes in through it too, once.
+        let cp = audit_suite::checkpoint(300, "three hundred");
+        direct.append(&[], Some(&cp)).unwrap();
+        direct.append(&[], Some(&cp)).unwrap();
+        assert_eq!(store.latest_checkpoint().await.unwrap(), Some(cp));
     })
     .await;
 }

@@ -32,7 +32,7 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior, params};
 
 use crate::AuditSync;
 use crate::audit::{
-    CHECKPOINT_COLUMNS, DirectWriters, RECORD_COLUMNS, batch_name, search_catch_up, seqs, to_db,
+    DirectWriters, RECORD_COLUMNS, batch_name, insert_checkpoint_sql, search_catch_up, seqs, to_db,
 };
 
 /// Records indexed per catch-up transaction; also how many must be waiting before an
@@ -149,14 +149,12 @@ impl Writer {
             }
         }
         if let (Some(cp), Some(size)) = (checkpoint, checkpoint_size) {
-            tx.prepare_cached(&format!(
-                "INSERT INTO audit_checkpoints ({CHECKPOINT_COLUMNS}) VALUES (?1, ?2, ?3, ?4) \
-                 ON CONFLICT (size) DO NOTHING"
-            ))
-            .and_then(|mut insert| {
-                insert.execute(params![size, cp.root.as_slice(), cp.note, cp.created_us])
-            })
-            .map_err(backend)?;
+            // `$1`..`$4` are numbered in order of appearance, so they bind by position.
+            tx.prepare_cached(&insert_checkpoint_sql())
+                .and_then(|mut insert| {
+                    insert.execute(params![size, cp.root.as_slice(), cp.note, cp.created_us])
+                })
+                .map_err(backend)?;
         }
         // Dropping an uncommitted transaction rolls it back.
         tx.commit().map_err(backend)?;
