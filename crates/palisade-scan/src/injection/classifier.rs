@@ -41,6 +41,10 @@ struct Tok {
 struct Buffers {
     scratch: Scratch,
     toks: Vec<Tok>,
+    /// Features read but not yet looked up (signed buckets), and the running sum of
+    /// their weights.
+    feats: Vec<u32>,
+    sums: Vec<i64>,
     /// Tokens that start a unit (after a line break, or after sentence-ending
     /// punctuation followed by a space — not `:` inside an address).
     starts: Vec<usize>,
@@ -53,44 +57,97 @@ thread_local! {
     static BUFFERS: RefCell<Buffers> = RefCell::new(Buffers::default());
 }
 
+/// Features are looked up in blocks of about this many, after extraction.
+const LOOKUP_BLOCK: usize = 1024;
+
 /// Scoring state while a text's tokens are read.
+///
+/// Feature extraction only collects each token's buckets; the weights are looked up
+/// a block at a time in a loop that does nothing else ([`WindowSink::look_up`]). The
+/// table is usually out of the cache when a request arrives, and with the lookups apart
+/// from the hashing, the processor has many of those misses in flight at once instead
+/// of a few: a cold scan of a 1 KB prompt (the `request_cost` example, cold mode) took
+/// about a third less time.
 struct WindowSink<'a> {
     table: &'a [i16],
-    token_sum: i32,
-    token_count: u32,
+    /// Sum of the weights and number of the features looked up so far.
+    sum: i64,
+    count: u32,
+    /// The first token whose sum waits for a lookup.
+    pending: usize,
     buffers: &'a mut Buffers,
 }
 
 impl TokenSink for WindowSink<'_> {
     #[inline]
     fn feature(&mut self, x: u32) {
-        let q = i32::from(
-            self.table
-                .get((x & !NEGATIVE) as usize)
-                .copied()
-                .unwrap_or(0),
-        );
-        // Negate when the sign bit is set, without a branch.
-        let m = -((x >> 31) as i32);
-        self.token_sum += (q ^ m) - m;
-        self.token_count += 1;
+        self.buffers.feats.push(x);
     }
 
     #[inline]
     fn token(&mut self, start: usize, end: usize, unit_start: bool) {
-        let toks = &mut self.buffers.toks;
+        let Buffers {
+            toks,
+            starts,
+            feats,
+            ..
+        } = &mut *self.buffers;
         if unit_start {
-            self.buffers.starts.push(toks.len());
+            starts.push(toks.len());
         }
-        let (sum, count) = toks.last().map_or((0, 0), |t| (t.sum, t.count));
+        let read = u32::try_from(feats.len()).unwrap_or(u32::MAX);
         toks.push(Tok {
             start,
             end,
-            sum: sum + i64::from(self.token_sum),
-            count: count.saturating_add(self.token_count),
+            sum: 0,
+            count: self.count.saturating_add(read),
         });
-        self.token_sum = 0;
-        self.token_count = 0;
+        if feats.len() >= LOOKUP_BLOCK {
+            self.look_up();
+        }
+    }
+}
+
+impl WindowSink<'_> {
+    /// Looks up the collected features and completes the pending tokens' sums (features
+    /// after the last token belong to none and are dropped).
+    fn look_up(&mut self) {
+        let Buffers {
+            toks, feats, sums, ..
+        } = &mut *self.buffers;
+        let mut sum = self.sum;
+        sums.clear();
+        sums.extend(feats.iter().map(|&x| {
+            let q = i32::from(
+                self.table
+                    .get((x & !NEGATIVE) as usize)
+                    .copied()
+                    .unwrap_or(0),
+            );
+            // Negate when the sign bit is set, without a branch.
+            let m = -((x >> 31) as i32);
+            sum += i64::from((q ^ m) - m);
+            sum
+        }));
+        let mut read = 0;
+        for tok in toks.get_mut(self.pending..).unwrap_or_default() {
+            read = (tok.count - self.count) as usize;
+            tok.sum = read
+                .checked_sub(1)
+                .and_then(|i| sums.get(i))
+                .copied()
+                .unwrap_or(self.sum);
+        }
+        self.sum = read
+            .checked_sub(1)
+            .and_then(|i| sums.get(i))
+            .copied()
+            .unwrap_or(self.sum);
+        self.count = self
+            .count
+            .saturating_add(u32::try_from(read).unwrap_or(u32::MAX));
+        self.pending = toks.len();
+        feats.clear();
     }
 }
 
@@ -220,15 +277,18 @@ impl Classifier {
         buffers.starts.clear();
         buffers.starts.push(0);
         let mut scratch = std::mem::take(&mut buffers.scratch);
+        buffers.feats.clear();
         let mut sink = WindowSink {
             table: &self.table,
-            token_sum: 0,
-            token_count: 0,
+            sum: 0,
+            count: 0,
+            pending: 0,
             buffers,
         };
         self.model
             .features
             .for_each_token(text, &mut scratch, &mut sink);
+        sink.look_up();
         let Buffers { toks, starts, .. } = buffers;
         let toks = toks.as_slice();
         // Prefix sum and count before token `k`.

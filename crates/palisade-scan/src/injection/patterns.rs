@@ -1,7 +1,7 @@
 //! The injection rule table: for each rule its family, score, anchor literals and regex.
 //! Patterns are written against folded text (lower case, accents stripped: see
 //! [`super::fold`]); a rule's regex only runs when one of its anchors occurs, so benign
-//! text costs one Aho-Corasick pass. English covers all four families; German, French,
+//! text costs one literal pass (`secrets::literals`). English covers all four families; German, French,
 //! Spanish, Portuguese and Italian cover instruction override and prompt extraction.
 
 use super::rules::Family;
@@ -237,7 +237,9 @@ pub fn rule_specs() -> Vec<RuleSpec> {
             Delimiter,
             "markdown-role-header",
             0.8,
-            &["#"],
+            // Every match holds one of these words (a lone `#` would arm the rule on every
+            // hashtag and heading, and cost the literal pass a check per byte).
+            &["system", "instruction", "admin", "developer", "assistant"],
             r"(?m)^[ \t>]*#{1,6}[ \t]*(?:system(?:\s+(?:prompt|message|override|instructions?))?|new\s+instructions?|instructions?|admin(?:istrator)?|developer|assistant)[ \t]*:",
         ),
         rule(

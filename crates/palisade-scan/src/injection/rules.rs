@@ -58,8 +58,6 @@ pub enum RulesError {
         name: &'static str,
         source: Box<regex::Error>,
     },
-    #[error("injection rule anchors do not compile: {0}")]
-    Anchors(#[from] aho_corasick::BuildError),
 }
 
 /// One rule match, with its span in the original text.
@@ -111,9 +109,8 @@ impl InjectionRules {
                 regex,
             });
         }
-        // A DFA walked byte by byte: many anchors are common, so a prefilter skipping
-        // ahead would buy little. Anchors are folded text already: no case folding.
-        let anchors = Literals::new(&anchor_words, false)?;
+        // Anchors are folded text already: no case folding.
+        let anchors = Literals::new(&anchor_words, false);
         Ok(InjectionRules {
             rules,
             anchors,

@@ -1,4 +1,4 @@
-//! The scan: one Aho-Corasick pass over every rule's keywords (ASCII case-insensitive,
+//! The scan: one literal pass (`literals`) over every rule's keywords (ASCII case-insensitive,
 //! as gitleaks lower-cases both) selects the rules whose keywords occur in the text and
 //! records where each keyword occurred; only selected rules run their regex, and a
 //! windowed rule (see `window`) runs it only around its own keyword occurrences, taken
@@ -28,7 +28,7 @@ const STACK_WORDS: usize = 16;
 #[derive(Debug, Clone)]
 pub struct Prefilter {
     ac: Option<Literals>,
-    /// Rules to select for each automaton pattern (ascending; a rule listing the same
+    /// Rules to select for each keyword pattern (ascending; a rule listing the same
     /// keyword twice appears twice).
     pattern_rules: Vec<Vec<u32>>,
     /// Whether some windowed rule has the pattern as a keyword, i.e. whether its
@@ -38,7 +38,7 @@ pub struct Prefilter {
     always: Vec<u32>,
 }
 
-/// One occurrence of an automaton pattern in the text.
+/// One occurrence of a keyword pattern in the text.
 #[derive(Debug, Clone, Copy)]
 struct KeywordHit {
     pattern: u32,
@@ -83,16 +83,7 @@ impl Prefilter {
                 pattern_windows[p] |= rule.window.is_some();
             }
         }
-        let ac = if patterns.is_empty() {
-            None
-        } else {
-            Literals::new(&patterns, true).ok()
-        };
-        if ac.is_none() && !patterns.is_empty() {
-            // Cannot happen for a few hundred short patterns; stay correct regardless:
-            // every rule runs, windowed ones over the whole text (see `run_rule`).
-            always = (0..rules.len() as u32).collect();
-        }
+        let ac = (!patterns.is_empty()).then(|| Literals::new(&patterns, true));
         Prefilter {
             ac,
             pattern_rules,
@@ -115,9 +106,9 @@ impl Prefilter {
             .collect()
     }
 
-    /// Marks the selected rules in `bits` and records, in the automaton's order (by end,
-    /// then longest first), the occurrences of the patterns windowed rules need. Filtered
-    /// to one rule's keywords, that is the order a per-rule automaton would report them
+    /// Marks the selected rules in `bits` and records, in the literal pass's order (by
+    /// end, then longest first), the occurrences of the patterns windowed rules need.
+    /// Filtered to one rule's keywords, that is the order a per-rule pass would report them
     /// in, so each rule merges the same windows as it would with its own keyword pass.
     fn select(&self, text: &str, bits: &mut [u64], kw: &mut Vec<KeywordHit>) {
         for &r in &self.always {
@@ -149,8 +140,7 @@ impl Prefilter {
             .is_some_and(|rules| rules.binary_search(&rule).is_ok())
     }
 
-    /// Whether keyword occurrences were recorded (false only in the fallback where the
-    /// automaton did not build).
+    /// Whether keyword occurrences were recorded (false when no rule has keywords).
     fn has_keywords(&self) -> bool {
         self.ac.is_some()
     }
@@ -218,7 +208,7 @@ pub fn scan(rules: &[CompiledRule], prefilter: &Prefilter, text: &str, out: &mut
 }
 
 /// Runs one rule: over the whole text, or, with `window`, only around `occurrences` (its
-/// keywords' occurrences, in the automaton's order).
+/// keywords' occurrences, in the literal pass's order).
 fn run_rule<'k>(
     rule: &CompiledRule,
     window: Option<KeywordWindow>,

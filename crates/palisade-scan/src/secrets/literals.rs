@@ -1,42 +1,142 @@
 //! Every occurrence of a set of literals, overlapping ones included, in one pass: the
 //! secret keyword prefilter and the injection rule anchors both need that, on every text.
 //!
-//! `AhoCorasick::find_overlapping_iter` does the same walk but keeps its position in an
-//! iterator state it reloads and stores on every byte; this loop keeps it in registers
-//! (about a quarter fewer instructions, measured with cachegrind on the scan corpus).
-//! ASCII case folding is done on the byte before the step, so the automaton only knows
-//! lower-case letters: its table is half the size of an `ascii_case_insensitive` one
-//! (352 KB instead of 696 KB for the secret keywords), which matters because the walk
-//! is bound by cache misses on that table.
+//! The text is read once through a filter of 4 KB: a bitmap of the hashed first three
+//! bytes of every pattern of two bytes or more (a two-byte pattern sets the bits of all
+//! its three-byte continuations; one-byte patterns have a 256-bit map). Only at the positions it passes (a few in a hundred, in chat text,
+//! for the secret keywords) are the patterns looked up: those of three bytes or more in
+//! a table keyed by the same bytes, shorter ones in small tables of their own.
+//!
+//! An Aho-Corasick DFA finds the same occurrences with one table read per byte, but each
+//! read depends on the one before and the table is large (337 KB for the secret
+//! keywords). In a gateway the scanner's tables are out of the cache by the next
+//! request, and that chain of misses made the DFA walks about a third of a cold scan.
+//! The filter's reads do not depend on each other and its lines are few.
+//!
+//! With `ascii_fold`, ASCII letters match in either case: the patterns are stored in
+//! lower case and the text is folded where it is compared.
 
-use aho_corasick::automaton::Automaton;
-use aho_corasick::dfa::DFA;
-use aho_corasick::{Anchored, BuildError, MatchKind};
+/// Bits of the hash of three bytes in the filter: 32768 bits, 4 KB.
+const FILTER_BITS: u32 = 15;
+/// Bits of the hash of a two-byte pattern in its own map: 4096 bits, 512 bytes.
+const TWO_BITS: u32 = 12;
+/// Positions filtered before their candidates are checked.
+const CHUNK: usize = 256;
 
-/// A compiled literal set (an Aho-Corasick DFA, standard match semantics).
+/// A compiled literal set.
 #[derive(Debug, Clone)]
 pub(crate) struct Literals {
-    dfa: DFA,
     /// Fold ASCII upper-case letters of the text to lower case before matching.
     ascii_fold: bool,
+    /// Every pattern's bytes, back to back (lower case with `ascii_fold`), and each
+    /// pattern's (offset, length) there, by id.
+    bytes: Vec<u8>,
+    spans: Vec<(u32, u32)>,
+    /// Ids of the empty patterns (they match once, at the start of the text).
+    empty: Vec<u32>,
+    /// One-byte patterns: which bytes, and (byte, id) sorted.
+    one_bits: [u64; 4],
+    one: Vec<(u8, u32)>,
+    /// Two-byte patterns: their hashes' bits, and (pattern as a little-endian `u16`,
+    /// id) sorted.
+    two_bits: Box<[u64; 1 << (TWO_BITS - 6)]>,
+    two: Vec<(u16, u32)>,
+    /// Where a pattern of two bytes or more may start: bits set at the hashes of their
+    /// first three bytes' rough folds ([`rough_fold`]).
+    filter: Box<[u64; 1 << (FILTER_BITS - 6)]>,
+    /// The patterns of three bytes or more: an open-addressed table (linear probing, at
+    /// most a quarter full, a power of two long) keyed by their first three bytes.
+    table: Vec<Slot>,
+}
+
+/// A pattern of three bytes or more in the table: its first eight bytes are compared in
+/// the slot itself, so a candidate position usually costs one cache line.
+#[derive(Debug, Clone, Copy, Default)]
+struct Slot {
+    /// The pattern's first `min(len, 8)` bytes, little-endian, zero above.
+    prefix: u64,
+    /// Pattern length; 0 for an empty slot.
+    len: u32,
+    id: u32,
 }
 
 impl Literals {
-    /// With `ascii_fold`, the patterns must be ASCII lower case already (their other
-    /// bytes are matched as they are).
-    pub(crate) fn new<P: AsRef<[u8]>>(
-        patterns: &[P],
-        ascii_fold: bool,
-    ) -> Result<Literals, BuildError> {
-        let dfa = DFA::builder()
-            .match_kind(MatchKind::Standard)
-            .prefilter(false)
-            .build(patterns)?;
-        Ok(Literals { dfa, ascii_fold })
+    /// With `ascii_fold`, matching ignores ASCII case (other bytes match as they are).
+    pub(crate) fn new<P: AsRef<[u8]>>(patterns: &[P], ascii_fold: bool) -> Literals {
+        let mut lits = Literals {
+            ascii_fold,
+            bytes: Vec::new(),
+            spans: Vec::new(),
+            empty: Vec::new(),
+            one_bits: [0; 4],
+            one: Vec::new(),
+            two_bits: Box::new([0; 1 << (TWO_BITS - 6)]),
+            two: Vec::new(),
+            filter: Box::new([0; 1 << (FILTER_BITS - 6)]),
+            table: Vec::new(),
+        };
+        let rough = |x: u32| if ascii_fold { rough_fold::<true>(x) } else { x };
+        let mut longer = Vec::new();
+        for (id, p) in (0u32..).zip(patterns) {
+            let p = p.as_ref();
+            let from = lits.bytes.len();
+            if ascii_fold {
+                lits.bytes.extend(p.iter().map(u8::to_ascii_lowercase));
+            } else {
+                lits.bytes.extend_from_slice(p);
+            }
+            lits.spans.push((from as u32, p.len() as u32));
+            let pattern = lits.bytes.get(from..).unwrap_or_default();
+            match *pattern {
+                [] => lits.empty.push(id),
+                [a] => {
+                    set_bit(&mut lits.one_bits[..], usize::from(a));
+                    lits.one.push((a, id));
+                }
+                [a, b] => {
+                    for c in 0..=255 {
+                        let key = rough(u32::from_le_bytes([a, b, c, 0])) & 0x00ff_ffff;
+                        set_bit(&mut lits.filter[..], hash(key));
+                    }
+                    let key = u16::from_le_bytes([a, b]);
+                    set_bit(&mut lits.two_bits[..], hash2(key));
+                    lits.two.push((key, id));
+                }
+                [a, b, c, ..] => {
+                    let key = rough(u32::from_le_bytes([a, b, c, 0])) & 0x00ff_ffff;
+                    set_bit(&mut lits.filter[..], hash(key));
+                    longer.push(id);
+                }
+            }
+        }
+        lits.one.sort_unstable();
+        lits.two.sort_unstable();
+        lits.table = vec![Slot::default(); (4 * longer.len()).next_power_of_two()];
+        let mask = lits.table.len() - 1;
+        for id in longer {
+            let (prefix, len) = match lits.pattern(id) {
+                Some(p) => (prefix_of(p), p.len() as u32),
+                None => continue,
+            };
+            let mut slot = slot_of(prefix as u32 & 0x00ff_ffff, mask);
+            while lits.table.get(slot).is_some_and(|s| s.len != 0) {
+                slot = (slot + 1) & mask;
+            }
+            if let Some(s) = lits.table.get_mut(slot) {
+                *s = Slot { prefix, len, id };
+            }
+        }
+        lits
     }
 
-    /// Calls `found(pattern, start, end)` for every occurrence in `hay`, in the order
-    /// `find_overlapping_iter` reports them: by end, then longest first.
+    fn pattern(&self, id: u32) -> Option<&[u8]> {
+        let &(offset, len) = self.spans.get(id as usize)?;
+        self.bytes.get(offset as usize..(offset + len) as usize)
+    }
+
+    /// Calls `found(pattern, start, end)` for every occurrence in `hay`, by end, then
+    /// longest first, then by pattern id (the order of Aho-Corasick's
+    /// `find_overlapping_iter`).
     #[inline]
     pub(crate) fn for_each(&self, hay: &[u8], found: impl FnMut(usize, usize, usize)) {
         if self.ascii_fold {
@@ -47,70 +147,316 @@ impl Literals {
     }
 
     fn walk<const FOLD: bool>(&self, hay: &[u8], mut found: impl FnMut(usize, usize, usize)) {
-        let dfa = &self.dfa;
-        let Ok(mut sid) = dfa.start_state(Anchored::No) else {
-            return;
-        };
-        let mut report = |sid, end: usize| {
-            for i in 0..dfa.match_len(sid) {
-                let p = dfa.match_pattern(sid, i);
-                found(p.as_usize(), end - dfa.pattern_len(p), end);
-            }
-        };
-        // Only an empty pattern makes the start state a match.
-        if dfa.is_match(sid) {
-            report(sid, 0);
+        for &id in &self.empty {
+            found(id as usize, 0, 0);
         }
-        for (at, &byte) in hay.iter().enumerate() {
-            let byte = if FOLD {
-                byte.to_ascii_lowercase()
-            } else {
-                byte
-            };
-            sid = dfa.next_state(Anchored::No, sid, byte);
-            if dfa.is_special(sid) {
-                if dfa.is_match(sid) {
-                    report(sid, at + 1);
-                } else if dfa.is_dead(sid) {
-                    return;
+        // (end, start, id) of each occurrence; found by start, reported by end.
+        let mut hits: Vec<(usize, usize, u32)> = Vec::new();
+        // A chunk at a time, the positions the filter passes are collected without a
+        // branch (one would mispredict at every candidate), then looked up. Four
+        // positions share one eight-byte load while eight bytes are left.
+        let mut candidates = [0usize; CHUNK];
+        let filtered = hay.len().saturating_sub(3);
+        let mut at = 0;
+        while at < filtered {
+            let end = (at + CHUNK).min(filtered);
+            let mut n = 0;
+            let mut pass = |i: usize, window: u32| {
+                if let Some(slot) = candidates.get_mut(n) {
+                    *slot = i;
                 }
+                n += usize::from(self.passes::<FOLD>(window));
+            };
+            let mut i = at;
+            while i + 4 <= end {
+                let Some(&[a, b, c, d, e, f, g, h]) = hay.get(i..i + 8) else {
+                    break;
+                };
+                let eight = u64::from_le_bytes([a, b, c, d, e, f, g, h]);
+                for k in 0..4 {
+                    pass(i + k, (eight >> (8 * k)) as u32);
+                }
+                i += 4;
             }
+            for i in i..end {
+                pass(i, window_at(hay, i));
+            }
+            for &c in candidates.get(..n).unwrap_or_default() {
+                self.look_up::<FOLD>(hay, c, &mut hits);
+            }
+            at = end;
+        }
+        // The last three positions.
+        for at in filtered.max(at)..hay.len() {
+            self.look_up::<FOLD>(hay, at, &mut hits);
+        }
+        if !hits.is_sorted() {
+            hits.sort_unstable();
+        }
+        for (end, start, id) in hits {
+            found(id as usize, start, end);
         }
     }
+
+    /// Whether the filter passes the position where the text is `window` (its next
+    /// four bytes): whether a pattern could start there.
+    #[inline(always)]
+    fn passes<const FOLD: bool>(&self, window: u32) -> bool {
+        let key = rough_fold::<FOLD>(window) & 0x00ff_ffff;
+        let mut pass = has_bit(&self.filter[..], hash(key));
+        if !self.one.is_empty() {
+            pass |= has_bit(
+                &self.one_bits[..],
+                (fold::<FOLD>(u64::from(window)) & 0xff) as usize,
+            );
+        }
+        pass
+    }
+
+    /// Records the occurrences starting at `at`.
+    #[inline(always)]
+    fn look_up<const FOLD: bool>(
+        &self,
+        hay: &[u8],
+        at: usize,
+        hits: &mut Vec<(usize, usize, u32)>,
+    ) {
+        let rest = hay.get(at..).unwrap_or_default();
+        let text = fold::<FOLD>(prefix_of(rest));
+        if !self.one.is_empty() && has_bit(&self.one_bits, usize::from(text as u8)) {
+            for &(_, id) in equal_range(&self.one, text as u8) {
+                hits.push((at + 1, at, id));
+            }
+        }
+        if rest.len() < 2 {
+            return;
+        }
+        if !self.two.is_empty() && has_bit(&self.two_bits[..], hash2(text as u16)) {
+            for &(_, id) in equal_range(&self.two, text as u16) {
+                hits.push((at + 2, at, id));
+            }
+        }
+        if rest.len() < 3 {
+            return;
+        }
+        let mask = self.table.len().wrapping_sub(1);
+        let mut slot = slot_of(text as u32 & 0x00ff_ffff, mask);
+        while let Some(s) = self.table.get(slot).filter(|s| s.len != 0) {
+            slot = (slot + 1) & mask;
+            let len = s.len as usize;
+            // The pattern's first min(len, 8) bytes (len is at least 3).
+            let known = u64::MAX >> (64 - 8 * len.min(8));
+            if (text ^ s.prefix) & known != 0 || rest.len() < len {
+                continue;
+            }
+            if len > 8 && !self.tail_equal::<FOLD>(rest, s.id) {
+                continue;
+            }
+            hits.push((at + len, at, s.id));
+        }
+    }
+
+    /// Whether the bytes of `rest` after the eighth equal those of pattern `id` (which
+    /// is no shorter than `rest`).
+    fn tail_equal<const FOLD: bool>(&self, rest: &[u8], id: u32) -> bool {
+        let Some(pattern) = self.pattern(id) else {
+            return false;
+        };
+        let (Some(pattern), Some(text)) = (pattern.get(8..), rest.get(8..pattern.len())) else {
+            return false;
+        };
+        if FOLD {
+            text.iter()
+                .zip(pattern)
+                .all(|(&t, &p)| t.to_ascii_lowercase() == p)
+        } else {
+            text == pattern
+        }
+    }
+}
+
+/// The four bytes of `hay` from `at` (zero if fewer are left), little-endian.
+#[inline(always)]
+fn window_at(hay: &[u8], at: usize) -> u32 {
+    match hay.get(at..at + 4) {
+        Some(&[a, b, c, d]) => u32::from_le_bytes([a, b, c, d]),
+        _ => 0,
+    }
+}
+
+/// The first eight bytes of `bytes` (fewer if it is shorter, zero after), little-endian.
+#[inline]
+fn prefix_of(bytes: &[u8]) -> u64 {
+    if let Some(&[a, b, c, d, e, f, g, h]) = bytes.get(..8) {
+        return u64::from_le_bytes([a, b, c, d, e, f, g, h]);
+    }
+    let mut eight = [0; 8];
+    for (e, &b) in eight.iter_mut().zip(bytes) {
+        *e = b;
+    }
+    u64::from_le_bytes(eight)
+}
+
+/// Each byte of `x` folded as the patterns are (`to_ascii_lowercase` with `FOLD`).
+#[inline(always)]
+fn fold<const FOLD: bool>(x: u64) -> u64 {
+    if FOLD { ascii_lower(x) } else { x }
+}
+
+/// What the filter is keyed by: with `FOLD`, each byte with its 0x20 bit set. Every
+/// byte that folds to a pattern's byte has the same rough fold, so a filter of the
+/// patterns' rough folds passes every occurrence (and a few more positions, for one
+/// instruction instead of a full fold).
+#[inline(always)]
+fn rough_fold<const FOLD: bool>(x: u32) -> u32 {
+    if FOLD { x | 0x2020_2020 } else { x }
+}
+
+/// Each byte of `x` in ASCII lower case (eight `to_ascii_lowercase` at once).
+#[inline]
+fn ascii_lower(x: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let ascii = !x & (0x80 * ONES);
+    let low7 = x & (0x7f * ONES);
+    // Bit 7 of each byte: set from b'A' on, and from the byte after b'Z' on.
+    let from_a = low7.wrapping_add((0x80 - 0x41) * ONES);
+    let after_z = low7.wrapping_add((0x80 - 0x5b) * ONES);
+    let upper = from_a & !after_z & ascii;
+    x | (upper >> 2)
+}
+
+/// The filter bit of three bytes (little-endian, the fourth zero).
+#[inline(always)]
+fn hash(key: u32) -> usize {
+    (key.wrapping_mul(0x9E37_79B1) >> (32 - FILTER_BITS)) as usize
+}
+
+/// The bit of a two-byte pattern in `two_bits`.
+#[inline(always)]
+fn hash2(key: u16) -> usize {
+    (u32::from(key).wrapping_mul(0x9E37_79B1) >> (32 - TWO_BITS)) as usize
+}
+
+/// Where the table (`mask + 1` slots) is probed first for a pattern whose first three
+/// bytes are `key` (little-endian, the fourth zero).
+fn slot_of(key: u32, mask: usize) -> usize {
+    (key.wrapping_mul(0x85EB_CA6B).rotate_right(15) as usize) & mask
+}
+
+/// The entries of a sorted `(key, id)` table whose key is `key`.
+fn equal_range<K: Ord + Copy>(table: &[(K, u32)], key: K) -> &[(K, u32)] {
+    let from = table.partition_point(|&(k, _)| k < key);
+    let rest = table.get(from..).unwrap_or_default();
+    let len = rest.partition_point(|&(k, _)| k == key);
+    rest.get(..len).unwrap_or_default()
+}
+
+fn set_bit(bits: &mut [u64], i: usize) {
+    if let Some(word) = bits.get_mut(i / 64) {
+        *word |= 1 << (i % 64);
+    }
+}
+
+#[inline(always)]
+fn has_bit(bits: &[u64], i: usize) -> bool {
+    bits.get(i / 64)
+        .is_some_and(|word| word & (1 << (i % 64)) != 0)
 }
 
 #[cfg(test)]
 mod tests {
     use aho_corasick::AhoCorasick;
+    use proptest::prelude::*;
 
     use super::*;
 
-    fn all(lits: &Literals, hay: &str) -> Vec<(usize, usize, usize)> {
+    fn all(lits: &Literals, hay: &[u8]) -> Vec<(usize, usize, usize)> {
         let mut out = Vec::new();
-        lits.for_each(hay.as_bytes(), |p, s, e| out.push((p, s, e)));
+        lits.for_each(hay, |p, s, e| out.push((p, s, e)));
         out
+    }
+
+    fn overlapping_iter(
+        patterns: &[Vec<u8>],
+        fold: bool,
+        hay: &[u8],
+    ) -> Vec<(usize, usize, usize)> {
+        let ac = AhoCorasick::builder()
+            .ascii_case_insensitive(fold)
+            .build(patterns)
+            .unwrap_or_else(|e| panic!("{e}"));
+        ac.find_overlapping_iter(hay)
+            .map(|m| (m.pattern().as_usize(), m.start(), m.end()))
+            .collect()
     }
 
     #[test]
     fn same_occurrences_in_the_same_order_as_overlapping_iter() {
-        let patterns = ["key", "apikey", "ke", "y_", "secret", "s"];
-        let hay = "My APIKEY_ and secret keys, KEY=1 ſecret";
-        let lits = Literals::new(&patterns, true).unwrap_or_else(|e| panic!("{e}"));
-        let ac = AhoCorasick::builder()
-            .ascii_case_insensitive(true)
-            .build(patterns)
-            .unwrap_or_else(|e| panic!("{e}"));
-        let expected: Vec<_> = ac
-            .find_overlapping_iter(hay)
-            .map(|m| (m.pattern().as_usize(), m.start(), m.end()))
-            .collect();
+        let patterns: Vec<Vec<u8>> = [
+            "key",
+            "apikey",
+            "ke",
+            "y_",
+            "secret",
+            "s",
+            "KEY=",
+            "SECRET KEYS",
+            "secret kez",
+            "my apikey_ and s",
+            "ecret keys,",
+            "ſecret",
+        ]
+        .iter()
+        .map(|p| p.as_bytes().to_vec())
+        .collect();
+        let hay = "My APIKEY_ and secret keys, KEY=1 ſecret".as_bytes();
+        let expected = overlapping_iter(&patterns, true, hay);
         assert!(expected.len() > 10);
-        assert_eq!(all(&lits, hay), expected);
+        assert!(expected.iter().filter(|(_, s, e)| e - s > 8).count() >= 3);
+        assert_eq!(all(&Literals::new(&patterns, true), hay), expected);
     }
 
     #[test]
     fn without_folding_case_matters() {
-        let lits = Literals::new(&["ab", "b"], false).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(all(&lits, "AB ab"), vec![(0, 3, 5), (1, 4, 5)]);
+        let lits = Literals::new(&["ab", "b"], false);
+        assert_eq!(all(&lits, b"AB ab"), vec![(0, 3, 5), (1, 4, 5)]);
+    }
+
+    #[test]
+    fn patterns_at_the_very_end_and_in_a_short_text() {
+        let lits = Literals::new(&["xyz", "yz", "z", "wxyz"], false);
+        assert_eq!(
+            all(&lits, b"wxyz"),
+            vec![(3, 0, 4), (0, 1, 4), (1, 2, 4), (2, 3, 4)]
+        );
+        assert_eq!(all(&lits, b"z"), vec![(2, 0, 1)]);
+        assert_eq!(all(&lits, b""), vec![]);
+    }
+
+    #[test]
+    fn ascii_lower_is_to_ascii_lowercase_per_byte() {
+        for b in 0..=255u8 {
+            let bytes = [b, b'Q', b, 0xC3, b'Z', b, b'@', b'['];
+            let x = u64::from_le_bytes(bytes);
+            let expected = u64::from_le_bytes(bytes.map(|b| b.to_ascii_lowercase()));
+            assert_eq!(ascii_lower(x), expected, "{b:#x}");
+        }
+    }
+
+    proptest! {
+        /// Small alphabets make overlaps, shared prefixes, duplicates and hash
+        /// collisions common.
+        #[test]
+        fn agrees_with_aho_corasick(
+            patterns in proptest::collection::vec(
+                proptest::collection::vec(prop_oneof![Just(b'a'), Just(b'B'), Just(b'c'), Just(0xC5)], 1..12),
+                1..40,
+            ),
+            hay in proptest::collection::vec(prop_oneof![Just(b'a'), Just(b'b'), Just(b'C'), Just(b'c'), Just(0xC5)], 0..700),
+            fold in any::<bool>(),
+        ) {
+            let expected = overlapping_iter(&patterns, fold, &hay);
+            prop_assert_eq!(all(&Literals::new(&patterns, fold), &hay), expected);
+        }
     }
 }

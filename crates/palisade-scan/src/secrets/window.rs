@@ -8,7 +8,7 @@
 //! that every match passes through matches only a small finite set of strings (ASCII
 //! case folded), each containing a keyword. Otherwise the rule runs on the whole text.
 //!
-//! The keyword occurrences themselves come from the engine's one shared automaton over
+//! The keyword occurrences themselves come from the engine's one shared literal pass over
 //! every rule's keywords (see `engine`), not from a pass per rule.
 
 use regex_syntax::hir::{Class, Hir, HirKind};

@@ -1,6 +1,8 @@
-//! Drives the real `palisade` binary: writes a config, starts `palisade serve` on free
-//! loopback ports with a bootstrap admin token, waits until it is healthy, and kills it
-//! when dropped. Upstreams are the in-process mock from `palisade-testkit`.
+//! Drives the real `palisade` binary: writes a config, starts `palisade serve` on
+//! loopback ports the OS picks (port 0, read back from its "palisade listening" log
+//! line, so parallel tests never race for a port) with a bootstrap admin token, waits
+//! until it is healthy, and kills it when dropped. Upstreams are the in-process mock
+//! from `palisade-testkit`.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::Read;
@@ -12,17 +14,6 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 pub const ADMIN_TOKEN: &str = "test-bootstrap-admin-token-0123456789abcdef";
-
-/// Two distinct free ports (the OS may hand the same one out twice in a row).
-pub fn two_free_ports() -> (u16, u16) {
-    let port = free_port();
-    loop {
-        let other = free_port();
-        if other != port {
-            return (port, other);
-        }
-    }
-}
 
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -79,9 +70,8 @@ impl Gateway {
         scheme: &str,
         http: reqwest::Client,
     ) -> Gateway {
-        let (port, admin_port) = two_free_ports();
         let config = format!(
-            "[server]\nlisten = \"127.0.0.1:{port}\"\nadmin_listen = \"127.0.0.1:{admin_port}\"\nshutdown_grace_ms = 5000\n{server_extra}\n\
+            "[server]\nlisten = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\nshutdown_grace_ms = 5000\n{server_extra}\n\
              [store]\nurl = \"{store_url}\"\n[logging]\nlevel = \"debug\"\nformat = \"json\"\n{upstreams}\n"
         );
         let config_path = dir.path().join("palisade.toml");
@@ -98,16 +88,52 @@ impl Gateway {
             .stderr(std::fs::File::create(&log).expect("log file"))
             .spawn()
             .expect("spawn palisade");
-        let gw = Gateway {
+        let mut gw = Gateway {
             child: Some(child),
-            base: format!("{scheme}://localhost:{port}"),
-            admin: format!("{scheme}://localhost:{admin_port}"),
+            base: String::new(),
+            admin: String::new(),
             dir,
             log,
             http,
         };
+        let (port, admin_port) = gw.wait_listening().await;
+        gw.base = format!("{scheme}://localhost:{port}");
+        gw.admin = format!("{scheme}://localhost:{admin_port}");
         gw.wait_healthy().await;
         gw
+    }
+
+    /// The data and admin plane ports, from the gateway's "palisade listening" log line.
+    async fn wait_listening(&mut self) -> (u16, u16) {
+        let port_of = |line: &Value, field: &str| {
+            line[field]
+                .as_str()
+                .and_then(|a| a.parse::<std::net::SocketAddr>().ok())
+                .map(|a| a.port())
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            let logs = self.logs();
+            let listening = logs
+                .lines()
+                .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+                .find(|l| l["message"] == "palisade listening");
+            if let Some(line) = listening {
+                match (port_of(&line, "data_plane"), port_of(&line, "admin_plane")) {
+                    (Some(data), Some(admin)) => return (data, admin),
+                    _ => panic!("no ports in the listening line: {line}"),
+                }
+            }
+            let exited = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten());
+            if let Some(status) = exited {
+                panic!("gateway exited ({status}) before listening; log:\n{logs}");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("gateway did not start listening; log:\n{}", self.logs());
     }
 
     async fn wait_healthy(&self) {
