@@ -115,7 +115,8 @@ impl WindowSink<'_> {
         let Buffers {
             toks, feats, sums, ..
         } = &mut *self.buffers;
-        let mut sum = self.sum;
+        let before = self.sum;
+        let mut sum = before;
         sums.clear();
         sums.extend(feats.iter().map(|&x| {
             let q = i32::from(
@@ -129,20 +130,19 @@ impl WindowSink<'_> {
             sum += i64::from((q ^ m) - m);
             sum
         }));
+        // The sum of the weights up to the `read`-th feature of this block.
+        let sum_to = |read: usize| {
+            read.checked_sub(1)
+                .and_then(|i| sums.get(i))
+                .copied()
+                .unwrap_or(before)
+        };
         let mut read = 0;
         for tok in toks.get_mut(self.pending..).unwrap_or_default() {
             read = (tok.count - self.count) as usize;
-            tok.sum = read
-                .checked_sub(1)
-                .and_then(|i| sums.get(i))
-                .copied()
-                .unwrap_or(self.sum);
+            tok.sum = sum_to(read);
         }
-        self.sum = read
-            .checked_sub(1)
-            .and_then(|i| sums.get(i))
-            .copied()
-            .unwrap_or(self.sum);
+        self.sum = sum_to(read);
         self.count = self
             .count
             .saturating_add(u32::try_from(read).unwrap_or(u32::MAX));

@@ -1,8 +1,9 @@
 //! The injection rule table: for each rule its family, score, anchor literals and regex.
 //! Patterns are written against folded text (lower case, accents stripped: see
 //! [`super::fold`]); a rule's regex only runs when one of its anchors occurs, so benign
-//! text costs one literal pass (`secrets::literals`). English covers all four families; German, French,
-//! Spanish, Portuguese and Italian cover instruction override and prompt extraction.
+//! text costs one literal pass (`secrets::literals`). English covers all four families;
+//! German, French, Spanish, Portuguese and Italian cover instruction override and prompt
+//! extraction.
 
 use super::rules::Family;
 

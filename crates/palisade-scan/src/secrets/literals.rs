@@ -19,8 +19,6 @@
 
 /// Bits of the hash of three bytes in the filter: 32768 bits, 4 KB.
 const FILTER_BITS: u32 = 15;
-/// Bits of the hash of a two-byte pattern in its own map: 4096 bits, 512 bytes.
-const TWO_BITS: u32 = 12;
 /// Positions filtered before their candidates are checked.
 const CHUNK: usize = 256;
 
@@ -38,9 +36,7 @@ pub(crate) struct Literals {
     /// One-byte patterns: which bytes, and (byte, id) sorted.
     one_bits: [u64; 4],
     one: Vec<(u8, u32)>,
-    /// Two-byte patterns: their hashes' bits, and (pattern as a little-endian `u16`,
-    /// id) sorted.
-    two_bits: Box<[u64; 1 << (TWO_BITS - 6)]>,
+    /// Two-byte patterns: (pattern as a little-endian `u16`, id) sorted.
     two: Vec<(u16, u32)>,
     /// Where a pattern of two bytes or more may start: bits set at the hashes of their
     /// first three bytes' rough folds ([`rough_fold`]).
@@ -71,7 +67,6 @@ impl Literals {
             empty: Vec::new(),
             one_bits: [0; 4],
             one: Vec::new(),
-            two_bits: Box::new([0; 1 << (TWO_BITS - 6)]),
             two: Vec::new(),
             filter: Box::new([0; 1 << (FILTER_BITS - 6)]),
             table: Vec::new(),
@@ -99,9 +94,7 @@ impl Literals {
                         let key = rough(u32::from_le_bytes([a, b, c, 0])) & 0x00ff_ffff;
                         set_bit(&mut lits.filter[..], hash(key));
                     }
-                    let key = u16::from_le_bytes([a, b]);
-                    set_bit(&mut lits.two_bits[..], hash2(key));
-                    lits.two.push((key, id));
+                    lits.two.push((u16::from_le_bytes([a, b]), id));
                 }
                 [a, b, c, ..] => {
                     let key = rough(u32::from_le_bytes([a, b, c, 0])) & 0x00ff_ffff;
@@ -180,7 +173,7 @@ impl Literals {
                 i += 4;
             }
             for i in i..end {
-                pass(i, window_at(hay, i));
+                pass(i, prefix_of(hay.get(i..).unwrap_or_default()) as u32);
             }
             for &c in candidates.get(..n).unwrap_or_default() {
                 self.look_up::<FOLD>(hay, c, &mut hits);
@@ -188,7 +181,7 @@ impl Literals {
             at = end;
         }
         // The last three positions.
-        for at in filtered.max(at)..hay.len() {
+        for at in at..hay.len() {
             self.look_up::<FOLD>(hay, at, &mut hits);
         }
         if !hits.is_sorted() {
@@ -232,7 +225,7 @@ impl Literals {
         if rest.len() < 2 {
             return;
         }
-        if !self.two.is_empty() && has_bit(&self.two_bits[..], hash2(text as u16)) {
+        if !self.two.is_empty() {
             for &(_, id) in equal_range(&self.two, text as u16) {
                 hits.push((at + 2, at, id));
             }
@@ -273,15 +266,6 @@ impl Literals {
         } else {
             text == pattern
         }
-    }
-}
-
-/// The four bytes of `hay` from `at` (zero if fewer are left), little-endian.
-#[inline(always)]
-fn window_at(hay: &[u8], at: usize) -> u32 {
-    match hay.get(at..at + 4) {
-        Some(&[a, b, c, d]) => u32::from_le_bytes([a, b, c, d]),
-        _ => 0,
     }
 }
 
@@ -330,12 +314,6 @@ fn ascii_lower(x: u64) -> u64 {
 #[inline(always)]
 fn hash(key: u32) -> usize {
     (key.wrapping_mul(0x9E37_79B1) >> (32 - FILTER_BITS)) as usize
-}
-
-/// The bit of a two-byte pattern in `two_bits`.
-#[inline(always)]
-fn hash2(key: u16) -> usize {
-    (u32::from(key).wrapping_mul(0x9E37_79B1) >> (32 - TWO_BITS)) as usize
 }
 
 /// Where the table (`mask + 1` slots) is probed first for a pattern whose first three
