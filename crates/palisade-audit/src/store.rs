@@ -42,6 +42,28 @@ pub struct WrappedKey {
     pub created_us: i64,
 }
 
+/// Where a store's search index stops being a faithful copy of the records it indexes
+/// (see [`AuditStore::search_index_divergence`]). An unfaithful index can hide a record
+/// from searches, never pass one off: searches re-check their filters on the records'
+/// own columns, which `verify` checks against the signed headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IndexDivergence {
+    /// The index row of this record differs from the record's columns, or the record
+    /// does not exist.
+    Differs(u64),
+    /// The index has no row for this record but has rows for later ones.
+    Gap(u64),
+}
+
+impl IndexDivergence {
+    /// The sequence number where the index first diverges.
+    pub fn position(self) -> u64 {
+        match self {
+            IndexDivergence::Differs(seq) | IndexDivergence::Gap(seq) => seq,
+        }
+    }
+}
+
 /// Search filters; every given one must match. Results are newest first.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Query {
@@ -158,6 +180,14 @@ pub trait AuditStore: Send + Sync + 'static {
 
     /// Records matching a query, newest first.
     async fn search(&self, query: &Query) -> Result<Vec<StoredRecord>, AuditStoreError>;
+
+    /// The first place where the search index, when the store keeps one apart from the
+    /// records, is not an exact copy of the records' searchable columns over a prefix
+    /// of the log without gaps (a prefix: the index may lag behind the newest records).
+    /// `None` when it is faithful or there is no separate index. Reads the whole index.
+    async fn search_index_divergence(&self) -> Result<Option<IndexDivergence>, AuditStoreError> {
+        Ok(None)
+    }
 
     /// Stores a checkpoint (ignored if one of that size exists).
     async fn add_checkpoint(&self, checkpoint: &StoredCheckpoint) -> Result<(), AuditStoreError>;

@@ -12,6 +12,7 @@
 //! | header edited and rehashed | the next record's `prev` link breaks | the edited one |
 //! | content edited | ciphertext digest ≠ header's | the edited one |
 //! | search column edited | column ≠ header field | the edited one |
+//! | search index edited | an index row ≠ its record, or a gap in the index | the first such row |
 //! | truncation | fewer records than a signed checkpoint covers | the first missing |
 //! | whole suffix rewritten | root ≠ a signed checkpoint's root | the checkpoint interval |
 //!
@@ -27,7 +28,7 @@ use tokio::task::JoinHandle;
 use crate::checkpoint::{Checkpoint, NoteError, NoteVerifier};
 use crate::merkle::{self, CompactTree, Hash};
 use crate::record::{HeaderView, hex, sha256_hex};
-use crate::store::{AuditStore, AuditStoreError};
+use crate::store::{AuditStore, AuditStoreError, IndexDivergence};
 
 /// The action of the record retention writes before purging content.
 pub const PURGE_ACTION: &str = "audit.purge";
@@ -49,6 +50,7 @@ pub enum ProblemKind {
     ContentEdited,
     ContentMissing,
     IndexEdited,
+    SearchIndexEdited,
     Truncated,
     CheckpointMismatch,
     BadCheckpoint,
@@ -99,6 +101,12 @@ pub async fn verify(
 ) -> Result<Report, VerifyError> {
     let mut report = Report::default();
     let mut problems = Vec::new();
+    // The store's search index is compared with the records by the store itself, on its
+    // own connection while the log is walked here.
+    let index_check = tokio::spawn({
+        let store = Arc::clone(&store);
+        async move { store.search_index_divergence().await }
+    });
     let mut signed: BTreeMap<u64, Signed> = BTreeMap::new();
     if let Some(note) = held {
         let cp = Checkpoint::open(note, verifier).map_err(VerifyError::HeldCheckpoint)?;
@@ -360,6 +368,24 @@ pub async fn verify(
             });
         }
     }
+    let divergence = index_check
+        .await
+        .map_err(|e| AuditStoreError::Backend(format!("verify index task: {e}")))??;
+    if let Some(divergence) = divergence {
+        problems.push(Problem {
+            position: divergence.position(),
+            kind: ProblemKind::SearchIndexEdited,
+            detail: match divergence {
+                IndexDivergence::Differs(seq) => {
+                    format!("the search index row of record {seq} differs from the record")
+                }
+                IndexDivergence::Gap(seq) => {
+                    format!("the search index has no row for record {seq}, only for later ones")
+                }
+            },
+        });
+    }
+    // Stable: at one position, the records' own problems come first.
     problems.sort_by_key(|p| p.position);
     report.records = n;
     report.root = hex(&tree.root());

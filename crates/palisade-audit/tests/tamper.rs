@@ -1,8 +1,8 @@
 //! The tamper suite: a log is written through the real ledger into a real SQLite store,
 //! then hundreds of trials each edit, delete, insert, reorder or truncate stored records
-//! at a random position, straight in the database file as an attacker with write access
-//! would. `verify` must catch every one and name the position; an untouched log must
-//! always verify.
+//! (or the rows of the search index that point at them) at a random position, straight
+//! in the database file as an attacker with write access would. `verify` must catch every
+//! one and name the position; an untouched log must always verify.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -168,6 +168,8 @@ enum Tamper {
     EditHeaderAndRehash,
     EditContent,
     EditSearchColumn,
+    EditSearchIndex,
+    DeleteSearchIndexRow,
     Delete,
     DeleteAndRenumber,
     InsertForged,
@@ -244,6 +246,28 @@ async fn apply(pool: &SqlitePool, kind: Tamper, rng: &mut impl Rng) -> i64 {
             .execute(pool)
             .await
             .unwrap();
+            k
+        }
+        Tamper::EditSearchIndex => {
+            // Hides record k from searches by actor, user, request id or time.
+            let k = rng.random_range(0..n);
+            let column = ["actor", "user_id", "request_id"][rng.random_range(0..3)];
+            sqlx::query(&format!(
+                "UPDATE audit_search SET {column} = 'hidden' WHERE seq = ?"
+            ))
+            .bind(k)
+            .execute(pool)
+            .await
+            .unwrap();
+            k
+        }
+        Tamper::DeleteSearchIndexRow => {
+            let k = rng.random_range(0..n - 1);
+            sqlx::query("DELETE FROM audit_search WHERE seq = ?")
+                .bind(k)
+                .execute(pool)
+                .await
+                .unwrap();
             k
         }
         Tamper::Delete => {
@@ -345,6 +369,8 @@ async fn every_tampering_is_caught_and_located() {
         Tamper::EditHeaderAndRehash,
         Tamper::EditContent,
         Tamper::EditSearchColumn,
+        Tamper::EditSearchIndex,
+        Tamper::DeleteSearchIndexRow,
         Tamper::Delete,
         Tamper::DeleteAndRenumber,
         Tamper::InsertForged,

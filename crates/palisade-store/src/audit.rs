@@ -31,7 +31,8 @@ use async_trait::async_trait;
 use palisade_audit::merkle::Hash;
 use palisade_audit::record::{IndexFields, StoredRecord};
 use palisade_audit::store::{
-    AuditStore, AuditStoreError, DirectAppend, Query, StoredCheckpoint, TailLease, WrappedKey,
+    AuditStore, AuditStoreError, DirectAppend, IndexDivergence, Query, StoredCheckpoint, TailLease,
+    WrappedKey,
 };
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row, Type};
 
@@ -46,6 +47,9 @@ pub const MAX_SEARCH_LIMIT: u32 = 1000;
 pub(crate) trait AuditBackend: Driver {
     /// An SQL expression for as many zero bytes as the `wrapped` column holds.
     const ZEROED_WRAPPED: &'static str;
+    /// What makes a comparison of two text columns bytewise (PostgreSQL needs it said
+    /// when the columns' collations differ).
+    const BYTEWISE: &'static str;
 
     /// Inserts a non-empty batch of records through `conn`, inside the caller's
     /// transaction, and their searchable columns into `audit_search` (keeping it a
@@ -175,6 +179,23 @@ pub(crate) fn search_catch_up(limit: Option<u32>) -> String {
          ON CONFLICT (seq) DO NOTHING"
     )
 }
+/// The lowest sequence number whose `audit_search` row differs from its record or has
+/// no record; -1 when there is none. `{collate}` makes the text comparisons bytewise.
+const SEARCH_ROW_DIFFERS: &str = "SELECT COALESCE(MIN(s.seq), -1) AS seq FROM audit_search s \
+     LEFT JOIN audit_records r ON r.seq = s.seq \
+     WHERE r.seq IS NULL OR r.time_us <> s.time_us OR r.request_id <> s.request_id{collate} \
+     OR r.actor <> s.actor{collate} OR r.user_id <> s.user_id{collate}";
+/// The shape of `audit_search`: rows, lowest and highest sequence number (0, 0, -1 when
+/// empty). With unique sequence numbers, `n = max + 1` and `min = 0` mean no gap.
+const SEARCH_SHAPE: &str = "SELECT COUNT(*) AS n, COALESCE(MIN(seq), 0) AS lo, \
+     COALESCE(MAX(seq), -1) AS hi FROM audit_search";
+/// The first sequence number missing from `audit_search` below its highest.
+const SEARCH_FIRST_GAP: &str = "SELECT COALESCE(MIN(g.seq), -1) AS seq FROM (\
+     SELECT 0 AS seq WHERE NOT EXISTS (SELECT 1 FROM audit_search WHERE seq = 0) \
+     UNION ALL SELECT s.seq + 1 FROM audit_search s \
+     WHERE s.seq < (SELECT MAX(seq) FROM audit_search) \
+     AND NOT EXISTS (SELECT 1 FROM audit_search n WHERE n.seq = s.seq + 1)) g";
+
 const KEY_COLUMNS: &str = "subject, key_id, master_key_id, wrapped, created_us";
 
 /// A `u64` (sequence number, size) as the `BIGINT` it is stored as.
@@ -589,6 +610,36 @@ where
         }
         let rows = select.fetch_all(&self.read).await.map_err(error::audit)?;
         rows.iter().map(AuditRow::record).collect()
+    }
+
+    /// Two scans of `audit_search`: its rows against their records, then (only when the
+    /// row count says so) where its first gap is.
+    async fn search_index_divergence(&self) -> Result<Option<IndexDivergence>, AuditStoreError> {
+        let differs = SEARCH_ROW_DIFFERS.replace("{collate}", DB::BYTEWISE);
+        let row = sqlx::query(&differs)
+            .fetch_one(&self.read)
+            .await
+            .map_err(error::audit)?;
+        let differs = u64::try_from(row.int("seq")?).ok();
+        let shape = sqlx::query(SEARCH_SHAPE)
+            .fetch_one(&self.read)
+            .await
+            .map_err(error::audit)?;
+        let (n, lo, hi) = (shape.int("n")?, shape.int("lo")?, shape.int("hi")?);
+        let gap = if n == 0 || (lo == 0 && n == hi + 1) {
+            None
+        } else {
+            let row = sqlx::query(SEARCH_FIRST_GAP)
+                .fetch_one(&self.read)
+                .await
+                .map_err(error::audit)?;
+            u64::try_from(row.int("seq")?).ok()
+        };
+        Ok(match (differs, gap) {
+            (Some(d), Some(g)) if g < d => Some(IndexDivergence::Gap(g)),
+            (Some(d), _) => Some(IndexDivergence::Differs(d)),
+            (None, g) => g.map(IndexDivergence::Gap),
+        })
     }
 
     async fn add_checkpoint(&self, checkpoint: &StoredCheckpoint) -> Result<(), AuditStoreError> {

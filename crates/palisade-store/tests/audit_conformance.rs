@@ -15,7 +15,7 @@ use std::path::Path;
 
 use audit_suite::{
     Audit, append_and_read, checkpoints, conflicts_roll_back, key, meta, purge_content, records,
-    search, search_split, subject_keys,
+    search, search_index_divergence, search_split, subject_keys,
 };
 use palisade_store::{AuditSync, Backend, StoreOptions, connect, connect_with};
 use palisade_testkit::postgres::PgHarness;
@@ -168,6 +168,39 @@ async fn sqlite_direct_writer_defers_the_search_index() {
         assert_eq!(store.latest_checkpoint().await.unwrap(), Some(cp));
     })
     .await;
+}
+
+#[tokio::test]
+async fn sqlite_search_index_divergence() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("palisade.db").display());
+    let store = connect(&url, 2).await.unwrap();
+    let raw = sqlx::SqlitePool::connect(&url).await.unwrap();
+    search_index_divergence(store.audit.clone(), |sql| {
+        let raw = raw.clone();
+        async move {
+            sqlx::query(sql).execute(&raw).await.unwrap();
+        }
+    })
+    .await;
+    raw.close().await;
+    store.close().await;
+}
+
+#[tokio::test]
+async fn postgres_search_index_divergence() {
+    let pg = PgHarness::start().await.unwrap();
+    let store = connect(&pg.url(), 2).await.unwrap();
+    let raw = sqlx::PgPool::connect(&pg.url()).await.unwrap();
+    search_index_divergence(store.audit.clone(), |sql| {
+        let raw = raw.clone();
+        async move {
+            sqlx::query(sql).execute(&raw).await.unwrap();
+        }
+    })
+    .await;
+    raw.close().await;
+    store.close().await;
 }
 
 #[tokio::test]

@@ -21,6 +21,8 @@ pub type PgAuditStore = SqlAuditStore<Postgres>;
 #[async_trait]
 impl AuditBackend for Postgres {
     const ZEROED_WRAPPED: &'static str = "decode(repeat('00', octet_length(wrapped)), 'hex')";
+    // `audit_records`' text columns are `COLLATE "C"`, `audit_search`'s the database's.
+    const BYTEWISE: &'static str = " COLLATE \"C\"";
 
     async fn insert_records(
         conn: &mut PgConnection,

@@ -49,6 +49,8 @@ fn push_insert<'a>(sql: &mut QueryBuilder<'a, Sqlite>, chunk: &'a [StoredRecord]
 #[async_trait]
 impl AuditBackend for Sqlite {
     const ZEROED_WRAPPED: &'static str = "zeroblob(length(wrapped))";
+    // SQLite compares text with BINARY unless told otherwise.
+    const BYTEWISE: &'static str = "";
 
     async fn insert_records(
         conn: &mut SqliteConnection,

@@ -598,3 +598,76 @@ pub async fn meta(store: Audit) {
         Some(b"third".to_vec())
     );
 }
+
+/// The search index is checked against the records: a row edited or left without its
+/// record, or a row missing below the highest, is named at its sequence number; an index
+/// that only lags behind the log is faithful. `raw` runs SQL on the store's database
+/// directly, as someone with write access to it would.
+pub async fn search_index_divergence<F, Fut>(store: Audit, raw: F)
+where
+    F: Fn(&'static str) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    use palisade_audit::store::IndexDivergence::{Differs, Gap};
+    let rows: Vec<StoredRecord> = (0..20)
+        .map(|seq| {
+            record(seq, 1_000 * seq as i64, |i| {
+                i.actor = format!("key-{seq}");
+                i.user_id = format!("user-{}", seq % 3);
+                i.request_id = format!("req-{seq}");
+            })
+        })
+        .collect();
+    assert_eq!(
+        store.search_index_divergence().await.unwrap(),
+        None,
+        "empty"
+    );
+    store.append(&rows, None).await.unwrap();
+    assert_eq!(store.search_index_divergence().await.unwrap(), None);
+    let restore = "INSERT INTO audit_search (seq, time_us, request_id, actor, user_id) \
+                   SELECT seq, time_us, request_id, actor, user_id FROM audit_records \
+                   WHERE seq NOT IN (SELECT seq FROM audit_search)";
+    let cases: [(&str, Option<_>); 8] = [
+        (
+            "UPDATE audit_search SET actor = 'someone-else' WHERE seq = 7",
+            Some(Differs(7)),
+        ),
+        (
+            "UPDATE audit_search SET request_id = 'REQ-13' WHERE seq = 13",
+            Some(Differs(13)),
+        ),
+        (
+            "UPDATE audit_search SET time_us = time_us + 1 WHERE seq = 0",
+            Some(Differs(0)),
+        ),
+        (
+            "UPDATE audit_search SET user_id = 'user-x' WHERE seq = 19",
+            Some(Differs(19)),
+        ),
+        ("DELETE FROM audit_search WHERE seq = 4", Some(Gap(4))),
+        ("DELETE FROM audit_search WHERE seq = 0", Some(Gap(0))),
+        ("DELETE FROM audit_search WHERE seq IN (3, 9)", Some(Gap(3))),
+        // A prefix: the index has not caught up with the newest records yet.
+        ("DELETE FROM audit_search WHERE seq >= 15", None),
+    ];
+    for (tamper, expected) in cases {
+        raw(tamper).await;
+        assert_eq!(
+            store.search_index_divergence().await.unwrap(),
+            expected,
+            "{tamper}"
+        );
+        raw("DELETE FROM audit_search").await;
+        raw(restore).await;
+        assert_eq!(store.search_index_divergence().await.unwrap(), None);
+    }
+    // A row whose record is gone, and a gap before a differing row: the lower one.
+    raw("DELETE FROM audit_records WHERE seq = 12").await;
+    assert_eq!(
+        store.search_index_divergence().await.unwrap(),
+        Some(Differs(12))
+    );
+    raw("DELETE FROM audit_search WHERE seq = 5").await;
+    assert_eq!(store.search_index_divergence().await.unwrap(), Some(Gap(5)));
+}
