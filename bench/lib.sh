@@ -8,7 +8,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 wait_http() { for _ in $(seq 1 120); do curl -sf -o /dev/null --max-time 2 "$1" && return 0; sleep 0.25; done; return 1; }
 PIN=(); LPIN=()
 if (( $(nproc) >= 2 )) && command -v taskset >/dev/null; then PIN=(taskset -c 1); LPIN=(taskset -c 0); fi
-declare -A PORT KEY
+declare -A PORT ADMIN KEY
 BENCH_ADMIN_TOKEN="bench-admin-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 
 # start_mock: the mock upstream on CPU 1; sets MOCK_PORT.
@@ -19,11 +19,12 @@ start_mock() {
   wait_http "http://127.0.0.1:$MOCK_PORT/v1/models" || { echo "mock did not start" >&2; return 1; }
 }
 
-# start_gateway VARIANT EXTRA_TOML: one gateway, model `bench` → the mock; sets PORT[VARIANT]
-# and KEY[VARIANT]. EXTRA_TOML holds the variant's own sections.
+# start_gateway VARIANT EXTRA_TOML: one gateway, model `bench` → the mock; sets PORT[VARIANT],
+# ADMIN[VARIANT] (the admin plane's port: /metrics with $BENCH_ADMIN_TOKEN) and KEY[VARIANT].
+# EXTRA_TOML holds the variant's own sections.
 start_gateway() {
   local variant=$1 extra=$2 dir=$WORK/$1 port admin
-  mkdir -p "$dir"; port=$(free_port); admin=$(free_port); PORT[$variant]=$port
+  mkdir -p "$dir"; port=$(free_port); admin=$(free_port); PORT[$variant]=$port; ADMIN[$variant]=$admin
   cat >"$dir/palisade.toml" <<TOML
 [server]
 listen = "127.0.0.1:$port"

@@ -319,3 +319,33 @@ def test_redacted_capture_keeps_what_the_scanners_left(client: openai.OpenAI, ga
     body = content.text
     assert "[EMAIL_1]" in body and "thank-you note" in body
     assert EMAIL not in body
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+def scan_durations(gateway: Gateway) -> dict[str, tuple[float, float]]:
+    """(count, sum in seconds) of `palisade_scan_duration_seconds` per direction."""
+    resp = gateway.admin("GET", "/metrics")
+    assert resp.status_code == 200, resp.text
+    seen: dict[str, dict[str, float]] = {}
+    for line in resp.text.splitlines():
+        for part in ("count", "sum"):
+            if line.startswith(f"palisade_scan_duration_seconds_{part}{{"):
+                direction = line.split('direction="', 1)[1].split('"', 1)[0]
+                seen.setdefault(direction, {})[part] = float(line.rsplit(" ", 1)[1])
+    return {d: (v.get("count", 0.0), v.get("sum", 0.0)) for d, v in seen.items()}
+
+
+def test_scanning_time_is_measured_per_request_and_direction(client: openai.OpenAI, gateway: Gateway):
+    before = scan_durations(gateway)
+    ask(client, "echo", "What is the capital of France?")
+    text, finish = stream_text(client, "echo", "And the capital of Spain?")
+    assert text == "And the capital of Spain?" and finish == "stop"
+    after = scan_durations(gateway)
+    for direction in ("input", "output"):
+        count, total = after[direction]
+        count_before, total_before = before.get(direction, (0.0, 0.0))
+        # One observation per request and direction, the stream's chunks summed into one.
+        assert count - count_before == 2, (direction, before, after)
+        assert total > total_before, (direction, before, after)

@@ -7,7 +7,10 @@
 //! the timings.
 //!
 //! `cargo run --release -p palisade-scan --example eval_injection -- --validation <csv>
-//! --multilingual <csv> [--train <csv>] [--bench <corpus.jsonl>]`
+//! --multilingual <csv> [--train <csv>] [--bench <corpus.jsonl>] [--model <weights.bin>]`
+//!
+//! `--model` evaluates a weights file from `train-injection` instead of the built-in one,
+//! to judge a candidate by the same numbers before it replaces `models/injection-v2.bin`.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod common;
@@ -21,9 +24,9 @@ use std::time::Instant;
 use palisade_scan::Detector;
 use palisade_scan::injection::csv::{Example, parse_first_column, parse_labelled};
 use palisade_scan::injection::train::Confusion;
-use palisade_scan::injection::{Family, InjectionDetector};
+use palisade_scan::injection::{Classifier, Family, InjectionDetector, InjectionRules};
 
-const USAGE: &str = "usage: eval_injection --validation <csv> --multilingual <csv> [--train <csv>] [--bench <corpus.jsonl>]";
+const USAGE: &str = "usage: eval_injection --validation <csv> --multilingual <csv> [--train <csv>] [--bench <corpus.jsonl>] [--model <weights.bin>]";
 
 fn fires(d: &InjectionDetector, text: &str) -> bool {
     let mut out = Vec::new();
@@ -52,6 +55,7 @@ fn micros_per_prompt(d: &InjectionDetector, prompts: &[String]) -> f64 {
 fn run() -> Result<(), String> {
     let mut it = std::env::args().skip(1);
     let (mut validation, mut multilingual, mut train, mut bench) = (None, None, None, None);
+    let mut model = None;
     while let Some(flag) = it.next() {
         let value = it
             .next()
@@ -61,6 +65,7 @@ fn run() -> Result<(), String> {
             "--multilingual" => multilingual = Some(value),
             "--train" => train = Some(value),
             "--bench" => bench = Some(value),
+            "--model" => model = Some(value),
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }
     }
@@ -74,13 +79,19 @@ fn run() -> Result<(), String> {
         None => None,
     };
 
-    let combined = InjectionDetector::builtin().map_err(|e| e.to_string())?;
-    let classifier = InjectionDetector::builtin()
-        .map_err(|e| e.to_string())?
-        .without_rules();
-    let rules = InjectionDetector::builtin()
-        .map_err(|e| e.to_string())?
-        .without_classifier();
+    let detector = || -> Result<InjectionDetector, String> {
+        let builtin = InjectionDetector::builtin().map_err(|e| e.to_string())?;
+        let Some(path) = &model else {
+            return Ok(builtin);
+        };
+        let bytes = std::fs::read(path).map_err(|e| format!("{path}: {e}"))?;
+        let classifier = Classifier::from_bytes(&bytes).map_err(|e| format!("{path}: {e}"))?;
+        let rules = InjectionRules::new().map_err(|e| e.to_string())?;
+        Ok(InjectionDetector::new(Some(rules), Some(classifier)))
+    };
+    let combined = detector()?;
+    let classifier = detector()?.without_rules();
+    let rules = detector()?.without_classifier();
     let variants = [
         ("classifier alone", &classifier),
         ("rules alone", &rules),

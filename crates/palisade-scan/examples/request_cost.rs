@@ -114,16 +114,21 @@ fn request(scanner: &Scanner, profile: &Profile, msgs: &[(String, String)]) -> u
     acted
 }
 
-/// Median µs of `iterations` requests; with `evict`, the buffer is rewritten before each.
+/// Median µs of `iterations` requests; with `evict`, the buffer is rewritten before each;
+/// with `idle`, the thread sleeps that long before each.
 fn measure(
     scanner: &Scanner,
     profile: &Profile,
     msgs: &[(String, String)],
     iterations: usize,
     mut evict: Option<&mut [u8]>,
+    idle: Option<std::time::Duration>,
 ) -> f64 {
     let mut samples = Vec::with_capacity(iterations);
     for i in 0..iterations {
+        if let Some(gap) = idle {
+            std::thread::sleep(gap);
+        }
         if let Some(buf) = evict.as_deref_mut() {
             // One write per 64-byte line, a different value each time so it is not elided.
             for line in buf.chunks_mut(64) {
@@ -146,12 +151,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .ok_or("usage: request_cost <chat.json> [iterations] [hot|cold]")?;
     let iterations: usize = args.next().map_or(Ok(20_000), |n| n.parse())?;
     let only = args.next();
-    let (run_hot, run_cold) = match only.as_deref() {
-        None => (true, true),
-        Some("hot") => (true, false),
-        Some("cold") => (false, true),
-        Some(other) => return Err(format!("mode must be hot or cold, not {other}").into()),
+    let (run_hot, run_cold, run_idle) = match only.as_deref() {
+        None => (true, true, false),
+        Some("hot") => (true, false, false),
+        Some("cold") => (false, true, false),
+        Some("idle") => (false, false, true),
+        Some(other) => return Err(format!("mode must be hot, cold or idle, not {other}").into()),
     };
+    let gap = std::time::Duration::from_micros(
+        std::env::var("REQUEST_COST_IDLE_US")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(2_000),
+    );
     let msgs = messages(&path)?;
     let scanner = Scanner::standard()?;
     let profile = profile();
@@ -163,19 +175,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     let mut buf = vec![0u8; evict_bytes()];
     // Warm-up, then alternate so both modes see the same machine conditions.
-    measure(&scanner, &profile, &msgs, iterations / 10, None);
-    let (mut hot, mut cold) = (Vec::new(), Vec::new());
+    measure(&scanner, &profile, &msgs, iterations / 10, None, None);
+    let (mut hot, mut cold, mut idle) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..3 {
         if run_hot {
-            hot.push(measure(&scanner, &profile, &msgs, iterations, None));
+            hot.push(measure(&scanner, &profile, &msgs, iterations, None, None));
         }
         if run_cold {
             let n = iterations / 4;
-            cold.push(measure(&scanner, &profile, &msgs, n, Some(&mut buf)));
+            cold.push(measure(&scanner, &profile, &msgs, n, Some(&mut buf), None));
+        }
+        if run_idle {
+            let n = iterations / 4;
+            idle.push(measure(&scanner, &profile, &msgs, n, None, Some(gap)));
         }
     }
     report("hot ", &mut hot);
     report("cold", &mut cold);
+    report("idle", &mut idle);
     Ok(())
 }
 

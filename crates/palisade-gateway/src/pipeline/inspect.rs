@@ -16,6 +16,7 @@
 //!   request context for the audit record and metrics.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use palisade_protocol::openai::{
     ChatMessage, ChatRequest, ChatResponse, ContentPart, EmbeddingInput, EmbeddingsRequest,
@@ -70,6 +71,7 @@ pub fn input(
     let (Some(scanning), Some(scan)) = (&state.scanning, ctx.scan.as_mut()) else {
         return Ok(());
     };
+    let started = Instant::now();
     let mut blocked = Vec::new();
     for (i, msg) in req.messages.iter_mut().enumerate() {
         if !scanned_role(msg, &scan.profile) {
@@ -95,6 +97,7 @@ pub fn input(
             });
         scan.leak = PromptLeak::new(prompts).map(Arc::new);
     }
+    state.metrics.scan_time("input", started.elapsed());
     finish_input(state, scan, blocked)
 }
 
@@ -130,11 +133,13 @@ pub fn embeddings_input(
         EmbeddingInput::Many(v) => v.iter_mut().collect(),
         EmbeddingInput::Tokens(_) | EmbeddingInput::TokenBatches(_) => Vec::new(),
     };
+    let started = Instant::now();
     let mut blocked = Vec::new();
     for (i, text) in texts.into_iter().enumerate() {
         let location = || format!("input.input[{i}]");
         blocked.extend(inspect_text(scanning.scanner(), scan, text, &location));
     }
+    state.metrics.scan_time("input", started.elapsed());
     finish_input(state, scan, blocked)
 }
 
@@ -150,6 +155,7 @@ pub fn output(
         restore_all(scan, resp);
         return Ok(());
     }
+    let started = Instant::now();
     for choice in &mut resp.choices {
         let index = choice.index;
         let mut blocked = false;
@@ -182,6 +188,7 @@ pub fn output(
             choice.finish_reason = Some("content_filter".into());
         }
     }
+    state.metrics.scan_time("output", started.elapsed());
     count(state, scan, "output");
     Ok(())
 }
@@ -303,6 +310,8 @@ pub struct StreamInspector {
     hold: palisade_scan::stream::HoldBack,
     guards: Vec<(StreamPart, StreamGuard)>,
     vault: Vault,
+    /// Time spent in the guards so far.
+    spent: Duration,
 }
 
 /// One independently streamed text of a response: a choice's content, or the arguments
@@ -373,6 +382,7 @@ impl StreamInspector {
             hold: scanning.hold,
             guards: Vec::new(),
             vault: scan.vault.clone(),
+            spent: Duration::ZERO,
         })
     }
 
@@ -401,12 +411,18 @@ impl StreamInspector {
 
     /// Passes a delta of one part through its guard.
     pub fn push(&mut self, part: StreamPart, delta: &str) -> StreamVerdict {
-        verdict(self.guard(part).push(delta))
+        let started = Instant::now();
+        let step = self.guard(part).push(delta);
+        self.spent += started.elapsed();
+        verdict(step)
     }
 
     /// The part ended (its choice, or the stream did): releases what is held.
     pub fn finish(&mut self, part: StreamPart) -> StreamVerdict {
-        verdict(self.guard(part).finish())
+        let started = Instant::now();
+        let step = self.guard(part).finish();
+        self.spent += started.elapsed();
+        verdict(step)
     }
 
     /// The parts of `choice` seen so far: its content first, then its tool calls.
@@ -437,6 +453,9 @@ impl StreamInspector {
         };
         for (part, guard) in &self.guards {
             record_findings(scan, guard.findings(), &part.location());
+        }
+        if !self.guards.is_empty() {
+            state.metrics.scan_time("output", self.spent);
         }
         self.guards.clear();
         count(state, scan, "output");
