@@ -8,11 +8,13 @@
 //! (detectors plus leak), decided, rewritten and restored. Classifier and decoding on,
 //! as in the gateway's default `[scan]`.
 //!
-//! Two modes: **hot** (the same request back to back: everything in cache, the best case)
-//! and **cold** (an 8 MiB buffer is written between requests, outside the timed part, so
-//! the weight table, automata and regex caches are evicted as on a busy gateway).
+//! Three modes: **hot** (the same request back to back: everything in cache, the best
+//! case), **cold** (an 8 MiB buffer is written between requests, outside the timed part,
+//! so the weight table, automata and regex caches are evicted as on a busy gateway) and
+//! **idle** (the thread sleeps between requests, `REQUEST_COST_IDLE_US`, default 2,000 µs:
+//! a gateway at 500 requests/s; on a shared VM the caches are lost while it sleeps).
 //!
-//! `taskset -c 1 cargo run --release -p palisade-scan --example request_cost -- bench/scan/chat-1k.json [iterations] [hot|cold]`
+//! `taskset -c 1 cargo run --release -p palisade-scan --example request_cost -- bench/scan/chat-1k.json [iterations] [hot|cold|idle]`
 //!
 //! With a mode given, only that mode runs (for `perf record`).
 #![allow(clippy::print_stdout, clippy::print_stderr)]
