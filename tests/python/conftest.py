@@ -69,7 +69,7 @@ MODELS: dict[str, tuple[str, str]] = {
     "echo-banned": ("mock", "echo-4"),
 }
 SIM_ALIAS = "sim-alias"
-MAX_BODY_BYTES = 65536
+MAX_BODY_BYTES = 256 * 1024  # above pipeline/offload.rs's 64 KB, so large texts take that path
 
 
 # --------------------------------------------------------------------------- helpers

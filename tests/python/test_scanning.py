@@ -321,6 +321,30 @@ def test_redacted_capture_keeps_what_the_scanners_left(client: openai.OpenAI, ga
     assert EMAIL not in body
 
 
+# --------------------------------------------------------------------------- large texts
+
+
+def test_large_texts_are_scanned_like_small_ones(client: openai.OpenAI, mock_upstream: MockUpstream):
+    """From 64 KB on, counting and scanning run on the blocking pool (pipeline/offload.rs):
+    the same actions, on input and on output, whatever sits at the end of the text."""
+    marker = uuid.uuid4().hex
+    filler = "The quick brown fox jumps over the lazy dog near the river bank. " * 1500
+    assert len(filler) > 64 * 1024
+    text = f"{marker} {filler}mail {EMAIL}"
+    answer = ask(client, "echo-redact", text).choices[0].message.content
+    assert answer == f"{marker} {filler}mail [REDACTED_EMAIL]"
+    sent = mock_upstream.requests_containing(marker)[-1]["body"]["messages"][-1]["content"]
+    assert sent.endswith("mail [REDACTED_EMAIL]") and EMAIL not in sent
+
+    with pytest.raises(openai.BadRequestError) as refused:
+        ask(client, "echo", f"{uuid.uuid4().hex} {filler}my key is {AWS_KEY}")
+    assert refused.value.code == "content_policy_violation"
+
+    completion = ask(client, "rot13", rot13(f"{filler}The key is {AWS_KEY}."))
+    assert completion.choices[0].finish_reason == "content_filter"
+    assert not completion.choices[0].message.content
+
+
 # --------------------------------------------------------------------------- metrics
 
 

@@ -30,6 +30,7 @@ use palisade_scan::transform::{Applied, blocking_kinds, decide, rewrite};
 use palisade_scan::vault::Vault;
 use palisade_scan::{Category, Finding};
 
+use super::offload;
 use crate::context::RequestCtx;
 use crate::error::GatewayError;
 use crate::routing::ModelRoute;
@@ -63,12 +64,34 @@ pub fn begin(state: &GatewayState, ctx: &mut RequestCtx, route: &ModelRoute) {
     }
 }
 
-pub fn input(
-    state: &GatewayState,
+/// Scans a chat request's input; returns it as it goes upstream. Texts of
+/// [`offload::OFFLOAD_BYTES`] or more (`size`: the body's) are scanned off the async
+/// workers.
+pub async fn input(
+    state: &Arc<GatewayState>,
     ctx: &mut RequestCtx,
+    req: ChatRequest,
+    size: usize,
+) -> Result<ChatRequest, GatewayError> {
+    let Some(scan) = ctx.scan.take() else {
+        return Ok(req);
+    };
+    let state = Arc::clone(state);
+    let (req, scan, verdict) = offload::run(size, (req, scan), move |(mut req, mut scan)| {
+        let verdict = scan_request(&state, &mut scan, &mut req);
+        (req, scan, verdict)
+    })
+    .await?;
+    ctx.scan = Some(scan);
+    verdict.map(|()| req)
+}
+
+fn scan_request(
+    state: &GatewayState,
+    scan: &mut ScanState,
     req: &mut ChatRequest,
 ) -> Result<(), GatewayError> {
-    let (Some(scanning), Some(scan)) = (&state.scanning, ctx.scan.as_mut()) else {
+    let Some(scanning) = &state.scanning else {
         return Ok(());
     };
     let started = Instant::now();
@@ -120,12 +143,32 @@ fn scan_output(
     findings
 }
 
-pub fn embeddings_input(
-    state: &GatewayState,
+/// Scans an embeddings request's input, like [`input`].
+pub async fn embeddings_input(
+    state: &Arc<GatewayState>,
     ctx: &mut RequestCtx,
+    req: EmbeddingsRequest,
+    size: usize,
+) -> Result<EmbeddingsRequest, GatewayError> {
+    let Some(scan) = ctx.scan.take() else {
+        return Ok(req);
+    };
+    let state = Arc::clone(state);
+    let (req, scan, verdict) = offload::run(size, (req, scan), move |(mut req, mut scan)| {
+        let verdict = scan_embeddings(&state, &mut scan, &mut req);
+        (req, scan, verdict)
+    })
+    .await?;
+    ctx.scan = Some(scan);
+    verdict.map(|()| req)
+}
+
+fn scan_embeddings(
+    state: &GatewayState,
+    scan: &mut ScanState,
     req: &mut EmbeddingsRequest,
 ) -> Result<(), GatewayError> {
-    let (Some(scanning), Some(scan)) = (&state.scanning, ctx.scan.as_mut()) else {
+    let Some(scanning) = &state.scanning else {
         return Ok(());
     };
     let texts: Vec<&mut String> = match &mut req.input {
@@ -143,17 +186,38 @@ pub fn embeddings_input(
     finish_input(state, scan, blocked)
 }
 
-pub fn output(
-    state: &GatewayState,
+/// Scans and rewrites a (non-streamed) answer, then restores the request's pseudonyms;
+/// large answers off the async workers, like [`input`].
+pub async fn output(
+    state: &Arc<GatewayState>,
     ctx: &mut RequestCtx,
-    resp: &mut ChatResponse,
-) -> Result<(), GatewayError> {
-    let (Some(scanning), Some(scan)) = (&state.scanning, ctx.scan.as_mut()) else {
-        return Ok(());
+    resp: ChatResponse,
+) -> Result<ChatResponse, GatewayError> {
+    let Some(scan) = ctx.scan.take() else {
+        return Ok(resp);
+    };
+    let size = resp
+        .choices
+        .iter()
+        .map(|c| c.message.text_len())
+        .sum::<usize>();
+    let state = Arc::clone(state);
+    let (resp, scan) = offload::run(size, (resp, scan), move |(mut resp, mut scan)| {
+        scan_answer(&state, &mut scan, &mut resp);
+        (resp, scan)
+    })
+    .await?;
+    ctx.scan = Some(scan);
+    Ok(resp)
+}
+
+fn scan_answer(state: &GatewayState, scan: &mut ScanState, resp: &mut ChatResponse) {
+    let Some(scanning) = &state.scanning else {
+        return;
     };
     if !scan.profile.scan_output {
         restore_all(scan, resp);
-        return Ok(());
+        return;
     }
     let started = Instant::now();
     for choice in &mut resp.choices {
@@ -190,7 +254,6 @@ pub fn output(
     }
     state.metrics.scan_time("output", started.elapsed());
     count(state, scan, "output");
-    Ok(())
 }
 
 /// Restores pseudonyms in an answer the profile does not scan.

@@ -14,6 +14,9 @@
 //! | [`settle`] | usage | `ctx.usage` | — |
 //! | [`record`] | everything | — | 503 `audit_unavailable` (strict durability; always runs, also on disconnect) |
 //! | [`respond`] | result | headers | — |
+//!
+//! Token counting and scanning of large texts run on tokio's blocking pool instead of the
+//! async worker ([`offload`]), so that one large body cannot stall other connections.
 
 pub mod admit;
 pub mod authenticate;
@@ -21,6 +24,7 @@ pub mod authorize;
 pub mod body;
 pub mod forward;
 pub mod inspect;
+pub mod offload;
 pub mod parse;
 pub mod record;
 pub mod respond;
@@ -53,11 +57,16 @@ pub async fn chat(
         record::ensure_available(&state)?;
         authenticate::run(&state, &mut ctx, &headers).await?;
         let bytes = body::read(&state, &headers, body).await?;
-        let mut req = parse::chat(&state, &bytes)?;
+        let req = parse::chat(&state, &bytes)?;
         ctx.stream = req.is_stream();
         let route = route::run(&state, &mut ctx, &req.model)?;
         record::begin_capture(&state, &mut ctx, &route, &bytes, req.user.as_deref());
-        ctx.prompt_estimate = tokens::chat_prompt(&req);
+        let (req, prompt_tokens) = offload::run(bytes.len(), req, |req| {
+            let n = tokens::chat_prompt(&req);
+            (req, n)
+        })
+        .await?;
+        ctx.prompt_estimate = prompt_tokens;
         let output_cap = req
             .output_cap()
             .unwrap_or(state.server.default_output_tokens);
@@ -65,7 +74,7 @@ pub async fn chat(
         authorize::run(&state, &mut ctx, &route, DataAction::Chat, estimate)?;
         let admission = admit::run(&state, &mut ctx, &route, output_cap).await?;
         inspect::begin(&state, &mut ctx, &route);
-        inspect::input(&state, &mut ctx, &mut req)?;
+        let mut req = inspect::input(&state, &mut ctx, req, bytes.len()).await?;
         record::capture_forwarded(&mut ctx, &req);
         let wants_usage = req.wants_stream_usage();
         req.model = route.upstream_model.clone();
@@ -79,8 +88,8 @@ pub async fn chat(
                 admission,
             ));
         }
-        let mut resp = forward::chat(&state, &mut ctx, &route, req).await?;
-        inspect::output(&state, &mut ctx, &mut resp)?;
+        let resp = forward::chat(&state, &mut ctx, &route, req).await?;
+        let mut resp = inspect::output(&state, &mut ctx, resp).await?;
         settle::run(&state, &mut ctx, resp.usage, admission).await;
         ctx.model_version = Some(std::mem::replace(&mut resp.model, route.name.to_string()));
         record::capture_response(&mut ctx, &resp);
@@ -101,16 +110,21 @@ pub async fn embeddings(
         record::ensure_available(&state)?;
         authenticate::run(&state, &mut ctx, &headers).await?;
         let bytes = body::read(&state, &headers, body).await?;
-        let mut req = parse::embeddings(&state, &bytes)?;
+        let req = parse::embeddings(&state, &bytes)?;
         let route = route::run(&state, &mut ctx, &req.model)?;
         let end_user = req.extra.get("user").and_then(|u| u.as_str());
         record::begin_capture(&state, &mut ctx, &route, &bytes, end_user);
-        ctx.prompt_estimate = tokens::embeddings(&req);
+        let (req, input_tokens) = offload::run(bytes.len(), req, |req| {
+            let n = tokens::embeddings(&req);
+            (req, n)
+        })
+        .await?;
+        ctx.prompt_estimate = input_tokens;
         let estimate = ctx.prompt_estimate;
         authorize::run(&state, &mut ctx, &route, DataAction::Embed, estimate)?;
         let admission = admit::run(&state, &mut ctx, &route, 0).await?;
         inspect::begin(&state, &mut ctx, &route);
-        inspect::embeddings_input(&state, &mut ctx, &mut req)?;
+        let mut req = inspect::embeddings_input(&state, &mut ctx, req, bytes.len()).await?;
         record::capture_forwarded(&mut ctx, &req);
         req.model = route.upstream_model.clone();
         let mut resp = forward::embeddings(&state, &mut ctx, &route, req).await?;

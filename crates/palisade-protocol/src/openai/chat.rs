@@ -116,6 +116,27 @@ impl ChatMessage {
         }
     }
 
+    /// Bytes of text the message carries: its content's text and its tool calls'
+    /// arguments (what a scanner reads), without copying them.
+    pub fn text_len(&self) -> usize {
+        let content = match &self.content {
+            None => 0,
+            Some(MessageContent::Text(t)) => t.len(),
+            Some(MessageContent::Parts(parts)) => parts
+                .iter()
+                .filter_map(|p| p.text.as_ref())
+                .map(String::len)
+                .sum(),
+        };
+        let arguments: usize = self
+            .tool_calls
+            .iter()
+            .flatten()
+            .map(|c| c.function.arguments.len())
+            .sum();
+        content + arguments
+    }
+
     /// The text of the message: a string content, or its text parts joined by newlines.
     pub fn text_content(&self) -> String {
         match &self.content {

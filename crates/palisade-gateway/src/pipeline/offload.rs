@@ -1,0 +1,55 @@
+//! Where the CPU-heavy steps of a request run. Counting a prompt's tokens and scanning
+//! its text cost tens of microseconds per KB each: nothing for an ordinary prompt, but a
+//! body at the 4 MB limit would hold its async worker — and every connection waiting on
+//! that worker — for a few hundred milliseconds, so one caller could stall everyone's
+//! traffic. From [`OFFLOAD_BYTES`] of text on, such a step runs on tokio's blocking pool
+//! and the worker goes on serving other connections; below it the step runs in place,
+//! where a hand-off between threads would cost more than the step.
+
+use crate::error::GatewayError;
+
+/// Text from this size on (about a millisecond of counting or scanning) is worked on off
+/// the async workers.
+pub const OFFLOAD_BYTES: usize = 64 * 1024;
+
+/// Runs `work` on `input`: in place for less than [`OFFLOAD_BYTES`] of text (`size`), on
+/// the blocking pool otherwise. The input travels by value and comes back in the result.
+pub async fn run<T, R>(
+    size: usize,
+    input: T,
+    work: impl FnOnce(T) -> R + Send + 'static,
+) -> Result<R, GatewayError>
+where
+    T: Send + 'static,
+    R: Send + 'static,
+{
+    if size < OFFLOAD_BYTES {
+        return Ok(work(input));
+    }
+    tokio::task::spawn_blocking(move || work(input))
+        .await
+        .map_err(|err| {
+            tracing::error!(error = %err, "a request step on the blocking pool failed");
+            GatewayError::Internal
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn small_work_runs_in_place_and_large_work_on_the_blocking_pool() {
+        let here = std::thread::current().id();
+        let small = run(10, (), |()| std::thread::current().id()).await;
+        assert_eq!(small.ok(), Some(here));
+        let large = run(OFFLOAD_BYTES, (), |()| std::thread::current().id()).await;
+        assert!(large.is_ok_and(|id| id != here));
+    }
+
+    #[tokio::test]
+    async fn a_panicking_step_is_an_internal_error() {
+        let failed = run(OFFLOAD_BYTES, (), |()| -> u8 { panic!("scanner bug") }).await;
+        assert!(matches!(failed, Err(GatewayError::Internal)));
+    }
+}
