@@ -1,8 +1,8 @@
 //! Where the CPU-heavy steps of a request run. Counting a prompt's tokens and scanning
-//! its text cost tens of microseconds per KB each: nothing for an ordinary prompt, but a
-//! body at the 4 MB limit would hold its async worker — and every connection waiting on
-//! that worker — for a few hundred milliseconds, so one caller could stall everyone's
-//! traffic. From [`OFFLOAD_BYTES`] of text on, such a step runs on tokio's blocking pool
+//! its text cost tens of microseconds per KB (the standard scanner alone about 37 µs/KB,
+//! `bench/scan/RESULTS.md`): nothing for an ordinary prompt, but a body at the 4 MB
+//! limit would hold its async worker — and every connection waiting on that worker — for
+//! well over 100 ms, so one caller could stall everyone's traffic. From [`OFFLOAD_BYTES`] of text on, such a step runs on tokio's blocking pool
 //! and the worker goes on serving other connections; below it the step runs in place,
 //! where a hand-off between threads would cost more than the step.
 
