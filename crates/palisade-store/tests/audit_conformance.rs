@@ -174,24 +174,24 @@ async fn sqlite_direct_writer_defers_the_search_index() {
 async fn sqlite_search_index_divergence() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("palisade.db").display());
-    let store = connect(&url, 2).await.unwrap();
-    let raw = sqlx::SqlitePool::connect(&url).await.unwrap();
-    search_index_divergence(store.audit.clone(), |sql| {
-        let raw = raw.clone();
-        async move {
-            sqlx::query(sql).execute(&raw).await.unwrap();
-        }
-    })
-    .await;
-    raw.close().await;
-    store.close().await;
+    search_index_divergence_on::<sqlx::Sqlite>(&url).await;
 }
 
 #[tokio::test]
 async fn postgres_search_index_divergence() {
     let pg = PgHarness::start().await.unwrap();
-    let store = connect(&pg.url(), 2).await.unwrap();
-    let raw = sqlx::PgPool::connect(&pg.url()).await.unwrap();
+    search_index_divergence_on::<sqlx::Postgres>(&pg.url()).await;
+}
+
+/// The search-index suite on the store at `url`, tampering through a raw pool of `DB`.
+async fn search_index_divergence_on<DB>(url: &str)
+where
+    DB: sqlx::Database,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+{
+    let store = connect(url, 2).await.unwrap();
+    let raw = sqlx::Pool::<DB>::connect(url).await.unwrap();
     search_index_divergence(store.audit.clone(), |sql| {
         let raw = raw.clone();
         async move {

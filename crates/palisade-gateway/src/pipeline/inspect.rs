@@ -73,17 +73,29 @@ pub async fn input(
     req: ChatRequest,
     size: usize,
 ) -> Result<ChatRequest, GatewayError> {
+    with_scan_state(state, ctx, req, size, scan_request).await
+}
+
+/// Runs one inspection `step` over `item` with the request's scanning state, in place or
+/// on the blocking pool ([`offload::run`]); without a profile, `item` passes unchanged.
+async fn with_scan_state<T: Send + 'static>(
+    state: &Arc<GatewayState>,
+    ctx: &mut RequestCtx,
+    item: T,
+    size: usize,
+    step: fn(&GatewayState, &mut ScanState, &mut T) -> Result<(), GatewayError>,
+) -> Result<T, GatewayError> {
     let Some(scan) = ctx.scan.take() else {
-        return Ok(req);
+        return Ok(item);
     };
     let state = Arc::clone(state);
-    let (req, scan, verdict) = offload::run(size, (req, scan), move |(mut req, mut scan)| {
-        let verdict = scan_request(&state, &mut scan, &mut req);
-        (req, scan, verdict)
+    let (item, scan, verdict) = offload::run(size, (item, scan), move |(mut item, mut scan)| {
+        let verdict = step(&state, &mut scan, &mut item);
+        (item, scan, verdict)
     })
     .await?;
     ctx.scan = Some(scan);
-    verdict.map(|()| req)
+    verdict.map(|()| item)
 }
 
 fn scan_request(
@@ -150,17 +162,7 @@ pub async fn embeddings_input(
     req: EmbeddingsRequest,
     size: usize,
 ) -> Result<EmbeddingsRequest, GatewayError> {
-    let Some(scan) = ctx.scan.take() else {
-        return Ok(req);
-    };
-    let state = Arc::clone(state);
-    let (req, scan, verdict) = offload::run(size, (req, scan), move |(mut req, mut scan)| {
-        let verdict = scan_embeddings(&state, &mut scan, &mut req);
-        (req, scan, verdict)
-    })
-    .await?;
-    ctx.scan = Some(scan);
-    verdict.map(|()| req)
+    with_scan_state(state, ctx, req, size, scan_embeddings).await
 }
 
 fn scan_embeddings(
@@ -193,31 +195,22 @@ pub async fn output(
     ctx: &mut RequestCtx,
     resp: ChatResponse,
 ) -> Result<ChatResponse, GatewayError> {
-    let Some(scan) = ctx.scan.take() else {
-        return Ok(resp);
-    };
-    let size = resp
-        .choices
-        .iter()
-        .map(|c| c.message.text_len())
-        .sum::<usize>();
-    let state = Arc::clone(state);
-    let (resp, scan) = offload::run(size, (resp, scan), move |(mut resp, mut scan)| {
-        scan_answer(&state, &mut scan, &mut resp);
-        (resp, scan)
-    })
-    .await?;
-    ctx.scan = Some(scan);
-    Ok(resp)
+    let size = resp.choices.iter().map(|c| c.message.text_len()).sum();
+    with_scan_state(state, ctx, resp, size, scan_answer).await
 }
 
-fn scan_answer(state: &GatewayState, scan: &mut ScanState, resp: &mut ChatResponse) {
+/// Never refuses: a `block` on output empties the choice instead.
+fn scan_answer(
+    state: &GatewayState,
+    scan: &mut ScanState,
+    resp: &mut ChatResponse,
+) -> Result<(), GatewayError> {
     let Some(scanning) = &state.scanning else {
-        return;
+        return Ok(());
     };
     if !scan.profile.scan_output {
         restore_all(scan, resp);
-        return;
+        return Ok(());
     }
     let started = Instant::now();
     for choice in &mut resp.choices {
@@ -254,6 +247,7 @@ fn scan_answer(state: &GatewayState, scan: &mut ScanState, resp: &mut ChatRespon
     }
     state.metrics.scan_time("output", started.elapsed());
     count(state, scan, "output");
+    Ok(())
 }
 
 /// Restores pseudonyms in an answer the profile does not scan.
