@@ -195,6 +195,9 @@ pub async fn output(
     ctx: &mut RequestCtx,
     resp: ChatResponse,
 ) -> Result<ChatResponse, GatewayError> {
+    if ctx.scan.is_none() {
+        return Ok(resp);
+    }
     let size = resp.choices.iter().map(|c| c.message.text_len()).sum();
     with_scan_state(state, ctx, resp, size, scan_answer).await
 }

@@ -61,11 +61,7 @@ pub async fn chat(
         ctx.stream = req.is_stream();
         let route = route::run(&state, &mut ctx, &req.model)?;
         record::begin_capture(&state, &mut ctx, &route, &bytes, req.user.as_deref());
-        let (req, prompt_tokens) = offload::run(bytes.len(), req, |req| {
-            let n = tokens::chat_prompt(&req);
-            (req, n)
-        })
-        .await?;
+        let (req, prompt_tokens) = offload::read(bytes.len(), req, tokens::chat_prompt).await?;
         ctx.prompt_estimate = prompt_tokens;
         let output_cap = req
             .output_cap()
@@ -114,11 +110,7 @@ pub async fn embeddings(
         let route = route::run(&state, &mut ctx, &req.model)?;
         let end_user = req.extra.get("user").and_then(|u| u.as_str());
         record::begin_capture(&state, &mut ctx, &route, &bytes, end_user);
-        let (req, input_tokens) = offload::run(bytes.len(), req, |req| {
-            let n = tokens::embeddings(&req);
-            (req, n)
-        })
-        .await?;
+        let (req, input_tokens) = offload::read(bytes.len(), req, tokens::embeddings).await?;
         ctx.prompt_estimate = input_tokens;
         let estimate = ctx.prompt_estimate;
         authorize::run(&state, &mut ctx, &route, DataAction::Embed, estimate)?;

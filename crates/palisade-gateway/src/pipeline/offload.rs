@@ -34,6 +34,19 @@ where
         })
 }
 
+/// Like [`run`], for a step that only reads its input: returns the input with the result.
+pub async fn read<T, R>(size: usize, input: T, work: fn(&T) -> R) -> Result<(T, R), GatewayError>
+where
+    T: Send + 'static,
+    R: Send + 'static,
+{
+    run(size, input, move |input| {
+        let result = work(&input);
+        (input, result)
+    })
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
