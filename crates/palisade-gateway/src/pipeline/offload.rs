@@ -29,7 +29,13 @@ where
     tokio::task::spawn_blocking(move || work(input))
         .await
         .map_err(|err| {
-            tracing::error!(error = %err, "a request step on the blocking pool failed");
+            // Not the panic's message: it could quote the text being worked on.
+            let how = if err.is_panic() {
+                "panicked"
+            } else {
+                "was cancelled"
+            };
+            tracing::error!("a request step on the blocking pool {how}");
             GatewayError::Internal
         })
 }
