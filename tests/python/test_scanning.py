@@ -198,17 +198,115 @@ def test_a_secret_in_the_answer_ends_the_stream_before_any_of_it(client: openai.
     assert any(f["kind"] == "secret" and f["location"].startswith("output") for f in record["findings"])
 
 
-def test_a_secret_in_a_plain_answer_is_filtered(client: openai.OpenAI):
-    completion = ask(client, "rot13", rot13(f"The key is {AWS_KEY}."))
-    choice = completion.choices[0]
+def test_a_secret_in_a_plain_answer_is_filtered(client: openai.OpenAI, gateway: Gateway):
+    raw = client.chat.completions.with_raw_response.create(
+        model="rot13", messages=[{"role": "user", "content": rot13(f"The key is {AWS_KEY}.")}]
+    )
+    choice = raw.parse().choices[0]
     assert choice.finish_reason == "content_filter"
     assert not choice.message.content
+    record = audit_findings(gateway, raw.headers["x-request-id"])
+    assert record["decision"] == "block"
+    assert any(f["kind"] == "secret" and f["location"] == "output.choices[0]" for f in record["findings"])
 
 
 def test_a_secret_split_across_chunks_is_redacted_in_the_stream(client: openai.OpenAI):
     seen, finish = stream_text(client, "rot13-redact", rot13(f"Use {AWS_KEY} for the bucket."))
     assert seen == "Use [REDACTED_SECRET] for the bucket."
     assert finish == "stop"
+
+
+# --------------------------------------------------------------------------- reasoning and logprobs
+# A model's answer is not only `content`: reasoning models put text in
+# `reasoning_content`, and `logprobs: true` spells the answer out token by token. Neither
+# may carry what the scanners removed. The mock answers in `reasoning_content` when the
+# request has `reasoning_effort`, and adds per-token logprobs when asked.
+
+
+def reasoning_of(message) -> str | None:
+    return (message.model_extra or {}).get("reasoning_content")
+
+
+def test_a_secret_in_the_reasoning_filters_the_answer(client: openai.OpenAI, gateway: Gateway):
+    raw = client.chat.completions.with_raw_response.create(
+        model="rot13", messages=[{"role": "user", "content": rot13(f"The key is {AWS_KEY}.")}], reasoning_effort="low"
+    )
+    choice = raw.parse().choices[0]
+    assert choice.finish_reason == "content_filter"
+    assert not choice.message.content
+    assert reasoning_of(choice.message) is None
+    assert "AKIA" not in raw.http_response.text
+    record = audit_findings(gateway, raw.headers["x-request-id"])
+    assert record["decision"] == "block"
+
+
+def test_a_secret_in_the_reasoning_is_redacted(client: openai.OpenAI):
+    completion = ask(client, "rot13-redact", rot13(f"Use {AWS_KEY} for the bucket."), reasoning_effort="low")
+    assert reasoning_of(completion.choices[0].message) == "Use [REDACTED_SECRET] for the bucket."
+    assert completion.choices[0].message.content == "Done thinking."
+
+
+def stream_reasoning(client: openai.OpenAI, model: str, text: str, **kwargs) -> tuple[str, str, str | None, list]:
+    """Reasoning and content the client assembled from the stream, the last finish
+    reason, and every chunk's logprobs."""
+    reasoning, content, finish, logprobs = [], [], None, []
+    for chunk in ask(client, model, text, stream=True, **kwargs):
+        for choice in chunk.choices:
+            reasoning.append((choice.delta.model_extra or {}).get("reasoning_content") or "")
+            content.append(choice.delta.content or "")
+            finish = choice.finish_reason or finish
+            logprobs.append(choice.logprobs)
+    return "".join(reasoning), "".join(content), finish, logprobs
+
+
+def test_a_secret_in_streamed_reasoning_ends_the_stream_before_any_of_it(client: openai.OpenAI):
+    plain = f"Use {AWS_KEY} for the bucket, then rotate it."
+    reasoning, content, finish, _ = stream_reasoning(client, "rot13", rot13(plain), reasoning_effort="low")
+    assert finish == "content_filter"
+    assert "AKIA" not in reasoning and AWS_KEY[:6] not in reasoning
+    assert plain.startswith(reasoning)
+    assert content == ""
+
+
+def test_a_secret_split_across_reasoning_chunks_is_redacted(client: openai.OpenAI):
+    reasoning, content, finish, _ = stream_reasoning(client, "rot13-redact", rot13(f"Use {AWS_KEY} now."), reasoning_effort="low")
+    assert reasoning == "Use [REDACTED_SECRET] now."
+    assert content == "Done thinking."
+    assert finish == "stop"
+
+
+def test_logprobs_never_spell_out_a_filtered_answer(client: openai.OpenAI):
+    # Blocked: the answer is emptied and its tokens go with it.
+    raw = client.chat.completions.with_raw_response.create(
+        model="rot13", messages=[{"role": "user", "content": rot13(f"The key is {AWS_KEY}.")}], logprobs=True
+    )
+    assert raw.parse().choices[0].finish_reason == "content_filter"
+    assert "AKIA" not in raw.http_response.text and "AKIA" not in raw.http_response.text.replace('","', "")
+    assert raw.parse().choices[0].logprobs is None
+    # Redacted: the tokens would still hold the secret.
+    completion = ask(client, "rot13-redact", rot13(f"Use {AWS_KEY} now."), logprobs=True)
+    assert completion.choices[0].message.content == "Use [REDACTED_SECRET] now."
+    assert completion.choices[0].logprobs is None
+    # Untouched answers keep their logprobs.
+    completion = ask(client, "rot13-redact", rot13("Nothing to hide here."), logprobs=True)
+    tokens = "".join(t.token for t in completion.choices[0].logprobs.content)
+    assert tokens == completion.choices[0].message.content == "Nothing to hide here."
+
+
+def test_streamed_logprobs_are_withheld_while_output_is_scanned(client: openai.OpenAI, mock_upstream: MockUpstream):
+    # Text before the key is released while the key is held back; a chunk releasing it
+    # would otherwise carry its own tokens, the key's first bytes among them.
+    plain = f"The bucket for the quarterly report needs a key, so use {AWS_KEY} for it now."
+    direct = openai.OpenAI(base_url=mock_upstream.base_url, api_key="unused")
+    _, _, _, upstream = stream_reasoning(direct, "rot13-3", rot13(plain), logprobs=True)
+    assert "AKIA" in "".join(t.token for lp in upstream if lp for t in lp.content)
+    _, content, finish, logprobs = stream_reasoning(client, "rot13", rot13(plain), logprobs=True)
+    assert finish == "content_filter"
+    assert content and plain.startswith(content) and "AKIA" not in content
+    assert all(lp is None for lp in logprobs), logprobs
+    _, content, finish, logprobs = stream_reasoning(client, "rot13-redact", rot13(plain), logprobs=True)
+    assert content == plain.replace(AWS_KEY, "[REDACTED_SECRET]")
+    assert all(lp is None for lp in logprobs), logprobs
 
 
 # --------------------------------------------------------------------------- streamed tool calls

@@ -3,6 +3,7 @@
 //! format's per-message overhead. Counting happens once per request, before limits and
 //! policy see the estimate.
 
+use palisade_protocol::openai::model_text;
 use palisade_protocol::openai::{ChatRequest, EmbeddingInput, EmbeddingsRequest};
 use tiktoken_rs::CoreBPE;
 
@@ -27,8 +28,8 @@ pub fn count(text: &str) -> u64 {
     }
 }
 
-/// Prompt tokens of a chat request: every message's text, names, tool calls and the
-/// tool definitions.
+/// Prompt tokens of a chat request: every message's text, names, tool calls and other
+/// model-text fields (an earlier turn's reasoning or refusal), and the tool definitions.
 pub fn chat_prompt(req: &ChatRequest) -> u64 {
     let mut total = REPLY_PRIMING;
     for m in &req.messages {
@@ -38,6 +39,9 @@ pub fn chat_prompt(req: &ChatRequest) -> u64 {
         }
         for call in m.tool_calls.iter().flatten() {
             total += count(&call.function.name) + count(&call.function.arguments) + 3;
+        }
+        for field in model_text::TEXT_FIELDS {
+            total += field.get(&m.extra).map_or(0, count);
         }
     }
     if let Some(tools) = &req.tools {

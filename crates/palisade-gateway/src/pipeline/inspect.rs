@@ -5,10 +5,14 @@
 //!   developer messages when the profile says so) and embeddings input. A `block`
 //!   refuses with 400 `content_policy_violation` naming the finding kinds, never the
 //!   text; redact, mask and pseudonymize rewrite the text before it goes upstream.
-//! - **Output**: the model's answer is scanned and rewritten the same way, then the
-//!   request's pseudonyms are restored. A `block` on output empties the answer and sets
-//!   `finish_reason: "content_filter"`. Streams go through [`palisade_scan::stream`]'s
-//!   guard, one per choice and per tool call: see [`StreamInspector`].
+//! - **Output**: the model's answer — content, tool-call arguments and the other
+//!   model-text fields (refusal, reasoning, audio transcript: [`model_text`]) — is
+//!   scanned and rewritten the same way, then the request's pseudonyms are restored. A
+//!   `block` on output empties the answer and sets `finish_reason: "content_filter"`.
+//!   When a choice's text was changed or blocked, its token `logprobs` and audio data
+//!   are withheld: they would still spell out what the model wrote. Streams go through
+//!   [`palisade_scan::stream`]'s guard, one per choice and per streamed text: see
+//!   [`StreamInspector`].
 //! - **System-prompt leaks**: the request's system and developer prompts (as forwarded)
 //!   are kept as word-run hashes, and an answer repeating a stretch of them is a
 //!   `system_prompt_leak` finding ([`palisade_scan::leak`]).
@@ -18,9 +22,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use palisade_protocol::openai::model_text::{self, TextField};
 use palisade_protocol::openai::{
-    ChatMessage, ChatRequest, ChatResponse, ContentPart, EmbeddingInput, EmbeddingsRequest,
-    MessageContent,
+    ChatMessage, ChatRequest, ChatResponse, EmbeddingInput, EmbeddingsRequest, MessageContent,
 };
 use palisade_scan::engine::Scanner;
 use palisade_scan::leak::PromptLeak;
@@ -47,6 +51,9 @@ pub struct ScanState {
     pub findings: Vec<palisade_audit::Finding>,
     /// The request's system and developer prompts, to recognise them in the answer.
     pub leak: Option<Arc<PromptLeak>>,
+    /// A `block` on output filtered a (non-streamed) answer: the request is recorded as
+    /// blocked although the client gets a 200 with `finish_reason: "content_filter"`.
+    pub blocked_output: bool,
 }
 
 /// Chooses the request's profile (by model and the caller's groups).
@@ -60,6 +67,7 @@ pub fn begin(state: &GatewayState, ctx: &mut RequestCtx, route: &ModelRoute) {
             vault: Vault::new(),
             findings: Vec::new(),
             leak: None,
+            blocked_output: false,
         });
     }
 }
@@ -113,7 +121,7 @@ fn scan_request(
             continue;
         }
         let location = || format!("input.messages[{i}]");
-        for text in message_texts(msg) {
+        for text in msg.texts_mut() {
             blocked.extend(inspect_text(scanning.scanner(), scan, text, &location));
         }
     }
@@ -219,7 +227,8 @@ fn scan_answer(
     for choice in &mut resp.choices {
         let index = choice.index;
         let mut blocked = false;
-        for text in message_texts(&mut choice.message) {
+        let mut changed = false;
+        for text in choice.message.texts_mut() {
             let findings = scan_output(
                 scanning.scanner(),
                 &scan.profile,
@@ -236,16 +245,29 @@ fn scan_answer(
             }
             if let Some(new) = rewrite(text, &applied, &mut scan.vault, Direction::Output) {
                 *text = new;
+                changed = true;
             }
             if let Some(restored) = scan.vault.restore(text) {
                 *text = restored;
+                changed = true;
             }
         }
         if blocked {
             state.metrics.scan_blocked("output");
-            choice.message.content = Some(MessageContent::Text(String::new()));
-            choice.message.tool_calls = None;
+            scan.blocked_output = true;
+            let message = &mut choice.message;
+            message.content = Some(MessageContent::Text(String::new()));
+            message.tool_calls = None;
+            for field in model_text::TEXT_FIELDS {
+                field.take(&mut message.extra);
+            }
+            message.extra.remove("audio");
             choice.finish_reason = Some("content_filter".into());
+        }
+        if blocked || changed {
+            // Token log-probabilities and audio would still carry the text as the model
+            // wrote it.
+            model_text::withhold_unscannable(&mut choice.extra, &mut choice.message.extra);
         }
     }
     state.metrics.scan_time("output", started.elapsed());
@@ -256,10 +278,15 @@ fn scan_answer(
 /// Restores pseudonyms in an answer the profile does not scan.
 fn restore_all(scan: &mut ScanState, resp: &mut ChatResponse) {
     for choice in &mut resp.choices {
-        for text in message_texts(&mut choice.message) {
+        let mut changed = false;
+        for text in choice.message.texts_mut() {
             if let Some(restored) = scan.vault.restore(text) {
                 *text = restored;
+                changed = true;
             }
+        }
+        if changed {
+            model_text::withhold_unscannable(&mut choice.extra, &mut choice.message.extra);
         }
     }
 }
@@ -310,27 +337,6 @@ fn scanned_role(msg: &ChatMessage, profile: &Profile) -> bool {
     }
 }
 
-/// Every text a message carries: its content (string or text parts) and tool-call
-/// arguments.
-fn message_texts(msg: &mut ChatMessage) -> Vec<&mut String> {
-    let mut out: Vec<&mut String> = Vec::new();
-    match &mut msg.content {
-        Some(MessageContent::Text(t)) => out.push(t),
-        Some(MessageContent::Parts(parts)) => {
-            out.extend(
-                parts
-                    .iter_mut()
-                    .filter_map(|p: &mut ContentPart| p.text.as_mut()),
-            );
-        }
-        None => {}
-    }
-    for call in msg.tool_calls.iter_mut().flatten() {
-        out.push(&mut call.function.arguments);
-    }
-    out
-}
-
 fn record_findings(scan: &mut ScanState, applied: &[Applied], location: &str) {
     for a in applied {
         if scan.findings.len() >= MAX_RECORDED_FINDINGS {
@@ -359,8 +365,8 @@ fn count(state: &GatewayState, scan: &ScanState, direction: &'static str) {
     }
 }
 
-/// Output inspection for a stream: one guard per [`StreamPart`] — each choice's text and
-/// each of its tool calls' arguments. Deltas go through their part's guard; what it
+/// Output inspection for a stream: one guard per [`StreamPart`] — each choice's text,
+/// each of its tool calls' arguments and each of its model-text fields. Deltas go through their part's guard; what it
 /// releases replaces the delta.
 pub struct StreamInspector {
     scan_fn: ScanFn,
@@ -374,18 +380,22 @@ pub struct StreamInspector {
     spent: Duration,
 }
 
-/// One independently streamed text of a response: a choice's content, or the arguments
-/// of one of its tool calls (fragments with the same index concatenate).
+/// One independently streamed text of a response: a choice's content, the arguments of
+/// one of its tool calls (fragments with the same index concatenate), or one of its
+/// model-text fields ([`model_text::TEXT_FIELDS`]: reasoning, refusal, …).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StreamPart {
     Content { choice: u32 },
     Arguments { choice: u32, call: u32 },
+    Field { choice: u32, field: TextField },
 }
 
 impl StreamPart {
     pub fn choice(self) -> u32 {
         match self {
-            StreamPart::Content { choice } | StreamPart::Arguments { choice, .. } => choice,
+            StreamPart::Content { choice }
+            | StreamPart::Arguments { choice, .. }
+            | StreamPart::Field { choice, .. } => choice,
         }
     }
 
@@ -395,6 +405,18 @@ impl StreamPart {
             StreamPart::Arguments { choice, call } => {
                 format!("output.choices[{choice}].tool_calls[{call}]")
             }
+            StreamPart::Field { choice, field } => {
+                format!("output.choices[{choice}].{}", field.path())
+            }
+        }
+    }
+
+    /// Release order within a choice: content, tool calls, then the other fields.
+    fn rank(self) -> u8 {
+        match self {
+            StreamPart::Content { .. } => 0,
+            StreamPart::Arguments { .. } => 1,
+            StreamPart::Field { .. } => 2,
         }
     }
 }
@@ -485,7 +507,8 @@ impl StreamInspector {
         verdict(step)
     }
 
-    /// The parts of `choice` seen so far: its content first, then its tool calls.
+    /// The parts of `choice` seen so far: its content first, then its tool calls, then
+    /// its other fields.
     pub fn parts_of(&self, choice: u32) -> Vec<StreamPart> {
         let mut parts: Vec<StreamPart> = self
             .guards
@@ -493,7 +516,7 @@ impl StreamInspector {
             .map(|(p, _)| *p)
             .filter(|p| p.choice() == choice)
             .collect();
-        parts.sort_by_key(|p| matches!(p, StreamPart::Arguments { .. }));
+        parts.sort_by_key(|p| p.rank());
         parts
     }
 

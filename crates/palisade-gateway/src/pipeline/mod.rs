@@ -184,7 +184,13 @@ async fn finish(
             if ctx.request_id.is_empty() {
                 return resp;
             }
-            match record::run(state, &mut ctx, resp.status().as_u16(), "ok").await {
+            // An answer filtered on output is a success for HTTP, a block for the record.
+            let code = if ctx.scan.as_ref().is_some_and(|s| s.blocked_output) {
+                "content_policy_violation"
+            } else {
+                "ok"
+            };
+            match record::run(state, &mut ctx, resp.status().as_u16(), code).await {
                 Ok(()) => resp,
                 Err(err) => respond::error(&ctx, err),
             }

@@ -1,7 +1,9 @@
 //! Streaming responses. Relays upstream chunks to the client as SSE, one chunk at a time:
-//! each is rewritten to the public model name, its text and tool-call arguments passed
-//! through the request's stream inspector (held back, rewritten, pseudonyms restored; a `block` ends the stream
-//! with `finish_reason: "content_filter"` before any blocked byte is sent), counted
+//! each is rewritten to the public model name, its text, tool-call arguments and other
+//! model-text fields (reasoning, refusal, …) passed through the request's stream
+//! inspector (held back, rewritten, pseudonyms restored; token log-probabilities and
+//! audio data withheld; a `block` ends the stream with `finish_reason: "content_filter"`
+//! before any blocked byte is sent), counted
 //! against the request's token allowance, and its usage taken for settlement. The stream
 //! ends with `[DONE]`; with a final `finish_reason: "length"` chunk and an error event
 //! when a hard token limit is reached; or with an OpenAI-style error event when the
@@ -18,6 +20,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use futures::StreamExt;
 use palisade_policy::limits::{Refusal, RefusalCode};
+use palisade_protocol::openai::model_text;
 use palisade_protocol::openai::{
     ChatChunk, ChunkChoice, Delta, FunctionCallDelta, ToolCallDelta, Usage,
 };
@@ -117,7 +120,8 @@ impl Relay {
         Bytes::from(out)
     }
 
-    /// Passes the chunk's text and tool-call arguments through the inspector. `Err(index)`
+    /// Passes the chunk's texts (content, tool-call arguments, model-text fields) through
+    /// the inspector and withholds its log-probabilities and audio data. `Err(index)`
     /// when a choice is blocked; `Ok(false)` when nothing is left worth sending.
     fn inspect(&mut self, chunk: &mut ChatChunk) -> Result<bool, u32> {
         let Some(inspector) = self.inspector.as_mut() else {
@@ -147,6 +151,24 @@ impl Relay {
                     }
                 }
             }
+            for field in model_text::TEXT_FIELDS {
+                let Some(delta) = field.take(&mut choice.delta.extra) else {
+                    continue;
+                };
+                match inspector.push(
+                    StreamPart::Field {
+                        choice: index,
+                        field,
+                    },
+                    &delta,
+                ) {
+                    StreamVerdict::Emit(t) => field.append(&mut choice.delta.extra, &t),
+                    StreamVerdict::Blocked => return Err(index),
+                }
+            }
+            // Text is held back and re-cut here: per-token log-probabilities and audio
+            // would reveal it before the scan has seen it.
+            model_text::withhold_unscannable(&mut choice.extra, &mut choice.delta.extra);
             if choice.finish_reason.is_some() {
                 for part in inspector.parts_of(index) {
                     let released = match inspector.finish(part) {
@@ -159,6 +181,9 @@ impl Relay {
                             append_arguments(&mut choice.delta, call, &released);
                         }
                         StreamPart::Arguments { .. } => {}
+                        StreamPart::Field { field, .. } => {
+                            field.append(&mut choice.delta.extra, &released);
+                        }
                     }
                 }
             }
@@ -197,6 +222,7 @@ impl Relay {
                     StreamPart::Arguments { call, .. } => {
                         append_arguments(&mut delta, call, &text);
                     }
+                    StreamPart::Field { field, .. } => field.append(&mut delta.extra, &text),
                 }
                 self.own_chunk(part.choice(), delta, None)
             })
@@ -299,6 +325,11 @@ impl Relay {
                             }) {
                                 record::capture_stream_text(ctx, args);
                             }
+                            for field in model_text::TEXT_FIELDS {
+                                if let Some(text) = field.get(&c.delta.extra) {
+                                    record::capture_stream_text(ctx, text);
+                                }
+                            }
                         }
                     }
                     if let Some(allowance) = self.allowance
@@ -345,7 +376,8 @@ fn append_arguments(delta: &mut Delta, call: u32, text: &str) {
         .push_str(text);
 }
 
-/// Completion tokens in one chunk's deltas (text and tool-call arguments).
+/// Completion tokens in one chunk's deltas (text, tool-call arguments and the other
+/// model-text fields, reasoning included).
 fn chunk_tokens(chunk: &ChatChunk) -> u64 {
     chunk
         .choices
@@ -360,7 +392,12 @@ fn chunk_tokens(chunk: &ChatChunk) -> u64 {
                 .filter_map(|t| t.function.as_ref()?.arguments.as_deref())
                 .map(tokens::count)
                 .sum();
-            text + args
+            let fields: u64 = model_text::TEXT_FIELDS
+                .iter()
+                .filter_map(|f| f.get(&c.delta.extra))
+                .map(tokens::count)
+                .sum();
+            text + args + fields
         })
         .sum()
 }

@@ -3,6 +3,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::model_text;
+
 /// A chat completion request. Fields Palisade reads are typed; every other field is kept
 /// in `extra` and forwarded untouched.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -116,8 +118,8 @@ impl ChatMessage {
         }
     }
 
-    /// Bytes of text the message carries: its content's text and its tool calls'
-    /// arguments (what a scanner reads), without copying them.
+    /// Bytes of text the message carries: what [`ChatMessage::texts_mut`] hands out,
+    /// without copying it.
     pub fn text_len(&self) -> usize {
         let content = match &self.content {
             None => 0,
@@ -134,7 +136,31 @@ impl ChatMessage {
             .flatten()
             .map(|c| c.function.arguments.len())
             .sum();
-        content + arguments
+        content + arguments + model_text::texts_len(&self.extra)
+    }
+
+    /// Every text the message carries, for scanners to read and rewrite: its content
+    /// (a string or the text parts), its tool calls' arguments, then the model-text
+    /// fields of [`model_text::TEXT_FIELDS`] (refusal, reasoning, a legacy function
+    /// call's arguments, an audio transcript).
+    pub fn texts_mut(&mut self) -> Vec<&mut String> {
+        let mut out: Vec<&mut String> = Vec::new();
+        match &mut self.content {
+            Some(MessageContent::Text(t)) => out.push(t),
+            Some(MessageContent::Parts(parts)) => {
+                out.extend(parts.iter_mut().filter_map(|p| p.text.as_mut()));
+            }
+            None => {}
+        }
+        for call in self.tool_calls.iter_mut().flatten() {
+            out.push(&mut call.function.arguments);
+        }
+        out.extend(
+            model_text::texts_mut(&mut self.extra)
+                .into_iter()
+                .map(|(_, t)| t),
+        );
+        out
     }
 
     /// The text of the message: a string content, or its text parts joined by newlines.

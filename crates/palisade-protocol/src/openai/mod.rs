@@ -4,6 +4,7 @@
 pub mod chat;
 pub mod embeddings;
 pub mod error;
+pub mod model_text;
 pub mod models;
 
 pub use chat::*;

@@ -11,6 +11,11 @@
 //! | `rot13-<n>` | answers the last user message ROT13-decoded (so a test can make the model "say" what the gateway would refuse as input); chunks of `n` bytes |
 //! | with `tools` | `echo-<n>` and `rot13-<n>` call the first tool with their answer as the arguments `{"text": …}`, streamed in chunks of `n` bytes; other models call it with `{"city":"Paris"}` |
 //! | anything else | a normal answer |
+//!
+//! Request fields change any model's answer: with `reasoning_effort`, the reply goes to
+//! `reasoning_content` (streamed as reasoning deltas) and `content` is a short fixed
+//! text; with `logprobs: true`, the answer's content comes with per-token `logprobs`
+//! (tokens of a few bytes; in a stream, one entry per chunk).
 
 use std::time::Duration;
 

@@ -89,6 +89,27 @@ fn reply_text(req: &Value, behavior: Behavior) -> String {
     }
 }
 
+/// The answer of a model asked to reason (`reasoning_effort` in the request): the reply
+/// goes to `reasoning_content`, as DeepSeek and vLLM send it, and this to `content`.
+const REASONED: &str = "Done thinking.";
+
+fn reasons(req: &Value) -> bool {
+    req.get("reasoning_effort").is_some_and(|v| !v.is_null())
+}
+
+fn wants_logprobs(req: &Value) -> bool {
+    req["logprobs"].as_bool() == Some(true)
+}
+
+/// OpenAI's `logprobs` object for tokens `tokens` (made-up probabilities).
+fn logprobs(tokens: &[&str]) -> Value {
+    let content: Vec<Value> = tokens
+        .iter()
+        .map(|t| json!({"token": t, "logprob": -0.25, "bytes": t.as_bytes(), "top_logprobs": []}))
+        .collect();
+    json!({"content": content, "refusal": null})
+}
+
 fn rot13(text: &str) -> String {
     text.chars()
         .map(|c| match c {
@@ -129,15 +150,25 @@ pub async fn chat(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: B
     if req["stream"].as_bool() == Some(true) {
         return stream(&req, &model, behavior, call, usage);
     }
+    let reasons = reasons(&req);
     let message = match &call {
         Some(c) => json!({"role": "assistant", "content": null, "tool_calls": [c]}),
+        None if reasons => json!({"role": "assistant", "content": REASONED,
+                                  "reasoning_content": reply_text(&req, behavior)}),
         None => json!({"role": "assistant", "content": reply_text(&req, behavior)}),
+    };
+    let logprobs = match (&call, wants_logprobs(&req)) {
+        (None, true) => {
+            let text = message["content"].as_str().unwrap_or_default().to_owned();
+            logprobs(&pieces(&text, 3))
+        }
+        _ => Value::Null,
     };
     let finish = if call.is_some() { "tool_calls" } else { "stop" };
     let resp = json!({
         "id": "chatcmpl-mock", "object": "chat.completion", "created": 1_700_000_000, "model": model,
         "system_fingerprint": "fp_mock",
-        "choices": [{"index": 0, "message": message, "logprobs": null, "finish_reason": finish}],
+        "choices": [{"index": 0, "message": message, "logprobs": logprobs, "finish_reason": finish}],
         "usage": usage,
     });
     if let Behavior::Break(_) = behavior {
@@ -196,8 +227,20 @@ fn stream(
                 Some(n) => pieces(&text, n),
                 None => text.split_inclusive(' ').collect(),
             };
+            let (field, with_logprobs) = if reasons(req) {
+                ("reasoning_content", false)
+            } else {
+                ("content", wants_logprobs(req))
+            };
             for part in parts {
-                events.push(chunk(json!({"content": part}), Value::Null));
+                let mut event = chunk(json!({ field: part }), Value::Null);
+                if with_logprobs {
+                    event["choices"][0]["logprobs"] = logprobs(&[part]);
+                }
+                events.push(event);
+            }
+            if field != "content" {
+                events.push(chunk(json!({"content": REASONED}), Value::Null));
             }
             events.push(chunk(json!({}), json!("stop")));
         }
