@@ -126,8 +126,7 @@ impl ChatMessage {
             Some(MessageContent::Text(t)) => t.len(),
             Some(MessageContent::Parts(parts)) => parts
                 .iter()
-                .filter_map(|p| p.text.as_ref())
-                .map(String::len)
+                .map(|p| p.text.as_ref().map_or(0, String::len) + model_text::texts_len(&p.extra))
                 .sum(),
         };
         let arguments: usize = self
@@ -140,15 +139,23 @@ impl ChatMessage {
     }
 
     /// Every text the message carries, for scanners to read and rewrite: its content
-    /// (a string or the text parts), its tool calls' arguments, then the model-text
-    /// fields of [`model_text::TEXT_FIELDS`] (refusal, reasoning, a legacy function
-    /// call's arguments, an audio transcript).
+    /// (a string, or its parts' text and refusals), its tool calls' arguments, then the
+    /// model-text fields of [`model_text::TEXT_FIELDS`] (refusal, reasoning, a legacy
+    /// function call's arguments, an audio transcript).
     pub fn texts_mut(&mut self) -> Vec<&mut String> {
         let mut out: Vec<&mut String> = Vec::new();
         match &mut self.content {
             Some(MessageContent::Text(t)) => out.push(t),
             Some(MessageContent::Parts(parts)) => {
-                out.extend(parts.iter_mut().filter_map(|p| p.text.as_mut()));
+                for part in parts {
+                    out.extend(part.text.as_mut());
+                    // A `{"type": "refusal", "refusal": …}` part of an assistant turn.
+                    out.extend(
+                        model_text::texts_mut(&mut part.extra)
+                            .into_iter()
+                            .map(|(_, t)| t),
+                    );
+                }
             }
             None => {}
         }
@@ -338,4 +345,37 @@ pub struct FunctionCallDelta {
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub arguments: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn every_text_of_a_message_is_reachable() {
+        let mut msg: ChatMessage = serde_json::from_value(json!({
+            "role": "assistant",
+            "content": [
+                {"type": "text", "text": "part"},
+                {"type": "refusal", "refusal": "no"},
+                {"type": "image_url", "image_url": {"url": "https://example.org/a.png"}}
+            ],
+            "tool_calls": [{"id": "c1", "type": "function",
+                            "function": {"name": "f", "arguments": "{}"}}],
+            "reasoning_content": "why",
+            "audio": {"id": "a1", "data": "AAAA", "transcript": "said"}
+        }))
+        .unwrap();
+        let texts: Vec<String> = msg.texts_mut().into_iter().map(|t| t.clone()).collect();
+        assert_eq!(texts, ["part", "no", "{}", "why", "said"]);
+        assert_eq!(msg.text_len(), texts.iter().map(String::len).sum::<usize>());
+        for t in msg.texts_mut() {
+            t.make_ascii_uppercase();
+        }
+        let v = serde_json::to_value(&msg).unwrap();
+        assert_eq!(v["content"][1]["refusal"], "NO");
+        assert_eq!(v["reasoning_content"], "WHY");
+        assert_eq!(v["audio"]["data"], "AAAA", "audio data is not text");
+    }
 }
