@@ -216,6 +216,23 @@ def test_a_secret_split_across_chunks_is_redacted_in_the_stream(client: openai.O
     assert finish == "stop"
 
 
+# --------------------------------------------------------------------------- embeddings
+
+
+def test_embeddings_input_is_scanned_and_token_ids_are_refused(client: openai.OpenAI, gateway: Gateway):
+    with pytest.raises(openai.BadRequestError) as err:
+        client.embeddings.create(model="mock", input=["fine", f"the key is {AWS_KEY}"])
+    assert err.value.code == "content_policy_violation"
+    # Token ids could spell the same key in a tokenizer only the model knows: refused
+    # while the model's profile scans input, and recorded as a block.
+    with pytest.raises(openai.BadRequestError) as err:
+        client.embeddings.with_raw_response.create(model="mock", input=[[1, 2, 3], [4, 5]])
+    assert err.value.code == "unscannable_input"
+    assert err.value.param == "input"
+    record = audit_findings(gateway, err.value.response.headers["x-request-id"])
+    assert record["decision"] == "block"
+
+
 # --------------------------------------------------------------------------- reasoning and logprobs
 # A model's answer is not only `content`: reasoning models put text in
 # `reasoning_content`, and `logprobs: true` spells the answer out token by token. Neither
@@ -242,25 +259,41 @@ def test_a_secret_in_the_reasoning_filters_the_answer(client: openai.OpenAI, gat
 
 def test_a_secret_in_the_reasoning_is_redacted(client: openai.OpenAI):
     completion = ask(client, "rot13-redact", rot13(f"Use {AWS_KEY} for the bucket."), reasoning_effort="low")
-    assert reasoning_of(completion.choices[0].message) == "Use [REDACTED_SECRET] for the bucket."
-    assert completion.choices[0].message.content == "Done thinking."
+    message = completion.choices[0].message
+    assert reasoning_of(message) == "Use [REDACTED_SECRET] for the bucket."
+    # The same text in a field Palisade has no name for is scanned as well.
+    assert message.model_extra["reasoning_details"][0]["text"] == "Use [REDACTED_SECRET] for the bucket."
+    assert message.model_extra["reasoning_details"][0]["type"] == "reasoning.text"
+    assert message.content == "Done thinking."
 
 
 def stream_reasoning(client: openai.OpenAI, model: str, text: str, **kwargs) -> tuple[str, str, str | None, list]:
     """Reasoning and content the client assembled from the stream, the last finish
-    reason, and every chunk's logprobs."""
+    reason, and every chunk's logprobs. Fails if a chunk has `reasoning_details`, which
+    a scanned stream must not pass (the mock sends the reasoning there too)."""
     reasoning, content, finish, logprobs = [], [], None, []
     for chunk in ask(client, model, text, stream=True, **kwargs):
         for choice in chunk.choices:
-            reasoning.append((choice.delta.model_extra or {}).get("reasoning_content") or "")
+            extra = choice.delta.model_extra or {}
+            reasoning.append(extra.get("reasoning_content") or "")
+            assert "reasoning_details" not in extra, extra
             content.append(choice.delta.content or "")
             finish = choice.finish_reason or finish
             logprobs.append(choice.logprobs)
     return "".join(reasoning), "".join(content), finish, logprobs
 
 
-def test_a_secret_in_streamed_reasoning_ends_the_stream_before_any_of_it(client: openai.OpenAI):
+def test_a_secret_in_streamed_reasoning_ends_the_stream_before_any_of_it(client: openai.OpenAI, mock_upstream: MockUpstream):
     plain = f"Use {AWS_KEY} for the bucket, then rotate it."
+    # Straight from the model, the key streams in `reasoning_details` as well.
+    direct = openai.OpenAI(base_url=mock_upstream.base_url, api_key="unused")
+    details = [
+        d["text"]
+        for c in ask(direct, "rot13-4", rot13(plain), stream=True, reasoning_effort="low")
+        for ch in c.choices
+        for d in (ch.delta.model_extra or {}).get("reasoning_details", [])
+    ]
+    assert "".join(details) == plain
     reasoning, content, finish, _ = stream_reasoning(client, "rot13", rot13(plain), reasoning_effort="low")
     assert finish == "content_filter"
     assert "AKIA" not in reasoning and AWS_KEY[:6] not in reasoning

@@ -48,6 +48,13 @@ pub enum GatewayError {
     AuditUnavailable,
     #[error("content policy violation: {}", .kinds.join(", "))]
     ContentBlocked { kinds: Vec<String> },
+    /// Input in a form the scanners cannot read (token ids), for a model whose profile
+    /// scans input: refused rather than sent upstream unchecked.
+    #[error("{what} cannot be scanned")]
+    Unscannable {
+        what: &'static str,
+        param: &'static str,
+    },
 }
 
 impl GatewayError {
@@ -93,6 +100,15 @@ impl GatewayError {
                     kinds.join(", ")
                 ),
                 Some("messages".into()),
+            ),
+            E::Unscannable { what, param } => (
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                "unscannable_input",
+                format!(
+                    "The content policy for this model scans its input, and {what} cannot be scanned. Send the text instead."
+                ),
+                Some((*param).into()),
             ),
             E::Auth(AuthError::Missing) => (
                 StatusCode::UNAUTHORIZED,

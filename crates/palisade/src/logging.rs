@@ -1,6 +1,6 @@
 //! Log setup: JSON (default) or text lines on stderr, filtered by the configured level or
 //! `RUST_LOG`. What is logged is decided where it is logged: identifiers and numbers,
-//! never keys, tokens or prompt/response content.
+//! never keys, tokens or prompt/response content. Panics are logged by location only.
 
 use palisade_config::LogFormat;
 use tracing_subscriber::EnvFilter;
@@ -22,4 +22,13 @@ pub fn init(level: &str, format: LogFormat) {
     };
     // A second init (tests, demo after serve) keeps the first subscriber.
     let _ = result;
+    std::panic::set_hook(Box::new(|info| {
+        // Never the message: a panic while handling a request (a slice out of range, a
+        // failed parse) can quote the prompt or answer it was working on.
+        let location = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        tracing::error!(%location, "panic (its message is not logged: it may quote content)");
+    }));
 }

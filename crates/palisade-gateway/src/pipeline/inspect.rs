@@ -184,7 +184,19 @@ fn scan_embeddings(
     let texts: Vec<&mut String> = match &mut req.input {
         EmbeddingInput::One(s) => vec![s],
         EmbeddingInput::Many(v) => v.iter_mut().collect(),
-        EmbeddingInput::Tokens(_) | EmbeddingInput::TokenBatches(_) => Vec::new(),
+        // Token ids could spell out anything, in a tokenizer only the model knows.
+        EmbeddingInput::Tokens(_) | EmbeddingInput::TokenBatches(_) => {
+            if Category::ALL
+                .iter()
+                .any(|c| scan.profile.wants(*c, Direction::Input))
+            {
+                return Err(GatewayError::Unscannable {
+                    what: "token-id input",
+                    param: "input",
+                });
+            }
+            Vec::new()
+        }
     };
     let started = Instant::now();
     let mut blocked = Vec::new();
@@ -258,10 +270,8 @@ fn scan_answer(
             let message = &mut choice.message;
             message.content = Some(MessageContent::Text(String::new()));
             message.tool_calls = None;
-            for field in model_text::TEXT_FIELDS {
-                field.take(&mut message.extra);
-            }
-            message.extra.remove("audio");
+            // Every other field may carry the answer too (reasoning, audio, …).
+            message.extra.clear();
             choice.finish_reason = Some("content_filter".into());
         }
         if blocked || changed {

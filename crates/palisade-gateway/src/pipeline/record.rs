@@ -227,7 +227,7 @@ fn decision(status: u16, code: &str) -> Decision {
         | "budget_exceeded"
         | "concurrency_limit_exceeded"
         | "too_many_auth_failures" => Decision::Limit,
-        "content_policy_violation" => Decision::Block,
+        "content_policy_violation" | "unscannable_input" => Decision::Block,
         _ => Decision::Error,
     }
 }

@@ -151,6 +151,9 @@ impl Relay {
                     }
                 }
             }
+            // Text in fields with no name here cannot be held back piece by piece.
+            model_text::drop_unnamed_text(&mut choice.delta.extra);
+            model_text::drop_unnamed_text(&mut choice.extra);
             for field in model_text::TEXT_FIELDS {
                 let Some(delta) = field.take(&mut choice.delta.extra) else {
                     continue;

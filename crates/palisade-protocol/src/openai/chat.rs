@@ -141,7 +141,8 @@ impl ChatMessage {
     /// Every text the message carries, for scanners to read and rewrite: its content
     /// (a string, or its parts' text and refusals), its tool calls' arguments, then the
     /// model-text fields of [`model_text::TEXT_FIELDS`] (refusal, reasoning, a legacy
-    /// function call's arguments, an audio transcript).
+    /// function call's arguments, an audio transcript) and any other string of its
+    /// extra fields ([`model_text::other_texts_mut`]).
     pub fn texts_mut(&mut self) -> Vec<&mut String> {
         let mut out: Vec<&mut String> = Vec::new();
         match &mut self.content {
@@ -149,12 +150,9 @@ impl ChatMessage {
             Some(MessageContent::Parts(parts)) => {
                 for part in parts {
                     out.extend(part.text.as_mut());
-                    // A `{"type": "refusal", "refusal": …}` part of an assistant turn.
-                    out.extend(
-                        model_text::texts_mut(&mut part.extra)
-                            .into_iter()
-                            .map(|(_, t)| t),
-                    );
+                    // A `{"type": "refusal", "refusal": …}` part of an assistant turn, a
+                    // `{"type": "thinking", "thinking": [{"text": …}]}` part of an answer.
+                    model_text::all_texts_mut(&mut part.extra, &mut out);
                 }
             }
             None => {}
@@ -162,11 +160,7 @@ impl ChatMessage {
         for call in self.tool_calls.iter_mut().flatten() {
             out.push(&mut call.function.arguments);
         }
-        out.extend(
-            model_text::texts_mut(&mut self.extra)
-                .into_iter()
-                .map(|(_, t)| t),
-        );
+        model_text::all_texts_mut(&mut self.extra, &mut out);
         out
     }
 

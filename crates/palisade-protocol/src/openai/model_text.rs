@@ -6,6 +6,12 @@
 //! them, so the gateway scans them like content and a guardrail cannot be walked around
 //! by asking the model to answer in one of them.
 //!
+//! Fields with no name here are not trusted to be text-free: every string under them
+//! ([`all_texts_mut`]: `reasoning_details[].text`, `thinking_blocks[].thinking`, a legacy
+//! `function_call` whose `arguments` is an object, …) is model text too, except under
+//! [`OPAQUE_KEYS`] (ids, tags, signatures, base64 media). A stream cannot hold such text
+//! back piece by piece, so a scanned stream drops those fields ([`drop_unnamed_text`]).
+//!
 //! Two more carry the answer in a form a text scanner cannot check: the per-token
 //! `logprobs` of a choice (the chosen tokens spell the text out) and an audio answer's
 //! `data`. The gateway withholds them ([`withhold_unscannable`]) whenever it changed or
@@ -115,33 +121,110 @@ impl TextField {
     }
 }
 
-/// The model-text fields present in `extra`, each with its text, mutably.
-pub fn texts_mut(extra: &mut Map<String, Value>) -> Vec<(TextField, &mut String)> {
-    let mut out = Vec::new();
-    for (key, value) in extra.iter_mut() {
-        let Some(field) = TEXT_FIELDS.iter().find(|f| f.key == key.as_str()) else {
-            continue;
-        };
-        let value = match field.inner {
-            None => Some(value),
-            Some(inner) => value.get_mut(inner),
-        };
-        if let Some(Value::String(text)) = value {
-            out.push((*field, text));
+/// Keys whose values are identifiers, names, enum tags or opaque encodings (signatures,
+/// encrypted reasoning, base64 media), never text to scan, wherever they appear.
+pub const OPAQUE_KEYS: [&str; 11] = [
+    "id",
+    "type",
+    "object",
+    "name",
+    "format",
+    "signature",
+    "data",
+    "encrypted_content",
+    "file_data",
+    "image_url",
+    "input_audio",
+];
+
+/// Every string under `v`, skipping [`OPAQUE_KEYS`].
+fn strings_mut<'a>(v: &'a mut Value, out: &mut Vec<&'a mut String>) {
+    match v {
+        Value::String(s) => out.push(s),
+        Value::Array(items) => items.iter_mut().for_each(|x| strings_mut(x, out)),
+        Value::Object(map) => {
+            for (k, x) in map.iter_mut() {
+                if !OPAQUE_KEYS.contains(&k.as_str()) {
+                    strings_mut(x, out);
+                }
+            }
         }
+        _ => {}
     }
-    // The map's order is the JSON's; scan in the documented order instead.
-    out.sort_by_key(|(f, _)| TEXT_FIELDS.iter().position(|x| x == f));
-    out
 }
 
-/// Bytes of model text in `extra`'s text fields.
+/// The strings of one `extra` entry: a named field's text goes to `named` (skipped when
+/// `None`), every other string not under an opaque key to `others`.
+fn entry_strings<'a>(
+    key: &str,
+    value: &'a mut Value,
+    mut named: Option<&mut Vec<(TextField, &'a mut String)>>,
+    others: &mut Vec<&'a mut String>,
+) {
+    if OPAQUE_KEYS.contains(&key) {
+        return;
+    }
+    let Some(field) = TEXT_FIELDS.iter().find(|f| f.key == key).copied() else {
+        strings_mut(value, others);
+        return;
+    };
+    match (field.inner, value) {
+        (None, Value::String(text)) => {
+            if let Some(n) = named {
+                n.push((field, text));
+            }
+        }
+        (Some(inner), Value::Object(map)) => {
+            for (k, x) in map.iter_mut() {
+                if k == inner && x.is_string() {
+                    if let (Some(n), Value::String(text)) = (named.as_deref_mut(), x) {
+                        n.push((field, text));
+                    }
+                } else if !OPAQUE_KEYS.contains(&k.as_str()) {
+                    strings_mut(x, others);
+                }
+            }
+        }
+        (_, value) => strings_mut(value, others),
+    }
+}
+
+/// Appends every text of `extra` to `out`: the named fields' in [`TEXT_FIELDS`] order,
+/// then the others.
+pub fn all_texts_mut<'a>(extra: &'a mut Map<String, Value>, out: &mut Vec<&'a mut String>) {
+    let mut named = Vec::new();
+    let mut others = Vec::new();
+    for (key, value) in extra.iter_mut() {
+        entry_strings(key, value, Some(&mut named), &mut others);
+    }
+    named.sort_by_key(|(f, _)| TEXT_FIELDS.iter().position(|x| x == f));
+    out.extend(named.into_iter().map(|(_, t)| t));
+    out.extend(others);
+}
+
+/// Removes the entries of `extra` that carry text other than a named field's (what
+/// [`all_texts_mut`] hands out beyond the named fields). Returns how many went.
+pub fn drop_unnamed_text(extra: &mut Map<String, Value>) -> usize {
+    let before = extra.len();
+    extra.retain(|key, value| {
+        let mut found = Vec::new();
+        entry_strings(key, value, None, &mut found);
+        found.is_empty()
+    });
+    before - extra.len()
+}
+
+/// Bytes of text in `extra` (what [`all_texts_mut`] hands out).
 pub fn texts_len(extra: &Map<String, Value>) -> usize {
-    TEXT_FIELDS
-        .iter()
-        .filter_map(|f| f.get(extra))
-        .map(str::len)
-        .sum()
+    if extra.is_empty() {
+        return 0;
+    }
+    // The walk needs `&mut`; copying the (small) map beats a second walker that could
+    // drift from the first.
+    let mut copy = extra.clone();
+    let mut texts = Vec::new();
+    all_texts_mut(&mut copy, &mut texts);
+    texts.iter().map(|t| t.len()).sum()
 }
 
 /// Drops what carries a choice's answer in a form no scanner reads: the choice's
@@ -180,51 +263,50 @@ mod tests {
         }
     }
 
+    fn texts(extra: &mut Map<String, Value>) -> Vec<String> {
+        let mut out = Vec::new();
+        all_texts_mut(extra, &mut out);
+        out.into_iter().map(|t| t.clone()).collect()
+    }
+
     #[test]
-    fn finds_every_text_field_in_order() {
+    fn named_fields_come_first_in_order() {
         let mut extra = map(json!({
             "audio": {"id": "a1", "data": "AAAA", "transcript": "spoken"},
             "refusal": "no",
             "function_call": {"name": "f", "arguments": "{\"x\":1}"},
             "reasoning_content": "thinking",
-            "reasoning": "more thinking",
-            "annotations": [],
-            "other": "not model text"
+            "reasoning": "more thinking"
         }));
-        let found: Vec<(String, String)> = texts_mut(&mut extra)
-            .into_iter()
-            .map(|(f, t)| (f.path(), t.clone()))
-            .collect();
         assert_eq!(
-            found,
-            vec![
-                ("refusal".into(), "no".into()),
-                ("reasoning_content".into(), "thinking".into()),
-                ("reasoning".into(), "more thinking".into()),
-                ("function_call.arguments".into(), "{\"x\":1}".into()),
-                ("audio.transcript".into(), "spoken".into()),
-            ]
+            texts(&mut extra),
+            ["no", "thinking", "more thinking", "{\"x\":1}", "spoken"]
         );
         assert_eq!(texts_len(&extra), 2 + 8 + 13 + 7 + 6);
+        let paths: Vec<String> = TEXT_FIELDS.iter().map(|f| f.path()).collect();
+        assert_eq!(paths[3], "function_call.arguments");
+        assert_eq!(paths[4], "audio.transcript");
     }
 
     #[test]
     fn rewrites_in_place() {
-        let mut extra = map(json!({"refusal": "secret", "audio": {"transcript": "secret"}}));
-        for (_, text) in texts_mut(&mut extra) {
+        let mut extra =
+            map(json!({"refusal": "secret", "audio": {"transcript": "secret"}, "x": ["secret"]}));
+        let mut out = Vec::new();
+        all_texts_mut(&mut extra, &mut out);
+        for text in out {
             *text = "[REDACTED]".into();
         }
         assert_eq!(
             Value::Object(extra),
-            json!({"refusal": "[REDACTED]", "audio": {"transcript": "[REDACTED]"}})
+            json!({"refusal": "[REDACTED]", "audio": {"transcript": "[REDACTED]"}, "x": ["[REDACTED]"]})
         );
     }
 
     #[test]
-    fn null_and_non_string_fields_are_not_text() {
-        let mut extra =
-            map(json!({"refusal": null, "reasoning": {"effort": "low"}, "audio": null}));
-        assert!(texts_mut(&mut extra).is_empty());
+    fn null_fields_carry_no_text() {
+        let mut extra = map(json!({"refusal": null, "audio": null}));
+        assert!(texts(&mut extra).is_empty());
         let refusal = TEXT_FIELDS[0];
         assert_eq!(refusal.take(&mut extra), None);
         assert!(extra.contains_key("refusal"));
@@ -251,6 +333,43 @@ mod tests {
         assert!(delta.is_empty(), "empty text adds no field");
         reasoning.append(&mut delta, "step");
         assert_eq!(Value::Object(delta), json!({"reasoning_content": "step"}));
+    }
+
+    #[test]
+    fn unnamed_fields_are_text_unless_opaque() {
+        let mut extra = map(json!({
+            "reasoning_details": [
+                {"type": "reasoning.text", "text": "thought", "signature": "c2ln", "format": "x"},
+                {"type": "reasoning.encrypted", "data": "ZW5j", "id": "r1"}
+            ],
+            "thinking_blocks": [{"type": "thinking", "thinking": "pondered"}],
+            "function_call": {"name": "f", "arguments": {"ssn": "123-45-6789"}},
+            "reasoning": {"summary": "brief"},
+            "refusal": "named",
+            "audio": {"id": "a1", "data": "AAAA", "transcript": "named too", "expires_at": 1},
+            "annotations": [{"type": "url_citation", "url_citation": {"url": "https://x.test/", "title": "T"}}]
+        }));
+        let all = texts(&mut extra);
+        assert_eq!(all[..2], ["named", "named too"], "named fields first");
+        let mut others = all[2..].to_vec();
+        others.sort();
+        let want = [
+            "123-45-6789",
+            "T",
+            "brief",
+            "https://x.test/",
+            "pondered",
+            "thought",
+        ];
+        assert_eq!(others, want);
+        assert_eq!(
+            texts_len(&extra),
+            all.iter().map(String::len).sum::<usize>()
+        );
+        assert_eq!(drop_unnamed_text(&mut extra), 5);
+        let mut kept: Vec<&String> = extra.keys().collect();
+        kept.sort();
+        assert_eq!(kept, ["audio", "refusal"]);
     }
 
     #[test]

@@ -13,8 +13,8 @@
 //! | anything else | a normal answer |
 //!
 //! Request fields change any model's answer: with `reasoning_effort`, the reply goes to
-//! `reasoning_content` (streamed as reasoning deltas) and `content` is a short fixed
-//! text; with `logprobs: true`, the answer's content comes with per-token `logprobs`
+//! `reasoning_content` and again to `reasoning_details[].text` (streamed as reasoning
+//! deltas) and `content` is a short fixed text; with `logprobs: true`, the answer's content comes with per-token `logprobs`
 //! (tokens of a few bytes; in a stream, one entry per chunk).
 
 use std::time::Duration;

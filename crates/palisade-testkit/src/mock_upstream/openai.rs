@@ -153,8 +153,11 @@ pub async fn chat(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: B
     let reasons = reasons(&req);
     let message = match &call {
         Some(c) => json!({"role": "assistant", "content": null, "tool_calls": [c]}),
-        None if reasons => json!({"role": "assistant", "content": REASONED,
-                                  "reasoning_content": reply_text(&req, behavior)}),
+        None if reasons => {
+            let text = reply_text(&req, behavior);
+            json!({"role": "assistant", "content": REASONED, "reasoning_content": text,
+                   "reasoning_details": [{"type": "reasoning.text", "text": text, "format": "unknown"}]})
+        }
         None => json!({"role": "assistant", "content": reply_text(&req, behavior)}),
     };
     let logprobs = match (&call, wants_logprobs(&req)) {
@@ -234,6 +237,11 @@ fn stream(
             };
             for part in parts {
                 let mut event = chunk(json!({ field: part }), Value::Null);
+                if field != "content" {
+                    // As OpenRouter streams it: the same text again, in a field of its own.
+                    event["choices"][0]["delta"]["reasoning_details"] =
+                        json!([{"type": "reasoning.text", "text": part}]);
+                }
                 if with_logprobs {
                     event["choices"][0]["logprobs"] = logprobs(&[part]);
                 }
