@@ -67,6 +67,7 @@ MODELS: dict[str, tuple[str, str]] = {
     "rot13-redact": ("mock", "rot13-3"),
     "echo-flag": ("mock", "echo-7"),
     "echo-banned": ("mock", "echo-4"),
+    "echo-developer": ("mock", "echo-6"),
 }
 SIM_ALIAS = "sim-alias"
 MAX_BODY_BYTES = 256 * 1024  # above pipeline/offload.rs's 64 KB, so large texts take that path
@@ -353,6 +354,13 @@ actions = {{ banned = "block", pii = "pseudonymize" }}
 banned_terms = ["project bluebird"]
 banned_topics = {{ weapons = ["nerve agent"] }}
 
+# For `echo-developer`: the developer's text (system prompts, tool definitions) is
+# scanned too.
+[[scan.profiles]]
+name = "developer-text"
+scan_system = true
+actions = {{ secret = "block", email = "redact", injection = "flag", obfuscation = "flag" }}
+
 [[audit.capture_rules]]
 models = ["echo"]
 capture = "redacted"
@@ -372,6 +380,10 @@ profile = "flagger"
 [[scan.rules]]
 models = ["echo-banned"]
 profile = "banned"
+
+[[scan.rules]]
+models = ["echo-developer"]
+profile = "developer-text"
 
 """ + "\n".join(models)
 

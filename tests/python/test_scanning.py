@@ -216,6 +216,40 @@ def test_a_secret_split_across_chunks_is_redacted_in_the_stream(client: openai.O
     assert finish == "stop"
 
 
+# --------------------------------------------------------------------------- developer text
+
+
+def test_developer_text_is_scanned_when_the_profile_says_so(client: openai.OpenAI, mock_upstream: MockUpstream):
+    """`scan_system = true` (model `echo-developer`): system prompts and tool definitions
+    are scanned like the user's text; without it (`echo-redact`) they pass as written."""
+    system = {"role": "system", "content": f"Use the key {AWS_KEY} for storage."}
+    user = {"role": "user", "content": "hello"}
+    with pytest.raises(openai.BadRequestError) as err:
+        client.chat.completions.create(model="echo-developer", messages=[system, user])
+    assert err.value.code == "content_policy_violation"
+    assert "AKIA" not in str(err.value)
+    marker = uuid.uuid4().hex
+    client.chat.completions.create(model="echo-redact", messages=[system, {"role": "user", "content": marker}])
+    assert AWS_KEY in str(mock_upstream.requests_containing(marker)[-1]["body"]["messages"][0])
+
+    def tool(description: str, email_hint: str) -> dict:
+        return {"type": "function", "function": {"name": "notify", "description": description, "parameters": {
+            "type": "object", "properties": {"to": {"type": "string", "description": email_hint}}}}}
+
+    with pytest.raises(openai.BadRequestError) as err:
+        client.chat.completions.create(model="echo-developer", messages=[user], tools=[tool(f"Authenticate with {AWS_KEY}.", "who")])
+    assert err.value.code == "content_policy_violation"
+    marker = uuid.uuid4().hex
+    client.chat.completions.create(
+        model="echo-developer",
+        messages=[{"role": "user", "content": marker}],
+        tools=[tool("Send a note.", f"Defaults to {EMAIL} when unsure.")],
+    )
+    sent = mock_upstream.requests_containing(marker)[-1]["body"]["tools"][0]["function"]
+    assert sent["parameters"]["properties"]["to"]["description"] == "Defaults to [REDACTED_EMAIL] when unsure."
+    assert sent["name"] == "notify" and sent["parameters"]["properties"]["to"]["type"] == "string"
+
+
 # --------------------------------------------------------------------------- embeddings
 
 

@@ -2,9 +2,10 @@
 //!
 //! - **Input**: every message whose text the client controls (user, tool and function
 //!   results, assistant turns of the history and their tool-call arguments; system and
-//!   developer messages when the profile says so) and embeddings input. A `block`
-//!   refuses with 400 `content_policy_violation` naming the finding kinds, never the
-//!   text; redact, mask and pseudonymize rewrite the text before it goes upstream.
+//!   developer messages and tool definitions when the profile says so) and embeddings
+//!   input. A `block` refuses with 400 `content_policy_violation` naming the finding
+//!   kinds, never the text; redact, mask and pseudonymize rewrite the text before it
+//!   goes upstream.
 //! - **Output**: the model's answer — content, tool-call arguments and the other
 //!   model-text fields (refusal, reasoning, audio transcript: [`model_text`]) — is
 //!   scanned and rewritten the same way, then the request's pseudonyms are restored. A
@@ -123,6 +124,15 @@ fn scan_request(
         let location = || format!("input.messages[{i}]");
         for text in msg.texts_mut() {
             blocked.extend(inspect_text(scanning.scanner(), scan, text, &location));
+        }
+    }
+    if scan.profile.scan_system {
+        // Tool definitions are the developer's words to the model, like a system prompt.
+        for (i, tool) in req.tools.iter_mut().flatten().enumerate() {
+            let location = || format!("input.tools[{i}]");
+            for text in tool.texts_mut() {
+                blocked.extend(inspect_text(scanning.scanner(), scan, text, &location));
+            }
         }
     }
     if scan.profile.scan_output && scan.profile.wants(Category::Leak, Direction::Output) {

@@ -206,6 +206,24 @@ pub struct Tool {
     pub extra: Map<String, Value>,
 }
 
+impl Tool {
+    /// The tool definition's text, as the model reads it: the function's description,
+    /// every string of its parameter schema (descriptions, enum values, titles) and of
+    /// its other fields, skipping names, types and formats ([`model_text::OPAQUE_KEYS`]).
+    pub fn texts_mut(&mut self) -> Vec<&mut String> {
+        let mut out = Vec::new();
+        if let Some(f) = &mut self.function {
+            out.extend(f.description.as_mut());
+            if let Some(parameters) = &mut f.parameters {
+                model_text::value_texts_mut(parameters, &mut out);
+            }
+            model_text::all_texts_mut(&mut f.extra, &mut out);
+        }
+        model_text::all_texts_mut(&mut self.extra, &mut out);
+        out
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct FunctionDef {
     pub name: String,
@@ -371,5 +389,28 @@ mod tests {
         assert_eq!(v["content"][1]["refusal"], "NO");
         assert_eq!(v["reasoning_content"], "WHY");
         assert_eq!(v["audio"]["data"], "AAAA", "audio data is not text");
+    }
+
+    #[test]
+    fn a_tool_definition_reads_like_a_prompt() {
+        let mut tool: Tool = serde_json::from_value(json!({
+            "type": "function",
+            "function": {
+                "name": "lookup",
+                "description": "Look a customer up.",
+                "parameters": {"type": "object", "properties": {
+                    "tier": {"type": "string", "enum": ["gold", "silver"], "description": "Their tier."},
+                    "email": {"type": "string", "format": "email"}
+                }},
+                "strict": true
+            }
+        }))
+        .unwrap();
+        let mut texts: Vec<String> = tool.texts_mut().into_iter().map(|t| t.clone()).collect();
+        texts.sort();
+        assert_eq!(
+            texts,
+            ["Look a customer up.", "Their tier.", "gold", "silver"]
+        );
     }
 }

@@ -137,15 +137,16 @@ pub const OPAQUE_KEYS: [&str; 11] = [
     "input_audio",
 ];
 
-/// Every string under `v`, skipping [`OPAQUE_KEYS`].
-fn strings_mut<'a>(v: &'a mut Value, out: &mut Vec<&'a mut String>) {
+/// Every string under `v`, skipping [`OPAQUE_KEYS`]: the text of a JSON value (a tool's
+/// parameter schema, a field with no name).
+pub fn value_texts_mut<'a>(v: &'a mut Value, out: &mut Vec<&'a mut String>) {
     match v {
         Value::String(s) => out.push(s),
-        Value::Array(items) => items.iter_mut().for_each(|x| strings_mut(x, out)),
+        Value::Array(items) => items.iter_mut().for_each(|x| value_texts_mut(x, out)),
         Value::Object(map) => {
             for (k, x) in map.iter_mut() {
                 if !OPAQUE_KEYS.contains(&k.as_str()) {
-                    strings_mut(x, out);
+                    value_texts_mut(x, out);
                 }
             }
         }
@@ -165,7 +166,7 @@ fn entry_strings<'a>(
         return;
     }
     let Some(field) = TEXT_FIELDS.iter().find(|f| f.key == key).copied() else {
-        strings_mut(value, others);
+        value_texts_mut(value, others);
         return;
     };
     match (field.inner, value) {
@@ -181,11 +182,11 @@ fn entry_strings<'a>(
                         n.push((field, text));
                     }
                 } else if !OPAQUE_KEYS.contains(&k.as_str()) {
-                    strings_mut(x, others);
+                    value_texts_mut(x, others);
                 }
             }
         }
-        (_, value) => strings_mut(value, others),
+        (_, value) => value_texts_mut(value, others),
     }
 }
 
