@@ -5,7 +5,8 @@
 //! - the cut never falls inside a run of non-space characters (tokens, keys, URLs,
 //!   JWTs), nor after an unterminated `-----BEGIN` block, nor inside a finding, nor
 //!   inside a placeholder such as `[EMAIL_1]` still being written — each bounded by
-//!   `max_hold`, after which the text is released as scanned;
+//!   `max_hold`, after which the text is released as scanned (a longer run still keeps
+//!   its last KiB, where a key could be forming);
 //! - released text is rewritten by the profile's actions and pseudonyms are restored;
 //! - a `block` finding anywhere in the unreleased text ends the stream before any of it
 //!   is released.
@@ -27,6 +28,12 @@ pub type ScanFn = Arc<dyn Fn(&str) -> Vec<Finding> + Send + Sync>;
 /// then keeps everything from there (within [`HoldBack::max`]). For detectors whose
 /// matches only count once long enough, such as [`crate::leak`]'s repeated prompt.
 pub type HoldFn = Arc<dyn Fn(&str) -> Option<usize> + Send + Sync>;
+
+/// Bytes held at the end of a run of non-space characters longer than
+/// [`HoldBack::max`]: longer than the secrets the rules know (keys and tokens run to a
+/// few hundred bytes; private keys have their own `-----BEGIN` hold), so a secret at the
+/// end of a long run is complete before any of it is released.
+const LONG_RUN_TAIL: usize = 1024;
 
 /// How much a stream may hold back.
 #[derive(Debug, Clone, Copy)]
@@ -211,6 +218,11 @@ impl StreamGuard {
                 .unwrap_or(0);
             if run >= budget_start {
                 cut = run;
+            } else {
+                // A run longer than the budget (encoded data, padding): keep enough of its
+                // end for a whole key or token to form before any of it goes out.
+                let tail = LONG_RUN_TAIL.min(self.hold.max);
+                cut = cut.min(floor_boundary(p, p.len().saturating_sub(tail)));
             }
         }
         // Not after an unterminated key block.

@@ -241,3 +241,44 @@ fn a_block_straddling_released_text_stops_the_rest() {
     assert!(blocked.is_some(), "{seen:?}");
     assert!(!seen.contains("beta"), "{seen:?}");
 }
+
+/// Finds `AKIA` and 16 more uppercase letters or digits anywhere, as a real rule without
+/// word boundaries does inside a long run of other characters.
+fn glued_key_scan(text: &str) -> Vec<Finding> {
+    let b = text.as_bytes();
+    (0..b.len().saturating_sub(19))
+        .filter(|&i| {
+            b[i..].starts_with(b"AKIA")
+                && b[i + 4..i + 20]
+                    .iter()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        })
+        .map(|i| Finding::new("secret", Category::Secret, i..i + 20, 0.9, "toy"))
+        .collect()
+}
+
+#[test]
+fn a_key_at_the_end_of_a_run_longer_than_the_budget_never_leaks() {
+    let hold = HoldBack {
+        tail: 16,
+        max: 256,
+        context: 32,
+    };
+    // The run outgrows the budget while the key is forming, at every offset around it.
+    for run_len in 220..260 {
+        let text = format!("{}AKIAZ7Q4PLMR2WX5TYUV done.", "=".repeat(run_len));
+        for size in [1, 3] {
+            let mut g = StreamGuard::new(
+                Arc::new(glued_key_scan),
+                Arc::new(profile()),
+                Vault::new(),
+                hold,
+            );
+            let (seen, blocked) = run(&mut g, &text, size);
+            assert!(blocked.is_none());
+            // Any byte of the key released before it was found would show here.
+            let want = format!("{}[REDACTED_SECRET] done.", "=".repeat(run_len));
+            assert_eq!(seen, want, "run {run_len}, chunks of {size}");
+        }
+    }
+}
