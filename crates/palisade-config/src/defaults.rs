@@ -133,7 +133,7 @@ stream_max_hold_bytes = 16384      # most held for one unfinished token, key blo
 # [[scan.profiles]]
 # name = "strict"
 # threshold = 0.5                  # findings scoring below are ignored
-# scan_system = false              # also scan system/developer messages
+# scan_system = false              # also scan system/developer messages and tool definitions
 # scan_output = true               # scan the model's answer (streams included)
 # actions = { injection = "block", secret = "block", pii = "redact", credit_card = "mask", email = "pseudonymize", obfuscation = "flag" }
 # banned_terms = ["project bluebird"]
