@@ -31,6 +31,11 @@ impl HttpUpstream {
             .pool_max_idle_per_host(cfg.max_idle_per_host)
             .pool_idle_timeout(Duration::from_secs(60))
             .tcp_nodelay(true)
+            // Never follow a redirect: it would carry the provider key in headers reqwest
+            // does not strip (`api-key`, `x-api-key`) and re-send the prompt (307/308) to
+            // wherever the answer points, the metadata service included. A 3xx is an
+            // upstream error.
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("palisade/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| UpstreamError::Connect(format!("cannot build HTTP client: {e}")))?;
