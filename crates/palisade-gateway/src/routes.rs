@@ -85,7 +85,7 @@ async fn list_models(
     headers: HeaderMap,
 ) -> Response {
     let ctx = ctx(&state, Endpoint::Models, &headers, addr);
-    pipeline::models(state, ctx, headers, None).await
+    detached(pipeline::models(state, ctx, headers, None)).await
 }
 
 async fn get_model(
@@ -95,7 +95,7 @@ async fn get_model(
     Path(id): Path<String>,
 ) -> Response {
     let ctx = ctx(&state, Endpoint::Models, &headers, addr);
-    pipeline::models(state, ctx, headers, Some(id)).await
+    detached(pipeline::models(state, ctx, headers, Some(id))).await
 }
 
 async fn not_found(
@@ -103,12 +103,8 @@ async fn not_found(
     addr: Option<Extension<ClientAddr>>,
     headers: HeaderMap,
 ) -> Response {
-    pipeline::refuse(
-        &state,
-        ctx(&state, Endpoint::Unmatched, &headers, addr),
-        GatewayError::RouteNotFound,
-    )
-    .await
+    let ctx = ctx(&state, Endpoint::Unmatched, &headers, addr);
+    detached(pipeline::refuse(state, ctx, GatewayError::RouteNotFound)).await
 }
 
 async fn method_not_allowed(
@@ -116,17 +112,14 @@ async fn method_not_allowed(
     addr: Option<Extension<ClientAddr>>,
     headers: HeaderMap,
 ) -> Response {
-    pipeline::refuse(
-        &state,
-        ctx(&state, Endpoint::Unmatched, &headers, addr),
-        GatewayError::MethodNotAllowed,
-    )
-    .await
+    let ctx = ctx(&state, Endpoint::Unmatched, &headers, addr);
+    detached(pipeline::refuse(state, ctx, GatewayError::MethodNotAllowed)).await
 }
 
 /// Runs a pipeline flow in its own task, so that a client going away mid-request does
-/// not cancel it half-way: settlement and the record still happen. A panic in the flow
-/// becomes a 500 instead of a dropped connection.
+/// not cancel it half-way: settlement, the failed-authentication count and the record
+/// still happen (every data-plane route goes through here). A panic in the flow becomes
+/// a 500 instead of a dropped connection.
 async fn detached(flow: impl Future<Output = Response> + Send + 'static) -> Response {
     match tokio::spawn(flow).await {
         Ok(resp) => resp,

@@ -64,5 +64,9 @@ async fn a_redirect_is_an_error_and_nothing_follows_it() {
         other => panic!("expected the 307 as an error, got {other:?}"),
     }
     assert!(provider.chat_stream(req).await.is_err());
-    assert_eq!(followed.load(Ordering::SeqCst), 0, "the redirect was followed");
+    assert_eq!(
+        followed.load(Ordering::SeqCst),
+        0,
+        "the redirect was followed"
+    );
 }

@@ -1,5 +1,5 @@
 //! Bounds on what a client can make the gateway read: body size (declared or streamed),
-//! JSON depth, header size, slow headers; plus the error shape of bad requests and
+//! JSON depth, header size, slow headers, slow bodies; plus the error shape of bad requests and
 //! unknown routes, and the headers every response carries.
 // Test helpers outside #[test] fns may fail loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use common::{Gateway, user_message};
 use serde_json::{Value, json};
 
-const SERVER: &str = "max_body_bytes = 65536\nmax_header_bytes = 8192\nmax_json_depth = 32\nheader_read_timeout_ms = 500";
+const SERVER: &str = "max_body_bytes = 65536\nmax_header_bytes = 8192\nmax_json_depth = 32\nheader_read_timeout_ms = 500\nrequest_timeout_ms = 1500";
 const SIM: &str = "[[providers]]\nname = \"sim\"\nkind = \"simulated\"\n[[models]]\nname = \"sim\"\nprovider = \"sim\"\n";
 
 async fn setup() -> (Gateway, String) {
@@ -151,6 +151,28 @@ async fn slow_headers_are_cut_off() {
         "the server closes the connection instead of waiting forever"
     );
     assert!(started.elapsed() < Duration::from_secs(4));
+}
+
+#[tokio::test]
+async fn a_trickled_body_is_cut_off_at_the_request_deadline() {
+    let (gw, key) = setup().await;
+    let addr = gw.base.trim_start_matches("http://").to_owned();
+    let started = Instant::now();
+    let response = tokio::task::spawn_blocking(move || {
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(8))).unwrap();
+        let head = format!("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{{\"model\"");
+        s.write_all(head.as_bytes()).unwrap();
+        // Nothing more: the body never completes.
+        let mut buf = vec![0u8; 4096];
+        let n = s.read(&mut buf).unwrap_or(0);
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    })
+    .await
+    .unwrap();
+    assert!(response.starts_with("HTTP/1.1 504"), "{response}");
+    assert!(response.contains("request_timeout"), "{response}");
+    assert!(started.elapsed() < Duration::from_secs(6));
 }
 
 #[tokio::test]

@@ -56,7 +56,7 @@ pub async fn chat(
     let result = async {
         record::ensure_available(&state)?;
         authenticate::run(&state, &mut ctx, &headers).await?;
-        let bytes = body::read(&state, &headers, body).await?;
+        let bytes = body::read(&state, &ctx, &headers, body).await?;
         let req = parse::chat(&state, &bytes)?;
         ctx.stream = req.is_stream();
         let route = route::run(&state, &mut ctx, &req.model)?;
@@ -105,7 +105,7 @@ pub async fn embeddings(
     let result = async {
         record::ensure_available(&state)?;
         authenticate::run(&state, &mut ctx, &headers).await?;
-        let bytes = body::read(&state, &headers, body).await?;
+        let bytes = body::read(&state, &ctx, &headers, body).await?;
         let req = parse::embeddings(&state, &bytes)?;
         let route = route::run(&state, &mut ctx, &req.model)?;
         let end_user = req.extra.get("user").and_then(|u| u.as_str());
@@ -156,7 +156,7 @@ pub async fn models(
                     .and_then(|r| objects.iter().find(|o| o.id == r.name.as_ref()));
                 match found {
                     Some(obj) => Ok(respond::json(&ctx, obj)),
-                    None => Err(GatewayError::ModelNotFound(id)),
+                    None => Err(GatewayError::ModelNotFound(route::bounded(&id))),
                 }
             }
         }
@@ -167,8 +167,8 @@ pub async fn models(
 
 /// Refuses a request outright (unknown route or method): recorded and stamped like any
 /// other answer.
-pub async fn refuse(state: &GatewayState, ctx: RequestCtx, err: GatewayError) -> Response {
-    finish(state, ctx, Err(err)).await
+pub async fn refuse(state: Arc<GatewayState>, ctx: RequestCtx, err: GatewayError) -> Response {
+    finish(&state, ctx, Err(err)).await
 }
 
 /// Records the outcome of a non-streaming request (streams record when they end) and

@@ -21,6 +21,6 @@ pub fn run(
 }
 
 /// Echoes at most 64 characters of a client-chosen name back.
-fn bounded(model: &str) -> String {
+pub(super) fn bounded(model: &str) -> String {
     model.chars().take(64).collect()
 }
