@@ -4,7 +4,7 @@
 //! policy see the estimate.
 
 use palisade_protocol::openai::model_text;
-use palisade_protocol::openai::{ChatRequest, EmbeddingInput, EmbeddingsRequest};
+use palisade_protocol::openai::{ChatRequest, ChatResponse, EmbeddingInput, EmbeddingsRequest};
 use tiktoken_rs::CoreBPE;
 
 /// Tokens the chat format adds per message and per reply, as OpenAI documents them.
@@ -50,6 +50,29 @@ pub fn chat_prompt(req: &ChatRequest) -> u64 {
     total
 }
 
+/// Output tokens of a (non-streamed) answer, for an upstream that reports no usage: every
+/// choice's text, tool-call arguments and model-text fields.
+pub fn completion(resp: &ChatResponse) -> u64 {
+    resp.choices
+        .iter()
+        .map(|c| {
+            let m = &c.message;
+            let calls: u64 = m
+                .tool_calls
+                .iter()
+                .flatten()
+                .map(|t| count(&t.function.arguments))
+                .sum();
+            let fields: u64 = model_text::TEXT_FIELDS
+                .iter()
+                .filter_map(|f| f.get(&m.extra))
+                .map(count)
+                .sum();
+            count(&m.text_content()) + calls + fields
+        })
+        .sum()
+}
+
 /// Input tokens of an embeddings request (token-id inputs count as given).
 pub fn embeddings(req: &EmbeddingsRequest) -> u64 {
     match &req.input {
@@ -69,6 +92,23 @@ mod tests {
     fn counts_real_tokens() {
         assert_eq!(count("hello world"), 2);
         assert_eq!(count(""), 0);
+    }
+
+    #[test]
+    fn an_answer_counts_its_text_arguments_and_reasoning() {
+        let resp: ChatResponse = serde_json::from_value(serde_json::json!({
+            "id": "c", "object": "chat.completion", "created": 0, "model": "m",
+            "choices": [
+                {"index": 0, "finish_reason": "stop",
+                 "message": {"role": "assistant", "content": "hello world",
+                             "reasoning_content": "hello world"}},
+                {"index": 1, "finish_reason": "tool_calls",
+                 "message": {"role": "assistant", "content": null, "tool_calls": [
+                     {"id": "t", "type": "function", "function": {"name": "f", "arguments": "hello world"}}]}}
+            ]
+        }))
+        .unwrap();
+        assert_eq!(completion(&resp), 6);
     }
 
     #[test]

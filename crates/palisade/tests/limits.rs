@@ -38,6 +38,11 @@ provider = "streamer"
 [[models]]
 name = "chatty"
 provider = "chatty"
+[[models]]
+name = "chatty-priced"
+provider = "chatty"
+price_input_per_million = 1000000.0
+price_output_per_million = 1000000.0
 "#;
 
 async fn start(server_extra: &str, rules: &str) -> (Gateway, String) {
@@ -148,6 +153,22 @@ async fn token_reservation_is_reconciled_with_real_usage() {
 }
 
 #[tokio::test]
+async fn each_of_n_choices_is_reserved_up_to_the_output_cap() {
+    let (gw, key) = start(
+        "",
+        "[[limits.rules]]\nscope = \"user\"\ntokens_per_minute = 5000\n",
+    )
+    .await;
+    let ask = |n: u64| json!({"model": "sim", "messages": user_message("hi"), "max_tokens": 2000, "n": n});
+    // Three choices of up to 2,000 tokens cannot fit in 5,000: refused before the upstream.
+    let resp = gw.chat(&key, ask(3)).send().await.unwrap();
+    assert_eq!(resp.status(), 429);
+    assert_eq!(error_field(resp, "code").await, "rate_limit_exceeded");
+    let resp = gw.chat(&key, ask(2)).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+}
+
+#[tokio::test]
 async fn daily_token_and_cost_budgets_refuse_with_budget_exceeded() {
     let (gw, key) = start(
         "",
@@ -208,17 +229,14 @@ async fn concurrency_is_held_by_streams_and_released_on_disconnect() {
     assert!(gw.logs().contains("client_disconnected"));
 }
 
-#[tokio::test]
-async fn a_stream_reaching_its_budget_is_cut_cleanly() {
-    let (gw, key) = start(
-        "default_output_tokens = 5",
-        "[[limits.rules]]\nscope = \"user\"\ndaily_tokens = 40\n",
-    )
-    .await;
+/// Streams `model` (a long answer, no `max_tokens`) under `rule` and checks it is cut
+/// before its end: a `length` finish, then a `budget_exceeded` error event, no `[DONE]`.
+async fn assert_stream_cut_by(rule: &str, model: &str) {
+    let (gw, key) = start("default_output_tokens = 5", rule).await;
     let resp = gw
         .chat(
             &key,
-            json!({"model": "chatty", "stream": true, "messages": user_message("hi")}),
+            json!({"model": model, "stream": true, "messages": user_message("hi")}),
         )
         .send()
         .await
@@ -250,6 +268,25 @@ async fn a_stream_reaching_its_budget_is_cut_cleanly() {
         !words.contains("omega alpha"),
         "the stream stopped before the end: {words}"
     );
+}
+
+#[tokio::test]
+async fn a_stream_reaching_its_budget_is_cut_cleanly() {
+    assert_stream_cut_by(
+        "[[limits.rules]]\nscope = \"user\"\ndaily_tokens = 40\n",
+        "chatty",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_stream_reaching_its_cost_budget_is_cut_cleanly() {
+    // One unit per token: 40 units are spent long before the answer ends.
+    assert_stream_cut_by(
+        "[[limits.rules]]\nscope = \"user\"\ndaily_cost = 40.0\n",
+        "chatty-priced",
+    )
+    .await;
 }
 
 #[tokio::test]

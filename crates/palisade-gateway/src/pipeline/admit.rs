@@ -25,6 +25,21 @@ impl Admission {
             .and_then(limits::Admission::token_allowance)
     }
 
+    /// Cost (millionths of a currency unit) the request may run up before a cost budget
+    /// cuts it (streams).
+    pub fn cost_allowance_micros(&self) -> Option<u64> {
+        self.inner
+            .as_ref()
+            .and_then(limits::Admission::cost_allowance_micros)
+    }
+
+    /// Extends the concurrency leases of a request that outlives them (long streams).
+    pub async fn renew(&self) {
+        if let Some(inner) = &self.inner {
+            inner.renew().await;
+        }
+    }
+
     /// Reconciles the reservation with real usage and frees the concurrency slot.
     pub async fn settle(self, used: limits::Usage) {
         if let Some(inner) = self.inner {

@@ -37,7 +37,7 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::HeaderMap;
 use axum::response::Response;
-use palisade_protocol::openai::{ModelList, ModelObject};
+use palisade_protocol::openai::{ModelList, ModelObject, Usage};
 
 use palisade_policy::authz::DataAction;
 
@@ -63,9 +63,11 @@ pub async fn chat(
         record::begin_capture(&state, &mut ctx, &route, &bytes, req.user.as_deref());
         let (req, prompt_tokens) = offload::read(bytes.len(), req, tokens::chat_prompt).await?;
         ctx.prompt_estimate = prompt_tokens;
+        // Every one of `n` choices may run to the cap.
         let output_cap = req
             .output_cap()
-            .unwrap_or(state.server.default_output_tokens);
+            .unwrap_or(state.server.default_output_tokens)
+            .saturating_mul(req.choices());
         let estimate = ctx.prompt_estimate + output_cap;
         authorize::run(&state, &mut ctx, &route, DataAction::Chat, estimate)?;
         let admission = admit::run(&state, &mut ctx, &route, output_cap).await?;
@@ -85,8 +87,13 @@ pub async fn chat(
             ));
         }
         let resp = forward::chat(&state, &mut ctx, &route, req).await?;
+        // An upstream that reports no usage (some self-hosted servers) is charged what
+        // the gateway counts, not nothing.
+        let usage = resp
+            .usage
+            .unwrap_or_else(|| Usage::new(ctx.prompt_estimate, tokens::completion(&resp)));
         let mut resp = inspect::output(&state, &mut ctx, resp).await?;
-        settle::run(&state, &mut ctx, resp.usage, admission).await;
+        settle::run(&state, &mut ctx, Some(usage), admission).await;
         ctx.model_version = Some(std::mem::replace(&mut resp.model, route.name.to_string()));
         record::capture_response(&mut ctx, &resp);
         Ok(respond::json(&ctx, &resp))
@@ -120,7 +127,12 @@ pub async fn embeddings(
         record::capture_forwarded(&mut ctx, &req);
         req.model = route.upstream_model.clone();
         let mut resp = forward::embeddings(&state, &mut ctx, &route, req).await?;
-        let usage = palisade_protocol::openai::Usage::new(resp.usage.prompt_tokens, 0);
+        // A reported 0 for a non-empty input is a server that does not count: use ours.
+        let prompt = match resp.usage.prompt_tokens {
+            0 => ctx.prompt_estimate,
+            n => n,
+        };
+        let usage = Usage::new(prompt, 0);
         settle::run(&state, &mut ctx, Some(usage), admission).await;
         ctx.model_version = Some(std::mem::replace(&mut resp.model, route.name.to_string()));
         record::capture_response(&mut ctx, &resp);

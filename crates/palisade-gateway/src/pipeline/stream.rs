@@ -4,7 +4,7 @@
 //! inspector (held back, rewritten, pseudonyms restored; token log-probabilities and
 //! audio data withheld; a `block` ends the stream with `finish_reason: "content_filter"`
 //! before any blocked byte is sent), counted
-//! against the request's token allowance, and its usage taken for settlement. The stream
+//! against the request's token and cost allowances, and its usage taken for settlement. The stream
 //! ends with `[DONE]`; with a final `finish_reason: "length"` chunk and an error event
 //! when a hard token limit is reached; or with an OpenAI-style error event when the
 //! upstream breaks or the request deadline passes — never a hang. Settlement and the
@@ -46,6 +46,10 @@ struct Relay {
     deadline: Instant,
     /// Total tokens (prompt + completion) the request may use; `None` = unlimited.
     allowance: Option<u64>,
+    /// Cost (micros) the request may run up under a cost budget; `None` = unlimited.
+    cost_allowance: Option<u64>,
+    /// When the concurrency leases were last extended.
+    renewed: Instant,
     completion_tokens: u64,
     /// A template for gateway-made chunks (id, created).
     last_chunk: Option<(String, i64)>,
@@ -248,7 +252,8 @@ impl Relay {
         Bytes::from(out)
     }
 
-    /// Ends the stream at the token allowance: a `length` finish, then the error event.
+    /// Ends the stream at the token or cost allowance: a `length` finish, then the error
+    /// event.
     async fn cut(&mut self) -> Bytes {
         // Held text that passes the scan was produced within the allowance: send it first.
         let mut out = self.flush().unwrap_or_default();
@@ -265,6 +270,18 @@ impl Relay {
                 .await,
         ));
         Bytes::from(out)
+    }
+
+    /// Extends the request's concurrency leases at a third of their lifetime, so a
+    /// stream that outlives them keeps its slot (and the limit holds).
+    async fn renew_if_due(&mut self) {
+        if self.renewed.elapsed() < self.state.limiter.lease_ttl() / 3 {
+            return;
+        }
+        self.renewed = Instant::now();
+        if let Some(admission) = &self.admission {
+            admission.renew().await;
+        }
     }
 
     async fn next_bytes(&mut self) -> Option<Bytes> {
@@ -335,11 +352,18 @@ impl Relay {
                             }
                         }
                     }
-                    if let Some(allowance) = self.allowance
-                        && ctx.prompt_estimate + self.completion_tokens > allowance
-                    {
+                    let over_tokens = self
+                        .allowance
+                        .is_some_and(|a| ctx.prompt_estimate + self.completion_tokens > a);
+                    let over_cost = self.cost_allowance.is_some_and(|a| {
+                        ctx.route.as_ref().is_some_and(|r| {
+                            r.cost_micros(ctx.prompt_estimate, self.completion_tokens) > a
+                        })
+                    });
+                    if over_tokens || over_cost {
                         return Some(self.cut().await);
                     }
+                    self.renew_if_due().await;
                     if !worth_sending {
                         continue;
                     }
@@ -452,6 +476,7 @@ pub fn relay(
     let mut headers = axum::http::HeaderMap::new();
     respond::stamp(&ctx, &mut headers);
     let allowance = admission.token_allowance();
+    let cost_allowance = admission.cost_allowance_micros();
     let inspector = StreamInspector::new(&state, &mut ctx);
     let relay = Relay {
         state,
@@ -462,6 +487,8 @@ pub fn relay(
         model,
         deadline,
         allowance,
+        cost_allowance,
+        renewed: Instant::now(),
         completion_tokens: 0,
         last_chunk: None,
         inspector,

@@ -182,6 +182,12 @@ impl Limiter {
         self.shared.fail_mode
     }
 
+    /// How long a concurrency lease lives without renewal: a request that may run longer
+    /// calls [`Admission::renew`] well within it.
+    pub fn lease_ttl(&self) -> std::time::Duration {
+        self.shared.options.lease_ttl
+    }
+
     /// How many backend calls failed (errors and timeouts) since the limiter started.
     pub fn backend_errors(&self) -> u64 {
         self.shared.errors.load(Ordering::Relaxed)

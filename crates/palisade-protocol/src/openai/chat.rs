@@ -54,6 +54,16 @@ impl ChatRequest {
     pub fn output_cap(&self) -> Option<u64> {
         self.max_completion_tokens.or(self.max_tokens)
     }
+
+    /// How many choices the client asked for (`n`, default 1): each one is generated,
+    /// and billed, up to the output cap.
+    pub fn choices(&self) -> u64 {
+        self.extra
+            .get("n")
+            .and_then(Value::as_u64)
+            .unwrap_or(1)
+            .max(1)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
