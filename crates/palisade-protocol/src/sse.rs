@@ -24,6 +24,10 @@ pub enum SseError {
 #[derive(Debug)]
 pub struct SseDecoder {
     buf: Vec<u8>,
+    /// Bytes at the start of `buf` already searched for a line end (the partial line):
+    /// each feed searches only what is new, so a long line trickled in small pieces
+    /// costs linear, not quadratic, time.
+    searched: usize,
     event: Option<String>,
     data: Option<String>,
     max_event_bytes: usize,
@@ -33,6 +37,7 @@ impl SseDecoder {
     pub fn new(max_event_bytes: usize) -> Self {
         SseDecoder {
             buf: Vec::new(),
+            searched: 0,
             event: None,
             data: None,
             max_event_bytes,
@@ -44,8 +49,9 @@ impl SseDecoder {
         self.buf.extend_from_slice(bytes);
         let mut events = Vec::new();
         let mut start = 0;
-        while let Some(pos) = self.buf[start..].iter().position(|&b| b == b'\n') {
-            let end = start + pos;
+        let mut from = self.searched;
+        while let Some(pos) = self.buf[from..].iter().position(|&b| b == b'\n') {
+            let end = from + pos;
             let mut line = &self.buf[start..end];
             if line.last() == Some(&b'\r') {
                 line = &line[..line.len() - 1];
@@ -54,11 +60,13 @@ impl SseDecoder {
                 .map_err(|_| SseError::InvalidUtf8)?
                 .to_owned();
             start = end + 1;
+            from = start;
             if let Some(ev) = self.take_line(&line)? {
                 events.push(ev);
             }
         }
         self.buf.drain(..start);
+        self.searched = self.buf.len();
         let pending = self.buf.len() + self.data.as_ref().map_or(0, String::len);
         if pending > self.max_event_bytes {
             return Err(SseError::EventTooLarge {
@@ -153,6 +161,22 @@ mod tests {
                 }
             ]
         );
+    }
+
+    #[test]
+    fn any_split_of_a_stream_decodes_the_same() {
+        let stream =
+            b"data: one\r\n\nevent: e\ndata: two\ndata: lines\n\n: comment\ndata: {\"x\":3}\n\n";
+        let whole = SseDecoder::new(1024).feed(stream).unwrap();
+        assert_eq!(whole.len(), 3);
+        for size in 1..stream.len() {
+            let mut d = SseDecoder::new(1024);
+            let mut events = Vec::new();
+            for piece in stream.chunks(size) {
+                events.extend(d.feed(piece).unwrap());
+            }
+            assert_eq!(events, whole, "pieces of {size} bytes");
+        }
     }
 
     #[test]
