@@ -126,7 +126,17 @@ struct Shared {
     tail: broadcast::Sender<Arc<Appended>>,
     stats: LedgerStats,
     available: AtomicBool,
-    data_keys: Mutex<HashMap<String, CachedKey>>,
+    data_keys: Mutex<KeyCache>,
+}
+
+/// Unwrapped subject data keys, kept for `key_cache_ttl` so a burst of captures does not
+/// unwrap a key per record. Every erasure bumps `erasures` under the lock, and a key read
+/// from the store is cached only if no erasure happened since the read began: a key
+/// destroyed by an erasure can never come back into the cache.
+#[derive(Default)]
+struct KeyCache {
+    entries: HashMap<String, CachedKey>,
+    erasures: u64,
 }
 
 struct CachedKey {
@@ -233,7 +243,7 @@ impl Ledger {
             tail: broadcast::channel(1024).0,
             stats: LedgerStats::default(),
             available: AtomicBool::new(true),
-            data_keys: Mutex::new(HashMap::new()),
+            data_keys: Mutex::new(KeyCache::default()),
             config,
         });
         match shared.store.direct_appender()? {
@@ -364,10 +374,13 @@ impl Ledger {
     /// decrypted again. Returns whether a key existed.
     pub async fn erase_subject(&self, subject: &str) -> Result<bool, AuditError> {
         let subject_ref = self.shared.keys.subject_ref(subject);
+        // The store first: a cache miss from here on finds no key to bring back.
+        let destroyed = self.shared.store.destroy_subject_key(&subject_ref).await;
         if let Ok(mut cache) = self.shared.data_keys.lock() {
-            cache.remove(&subject_ref);
+            cache.erasures += 1;
+            cache.entries.remove(&subject_ref);
         }
-        Ok(self.shared.store.destroy_subject_key(&subject_ref).await?)
+        Ok(destroyed?)
     }
 }
 
@@ -660,11 +673,14 @@ async fn data_key(
     shared: &Shared,
     subject_ref: &str,
 ) -> Result<(Arc<DataKey>, String), AuditError> {
-    if let Ok(cache) = shared.data_keys.lock()
-        && let Some(c) = cache.get(subject_ref)
-        && c.loaded.elapsed() < shared.config.key_cache_ttl
-    {
-        return Ok((Arc::clone(&c.key), c.key_id.clone()));
+    let mut erasures = None;
+    if let Ok(cache) = shared.data_keys.lock() {
+        if let Some(c) = cache.entries.get(subject_ref)
+            && c.loaded.elapsed() < shared.config.key_cache_ttl
+        {
+            return Ok((Arc::clone(&c.key), c.key_id.clone()));
+        }
+        erasures = Some(cache.erasures);
     }
     let keyring = shared.keys.keyring();
     let wrapped = match shared.store.subject_key(subject_ref).await? {
@@ -676,11 +692,13 @@ async fn data_key(
         }
     };
     let key = Arc::new(keyring.unwrap(&wrapped)?);
-    if let Ok(mut cache) = shared.data_keys.lock() {
-        if cache.len() > 100_000 {
-            cache.clear();
+    if let Ok(mut cache) = shared.data_keys.lock()
+        && erasures == Some(cache.erasures)
+    {
+        if cache.entries.len() > 100_000 {
+            cache.entries.clear();
         }
-        cache.insert(
+        cache.entries.insert(
             subject_ref.to_owned(),
             CachedKey {
                 key: Arc::clone(&key),
