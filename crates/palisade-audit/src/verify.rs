@@ -108,8 +108,11 @@ pub async fn verify(
         async move { store.search_index_divergence().await }
     });
     let mut signed: BTreeMap<u64, Signed> = BTreeMap::new();
-    if let Some(note) = held {
-        let cp = Checkpoint::open(note, verifier).map_err(VerifyError::HeldCheckpoint)?;
+    let held = match held {
+        Some(note) => Some(Checkpoint::open(note, verifier).map_err(VerifyError::HeldCheckpoint)?),
+        None => None,
+    };
+    if let Some(cp) = &held {
         signed.insert(
             cp.size,
             Signed {
@@ -118,9 +121,23 @@ pub async fn verify(
             },
         );
     }
+    // Every checkpoint names the log it is for: one log, one origin. A checkpoint of
+    // another log signed with the same key proves nothing about this one.
+    let mut origin: Option<String> = None;
     for stored in store.checkpoints().await? {
         match Checkpoint::open(&stored.note, verifier) {
+            Ok(cp) if origin.as_ref().is_some_and(|o| *o != cp.origin) => problems.push(Problem {
+                position: stored.size,
+                kind: ProblemKind::BadCheckpoint,
+                detail: format!(
+                    "stored checkpoint of size {} is for log `{}`, not `{}`",
+                    stored.size,
+                    cp.origin,
+                    origin.as_deref().unwrap_or_default()
+                ),
+            }),
             Ok(cp) if cp.size == stored.size && cp.root == stored.root => {
+                origin.get_or_insert_with(|| cp.origin.clone());
                 if let Some(s) = signed.get(&cp.size)
                     && s.root != cp.root
                 {
@@ -147,6 +164,14 @@ pub async fn verify(
                 detail: format!("stored checkpoint of size {}: {e}", stored.size),
             }),
         }
+    }
+    if let (Some(cp), Some(expected)) = (&held, &origin)
+        && cp.origin != *expected
+    {
+        return Err(VerifyError::HeldCheckpoint(NoteError::WrongOrigin {
+            expected: expected.clone(),
+            found: cp.origin.clone(),
+        }));
     }
 
     let mut tree = CompactTree::new();

@@ -27,6 +27,8 @@ struct Pristine {
     _dir: tempfile::TempDir,
     db: PathBuf,
     verifier: NoteVerifier,
+    /// The log's signing key (a copy: the ledger took the original).
+    signer: NoteSigner,
     held: String,
 }
 
@@ -42,6 +44,7 @@ async fn write_log() -> Pristine {
         .unwrap();
     let signer = NoteSigner::generate("tamper.test/audit").unwrap();
     let verifier = signer.verifier();
+    let signer_copy = NoteSigner::parse(&signer.to_text()).unwrap();
     let ledger = Ledger::open(
         Arc::clone(&store.audit),
         keys,
@@ -90,6 +93,7 @@ async fn write_log() -> Pristine {
         _dir: dir,
         db,
         verifier,
+        signer: signer_copy,
         held: held.note,
     }
 }
@@ -426,5 +430,34 @@ async fn a_checkpoint_signed_by_another_key_is_rejected() {
     assert!(
         !report.ok,
         "stored checkpoints signed by another key must not pass"
+    );
+}
+
+#[tokio::test]
+async fn a_checkpoint_of_another_log_is_rejected_even_with_the_right_key() {
+    let pristine = write_log().await;
+    let store = palisade_store::connect(&format!("sqlite://{}", pristine.db.display()), 2)
+        .await
+        .unwrap();
+    // Same key, same size and root, but the note names another log: re-signed by hand
+    // as a second log sharing the key would sign it.
+    let body = pristine.held.split("\n\n").next().unwrap();
+    let mut lines: Vec<&str> = body.lines().collect();
+    assert_eq!(lines[0], "tamper.test/audit");
+    lines[0] = "other.test/audit";
+    let forged = pristine.signer.sign(&format!("{}\n", lines.join("\n")));
+    let err = verify(Arc::clone(&store.audit), &pristine.verifier, Some(&forged))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("other.test/audit"), "{err}");
+    assert!(
+        verify(
+            Arc::clone(&store.audit),
+            &pristine.verifier,
+            Some(&pristine.held)
+        )
+        .await
+        .unwrap()
+        .ok
     );
 }
