@@ -79,6 +79,7 @@ async fn server(audit: bool) -> Server {
     let limits = ListenerLimits {
         max_header_bytes: 16 * 1024,
         header_read_timeout: Duration::from_secs(5),
+        idle_timeout: Duration::from_secs(60),
         shutdown_grace: Duration::from_secs(10),
         tls: None,
         max_connections_per_ip: 64,

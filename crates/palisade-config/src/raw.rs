@@ -35,6 +35,7 @@ pub struct RawServer {
     pub max_header_bytes: Option<usize>,
     pub max_json_depth: Option<usize>,
     pub header_read_timeout_ms: Option<u64>,
+    pub idle_timeout_ms: Option<u64>,
     pub request_timeout_ms: Option<u64>,
     pub shutdown_grace_ms: Option<u64>,
     pub key_cache_ttl_ms: Option<u64>,

@@ -55,6 +55,8 @@ pub struct ServerConfig {
     pub max_header_bytes: usize,
     pub max_json_depth: usize,
     pub header_read_timeout: Duration,
+    /// A connection with no request in flight and no traffic for this long is closed.
+    pub idle_timeout: Duration,
     pub request_timeout: Duration,
     pub shutdown_grace: Duration,
     pub key_cache_ttl: Duration,
@@ -203,6 +205,11 @@ fn validate(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<Conf
             "server.header_read_timeout_ms",
             s.header_read_timeout_ms,
             d::HEADER_READ_TIMEOUT_MS,
+        )?,
+        idle_timeout: ms(
+            "server.idle_timeout_ms",
+            s.idle_timeout_ms,
+            d::IDLE_TIMEOUT_MS,
         )?,
         request_timeout: ms(
             "server.request_timeout_ms",

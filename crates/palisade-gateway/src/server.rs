@@ -1,11 +1,14 @@
 //! The HTTP listener shared by the data plane and the admin plane: HTTP/1.1 and HTTP/2,
 //! optional TLS (rustls), bounded request headers, a header-read timeout against slow
-//! clients (the TLS handshake is bounded by the same timeout), the peer address on every
+//! clients (the TLS handshake is bounded by the same timeout), an idle timeout for
+//! connections with nothing in flight ([`crate::idle`]), the peer address on every
 //! request, and graceful shutdown (stop accepting, let in-flight requests finish within
 //! the grace period).
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -21,12 +24,15 @@ use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
 use crate::abuse::{ConnectionSlot, ConnectionSlots};
+use crate::idle::{Activity, IdleIo, InFlight};
 
 /// Transport settings of one listener.
 #[derive(Clone)]
 pub struct ListenerLimits {
     pub max_header_bytes: usize,
     pub header_read_timeout: Duration,
+    /// A connection with no request in flight and no traffic for this long is closed.
+    pub idle_timeout: Duration,
     pub shutdown_grace: Duration,
     pub tls: Option<TlsAcceptor>,
     pub max_connections_per_ip: usize,
@@ -93,10 +99,12 @@ async fn connection(
     watcher: Watcher,
 ) {
     match &limits.tls {
-        None => http(stream, peer, router, &builder, watcher).await,
+        None => http(stream, peer, router, &builder, limits.idle_timeout, watcher).await,
         Some(acceptor) => {
             match tokio::time::timeout(limits.header_read_timeout, acceptor.accept(stream)).await {
-                Ok(Ok(tls)) => http(tls, peer, router, &builder, watcher).await,
+                Ok(Ok(tls)) => {
+                    http(tls, peer, router, &builder, limits.idle_timeout, watcher).await;
+                }
                 Ok(Err(err)) => tracing::debug!(error = %err, "TLS handshake failed"),
                 Err(_) => tracing::debug!("TLS handshake timed out"),
             }
@@ -109,14 +117,25 @@ async fn http<I>(
     peer: SocketAddr,
     router: Router,
     builder: &auto::Builder<TokioExecutor>,
+    idle_timeout: Duration,
     watcher: Watcher,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let svc = router.map_request(move |mut req: hyper::Request<Incoming>| {
-        req.extensions_mut().insert(ConnectInfo(peer));
-        req
+    let activity = Arc::new(Activity::default());
+    let svc = tower::service_fn({
+        let activity = Arc::clone(&activity);
+        move |mut req: hyper::Request<Incoming>| {
+            let in_flight = InFlight::new(&activity);
+            req.extensions_mut().insert(ConnectInfo(peer));
+            let router = router.clone();
+            async move {
+                let resp = router.oneshot(req).await?;
+                Ok::<_, Infallible>(resp.map(|body| in_flight.hold(body)))
+            }
+        }
     });
+    let io = IdleIo::new(io, activity, idle_timeout);
     let conn =
         builder.serve_connection_with_upgrades(TokioIo::new(io), TowerToHyperService::new(svc));
     if let Err(err) = watcher.watch(conn.into_owned()).await {

@@ -128,6 +128,7 @@ pub async fn start(
     let limits = ListenerLimits {
         max_header_bytes: config.server.max_header_bytes,
         header_read_timeout: config.server.header_read_timeout,
+        idle_timeout: config.server.idle_timeout,
         shutdown_grace: config.server.shutdown_grace,
         tls,
         max_connections_per_ip: config.server.max_connections_per_ip,

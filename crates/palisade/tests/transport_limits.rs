@@ -1,5 +1,5 @@
 //! Bounds on what a client can make the gateway read: body size (declared or streamed),
-//! JSON depth, header size, slow headers, slow bodies; plus the error shape of bad requests and
+//! JSON depth, header size, slow headers, slow bodies, idle connections; plus the error shape of bad requests and
 //! unknown routes, and the headers every response carries.
 // Test helpers outside #[test] fns may fail loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -12,8 +12,9 @@ use std::time::{Duration, Instant};
 use common::{Gateway, user_message};
 use serde_json::{Value, json};
 
-const SERVER: &str = "max_body_bytes = 65536\nmax_header_bytes = 8192\nmax_json_depth = 32\nheader_read_timeout_ms = 500\nrequest_timeout_ms = 1500";
-const SIM: &str = "[[providers]]\nname = \"sim\"\nkind = \"simulated\"\n[[models]]\nname = \"sim\"\nprovider = \"sim\"\n";
+const SERVER: &str = "max_body_bytes = 65536\nmax_header_bytes = 8192\nmax_json_depth = 32\nheader_read_timeout_ms = 500\nidle_timeout_ms = 400\nrequest_timeout_ms = 3000";
+const SIM: &str = "[[providers]]\nname = \"sim\"\nkind = \"simulated\"\n[[models]]\nname = \"sim\"\nprovider = \"sim\"\n\
+[[providers]]\nname = \"slow\"\nkind = \"simulated\"\nlatency_ms = 700\nchunk_interval_ms = 300\n[[models]]\nname = \"slow\"\nprovider = \"slow\"\n";
 
 async fn setup() -> (Gateway, String) {
     let gw = Gateway::start(SERVER, SIM).await;
@@ -173,6 +174,70 @@ async fn a_trickled_body_is_cut_off_at_the_request_deadline() {
     assert!(response.starts_with("HTTP/1.1 504"), "{response}");
     assert!(response.contains("request_timeout"), "{response}");
     assert!(started.elapsed() < Duration::from_secs(6));
+}
+
+/// Reads until the server closes the connection; how long that took.
+fn time_to_close(mut s: std::net::TcpStream) -> Duration {
+    let started = Instant::now();
+    s.set_read_timeout(Some(Duration::from_secs(8))).unwrap();
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf);
+    started.elapsed()
+}
+
+#[tokio::test]
+async fn idle_connections_are_closed_busy_ones_are_not() {
+    let (gw, key) = setup().await;
+    let addr = gw.base.trim_start_matches("http://").to_owned();
+    // Connected, never a byte: closed after the idle timeout (0.4-0.6 s here).
+    let silent = std::net::TcpStream::connect(&addr).unwrap();
+    let waited = tokio::task::spawn_blocking(move || time_to_close(silent))
+        .await
+        .unwrap();
+    assert!(
+        waited < Duration::from_secs(4),
+        "silent connection kept {waited:?}"
+    );
+    // Kept alive after a request, then silent: closed too.
+    let mut kept = std::net::TcpStream::connect(&addr).unwrap();
+    kept.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let waited = tokio::task::spawn_blocking(move || time_to_close(kept))
+        .await
+        .unwrap();
+    assert!(
+        waited < Duration::from_secs(4),
+        "idle keep-alive kept {waited:?}"
+    );
+    // A request in flight longer than the idle timeout is not cut: a slow answer, and a
+    // stream with pauses between chunks, on one kept-alive connection.
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(1)
+        .build()
+        .unwrap();
+    let url = format!("{}/v1/chat/completions", gw.base);
+    let slow = json!({"model": "slow", "messages": user_message("hi"), "max_tokens": 3});
+    let resp = client
+        .post(&url)
+        .bearer_auth(&key)
+        .json(&slow)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let mut streamed = slow.clone();
+    streamed["stream"] = json!(true);
+    let text = client
+        .post(&url)
+        .bearer_auth(&key)
+        .json(&streamed)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.trim_end().ends_with("data: [DONE]"), "{text}");
 }
 
 #[tokio::test]
