@@ -51,6 +51,24 @@ impl Admin {
         }
     }
 
+    /// The same caller without the request's audit slot: for checks made after the
+    /// response started (a long-lived stream re-checking its caller).
+    pub fn detached(&self) -> Admin {
+        Admin {
+            principal: self.principal.clone(),
+            client_ip: self.client_ip,
+            slot: None,
+        }
+    }
+
+    /// Whether the caller's token is still valid and still allowed `action`.
+    pub async fn still_allowed(&self, state: &AdminState, action: AdminAction) -> bool {
+        matches!(
+            state.admin_auth.still_valid(&self.principal).await,
+            Ok(true)
+        ) && self.require(state, action).is_ok()
+    }
+
     pub fn actor(&self) -> &str {
         &self.principal.token_id
     }

@@ -816,6 +816,40 @@ async fn the_live_tail_delivers_new_records_and_ends_at_shutdown() {
 }
 
 #[tokio::test]
+async fn a_tail_ends_when_its_token_is_revoked() {
+    let gw = start().await;
+    let (status, created) = gw
+        .admin_post("/admin/v1/tokens", json!({"role": "auditor"}))
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let token = created["token"].as_str().unwrap().to_owned();
+    let id = created["id"].as_str().unwrap().to_owned();
+    let mut resp = client()
+        .get(format!("{}/admin/v1/audit/stream", gw.admin))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let (status, _) = with_id(
+        &gw,
+        ADMIN_TOKEN,
+        Method::DELETE,
+        &format!("/admin/v1/tokens/{id}"),
+        None,
+        "t-revoke-tailer",
+    )
+    .await;
+    assert!(status < 300, "revoked: {status}");
+    // The tail ends within its re-check interval (5 s), whatever it was sent meanwhile.
+    let ended = tokio::time::timeout(Duration::from_secs(12), async {
+        while let Ok(Some(_)) = resp.chunk().await {}
+    })
+    .await;
+    assert!(ended.is_ok(), "the revoked token's tail is still open");
+}
+
+#[tokio::test]
 async fn subjects_are_erased_by_reference_and_their_content_with_them() {
     let gw = start().await;
     let key = gw.key_for("bob", &["staff"]).await;

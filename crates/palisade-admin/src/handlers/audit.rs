@@ -40,6 +40,8 @@ pub const DEFAULT_LIMIT: u32 = 100;
 pub const MAX_LIMIT: u32 = 1000;
 /// How often an idle live tail sends a comment line.
 const HEARTBEAT: Duration = Duration::from_secs(15);
+/// How often an open audit tail re-checks its caller's token and permission.
+const RECHECK: Duration = Duration::from_secs(5);
 
 type Params = Result<Query<HashMap<String, String>>, QueryRejection>;
 
@@ -313,6 +315,10 @@ struct Tail {
     rx: broadcast::Receiver<Arc<Appended>>,
     shutdown: Option<watch::Receiver<bool>>,
     filter: TailFilter,
+    /// The caller, re-checked every [`RECHECK`]: a revoked token or a policy that no
+    /// longer allows reading the audit log ends the stream.
+    caller: (Arc<AdminState>, Admin),
+    recheck: tokio::time::Interval,
 }
 
 enum Next {
@@ -324,14 +330,26 @@ enum Next {
 impl Tail {
     async fn next(&mut self) -> Next {
         loop {
-            let received = match self.shutdown.as_mut() {
-                Some(stop) => tokio::select! {
-                    biased;
+            let stop = async {
+                match self.shutdown.as_mut() {
                     // Ends on shutdown, or if the server dropped the signal's sender.
-                    _ = stop.wait_for(|s| *s) => return Next::End,
-                    r = self.rx.recv() => r,
-                },
-                None => self.rx.recv().await,
+                    Some(stop) => {
+                        let _ = stop.wait_for(|s| *s).await;
+                    }
+                    None => std::future::pending().await,
+                }
+            };
+            let received = tokio::select! {
+                biased;
+                () = stop => return Next::End,
+                _ = self.recheck.tick() => {
+                    let (state, admin) = &self.caller;
+                    if !admin.still_allowed(state, AdminAction::ReadAudit).await {
+                        return Next::End;
+                    }
+                    continue;
+                }
+                r = self.rx.recv() => r,
             };
             match received {
                 Ok(a) if self.filter.matches(&a) => return Next::Record(a),
@@ -353,7 +371,8 @@ fn sse_record(a: &Appended) -> SseEvent {
 /// `GET /admin/v1/audit/stream`: records as they are committed (`data: <record JSON>`),
 /// filtered by `actor`, `model`, `decision` and `plane`; a comment line every 15 s; an
 /// `event: lagged` (`{"skipped": n}`) when this reader fell behind and records were
-/// skipped. Ends when the server shuts down.
+/// skipped. Ends when the server shuts down, or within 5 s of the caller's token being
+/// revoked or a policy no longer allowing it to read the audit log.
 pub async fn stream(
     State(state): State<Arc<AdminState>>,
     admin: Admin,
@@ -369,10 +388,15 @@ pub async fn stream(
         decision: decision_param(&map)?,
         plane: plane_param(&map)?,
     };
+    let mut recheck = tokio::time::interval(RECHECK);
+    recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    recheck.reset(); // the first check one interval from now
     let tail = Tail {
         rx: ledger.subscribe(),
         shutdown: shutdown.map(|Extension(StreamShutdown(rx))| rx),
         filter,
+        caller: (Arc::clone(&state), admin.detached()),
+        recheck,
     };
     let events = futures::stream::unfold(tail, |mut tail| async move {
         let event = match tail.next().await {

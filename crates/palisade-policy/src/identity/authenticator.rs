@@ -189,6 +189,19 @@ impl AdminAuthenticator {
         }
     }
 
+    /// Whether an already authenticated principal's token still exists and is not
+    /// revoked (long-lived requests, such as the audit tail, re-check it).
+    pub async fn still_valid(&self, principal: &AdminPrincipal) -> Result<bool, AuthError> {
+        if principal.token_id == "bootstrap" && self.bootstrap_hash.is_some() {
+            return Ok(true);
+        }
+        Ok(self
+            .store
+            .find_admin_token(&principal.token_id)
+            .await?
+            .is_some_and(|t| t.revoked_at.is_none() && t.role == principal.role))
+    }
+
     pub async fn authenticate(&self, presented: Option<&str>) -> Result<AdminPrincipal, AuthError> {
         let presented = presented.ok_or(AuthError::Missing)?;
         if let Some(expected) = &self.bootstrap_hash {
