@@ -1,7 +1,9 @@
 //! Protection against unauthenticated floods. [`AuthFailures`] counts failed
 //! authentications per client IP in one-minute windows; an IP over its budget is refused
 //! before its key is even looked at, so a flood of bad keys cannot reach the store.
-//! [`ConnectionSlots`] bounds open connections per client IP at the listener.
+//! [`ConnectionSlots`] bounds open connections per client IP at the listener. Both count
+//! an IPv6 client by its /64 ([`client_block`]): one subscriber or host gets a whole /64
+//! and could otherwise rotate through its addresses.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -16,6 +18,20 @@ fn minute_now() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() / 60)
         .unwrap_or(0)
+}
+
+/// The address a client is counted under: an IPv4 address as is (IPv4-mapped IPv6
+/// included), an IPv6 address by its /64 prefix.
+pub fn client_block(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(std::net::Ipv6Addr::from_bits(
+                v6.to_bits() & !((1u128 << 64) - 1),
+            )),
+        },
+    }
 }
 
 pub struct AuthFailures {
@@ -33,6 +49,7 @@ impl AuthFailures {
 
     /// Whether `ip` used up its failed attempts for this minute.
     pub fn is_blocked(&self, ip: IpAddr) -> bool {
+        let ip = client_block(ip);
         let minute = minute_now();
         self.seen
             .lock()
@@ -44,6 +61,7 @@ impl AuthFailures {
     }
 
     pub fn record_failure(&self, ip: IpAddr) {
+        let ip = client_block(ip);
         let minute = minute_now();
         if let Ok(mut seen) = self.seen.lock() {
             if seen.len() >= MAX_TRACKED {
@@ -83,6 +101,7 @@ impl ConnectionSlots {
 
     /// A slot for a new connection from `ip`, or `None` when it has too many open.
     pub fn acquire(&self, ip: IpAddr) -> Option<ConnectionSlot> {
+        let ip = client_block(ip);
         let mut open = self.open.lock().ok()?;
         let n = open.entry(ip).or_insert(0);
         if *n >= self.max {
@@ -112,6 +131,21 @@ impl Drop for ConnectionSlot {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ipv6_clients_count_by_their_64() {
+        let guard = AuthFailures::new(2);
+        guard.record_failure("2001:db8:1:2::1".parse().unwrap());
+        guard.record_failure("2001:db8:1:2:ffff::9".parse().unwrap());
+        assert!(guard.is_blocked("2001:db8:1:2::abcd".parse().unwrap()));
+        assert!(!guard.is_blocked("2001:db8:1:3::1".parse().unwrap()));
+        let mapped: IpAddr = "::ffff:10.0.0.7".parse().unwrap();
+        assert_eq!(client_block(mapped), "10.0.0.7".parse::<IpAddr>().unwrap());
+        let slots = ConnectionSlots::new(1);
+        let _held = slots.acquire("2001:db8::1".parse().unwrap()).unwrap();
+        assert!(slots.acquire("2001:db8::2".parse().unwrap()).is_none());
+        assert!(slots.acquire("2001:db9::1".parse().unwrap()).is_some());
+    }
 
     #[test]
     fn blocks_after_the_budget() {
