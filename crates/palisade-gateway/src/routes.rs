@@ -12,6 +12,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 
+use tokio_util::task::TaskTracker;
+
 use crate::context::{Endpoint, RequestCtx};
 use crate::error::GatewayError;
 use crate::pipeline;
@@ -66,7 +68,8 @@ async fn chat_completions(
     body: Body,
 ) -> Response {
     let ctx = ctx(&state, Endpoint::ChatCompletions, &headers, addr);
-    detached(pipeline::chat(state, ctx, headers, body)).await
+    let tasks = state.requests.clone();
+    detached(&tasks, pipeline::chat(state, ctx, headers, body)).await
 }
 
 async fn embeddings(
@@ -76,7 +79,8 @@ async fn embeddings(
     body: Body,
 ) -> Response {
     let ctx = ctx(&state, Endpoint::Embeddings, &headers, addr);
-    detached(pipeline::embeddings(state, ctx, headers, body)).await
+    let tasks = state.requests.clone();
+    detached(&tasks, pipeline::embeddings(state, ctx, headers, body)).await
 }
 
 async fn list_models(
@@ -85,7 +89,8 @@ async fn list_models(
     headers: HeaderMap,
 ) -> Response {
     let ctx = ctx(&state, Endpoint::Models, &headers, addr);
-    detached(pipeline::models(state, ctx, headers, None)).await
+    let tasks = state.requests.clone();
+    detached(&tasks, pipeline::models(state, ctx, headers, None)).await
 }
 
 async fn get_model(
@@ -95,7 +100,8 @@ async fn get_model(
     Path(id): Path<String>,
 ) -> Response {
     let ctx = ctx(&state, Endpoint::Models, &headers, addr);
-    detached(pipeline::models(state, ctx, headers, Some(id))).await
+    let tasks = state.requests.clone();
+    detached(&tasks, pipeline::models(state, ctx, headers, Some(id))).await
 }
 
 async fn not_found(
@@ -104,7 +110,12 @@ async fn not_found(
     headers: HeaderMap,
 ) -> Response {
     let ctx = ctx(&state, Endpoint::Unmatched, &headers, addr);
-    detached(pipeline::refuse(state, ctx, GatewayError::RouteNotFound)).await
+    let tasks = state.requests.clone();
+    detached(
+        &tasks,
+        pipeline::refuse(state, ctx, GatewayError::RouteNotFound),
+    )
+    .await
 }
 
 async fn method_not_allowed(
@@ -113,15 +124,23 @@ async fn method_not_allowed(
     headers: HeaderMap,
 ) -> Response {
     let ctx = ctx(&state, Endpoint::Unmatched, &headers, addr);
-    detached(pipeline::refuse(state, ctx, GatewayError::MethodNotAllowed)).await
+    let tasks = state.requests.clone();
+    detached(
+        &tasks,
+        pipeline::refuse(state, ctx, GatewayError::MethodNotAllowed),
+    )
+    .await
 }
 
 /// Runs a pipeline flow in its own task, so that a client going away mid-request does
 /// not cancel it half-way: settlement, the failed-authentication count and the record
-/// still happen (every data-plane route goes through here). A panic in the flow becomes
-/// a 500 instead of a dropped connection.
-async fn detached(flow: impl Future<Output = Response> + Send + 'static) -> Response {
-    match tokio::spawn(flow).await {
+/// still happen (every data-plane route goes through here), and shutdown waits for it
+/// (`tasks`). A panic in the flow becomes a 500 instead of a dropped connection.
+async fn detached(
+    tasks: &TaskTracker,
+    flow: impl Future<Output = Response> + Send + 'static,
+) -> Response {
+    match tasks.spawn(flow).await {
         Ok(resp) => resp,
         Err(err) => {
             // Not `err` itself: a panic's message can quote the request's text.

@@ -20,6 +20,7 @@ use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
@@ -58,9 +59,13 @@ pub async fn serve(
         .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX));
     let graceful = GracefulShutdown::new();
     let slots = ConnectionSlots::new(limits.max_connections_per_ip);
+    // Open connections, so those still open when the grace period ends can be cut (their
+    // streams then record on their way out) rather than left running unowned.
+    let mut connections = JoinSet::new();
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
             accepted = listener.accept() => {
                 let (stream, peer) = match accepted {
                     Ok(conn) => conn,
@@ -76,7 +81,7 @@ pub async fn serve(
                     continue;
                 };
                 let _ = stream.set_nodelay(true);
-                tokio::spawn(connection(slot, stream, peer, router.clone(), builder.clone(), limits.clone(), graceful.watcher()));
+                connections.spawn(connection(slot, stream, peer, router.clone(), builder.clone(), limits.clone(), graceful.watcher()));
             }
             () = &mut shutdown => break,
         }
@@ -84,8 +89,12 @@ pub async fn serve(
     drop(listener);
     tokio::select! {
         () = graceful.shutdown() => tracing::info!("all connections drained"),
-        () = tokio::time::sleep(limits.shutdown_grace) => tracing::warn!("shutdown grace period ended with connections still open"),
+        () = tokio::time::sleep(limits.shutdown_grace) => {
+            tracing::warn!(open = connections.len(), "shutdown grace period ended with connections still open: closing them");
+        }
     }
+    connections.abort_all();
+    while connections.join_next().await.is_some() {}
 }
 
 /// One connection: TLS handshake if configured (bounded in time), then HTTP.

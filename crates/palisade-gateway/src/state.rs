@@ -32,4 +32,7 @@ pub struct GatewayState {
     pub audit_config: palisade_config::AuditConfig,
     /// Content scanning; `None` when `scan.enabled = false`.
     pub scanning: Option<crate::scanning::Scanning>,
+    /// Request flows and the records they leave behind (a stream's, written when it is
+    /// dropped): shutdown waits for them before it closes the audit ledger.
+    pub requests: tokio_util::task::TaskTracker,
 }

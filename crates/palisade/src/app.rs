@@ -21,6 +21,7 @@ use palisade_store::Store;
 use crate::{access, ledger_setup, scan_setup};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tokio_util::task::TaskTracker;
 
 /// Both listeners, running.
 pub struct Running {
@@ -30,6 +31,9 @@ pub struct Running {
     tasks: Vec<tokio::task::JoinHandle<()>>,
     authenticator: Arc<Authenticator>,
     ledger: Option<palisade_audit::Ledger>,
+    /// The gateway's request flows and late records, awaited before the ledger closes.
+    requests: TaskTracker,
+    shutdown_grace: Duration,
 }
 
 /// Opens the configured store with the audit durability the config asks for.
@@ -78,7 +82,9 @@ pub async fn start(
         audit: ledger.clone(),
         audit_config: config.audit.clone(),
         scanning,
+        requests: TaskTracker::new(),
     });
+    let requests = gateway.requests.clone();
     let render = Arc::clone(&metrics);
     let admin = Arc::new(AdminState {
         identity: Arc::clone(&store.identity),
@@ -167,6 +173,8 @@ pub async fn start(
         tasks,
         authenticator,
         ledger,
+        requests,
+        shutdown_grace: config.server.shutdown_grace,
     })
 }
 
@@ -200,6 +208,17 @@ impl Running {
         }
         for task in background {
             task.abort();
+        }
+        // The listeners cut what outlived the grace period; those requests' flows and
+        // records (a cut stream records on its way out) finish before the ledger closes.
+        self.requests.close();
+        if tokio::time::timeout(self.shutdown_grace, self.requests.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "request flows still running after the grace period; their records may be lost"
+            );
         }
         if let Err(err) = self.authenticator.flush_key_uses().await {
             tracing::warn!(error = %err, "could not record API key use at shutdown");

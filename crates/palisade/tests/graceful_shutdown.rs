@@ -40,3 +40,50 @@ async fn in_flight_request_finishes_after_sigterm() {
     assert_eq!(resp.status(), 200);
     assert_eq!(code.0, Some(0), "clean exit; log:\n{}", code.1.logs());
 }
+
+/// A stream that outlives the grace period is cut when it ends, and still recorded: the
+/// ledger closes only after the cut stream's record is in.
+#[tokio::test]
+async fn a_stream_cut_at_the_end_of_the_grace_period_is_recorded() {
+    let words = "drip ".repeat(40);
+    let sim = format!(
+        "[[providers]]\nname = \"drip\"\nkind = \"simulated\"\nchunk_interval_ms = 400\nreply = \"{}\"\n\
+         [[models]]\nname = \"drip\"\nprovider = \"drip\"\n",
+        words.trim_end()
+    );
+    let mut gw = Gateway::start("", &sim).await;
+    let key = gw.api_key().await;
+    let mut resp = gw
+        .chat(
+            &key,
+            json!({"model": "drip", "stream": true, "messages": user_message("hi")}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let request_id = resp.headers()["x-request-id"].to_str().unwrap().to_owned();
+    resp.chunk().await.unwrap().expect("the stream started");
+    // Keep reading, so the connection is busy when the grace period (5 s) ends.
+    let reader = tokio::spawn(async move { while let Ok(Some(_)) = resp.chunk().await {} });
+    let (code, gw) = tokio::task::spawn_blocking(move || {
+        let code = gw.terminate();
+        (code, gw)
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, Some(0), "clean exit; log:\n{}", gw.logs());
+    let _ = reader.await;
+    let gw = Gateway::start_with(gw.into_dir(), "", &sim, "http", reqwest::Client::new()).await;
+    let (status, body, _) = gw
+        .admin_call(
+            reqwest::Method::GET,
+            &format!("/admin/v1/audit?request_id={request_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let records = body["data"].as_array().unwrap();
+    assert_eq!(records.len(), 1, "the cut stream has its record: {body}");
+    assert_eq!(records[0]["model"], "drip");
+}

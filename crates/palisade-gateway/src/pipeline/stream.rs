@@ -449,8 +449,8 @@ impl Drop for Relay {
             }
             let _ = record::run(&state, &mut ctx, 200, "client_disconnected").await;
         };
-        if let Ok(handle) = tokio::runtime::Handle::try_current() {
-            handle.spawn(finish);
+        if tokio::runtime::Handle::try_current().is_ok() {
+            self.state.requests.spawn(finish);
         }
     }
 }
