@@ -475,14 +475,25 @@ async fn writer(
             }
         }
         if !entries.is_empty() {
+            shared
+                .stats
+                .pending
+                .fetch_sub(replies.len() as u64, Ordering::Relaxed);
             let outcome = match tail.as_mut() {
-                Some(t) => commit(&shared, &mut direct, t, std::mem::take(&mut entries)).await,
+                Some(t) => {
+                    let sealed = seal_each(&shared, &mut entries, &mut replies).await;
+                    if sealed.is_empty() {
+                        Ok(None)
+                    } else {
+                        commit(&shared, &mut direct, t, sealed).await.map(Some)
+                    }
+                }
                 None => Err(AuditError::Unavailable("audit store unavailable".into())),
             };
             let n = replies.len() as u64;
-            shared.stats.pending.fetch_sub(n, Ordering::Relaxed);
             match outcome {
-                Ok(first_seq) => {
+                Ok(None) => {}
+                Ok(Some(first_seq)) => {
                     shared.available.store(true, Ordering::Relaxed);
                     shared.stats.appended.fetch_add(n, Ordering::Relaxed);
                     for (i, reply) in replies.drain(..).enumerate() {
@@ -526,6 +537,36 @@ async fn writer(
     tracing::info!("audit ledger writer stopped");
 }
 
+/// Seals each entry of a batch on its own (position and link are provisional: `place`
+/// sets them). An entry that cannot be sealed — its subject's data key cannot be
+/// unwrapped or made — is refused alone (its reply gets the error, its reply slot is
+/// dropped from `replies`), not with the whole batch.
+async fn seal_each(
+    shared: &Shared,
+    entries: &mut Vec<Entry>,
+    replies: &mut Vec<Option<Reply>>,
+) -> Vec<(Header, Option<Vec<u8>>)> {
+    let mut sealed = Vec::with_capacity(entries.len());
+    let mut kept = Vec::with_capacity(replies.len());
+    for (entry, reply) in entries.drain(..).zip(replies.drain(..)) {
+        match seal(shared, 0, [0; 32], entry).await {
+            Ok(s) => {
+                sealed.push(s);
+                kept.push(reply);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "an audit record could not be sealed");
+                shared.stats.failed.fetch_add(1, Ordering::Relaxed);
+                if let Some(reply) = reply {
+                    let _ = reply.send(Err(e));
+                }
+            }
+        }
+    }
+    *replies = kept;
+    sealed
+}
+
 /// How many times a batch is re-sealed after another writer (an instance sharing the
 /// store) took its positions first.
 const MAX_RESEALS: usize = 64;
@@ -538,13 +579,8 @@ async fn commit(
     shared: &Shared,
     direct: &mut Direct,
     tail: &mut Tail,
-    entries: Vec<Entry>,
+    mut sealed: Vec<(Header, Option<Vec<u8>>)>,
 ) -> Result<u64, AuditError> {
-    let mut sealed = Vec::with_capacity(entries.len());
-    for entry in entries {
-        // Position and link are provisional: `place` sets them.
-        sealed.push(seal(shared, 0, [0; 32], entry).await?);
-    }
     // Writers sharing the store take turns: under the lease, read what the others
     // appended, then seal after it. A store without a lease (SQLite: usually one writer)
     // skips that read; a conflict below catches up instead.
