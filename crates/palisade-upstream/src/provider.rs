@@ -21,6 +21,13 @@ pub trait Provider: Send + Sync + 'static {
     /// `openai`, `anthropic` or `simulated`: a bounded label for metrics and logs.
     fn kind(&self) -> &'static str;
 
+    /// The output cap this provider sends upstream when the request sets none (Anthropic
+    /// requires one); `None` when the upstream decides. Limits reserve it, so a request
+    /// without `max_tokens` is reserved what it may really use.
+    fn default_output_cap(&self) -> Option<u64> {
+        None
+    }
+
     /// A non-streaming chat completion.
     async fn chat(&self, req: ChatRequest) -> Result<ChatResponse, UpstreamError>;
 

@@ -345,3 +345,12 @@ async fn invalid_tool_arguments_fail_as_400_without_calling_upstream() {
     ));
     assert!(mock.seen().is_empty());
 }
+
+#[tokio::test]
+async fn the_cap_it_sends_when_the_request_has_none_is_known_to_limits() {
+    let (url, mock) = start_mock().await;
+    let p = provider(&url);
+    assert_eq!(p.default_output_cap(), Some(1024));
+    p.chat(request("claude-text")).await.unwrap();
+    assert_eq!(mock.seen()[0].body["max_tokens"], 1024);
+}

@@ -78,6 +78,10 @@ impl Provider for AnthropicProvider {
         "anthropic"
     }
 
+    fn default_output_cap(&self) -> Option<u64> {
+        Some(self.settings.default_max_tokens)
+    }
+
     async fn chat(&self, req: ChatRequest) -> Result<ChatResponse, UpstreamError> {
         let body = self.body(&req, false)?;
         let resp = self
