@@ -40,7 +40,8 @@ impl Admin {
         if let Some(slot) = &self.slot {
             slot.set_policies(&decision.policies);
         }
-        if decision.allowed {
+        // Fail closed on evaluation errors, as the data plane does.
+        if decision.permits() {
             Ok(())
         } else {
             Err(AdminError::Forbidden {

@@ -362,4 +362,19 @@ async fn a_set_that_locks_out_policy_management_is_refused() {
         200,
         "the admin plane still works under the old set"
     );
+
+    // Retiring the bootstrap token is not a lockout while a live admin token remains.
+    let admin = gw.admin_token("admin").await;
+    let retire_bootstrap = format!(
+        "{}\n@id(\"retire-bootstrap\")\nforbid(principal == Palisade::AdminToken::\"bootstrap\", action, resource);",
+        policies(GROUP_RULES)
+    );
+    let put = put_policies(&gw, common::ADMIN_TOKEN, retire_bootstrap).await;
+    assert_eq!(put.status(), 200, "{}", put.text().await.unwrap());
+    let put = put_policies(&gw, &admin, policies(GROUP_RULES)).await;
+    assert_eq!(
+        put.status(),
+        200,
+        "the remaining admin token manages policies"
+    );
 }

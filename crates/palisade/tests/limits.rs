@@ -166,6 +166,20 @@ async fn each_of_n_choices_is_reserved_up_to_the_output_cap() {
     assert_eq!(error_field(resp, "code").await, "rate_limit_exceeded");
     let resp = gw.chat(&key, ask(2)).send().await.unwrap();
     assert_eq!(resp.status(), 200);
+    // `n` is bounded as OpenAI bounds it, so `n × max_tokens` cannot wrap around.
+    for n in [
+        json!(0),
+        json!(129),
+        json!(u64::MAX),
+        json!("2"),
+        json!(1.5),
+    ] {
+        let mut body = ask(1);
+        body["n"] = n.clone();
+        let resp = gw.chat(&key, body).send().await.unwrap();
+        assert_eq!(resp.status(), 400, "n = {n}");
+        assert_eq!(error_field(resp, "param").await, "n");
+    }
 }
 
 #[tokio::test]

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::{Extension, Json};
 use palisade_policy::authz::{AdminAction, DataAction, PolicyEngine, RequestFacts};
+use palisade_policy::identity::AdminRole;
 use palisade_policy::time::unix_now;
 use serde::{Deserialize, Serialize};
 
@@ -20,7 +21,11 @@ use crate::error::AdminError;
 use crate::state::AdminState;
 use palisade_audit::Change;
 
+/// Serializes policy replacements (file write, then swap) within the process.
+static POLICY_WRITES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[derive(Serialize)]
+
 pub struct PolicyView {
     pub source: String,
     pub policies: usize,
@@ -68,19 +73,35 @@ pub async fn put(
     let candidate = PolicyEngine::new(&source, state.policy.utc_offset_minutes())
         .map_err(|e| AdminError::InvalidPolicy(e.to_string()))?;
     // Refuse a set under which no admin could ever change policies again: it would lock
-    // the admin plane out of its own recovery.
-    let lockout = candidate.authorize_admin(
-        "bootstrap",
-        "admin",
-        AdminAction::ManagePolicies,
-        None,
-        unix_now(),
+    // the admin plane out of its own recovery. Asked for every token that can sign in as
+    // an admin: the bootstrap token if one is configured, and each live admin token.
+    let mut admins: Vec<String> = Vec::new();
+    if state.admin_auth.has_bootstrap() {
+        admins.push("bootstrap".into());
+    }
+    admins.extend(
+        state
+            .identity
+            .list_admin_tokens()
+            .await
+            .map_err(|e| AdminError::Store(e.to_string()))?
+            .into_iter()
+            .filter(|t| t.revoked_at.is_none() && t.role == AdminRole::Admin)
+            .map(|t| t.id),
     );
-    if !lockout.allowed {
+    let now = unix_now();
+    let someone_can = admins.iter().any(|id| {
+        candidate
+            .authorize_admin(id, "admin", AdminAction::ManagePolicies, None, now)
+            .permits()
+    });
+    if !someone_can {
         return Err(AdminError::InvalidPolicy(
             "the new set lets no admin token (role admin) perform manage_policies; it would lock policy management out".into(),
         ));
     }
+    // One change at a time: the file and the running set must hold the same winner.
+    let _writing = POLICY_WRITES.lock().await;
     if let Some(file) = &state.policy_file {
         write_atomically(file, &source)
             .map_err(|e| AdminError::Store(format!("cannot write {}: {e}", file.display())))?;
@@ -160,7 +181,7 @@ pub async fn explain(
         .policy
         .authorize_data(&user.name, &user.groups, action, model, &facts);
     Ok(Json(Explanation {
-        decision: if decision.allowed { "allow" } else { "deny" },
+        decision: if decision.permits() { "allow" } else { "deny" },
         policies: decision.policies,
         errors: decision.errors,
         user: user.name,
@@ -198,9 +219,13 @@ fn facts(ctx: &HashMap<String, String>) -> Result<RequestFacts, AdminError> {
     Ok(facts)
 }
 
-/// Writes next to the target and renames over it, so readers never see half a file.
+/// Writes next to the target (a temporary file of this process, synced) and renames over
+/// it, so readers never see half a file.
 fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
-    let tmp = path.with_extension("cedar.tmp");
-    std::fs::write(&tmp, text)?;
+    use std::io::Write as _;
+    let tmp = path.with_extension(format!("cedar.{}.tmp", std::process::id()));
+    let mut file = std::fs::File::create(&tmp)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()?;
     std::fs::rename(&tmp, path)
 }

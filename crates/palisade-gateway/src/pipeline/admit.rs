@@ -64,7 +64,7 @@ pub async fn run(
         model: &route.name,
     };
     let demand = Demand {
-        tokens: ctx.prompt_estimate + output_cap,
+        tokens: ctx.prompt_estimate.saturating_add(output_cap),
         cost_micros: route.cost_micros(ctx.prompt_estimate, output_cap),
     };
     match state.limiter.admit(&subject, demand).await {

@@ -20,9 +20,8 @@ pub fn run(
 ) -> Result<(), GatewayError> {
     let decision = decide(state, ctx, route, action, estimated_tokens);
     ctx.policies.clone_from(&decision.policies);
-    // Fail closed: Cedar skips a policy that errors, so an erroring `forbid` would not
-    // deny. Any evaluation error denies instead.
-    if decision.allowed && decision.errors.is_empty() {
+    // Fail closed: any evaluation error denies (`Decision::permits`).
+    if decision.permits() {
         return Ok(());
     }
     state.metrics.policy_denials.inc();

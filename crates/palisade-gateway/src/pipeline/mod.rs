@@ -70,7 +70,7 @@ pub async fn chat(
             .or_else(|| route.provider.default_output_cap())
             .unwrap_or(state.server.default_output_tokens)
             .saturating_mul(req.choices());
-        let estimate = ctx.prompt_estimate + output_cap;
+        let estimate = ctx.prompt_estimate.saturating_add(output_cap);
         authorize::run(&state, &mut ctx, &route, DataAction::Chat, estimate)?;
         let admission = admit::run(&state, &mut ctx, &route, output_cap).await?;
         inspect::begin(&state, &mut ctx, &route);

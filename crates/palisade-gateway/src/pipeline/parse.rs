@@ -9,6 +9,9 @@ use serde::de::DeserializeOwned;
 use crate::error::GatewayError;
 use crate::state::GatewayState;
 
+/// Most choices one chat request may ask for (`n`), as OpenAI allows.
+const MAX_CHOICES: u64 = 128;
+
 pub fn chat(state: &GatewayState, body: &[u8]) -> Result<ChatRequest, GatewayError> {
     let req: ChatRequest = json(state, body)?;
     if req.model.trim().is_empty() {
@@ -46,6 +49,16 @@ pub fn chat(state: &GatewayState, body: &[u8]) -> Result<ChatRequest, GatewayErr
                 state.server.max_output_tokens
             ),
             Some(param),
+        ));
+    }
+    // OpenAI's own bound; it also keeps `n × max_tokens` (the reservation) finite.
+    if let Some(n) = req.extra.get("n")
+        && !n.is_null()
+        && !n.as_u64().is_some_and(|n| (1..=MAX_CHOICES).contains(&n))
+    {
+        return Err(GatewayError::invalid(
+            format!("`n` must be an integer from 1 to {MAX_CHOICES}."),
+            Some("n"),
         ));
     }
     for (i, m) in req.messages.iter().enumerate() {

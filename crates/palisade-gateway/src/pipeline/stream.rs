@@ -352,9 +352,9 @@ impl Relay {
                             }
                         }
                     }
-                    let over_tokens = self
-                        .allowance
-                        .is_some_and(|a| ctx.prompt_estimate + self.completion_tokens > a);
+                    let over_tokens = self.allowance.is_some_and(|a| {
+                        ctx.prompt_estimate.saturating_add(self.completion_tokens) > a
+                    });
                     let over_cost = self.cost_allowance.is_some_and(|a| {
                         ctx.route.as_ref().is_some_and(|r| {
                             r.cost_micros(ctx.prompt_estimate, self.completion_tokens) > a

@@ -19,6 +19,13 @@ pub struct Decision {
 }
 
 impl Decision {
+    /// Whether to let the request through: allowed, and no policy failed to evaluate.
+    /// Cedar skips a policy that errors, so an erroring `forbid` would not deny; callers
+    /// fail closed on any error instead.
+    pub fn permits(&self) -> bool {
+        self.allowed && self.errors.is_empty()
+    }
+
     /// A deny that names no policy: used when the request itself could not be built.
     pub(crate) fn failed(error: String) -> Self {
         Decision {

@@ -189,6 +189,11 @@ impl AdminAuthenticator {
         }
     }
 
+    /// Whether a bootstrap admin token is configured (`PALISADE_ADMIN_TOKEN`).
+    pub fn has_bootstrap(&self) -> bool {
+        self.bootstrap_hash.is_some()
+    }
+
     /// Whether an already authenticated principal's token still exists and is not
     /// revoked (long-lived requests, such as the audit tail, re-check it).
     pub async fn still_valid(&self, principal: &AdminPrincipal) -> Result<bool, AuthError> {
