@@ -1,6 +1,7 @@
 //! E-mail addresses: `memchr` finds each `@`, then a hand-written validator expands
 //! left over the RFC 5322 dot-atom local part and right over a DNS domain. Rules: local
-//! part 1–64 bytes, no leading/trailing/double dot, starts with an alphanumeric or `_`;
+//! part 1–64 bytes (in a longer run, such as a URL's query, the part after its last `=`,
+//! `&`, `?` or `/`), no leading/trailing/double dot, starts with an alphanumeric or `_`;
 //! domain ≤ 253 bytes, ≥ 2 labels of 1–63 `[A-Za-z0-9-]` not starting or ending with
 //! `-`, TLD alphabetic (≥ 2) or `xn--` punycode; a trailing dot is left out of the span.
 
@@ -8,6 +9,9 @@ use super::Kind;
 use super::scan::{Sink, boundary_after, boundary_before};
 
 const DET: &str = "pii.email";
+
+/// Most bytes of address-like characters read left of an `@`.
+const MAX_RUN: usize = 256;
 
 fn is_atext(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+/=?^_`{|}~-.".contains(&b)
@@ -39,11 +43,23 @@ pub(crate) fn scan(sink: &mut Sink<'_>) {
 fn validate(bytes: &[u8], at: usize, floor: usize) -> Option<(usize, usize)> {
     // Local part: expand left, then trim leading punctuation (quotes, brackets…).
     let mut start = at;
-    while start > floor && is_atext(bytes[start - 1]) && at - start < 64 {
+    while start > floor && is_atext(bytes[start - 1]) && at - start < MAX_RUN {
         start -= 1;
     }
     if start > floor && is_atext(bytes[start - 1]) {
-        return None; // longer than 64
+        return None; // no address has a run this long before its `@`
+    }
+    if at - start > 64 {
+        // Longer than a local part may be: an address inside a URL's path or query
+        // (`…?campaign=spring&email=john.doe@example.com`) starts after the last of its
+        // delimiters, all of which are also legal in a local part.
+        let cut = bytes[start..at]
+            .iter()
+            .rposition(|b| matches!(b, b'=' | b'&' | b'?' | b'/'))?;
+        start += cut + 1;
+        if at - start > 64 {
+            return None;
+        }
     }
     while start < at && !(bytes[start].is_ascii_alphanumeric() || bytes[start] == b'_') {
         start += 1;

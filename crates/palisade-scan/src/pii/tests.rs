@@ -88,6 +88,17 @@ fn email() {
         "bob@xn--bcher-kva.example"
     ));
     assert!(has("<alice@example.org>", "email", "alice@example.org"));
+    // Inside a long URL query the address starts after the last delimiter.
+    assert!(has(
+        "https://www.example.com/newsletter/unsubscribe?campaign=spring2024&email=john.doe@example.com",
+        "email",
+        "john.doe@example.com"
+    ));
+    assert!(has(
+        &format!("https://x.test/{}/u/jane@example.org", "a".repeat(80)),
+        "email",
+        "jane@example.org"
+    ));
     for bad in [
         "a@b",
         "a@b.c",
