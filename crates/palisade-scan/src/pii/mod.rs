@@ -201,7 +201,14 @@ impl PiiDetector {
                 t -= 1;
             }
             let run = Run::build(sink.text, t, i);
-            let mut next = run.end.max(d + 1);
+            let mut next = if run.truncated {
+                // The next run re-reads the last groups, so a value across the cut is
+                // seen whole (findings found twice are merged below).
+                run.g(scan::MAX_GROUPS - scan::OVERLAP_GROUPS).start
+            } else {
+                run.end
+            }
+            .max(d + 1);
             // Fast path for a lone short number (`2023`, `12`): only a textual date or
             // an IPv6 address (`2001::1`, `::` is not a run separator) can start there.
             if run.n == 1 && run.g(0).len() <= 4 {

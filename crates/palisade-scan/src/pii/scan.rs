@@ -9,6 +9,11 @@ use crate::finding::Finding;
 
 pub(crate) const MAX_GROUPS: usize = 16;
 
+/// Groups a run cut at [`MAX_GROUPS`] shares with the next one, so that a value
+/// straddling the cut is whole in the next run: the longest values scanned as groups are
+/// IBANs (up to 34 characters, 9 groups of 4 at most).
+pub(crate) const OVERLAP_GROUPS: usize = 9;
+
 /// The first ASCII digit at or after `from`. Prose has few digits, so this is most of
 /// the candidate search: blocks of 32 bytes are tested whole, without an early exit
 /// inside a block, which the compiler turns into a few vector instructions.
@@ -53,6 +58,8 @@ pub(crate) struct Run<'t> {
     pub right_ok: bool,
     /// End of the last group.
     pub end: usize,
+    /// Cut at [`MAX_GROUPS`] while more groups followed.
+    pub truncated: bool,
 }
 
 fn group_at(bytes: &[u8], start: usize) -> Group {
@@ -100,6 +107,7 @@ impl<'t> Run<'t> {
             left_ok: true,
             right_ok: true,
             end: t,
+            truncated: false,
         };
         // One preceding short upper-case token (`AB 12 34 56 C`, `ID-…`).
         if t >= 2 + floor && matches!(bytes[t - 1], b' ' | b'-') {
@@ -121,6 +129,7 @@ impl<'t> Run<'t> {
             let g = group_at(bytes, pos);
             run.push(g);
             if run.n == MAX_GROUPS {
+                run.truncated = sep_at(bytes, g.end).is_some();
                 break;
             }
             let Some(next) = sep_at(bytes, g.end) else {

@@ -115,6 +115,18 @@ fn email() {
 }
 
 #[test]
+fn a_value_past_the_group_cap_is_read_whole() {
+    // 14 groups of dates, times and addresses before the card: the card straddles the
+    // 16-group cap of one run and is read whole by the next.
+    let text = "2024-01-15 10:30:45 10.0.0.1 10.0.0.2 4111 1111 1111 1111";
+    assert!(has(text, "credit_card", "4111 1111 1111 1111"));
+    for pad in 0..24 {
+        let text = format!("{} DE89 3704 0044 0532 0130 00", "12 ".repeat(pad));
+        assert!(has(&text, "iban", "DE89 3704 0044 0532 0130 00"), "{pad}");
+    }
+}
+
+#[test]
 fn card() {
     for ok in [
         "4111 1111 1111 1111",
