@@ -167,7 +167,7 @@ pub fn kind_category(kind: &str) -> Option<Category> {
     match kind {
         "secret" => Some(Category::Secret),
         "prompt_injection" => Some(Category::Injection),
-        "invisible_text" | "homoglyph" => Some(Category::Obfuscation),
+        "invisible_text" | "homoglyph" | "decode_budget_exceeded" => Some(Category::Obfuscation),
         "banned_term" => Some(Category::Banned),
         crate::leak::LEAK_KIND => Some(Category::Leak),
         "" => None,

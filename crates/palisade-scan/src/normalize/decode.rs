@@ -19,6 +19,9 @@ pub(crate) struct Budget {
     min_len: usize,
     items_left: usize,
     bytes_left: usize,
+    /// Where [`scan`] met an encoded run it could no longer decode whole (the budget ran
+    /// out): from there on, encoded text went unchecked. Reported as a finding.
+    pub(crate) cut_at: Option<usize>,
 }
 
 impl Budget {
@@ -29,6 +32,7 @@ impl Budget {
             min_len: opts.min_encoded_len.max(4),
             items_left: opts.max_decoded_items,
             bytes_left: opts.max_decoded,
+            cut_at: None,
         }
     }
 
@@ -50,6 +54,7 @@ impl Budget {
         if text.len() > self.bytes_left {
             let cut = floor_boundary(&text, self.bytes_left);
             text.truncate(cut);
+            self.cut_at.get_or_insert(span.start);
         }
         self.items_left -= 1;
         self.bytes_left -= text.len();
@@ -136,14 +141,15 @@ pub(crate) fn scan(text: &str, budget: &mut Budget) -> Vec<Decoded> {
             end += 1;
         }
         if end - start >= len {
+            if budget.exhausted() {
+                budget.cut_at.get_or_insert(start);
+                return out;
+            }
             // Runs this long are rare in prose: classify them only now.
             let run = bytes.get(start..end).unwrap_or_default();
             let any = run.iter().fold(0u8, |a, &b| a | class(b));
             let all = run.iter().fold(0xFFu8, |a, &b| a & class(b));
             try_run(text, start..end, any, all, budget, &mut out);
-            if budget.exhausted() {
-                return out;
-            }
         }
         i = end + 1;
     }
@@ -240,7 +246,16 @@ fn percent_runs(text: &str, budget: &mut Budget, out: &mut Vec<Decoded>) {
     let bytes = text.as_bytes();
     let mut done = 0;
     for p in memchr::memchr_iter(b'%', bytes) {
-        if p < done || budget.exhausted() {
+        if p < done {
+            continue;
+        }
+        if budget.exhausted() {
+            // Only an actual escape (`%4A`) is encoded text left unchecked; `50%` is not.
+            let hex = |k: usize| bytes.get(k).is_some_and(u8::is_ascii_hexdigit);
+            if hex(p + 1) && hex(p + 2) {
+                budget.cut_at.get_or_insert(p);
+                break;
+            }
             continue;
         }
         let start = bytes[..p]
@@ -283,7 +298,15 @@ fn hex_escapes(text: &str, budget: &mut Budget, out: &mut Vec<Decoded>) {
     let bytes = text.as_bytes();
     let mut done = 0;
     for p in memchr::memchr_iter(b'\\', bytes) {
-        if p < done || budget.exhausted() {
+        if p < done {
+            continue;
+        }
+        if budget.exhausted() {
+            let hex = |k: usize| bytes.get(k).is_some_and(u8::is_ascii_hexdigit);
+            if bytes.get(p + 1) == Some(&b'x') && hex(p + 2) && hex(p + 3) {
+                budget.cut_at.get_or_insert(p);
+                break;
+            }
             continue;
         }
         let mut k = p;

@@ -35,7 +35,7 @@ mod tests;
 use std::borrow::Cow;
 use std::ops::Range;
 
-use crate::finding::Finding;
+use crate::finding::{Category, Finding};
 use map::{OffsetMap, ceil_boundary, floor_boundary};
 
 pub use homoglyph::{HOMOGLYPH_DETECTOR, HOMOGLYPH_KIND};
@@ -198,6 +198,18 @@ pub fn normalize_with<'a>(text: &'a str, opts: &NormalizeOptions) -> Normalized<
             out.decoded.push(d);
         }
         out.decoded.sort_by_key(|d| (d.span.start, d.span.end));
+        if let Some(at) = budget.cut_at {
+            // More encoded text than the decoding budget: what follows went unread.
+            // Say so, rather than pass it as checked (a profile may block it).
+            let span = out.original_span(at, out.text.len());
+            out.findings.push(Finding::new(
+                "decode_budget_exceeded",
+                Category::Obfuscation,
+                span,
+                0.9,
+                "normalize.decode",
+            ));
+        }
     }
     out
 }
