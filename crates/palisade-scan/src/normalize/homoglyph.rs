@@ -161,11 +161,29 @@ const LATIN: u8 = 2;
 const LOOKALIKE: u8 = 4;
 /// A letter of the confusable scripts with no Latin lookalike: a genuine word.
 const GENUINE: u8 = 8;
+const DIGIT: u8 = 16;
+
+/// Shortest word of lookalikes and digits alone that is folded: keys and ids are long,
+/// while `5А` or `12В` (a house number in Cyrillic) are ordinary text.
+const MIN_LOOKALIKE_ID: usize = 8;
+
+/// Whether a word (its class bits, its length in chars) calls for folding: Latin
+/// letters mixed with lookalikes, or a long run of lookalikes and ASCII digits with no
+/// Latin (`АКІА2Е0А8С3В244…`, a key spelled in Cyrillic). A word with a letter that has
+/// no Latin lookalike is genuine text of its script and is left alone.
+fn folds(flags: u8, chars: usize) -> bool {
+    let letters = flags & (LATIN | LOOKALIKE | GENUINE);
+    letters == LATIN | LOOKALIKE
+        || (letters == LOOKALIKE && flags & DIGIT != 0 && chars >= MIN_LOOKALIKE_ID)
+}
 
 fn class_of(c: char) -> u8 {
     let sc = script(c);
     // Characters of the Latin and confusable blocks all count as word characters: after
     // NFKC they are letters and marks.
+    if c.is_ascii_digit() {
+        return WORD | DIGIT;
+    }
     if sc == Script::Other && !(c.is_alphanumeric() || is_combining_mark(c)) {
         return 0;
     }
@@ -200,22 +218,25 @@ pub(crate) fn fold(src: &str, findings: &mut Vec<Finding>) -> Option<(String, Of
     let mut b = Builder::new(src);
     let mut word_start = None;
     let mut flags = 0u8;
+    let mut chars = 0usize;
     for (i, c) in src.char_indices() {
         let k = class(c);
         if k & WORD != 0 {
             word_start.get_or_insert(i);
             flags |= k;
+            chars += 1;
             continue;
         }
         if let Some(start) = word_start.take()
-            && flags & (LATIN | LOOKALIKE | GENUINE) == LATIN | LOOKALIKE
+            && folds(flags, chars)
         {
             end_word(src, start..i, &mut b, findings);
         }
         flags = 0;
+        chars = 0;
     }
     if let Some(start) = word_start
-        && flags & (LATIN | LOOKALIKE | GENUINE) == LATIN | LOOKALIKE
+        && folds(flags, chars)
     {
         end_word(src, start..src.len(), &mut b, findings);
     }

@@ -85,6 +85,15 @@ fn cyrillic_homoglyphs() {
 }
 
 #[test]
+fn a_key_spelled_in_lookalikes_and_digits_is_folded() {
+    // Cyrillic А К І Е С В and Cherokee Ꭰ with ASCII digits: no Latin letter at all.
+    let src = "key \u{410}\u{41A}\u{406}\u{410}2\u{415}0\u{410}8\u{421}3\u{412}244\u{421}9\u{13A0}9\u{415}";
+    let n = normalize(src);
+    assert_eq!(n.text(), "key AKIA2E0A8C3B244C9D9E");
+    assert_eq!(kinds(&n), ["homoglyph"]);
+}
+
+#[test]
 fn homoglyphs_after_nfkc_and_invisibles_map_to_original() {
     let src = "ｐ\u{430}y\u{200B}pal";
     let n = normalize(src);
@@ -143,6 +152,7 @@ fn legitimate_text_is_untouched() {
         "family 👨\u{200D}👩\u{200D}👧\u{200D}👦, ❤\u{FE0F}\u{200D}🔥 and 👍🏽",
         "flag 🏴\u{E0067}\u{E0062}\u{E0073}\u{E0063}\u{E0074}\u{E007F} keycap 1\u{FE0F}\u{20E3} ❤\u{FE0F}",
         "Привет, как дела? Москва — столица.",
+        "В 2024 году, к 15 марта, 3-й этап; ТУ-154, ГОСТ 2.105, дом 5А, кв. 12В",
         "Καλημέρα κόσμε, τι κάνεις;",
         "こんにちは、世界。東京タワーに行きました。",
         "می\u{200C}خواهم بروم",
