@@ -115,11 +115,15 @@ impl Vault {
     /// the kinds Palisade pseudonymizes.
     pub fn conceal(&self, text: &str) -> String {
         let mut out = text.to_owned();
-        for e in self
+        // Longest values first: `bob@example.com` must not be replaced inside
+        // `jim.bob@example.com` before the longer value had its turn.
+        let mut entries: Vec<_> = self
             .entries
             .iter()
             .filter(|e| e.restorable && !e.value.is_empty())
-        {
+            .collect();
+        entries.sort_by_key(|e| std::cmp::Reverse(e.value.len()));
+        for e in entries {
             if out.contains(e.value.as_str()) {
                 out = out.replace(e.value.as_str(), &e.placeholder);
             }
@@ -190,6 +194,17 @@ mod tests {
             "Write to ada@example.com or bob@example.com, call +44 20 7946 0958. [EMAIL_9] [x]"
         );
         assert_eq!(v.restore("nothing here"), None);
+    }
+
+    #[test]
+    fn conceal_replaces_a_value_inside_a_longer_one_last() {
+        let mut v = Vault::new();
+        v.pseudonym("email", "bob@example.com", true).unwrap();
+        v.pseudonym("email", "jim.bob@example.com", true).unwrap();
+        assert_eq!(
+            v.conceal("to jim.bob@example.com and bob@example.com"),
+            "to [EMAIL_2] and [EMAIL_1]"
+        );
     }
 
     #[test]
