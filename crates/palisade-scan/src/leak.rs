@@ -3,7 +3,9 @@
 //! request, from the instructions the model was given.
 //!
 //! The prompt is cut into overlapping runs of [`SHINGLE_WORDS`] words (case-folded,
-//! punctuation ignored), kept as hashes. An answer is read the same way; consecutive
+//! punctuation ignored, and after the scanner's normalisation — NFKC, invisible
+//! characters removed, homoglyphs folded — so a prompt repeated in full-width letters or
+//! with zero-width spaces inside its words still matches), kept as hashes. An answer is read the same way; consecutive
 //! matching runs are merged, and a merged stretch of at least [`MIN_LEAK_WORDS`] words
 //! is a `system_prompt_leak` finding over that stretch. Short common phrases ("you are a
 //! helpful assistant") stay below the bar; a prompt shorter than the bar has nothing to
@@ -20,6 +22,16 @@
 use std::collections::HashSet;
 
 use crate::finding::{Category, Finding};
+use crate::normalize::{NormalizeOptions, Normalized, normalize_with};
+
+/// Normalisation without decoding: a repeated prompt is plain text, not encoded runs.
+fn folded(text: &str) -> Normalized<'_> {
+    let opts = NormalizeOptions {
+        decode: false,
+        ..NormalizeOptions::default()
+    };
+    normalize_with(text, &opts)
+}
 
 pub const LEAK_KIND: &str = "system_prompt_leak";
 const DETECTOR: &str = "leak.system_prompt";
@@ -48,7 +60,8 @@ impl PromptLeak {
         let mut shingles = HashSet::new();
         let mut words = 0;
         for prompt in prompts {
-            let hashes: Vec<u64> = words_of(prompt).map(|(_, h)| h).collect();
+            let prompt = folded(prompt);
+            let hashes: Vec<u64> = words_of(prompt.text()).map(|(_, h)| h).collect();
             words += hashes.len();
             for run in hashes.windows(SHINGLE_WORDS) {
                 if shingles.len() >= MAX_SHINGLES {
@@ -62,6 +75,20 @@ impl PromptLeak {
 
     /// Stretches of `text` that repeat the prompt.
     pub fn find(&self, text: &str) -> Vec<Finding> {
+        let norm = folded(text);
+        let mut out = self.find_in(norm.text());
+        if !norm.is_identity() {
+            for f in &mut out {
+                let span = norm.original_span(f.start, f.end);
+                f.start = span.start;
+                f.end = span.end;
+            }
+        }
+        out
+    }
+
+    /// [`PromptLeak::find`] on already normalised text.
+    fn find_in(&self, text: &str) -> Vec<Finding> {
         let words: Vec<((usize, usize), u64)> = words_of(text).collect();
         let mut out = Vec::new();
         if words.len() < SHINGLE_WORDS {
@@ -93,6 +120,13 @@ impl PromptLeak {
     /// be cut short: the run may end at the word before): text from there could still
     /// become a finding as more arrives.
     pub fn growing_from(&self, text: &str) -> Option<usize> {
+        let norm = folded(text);
+        let at = self.growing_in(norm.text())?;
+        Some(norm.original_span(at, at).start)
+    }
+
+    /// [`PromptLeak::growing_from`] on already normalised text.
+    fn growing_in(&self, text: &str) -> Option<usize> {
         let words: Vec<((usize, usize), u64)> = words_of(text).collect();
         let hashes: Vec<u64> = words.iter().map(|(_, h)| *h).collect();
         let windows = hashes.len().checked_sub(SHINGLE_WORDS - 1)?;
@@ -198,6 +232,40 @@ mod tests {
         assert_eq!(f.kind, LEAK_KIND);
         assert_eq!(f.category, Category::Leak);
         assert!(f.score >= 0.5 && f.score < 1.0, "{}", f.score);
+    }
+
+    #[test]
+    fn invisible_characters_full_width_and_homoglyphs_do_not_hide_it() {
+        let plain = "never discuss interest rates before the customer is verified";
+        let zero_width: String = plain
+            .split(' ')
+            .map(|w| format!("{}\u{200B}{}", &w[..1], &w[1..]))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let full_width: String = plain
+            .chars()
+            .map(|c| match c {
+                'a'..='z' => char::from_u32(c as u32 - 'a' as u32 + 0xFF41).unwrap_or(c),
+                _ => c,
+            })
+            .collect();
+        let homoglyph = plain
+            .replace("interest", "int\u{435}rest")
+            .replace("customer", "cust\u{43E}mer");
+        for hidden in [zero_width, full_width, homoglyph] {
+            let answer = format!("Sure: {hidden}. Anything else?");
+            let found = leak().find(&answer);
+            assert_eq!(found.len(), 1, "{answer:?}: {found:?}");
+            let f = &found[0];
+            assert_eq!(
+                &answer[f.start..f.end],
+                hidden,
+                "the span is the original text"
+            );
+            // The stream guard holds from the start of the forming stretch.
+            let held = &answer[..answer.len() - " Anything else?".len() - 1];
+            assert_eq!(leak().growing_from(held), Some("Sure: ".len()));
+        }
     }
 
     #[test]
