@@ -126,14 +126,16 @@ fn redact_into(kind: &str, out: &mut String) {
     out.push(']');
 }
 
-/// Keeps the last four letters or digits and the separators; stars the rest.
+/// Keeps the last four letters or digits — never more than half of them, so a short
+/// value (`1/2/90`, `abc`) is not left readable — and the separators; stars the rest.
 fn mask_into(value: &str, out: &mut String) {
     let alnum = value.chars().filter(|c| c.is_alphanumeric()).count();
+    let keep = (alnum / 2).min(4);
     let mut seen = 0;
     for c in value.chars() {
         if c.is_alphanumeric() {
             seen += 1;
-            out.push(if seen + 4 > alnum { c } else { '*' });
+            out.push(if seen + keep > alnum { c } else { '*' });
         } else {
             out.push(c);
         }
@@ -219,9 +221,16 @@ mod tests {
         let mut s = String::new();
         mask_into("+44 20 7946 0958", &mut s);
         assert_eq!(s, "+** ** **** 0958");
-        let mut s = String::new();
-        mask_into("abc", &mut s);
-        assert_eq!(s, "abc");
+        // Short values keep at most half of their characters.
+        for (value, masked) in [
+            ("abc", "**c"),
+            ("1/2/90", "*/*/90"),
+            ("10.0.0.1", "**.*.0.1"),
+        ] {
+            let mut s = String::new();
+            mask_into(value, &mut s);
+            assert_eq!(s, masked);
+        }
     }
 
     #[test]
