@@ -10,7 +10,10 @@
 /// The kinds of invisible code points removed before detection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Invisible {
-    /// U+200B, U+2060–U+2064, U+180E, U+034F.
+    /// U+200B, U+2060–U+2064, U+180E, U+034F, and the other default-ignorable fillers
+    /// that render as nothing: Mongolian free variation selectors (U+180B–U+180D,
+    /// U+180F), Khmer inherent vowels (U+17B4, U+17B5), Hangul fillers (U+115F, U+1160,
+    /// U+3164, U+FFA0), musical formatting (U+1D173–U+1D17A).
     ZeroWidth,
     /// U+200C ZWNJ, U+200D ZWJ.
     Joiner,
@@ -34,6 +37,8 @@ pub(crate) fn classify(c: char) -> Option<Invisible> {
     use Invisible::*;
     Some(match c as u32 {
         0x200B | 0x2060..=0x2064 | 0x180E | 0x034F => ZeroWidth,
+        0x180B..=0x180D | 0x180F | 0x17B4 | 0x17B5 => ZeroWidth,
+        0x115F | 0x1160 | 0x3164 | 0xFFA0 | 0x1D173..=0x1D17A => ZeroWidth,
         0x200C | 0x200D => Joiner,
         0xFEFF => Bom,
         0x00AD => SoftHyphen,

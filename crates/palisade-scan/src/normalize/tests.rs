@@ -47,6 +47,24 @@ fn zero_width_inside_an_email() {
 }
 
 #[test]
+fn other_fillers_that_render_as_nothing_are_removed() {
+    for filler in [
+        '\u{180B}',
+        '\u{180F}',
+        '\u{17B4}',
+        '\u{115F}',
+        '\u{3164}',
+        '\u{FFA0}',
+        '\u{1D173}',
+    ] {
+        let src = format!("key AKIA{filler}IOSFODNN7EXAMPLE now");
+        let n = normalize(&src);
+        assert_eq!(n.text(), "key AKIAIOSFODNN7EXAMPLE now", "{filler:?}");
+        assert_eq!(kinds(&n), ["invisible_text"], "{filler:?}");
+    }
+}
+
+#[test]
 fn full_width_and_nfkc() {
     let cases = [
         ("ｉｇｎｏｒｅ ａｌｌ", "ignore all"),
@@ -56,7 +74,6 @@ fn full_width_and_nfkc() {
         ("ｶﾞｷﾞ", "ガギ"),
         ("cafe\u{301}", "café"),
         ("x²", "x2"),
-        ("\u{3164}", "\u{1160}"),
     ];
     for (src, want) in cases {
         let n = normalize(src);
