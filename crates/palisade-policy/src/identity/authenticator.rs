@@ -4,6 +4,7 @@
 //! within the cache TTL. Last-use times are batched and written in the background.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -47,6 +48,10 @@ pub struct Authenticator {
     store: Arc<dyn IdentityStore>,
     ttl: Duration,
     cache: RwLock<HashMap<String, Arc<CachedKey>>>,
+    /// Bumped (under the cache's write lock) by every eviction: a key read from the
+    /// store before an eviction is not cached after it, so a revocation through this
+    /// process takes effect at once even for an authentication already in flight.
+    evictions: AtomicU64,
     pending_uses: Mutex<HashMap<String, i64>>,
 }
 
@@ -56,6 +61,7 @@ impl Authenticator {
             store,
             ttl,
             cache: RwLock::new(HashMap::new()),
+            evictions: AtomicU64::new(0),
             pending_uses: Mutex::new(HashMap::new()),
         }
     }
@@ -101,6 +107,7 @@ impl Authenticator {
     /// Drops a key from the cache (after revocation or a change to its user).
     pub fn evict(&self, key_id: &str) {
         if let Ok(mut cache) = self.cache.write() {
+            self.evictions.fetch_add(1, Ordering::Relaxed);
             cache.remove(key_id);
         }
     }
@@ -108,6 +115,7 @@ impl Authenticator {
     /// Drops every cached key.
     pub fn evict_all(&self) {
         if let Ok(mut cache) = self.cache.write() {
+            self.evictions.fetch_add(1, Ordering::Relaxed);
             cache.clear();
         }
     }
@@ -146,6 +154,7 @@ impl Authenticator {
     }
 
     async fn load(&self, id: &str) -> Result<Arc<CachedKey>, AuthError> {
+        let evictions = self.evictions.load(Ordering::Relaxed);
         let key = self
             .store
             .find_api_key(id)
@@ -161,7 +170,9 @@ impl Authenticator {
             user,
             fetched: Instant::now(),
         });
-        if let Ok(mut cache) = self.cache.write() {
+        if let Ok(mut cache) = self.cache.write()
+            && self.evictions.load(Ordering::Relaxed) == evictions
+        {
             if cache.len() >= MAX_CACHED {
                 cache.clear();
             }
