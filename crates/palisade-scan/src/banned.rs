@@ -91,7 +91,7 @@ impl BannedTerms {
             }
             detectors.push(Cow::Owned(format!("banned:{topic}")));
             for (index, term) in terms.iter().enumerate() {
-                let folded = fold_str(term.trim());
+                let folded = collapse_spaces(&fold_str(term.trim())).0.into_owned();
                 let (Some(first), Some(last)) = (folded.chars().next(), folded.chars().last())
                 else {
                     return Err(BannedError::EmptyTerm {
@@ -138,6 +138,43 @@ impl BannedTerms {
     }
 }
 
+/// `text` with every run of white space as one ASCII space, and for each byte of the
+/// result the offset of the byte it came from (`None`, and the text borrowed, when there
+/// was nothing to collapse: the usual case).
+fn collapse_spaces(text: &str) -> (Cow<'_, str>, Option<Vec<usize>>) {
+    let mut prev_space = false;
+    let plain = text.chars().all(|c| {
+        let ok = if c.is_whitespace() {
+            c == ' ' && !prev_space
+        } else {
+            true
+        };
+        prev_space = c.is_whitespace();
+        ok
+    });
+    if plain {
+        return (Cow::Borrowed(text), None);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut at = Vec::with_capacity(text.len());
+    let mut in_space = false;
+    for (i, c) in text.char_indices() {
+        if c.is_whitespace() {
+            if !in_space {
+                out.push(' ');
+                at.push(i);
+            }
+            in_space = true;
+            continue;
+        }
+        in_space = false;
+        let start = out.len();
+        out.push(c);
+        at.extend(i..i + (out.len() - start));
+    }
+    (Cow::Owned(out), Some(at))
+}
+
 fn is_word_char(c: char) -> bool {
     c.is_alphanumeric() || c == '_'
 }
@@ -171,16 +208,23 @@ impl Detector for BannedTerms {
         };
         let folded = fold_non_ascii(text);
         let ft = folded.text();
+        // Terms are matched with every run of white space as one space (`project  bluebird`
+        // on two lines is still the term); `at[i]` is where byte `i` of the collapsed text
+        // is in `ft`.
+        let (collapsed, at) = collapse_spaces(ft);
+        let ct: &str = &collapsed;
+        let to_ft = |i: usize| at.as_ref().map_or(i, |at| at[i]);
         // (topic, start, end) of every acceptable match.
         let mut hits: Vec<(usize, usize, usize)> = Vec::new();
-        for m in matcher.find_overlapping_iter(ft) {
+        for m in matcher.find_overlapping_iter(ct) {
             let Some(&p) = self.patterns.get(m.pattern().as_usize()) else {
                 continue;
             };
-            if self.opts.word_boundary && !boundary_ok(ft, m.start(), m.end(), p) {
+            if self.opts.word_boundary && !boundary_ok(ct, m.start(), m.end(), p) {
                 continue;
             }
-            hits.push((p.topic, m.start(), m.end()));
+            // A match ends on a term's last byte, never on a collapsed space.
+            hits.push((p.topic, to_ft(m.start()), to_ft(m.end() - 1) + 1));
         }
         if hits.is_empty() {
             return;
@@ -247,6 +291,31 @@ mod tests {
             found(&b, "CAFE or café or cafe\u{301}"),
             ["CAFE", "café", "cafe\u{301}"]
         );
+    }
+
+    #[test]
+    fn any_white_space_between_words_matches() {
+        let b = terms(&["project  bluebird", "nerve agent"]);
+        for text in [
+            "about project bluebird now",
+            "about project  bluebird now",
+            "about project\nbluebird now",
+            "about project \t\u{00A0} bluebird now",
+            "about Projéct\u{2003}\u{2003}Bluebird now",
+        ] {
+            let hits = found(&b, text);
+            assert_eq!(hits.len(), 1, "{text:?}");
+            assert!(
+                hits[0].starts_with("Proj") || hits[0].starts_with("proj"),
+                "{hits:?}"
+            );
+            assert!(hits[0].ends_with("luebird"), "{hits:?}");
+        }
+        assert_eq!(
+            found(&b, "a nerve   agent, a nerve\nagent"),
+            ["nerve   agent", "nerve\nagent"]
+        );
+        assert!(found(&b, "nerveagent").is_empty());
     }
 
     #[test]
