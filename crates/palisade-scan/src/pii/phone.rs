@@ -63,6 +63,42 @@ fn date_like(lens: &[usize], digits: &[u8], seps_datey: bool) -> bool {
         && (digits.len() == 8 || digits.len() <= 6 || lens[0] == 4)
 }
 
+/// The base score of a phone number of digits `d` read in groups of `lens`, and whether
+/// it needs a context word; `None` when it is not a plausible number.
+fn classify(d: &[u8], lens: &[usize], plus: bool, datey: bool) -> Option<(f32, bool)> {
+    let nanp_digit = |i: usize| (b'2'..=b'9').contains(&d[i]);
+    let n = d.len();
+    let k = lens.len();
+    Some(if plus {
+        let cc = country_code_len(d)?;
+        if !(8..=15).contains(&n) || n - cc < 4 {
+            return None;
+        }
+        (0.80, false)
+    } else if (k >= 2
+        && d.starts_with(b"00")
+        && country_code_len(&d[2..]).is_some()
+        && (10..=17).contains(&n))
+        || (n == 10 && lens == [3, 3, 4] && nanp_digit(0) && nanp_digit(3))
+        || (n == 11 && lens == [1, 3, 3, 4] && d[0] == b'1' && nanp_digit(1) && nanp_digit(4))
+    {
+        (0.75, false)
+    } else if d[0] == b'0'
+        && d[1] != b'0'
+        && (9..=12).contains(&n)
+        && k >= 2
+        && (2..=5).contains(&lens[0])
+        && lens[1..].iter().all(|l| (2..=8).contains(l))
+        && !date_like(lens, d, datey)
+    {
+        (0.70, false)
+    } else if !date_like(lens, d, datey) {
+        (0.70, true)
+    } else {
+        return None;
+    })
+}
+
 fn try_at(run: &Run<'_>, s: usize, sink: &mut Sink<'_>) -> Option<usize> {
     let g = run.g(s);
     if !g.digits {
@@ -101,8 +137,12 @@ fn try_at(run: &Run<'_>, s: usize, sink: &mut Sink<'_>) -> Option<usize> {
     }
     let mut buf = [0u8; 15];
     let mut lens = [0usize; 8];
-    let (mut n, mut k, mut e) = (0, 0, s);
+    let (mut n, mut k) = (0, 0);
     let mut datey = true;
+    // Where the number could end: after each digit group, with what was read up to it.
+    // A run of groups longer than a phone number (two numbers in a row) is read up to
+    // the 15-digit cap, and the longest end that makes a valid number wins.
+    let mut ends: [(usize, usize, usize, bool); 8] = [(0, 0, 0, false); 8];
     for i in s..run.n {
         let gi = run.g(i);
         if !gi.digits {
@@ -116,54 +156,33 @@ fn try_at(run: &Run<'_>, s: usize, sink: &mut Sink<'_>) -> Option<usize> {
             datey &= matches!(sep, b"." | b"/" | b"-");
             // `+44 (0)20 …`: the bracketed trunk zero is not dialled.
             if plus && i == s + 1 && run.str(i) == "0" && sep.ends_with(b"(") {
-                e = i;
                 continue;
             }
         }
         if n + gi.len() > buf.len() || k == lens.len() {
-            return None;
+            break;
         }
         buf[n..n + gi.len()].copy_from_slice(&bytes[gi.start..gi.end]);
         n += gi.len();
         lens[k] = gi.len();
+        ends[k] = (i, n, k + 1, datey);
         k += 1;
-        e = i;
     }
-    if !run.ends_clean(e) || n < 7 {
-        return None;
-    }
-    let d = &buf[..n];
-    let lens = &lens[..k];
-    let span = start..run.g(e).end;
-    let nanp_digit = |i: usize| (b'2'..=b'9').contains(&d[i]);
-    let (base, required) = if plus {
-        let cc = country_code_len(d)?;
-        if !(8..=15).contains(&n) || n - cc < 4 {
+    let mut candidates = ends[..k].iter().rev().filter_map(|&(e, n, k, datey)| {
+        if !run.ends_clean(e) || n < 7 {
             return None;
         }
-        (0.80, false)
-    } else if (k >= 2
-        && d.starts_with(b"00")
-        && country_code_len(&d[2..]).is_some()
-        && (10..=17).contains(&n))
-        || (n == 10 && lens == [3, 3, 4] && nanp_digit(0) && nanp_digit(3))
-        || (n == 11 && lens == [1, 3, 3, 4] && d[0] == b'1' && nanp_digit(1) && nanp_digit(4))
-    {
-        (0.75, false)
-    } else if d[0] == b'0'
-        && d[1] != b'0'
-        && (9..=12).contains(&n)
-        && k >= 2
-        && (2..=5).contains(&lens[0])
-        && lens[1..].iter().all(|l| (2..=8).contains(l))
-        && !date_like(lens, d, datey)
-    {
-        (0.70, false)
-    } else if !date_like(lens, d, datey) {
-        (0.70, true)
-    } else {
-        return None;
+        classify(&buf[..n], &lens[..k], plus, datey).map(|c| (e, c))
+    });
+    // The longest end that is a number in its own right; else the longest that is one
+    // with a context word.
+    let first = candidates.next();
+    let strong = match first {
+        Some((_, (_, false))) => first,
+        _ => candidates.find(|(_, (_, required))| !required),
     };
+    let (e, (base, required)) = strong.or(first)?;
+    let span = start..run.g(e).end;
     let ev = sink.evidence(start, Tag::Phone);
     sink.report_with(Kind::Phone, span, base, ev, required, DET)
         .then_some(e)

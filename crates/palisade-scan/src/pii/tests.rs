@@ -270,6 +270,29 @@ fn network() {
 }
 
 #[test]
+fn two_phone_numbers_in_a_row_are_both_found() {
+    for text in [
+        "Phones: 415-555-0132 415-555-0199",
+        "call 415-555-0132 2019 or later",
+        "+44 20 7946 0958 +44 20 7946 0959",
+    ] {
+        let mut out = Vec::new();
+        PiiDetector::new().detect(text, &mut out);
+        let phones: Vec<&str> = out
+            .iter()
+            .filter(|f| f.kind == "phone")
+            .map(|f| &text[f.span()])
+            .collect();
+        let want: Vec<&str> = match text {
+            t if t.starts_with("Phones") => vec!["415-555-0132", "415-555-0199"],
+            t if t.starts_with("call") => vec!["415-555-0132"],
+            _ => vec!["+44 20 7946 0958", "+44 20 7946 0959"],
+        };
+        assert_eq!(phones, want, "{text:?}");
+    }
+}
+
+#[test]
 fn phone() {
     for ok in [
         "+1 (415) 555-0132",
