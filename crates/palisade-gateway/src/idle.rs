@@ -109,6 +109,16 @@ impl<I> IdleIo<I> {
     }
 }
 
+impl<I> IdleIo<I> {
+    /// A finished write (either way) is activity.
+    fn after_write(&mut self, written: Poll<io::Result<usize>>) -> Poll<io::Result<usize>> {
+        if written.is_ready() {
+            self.touch();
+        }
+        written
+    }
+}
+
 impl<I: AsyncRead + Unpin> AsyncRead for IdleIo<I> {
     fn poll_read(
         self: Pin<&mut Self>,
@@ -144,10 +154,7 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for IdleIo<I> {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let written = Pin::new(&mut this.io).poll_write(cx, data);
-        if written.is_ready() {
-            this.touch();
-        }
-        written
+        this.after_write(written)
     }
 
     fn poll_write_vectored(
@@ -157,10 +164,7 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for IdleIo<I> {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let written = Pin::new(&mut this.io).poll_write_vectored(cx, bufs);
-        if written.is_ready() {
-            this.touch();
-        }
-        written
+        this.after_write(written)
     }
 
     fn is_write_vectored(&self) -> bool {

@@ -68,8 +68,11 @@ async fn chat_completions(
     body: Body,
 ) -> Response {
     let ctx = ctx(&state, Endpoint::ChatCompletions, &headers, addr);
-    let tasks = state.requests.clone();
-    detached(&tasks, pipeline::chat(state, ctx, headers, body)).await
+    detached(
+        state.requests.clone(),
+        pipeline::chat(state, ctx, headers, body),
+    )
+    .await
 }
 
 async fn embeddings(
@@ -79,8 +82,11 @@ async fn embeddings(
     body: Body,
 ) -> Response {
     let ctx = ctx(&state, Endpoint::Embeddings, &headers, addr);
-    let tasks = state.requests.clone();
-    detached(&tasks, pipeline::embeddings(state, ctx, headers, body)).await
+    detached(
+        state.requests.clone(),
+        pipeline::embeddings(state, ctx, headers, body),
+    )
+    .await
 }
 
 async fn list_models(
@@ -89,8 +95,11 @@ async fn list_models(
     headers: HeaderMap,
 ) -> Response {
     let ctx = ctx(&state, Endpoint::Models, &headers, addr);
-    let tasks = state.requests.clone();
-    detached(&tasks, pipeline::models(state, ctx, headers, None)).await
+    detached(
+        state.requests.clone(),
+        pipeline::models(state, ctx, headers, None),
+    )
+    .await
 }
 
 async fn get_model(
@@ -100,8 +109,11 @@ async fn get_model(
     Path(id): Path<String>,
 ) -> Response {
     let ctx = ctx(&state, Endpoint::Models, &headers, addr);
-    let tasks = state.requests.clone();
-    detached(&tasks, pipeline::models(state, ctx, headers, Some(id))).await
+    detached(
+        state.requests.clone(),
+        pipeline::models(state, ctx, headers, Some(id)),
+    )
+    .await
 }
 
 async fn not_found(
@@ -110,9 +122,8 @@ async fn not_found(
     headers: HeaderMap,
 ) -> Response {
     let ctx = ctx(&state, Endpoint::Unmatched, &headers, addr);
-    let tasks = state.requests.clone();
     detached(
-        &tasks,
+        state.requests.clone(),
         pipeline::refuse(state, ctx, GatewayError::RouteNotFound),
     )
     .await
@@ -124,9 +135,8 @@ async fn method_not_allowed(
     headers: HeaderMap,
 ) -> Response {
     let ctx = ctx(&state, Endpoint::Unmatched, &headers, addr);
-    let tasks = state.requests.clone();
     detached(
-        &tasks,
+        state.requests.clone(),
         pipeline::refuse(state, ctx, GatewayError::MethodNotAllowed),
     )
     .await
@@ -137,7 +147,7 @@ async fn method_not_allowed(
 /// still happen (every data-plane route goes through here), and shutdown waits for it
 /// (`tasks`). A panic in the flow becomes a 500 instead of a dropped connection.
 async fn detached(
-    tasks: &TaskTracker,
+    tasks: TaskTracker,
     flow: impl Future<Output = Response> + Send + 'static,
 ) -> Response {
     match tasks.spawn(flow).await {
