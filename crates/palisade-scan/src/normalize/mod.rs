@@ -6,7 +6,9 @@
 //!    mathematical and circled letters, ligatures become plain; zero-width, soft hyphen,
 //!    tag, variation-selector and bidi characters are removed and reported as
 //!    `invisible_text` (legitimate uses — emoji ZWJ sequences, subdivision flags, joiners
-//!    in Arabic/Indic scripts — are left alone).
+//!    in Arabic/Indic scripts — are left alone). Decimal digits of other scripts
+//!    (Arabic-Indic, Devanagari, …) become ASCII digits ([`digits`]), with no finding:
+//!    they are ordinary writing, but detectors read `0-9`.
 //! 2. Homoglyph folding in mixed-script words ([`homoglyph`]), reported as `homoglyph`.
 //!
 //! Then, on the normalised text, encoded runs (base64, hex, URL, `\x` escapes) are
@@ -19,6 +21,7 @@
 
 mod bmp;
 mod decode;
+mod digits;
 pub mod fold;
 mod homoglyph;
 mod invisible;

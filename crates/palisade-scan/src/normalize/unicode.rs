@@ -1,5 +1,6 @@
-//! The first rewrite pass over non-ASCII text: Unicode NFKC and removal of invisible
-//! characters, in one walk that only allocates once something actually changes.
+//! The first rewrite pass over non-ASCII text: Unicode NFKC, removal of invisible
+//! characters and other scripts' decimal digits read as ASCII ([`super::digits`]), in
+//! one walk that only allocates once something actually changes.
 //!
 //! NFKC is applied per *cluster*: a starter plus every following character that could
 //! combine with it (non-zero combining class, NFKC_QC=Maybe, or a compatibility
@@ -17,6 +18,7 @@ use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfkc_quick};
 use super::Decoded;
 use super::bmp::BmpSet;
 use super::decode::{Budget, printable_text};
+use super::digits;
 use super::invisible::{self, Disposition};
 use super::map::{Builder, OffsetMap};
 use crate::finding::{Category, Finding};
@@ -89,6 +91,14 @@ pub(crate) fn clean(
             i += len;
             continue;
         }
+        if let Some(d) = digits::ascii_digit(c) {
+            // A starter with no decomposition to combine: its own edit, and a mark after
+            // it starts a cluster of its own.
+            pass.flush(cluster.take());
+            pass.b.replace(i..i + len, d.encode_utf8(&mut [0; 4]));
+            i += len;
+            continue;
+        }
         if invisible::classify(c).is_some() {
             pass.flush(cluster.take());
             let run = src.get(i..).unwrap_or_default();
@@ -121,12 +131,14 @@ pub(crate) fn clean(
     pass.b.finish()
 }
 
-/// BMP characters that are NFKC-stable starters and not invisible: nothing to do.
+/// BMP characters that are NFKC-stable starters, not invisible and not another
+/// script's digits: nothing to do.
 fn stable() -> &'static BmpSet {
     static STABLE: OnceLock<BmpSet> = OnceLock::new();
     STABLE.get_or_init(|| {
         BmpSet::build(|c| {
             invisible::classify(c).is_none()
+                && digits::ascii_digit(c).is_none()
                 && canonical_combining_class(c) == 0
                 && is_nfkc_quick(once(c)) == IsNormalized::Yes
         })
