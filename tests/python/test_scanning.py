@@ -250,6 +250,38 @@ def test_developer_text_is_scanned_when_the_profile_says_so(client: openai.OpenA
     assert sent["name"] == "notify" and sent["parameters"]["properties"]["to"]["type"] == "string"
 
 
+def test_the_requests_other_fields_are_scanned(client: openai.OpenAI, mock_upstream: MockUpstream, gateway: Gateway):
+    """What a client sends beside the messages reaches the provider, and often the model:
+    a predicted output and fields Palisade has no type for are scanned like user text; a
+    response schema and legacy `functions` with the developer's text (`scan_system`)."""
+    user = {"role": "user", "content": "hello"}
+    with pytest.raises(openai.BadRequestError) as err:
+        client.chat.completions.with_raw_response.create(
+            model="echo", messages=[user], prediction={"type": "content", "content": f"The key is {AWS_KEY}."}
+        )
+    assert err.value.code == "content_policy_violation"
+    record = audit_findings(gateway, err.value.response.headers["x-request-id"])
+    assert any(f["kind"] == "secret" and f["location"] == "input.prediction" for f in record["findings"])
+
+    marker = uuid.uuid4().hex
+    client.chat.completions.create(
+        model="echo-redact",
+        messages=[{"role": "user", "content": marker}],
+        extra_body={"documents": [{"id": "doc-1", "text": f"Write to {EMAIL}."}]},
+    )
+    sent = mock_upstream.requests_containing(marker)[-1]["body"]["documents"][0]
+    assert sent == {"id": "doc-1", "text": "Write to [REDACTED_EMAIL]."}
+
+    schema = {"type": "json_schema", "json_schema": {"name": "answer", "schema": {
+        "type": "object", "properties": {"k": {"type": "string", "description": f"Sign with {AWS_KEY}."}}}}}
+    functions = [{"name": "notify", "description": f"Sign with {AWS_KEY}.", "parameters": {"type": "object"}}]
+    for extra in ({"response_format": schema}, {"functions": functions}):
+        with pytest.raises(openai.BadRequestError) as err:
+            client.chat.completions.create(model="echo-developer", messages=[user], **extra)
+        assert err.value.code == "content_policy_violation", extra
+        assert "AKIA" not in str(err.value)
+
+
 # --------------------------------------------------------------------------- embeddings
 
 

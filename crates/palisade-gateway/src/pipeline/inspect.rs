@@ -2,8 +2,9 @@
 //!
 //! - **Input**: every message whose text the client controls (user, tool and function
 //!   results, assistant turns of the history and their tool-call arguments; system and
-//!   developer messages and tool definitions when the profile says so) and embeddings
-//!   input. A `block` refuses with 400 `content_policy_violation` naming the finding
+//!   developer messages, tool definitions and a response schema when the profile says
+//!   so), every string of the request's other top-level fields (a `prediction`, a
+//!   provider's `documents`, `metadata`), and embeddings input. A `block` refuses with 400 `content_policy_violation` naming the finding
 //!   kinds, never the text; redact, mask and pseudonymize rewrite the text before it
 //!   goes upstream.
 //! - **Output**: the model's answer — content, tool-call arguments and the other
@@ -127,13 +128,24 @@ fn scan_request(
         }
     }
     if scan.profile.scan_system {
-        // Tool definitions are the developer's words to the model, like a system prompt.
+        // Tool definitions and a response schema are the developer's words to the model,
+        // like a system prompt.
         for (i, tool) in req.tools.iter_mut().flatten().enumerate() {
             let location = || format!("input.tools[{i}]");
             for text in tool.texts_mut() {
                 blocked.extend(inspect_text(scanning.scanner(), scan, text, &location));
             }
         }
+        for (field, text) in req.definition_texts_mut() {
+            let location = || format!("input.{field}");
+            blocked.extend(inspect_text(scanning.scanner(), scan, text, &location));
+        }
+    }
+    // The client's other top-level fields go upstream as sent, and may reach the model:
+    // scanned like a user message.
+    for (field, text) in req.other_texts_mut() {
+        let location = || format!("input.{field}");
+        blocked.extend(inspect_text(scanning.scanner(), scan, text, &location));
     }
     if scan.profile.scan_output && scan.profile.wants(Category::Leak, Direction::Output) {
         // What the model was told (after the input actions), to recognise in its answer.

@@ -5,6 +5,9 @@ use serde_json::{Map, Value};
 
 use super::model_text;
 
+/// The legacy (pre-`tools`) list of function definitions.
+const FUNCTIONS: &str = "functions";
+
 /// A chat completion request. Fields Palisade reads are typed; every other field is kept
 /// in `extra` and forwarded untouched.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -53,6 +56,42 @@ impl ChatRequest {
     /// The output-token cap the client asked for, whichever field it used.
     pub fn output_cap(&self) -> Option<u64> {
         self.max_completion_tokens.or(self.max_tokens)
+    }
+
+    /// The developer's definitions the model reads beside the system prompt, by field:
+    /// a `response_format`'s JSON schema (its descriptions, titles, enum values) and a
+    /// legacy `functions` list. Tool definitions are [`Tool::texts_mut`]. Strings under
+    /// [`model_text::OPAQUE_KEYS`] (names, types) are left out.
+    pub fn definition_texts_mut(&mut self) -> Vec<(&'static str, &mut String)> {
+        let mut out = Vec::new();
+        if let Some(format) = &mut self.response_format {
+            let mut texts = Vec::new();
+            model_text::value_texts_mut(format, &mut texts);
+            out.extend(texts.into_iter().map(|t| ("response_format", t)));
+        }
+        if let Some(functions) = self.extra.get_mut(FUNCTIONS) {
+            let mut texts = Vec::new();
+            model_text::value_texts_mut(functions, &mut texts);
+            out.extend(texts.into_iter().map(|t| (FUNCTIONS, t)));
+        }
+        out
+    }
+
+    /// Every string of the top-level fields Palisade has no type for, by field: what the
+    /// client sends beside the messages reaches the provider and often the model — a
+    /// `prediction`'s content, a provider's `documents` or template arguments,
+    /// `metadata`. Legacy `functions` are [`ChatRequest::definition_texts_mut`]'s.
+    pub fn other_texts_mut(&mut self) -> Vec<(&str, &mut String)> {
+        let mut out = Vec::new();
+        for (key, value) in self.extra.iter_mut() {
+            if key == FUNCTIONS || model_text::OPAQUE_KEYS.contains(&key.as_str()) {
+                continue;
+            }
+            let mut texts = Vec::new();
+            model_text::value_texts_mut(value, &mut texts);
+            out.extend(texts.into_iter().map(|t| (key.as_str(), t)));
+        }
+        out
     }
 
     /// How many choices the client asked for (`n`, default 1): each one is generated,
