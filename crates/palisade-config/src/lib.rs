@@ -17,6 +17,7 @@ pub use audit::{
 };
 pub use scan::{ScanConfig, ScanProfileConfig, ScanRule};
 pub use validate::{
-    AnthropicSettings, Config, ConfigError, LogFormat, ModelConfig, ProviderConfig, ProviderKind,
-    ServerConfig, SimulatedSettings, StoreConfig, TlsFiles, load_file, parse_str,
+    AnthropicSettings, Config, ConfigError, KeyHeader, LogFormat, ModelConfig, OpenAiSettings,
+    ProviderConfig, ProviderKind, ServerConfig, SimulatedSettings, StoreConfig, TlsFiles,
+    load_file, parse_str,
 };

@@ -82,6 +82,8 @@ pub struct RawProvider {
     pub max_retries: Option<u32>,
     pub retry_backoff_ms: Option<u64>,
     pub max_idle_per_host: Option<usize>,
+    /// OpenAI: the header the key goes in, `authorization` (bearer) or `api-key` (Azure).
+    pub api_key_header: Option<String>,
     /// Anthropic: the `anthropic-version` header.
     pub anthropic_version: Option<String>,
     /// Anthropic: `max_tokens` to send when the client gave none (the API requires one).

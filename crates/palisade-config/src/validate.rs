@@ -108,7 +108,7 @@ pub struct ProviderConfig {
 
 #[derive(Debug, Clone)]
 pub enum ProviderKind {
-    OpenAi,
+    OpenAi(OpenAiSettings),
     Anthropic(AnthropicSettings),
     Simulated(SimulatedSettings),
 }
@@ -116,11 +116,25 @@ pub enum ProviderKind {
 impl ProviderKind {
     pub fn as_str(&self) -> &'static str {
         match self {
-            ProviderKind::OpenAi => "openai",
+            ProviderKind::OpenAi(_) => "openai",
             ProviderKind::Anthropic(_) => "anthropic",
             ProviderKind::Simulated(_) => "simulated",
         }
     }
+}
+
+#[derive(Debug, Clone)]
+pub struct OpenAiSettings {
+    pub key_header: KeyHeader,
+}
+
+/// How an OpenAI-kind upstream takes its key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyHeader {
+    /// `Authorization: Bearer <key>` (OpenAI and most compatible servers).
+    Bearer,
+    /// `api-key: <key>` (Azure OpenAI, which refuses a request that has both).
+    ApiKey,
 }
 
 #[derive(Debug, Clone)]
@@ -349,8 +363,20 @@ fn provider(
     if p.name.trim().is_empty() {
         return Err(invalid(format!("{key}.name"), "must not be empty"));
     }
+    kind_keys_only(key, &p)?;
     let kind = match p.kind.as_str() {
-        "openai" => ProviderKind::OpenAi,
+        "openai" => ProviderKind::OpenAi(OpenAiSettings {
+            key_header: match p.api_key_header.as_deref() {
+                None | Some("authorization") => KeyHeader::Bearer,
+                Some("api-key") => KeyHeader::ApiKey,
+                Some(other) => {
+                    return Err(invalid(
+                        format!("{key}.api_key_header"),
+                        format!("`{other}` is not one of authorization, api-key"),
+                    ));
+                }
+            },
+        }),
         "anthropic" => ProviderKind::Anthropic(AnthropicSettings {
             version: p
                 .anthropic_version
@@ -387,7 +413,7 @@ fn provider(
     let base_url = match (&kind, p.base_url.as_deref()) {
         (ProviderKind::Simulated(_), _) => String::new(),
         (ProviderKind::Anthropic(_), None) => d::ANTHROPIC_BASE_URL.to_owned(),
-        (ProviderKind::OpenAi, None) => {
+        (ProviderKind::OpenAi(_), None) => {
             return Err(invalid(
                 format!("{key}.base_url"),
                 "is required for kind = \"openai\"",
@@ -423,12 +449,56 @@ fn provider(
             p.connect_timeout_ms,
             d::PROVIDER_CONNECT_TIMEOUT_MS,
         )?,
-        max_retries: p.max_retries.unwrap_or(d::PROVIDER_MAX_RETRIES).min(10),
+        max_retries: match p.max_retries.unwrap_or(d::PROVIDER_MAX_RETRIES) {
+            n @ 0..=10 => n,
+            _ => return Err(invalid(format!("{key}.max_retries"), "must be at most 10")),
+        },
         retry_backoff: Duration::from_millis(
             p.retry_backoff_ms.unwrap_or(d::PROVIDER_RETRY_BACKOFF_MS),
         ),
         max_idle_per_host: p.max_idle_per_host.unwrap_or(d::PROVIDER_MAX_IDLE_PER_HOST),
     })
+}
+
+/// Refuses a key that belongs to another provider kind: set on this one it would be
+/// silently ignored (`default_max_tokens` on an OpenAI upstream caps nothing).
+fn kind_keys_only(key: &str, p: &RawProvider) -> Result<(), ConfigError> {
+    let set = [
+        ("api_key_header", "openai", p.api_key_header.is_some()),
+        (
+            "anthropic_version",
+            "anthropic",
+            p.anthropic_version.is_some(),
+        ),
+        (
+            "default_max_tokens",
+            "anthropic",
+            p.default_max_tokens.is_some(),
+        ),
+        ("reply", "simulated", p.reply.is_some()),
+        ("latency_ms", "simulated", p.latency_ms.is_some()),
+        (
+            "chunk_interval_ms",
+            "simulated",
+            p.chunk_interval_ms.is_some(),
+        ),
+        ("words_per_chunk", "simulated", p.words_per_chunk.is_some()),
+        (
+            "embedding_dimensions",
+            "simulated",
+            p.embedding_dimensions.is_some(),
+        ),
+    ];
+    match set
+        .iter()
+        .find(|(_, kind, present)| *present && *kind != p.kind)
+    {
+        Some((field, kind, _)) => Err(invalid(
+            format!("{key}.{field}"),
+            format!("applies to kind = \"{kind}\" only"),
+        )),
+        None => Ok(()),
+    }
 }
 
 fn model(key: &str, m: RawModel, providers: &HashSet<String>) -> Result<ModelConfig, ConfigError> {
@@ -568,6 +638,33 @@ mod tests {
         assert_eq!(cfg.providers[0].api_key.as_deref(), Some("s3cret"));
         let err = parse_str(text, no_env).unwrap_err();
         assert!(err.to_string().contains("providers[0].api_key"), "{err}");
+    }
+
+    #[test]
+    fn provider_keys_are_checked_against_the_kind() {
+        let openai = "[[providers]]\nname='a'\nkind='openai'\nbase_url='http://x/v1'\n";
+        let cfg = parse_str(&format!("{openai}api_key_header='api-key'\n"), no_env).unwrap();
+        assert!(matches!(
+            &cfg.providers[0].kind,
+            ProviderKind::OpenAi(OpenAiSettings {
+                key_header: KeyHeader::ApiKey
+            })
+        ));
+        for (extra, key) in [
+            ("api_key_header='x-key'", "providers[0].api_key_header"),
+            ("default_max_tokens=100", "providers[0].default_max_tokens"),
+            ("reply='hi'", "providers[0].reply"),
+            ("max_retries=100", "providers[0].max_retries"),
+        ] {
+            let err = parse_str(&format!("{openai}{extra}\n"), no_env).unwrap_err();
+            assert!(err.to_string().starts_with(&format!("`{key}`")), "{err}");
+        }
+        let err = parse_str(
+            "[[providers]]\nname='a'\nkind='anthropic'\napi_key_header='api-key'\n",
+            no_env,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("api_key_header"), "{err}");
     }
 
     #[test]

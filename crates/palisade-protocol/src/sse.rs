@@ -31,7 +31,13 @@ pub struct SseDecoder {
     event: Option<String>,
     data: Option<String>,
     max_event_bytes: usize,
+    /// The last line ended with `\r`: a `\n` right after it is the same line end.
+    after_cr: bool,
+    /// Whether the stream's start was checked for a byte-order mark.
+    bom_checked: bool,
 }
+
+const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 impl SseDecoder {
     pub fn new(max_event_bytes: usize) -> Self {
@@ -41,26 +47,44 @@ impl SseDecoder {
             event: None,
             data: None,
             max_event_bytes,
+            after_cr: false,
+            bom_checked: false,
         }
     }
 
-    /// Decodes every complete event in `bytes` (plus what was buffered before).
+    /// Decodes every complete event in `bytes` (plus what was buffered before). Lines end
+    /// with `\n`, `\r\n` or a lone `\r`, as the SSE format allows; a byte-order mark at
+    /// the start of the stream is skipped.
     pub fn feed(&mut self, bytes: &[u8]) -> Result<Vec<SseEvent>, SseError> {
         self.buf.extend_from_slice(bytes);
+        if !self.bom_checked {
+            if self.buf.len() < BOM.len() && BOM.starts_with(&self.buf) {
+                return Ok(Vec::new());
+            }
+            if self.buf.starts_with(BOM) {
+                self.buf.drain(..BOM.len());
+            }
+            self.bom_checked = true;
+        }
         let mut events = Vec::new();
         let mut start = 0;
         let mut from = self.searched;
-        while let Some(pos) = self.buf[from..].iter().position(|&b| b == b'\n') {
-            let end = from + pos;
-            let mut line = &self.buf[start..end];
-            if line.last() == Some(&b'\r') {
-                line = &line[..line.len() - 1];
-            }
-            let line = std::str::from_utf8(line)
-                .map_err(|_| SseError::InvalidUtf8)?
-                .to_owned();
+        while let Some(pos) = self.buf[from..]
+            .iter()
+            .position(|&b| b == b'\n' || b == b'\r')
+        {
+            let (line_start, end) = (start, from + pos);
+            let cr = self.buf[end] == b'\r';
+            let skip = !cr && self.after_cr && end == line_start;
+            self.after_cr = cr;
             start = end + 1;
             from = start;
+            if skip {
+                continue;
+            }
+            let line = std::str::from_utf8(&self.buf[line_start..end])
+                .map_err(|_| SseError::InvalidUtf8)?
+                .to_owned();
             if let Some(ev) = self.take_line(&line)? {
                 events.push(ev);
             }
@@ -176,6 +200,29 @@ mod tests {
                 events.extend(d.feed(piece).unwrap());
             }
             assert_eq!(events, whole, "pieces of {size} bytes");
+        }
+    }
+
+    #[test]
+    fn every_line_ending_and_a_byte_order_mark_decode_alike() {
+        let lf = b"data: one\n\nevent: e\ndata: two\n\n".to_vec();
+        let expected = SseDecoder::new(1024).feed(&lf).unwrap();
+        assert_eq!(expected.len(), 2);
+        let cr: Vec<u8> = lf
+            .iter()
+            .map(|&b| if b == b'\n' { b'\r' } else { b })
+            .collect();
+        let crlf = String::from_utf8(lf.clone()).unwrap().replace('\n', "\r\n");
+        let bom = [BOM, lf.as_slice()].concat();
+        for stream in [cr, crlf.into_bytes(), bom] {
+            for size in 1..stream.len() {
+                let mut d = SseDecoder::new(1024);
+                let mut events = Vec::new();
+                for piece in stream.chunks(size) {
+                    events.extend(d.feed(piece).unwrap());
+                }
+                assert_eq!(events, expected, "{stream:?} in pieces of {size} bytes");
+            }
         }
     }
 

@@ -24,12 +24,17 @@ pub enum UpstreamError {
     Protocol(String),
     #[error("upstream stream broke: {0}")]
     StreamBroken(String),
+    /// The exchange failed after the request may have reached the upstream (a reset
+    /// while waiting for the answer): not retried, the model may already be at work.
+    #[error("upstream connection failed during the exchange: {0}")]
+    Interrupted(String),
     #[error("the provider does not support {0}")]
     Unsupported(&'static str),
 }
 
 impl UpstreamError {
-    /// Whether trying again may succeed (connect failures, 429 and 5xx).
+    /// Whether trying again may succeed and is safe: the request never reached the
+    /// upstream (connect failures), or the upstream said so (429 and 5xx).
     pub fn is_retryable(&self) -> bool {
         match self {
             UpstreamError::Connect(_) => true,
@@ -46,6 +51,7 @@ impl UpstreamError {
             UpstreamError::Status { .. } => "status",
             UpstreamError::Protocol(_) => "protocol",
             UpstreamError::StreamBroken(_) => "stream_broken",
+            UpstreamError::Interrupted(_) => "interrupted",
             UpstreamError::Unsupported(_) => "unsupported",
         }
     }
@@ -59,7 +65,7 @@ impl UpstreamError {
         } else if err.is_decode() || err.is_body() {
             UpstreamError::Protocol(err.to_string())
         } else {
-            UpstreamError::Connect(err.to_string())
+            UpstreamError::Interrupted(err.to_string())
         }
     }
 }

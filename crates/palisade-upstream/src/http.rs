@@ -50,14 +50,15 @@ impl HttpUpstream {
         })
     }
 
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{}", self.base_url, path)
-    }
-
-    /// The parsed URL of an endpoint under the base URL (parse once, reuse per request).
+    /// The parsed URL of an endpoint under the base URL (parse once, reuse per request):
+    /// `path` is appended to the base URL's path, and a query the base URL carries (Azure's
+    /// `?api-version=…`) is kept.
     pub fn endpoint(&self, path: &str) -> Result<reqwest::Url, UpstreamError> {
-        reqwest::Url::parse(&self.url(path))
-            .map_err(|e| UpstreamError::Connect(format!("invalid upstream URL: {e}")))
+        let mut url = reqwest::Url::parse(&self.base_url)
+            .map_err(|e| UpstreamError::Connect(format!("invalid upstream URL: {e}")))?;
+        let joined = format!("{}{path}", url.path().trim_end_matches('/'));
+        url.set_path(&joined);
+        Ok(url)
     }
 }
 

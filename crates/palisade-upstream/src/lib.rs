@@ -28,7 +28,7 @@ pub use provider::{ChunkStream, Provider};
 /// Builds the provider a config entry describes.
 pub fn build_provider(cfg: &ProviderConfig) -> Result<Arc<dyn Provider>, UpstreamError> {
     Ok(match &cfg.kind {
-        ProviderKind::OpenAi => Arc::new(openai::OpenAiProvider::new(cfg)?),
+        ProviderKind::OpenAi(settings) => Arc::new(openai::OpenAiProvider::new(cfg, settings)?),
         ProviderKind::Anthropic(settings) => {
             Arc::new(anthropic::AnthropicProvider::new(cfg, settings.clone())?)
         }

@@ -11,7 +11,7 @@ use axum::Router;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::post;
-use palisade_config::{ProviderConfig, ProviderKind};
+use palisade_config::{KeyHeader, OpenAiSettings, ProviderConfig, ProviderKind};
 use palisade_protocol::openai::ChatRequest;
 use palisade_upstream::openai::OpenAiProvider;
 use palisade_upstream::{Provider, UpstreamError};
@@ -43,9 +43,12 @@ async fn a_redirect_is_an_error_and_nothing_follows_it() {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await });
 
+    let settings = OpenAiSettings {
+        key_header: KeyHeader::Bearer,
+    };
     let cfg = ProviderConfig {
         name: "redirecting".into(),
-        kind: ProviderKind::OpenAi,
+        kind: ProviderKind::OpenAi(settings.clone()),
         base_url: format!("http://{addr}/v1"),
         api_key: Some("sk-test-redirect".into()),
         timeout: Duration::from_secs(5),
@@ -54,7 +57,7 @@ async fn a_redirect_is_an_error_and_nothing_follows_it() {
         retry_backoff: Duration::from_millis(5),
         max_idle_per_host: 2,
     };
-    let provider = OpenAiProvider::new(&cfg).unwrap();
+    let provider = OpenAiProvider::new(&cfg, &settings).unwrap();
     let req: ChatRequest = serde_json::from_value(json!({
         "model": "m", "messages": [{"role": "user", "content": "hello"}]
     }))

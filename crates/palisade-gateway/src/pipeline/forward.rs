@@ -83,9 +83,22 @@ async fn timed<T>(
                 .inc();
             Err(GatewayError::RequestTimeout)
         }
-        Ok(Err(err)) => {
-            if let UpstreamError::Status { status, .. } = &err {
+        Ok(Err(mut err)) => {
+            if let UpstreamError::Status {
+                status, message, ..
+            } = &mut err
+            {
                 ctx.upstream_status = Some(*status);
+                // The provider's message is shown to the client: it must name the model
+                // the client asked for, not the deployment behind it (a name of one or
+                // two characters would match inside words, and tells little).
+                if let Some(m) = message.as_mut()
+                    && route.upstream_model.len() > 2
+                    && route.upstream_model.as_str() != &*route.name
+                    && m.contains(route.upstream_model.as_str())
+                {
+                    *m = m.replace(route.upstream_model.as_str(), &route.name);
+                }
             }
             state
                 .metrics

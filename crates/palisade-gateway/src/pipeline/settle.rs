@@ -33,7 +33,7 @@ pub fn used(ctx: &RequestCtx) -> limits::Usage {
         .as_ref()
         .map_or(0, |r| r.cost_micros(input, output));
     limits::Usage {
-        tokens: input + output,
+        tokens: input.saturating_add(output),
         cost_micros,
     }
 }

@@ -327,20 +327,61 @@ pub struct Choice {
     pub extra: Map<String, Value>,
 }
 
+/// Token counts of a completion, with the breakdowns OpenAI reports beside them (cached
+/// prompt tokens, reasoning tokens…), passed through to the client as the upstream sent
+/// them.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Usage {
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
     pub total_tokens: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_tokens_details: Option<PromptTokensDetails>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completion_tokens_details: Option<CompletionTokensDetails>,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PromptTokensDetails {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cached_tokens: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audio_tokens: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CompletionTokensDetails {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning_tokens: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audio_tokens: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accepted_prediction_tokens: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rejected_prediction_tokens: Option<u64>,
 }
 
 impl Usage {
+    /// Counts with no breakdown; the total saturates (the counts may come from an
+    /// upstream, and a wrapped total would charge nothing against a budget).
     pub fn new(prompt_tokens: u64, completion_tokens: u64) -> Self {
         Usage {
             prompt_tokens,
             completion_tokens,
-            total_tokens: prompt_tokens + completion_tokens,
+            total_tokens: prompt_tokens.saturating_add(completion_tokens),
+            prompt_tokens_details: None,
+            completion_tokens_details: None,
         }
+    }
+
+    /// With how many of the prompt tokens were read from the provider's cache.
+    pub fn with_cached_tokens(mut self, cached: Option<u64>) -> Self {
+        if let Some(cached) = cached {
+            self.prompt_tokens_details
+                .get_or_insert_with(PromptTokensDetails::default)
+                .cached_tokens = Some(cached);
+        }
+        self
     }
 }
 
@@ -412,6 +453,22 @@ pub struct FunctionCallDelta {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn usage_breakdowns_pass_through() {
+        let sent = json!({
+            "prompt_tokens": 2006, "completion_tokens": 300, "total_tokens": 2306,
+            "prompt_tokens_details": {"cached_tokens": 1920, "audio_tokens": 0},
+            "completion_tokens_details": {"reasoning_tokens": 256, "audio_tokens": 0,
+                "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0}
+        });
+        let usage: Usage = serde_json::from_value(sent.clone()).unwrap();
+        assert_eq!(serde_json::to_value(usage).unwrap(), sent);
+        let plain = json!({"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3});
+        let usage: Usage = serde_json::from_value(plain.clone()).unwrap();
+        assert_eq!(serde_json::to_value(usage).unwrap(), plain);
+        assert_eq!(Usage::new(u64::MAX, 5).total_tokens, u64::MAX);
+    }
 
     #[test]
     fn every_text_of_a_message_is_reachable() {

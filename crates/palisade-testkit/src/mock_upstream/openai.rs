@@ -27,7 +27,10 @@ fn error(status: u16, message: &str) -> Response {
 /// Applies the scenario before answering; `Some` is the answer to send instead.
 async fn prelude(shared: &Shared, model: &str) -> Option<Response> {
     match Behavior::for_model(model) {
-        Behavior::Error(status) => Some(error(status, "mock failure")),
+        // Naming the model, as OpenAI's "The model `…` does not exist" does.
+        Behavior::Error(status) => {
+            Some(error(status, &format!("mock failure for model `{model}`")))
+        }
         Behavior::Flaky(n) if shared.count(model) < n => Some(error(503, "mock is warming up")),
         Behavior::Slow(d) => {
             tokio::time::sleep(d).await;

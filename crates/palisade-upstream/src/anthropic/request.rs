@@ -28,6 +28,7 @@ pub(crate) fn to_messages(
     req: &ChatRequest,
     settings: &AnthropicSettings,
 ) -> Result<MessagesRequest, UpstreamError> {
+    refuse_inexpressible(req)?;
     let mut system: Vec<String> = Vec::new();
     let mut turns: Vec<(Role, Vec<ContentBlock>)> = Vec::new();
     for (i, msg) in req.messages.iter().enumerate() {
@@ -95,7 +96,9 @@ pub(crate) fn to_messages(
         .map(|s| {
             s.to_vec()
                 .into_iter()
-                .filter(|s| !s.is_empty())
+                // Anthropic refuses a stop sequence of white space alone (`"\n"`, common
+                // in OpenAI requests) with a 400 for the whole request.
+                .filter(|s| !s.trim().is_empty())
                 .collect::<Vec<_>>()
         })
         .filter(|v| !v.is_empty());
@@ -121,6 +124,36 @@ pub(crate) fn to_messages(
         }),
         extra: Map::new(),
     })
+}
+
+/// Refuses what the client asked for that Anthropic cannot give, rather than answer
+/// something else: several choices (`n`), token log probabilities, a JSON response
+/// format (the answer would come as free text).
+fn refuse_inexpressible(req: &ChatRequest) -> Result<(), UpstreamError> {
+    if req.choices() > 1 {
+        return Err(bad_request(
+            "`n` greater than 1 is not supported by this model",
+        ));
+    }
+    let asked = |key: &str| {
+        req.extra
+            .get(key)
+            .is_some_and(|v| !matches!(v, Value::Null | Value::Bool(false)))
+    };
+    if asked("logprobs") {
+        return Err(bad_request("`logprobs` is not supported by this model"));
+    }
+    let format = req
+        .response_format
+        .as_ref()
+        .and_then(|f| f.get("type"))
+        .and_then(Value::as_str);
+    if let Some(kind @ ("json_object" | "json_schema")) = format {
+        return Err(bad_request(format!(
+            "response_format `{kind}` is not supported by this model; describe the JSON in the prompt or use a tool"
+        )));
+    }
+    Ok(())
 }
 
 /// Builds one turn. Tool results go first in a user turn (Anthropic requires it); a lone

@@ -39,7 +39,7 @@ fn system_and_developer_merge_into_system_and_max_tokens_defaults() {
             {"role": "developer", "content": [{"type": "text", "text": "Answer in French."}]}
         ],
         "frequency_penalty": 0.5,
-        "logprobs": true
+        "logprobs": false
     }));
     assert_eq!(
         v,
@@ -77,11 +77,44 @@ fn parameters_map_and_unknown_extras_are_dropped() {
 
     let v = translate(json!({
         "model": "m", "messages": [{"role": "user", "content": "hi"}],
-        "max_tokens": 5, "temperature": -0.5, "stop": ["a", "b"]
+        "max_tokens": 5, "temperature": -0.5, "stop": ["a", "\n", " ", "b"]
     }));
     assert_eq!(v["max_tokens"], 5);
     assert_eq!(v["temperature"], 0.0);
+    // Anthropic refuses stop sequences of white space alone.
     assert_eq!(v["stop_sequences"], json!(["a", "b"]));
+    let v = translate(json!({
+        "model": "m", "messages": [{"role": "user", "content": "hi"}], "stop": "\n\n"
+    }));
+    assert!(v.get("stop_sequences").is_none(), "{v}");
+}
+
+#[test]
+fn what_anthropic_cannot_give_is_refused() {
+    let base = json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]});
+    for (key, value, word) in [
+        ("n", json!(3), "`n`"),
+        ("logprobs", json!(true), "logprobs"),
+        (
+            "response_format",
+            json!({"type": "json_object"}),
+            "json_object",
+        ),
+        (
+            "response_format",
+            json!({"type": "json_schema", "json_schema": {"name": "a", "schema": {}}}),
+            "json_schema",
+        ),
+    ] {
+        let mut req = base.clone();
+        req[key] = value;
+        let msg = translate_err(req);
+        assert!(msg.contains(word), "{key}: {msg}");
+    }
+    let mut req = base.clone();
+    req["response_format"] = json!({"type": "text"});
+    req["n"] = json!(1);
+    translate(req);
 }
 
 #[test]

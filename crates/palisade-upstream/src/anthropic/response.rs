@@ -24,8 +24,11 @@ pub(crate) fn finish_reason(stop_reason: Option<&str>) -> String {
     .to_owned()
 }
 
+/// Anthropic's counts as OpenAI's: every input token is a prompt token, and those read
+/// from the prompt cache are `prompt_tokens_details.cached_tokens`.
 pub(crate) fn usage(u: &anthropic::Usage) -> Usage {
     Usage::new(u.total_input_tokens(), u.output_tokens)
+        .with_cached_tokens(u.cache_read_input_tokens)
 }
 
 /// Translates a complete response; `created` is the Unix time the gateway stamps on it.
@@ -106,7 +109,8 @@ mod tests {
                     "message": {"role": "assistant", "content": "Hello, world"},
                     "finish_reason": "stop"
                 }],
-                "usage": {"prompt_tokens": 20, "completion_tokens": 3, "total_tokens": 23}
+                "usage": {"prompt_tokens": 20, "completion_tokens": 3, "total_tokens": 23,
+                          "prompt_tokens_details": {"cached_tokens": 6}}
             })
         );
     }

@@ -36,6 +36,8 @@ struct Translator {
     tools: HashMap<u32, u32>,
     prompt_tokens: u64,
     completion_tokens: u64,
+    /// Prompt tokens read from Anthropic's prompt cache.
+    cached_tokens: Option<u64>,
 }
 
 impl Translator {
@@ -86,6 +88,7 @@ impl Translator {
                 self.model = message.model;
                 self.prompt_tokens = message.usage.total_input_tokens();
                 self.completion_tokens = message.usage.output_tokens;
+                self.cached_tokens = message.usage.cache_read_input_tokens;
                 let delta = Delta {
                     role: Some("assistant".to_owned()),
                     content: Some(String::new()),
@@ -156,6 +159,7 @@ impl Translator {
                     self.prompt_tokens = input
                         .saturating_add(usage.cache_creation_input_tokens.unwrap_or(0))
                         .saturating_add(usage.cache_read_input_tokens.unwrap_or(0));
+                    self.cached_tokens = usage.cache_read_input_tokens.or(self.cached_tokens);
                 }
                 let reason = finish_reason(delta.stop_reason.as_deref());
                 Step::Chunk(self.chunk(Delta::default(), Some(reason)))
@@ -163,7 +167,10 @@ impl Translator {
             StreamEvent::MessageStop => {
                 let mut last = self.chunk(Delta::default(), None);
                 last.choices.clear();
-                last.usage = Some(Usage::new(self.prompt_tokens, self.completion_tokens));
+                last.usage = Some(
+                    Usage::new(self.prompt_tokens, self.completion_tokens)
+                        .with_cached_tokens(self.cached_tokens),
+                );
                 Step::Last(last)
             }
             StreamEvent::Error { error } => Step::Fail(broken(&error.kind, &error.message)),
@@ -192,6 +199,7 @@ where
         tools: HashMap::new(),
         prompt_tokens: 0,
         completion_tokens: 0,
+        cached_tokens: None,
     };
     let stream = futures::stream::unfold(
         (events.boxed(), tr, false),
@@ -323,7 +331,10 @@ mod tests {
             Some("tool_calls")
         );
         assert!(chunks[6].choices.is_empty());
-        assert_eq!(chunks[6].usage, Some(Usage::new(15, 30)));
+        assert_eq!(
+            chunks[6].usage,
+            Some(Usage::new(15, 30).with_cached_tokens(Some(4)))
+        );
     }
 
     #[tokio::test]
@@ -371,7 +382,10 @@ mod tests {
         ])
         .await;
         let last = out.last().unwrap().as_ref().unwrap();
-        assert_eq!(last.usage, Some(Usage::new(22, 5)));
+        assert_eq!(
+            last.usage,
+            Some(Usage::new(22, 5).with_cached_tokens(Some(4)))
+        );
         assert_eq!(
             out[1].as_ref().unwrap().choices[0].finish_reason.as_deref(),
             Some("length")

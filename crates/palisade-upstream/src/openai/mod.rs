@@ -1,10 +1,12 @@
-//! Any OpenAI-compatible upstream: OpenAI, Azure OpenAI (with a deployment base URL),
-//! vLLM, Ollama, llama.cpp server, LM Studio. Requests are forwarded as they came, with
-//! the routed model name; streams ask for usage so the gateway can account for tokens.
+//! Any OpenAI-compatible upstream: OpenAI, Azure OpenAI (with a deployment base URL, its
+//! `api-version` query and `api_key_header = "api-key"`), vLLM, Ollama, llama.cpp
+//! server, LM Studio. Requests are forwarded as they came, with the routed model name;
+//! streams ask for usage so the gateway can account for tokens. The key goes in the one
+//! header the provider is configured for, never in both.
 
 use async_trait::async_trait;
 use futures::StreamExt;
-use palisade_config::ProviderConfig;
+use palisade_config::{KeyHeader, OpenAiSettings, ProviderConfig};
 use palisade_protocol::openai::{
     ChatChunk, ChatRequest, ChatResponse, EmbeddingsRequest, EmbeddingsResponse, StreamOptions,
 };
@@ -17,27 +19,30 @@ use crate::{ChunkStream, Provider, UpstreamError};
 pub struct OpenAiProvider {
     http: HttpUpstream,
     api_key: Option<String>,
+    key_header: KeyHeader,
     /// Endpoint URLs, parsed once (not on every request).
     chat_url: reqwest::Url,
     embeddings_url: reqwest::Url,
 }
 
 impl OpenAiProvider {
-    pub fn new(cfg: &ProviderConfig) -> Result<Self, UpstreamError> {
+    pub fn new(cfg: &ProviderConfig, settings: &OpenAiSettings) -> Result<Self, UpstreamError> {
         let http = HttpUpstream::new(cfg)?;
         Ok(OpenAiProvider {
             chat_url: http.endpoint("/chat/completions")?,
             embeddings_url: http.endpoint("/embeddings")?,
             http,
             api_key: cfg.api_key.clone(),
+            key_header: settings.key_header,
         })
     }
 
     fn post(&self, url: &reqwest::Url) -> reqwest::RequestBuilder {
         let req = self.http.client.post(url.clone());
-        match &self.api_key {
-            Some(key) => req.bearer_auth(key).header("api-key", key),
-            None => req,
+        match (&self.api_key, self.key_header) {
+            (Some(key), KeyHeader::Bearer) => req.bearer_auth(key),
+            (Some(key), KeyHeader::ApiKey) => req.header("api-key", key),
+            (None, _) => req,
         }
     }
 }
