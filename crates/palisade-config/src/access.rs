@@ -2,12 +2,11 @@
 //! `[limits]` (backend, fail mode, rules). Rules are checked here for shape; the limits
 //! engine checks them again when it installs them.
 
-use std::collections::HashSet;
 use std::path::PathBuf;
 
 use crate::defaults as d;
 use crate::raw::{RawLimitRule, RawLimits, RawPolicy};
-use crate::validate::{ConfigError, expand_key, invalid};
+use crate::validate::{ConfigError, ModelNames, expand_key, invalid};
 
 #[derive(Debug, Clone)]
 pub struct PolicyConfig {
@@ -78,7 +77,7 @@ pub(crate) fn policy(
 pub(crate) fn limits(
     raw: RawLimits,
     env: &dyn Fn(&str) -> Option<String>,
-    models: &HashSet<String>,
+    models: &ModelNames,
 ) -> Result<LimitsConfig, ConfigError> {
     let backend = match raw.backend.as_deref().unwrap_or("memory") {
         "memory" => LimitsBackend::Memory,
@@ -131,11 +130,7 @@ pub(crate) fn limits(
     })
 }
 
-fn rule(
-    key: &str,
-    r: RawLimitRule,
-    models: &HashSet<String>,
-) -> Result<LimitRuleConfig, ConfigError> {
+fn rule(key: &str, r: RawLimitRule, models: &ModelNames) -> Result<LimitRuleConfig, ConfigError> {
     if !["key", "user", "group", "model", "global"].contains(&r.scope.as_str()) {
         return Err(invalid(
             format!("{key}.scope"),
@@ -151,14 +146,10 @@ fn rule(
             "a global rule has nothing to match",
         ));
     }
-    if let (Some(m), "model") = (&r.matches, r.scope.as_str())
-        && !models.contains(m)
-    {
-        return Err(invalid(
-            format!("{key}.match"),
-            format!("no model named `{m}`"),
-        ));
-    }
+    let matches = match (r.matches, r.scope.as_str()) {
+        (Some(m), "model") => Some(models.canonical(&format!("{key}.match"), &m)?),
+        (m, _) => m,
+    };
     let amounts = [
         r.requests_per_minute,
         r.tokens_per_minute,
@@ -189,7 +180,7 @@ fn rule(
     }
     Ok(LimitRuleConfig {
         scope: r.scope,
-        matches: r.matches,
+        matches,
         requests_per_minute: r.requests_per_minute,
         tokens_per_minute: r.tokens_per_minute,
         concurrent: r.concurrent,

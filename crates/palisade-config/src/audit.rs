@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::defaults as d;
 use crate::raw::{RawAudit, RawCaptureRule};
-use crate::validate::{ConfigError, expand_key, invalid};
+use crate::validate::{ConfigError, ModelNames, expand_key, invalid};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuditDurability {
@@ -99,7 +99,7 @@ impl AuditConfig {
 pub(crate) fn audit(
     raw: RawAudit,
     env: &dyn Fn(&str) -> Option<String>,
-    models: &std::collections::HashSet<String>,
+    models: &ModelNames,
 ) -> Result<AuditConfig, ConfigError> {
     let durability = match raw.durability.as_deref().unwrap_or("strict") {
         "strict" => AuditDurability::Strict,
@@ -207,19 +207,10 @@ pub(crate) fn audit(
     })
 }
 
-fn rule(
-    key: &str,
-    raw: RawCaptureRule,
-    models: &std::collections::HashSet<String>,
-) -> Result<CaptureRule, ConfigError> {
-    if let Some(m) = raw.models.iter().find(|m| !models.contains(*m)) {
-        return Err(invalid(
-            format!("{key}.models"),
-            format!("`{m}` is not a configured model name"),
-        ));
-    }
+fn rule(key: &str, raw: RawCaptureRule, models: &ModelNames) -> Result<CaptureRule, ConfigError> {
+    let model_names = models.canonical_all(&format!("{key}.models"), raw.models)?;
     Ok(CaptureRule {
-        models: raw.models,
+        models: model_names,
         groups: raw.groups,
         capture: CaptureMode::parse(&format!("{key}.capture"), &raw.capture)?,
     })

@@ -10,7 +10,7 @@ use palisade_scan::{Category, known_kind};
 
 use crate::defaults as d;
 use crate::raw::{RawScan, RawScanProfile, RawScanRule};
-use crate::validate::{ConfigError, expand_key, invalid};
+use crate::validate::{ConfigError, ModelNames, expand_key, invalid};
 
 /// The profile name that turns scanning off for the requests it is assigned to.
 pub const NO_SCAN: &str = "none";
@@ -87,7 +87,7 @@ pub struct ScanRule {
 impl ScanConfig {
     /// `[scan]` with every default (for tools that run without a config file).
     pub fn builtin() -> Result<ScanConfig, ConfigError> {
-        scan(RawScan::default(), &|_| None, &HashSet::new())
+        scan(RawScan::default(), &|_| None, &ModelNames::default())
     }
 
     /// The profile name for a request to `model` by a member of `groups`; `None` when the
@@ -111,9 +111,10 @@ impl ScanConfig {
 pub(crate) fn scan(
     raw: RawScan,
     env: &dyn Fn(&str) -> Option<String>,
-    models: &HashSet<String>,
+    models: &ModelNames,
 ) -> Result<ScanConfig, ConfigError> {
     let mut profiles = vec![ScanProfileConfig::builtin_default()];
+    let mut default_replaced = false;
     for (i, p) in raw.profiles.into_iter().enumerate() {
         let p = profile(&format!("scan.profiles[{i}]"), p)?;
         if p.name == NO_SCAN {
@@ -123,7 +124,11 @@ pub(crate) fn scan(
             ));
         }
         match profiles.iter().position(|q| q.name == p.name) {
-            Some(0) if p.name == "default" => profiles[0] = p,
+            // The built-in `default` may be replaced once.
+            Some(0) if p.name == "default" && !default_replaced => {
+                default_replaced = true;
+                profiles[0] = p;
+            }
             Some(_) => {
                 return Err(invalid(
                     format!("scan.profiles[{i}].name"),
@@ -259,15 +264,10 @@ fn profile(key: &str, raw: RawScanProfile) -> Result<ScanProfileConfig, ConfigEr
     })
 }
 
-fn rule(key: &str, raw: RawScanRule, models: &HashSet<String>) -> Result<ScanRule, ConfigError> {
-    if let Some(m) = raw.models.iter().find(|m| !models.contains(*m)) {
-        return Err(invalid(
-            format!("{key}.models"),
-            format!("`{m}` is not a configured model name"),
-        ));
-    }
+fn rule(key: &str, raw: RawScanRule, models: &ModelNames) -> Result<ScanRule, ConfigError> {
+    let model_names = models.canonical_all(&format!("{key}.models"), raw.models)?;
     Ok(ScanRule {
-        models: raw.models,
+        models: model_names,
         groups: raw.groups,
         profile: raw.profile,
     })

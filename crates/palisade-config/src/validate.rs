@@ -1,7 +1,7 @@
 //! Validation: raw config → runtime [`Config`]. Every error names the offending key
 //! (`providers[1].kind`, `models[0].provider`, …).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
@@ -319,13 +319,17 @@ fn validate(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<Conf
         providers.push(provider(&key, p, env)?);
     }
 
-    let mut model_names = HashSet::new();
+    let mut model_names = ModelNames::default();
     let mut models = Vec::with_capacity(raw.models.len());
     for (i, m) in raw.models.into_iter().enumerate() {
         let key = format!("models[{i}]");
         let model = model(&key, m, &names)?;
         for n in std::iter::once(&model.name).chain(&model.aliases) {
-            if !model_names.insert(n.clone()) {
+            if model_names
+                .0
+                .insert(n.clone(), model.name.clone())
+                .is_some()
+            {
                 return Err(invalid(
                     format!("{key}.name"),
                     format!("model name `{n}` is used twice"),
@@ -336,8 +340,7 @@ fn validate(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<Conf
     }
 
     let policy = crate::access::policy(raw.policy, env)?;
-    let canonical: HashSet<String> = models.iter().map(|m| m.name.clone()).collect();
-    let limits = crate::access::limits(raw.limits, env, &canonical)?;
+    let limits = crate::access::limits(raw.limits, env, &model_names)?;
     let audit = crate::audit::audit(raw.audit, env, &model_names)?;
     let scan = crate::scan::scan(raw.scan, env, &model_names)?;
 
@@ -353,6 +356,40 @@ fn validate(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<Conf
         audit,
         scan,
     })
+}
+
+/// Every name a client may use for a model (its name and its aliases) → the model's
+/// name. Rules elsewhere in the file (scanning, capture, limits) may name a model either
+/// way; they are stored with the model's name, which is what requests are matched by.
+#[derive(Default)]
+pub(crate) struct ModelNames(HashMap<String, String>);
+
+impl ModelNames {
+    /// The model `name` stands for; an error at `key` when no model has that name.
+    pub(crate) fn canonical(&self, key: &str, name: &str) -> Result<String, ConfigError> {
+        self.0.get(name).cloned().ok_or_else(|| {
+            invalid(
+                key,
+                format!("`{name}` is not a configured model name or alias"),
+            )
+        })
+    }
+
+    /// [`ModelNames::canonical`] of each of `names`, without repeats.
+    pub(crate) fn canonical_all(
+        &self,
+        key: &str,
+        names: Vec<String>,
+    ) -> Result<Vec<String>, ConfigError> {
+        let mut out: Vec<String> = Vec::with_capacity(names.len());
+        for name in names {
+            let c = self.canonical(key, &name)?;
+            if !out.contains(&c) {
+                out.push(c);
+            }
+        }
+        Ok(out)
+    }
 }
 
 fn provider(
@@ -665,6 +702,34 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("api_key_header"), "{err}");
+    }
+
+    #[test]
+    fn rules_may_name_a_model_by_alias_and_keep_its_name() {
+        // Requests are matched by the model's name: a rule kept with an alias would
+        // never match, and a model meant to be scanned would not be.
+        let text = "[[providers]]\nname='p'\nkind='simulated'\n\
+                    [[models]]\nname='gpt-4o'\nprovider='p'\naliases=['gpt4']\n\
+                    [scan]\ndefault_profile='none'\n\
+                    [[scan.rules]]\nmodels=['gpt4', 'gpt-4o']\nprofile='default'\n\
+                    [[audit.capture_rules]]\nmodels=['gpt4']\ncapture='none'\n\
+                    [[limits.rules]]\nscope='model'\nmatch='gpt4'\nrequests_per_minute=5\n";
+        let cfg = parse_str(text, no_env).unwrap();
+        assert_eq!(cfg.scan.rules[0].models, ["gpt-4o"]);
+        assert_eq!(cfg.audit.capture_rules[0].models, ["gpt-4o"]);
+        assert_eq!(cfg.limits.rules[0].matches.as_deref(), Some("gpt-4o"));
+        let err = parse_str(&text.replace("match='gpt4'", "match='gpt5'"), no_env).unwrap_err();
+        assert!(
+            err.to_string().starts_with("`limits.rules[0].match`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_default_profile_is_replaced_once() {
+        let text = "[[scan.profiles]]\nname='default'\n[[scan.profiles]]\nname='default'\n";
+        let err = parse_str(text, no_env).unwrap_err();
+        assert!(err.to_string().contains("duplicate profile"), "{err}");
     }
 
     #[test]
