@@ -72,3 +72,27 @@ def test_user_rules_in_gitleaks_format(tmp_path: Path):
 def test_errors_exit_two(tmp_path: Path):
     assert scan(str(tmp_path / "missing.txt")).returncode == 2
     assert scan("--profile", "nope", stdin="x").returncode == 2
+    # A threshold outside 0..1 (a percentage typed by mistake) would pass every finding.
+    result = scan("--threshold", "50", stdin=f"key {AWS_KEY}\n")
+    assert result.returncode == 2 and "threshold" in result.stderr
+
+
+def test_a_directory_is_scanned_file_by_file(tmp_path: Path):
+    """`palisade scan .` walks the tree: hidden directories and binary files are skipped,
+    and SARIF names each file by a URI reference."""
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "config notes.txt").write_text(f"key {AWS_KEY}\n")
+    (tmp_path / "src" / "clean.txt").write_text("nothing to see\n")
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "objects.txt").write_text(f"key {AWS_KEY}\n")
+    (tmp_path / "blob.bin").write_bytes(b"\x00\x01" + AWS_KEY.encode())
+    require_binary(PALISADE_BIN)
+    result = subprocess.run(
+        [str(PALISADE_BIN), "scan", "--format", "sarif", "."],
+        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+    )
+    assert result.returncode == 1, result.stderr
+    run = json.loads(result.stdout)["runs"][0]
+    assert run["columnKind"] == "unicodeCodePoints"
+    uris = [r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in run["results"]]
+    assert uris == ["./src/config%20notes.txt"], uris

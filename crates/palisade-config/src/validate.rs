@@ -294,7 +294,7 @@ fn validate(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<Conf
         )? as u32,
     };
 
-    let log_level = raw.logging.level.unwrap_or_else(|| d::LOG_LEVEL.to_owned());
+    let log_level = log_filter(raw.logging.level.unwrap_or_else(|| d::LOG_LEVEL.to_owned()))?;
     let log_format = match raw.logging.format.as_deref().unwrap_or("json") {
         "json" => LogFormat::Json,
         "text" => LogFormat::Text,
@@ -356,6 +356,35 @@ fn validate(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<Conf
         audit,
         scan,
     })
+}
+
+/// A `logging.level`: a level, or a filter of comma-separated `level` and `target=level`
+/// directives. Anything else is an error: the log filter would read a misspelt level
+/// (`"warning"`) as a target name and show nothing at all.
+fn log_filter(filter: String) -> Result<String, ConfigError> {
+    const LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "off"];
+    let is_level = |l: &str| LEVELS.iter().any(|x| x.eq_ignore_ascii_case(l.trim()));
+    let target = |t: &str| {
+        let t = t.trim();
+        !t.is_empty()
+            && t.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_:-".contains(c))
+    };
+    let ok = filter.split(',').all(|d| match d.split_once('=') {
+        Some((t, l)) => target(t) && is_level(l),
+        None => is_level(d),
+    });
+    if ok {
+        Ok(filter)
+    } else {
+        Err(invalid(
+            "logging.level",
+            format!(
+                "`{filter}` is not a level ({}) or a filter like \"palisade=debug,info\"",
+                LEVELS.join(", ")
+            ),
+        ))
+    }
 }
 
 /// Every name a client may use for a model (its name and its aliases) → the model's
@@ -730,6 +759,26 @@ mod tests {
         let text = "[[scan.profiles]]\nname='default'\n[[scan.profiles]]\nname='default'\n";
         let err = parse_str(text, no_env).unwrap_err();
         assert!(err.to_string().contains("duplicate profile"), "{err}");
+    }
+
+    #[test]
+    fn a_misspelt_log_level_is_an_error() {
+        for ok in [
+            "info",
+            "WARN",
+            "palisade=debug,info",
+            "palisade_gateway::server=trace",
+        ] {
+            let cfg = parse_str(&format!("[logging]\nlevel = '{ok}'\n"), no_env).unwrap();
+            assert_eq!(cfg.log_level, ok);
+        }
+        for bad in ["warning", "inof", "palisade=loud", "info,", "a b=info"] {
+            let err = parse_str(&format!("[logging]\nlevel = '{bad}'\n"), no_env).unwrap_err();
+            assert!(
+                err.to_string().starts_with("`logging.level`"),
+                "{bad}: {err}"
+            );
+        }
     }
 
     #[test]

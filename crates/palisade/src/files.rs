@@ -1,5 +1,5 @@
-//! Private files the binary writes: credentials and keys, created with mode 0600 (the
-//! permissions are set again after writing, in case the file already existed).
+//! Private files the binary writes: credentials, keys and audit exports, with mode 0600
+//! (set again on a file that already existed, before anything is written to it).
 
 use std::path::Path;
 
@@ -11,6 +11,15 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         std::fs::create_dir_all(parent)
             .with_context(|| format!("cannot create {}", parent.display()))?;
     }
+    let mut file = create_private(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    Ok(())
+}
+
+/// Creates (or truncates) a file readable by its owner only. A file that already existed
+/// keeps its permissions when opened: they are narrowed before anything is written.
+pub fn create_private(path: &Path) -> anyhow::Result<std::fs::File> {
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create(true).truncate(true);
     #[cfg(unix)]
@@ -18,15 +27,14 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
-    let mut file = opts
+    let file = opts
         .open(path)
         .with_context(|| format!("cannot write {}", path.display()))?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .with_context(|| format!("cannot restrict {} to its owner", path.display()))?;
     }
-    Ok(())
+    Ok(file)
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use palisade_audit::checkpoint::NoteSigner;
+use palisade_audit::checkpoint::{Checkpoint, NoteSigner};
 use palisade_audit::crypto::{Keyring, MasterKey};
 use palisade_audit::keys::AuditKeys;
 use palisade_audit::{Durability, Ledger, LedgerConfig};
@@ -27,7 +27,16 @@ pub async fn open(config: &AuditConfig, store: &Store) -> anyhow::Result<Option<
         tracing::warn!("audit is disabled (audit.enabled = false): interactions are not recorded");
         return Ok(None);
     }
-    let signer = signer(&config.signing_key_file, &config.origin)?;
+    let latest = store
+        .audit
+        .latest_checkpoint()
+        .await
+        .context("cannot read the audit log's latest checkpoint")?;
+    let signer = signer(
+        &config.signing_key_file,
+        &config.origin,
+        latest.as_ref().map(|cp| cp.note.as_str()),
+    )?;
     let keyring = keyring(config)?;
     let keys = AuditKeys::load(store.audit.as_ref(), keyring)
         .await
@@ -70,7 +79,18 @@ pub fn public_key_path(signing_key_file: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-fn signer(path: &Path, origin: &str) -> anyhow::Result<NoteSigner> {
+/// The checkpoint signing key: read from `path`, or created there when the log has no
+/// checkpoint yet. `latest` (the log's latest signed checkpoint) must verify with it:
+/// a log signed by two keys no longer verifies with either public key, so a missing or
+/// different key file (a wrong path, a working directory that changed, an instance
+/// started without the shared key) is an error, never a new key.
+fn signer(path: &Path, origin: &str, latest: Option<&str>) -> anyhow::Result<NoteSigner> {
+    if latest.is_some() && !path.exists() {
+        anyhow::bail!(
+            "{} (audit.signing_key_file) does not exist, but the audit log has checkpoints signed by a key: point audit.signing_key_file at that key (a new one would make the log unverifiable)",
+            path.display()
+        );
+    }
     let signer = if path.exists() {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read {} (audit.signing_key_file)", path.display()))?;
@@ -86,6 +106,14 @@ fn signer(path: &Path, origin: &str) -> anyhow::Result<NoteSigner> {
         tracing::info!(path = %path.display(), "created the audit signing key");
         signer
     };
+    if let Some(note) = latest
+        && Checkpoint::open(note, &signer.verifier()).is_err()
+    {
+        anyhow::bail!(
+            "the audit log's latest checkpoint was not signed by {} (audit.signing_key_file): use the key that signed it, or every checkpoint from now on would fail `palisade audit verify`",
+            path.display()
+        );
+    }
     if signer.name() != origin {
         tracing::warn!(
             key_name = signer.name(),

@@ -1057,6 +1057,17 @@ async fn the_cli_verifies_exports_and_keeps_checkpoints() {
         assert!(line.starts_with("CEF:0|Palisade|Palisade|"), "{line}");
     }
     assert!(cef.contains("|data.allow|chat.completions|"), "{cef}");
+    // An export file that already exists, readable by everyone, becomes private too.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::write(dir.join("export.jsonl"), "old").unwrap();
+        std::fs::set_permissions(
+            dir.join("export.jsonl"),
+            std::fs::Permissions::from_mode(0o644),
+        )
+        .unwrap();
+    }
     let out = cli(
         &gw,
         &[
@@ -1203,4 +1214,76 @@ async fn the_cli_tail_prints_records_until_interrupted() {
         .expect("Ctrl-C ends the tail")
         .unwrap();
     assert!(status.success(), "{status:?}");
+}
+
+/// Runs `palisade serve` in `dir` (its config and key files) and waits, bounded, for it
+/// to exit: `(exit code, stderr)`; `None` when it was still running after 20 s.
+fn serve_exit(dir: &Path) -> (Option<i32>, String) {
+    let err_path = dir.join("serve.err");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .args(["serve", "--config", "palisade.toml"])
+        .current_dir(dir)
+        .env("PALISADE_ADMIN_TOKEN", ADMIN_TOKEN)
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&err_path).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let code = loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            break status.code();
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    (code, std::fs::read_to_string(&err_path).unwrap_or_default())
+}
+
+#[tokio::test]
+async fn a_log_with_checkpoints_never_gets_a_new_signing_key() {
+    // A signing key file missing at start (a wrong path, another working directory) or
+    // replaced used to be answered with a fresh key: the log then held checkpoints under
+    // two keys and verified with neither. The start is refused instead.
+    let mut gw = start().await;
+    let key = gw.api_key().await;
+    let resp = gw
+        .chat(
+            &key,
+            json!({"model": "sim", "messages": [{"role": "user", "content": "hi"}]}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(gw.terminate(), Some(0), "a clean stop writes a checkpoint");
+    let dir = gw.into_dir();
+    let key_file = dir.path().join("palisade-audit.key");
+    let kept = dir.path().join("kept.key");
+    std::fs::rename(&key_file, &kept).unwrap();
+
+    let (code, err) = serve_exit(dir.path());
+    assert!(matches!(code, Some(c) if c != 0), "{code:?}: {err}");
+    assert!(err.contains("audit.signing_key_file"), "{err}");
+    assert!(!key_file.exists(), "no new key was written");
+
+    std::fs::write(
+        &key_file,
+        NoteSigner::generate("other").unwrap().to_text().as_bytes(),
+    )
+    .unwrap();
+    let (code, err) = serve_exit(dir.path());
+    assert!(matches!(code, Some(c) if c != 0), "{code:?}: {err}");
+    assert!(err.contains("not signed by"), "{err}");
+
+    std::fs::rename(&kept, &key_file).unwrap();
+    let gw = Gateway::start_with(dir, "", UPSTREAMS, "http", client()).await;
+    let (status, _, _) = gw
+        .admin_call(Method::GET, "/admin/v1/audit?limit=1", None)
+        .await;
+    assert_eq!(status, 200, "the right key starts the gateway again");
 }

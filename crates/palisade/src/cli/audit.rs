@@ -9,6 +9,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
+
+use crate::files::create_private;
 use clap::{Args, Subcommand, ValueEnum};
 use palisade_audit::Event;
 use palisade_audit::checkpoint::NoteVerifier;
@@ -546,7 +548,7 @@ async fn export(
 ) -> anyhow::Result<()> {
     let client = AdminClient::new(args)?;
     let mut out: Box<dyn Write> = match output {
-        Some(path) => Box::new(std::io::BufWriter::new(private_file(path)?)),
+        Some(path) => Box::new(std::io::BufWriter::new(create_private(path)?)),
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
     let mut held: Vec<Vec<String>> = Vec::new();
@@ -592,19 +594,6 @@ async fn export(
         eprintln!("exported {total} records to {}", path.display());
     }
     Ok(())
-}
-
-/// Creates (or truncates) a file readable by its owner only: exports hold personal data.
-fn private_file(path: &Path) -> anyhow::Result<std::fs::File> {
-    let mut open = std::fs::OpenOptions::new();
-    open.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        open.mode(0o600);
-    }
-    open.open(path)
-        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 fn emit_text(text: &str, output: Option<&Path>) -> anyhow::Result<()> {

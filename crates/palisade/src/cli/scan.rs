@@ -5,7 +5,7 @@
 //! `--redact` writes the text with every finding replaced by `[REDACTED_<KIND>]`.
 
 use std::io::{Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -21,7 +21,8 @@ use crate::scan_setup;
 
 #[derive(Debug, Args)]
 pub struct ScanArgs {
-    /// Files to scan; `-` or nothing reads stdin.
+    /// Files or directories to scan (directories recursively, skipping hidden entries,
+    /// symbolic links and binary files); `-` or nothing reads stdin.
     pub files: Vec<PathBuf>,
     /// The profile whose actions and threshold apply (from --config, or the built-in `default`).
     #[arg(long, default_value = "default")]
@@ -32,8 +33,8 @@ pub struct ScanArgs {
     /// More secret rules in gitleaks TOML format.
     #[arg(long = "rules")]
     pub rules: Vec<PathBuf>,
-    /// Minimum score for a finding to count (default: the profile's threshold).
-    #[arg(long)]
+    /// Minimum score for a finding to count, 0 to 1 (default: the profile's threshold).
+    #[arg(long, value_parser = parse_threshold)]
     pub threshold: Option<f32>,
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
@@ -47,6 +48,15 @@ pub enum Format {
     Text,
     Json,
     Sarif,
+}
+
+/// A score threshold: a number from 0 to 1 (a percentage typed by mistake would let
+/// every finding pass a CI gate).
+fn parse_threshold(s: &str) -> Result<f32, String> {
+    match s.trim().parse::<f32>() {
+        Ok(t) if (0.0..=1.0).contains(&t) => Ok(t),
+        _ => Err(format!("`{s}` is not a score from 0 to 1")),
+    }
 }
 
 /// One input's findings.
@@ -75,7 +85,11 @@ fn scan(args: ScanArgs) -> anyhow::Result<bool> {
     let inputs = if args.files.is_empty() {
         vec![PathBuf::from("-")]
     } else {
-        args.files.clone()
+        let mut files = Vec::new();
+        for path in &args.files {
+            expand(path, &mut files)?;
+        }
+        files
     };
     if args.redact && inputs.len() > 1 {
         anyhow::bail!("--redact takes one input at a time");
@@ -153,6 +167,42 @@ fn setup(args: &ScanArgs) -> anyhow::Result<(Arc<Scanner>, Profile)> {
     Ok((Arc::clone(scanning.scanner()), profile))
 }
 
+/// `path` itself, or every file under it when it is a directory, in name order: hidden
+/// entries (`.git`), symbolic links (which could loop) and binary files (a NUL byte in
+/// their first 8 KiB) are left out.
+fn expand(path: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
+    if path.as_os_str() == "-" || !path.is_dir() {
+        out.push(path.to_owned());
+        return Ok(());
+    }
+    let mut entries = std::fs::read_dir(path)
+        .and_then(|dir| dir.collect::<Result<Vec<_>, _>>())
+        .with_context(|| format!("cannot read the directory {}", path.display()))?;
+    entries.sort_by_key(std::fs::DirEntry::file_name);
+    for entry in entries {
+        let hidden = entry.file_name().to_string_lossy().starts_with('.');
+        let kind = entry.file_type()?;
+        if hidden || kind.is_symlink() {
+            continue;
+        }
+        let p = entry.path();
+        if kind.is_dir() {
+            expand(&p, out)?;
+        } else if kind.is_file() && !is_binary(&p)? {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+fn is_binary(path: &Path) -> anyhow::Result<bool> {
+    let mut head = Vec::with_capacity(8192);
+    std::fs::File::open(path)
+        .and_then(|f| f.take(8192).read_to_end(&mut head))
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(head.contains(&0))
+}
+
 fn read_input(path: &PathBuf) -> anyhow::Result<(String, String)> {
     let mut bytes = Vec::new();
     if path.as_os_str() == "-" {
@@ -206,6 +256,21 @@ fn json_finding(r: &Scanned, a: &Applied) -> serde_json::Value {
     })
 }
 
+/// A file name as a URI reference (SARIF's `artifactLocation.uri`): `/` separators, and
+/// every byte outside RFC 3986's unreserved characters percent-encoded (a space, `#` or
+/// `%` in a name would otherwise change what the reference means).
+fn uri_reference(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for &b in name.replace('\\', "/").as_bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// SARIF 2.1.0, one rule per finding kind.
 fn sarif(results: &[Scanned]) -> serde_json::Value {
     let mut kinds: Vec<&str> = results
@@ -230,7 +295,7 @@ fn sarif(results: &[Scanned]) -> serde_json::Value {
                     "message": {"text": format!("{} found by {} (score {:.2}); profile action: {}",
                         a.finding.kind, a.finding.detector, a.finding.score, a.action.as_str())},
                     "locations": [{"physicalLocation": {
-                        "artifactLocation": {"uri": r.name},
+                        "artifactLocation": {"uri": uri_reference(&r.name)},
                         "region": {
                             "startLine": start_line, "startColumn": start_col,
                             "endLine": end_line, "endColumn": end_col,
@@ -249,9 +314,9 @@ fn sarif(results: &[Scanned]) -> serde_json::Value {
             "tool": {"driver": {
                 "name": "palisade",
                 "version": env!("CARGO_PKG_VERSION"),
-                "informationUri": "https://example.invalid/palisade",
                 "rules": rules,
             }},
+            "columnKind": "unicodeCodePoints",
             "results": items,
         }],
     })
