@@ -86,7 +86,7 @@ explain_denials = true             # 403 bodies name the deciding policies
 
 [limits]
 backend = "memory"                 # memory | redis (shared by all instances)
-# redis_url = "redis://127.0.0.1:6379"
+# redis_url = "redis://127.0.0.1:6379"   # rediss:// for TLS
 key_prefix = "palisade:limits:"
 on_backend_error = "fail_closed"   # fail_closed | fail_open | local (fall back to in-memory limits)
 # [[limits.rules]]                 # every applicable rule must admit a request

@@ -1,6 +1,7 @@
 //! Redis harness: [`RedisHarness`] starts a real, throwaway `redis-server` on loopback
 //! (free port, no persistence, its own temp dir) for tests, can kill it to simulate an
-//! outage and start it again on the same port, and stops it on drop.
+//! outage and start it again on the same port, and stops it on drop. It can also serve
+//! TLS on a second port ([`RedisHarness::start_tls`]).
 //!
 //! The binary is `$PALISADE_REDIS_SERVER`, else `redis-server` on the `PATH` or in
 //! `/usr/bin` (Debian package `redis-server`). A missing binary is an error, never a skip.
@@ -28,6 +29,15 @@ pub struct RedisHarness {
     bin: PathBuf,
     starts: usize,
     dir: TempDir,
+    /// A TLS port beside the plain one, and its certificate and key files.
+    tls: Option<Tls>,
+}
+
+#[derive(Clone)]
+struct Tls {
+    port: u16,
+    cert: PathBuf,
+    key: PathBuf,
 }
 
 impl std::fmt::Debug for RedisHarness {
@@ -48,8 +58,25 @@ impl RedisHarness {
             .map_err(|e| io::Error::other(format!("redis harness task failed: {e}")))?
     }
 
+    /// [`RedisHarness::start`], also serving TLS on a second port ([`RedisHarness::tls_url`])
+    /// with the PEM certificate and key files given (clients are not asked for one).
+    pub async fn start_tls(cert: PathBuf, key: PathBuf) -> io::Result<RedisHarness> {
+        let tls = Tls {
+            port: free_port()?,
+            cert,
+            key,
+        };
+        tokio::task::spawn_blocking(move || RedisHarness::start_inner(Some(tls)))
+            .await
+            .map_err(|e| io::Error::other(format!("redis harness task failed: {e}")))?
+    }
+
     /// [`RedisHarness::start`] for callers without an async runtime.
     pub fn start_blocking() -> io::Result<RedisHarness> {
+        RedisHarness::start_inner(None)
+    }
+
+    fn start_inner(tls: Option<Tls>) -> io::Result<RedisHarness> {
         let bin = find_binary()?;
         let mut dir = tempfile::Builder::new()
             .prefix("palisade-redis-")
@@ -62,6 +89,7 @@ impl RedisHarness {
                 bin: bin.clone(),
                 starts: 0,
                 dir,
+                tls: tls.clone(),
             };
             match harness.spawn_and_wait() {
                 Ok(()) => return Ok(harness),
@@ -79,6 +107,14 @@ impl RedisHarness {
     /// `redis://127.0.0.1:<port>/`.
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// `rediss://localhost:<tls port>/` (the certificate must name `localhost`), when
+    /// started with [`RedisHarness::start_tls`].
+    pub fn tls_url(&self) -> Option<String> {
+        self.tls
+            .as_ref()
+            .map(|t| format!("rediss://localhost:{}/", t.port))
     }
 
     pub fn port(&self) -> u16 {
@@ -132,7 +168,17 @@ impl RedisHarness {
         self.starts += 1;
         let log = self.dir.path().join(format!("redis-{}.log", self.starts));
         let log_file = File::create(&log)?;
-        let child = Command::new(&self.bin)
+        let mut command = Command::new(&self.bin);
+        if let Some(tls) = &self.tls {
+            command
+                .args(["--tls-port", &tls.port.to_string()])
+                .arg("--tls-cert-file")
+                .arg(&tls.cert)
+                .arg("--tls-key-file")
+                .arg(&tls.key)
+                .args(["--tls-auth-clients", "no"]);
+        }
+        let child = command
             .args(["--port", &self.port.to_string()])
             .args(["--bind", "127.0.0.1"])
             .args(["--save", ""])

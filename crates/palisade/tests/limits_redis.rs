@@ -135,3 +135,44 @@ async fn redis_outage_applies_the_configured_fail_mode() {
         "the outage is logged"
     );
 }
+
+#[tokio::test]
+async fn a_redis_behind_tls_is_reached_with_rediss() {
+    // The password and the limit keys (user and group names) need not cross the network
+    // in clear: `rediss://` speaks TLS, checking the server against the trust store
+    // (`SSL_CERT_FILE` here: the test's self-signed certificate).
+    let dir = tempfile::tempdir().unwrap();
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let (cert, key) = (dir.path().join("redis.crt"), dir.path().join("redis.key"));
+    std::fs::write(&cert, certified.cert.pem()).unwrap();
+    std::fs::write(&key, certified.key_pair.serialize_pem()).unwrap();
+    let redis = RedisHarness::start_tls(cert.clone(), key).await.unwrap();
+    let url = redis.tls_url().unwrap();
+    let gw_dir = tempfile::tempdir().unwrap();
+    let store = format!("sqlite://{}", gw_dir.path().join("palisade.db").display());
+    let gw = Gateway::start_with_env(
+        gw_dir,
+        &store,
+        "",
+        &limits(&url, "fail_closed", 2),
+        "http",
+        reqwest::Client::new(),
+        &[("SSL_CERT_FILE", cert.to_str().unwrap())],
+    )
+    .await;
+    let key = gw.api_key().await;
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        let resp = gw
+            .chat(
+                &key,
+                json!({"model": "sim", "messages": user_message("hi")}),
+            )
+            .send()
+            .await
+            .unwrap();
+        statuses.push(resp.status().as_u16());
+    }
+    // Fail closed: an unreachable Redis would be 503s, not a limit at work.
+    assert_eq!(statuses, [200, 200, 429], "{}", gw.logs());
+}

@@ -70,6 +70,19 @@ impl Gateway {
         scheme: &str,
         http: reqwest::Client,
     ) -> Gateway {
+        Self::start_with_env(dir, store_url, server_extra, upstreams, scheme, http, &[]).await
+    }
+
+    /// [`Gateway::start_on_store`] with environment variables `env` set for the process.
+    pub async fn start_with_env(
+        dir: tempfile::TempDir,
+        store_url: &str,
+        server_extra: &str,
+        upstreams: &str,
+        scheme: &str,
+        http: reqwest::Client,
+        env: &[(&str, &str)],
+    ) -> Gateway {
         let config = format!(
             "[server]\nlisten = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\nshutdown_grace_ms = 5000\n{server_extra}\n\
              [store]\nurl = \"{store_url}\"\n[logging]\nlevel = \"debug\"\nformat = \"json\"\n{upstreams}\n"
@@ -84,6 +97,7 @@ impl Gateway {
             .current_dir(dir.path())
             .env("PALISADE_ADMIN_TOKEN", ADMIN_TOKEN)
             .env_remove("RUST_LOG")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("log file"))
             .spawn()
