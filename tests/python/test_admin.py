@@ -73,6 +73,16 @@ def test_invalid_names_are_rejected(gateway: Gateway):
     assert resp.status_code == 400
 
 
+def test_a_user_belongs_to_at_most_64_groups(gateway: Gateway):
+    # Each group is a parent entity in every policy decision for the user's requests.
+    groups = [f"g{i}" for i in range(65)]
+    resp = gateway.admin("POST", "/admin/v1/users", json={"name": "many-groups", "groups": groups})
+    assert resp.status_code == 400, resp.text
+    assert "64" in resp.json()["error"]["message"]
+    resp = gateway.admin("POST", "/admin/v1/users", json={"name": "many-groups", "groups": groups[:64]})
+    assert resp.status_code == 201, resp.text
+
+
 def test_duplicate_user_is_409(gateway: Gateway):
     gateway.create_user("dup-user")
     assert gateway.admin("POST", "/admin/v1/users", json={"name": "dup-user"}).status_code == 409

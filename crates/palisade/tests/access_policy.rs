@@ -280,13 +280,13 @@ async fn sighup_reloads_the_policy_file() {
 async fn admin_actions_are_governed_by_policy() {
     let gw = start(GROUP_RULES).await;
     let operator = gw.admin_token("operator").await;
-    let create_user = |token: String, name: &'static str| {
+    let create_in = |token: String, name: &'static str, groups: Value| {
         let gw = &gw;
         async move {
             gw.http
                 .post(format!("{}/admin/v1/users", gw.admin))
                 .bearer_auth(token)
-                .json(&json!({"name": name}))
+                .json(&json!({"name": name, "groups": groups}))
                 .send()
                 .await
                 .unwrap()
@@ -294,9 +294,27 @@ async fn admin_actions_are_governed_by_policy() {
                 .as_u16()
         }
     };
+    let create_user = |token: String, name: &'static str| create_in(token, name, json!([]));
     assert_eq!(create_user(operator.clone(), "olga").await, 201);
     let put = put_policies(&gw, &operator, policies(GROUP_RULES)).await;
     assert_eq!(put.status(), 403, "operators may not change policies");
+    // Without manage_groups, an operator may put users in existing groups only: naming
+    // a new group would create it.
+    let no_groups = format!(
+        "{}\n@id(\"operators-no-groups\")\nforbid(principal, action == Palisade::Action::\"manage_groups\", resource) when {{ principal.role == \"operator\" }};",
+        policies(GROUP_RULES)
+    );
+    let put = put_policies(&gw, common::ADMIN_TOKEN, no_groups).await;
+    assert_eq!(put.status(), 200, "{:?}", put.text().await);
+    assert_eq!(
+        create_in(operator.clone(), "gail", json!(["brand-new"])).await,
+        403
+    );
+    gw.key_for("seed", &["research"]).await;
+    assert_eq!(
+        create_in(operator.clone(), "greta", json!(["research"])).await,
+        201
+    );
     // Forbid operators from managing users: the same request is now refused.
     let stricter = format!(
         "{}\n@id(\"operators-no-users\")\nforbid(principal, action == Palisade::Action::\"manage_users\", resource) when {{ principal.role == \"operator\" }};",

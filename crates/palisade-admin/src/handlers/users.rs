@@ -1,5 +1,6 @@
 //! `POST /admin/v1/users`, `GET /admin/v1/users`, `GET /admin/v1/users/{id_or_name}`.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
@@ -16,6 +17,10 @@ use palisade_policy::authz::AdminAction;
 use crate::auth::Admin;
 use crate::error::AdminError;
 use crate::state::AdminState;
+
+/// Most groups one user belongs to: each is a parent entity in every policy decision
+/// and may be a limit bucket checked on every request.
+const MAX_GROUPS_PER_USER: usize = 64;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -38,6 +43,24 @@ pub async fn create(
     }
     groups.sort();
     groups.dedup();
+    if groups.len() > MAX_GROUPS_PER_USER {
+        return Err(AdminError::Invalid(format!(
+            "`groups`: a user belongs to at most {MAX_GROUPS_PER_USER} groups"
+        )));
+    }
+    if !groups.is_empty() {
+        // Naming a group that does not exist creates it: that is managing groups.
+        let known: HashSet<String> = state
+            .identity
+            .list_groups()
+            .await?
+            .into_iter()
+            .map(|g| g.name)
+            .collect();
+        if groups.iter().any(|g| !known.contains(g)) {
+            admin.require(&state, AdminAction::ManageGroups)?;
+        }
+    }
     let user = User {
         id: secret::new_id("usr_"),
         name: body.name,
