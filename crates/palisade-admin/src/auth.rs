@@ -2,7 +2,9 @@
 //! only after the bearer token was verified; it then asks the Cedar policy engine for the
 //! action it performs (`manage_keys`, `read_identities`, …), so the admin plane is
 //! governed by the same policies as the data plane. Both steps report to the request's
-//! [`AuditSlot`] (who called, which policies decided) for the audit layer.
+//! [`AuditSlot`] (who called, which policies decided) for the audit layer. Failed
+//! authentications count against the caller's address like the data plane's, and an
+//! address over its budget gets 429 `too_many_auth_failures`.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -11,7 +13,7 @@ use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::header;
 use axum::http::request::Parts;
 use palisade_policy::authz::AdminAction;
-use palisade_policy::identity::AdminPrincipal;
+use palisade_policy::identity::{AdminPrincipal, AuthError};
 use palisade_policy::time::unix_now;
 
 use crate::audit_layer::AuditSlot;
@@ -88,11 +90,24 @@ impl FromRequestParts<Arc<AdminState>> for Admin {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().strip_prefix("Bearer "))
             .map(str::trim);
-        let principal = state.admin_auth.authenticate(presented).await?;
         let client_ip = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|ConnectInfo(a)| a.ip());
+        // An address over its budget of failures is refused before its token is looked
+        // at, as on the data plane (the same count).
+        if client_ip.is_some_and(|ip| state.auth_failures.is_blocked(ip)) {
+            return Err(AdminError::TooManyAuthFailures);
+        }
+        let principal = match state.admin_auth.authenticate(presented).await {
+            Ok(p) => p,
+            Err(err) => {
+                if let (Some(ip), false) = (client_ip, matches!(err, AuthError::Store(_))) {
+                    state.auth_failures.record_failure(ip);
+                }
+                return Err(err.into());
+            }
+        };
         let slot = parts.extensions.get::<AuditSlot>().cloned();
         if let Some(slot) = &slot {
             slot.set_actor(&principal);

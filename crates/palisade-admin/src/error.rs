@@ -13,6 +13,9 @@ use thiserror::Error;
 pub enum AdminError {
     #[error("admin authentication failed: {0}")]
     Unauthenticated(AuthError),
+    /// The caller's address failed authentication too often this minute.
+    #[error("too many failed admin authentications from this address")]
+    TooManyAuthFailures,
     #[error("role `{have}` may not {action}")]
     Forbidden {
         have: &'static str,
@@ -90,6 +93,12 @@ impl IntoResponse for AdminError {
                 "invalid_request_error",
                 "invalid_admin_token",
                 "A valid admin token is required: `Authorization: Bearer <token>`.".to_owned(),
+            ),
+            AdminError::TooManyAuthFailures => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limit_error",
+                "too_many_auth_failures",
+                "Too many failed authentications from this address. Retry in a minute.".to_owned(),
             ),
             AdminError::Forbidden {
                 have,

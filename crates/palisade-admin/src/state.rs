@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use palisade_policy::authz::{ModelAttrs, PolicyEngine};
-use palisade_policy::identity::{AdminAuthenticator, Authenticator, IdentityStore};
+use palisade_policy::identity::{AdminAuthenticator, AuthFailures, Authenticator, IdentityStore};
 use palisade_policy::limits::Limiter;
 
 pub type MetricsRenderer = Arc<dyn Fn() -> String + Send + Sync>;
@@ -15,6 +15,8 @@ pub type MetricsRenderer = Arc<dyn Fn() -> String + Send + Sync>;
 pub struct AdminState {
     pub identity: Arc<dyn IdentityStore>,
     pub admin_auth: AdminAuthenticator,
+    /// Failed authentications per client address, shared with the data plane.
+    pub auth_failures: Arc<AuthFailures>,
     pub key_auth: Arc<Authenticator>,
     pub render_metrics: MetricsRenderer,
     pub metrics_require_auth: bool,

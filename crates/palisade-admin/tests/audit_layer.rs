@@ -16,7 +16,7 @@ use palisade_audit::keys::AuditKeys;
 use palisade_audit::{Ledger, LedgerConfig};
 use palisade_gateway::server::{ListenerLimits, serve};
 use palisade_policy::authz::{DEFAULT_POLICIES, PolicyEngine};
-use palisade_policy::identity::{AdminAuthenticator, Authenticator};
+use palisade_policy::identity::{AdminAuthenticator, AuthFailures, Authenticator};
 use palisade_policy::limits::{BackendConfig, FailMode, Limiter};
 use serde_json::{Value, json};
 use tokio::sync::watch;
@@ -56,6 +56,7 @@ async fn server(audit: bool) -> Server {
     let state = Arc::new(AdminState {
         identity: Arc::clone(&store.identity),
         admin_auth: AdminAuthenticator::new(Arc::clone(&store.identity), Some(TOKEN)),
+        auth_failures: Arc::new(AuthFailures::new(120)),
         key_auth: Arc::new(Authenticator::new(
             Arc::clone(&store.identity),
             Duration::from_secs(1),

@@ -66,7 +66,7 @@ max_output_tokens = 128000         # largest max_tokens a request may ask for
 default_output_tokens = 1024       # output assumed for limits/policy when a request sets no max_tokens
 max_messages = 2048                # most messages in one chat request
 max_connections_per_ip = 1024      # open connections from one client IP, per listener
-auth_failures_per_minute_per_ip = 120  # then 429 too_many_auth_failures for that IP
+auth_failures_per_minute_per_ip = 120  # bad keys and admin tokens; then 429 too_many_auth_failures
 # [server.tls]                     # HTTPS on both listeners (rustls; TLS 1.2 and 1.3, HTTP/2 via ALPN)
 # cert_file = "/etc/palisade/tls.crt"   # PEM certificate chain
 # key_file = "/etc/palisade/tls.key"    # PEM private key (PKCS#8, PKCS#1 or SEC1)

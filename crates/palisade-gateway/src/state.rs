@@ -6,10 +6,8 @@ use std::sync::Arc;
 
 use palisade_config::ServerConfig;
 use palisade_policy::authz::PolicyEngine;
-use palisade_policy::identity::{Authenticator, IdentityStore};
+use palisade_policy::identity::{AuthFailures, Authenticator, IdentityStore};
 use palisade_policy::limits::Limiter;
-
-use crate::abuse::AuthFailures;
 
 use crate::routing::RouteTable;
 use crate::telemetry::metrics::Metrics;
@@ -25,7 +23,7 @@ pub struct GatewayState {
     /// Whether 403 bodies name the deciding policies.
     pub explain_denials: bool,
     pub limiter: Arc<Limiter>,
-    pub auth_failures: AuthFailures,
+    pub auth_failures: Arc<AuthFailures>,
     /// The audit ledger; `None` when `audit.enabled = false`.
     pub audit: Option<palisade_audit::Ledger>,
     /// Content-capture rules.

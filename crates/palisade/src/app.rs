@@ -11,11 +11,10 @@ use std::time::Duration;
 use anyhow::Context as _;
 use palisade_admin::AdminState;
 use palisade_config::Config;
-use palisade_gateway::abuse::AuthFailures;
 use palisade_gateway::server::{ListenerLimits, serve};
 use palisade_gateway::telemetry::metrics::Metrics;
 use palisade_gateway::{GatewayState, RouteTable};
-use palisade_policy::identity::{AdminAuthenticator, Authenticator};
+use palisade_policy::identity::{AdminAuthenticator, AuthFailures, Authenticator};
 use palisade_store::Store;
 
 use crate::{access, ledger_setup, scan_setup};
@@ -69,6 +68,9 @@ pub async fn start(
     let ledger = ledger_setup::open(&config.audit, store).await?;
     let scanning = scan_setup::build(&config.scan)?;
 
+    let auth_failures = Arc::new(AuthFailures::new(
+        config.server.auth_failures_per_minute_per_ip,
+    ));
     let gateway = Arc::new(GatewayState {
         server: config.server.clone(),
         routes,
@@ -78,7 +80,7 @@ pub async fn start(
         policy: Arc::clone(&policy),
         explain_denials: config.policy.explain_denials,
         limiter: Arc::clone(&limiter),
-        auth_failures: AuthFailures::new(config.server.auth_failures_per_minute_per_ip),
+        auth_failures: Arc::clone(&auth_failures),
         audit: ledger.clone(),
         audit_config: config.audit.clone(),
         scanning,
@@ -89,6 +91,7 @@ pub async fn start(
     let admin = Arc::new(AdminState {
         identity: Arc::clone(&store.identity),
         admin_auth: AdminAuthenticator::new(Arc::clone(&store.identity), bootstrap_admin_token),
+        auth_failures,
         key_auth: Arc::clone(&authenticator),
         render_metrics: {
             let limiter = Arc::clone(&limiter);

@@ -354,4 +354,31 @@ async fn a_flood_of_bad_keys_is_cut_off_per_address() {
         429,
         "the address is refused before any key is checked"
     );
+    // The admin plane keeps the same count: the address is refused there too.
+    let resp = gw
+        .http
+        .get(format!("{}/admin/v1/users", gw.admin))
+        .bearer_auth(common::ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 429);
+    assert_eq!(error_field(resp, "code").await, "too_many_auth_failures");
+}
+
+#[tokio::test]
+async fn a_flood_of_bad_admin_tokens_is_cut_off_per_address() {
+    let (gw, _key) = start("auth_failures_per_minute_per_ip = 5", "").await;
+    let users = || {
+        gw.http
+            .get(format!("{}/admin/v1/users", gw.admin))
+            .bearer_auth("pat_aaaaaaaaaaaa_wrongwrongwrongwrong")
+            .send()
+    };
+    for _ in 0..5 {
+        assert_eq!(users().await.unwrap().status(), 401);
+    }
+    let resp = users().await.unwrap();
+    assert_eq!(resp.status(), 429);
+    assert_eq!(error_field(resp, "code").await, "too_many_auth_failures");
 }
