@@ -225,6 +225,7 @@ impl Limiter {
                         Ok(verdict) => Some(verdict),
                         Err(err) => {
                             shared.backend_failed("admit", &err);
+                            self.release_lost(&checks, &lease);
                             None
                         }
                     }
@@ -249,6 +250,31 @@ impl Limiter {
         Ok(Admission::held(
             shared, source, checks, demand, lease, granted,
         ))
+    }
+}
+
+impl Limiter {
+    /// After an admission whose answer was lost (a timeout, a dropped connection): the
+    /// script may still have run and taken concurrency slots under `lease`, which would
+    /// stay taken until the lease TTL. Frees them in the background; freeing a lease that
+    /// was never taken changes nothing. (Rate and token charges cannot be told apart
+    /// from ones that never happened, so they stay as they are.)
+    fn release_lost(&self, checks: &[plan::Check], lease: &str) {
+        let ops = plan::releases(checks);
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        if ops.is_empty() {
+            return;
+        }
+        let (shared, lease) = (Arc::clone(&self.shared), lease.to_owned());
+        runtime.spawn(async move {
+            if let Some(redis) = &shared.redis
+                && let Err(err) = redis.apply(&ops, shared.clock.now_micros(), &lease).await
+            {
+                shared.backend_failed("release", &err);
+            }
+        });
     }
 }
 

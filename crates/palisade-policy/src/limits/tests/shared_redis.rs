@@ -287,6 +287,46 @@ async fn limits_redis_leases_expire_unless_renewed() {
     assert_eq!(limiter.backend_errors(), 0);
 }
 
+/// An admission whose answer is lost to the timeout may still run in Redis and take a
+/// slot: the limiter frees it rather than leave it taken for the lease TTL (15 minutes by
+/// default) — three such hiccups used to lock a `concurrent = 3` user out.
+#[tokio::test]
+async fn limits_redis_a_lost_admission_gives_its_slot_back() {
+    let env = Env::redis().await;
+    let rules = vec![LimitRule {
+        concurrent: Some(1),
+        ..rule(Scope::User)
+    }];
+    let limiter = env.limiter(rules).await;
+    // The scripts are loaded (a first call that times out never gets past NOSCRIPT).
+    alice()
+        .admit(&limiter, 1)
+        .await
+        .unwrap()
+        .settle(Usage::default())
+        .await;
+    let client = ::redis::Client::open(env.redis.as_ref().unwrap().url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    // Writes (scripts included) wait 600 ms: past the limiter's 250 ms timeout, after
+    // which the admission script still runs.
+    let _: () = ::redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(600)
+        .arg("WRITE")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let refused = alice().admit(&limiter, 1).await.unwrap_err();
+    assert_eq!(refused.code, RefusalCode::BackendUnavailable);
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    let held: u64 = ::redis::cmd("ZCARD")
+        .arg("palisade:test:u:con:alice")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(held, 0, "the lost admission's slot is still taken");
+}
+
 /// Keys are `{prefix}{scope}:{kind}[:{window}]:{subject}`, long names are hashed, and
 /// every key has a TTL.
 #[tokio::test]
