@@ -84,6 +84,7 @@ async fn server(audit: bool) -> Server {
         shutdown_grace: Duration::from_secs(10),
         tls: None,
         max_connections_per_ip: 64,
+        max_connections: 1024,
     };
     let mut until = stopped;
     let task = tokio::spawn(serve(listener, router, limits, async move {

@@ -18,6 +18,7 @@ pub const MAX_OUTPUT_TOKENS: u64 = 128_000;
 pub const DEFAULT_OUTPUT_TOKENS: u64 = 1024;
 pub const MAX_MESSAGES: usize = 2048;
 pub const MAX_CONNECTIONS_PER_IP: usize = 1024;
+pub const MAX_CONNECTIONS: usize = 10_000;
 pub const AUTH_FAILURES_PER_MINUTE_PER_IP: u32 = 120;
 pub const LIMITS_KEY_PREFIX: &str = "palisade:limits:";
 pub const AUDIT_ORIGIN: &str = "palisade/audit";
@@ -66,6 +67,7 @@ max_output_tokens = 128000         # largest max_tokens a request may ask for
 default_output_tokens = 1024       # output assumed for limits/policy when a request sets no max_tokens
 max_messages = 2048                # most messages in one chat request
 max_connections_per_ip = 1024      # open connections from one client IP, per listener
+max_connections = 10000            # open connections per listener, all clients; beyond, new ones are closed
 auth_failures_per_minute_per_ip = 120  # bad keys and admin tokens; then 429 too_many_auth_failures
 # [server.tls]                     # HTTPS on both listeners (rustls; TLS 1.2 and 1.3, HTTP/2 via ALPN)
 # cert_file = "/etc/palisade/tls.crt"   # PEM certificate chain

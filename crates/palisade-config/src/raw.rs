@@ -45,6 +45,7 @@ pub struct RawServer {
     pub default_output_tokens: Option<u64>,
     pub max_messages: Option<usize>,
     pub max_connections_per_ip: Option<usize>,
+    pub max_connections: Option<usize>,
     pub auth_failures_per_minute_per_ip: Option<u32>,
 }
 

@@ -71,6 +71,8 @@ pub struct ServerConfig {
     pub max_messages: usize,
     /// Most open connections from one client IP, per listener.
     pub max_connections_per_ip: usize,
+    /// Open connections per listener, from all clients together.
+    pub max_connections: usize,
     /// Failed authentications one client IP may make per minute before it is refused.
     pub auth_failures_per_minute_per_ip: u32,
 }
@@ -249,6 +251,10 @@ fn validate(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<Conf
             "server.max_connections_per_ip",
             s.max_connections_per_ip
                 .unwrap_or(d::MAX_CONNECTIONS_PER_IP),
+        )?,
+        max_connections: positive(
+            "server.max_connections",
+            s.max_connections.unwrap_or(d::MAX_CONNECTIONS),
         )?,
         auth_failures_per_minute_per_ip: positive(
             "server.auth_failures_per_minute_per_ip",

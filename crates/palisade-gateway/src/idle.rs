@@ -7,12 +7,14 @@
 //!
 //! A request in flight keeps its connection, however long the model takes: [`InFlight`]
 //! lives from the request's arrival until its response body is done (a stream's last
-//! byte), and [`IdleIo`] only counts time while none is alive.
+//! byte), and [`IdleIo`] only counts time while none is alive. Traffic that is not a
+//! request (HTTP/2 PINGs) delays the close, but never beyond two idle timeouts after the
+//! last request.
 
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -21,11 +23,39 @@ use hyper::body::{Frame, SizeHint};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
 
-/// Requests in flight on one connection.
-#[derive(Debug, Default)]
+/// Requests in flight on one connection, and since when it has had none.
+#[derive(Debug)]
 pub struct Activity {
     in_flight: AtomicUsize,
+    opened: Instant,
+    /// Milliseconds from `opened` to the end of the last request (0: none yet).
+    quiet_since_ms: AtomicU64,
 }
+
+impl Default for Activity {
+    fn default() -> Self {
+        Activity {
+            in_flight: AtomicUsize::new(0),
+            opened: Instant::now(),
+            quiet_since_ms: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Activity {
+    /// When a connection with no request in flight is closed whatever it sends:
+    /// [`QUIET_LIMIT`] idle timeouts after its last request ended (or it opened).
+    fn quiet_deadline(&self, timeout: Duration) -> Instant {
+        let since = Duration::from_millis(self.quiet_since_ms.load(Ordering::Relaxed));
+        self.opened + since + timeout * QUIET_LIMIT
+    }
+}
+
+/// How many idle timeouts a connection may go without a request, traffic or not: frames
+/// that are not requests (HTTP/2 PINGs, SETTINGS) would otherwise keep it open for ever.
+/// Traffic extends the idle timeout up to this, so that a request arriving slowly near
+/// the idle timeout is not cut.
+const QUIET_LIMIT: u32 = 2;
 
 /// One request in flight on its connection, from arrival to the end of its response body.
 #[derive(Debug)]
@@ -48,7 +78,10 @@ impl InFlight {
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+        if self.0.in_flight.fetch_sub(1, Ordering::Relaxed) == 1 {
+            let ms = u64::try_from(self.0.opened.elapsed().as_millis()).unwrap_or(u64::MAX);
+            self.0.quiet_since_ms.store(ms, Ordering::Relaxed);
+        }
     }
 }
 
@@ -98,13 +131,16 @@ impl<I> IdleIo<I> {
 
     /// Activity: the connection may idle for the timeout from now. The timer moves at
     /// most every half timeout (not on every read and write), so a connection is closed
-    /// after between 1 and 1.5 timeouts of silence.
+    /// after between 1 and 1.5 timeouts of silence; with no request in flight, never
+    /// past [`Activity::quiet_deadline`].
     fn touch(&mut self) {
         let now = Instant::now();
         if self.deadline.deadline() < now + self.timeout {
-            self.deadline
-                .as_mut()
-                .reset(now + self.timeout + self.timeout / 2);
+            let mut next = now + self.timeout + self.timeout / 2;
+            if self.activity.in_flight.load(Ordering::Relaxed) == 0 {
+                next = next.min(self.activity.quiet_deadline(self.timeout));
+            }
+            self.deadline.as_mut().reset(next);
         }
     }
 }

@@ -1,7 +1,8 @@
 //! The HTTP listener shared by the data plane and the admin plane: HTTP/1.1 and HTTP/2,
 //! optional TLS (rustls), bounded request headers, a header-read timeout against slow
 //! clients (the TLS handshake is bounded by the same timeout), an idle timeout for
-//! connections with nothing in flight ([`crate::idle`]), the peer address on every
+//! connections with nothing in flight ([`crate::idle`]), bounds on open connections
+//! (per client address and in all), the peer address on every
 //! request, and graceful shutdown (stop accepting, let in-flight requests finish within
 //! the grace period).
 
@@ -20,6 +21,7 @@ use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
@@ -37,6 +39,9 @@ pub struct ListenerLimits {
     pub shutdown_grace: Duration,
     pub tls: Option<TlsAcceptor>,
     pub max_connections_per_ip: usize,
+    /// Open connections from all clients together; beyond it, new ones are closed at once
+    /// (before the process runs out of file descriptors).
+    pub max_connections: usize,
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves, then drains.
@@ -59,6 +64,7 @@ pub async fn serve(
         .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX));
     let graceful = GracefulShutdown::new();
     let slots = ConnectionSlots::new(limits.max_connections_per_ip);
+    let open = Arc::new(Semaphore::new(limits.max_connections));
     // Open connections, so those still open when the grace period ends can be cut (their
     // streams then record on their way out) rather than left running unowned.
     let mut connections = JoinSet::new();
@@ -76,12 +82,16 @@ pub async fn serve(
                         continue;
                     }
                 };
+                let Ok(permit) = Arc::clone(&open).try_acquire_owned() else {
+                    tracing::debug!("connection limit reached (server.max_connections)");
+                    continue;
+                };
                 let Some(slot) = slots.acquire(peer.ip()) else {
                     tracing::debug!(client = %peer.ip(), "too many connections from one address");
                     continue;
                 };
                 let _ = stream.set_nodelay(true);
-                connections.spawn(connection(slot, stream, peer, router.clone(), builder.clone(), limits.clone(), graceful.watcher()));
+                connections.spawn(connection((permit, slot), stream, peer, router.clone(), builder.clone(), limits.clone(), graceful.watcher()));
             }
             () = &mut shutdown => break,
         }
@@ -99,7 +109,7 @@ pub async fn serve(
 
 /// One connection: TLS handshake if configured (bounded in time), then HTTP.
 async fn connection(
-    _slot: ConnectionSlot,
+    _held: (OwnedSemaphorePermit, ConnectionSlot),
     stream: TcpStream,
     peer: SocketAddr,
     router: Router,

@@ -141,6 +141,7 @@ pub async fn start(
         shutdown_grace: config.server.shutdown_grace,
         tls,
         max_connections_per_ip: config.server.max_connections_per_ip,
+        max_connections: config.server.max_connections,
     };
     let (stop, stopped) = watch::channel(false);
     let until_stop = |mut rx: watch::Receiver<bool>| async move {

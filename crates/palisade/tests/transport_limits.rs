@@ -240,6 +240,83 @@ async fn idle_connections_are_closed_busy_ones_are_not() {
     assert!(text.trim_end().ends_with("data: [DONE]"), "{text}");
 }
 
+/// How long the server keeps an HTTP/2 connection (prior knowledge, no TLS) on which the
+/// client sends nothing but a PING every 100 ms; capped at 5 s.
+fn h2_pings_kept_for(addr: &str) -> Duration {
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    // The preface, an empty SETTINGS frame.
+    s.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0")
+        .unwrap();
+    let started = Instant::now();
+    let mut buf = [0u8; 4096];
+    while started.elapsed() < Duration::from_secs(5) {
+        // PING: length 8, type 6, no flags, stream 0, 8 bytes of payload.
+        let ping = b"\0\0\x08\x06\0\0\0\0\0pingpong";
+        if s.write_all(ping).is_err() {
+            break;
+        }
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => break,
+        }
+    }
+    started.elapsed()
+}
+
+#[tokio::test]
+async fn pings_do_not_keep_an_idle_http2_connection() {
+    // Frames that are not requests count as traffic, but only up to two idle timeouts
+    // (0.8 s here) after the last request: a client pinging every few seconds could
+    // otherwise hold a connection, and a file descriptor, for ever.
+    let (gw, _key) = setup().await;
+    let addr = gw.base.trim_start_matches("http://").to_owned();
+    let kept = tokio::task::spawn_blocking(move || h2_pings_kept_for(&addr))
+        .await
+        .unwrap();
+    assert!(
+        kept < Duration::from_secs(3),
+        "a pinging connection was kept {kept:?}"
+    );
+}
+
+#[tokio::test]
+async fn connections_beyond_the_listener_limit_are_closed() {
+    // Two connections per listener in all (idle connections are kept 60 s here): a third
+    // is closed at once, and once one goes, a new client is served again.
+    let gw = Gateway::start("max_connections = 2", SIM).await;
+    let addr = gw.base.trim_start_matches("http://").to_owned();
+    let closed_at_once = tokio::task::spawn_blocking(move || {
+        let held: Vec<_> = (0..3)
+            .map(|_| std::net::TcpStream::connect(&addr).unwrap())
+            .collect();
+        std::thread::sleep(Duration::from_millis(200));
+        held.into_iter()
+            .filter(|s| {
+                s.set_read_timeout(Some(Duration::from_millis(500)))
+                    .unwrap();
+                matches!((&*s).read(&mut [0u8; 1]), Ok(0))
+            })
+            .count()
+    })
+    .await
+    .unwrap();
+    assert!(closed_at_once >= 1, "no connection was refused");
+    let resp = reqwest::Client::new()
+        .get(format!("{}/healthz", gw.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+}
+
 #[tokio::test]
 async fn unknown_routes_and_methods_get_json_errors() {
     let (gw, key) = setup().await;
