@@ -76,6 +76,16 @@ impl From<StoreError> for AdminError {
     }
 }
 
+/// A proof over sizes that make none is the caller's mistake; a short read, the store's.
+impl From<palisade_audit::proofs::ProofsError> for AdminError {
+    fn from(err: palisade_audit::proofs::ProofsError) -> Self {
+        match err {
+            palisade_audit::proofs::ProofsError::Proof(e) => AdminError::Invalid(e.to_string()),
+            other => AdminError::AuditUnavailable(other.to_string()),
+        }
+    }
+}
+
 impl From<AuthError> for AdminError {
     fn from(err: AuthError) -> Self {
         match err {

@@ -29,7 +29,7 @@ use crate::checkpoint::{Checkpoint, NoteError, NoteSigner};
 use crate::crypto::{DataKey, KeyError, content_aad};
 use crate::event::{Change, Entry, Event, Plane, now_us};
 use crate::keys::{AuditKeys, KeysError};
-use crate::merkle::{self, CompactTree, Hash};
+use crate::merkle::{CompactTree, Hash};
 use crate::record::{ContentRef, HEADER_VERSION, Header, StoredRecord, hex, sha256_hex};
 use crate::store::{AuditStore, AuditStoreError, DirectAppend, StoredCheckpoint};
 use crate::verify::PURGE_ACTION;
@@ -168,34 +168,59 @@ struct Tail {
     last_checkpoint_at: Instant,
 }
 
+/// Leaf hashes read per store call when the tail is loaded (2 MiB).
+const LOAD_CHUNK: u64 = 1 << 16;
+
 impl Tail {
+    /// Reads the tree from the store, a chunk of leaf hashes at a time (a log of a few
+    /// hundred million records is gigabytes of hashes), checking the latest checkpoint's
+    /// root on the way.
     async fn load(store: &dyn AuditStore) -> Result<Tail, AuditError> {
         let size = store.size().await?;
-        let leaves = store.leaf_hashes(0, size).await?;
-        if leaves.len() as u64 != size {
-            return Err(AuditError::Unavailable(format!(
-                "store has {} leaf hashes for {size} records",
-                leaves.len()
-            )));
-        }
         let latest = store.latest_checkpoint().await?;
-        if let Some(cp) = &latest {
-            let covered = usize::try_from(cp.size).unwrap_or(usize::MAX);
-            if covered > leaves.len() || merkle::root(&leaves[..covered]) != cp.root {
-                tracing::error!(
-                    checkpoint_size = cp.size,
-                    records = size,
-                    "the audit log does not match its latest signed checkpoint; run `palisade audit verify`"
-                );
+        let mut tree = CompactTree::new();
+        let mut prev = [0; 32];
+        let mut checked = latest.as_ref().is_some_and(|cp| cp.size == 0);
+        while tree.size() < size {
+            let from = tree.size();
+            let to = size.min(from + LOAD_CHUNK);
+            let chunk = store.leaf_hashes(from, to).await?;
+            if chunk.len() as u64 != to - from {
+                return Err(AuditError::Unavailable(format!(
+                    "store has {} leaf hashes for records {from}..{to}",
+                    chunk.len()
+                )));
+            }
+            for leaf in chunk {
+                tree.push(leaf);
+                prev = leaf;
+                if let Some(cp) = latest.as_ref().filter(|cp| cp.size == tree.size()) {
+                    checked = true;
+                    if tree.root() != cp.root {
+                        mismatch(cp.size, size);
+                    }
+                }
             }
         }
+        if let Some(cp) = latest.as_ref().filter(|_| !checked) {
+            // The checkpoint covers more records than the store holds.
+            mismatch(cp.size, size);
+        }
         Ok(Tail {
-            tree: CompactTree::from_leaves(&leaves),
-            prev: leaves.last().copied().unwrap_or([0; 32]),
+            tree,
+            prev,
             last_checkpoint: latest.map_or(0, |c| c.size),
             last_checkpoint_at: Instant::now(),
         })
     }
+}
+
+fn mismatch(checkpoint_size: u64, records: u64) {
+    tracing::error!(
+        checkpoint_size,
+        records,
+        "the audit log does not match its latest signed checkpoint; run `palisade audit verify`"
+    );
 }
 
 impl Tail {

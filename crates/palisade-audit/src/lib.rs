@@ -6,7 +6,8 @@
 //! key) → a batch is committed in one transaction to an [`store::AuditStore`] → the
 //! producer is answered. The records form an RFC 6962 [`merkle`] tree whose heads are
 //! signed as C2SP [`checkpoint`]s; [`verify`] recomputes everything from storage and
-//! names the first record that differs; [`export`] renders records for people and SIEMs;
+//! names the first record that differs; [`proofs`] serves inclusion and consistency
+//! proofs from storage; [`export`] renders records for people and SIEMs;
 //! [`keys`] holds the key hierarchy, rotation and content opening.
 
 pub mod checkpoint;
@@ -16,6 +17,7 @@ pub mod export;
 pub mod keys;
 pub mod ledger;
 pub mod merkle;
+pub mod proofs;
 pub mod record;
 pub mod store;
 pub mod verify;

@@ -4,6 +4,8 @@
 //! every altered one is rejected; it is checked against the transparency-dev test
 //! vectors in `shared/data/merkle`.
 
+use std::ops::Range;
+
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
@@ -46,7 +48,7 @@ pub fn empty_root() -> Hash {
 }
 
 /// The largest power of two smaller than `n` (n ≥ 2).
-fn split(n: usize) -> usize {
+fn split(n: u64) -> u64 {
     let mut k = 1;
     while k << 1 < n {
         k <<= 1;
@@ -60,7 +62,7 @@ pub fn root(leaves: &[Hash]) -> Hash {
         0 => empty_root(),
         1 => leaves[0],
         n => {
-            let k = split(n);
+            let k = split(n as u64) as usize;
             node_hash(&root(&leaves[..k]), &root(&leaves[k..]))
         }
     }
@@ -68,64 +70,90 @@ pub fn root(leaves: &[Hash]) -> Hash {
 
 /// The inclusion proof of leaf `index` in the tree of these leaves (RFC 9162 §2.1.3.1).
 pub fn inclusion_proof(leaves: &[Hash], index: usize) -> Result<Vec<Hash>, ProofError> {
-    if index >= leaves.len() {
-        return Err(ProofError::IndexOutOfRange {
-            index: index as u64,
-            size: leaves.len() as u64,
-        });
-    }
-    Ok(path(index, leaves))
-}
-
-fn path(m: usize, d: &[Hash]) -> Vec<Hash> {
-    let n = d.len();
-    if n <= 1 {
-        return Vec::new();
-    }
-    let k = split(n);
-    if m < k {
-        let mut p = path(m, &d[..k]);
-        p.push(root(&d[k..]));
-        p
-    } else {
-        let mut p = path(m - k, &d[k..]);
-        p.push(root(&d[..k]));
-        p
-    }
+    Ok(range_roots(
+        leaves,
+        inclusion_ranges(index as u64, leaves.len() as u64)?,
+    ))
 }
 
 /// The consistency proof between the tree of the first `first` leaves and the tree of
 /// all leaves (RFC 9162 §2.1.4.1).
 pub fn consistency_proof(leaves: &[Hash], first: usize) -> Result<Vec<Hash>, ProofError> {
-    if first > leaves.len() {
+    Ok(range_roots(
+        leaves,
+        consistency_ranges(first as u64, leaves.len() as u64)?,
+    ))
+}
+
+fn range_roots(leaves: &[Hash], ranges: Vec<Range<u64>>) -> Vec<Hash> {
+    ranges
+        .into_iter()
+        .map(|r| root(&leaves[r.start as usize..r.end as usize]))
+        .collect()
+}
+
+/// The leaf ranges whose subtree hashes are, in order, the inclusion proof of leaf
+/// `index` in the tree of `size` leaves: RFC 9162's `PATH`, with each `MTH(D[a:b])` as
+/// the range `a..b`. A proof is then computed from the leaves or from a store, one range
+/// at a time.
+pub fn inclusion_ranges(index: u64, size: u64) -> Result<Vec<Range<u64>>, ProofError> {
+    if index >= size {
+        return Err(ProofError::IndexOutOfRange { index, size });
+    }
+    let mut out = Vec::new();
+    path(index, 0..size, &mut out);
+    Ok(out)
+}
+
+fn path(m: u64, d: Range<u64>, out: &mut Vec<Range<u64>>) {
+    let n = d.end - d.start;
+    if n <= 1 {
+        return;
+    }
+    let mid = d.start + split(n);
+    if m < mid - d.start {
+        path(m, d.start..mid, out);
+        out.push(mid..d.end);
+    } else {
+        path(m - (mid - d.start), mid..d.end, out);
+        out.push(d.start..mid);
+    }
+}
+
+/// The leaf ranges whose subtree hashes are, in order, the consistency proof between the
+/// trees of `first` and of `size` leaves: RFC 9162's `SUBPROOF`, as ranges.
+pub fn consistency_ranges(first: u64, size: u64) -> Result<Vec<Range<u64>>, ProofError> {
+    if first > size {
         return Err(ProofError::SizesOutOfOrder {
-            first: first as u64,
-            second: leaves.len() as u64,
+            first,
+            second: size,
         });
     }
     if first == 0 {
         return Err(ProofError::EmptyTree);
     }
-    if first == leaves.len() {
-        return Ok(Vec::new());
+    let mut out = Vec::new();
+    if first < size {
+        subproof(first, 0..size, true, &mut out);
     }
-    Ok(subproof(first, leaves, true))
+    Ok(out)
 }
 
-fn subproof(m: usize, d: &[Hash], complete: bool) -> Vec<Hash> {
-    let n = d.len();
+fn subproof(m: u64, d: Range<u64>, complete: bool, out: &mut Vec<Range<u64>>) {
+    let n = d.end - d.start;
     if m == n {
-        return if complete { Vec::new() } else { vec![root(d)] };
+        if !complete {
+            out.push(d);
+        }
+        return;
     }
-    let k = split(n);
-    if m <= k {
-        let mut p = subproof(m, &d[..k], complete);
-        p.push(root(&d[k..]));
-        p
+    let mid = d.start + split(n);
+    if m <= mid - d.start {
+        subproof(m, d.start..mid, complete, out);
+        out.push(mid..d.end);
     } else {
-        let mut p = subproof(m - k, &d[k..], false);
-        p.push(root(&d[..k]));
-        p
+        subproof(m - (mid - d.start), mid..d.end, false, out);
+        out.push(d.start..mid);
     }
 }
 

@@ -22,7 +22,8 @@ use futures::Stream;
 use palisade_audit::export::{RecordView, parse_time};
 use palisade_audit::keys::ContentView;
 use palisade_audit::ledger::Appended;
-use palisade_audit::merkle::{self, Hash};
+use palisade_audit::merkle::Hash;
+use palisade_audit::proofs;
 use palisade_audit::record::unhex;
 use palisade_audit::store::{Query as AuditQuery, StoredCheckpoint};
 use palisade_audit::{Change, Decision, Ledger};
@@ -502,26 +503,15 @@ async fn tree_size(ledger: &Ledger, asked: Option<u64>, name: &str) -> Result<u6
     }
 }
 
-/// Leaf hashes `0..size`, after checking the store has that many records.
-async fn leaves(ledger: &Ledger, size: u64, name: &str) -> Result<Vec<Hash>, AdminError> {
+/// Checks the store has at least `size` records.
+async fn within_log(ledger: &Ledger, size: u64, name: &str) -> Result<(), AdminError> {
     let stored = ledger.store().size().await?;
     if size > stored {
         return Err(AdminError::Invalid(format!(
             "`{name}` = {size} is larger than the log ({stored} records)"
         )));
     }
-    let leaves = ledger.store().leaf_hashes(0, size).await?;
-    if leaves.len() as u64 != size {
-        return Err(AdminError::AuditUnavailable(format!(
-            "store returned {} leaf hashes for {size} records",
-            leaves.len()
-        )));
-    }
-    Ok(leaves)
-}
-
-fn index(n: u64) -> Result<usize, AdminError> {
-    usize::try_from(n).map_err(|_| AdminError::Invalid("tree size too large".into()))
+    Ok(())
 }
 
 /// `GET /admin/v1/audit/proofs/inclusion?seq=N[&tree_size=S]`: RFC 6962 inclusion proof
@@ -542,16 +532,14 @@ pub async fn inclusion(
             "`seq` ({seq}) must be below `tree_size` ({size})"
         )));
     }
-    let leaves = leaves(ledger, size, "tree_size").await?;
-    let at = index(seq)?;
-    let hashes =
-        merkle::inclusion_proof(&leaves, at).map_err(|e| AdminError::Invalid(e.to_string()))?;
+    within_log(ledger, size, "tree_size").await?;
+    let proof = proofs::inclusion(ledger.store().as_ref(), seq, size).await?;
     Ok(Json(InclusionProof {
         leaf_index: seq,
         tree_size: size,
-        leaf_hash: B64.encode(leaves[at]),
-        hashes: b64_all(&hashes),
-        root: B64.encode(merkle::root(&leaves)),
+        leaf_hash: B64.encode(proof.leaf),
+        hashes: b64_all(&proof.hashes),
+        root: B64.encode(proof.root),
     }))
 }
 
@@ -574,16 +562,14 @@ pub async fn consistency(
             "`first` must be at least 1 and at most `second` ({second})"
         )));
     }
-    let leaves = leaves(ledger, second, "second").await?;
-    let cut = index(first)?;
-    let hashes =
-        merkle::consistency_proof(&leaves, cut).map_err(|e| AdminError::Invalid(e.to_string()))?;
+    within_log(ledger, second, "second").await?;
+    let proof = proofs::consistency(ledger.store().as_ref(), first, second).await?;
     Ok(Json(ConsistencyProof {
         first,
         second,
-        hashes: b64_all(&hashes),
-        first_root: B64.encode(merkle::root(&leaves[..cut])),
-        second_root: B64.encode(merkle::root(&leaves)),
+        hashes: b64_all(&proof.hashes),
+        first_root: B64.encode(proof.first_root),
+        second_root: B64.encode(proof.second_root),
     }))
 }
 
