@@ -96,3 +96,17 @@ def test_a_directory_is_scanned_file_by_file(tmp_path: Path):
     assert run["columnKind"] == "unicodeCodePoints"
     uris = [r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in run["results"]]
     assert uris == ["./src/config%20notes.txt"], uris
+
+
+def test_a_config_with_secrets_not_set_here_still_scans(tmp_path: Path):
+    """A CI job scanning with the gateway's profiles has no provider key in its
+    environment: `scan --config` reads the file anyway."""
+    config = tmp_path / "palisade.toml"
+    config.write_text(
+        '[[providers]]\nname = "up"\nkind = "openai"\nbase_url = "https://api.example.org/v1"\n'
+        'api_key = "${PALISADE_TEST_KEY_NOT_SET}"\n'
+        '[[models]]\nname = "m"\nprovider = "up"\n'
+        '[[scan.profiles]]\nname = "strict"\nactions = { secret = "block" }\n'
+    )
+    result = scan("--config", str(config), "--profile", "strict", stdin=f"key {AWS_KEY}\n")
+    assert result.returncode == 1, result.stderr

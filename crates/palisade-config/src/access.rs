@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use crate::defaults as d;
 use crate::raw::{RawLimitRule, RawLimits, RawPolicy};
-use crate::validate::{ConfigError, ModelNames, expand_key, invalid};
+use crate::validate::{ConfigError, ModelNames, invalid};
 
 #[derive(Debug, Clone)]
 pub struct PolicyConfig {
@@ -53,10 +53,7 @@ pub struct LimitRuleConfig {
     pub monthly_cost_micros: Option<u64>,
 }
 
-pub(crate) fn policy(
-    raw: RawPolicy,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<PolicyConfig, ConfigError> {
+pub(crate) fn policy(raw: RawPolicy) -> Result<PolicyConfig, ConfigError> {
     let offset = raw.utc_offset_minutes.unwrap_or(0);
     if !(-14 * 60..=14 * 60).contains(&offset) {
         return Err(invalid(
@@ -65,27 +62,19 @@ pub(crate) fn policy(
         ));
     }
     Ok(PolicyConfig {
-        file: match raw.file {
-            Some(f) => Some(expand_key("policy.file", &f, env)?.into()),
-            None => None,
-        },
+        file: raw.file.map(PathBuf::from),
         utc_offset_minutes: offset,
         explain_denials: raw.explain_denials.unwrap_or(true),
     })
 }
 
-pub(crate) fn limits(
-    raw: RawLimits,
-    env: &dyn Fn(&str) -> Option<String>,
-    models: &ModelNames,
-) -> Result<LimitsConfig, ConfigError> {
+pub(crate) fn limits(raw: RawLimits, models: &ModelNames) -> Result<LimitsConfig, ConfigError> {
     let backend = match raw.backend.as_deref().unwrap_or("memory") {
         "memory" => LimitsBackend::Memory,
         "redis" => {
             let url = raw.redis_url.ok_or_else(|| {
                 invalid("limits.redis_url", "is required when backend = \"redis\"")
             })?;
-            let url = expand_key("limits.redis_url", &url, env)?;
             if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
                 return Err(invalid(
                     "limits.redis_url",

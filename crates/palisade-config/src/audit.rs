@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::defaults as d;
 use crate::raw::{RawAudit, RawCaptureRule};
-use crate::validate::{ConfigError, ModelNames, expand_key, invalid};
+use crate::validate::{ConfigError, ModelNames, invalid};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuditDurability {
@@ -96,11 +96,7 @@ impl AuditConfig {
     }
 }
 
-pub(crate) fn audit(
-    raw: RawAudit,
-    env: &dyn Fn(&str) -> Option<String>,
-    models: &ModelNames,
-) -> Result<AuditConfig, ConfigError> {
+pub(crate) fn audit(raw: RawAudit, models: &ModelNames) -> Result<AuditConfig, ConfigError> {
     let durability = match raw.durability.as_deref().unwrap_or("strict") {
         "strict" => AuditDurability::Strict,
         "best_effort" => AuditDurability::BestEffort,
@@ -135,27 +131,16 @@ pub(crate) fn audit(
                 "set master_key or master_key_file, not both",
             ));
         }
-        (Some(text), None) => {
-            if !text.trim_start().starts_with("${") {
-                return Err(invalid(
-                    "audit.master_key",
-                    "must be an ${ENV_VAR} reference: never write the key into the config file",
-                ));
-            }
-            MasterKeySource::Inline(expand_key("audit.master_key", &text, env)?)
+        // (That it was an `${ENV}` reference is checked before expansion:
+        // `validate::master_key_is_a_reference`.)
+        (Some(text), None) => MasterKeySource::Inline(text),
+        (None, file) => {
+            MasterKeySource::File(file.as_deref().unwrap_or(d::AUDIT_MASTER_KEY_FILE).into())
         }
-        (None, file) => MasterKeySource::File(
-            expand_key(
-                "audit.master_key_file",
-                file.as_deref().unwrap_or(d::AUDIT_MASTER_KEY_FILE),
-                env,
-            )?
-            .into(),
-        ),
     };
     let mut previous = Vec::new();
-    for (i, f) in raw.previous_master_key_files.iter().enumerate() {
-        previous.push(expand_key(&format!("audit.previous_master_key_files[{i}]"), f, env)?.into());
+    for f in &raw.previous_master_key_files {
+        previous.push(f.into());
     }
     let capture = CaptureMode::parse("audit.capture", raw.capture.as_deref().unwrap_or("none"))?;
     let mut capture_rules = Vec::new();
@@ -188,14 +173,11 @@ pub(crate) fn audit(
         durability,
         sync,
         origin,
-        signing_key_file: expand_key(
-            "audit.signing_key_file",
-            raw.signing_key_file
-                .as_deref()
-                .unwrap_or(d::AUDIT_SIGNING_KEY_FILE),
-            env,
-        )?
-        .into(),
+        signing_key_file: raw
+            .signing_key_file
+            .as_deref()
+            .unwrap_or(d::AUDIT_SIGNING_KEY_FILE)
+            .into(),
         master_key,
         previous_master_key_files: previous,
         capture,

@@ -10,7 +10,7 @@ use palisade_scan::{Category, known_kind};
 
 use crate::defaults as d;
 use crate::raw::{RawScan, RawScanProfile, RawScanRule};
-use crate::validate::{ConfigError, ModelNames, expand_key, invalid};
+use crate::validate::{ConfigError, ModelNames, invalid};
 
 /// The profile name that turns scanning off for the requests it is assigned to.
 pub const NO_SCAN: &str = "none";
@@ -87,7 +87,7 @@ pub struct ScanRule {
 impl ScanConfig {
     /// `[scan]` with every default (for tools that run without a config file).
     pub fn builtin() -> Result<ScanConfig, ConfigError> {
-        scan(RawScan::default(), &|_| None, &ModelNames::default())
+        scan(RawScan::default(), &ModelNames::default())
     }
 
     /// The profile name for a request to `model` by a member of `groups`; `None` when the
@@ -108,11 +108,7 @@ impl ScanConfig {
     }
 }
 
-pub(crate) fn scan(
-    raw: RawScan,
-    env: &dyn Fn(&str) -> Option<String>,
-    models: &ModelNames,
-) -> Result<ScanConfig, ConfigError> {
+pub(crate) fn scan(raw: RawScan, models: &ModelNames) -> Result<ScanConfig, ConfigError> {
     let mut profiles = vec![ScanProfileConfig::builtin_default()];
     let mut default_replaced = false;
     for (i, p) in raw.profiles.into_iter().enumerate() {
@@ -158,8 +154,8 @@ pub(crate) fn scan(
         known(&format!("{key}.profile"), &rules[i].profile)?;
     }
     let mut secret_rule_files = Vec::new();
-    for (i, f) in raw.secret_rule_files.iter().enumerate() {
-        secret_rule_files.push(expand_key(&format!("scan.secret_rule_files[{i}]"), f, env)?.into());
+    for f in &raw.secret_rule_files {
+        secret_rule_files.push(f.into());
     }
     if let Some(t) = raw.injection_threshold
         && !(t > 0.0 && t < 1.0)

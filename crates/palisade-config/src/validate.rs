@@ -184,20 +184,85 @@ pub struct ModelConfig {
 
 /// Reads and validates a config file, expanding `${ENV}` from the process environment.
 pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+    parse_str(&read(path)?, |name| std::env::var(name).ok())
+}
+
+/// [`load_file`] for commands that read the file but serve nothing (`palisade scan`,
+/// `palisade audit verify`): a variable that is not set expands to nothing instead of
+/// failing, since such a command uses none of the secrets it would hold (a CI job
+/// scanning with the gateway's profiles has no provider key).
+pub fn load_file_offline(path: &Path) -> Result<Config, ConfigError> {
+    parse_str(&read(path)?, |name| {
+        Some(std::env::var(name).unwrap_or_default())
+    })
+}
+
+fn read(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
         path: path.display().to_string(),
         source,
-    })?;
-    parse_str(&text, |name| std::env::var(name).ok())
+    })
 }
 
-/// Parses and validates config text, resolving `${ENV}` with `env`.
+/// Parses and validates config text, resolving `${ENV}` references in every string value
+/// with `env` (an unset variable is an error naming the key that referenced it).
 pub fn parse_str(text: &str, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-    let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Syntax(e.to_string()))?;
-    validate(raw, &env)
+    // Read once as written, for errors with line numbers and key names.
+    let _: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Syntax(e.to_string()))?;
+    let mut table: toml::Table =
+        toml::from_str(text).map_err(|e| ConfigError::Syntax(e.to_string()))?;
+    master_key_is_a_reference(&table)?;
+    for (key, value) in table.iter_mut() {
+        expand_all(key, value, &env)?;
+    }
+    let raw: RawConfig = toml::Value::Table(table)
+        .try_into()
+        .map_err(|e: toml::de::Error| ConfigError::Syntax(e.to_string()))?;
+    validate(raw)
 }
 
-fn validate(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+/// `audit.master_key` holds the key itself once expanded: as written, it must be an
+/// `${ENV}` reference, so the key never sits in the file.
+fn master_key_is_a_reference(table: &toml::Table) -> Result<(), ConfigError> {
+    let written = table
+        .get("audit")
+        .and_then(|a| a.get("master_key"))
+        .and_then(toml::Value::as_str);
+    match written {
+        Some(text) if !text.trim_start().starts_with("${") => Err(invalid(
+            "audit.master_key",
+            "must be an ${ENV_VAR} reference: never write the key into the config file",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Expands `${NAME}` in every string under `value` (at `key`, which errors name).
+fn expand_all(
+    key: &str,
+    value: &mut toml::Value,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(), ConfigError> {
+    match value {
+        toml::Value::String(s) => {
+            *s = expand(s, env).map_err(|e: EnvError| invalid(key, e.to_string()))?
+        }
+        toml::Value::Array(items) => {
+            for (i, item) in items.iter_mut().enumerate() {
+                expand_all(&format!("{key}[{i}]"), item, env)?;
+            }
+        }
+        toml::Value::Table(table) => {
+            for (k, v) in table.iter_mut() {
+                expand_all(&format!("{key}.{k}"), v, env)?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
     let s = raw.server;
     let server = ServerConfig {
         listen: addr("server.listen", s.listen.as_deref().unwrap_or(d::LISTEN))?,
@@ -263,8 +328,8 @@ fn validate(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<Conf
         )? as u32,
         tls: match s.tls {
             Some(t) => Some(TlsFiles {
-                cert_file: expand_key("server.tls.cert_file", &t.cert_file, env)?.into(),
-                key_file: expand_key("server.tls.key_file", &t.key_file, env)?.into(),
+                cert_file: t.cert_file.into(),
+                key_file: t.key_file.into(),
             }),
             None => None,
         },
@@ -276,11 +341,7 @@ fn validate(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<Conf
         ));
     }
 
-    let url = expand_key(
-        "store.url",
-        raw.store.url.as_deref().unwrap_or(d::STORE_URL),
-        env,
-    )?;
+    let url = raw.store.url.unwrap_or_else(|| d::STORE_URL.to_owned());
     if !(url.starts_with("sqlite:")
         || url.starts_with("postgres://")
         || url.starts_with("postgresql://"))
@@ -322,7 +383,7 @@ fn validate(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<Conf
                 format!("duplicate provider `{}`", p.name),
             ));
         }
-        providers.push(provider(&key, p, env)?);
+        providers.push(provider(&key, p)?);
     }
 
     let mut model_names = ModelNames::default();
@@ -345,10 +406,10 @@ fn validate(raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<Conf
         models.push(model);
     }
 
-    let policy = crate::access::policy(raw.policy, env)?;
-    let limits = crate::access::limits(raw.limits, env, &model_names)?;
-    let audit = crate::audit::audit(raw.audit, env, &model_names)?;
-    let scan = crate::scan::scan(raw.scan, env, &model_names)?;
+    let policy = crate::access::policy(raw.policy)?;
+    let limits = crate::access::limits(raw.limits, &model_names)?;
+    let audit = crate::audit::audit(raw.audit, &model_names)?;
+    let scan = crate::scan::scan(raw.scan, &model_names)?;
 
     Ok(Config {
         server,
@@ -427,11 +488,7 @@ impl ModelNames {
     }
 }
 
-fn provider(
-    key: &str,
-    p: RawProvider,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<ProviderConfig, ConfigError> {
+fn provider(key: &str, p: RawProvider) -> Result<ProviderConfig, ConfigError> {
     if p.name.trim().is_empty() {
         return Err(invalid(format!("{key}.name"), "must not be empty"));
     }
@@ -492,7 +549,6 @@ fn provider(
             ));
         }
         (_, Some(url)) => {
-            let url = expand_key(&format!("{key}.base_url"), url, env)?;
             if !(url.starts_with("http://") || url.starts_with("https://")) {
                 return Err(invalid(
                     format!("{key}.base_url"),
@@ -503,7 +559,7 @@ fn provider(
         }
     };
     let api_key = match p.api_key.as_deref() {
-        Some(k) => Some(expand_key(&format!("{key}.api_key"), k, env)?).filter(|k| !k.is_empty()),
+        Some(k) => Some(k.to_owned()).filter(|k| !k.is_empty()),
         None => None,
     };
     Ok(ProviderConfig {
@@ -615,14 +671,6 @@ fn model(key: &str, m: RawModel, providers: &HashSet<String>) -> Result<ModelCon
     })
 }
 
-pub(crate) fn expand_key(
-    key: &str,
-    value: &str,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<String, ConfigError> {
-    expand(value, env).map_err(|e: EnvError| invalid(key, e.to_string()))
-}
-
 fn addr(key: &str, value: &str) -> Result<SocketAddr, ConfigError> {
     value.parse().map_err(|_| {
         invalid(
@@ -710,6 +758,36 @@ mod tests {
         assert_eq!(cfg.providers[0].api_key.as_deref(), Some("s3cret"));
         let err = parse_str(text, no_env).unwrap_err();
         assert!(err.to_string().contains("providers[0].api_key"), "{err}");
+    }
+
+    #[test]
+    fn every_string_value_expands_once() {
+        let text = "[[providers]]\nname='p'\nkind='simulated'\nreply='$${KEPT}'\n\
+                    [[models]]\nname='m'\nprovider='p'\nupstream_model='${DEPLOYMENT}'\n\
+                    [limits]\nbackend='redis'\nredis_url='redis://r:6379'\nkey_prefix='${TENANT}:'\n\
+                    [audit]\nmaster_key='${MASTER}'\n";
+        let env = |n: &str| match n {
+            "DEPLOYMENT" => Some("gpt-4o-2024".to_owned()),
+            "TENANT" => Some("acme".to_owned()),
+            "MASTER" => Some("k".to_owned()),
+            _ => None,
+        };
+        let cfg = parse_str(text, env).unwrap();
+        assert_eq!(cfg.models[0].upstream_model, "gpt-4o-2024");
+        assert!(
+            matches!(&cfg.limits.backend, crate::LimitsBackend::Redis { key_prefix, .. } if key_prefix == "acme:"),
+            "{:?}",
+            cfg.limits.backend
+        );
+        match &cfg.providers[0].kind {
+            ProviderKind::Simulated(s) => assert_eq!(s.reply.as_deref(), Some("${KEPT}")),
+            other => panic!("{other:?}"),
+        }
+        let err = parse_str(text, |n| (n != "TENANT").then(|| env(n)).flatten()).unwrap_err();
+        assert!(err.to_string().starts_with("`limits.key_prefix`"), "{err}");
+        // The master key itself is never written in the file.
+        let err = parse_str("[audit]\nmaster_key='c2VjcmV0'\n", env).unwrap_err();
+        assert!(err.to_string().contains("${ENV_VAR}"), "{err}");
     }
 
     #[test]

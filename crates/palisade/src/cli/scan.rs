@@ -151,7 +151,7 @@ fn scan(args: ScanArgs) -> anyhow::Result<bool> {
 fn setup(args: &ScanArgs) -> anyhow::Result<(Arc<Scanner>, Profile)> {
     let scan_config = match &args.config {
         Some(file) => {
-            palisade_config::load_file(file)
+            palisade_config::load_file_offline(file)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?
                 .scan
         }
