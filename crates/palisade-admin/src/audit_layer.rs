@@ -151,8 +151,15 @@ async fn record(state: Arc<AdminState>, mut req: Request, next: Next) -> Respons
             "admin action"
         );
     }
+    let applied = mutating && status.is_success();
     match ledger.record(event.into()).await {
         Ok(_) => {}
+        Err(err) if strict && applied => {
+            // Too late to refuse: the change is made. Say so, so that nobody repeats it
+            // (a second key minted, a policy set twice) believing it failed.
+            tracing::error!(error = %err, request_id = %request_id, "admin change applied but not recorded");
+            resp = AdminError::ChangeUnrecorded(err.to_string()).into_response();
+        }
         Err(err) if strict => {
             resp = AdminError::AuditUnavailable(err.to_string()).into_response();
         }

@@ -35,6 +35,9 @@ pub enum AdminError {
     /// The audit record of this call could not be made durable (strict durability).
     #[error("audit ledger unavailable: {0}")]
     AuditUnavailable(String),
+    /// A change was made, then its audit record could not be made durable.
+    #[error("change applied, audit record lost: {0}")]
+    ChangeUnrecorded(String),
     /// An audit endpoint was called while `audit.enabled = false`.
     #[error("the audit ledger is disabled")]
     AuditDisabled,
@@ -167,6 +170,17 @@ impl IntoResponse for AdminError {
                     "server_error",
                     "audit_unavailable",
                     "The audit ledger is unavailable: the call could not be recorded durably."
+                        .to_owned(),
+                )
+            }
+            AdminError::ChangeUnrecorded(msg) => {
+                tracing::error!(error = %msg, "audit ledger failed after an admin change");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "server_error",
+                    "audit_unavailable",
+                    "The change WAS applied, but its audit record could not be made durable: \
+                     check its effect before repeating it."
                         .to_owned(),
                 )
             }

@@ -1,7 +1,8 @@
 //! The admin router in process, over an in-memory SQLite store and a real ledger, served
 //! by the gateway's listener: live audit tails end when the server stops (graceful
 //! shutdown does not wait the grace period for them); with strict durability a call whose
-//! record cannot be committed is answered `503 audit_unavailable`; with the ledger off,
+//! record cannot be committed is answered `503 audit_unavailable` (saying so when the
+//! change itself was made); with the ledger off,
 //! the audit routes answer `404 audit_disabled` and everything else works unrecorded.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -171,6 +172,17 @@ async fn a_call_whose_record_fails_is_answered_503() {
         assert_eq!(status, 503, "{method} {path}: {body}");
         assert_eq!(body["error"]["code"], "audit_unavailable", "{body}");
         assert_eq!(body["error"]["type"], "server_error", "{body}");
+        // The group was created before its record failed: the answer says so, or the
+        // caller would believe nothing happened.
+        let applied = body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("WAS applied");
+        assert_eq!(
+            applied,
+            method == reqwest::Method::POST,
+            "{method} {path}: {body}"
+        );
     }
     // The probes do not depend on the ledger.
     let resp = srv

@@ -52,7 +52,8 @@ pub struct LedgerConfig {
     pub queue: usize,
     pub checkpoint_every: u64,
     pub checkpoint_interval: Duration,
-    /// How long a subject's unwrapped data key is kept in memory.
+    /// How long a subject's unwrapped data key is kept in memory. It bounds how long
+    /// another instance may still hold (and encrypt with) a key erased elsewhere.
     pub key_cache_ttl: Duration,
 }
 
@@ -65,7 +66,7 @@ impl Default for LedgerConfig {
             queue: 65_536,
             checkpoint_every: 1000,
             checkpoint_interval: Duration::from_secs(10),
-            key_cache_ttl: Duration::from_secs(60),
+            key_cache_ttl: Duration::from_secs(5),
         }
     }
 }

@@ -127,10 +127,11 @@ pub async fn start(
     let data_addr = data.local_addr()?;
     let admin_addr = admin_listener.local_addr()?;
     let tls = match &config.server.tls {
-        Some(files) => Some(
+        Some(files) => Some({
+            crate::files::warn_if_readable_by_others(&files.key_file, "server.tls.key_file");
             palisade_gateway::tls::acceptor(&files.cert_file, &files.key_file)
-                .context("cannot set up TLS (server.tls)")?,
-        ),
+                .context("cannot set up TLS (server.tls)")?
+        }),
         None => None,
     };
     let scheme = if tls.is_some() { "https" } else { "http" };
@@ -195,11 +196,24 @@ fn sync_audit_metrics(metrics: &Metrics, ledger: &palisade_audit::Ledger) {
 }
 
 impl Running {
-    /// Runs until SIGTERM or SIGINT, then stops gracefully.
+    /// Runs until SIGTERM or SIGINT, then stops gracefully; a second signal while it
+    /// drains stops at once (the ledger still commits what it holds and signs its last
+    /// checkpoint; a request cut short was never answered, so its client holds nothing
+    /// unrecorded).
     pub async fn run_until_signal(self) -> anyhow::Result<()> {
         wait_for_signal().await;
-        tracing::info!("shutting down: draining in-flight requests");
-        self.stop().await
+        tracing::info!("shutting down: draining in-flight requests (a second signal stops now)");
+        let ledger = self.ledger.clone();
+        tokio::select! {
+            stopped = self.stop() => stopped,
+            () = wait_for_signal() => {
+                tracing::warn!("second signal: stopping without waiting for in-flight requests");
+                if let Some(ledger) = ledger {
+                    ledger.close().await;
+                }
+                Ok(())
+            }
+        }
     }
 
     pub async fn stop(mut self) -> anyhow::Result<()> {

@@ -1,5 +1,6 @@
-//! Private files the binary writes: credentials, keys and audit exports, with mode 0600
-//! (set again on a file that already existed, before anything is written to it).
+//! Private files: credentials, keys and audit exports the binary writes, with mode 0600
+//! (set again on a file that already existed, before anything is written to it), and a
+//! warning for key files it reads that other users can read.
 
 use std::path::Path;
 
@@ -37,4 +38,26 @@ pub fn create_private(path: &Path) -> anyhow::Result<std::fs::File> {
             .with_context(|| format!("cannot restrict {} to its owner", path.display()))?;
     }
     Ok(file)
+}
+
+/// Logs a warning when `path` (a key file: `what` names its setting) can be read by
+/// users other than its owner. Not refused: secrets mounted by orchestrators are often
+/// group- or world-readable inside a container nobody else uses.
+pub fn warn_if_readable_by_others(path: &Path, what: &str) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(path)
+            && meta.permissions().mode() & 0o077 != 0
+        {
+            tracing::warn!(
+                path = %path.display(),
+                setting = what,
+                mode = format!("{:o}", meta.permissions().mode() & 0o777),
+                "a key file is readable by other users: chmod 600 it"
+            );
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (path, what);
 }

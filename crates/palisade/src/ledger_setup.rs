@@ -15,7 +15,7 @@ use palisade_audit::{Durability, Ledger, LedgerConfig};
 use palisade_config::{AuditConfig, AuditDurability, MasterKeySource};
 use palisade_store::Store;
 
-use crate::files::write_private;
+use crate::files::{warn_if_readable_by_others, write_private};
 
 /// How often retention runs (and first, this long after start).
 const RETENTION_EVERY: Duration = Duration::from_secs(24 * 3600);
@@ -92,6 +92,7 @@ fn signer(path: &Path, origin: &str, latest: Option<&str>) -> anyhow::Result<Not
         );
     }
     let signer = if path.exists() {
+        warn_if_readable_by_others(path, "audit.signing_key_file");
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read {} (audit.signing_key_file)", path.display()))?;
         NoteSigner::parse(&text).with_context(|| {
@@ -153,6 +154,7 @@ fn keyring(config: &AuditConfig) -> anyhow::Result<Keyring> {
 }
 
 fn read_master_key(path: &Path) -> anyhow::Result<MasterKey> {
+    warn_if_readable_by_others(path, "audit master key file");
     let text = zeroize::Zeroizing::new(
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?,
     );

@@ -87,3 +87,43 @@ async fn a_stream_cut_at_the_end_of_the_grace_period_is_recorded() {
     assert_eq!(records.len(), 1, "the cut stream has its record: {body}");
     assert_eq!(records[0]["model"], "drip");
 }
+
+/// A second SIGTERM while draining stops at once (an operator who asks twice wants out
+/// now), still with a clean exit and a final checkpoint.
+#[tokio::test]
+async fn a_second_sigterm_stops_without_waiting_for_the_grace_period() {
+    let sim = format!(
+        "[[providers]]\nname = \"drip\"\nkind = \"simulated\"\nchunk_interval_ms = 400\nreply = \"{}\"\n\
+         [[models]]\nname = \"drip\"\nprovider = \"drip\"\n",
+        "drip ".repeat(40).trim_end()
+    );
+    let mut gw = Gateway::start("", &sim).await;
+    let key = gw.api_key().await;
+    let mut resp = gw
+        .chat(
+            &key,
+            json!({"model": "drip", "stream": true, "messages": user_message("hi")}),
+        )
+        .send()
+        .await
+        .unwrap();
+    resp.chunk().await.unwrap().expect("the stream started");
+    let reader = tokio::spawn(async move { while let Ok(Some(_)) = resp.chunk().await {} });
+    let started = std::time::Instant::now();
+    let (code, gw) = tokio::task::spawn_blocking(move || {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &gw.pid().to_string()])
+            .status();
+        std::thread::sleep(Duration::from_millis(300));
+        let code = gw.terminate(); // the second SIGTERM
+        (code, gw)
+    })
+    .await
+    .unwrap();
+    let took = started.elapsed();
+    assert_eq!(code, Some(0), "clean exit; log:\n{}", gw.logs());
+    // The stream had 16 s to go and the grace period is 5 s.
+    assert!(took < Duration::from_secs(4), "stopped after {took:?}");
+    assert!(gw.logs().contains("second signal"), "{}", gw.logs());
+    let _ = reader.await;
+}
