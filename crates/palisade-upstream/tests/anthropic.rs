@@ -77,7 +77,11 @@ async fn non_streaming_text() {
         Some(MessageContent::Text("Hello there.".into()))
     );
     assert_eq!(choice.finish_reason.as_deref(), Some("stop"));
-    assert_eq!(resp.usage, Some(Usage::new(15, 6)));
+    // Cache reads are prompt tokens, and reported as cached.
+    assert_eq!(
+        resp.usage,
+        Some(Usage::new(15, 6).with_cached_tokens(Some(3)))
+    );
 
     let seen = mock.seen();
     assert_eq!(seen.len(), 1);
@@ -269,6 +273,17 @@ async fn error_event_mid_stream_ends_with_err() {
         Err(UpstreamError::StreamBroken(m)) => assert!(m.contains("overloaded_error"), "{m}"),
         other => panic!("expected StreamBroken, got {other:?}"),
     }
+}
+
+#[tokio::test]
+async fn an_overload_before_any_content_is_retried() {
+    // Anthropic may answer 200 and then report `overloaded_error` as the stream's first
+    // events: nothing reached the client, so the request is sent again.
+    let (url, mock) = start_mock().await;
+    let out = collect(&provider(&url), "claude-stream-overloaded-once").await;
+    let chunks: Vec<ChatChunk> = out.into_iter().map(|r| r.unwrap()).collect();
+    assert_eq!(text_of(&chunks), "served");
+    assert_eq!(mock.seen().len(), 2, "one retry");
 }
 
 #[tokio::test]

@@ -1,8 +1,9 @@
 //! Anthropic's Messages API (`POST {base_url}/v1/messages`) behind the chat-completions
 //! contract. `request` translates the OpenAI request, `response` the answer, and
 //! `stream` the event stream; this module owns the HTTP exchange: headers
-//! (`x-api-key`, `anthropic-version`), timeouts and retries (connect errors, 429, 5xx
-//! before the stream starts). Anthropic has no embeddings API.
+//! (`x-api-key`, `anthropic-version`), timeouts and retries (connect errors, 429, 5xx,
+//! and an overload reported in the stream before any content). Anthropic has no
+//! embeddings API.
 
 mod request;
 mod response;
@@ -11,6 +12,7 @@ mod stream;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
+use futures::StreamExt;
 use palisade_config::{AnthropicSettings, ProviderConfig};
 use palisade_protocol::anthropic::MessagesResponse;
 use palisade_protocol::openai::{ChatRequest, ChatResponse, EmbeddingsRequest, EmbeddingsResponse};
@@ -97,7 +99,7 @@ impl Provider for AnthropicProvider {
 
     async fn chat_stream(&self, req: ChatRequest) -> Result<ChunkStream, UpstreamError> {
         let body = self.body(&req, true)?;
-        let resp = self
+        let events = self
             .http
             .retry
             .run(|| async {
@@ -105,15 +107,15 @@ impl Provider for AnthropicProvider {
                     self.post(body.clone())
                         .header("accept", "text/event-stream"),
                 );
-                tokio::time::timeout(self.http.timeout, send)
+                let resp = tokio::time::timeout(self.http.timeout, send)
                     .await
-                    .map_err(|_| UpstreamError::Timeout)?
+                    .map_err(|_| UpstreamError::Timeout)??;
+                // An overload reported in the stream, before any content, is retried
+                // like a 529 status.
+                stream::until_content(sse_events(resp, self.http.timeout).boxed()).await
             })
             .await?;
-        Ok(stream::chunks_from_events(
-            sse_events(resp, self.http.timeout),
-            now(),
-        ))
+        Ok(stream::chunks_from_events(events, now()))
     }
 
     async fn embeddings(

@@ -2,7 +2,9 @@
 //! assistant role, text and tool-input deltas become content and tool-call deltas (tool
 //! calls numbered from 0 in the order their blocks start), `message_delta` carries the
 //! finish reason, and `message_stop` ends it with a usage-only chunk. An `error` event,
-//! or a body that ends before `message_stop`, ends the stream with an `Err`.
+//! or a body that ends before `message_stop`, ends the stream with an `Err` — except an
+//! overload or server error before any content ([`until_content`]): nothing reached the
+//! client yet, so it is an upstream status the caller may retry.
 
 use std::collections::HashMap;
 
@@ -16,6 +18,56 @@ use serde_json::{Map, Value};
 
 use super::response::{completion_id, finish_reason};
 use crate::{ChunkStream, UpstreamError};
+
+/// Most events read ahead of the first content ([`until_content`]).
+const PEEK_EVENTS: usize = 8;
+
+/// Decoded events, boxed.
+pub(crate) type Events = futures::stream::BoxStream<'static, Result<SseEvent, UpstreamError>>;
+
+/// Reads the events that come before any content (`message_start`, `ping`, a block's
+/// start, at most [`PEEK_EVENTS`]): an `overloaded_error` or `api_error` among them is
+/// answered as the status it stands for (529, 500), which the retry policy retries, since
+/// the client has received nothing yet. Otherwise the events are handed back, unread.
+pub(crate) async fn until_content(mut events: Events) -> Result<Events, UpstreamError> {
+    let mut held = Vec::new();
+    while held.len() < PEEK_EVENTS {
+        let Some(next) = events.next().await else {
+            break;
+        };
+        let Ok(ev) = next else {
+            held.push(next);
+            break;
+        };
+        match serde_json::from_str::<StreamEvent>(ev.data.trim()) {
+            Ok(StreamEvent::Error { error }) => {
+                let status = match error.kind.as_str() {
+                    "overloaded_error" => 529,
+                    "api_error" => 500,
+                    _ => {
+                        held.push(Ok(ev));
+                        break;
+                    }
+                };
+                return Err(UpstreamError::Status {
+                    status,
+                    message: None,
+                    retry_after: None,
+                });
+            }
+            Ok(
+                StreamEvent::MessageStart { .. }
+                | StreamEvent::Ping
+                | StreamEvent::ContentBlockStart { .. },
+            ) => held.push(Ok(ev)),
+            _ => {
+                held.push(Ok(ev));
+                break;
+            }
+        }
+    }
+    Ok(futures::stream::iter(held).chain(events).boxed())
+}
 
 /// What one upstream event turns into.
 enum Step {

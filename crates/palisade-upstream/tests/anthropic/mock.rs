@@ -175,6 +175,18 @@ async fn messages(State(mock): State<Mock>, uri: Uri, headers: HeaderMap, body: 
             text_delta(0, "partial"),
             json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}),
         ])),
+        // Overloaded on the first call, in the stream (after a 200); fine on the next.
+        "claude-stream-overloaded-once" if call == 1 => event_stream(sse(&[
+            stream_start("msg_so"),
+            json!({"type": "ping"}),
+            json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}),
+        ])),
+        "claude-stream-overloaded-once" => event_stream(sse(&[
+            stream_start("msg_so2"),
+            text_delta(0, "served"),
+            json!({"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": null}, "usage": {"output_tokens": 1}}),
+            json!({"type": "message_stop"}),
+        ])),
         "claude-stream-cut" => event_stream(sse(&[
             stream_start("msg_sc"),
             json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
