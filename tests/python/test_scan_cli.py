@@ -103,10 +103,16 @@ def test_a_config_with_secrets_not_set_here_still_scans(tmp_path: Path):
     environment: `scan --config` reads the file anyway."""
     config = tmp_path / "palisade.toml"
     config.write_text(
-        '[[providers]]\nname = "up"\nkind = "openai"\nbase_url = "https://api.example.org/v1"\n'
+        '[store]\nurl = "${PALISADE_TEST_DB_NOT_SET}"\n'
+        '[[providers]]\nname = "up"\nkind = "openai"\nbase_url = "${PALISADE_TEST_URL_NOT_SET}"\n'
         'api_key = "${PALISADE_TEST_KEY_NOT_SET}"\n'
         '[[models]]\nname = "m"\nprovider = "up"\n'
-        '[[scan.profiles]]\nname = "strict"\nactions = { secret = "block" }\n'
+        '[[scan.profiles]]\nname = "strict"\nactions = { secret = "block", banned = "block" }\n'
+        'banned_terms = ["${jndi:"]\n'
     )
     result = scan("--config", str(config), "--profile", "strict", stdin=f"key {AWS_KEY}\n")
     assert result.returncode == 1, result.stderr
+    # `${jndi:` is not a variable reference: the banned term stays as written.
+    result = scan("--config", str(config), "--profile", "strict", "--format", "json", stdin="x ${jndi:ldap://h/a} y\n")
+    assert result.returncode == 1, result.stderr
+    assert [i["kind"] for i in json.loads(result.stdout)] == ["banned_term"], result.stdout

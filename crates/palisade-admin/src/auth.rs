@@ -3,8 +3,8 @@
 //! action it performs (`manage_keys`, `read_identities`, …), so the admin plane is
 //! governed by the same policies as the data plane. Both steps report to the request's
 //! [`AuditSlot`] (who called, which policies decided) for the audit layer. Failed
-//! authentications count against the caller's address like the data plane's, and an
-//! address over its budget gets 429 `too_many_auth_failures`.
+//! authentications count against the caller's address as on the data plane (a count of
+//! their own), and an address over its budget gets 429 `too_many_auth_failures`.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -95,7 +95,7 @@ impl FromRequestParts<Arc<AdminState>> for Admin {
             .get::<ConnectInfo<SocketAddr>>()
             .map(|ConnectInfo(a)| a.ip());
         // An address over its budget of failures is refused before its token is looked
-        // at, as on the data plane (the same count).
+        // at, as on the data plane (which keeps its own count).
         if client_ip.is_some_and(|ip| state.auth_failures.is_blocked(ip)) {
             return Err(AdminError::TooManyAuthFailures);
         }

@@ -15,7 +15,7 @@ pub type MetricsRenderer = Arc<dyn Fn() -> String + Send + Sync>;
 pub struct AdminState {
     pub identity: Arc<dyn IdentityStore>,
     pub admin_auth: AdminAuthenticator,
-    /// Failed authentications per client address, shared with the data plane.
+    /// Failed admin authentications per client address (the data plane counts its own).
     pub auth_failures: Arc<AuthFailures>,
     pub key_auth: Arc<Authenticator>,
     pub render_metrics: MetricsRenderer,

@@ -88,9 +88,15 @@ async fn server(audit: bool) -> Server {
         max_connections: 1024,
     };
     let mut until = stopped;
-    let task = tokio::spawn(serve(listener, router, limits, async move {
-        let _ = until.wait_for(|s| *s).await;
-    }));
+    let task = tokio::spawn(serve(
+        listener,
+        router,
+        limits,
+        async move {
+            let _ = until.wait_for(|s| *s).await;
+        },
+        std::future::pending(),
+    ));
     Server {
         base,
         ledger,

@@ -464,6 +464,7 @@ async fn writer(
                     tracing::warn!(error = %e, "audit checkpoint failed");
                 }
                 upkeep(&mut direct, &rx, true);
+                shared.sweep_keys();
                 continue;
             }
         };
@@ -728,6 +729,18 @@ async fn seal(
         content: content_ref,
     };
     Ok((header, ciphertext))
+}
+
+impl Shared {
+    /// Drops the cached data keys older than `key_cache_ttl` (each is zeroed as its last
+    /// reference goes): run on every checkpoint tick, so a key erased by another instance
+    /// leaves this one's memory even if its subject never comes back.
+    fn sweep_keys(&self) {
+        let ttl = self.config.key_cache_ttl;
+        if let Ok(mut cache) = self.data_keys.lock() {
+            cache.entries.retain(|_, c| c.loaded.elapsed() < ttl);
+        }
+    }
 }
 
 /// The subject's data key: from the cache, the store, or newly made.

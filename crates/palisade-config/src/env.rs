@@ -1,5 +1,7 @@
 //! `${NAME}` expansion for secrets kept out of the config file. `$${` escapes a literal
-//! `${`. A reference to an unset variable is an error naming the variable.
+//! `${`. A reference to an unset variable is an error naming the variable. Only a
+//! variable's name (`[A-Za-z_][A-Za-z0-9_]*`) between the braces makes a reference:
+//! other `${…}` text (a banned term like `${jndi:`) stays as written.
 
 use thiserror::Error;
 
@@ -22,11 +24,26 @@ pub fn expand(input: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<St
             out.push_str("${");
             rest = escaped;
         } else if let Some(body) = after.strip_prefix('{') {
-            let end = body.find('}').ok_or(EnvError::Unterminated)?;
-            let name = &body[..end];
-            let value = lookup(name).ok_or_else(|| EnvError::Unset(name.to_owned()))?;
-            out.push_str(&value);
-            rest = &body[end + 1..];
+            let name_len = body
+                .char_indices()
+                .find(|&(i, c)| {
+                    !(c == '_' || c.is_ascii_alphabetic() || (i > 0 && c.is_ascii_digit()))
+                })
+                .map_or(body.len(), |(i, _)| i);
+            match body[name_len..].chars().next() {
+                Some('}') if name_len > 0 => {
+                    let name = &body[..name_len];
+                    let value = lookup(name).ok_or_else(|| EnvError::Unset(name.to_owned()))?;
+                    out.push_str(&value);
+                    rest = &body[name_len + 1..];
+                }
+                // `${NAME` and nothing after: a reference missing its brace.
+                None if name_len > 0 => return Err(EnvError::Unterminated),
+                _ => {
+                    out.push_str("${");
+                    rest = body;
+                }
+            }
         } else {
             out.push('$');
             rest = after;
@@ -46,5 +63,20 @@ mod tests {
         assert_eq!(expand("a${K}b$${K}c$d", look).unwrap(), "avb${K}c$d");
         assert_eq!(expand("${NOPE}", look), Err(EnvError::Unset("NOPE".into())));
         assert_eq!(expand("${K", look), Err(EnvError::Unterminated));
+        // Not a variable name between the braces: left as written.
+        for literal in [
+            "${jndi:ldap://x}",
+            "${jndi:",
+            "${}",
+            "${ K}",
+            "${9A}",
+            "a ${K b",
+        ] {
+            assert_eq!(expand(literal, look).as_deref(), Ok(literal), "{literal}");
+        }
+        assert_eq!(
+            expand("${K}${_K2}", |n: &str| Some(n.to_owned())).unwrap(),
+            "K_K2"
+        );
     }
 }

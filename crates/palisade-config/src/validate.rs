@@ -187,14 +187,29 @@ pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
     parse_str(&read(path)?, |name| std::env::var(name).ok())
 }
 
-/// [`load_file`] for commands that read the file but serve nothing (`palisade scan`,
-/// `palisade audit verify`): a variable that is not set expands to nothing instead of
-/// failing, since such a command uses none of the secrets it would hold (a CI job
-/// scanning with the gateway's profiles has no provider key).
-pub fn load_file_offline(path: &Path) -> Result<Config, ConfigError> {
-    parse_str(&read(path)?, |name| {
-        Some(std::env::var(name).unwrap_or_default())
-    })
+/// The `[scan]` section of a config file, for `palisade scan --config`: the whole file
+/// is checked for syntax and unknown keys, but only `[scan]` (its `${ENV}` references
+/// included) and the models' names are read, so a CI job without the gateway's secrets
+/// can scan with its profiles.
+pub fn load_scan_section(path: &Path) -> Result<crate::ScanConfig, ConfigError> {
+    let text = read(path)?;
+    let raw: RawConfig = toml::from_str(&text).map_err(|e| ConfigError::Syntax(e.to_string()))?;
+    let mut table: toml::Table =
+        toml::from_str(&text).map_err(|e| ConfigError::Syntax(e.to_string()))?;
+    let mut scan = table
+        .remove("scan")
+        .unwrap_or_else(|| toml::Value::Table(toml::Table::new()));
+    expand_all("scan", &mut scan, &|name| std::env::var(name).ok())?;
+    let raw_scan = scan
+        .try_into()
+        .map_err(|e: toml::de::Error| ConfigError::Syntax(e.to_string()))?;
+    let mut names = ModelNames::default();
+    for m in raw.models {
+        for n in m.aliases.iter().chain(std::iter::once(&m.name)) {
+            names.0.insert(n.clone(), m.name.clone());
+        }
+    }
+    crate::scan::scan(raw_scan, &names)
 }
 
 fn read(path: &Path) -> Result<String, ConfigError> {
@@ -317,10 +332,15 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
             s.max_connections_per_ip
                 .unwrap_or(d::MAX_CONNECTIONS_PER_IP),
         )?,
-        max_connections: positive(
-            "server.max_connections",
-            s.max_connections.unwrap_or(d::MAX_CONNECTIONS),
-        )?,
+        max_connections: match s.max_connections.unwrap_or(d::MAX_CONNECTIONS) {
+            n @ 1..=1_000_000 => n,
+            _ => {
+                return Err(invalid(
+                    "server.max_connections",
+                    "must be between 1 and 1000000",
+                ));
+            }
+        },
         auth_failures_per_minute_per_ip: positive(
             "server.auth_failures_per_minute_per_ip",
             s.auth_failures_per_minute_per_ip

@@ -1,7 +1,7 @@
 //! Bounds on open connections per client: [`ConnectionSlots`] limits how many a client
 //! IP holds at the listener, counting an IPv6 client by its /64
 //! ([`palisade_policy::identity::client_block`]). Failed authentications are counted by
-//! [`palisade_policy::identity::AuthFailures`], shared with the admin plane.
+//! [`palisade_policy::identity::AuthFailures`] (one count per plane).
 
 use std::collections::HashMap;
 use std::net::IpAddr;

@@ -44,12 +44,14 @@ pub struct ListenerLimits {
     pub max_connections: usize,
 }
 
-/// Serves `router` on `listener` until `shutdown` resolves, then drains.
+/// Serves `router` on `listener` until `shutdown` resolves, then drains: connections
+/// get the grace period to finish, unless `cut` resolves first.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     limits: ListenerLimits,
     shutdown: impl Future<Output = ()>,
+    cut: impl Future<Output = ()>,
 ) {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
@@ -101,6 +103,9 @@ pub async fn serve(
         () = graceful.shutdown() => tracing::info!("all connections drained"),
         () = tokio::time::sleep(limits.shutdown_grace) => {
             tracing::warn!(open = connections.len(), "shutdown grace period ended with connections still open: closing them");
+        }
+        () = cut => {
+            tracing::warn!(open = connections.len(), "closing the open connections now");
         }
     }
     connections.abort_all();

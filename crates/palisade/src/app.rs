@@ -27,6 +27,7 @@ pub struct Running {
     pub data_addr: SocketAddr,
     pub admin_addr: SocketAddr,
     stop: watch::Sender<bool>,
+    cut: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     authenticator: Arc<Authenticator>,
     ledger: Option<palisade_audit::Ledger>,
@@ -68,9 +69,13 @@ pub async fn start(
     let ledger = ledger_setup::open(&config.audit, store).await?;
     let scanning = scan_setup::build(&config.scan)?;
 
-    let auth_failures = Arc::new(AuthFailures::new(
-        config.server.auth_failures_per_minute_per_ip,
-    ));
+    // One count per plane: a service retrying a revoked key from the operators' address
+    // must not lock them out of the admin API they need to fix it.
+    let failures = || {
+        Arc::new(AuthFailures::new(
+            config.server.auth_failures_per_minute_per_ip,
+        ))
+    };
     let gateway = Arc::new(GatewayState {
         server: config.server.clone(),
         routes,
@@ -80,7 +85,7 @@ pub async fn start(
         policy: Arc::clone(&policy),
         explain_denials: config.policy.explain_denials,
         limiter: Arc::clone(&limiter),
-        auth_failures: Arc::clone(&auth_failures),
+        auth_failures: failures(),
         audit: ledger.clone(),
         audit_config: config.audit.clone(),
         scanning,
@@ -91,7 +96,7 @@ pub async fn start(
     let admin = Arc::new(AdminState {
         identity: Arc::clone(&store.identity),
         admin_auth: AdminAuthenticator::new(Arc::clone(&store.identity), bootstrap_admin_token),
-        auth_failures,
+        auth_failures: failures(),
         key_auth: Arc::clone(&authenticator),
         render_metrics: {
             let limiter = Arc::clone(&limiter);
@@ -145,6 +150,9 @@ pub async fn start(
         max_connections: config.server.max_connections,
     };
     let (stop, stopped) = watch::channel(false);
+    // Sent on a second signal: the listeners close their connections without waiting
+    // for the grace period.
+    let (cut, cut_rx) = watch::channel(false);
     let until_stop = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
     };
@@ -154,12 +162,14 @@ pub async fn start(
             palisade_gateway::router(gateway),
             limits.clone(),
             until_stop(stopped.clone()),
+            until_stop(cut_rx.clone()),
         )),
         tokio::spawn(serve(
             admin_listener,
             palisade_admin::router_with_shutdown(admin, stopped.clone()),
             limits,
             until_stop(stopped),
+            until_stop(cut_rx),
         )),
         flusher,
         reloader,
@@ -175,6 +185,7 @@ pub async fn start(
         data_addr,
         admin_addr,
         stop,
+        cut,
         tasks,
         authenticator,
         ledger,
@@ -197,23 +208,22 @@ fn sync_audit_metrics(metrics: &Metrics, ledger: &palisade_audit::Ledger) {
 
 impl Running {
     /// Runs until SIGTERM or SIGINT, then stops gracefully; a second signal while it
-    /// drains stops at once (the ledger still commits what it holds and signs its last
-    /// checkpoint; a request cut short was never answered, so its client holds nothing
-    /// unrecorded).
-    pub async fn run_until_signal(self) -> anyhow::Result<()> {
+    /// drains closes the open connections at once instead of waiting for the grace
+    /// period. Either way a cut stream still records on its way out, and the ledger
+    /// commits those records and signs its last checkpoint before the process ends.
+    pub async fn run_until_signal(mut self) -> anyhow::Result<()> {
         wait_for_signal().await;
         tracing::info!("shutting down: draining in-flight requests (a second signal stops now)");
-        let ledger = self.ledger.clone();
+        let cut = std::mem::replace(&mut self.cut, watch::channel(false).0);
+        let stop = self.stop();
+        tokio::pin!(stop);
         tokio::select! {
-            stopped = self.stop() => stopped,
-            () = wait_for_signal() => {
-                tracing::warn!("second signal: stopping without waiting for in-flight requests");
-                if let Some(ledger) = ledger {
-                    ledger.close().await;
-                }
-                Ok(())
-            }
+            stopped = &mut stop => return stopped,
+            () = wait_for_signal() => {}
         }
+        tracing::warn!("second signal: closing connections without waiting for them");
+        let _ = cut.send(true);
+        stop.await
     }
 
     pub async fn stop(mut self) -> anyhow::Result<()> {

@@ -18,8 +18,9 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Creates (or truncates) a file readable by its owner only. A file that already existed
-/// keeps its permissions when opened: they are narrowed before anything is written.
+/// Creates (or truncates) a file readable by its owner only. A regular file that already
+/// existed keeps its permissions when opened: they are narrowed before anything is
+/// written. A device or pipe (`/dev/null`, `/dev/stdout`) is written as it is.
 pub fn create_private(path: &Path) -> anyhow::Result<std::fs::File> {
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create(true).truncate(true);
@@ -32,7 +33,7 @@ pub fn create_private(path: &Path) -> anyhow::Result<std::fs::File> {
         .open(path)
         .with_context(|| format!("cannot write {}", path.display()))?;
     #[cfg(unix)]
-    {
+    if file.metadata().is_ok_and(|m| m.is_file()) {
         use std::os::unix::fs::PermissionsExt;
         file.set_permissions(std::fs::Permissions::from_mode(0o600))
             .with_context(|| format!("cannot restrict {} to its owner", path.display()))?;

@@ -89,7 +89,7 @@ async fn a_stream_cut_at_the_end_of_the_grace_period_is_recorded() {
 }
 
 /// A second SIGTERM while draining stops at once (an operator who asks twice wants out
-/// now), still with a clean exit and a final checkpoint.
+/// now), still with a clean exit, and the stream it cut still has its record.
 #[tokio::test]
 async fn a_second_sigterm_stops_without_waiting_for_the_grace_period() {
     let sim = format!(
@@ -107,6 +107,7 @@ async fn a_second_sigterm_stops_without_waiting_for_the_grace_period() {
         .send()
         .await
         .unwrap();
+    let request_id = resp.headers()["x-request-id"].to_str().unwrap().to_owned();
     resp.chunk().await.unwrap().expect("the stream started");
     let reader = tokio::spawn(async move { while let Ok(Some(_)) = resp.chunk().await {} });
     let started = std::time::Instant::now();
@@ -126,4 +127,14 @@ async fn a_second_sigterm_stops_without_waiting_for_the_grace_period() {
     assert!(took < Duration::from_secs(4), "stopped after {took:?}");
     assert!(gw.logs().contains("second signal"), "{}", gw.logs());
     let _ = reader.await;
+    let gw = Gateway::start_with(gw.into_dir(), "", &sim, "http", reqwest::Client::new()).await;
+    let (status, body, _) = gw
+        .admin_call(
+            reqwest::Method::GET,
+            &format!("/admin/v1/audit?request_id={request_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"].as_array().unwrap().len(), 1, "{body}");
 }

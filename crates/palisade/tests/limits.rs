@@ -354,7 +354,8 @@ async fn a_flood_of_bad_keys_is_cut_off_per_address() {
         429,
         "the address is refused before any key is checked"
     );
-    // The admin plane keeps the same count: the address is refused there too.
+    // The admin plane keeps its own count: operators behind the same address can still
+    // reach it to fix the keys.
     let resp = gw
         .http
         .get(format!("{}/admin/v1/users", gw.admin))
@@ -362,8 +363,7 @@ async fn a_flood_of_bad_keys_is_cut_off_per_address() {
         .send()
         .await
         .unwrap();
-    assert_eq!(resp.status(), 429);
-    assert_eq!(error_field(resp, "code").await, "too_many_auth_failures");
+    assert_eq!(resp.status(), 200);
 }
 
 #[tokio::test]

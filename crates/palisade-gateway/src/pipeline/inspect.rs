@@ -144,7 +144,7 @@ fn scan_request(
     // The client's other top-level fields go upstream as sent, and may reach the model:
     // scanned like a user message.
     for (field, text) in req.other_texts_mut() {
-        let location = || format!("input.{field}");
+        let location = || format!("input.{}", field_label(field));
         blocked.extend(inspect_text(scanning.scanner(), scan, text, &location));
     }
     if scan.profile.scan_output && scan.profile.wants(Category::Leak, Direction::Output) {
@@ -369,6 +369,23 @@ fn scanned_role(msg: &ChatMessage, profile: &Profile) -> bool {
     }
 }
 
+/// A field name the client chose, as it may appear in a finding's location (which the
+/// audit record keeps for ever, in clear): at most [`MAX_FIELD_LABEL`] characters of
+/// `[A-Za-z0-9_-]`, else `extra`.
+fn field_label(field: &str) -> &str {
+    let plain = field
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if plain && (1..=MAX_FIELD_LABEL).contains(&field.len()) {
+        field
+    } else {
+        "extra"
+    }
+}
+
+/// Longest client-chosen field name kept in a finding's location.
+const MAX_FIELD_LABEL: usize = 64;
+
 fn record_findings(scan: &mut ScanState, applied: &[Applied], location: &str) {
     for a in applied {
         if scan.findings.len() >= MAX_RECORDED_FINDINGS {
@@ -581,5 +598,19 @@ fn verdict(step: Step) -> StreamVerdict {
     match step {
         Step::Emit(text) => StreamVerdict::Emit(text),
         Step::Blocked(_) => StreamVerdict::Blocked,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::field_label;
+
+    #[test]
+    fn client_field_names_are_bounded_in_locations() {
+        assert_eq!(field_label("prediction"), "prediction");
+        assert_eq!(field_label("chat_template-kwargs"), "chat_template-kwargs");
+        for odd in ["", "a b", "x\ny", "é", &"k".repeat(65)] {
+            assert_eq!(field_label(odd), "extra", "{odd:?}");
+        }
     }
 }

@@ -1,4 +1,4 @@
-//! Failed authentications counted per client address, on both planes: [`AuthFailures`]
+//! Failed authentications counted per client address (each plane keeps one): [`AuthFailures`]
 //! counts them in one-minute windows, and an address over its budget is refused before
 //! its key or token is even looked at, so a flood of guesses cannot reach the store. An
 //! IPv6 client counts by its /64 ([`client_block`]): one subscriber or host gets a whole

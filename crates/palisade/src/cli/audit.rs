@@ -332,7 +332,7 @@ async fn check_log(
     let url = match store {
         Some(url) => url,
         None => {
-            palisade_config::load_file_offline(config)
+            palisade_config::load_file(config)
                 .with_context(|| {
                     format!(
                         "no --store given and the config {} is not usable",

@@ -150,11 +150,8 @@ fn scan(args: ScanArgs) -> anyhow::Result<bool> {
 
 fn setup(args: &ScanArgs) -> anyhow::Result<(Arc<Scanner>, Profile)> {
     let scan_config = match &args.config {
-        Some(file) => {
-            palisade_config::load_file_offline(file)
-                .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?
-                .scan
-        }
+        Some(file) => palisade_config::load_scan_section(file)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?,
         None => palisade_config::ScanConfig::builtin().context("built-in scan defaults")?,
     };
     let mut rules = scan_setup::read_rule_files(&scan_config.secret_rule_files)?;
