@@ -55,9 +55,15 @@ impl AuditSlot {
         }
     }
 
-    pub(crate) fn set_policies(&self, policies: &[String]) {
+    /// Adds the policies that decided one authorization: a call checked for several
+    /// actions (creating a user in a new group) records the policies behind each.
+    pub(crate) fn add_policies(&self, policies: &[String]) {
         if let Ok(mut inner) = self.0.lock() {
-            inner.policies = policies.to_vec();
+            for p in policies {
+                if !inner.policies.contains(p) {
+                    inner.policies.push(p.clone());
+                }
+            }
         }
     }
 

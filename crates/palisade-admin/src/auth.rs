@@ -40,7 +40,7 @@ impl Admin {
             unix_now(),
         );
         if let Some(slot) = &self.slot {
-            slot.set_policies(&decision.policies);
+            slot.add_policies(&decision.policies);
         }
         // Fail closed on evaluation errors, as the data plane does.
         if decision.permits() {
