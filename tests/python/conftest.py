@@ -331,11 +331,11 @@ base_url = "{breaking_base_url}"
 max_retries = 0
 
 [scan]
-stream_holdback_bytes = 32
+stream_holdback_bytes = 48
 
 [[scan.profiles]]
 name = "redactor"
-actions = {{ email = "redact", phone = "redact", credit_card = "mask", secret = "redact", injection = "flag", obfuscation = "flag" }}
+actions = {{ email = "redact", phone = "redact", credit_card = "mask", iban = "redact", secret = "redact", injection = "flag", obfuscation = "flag" }}
 
 [[scan.profiles]]
 name = "flagger"

@@ -216,6 +216,17 @@ def test_a_secret_split_across_chunks_is_redacted_in_the_stream(client: openai.O
     assert finish == "stop"
 
 
+def test_a_spaced_iban_the_model_writes_is_redacted_in_the_stream(client: openai.OpenAI):
+    """The model's own text, 3 bytes a chunk: a 42-byte spaced IBAN is no finding until
+    its last group arrives (the checksum fails before), and none of it may go out first.
+    (The prompt is ROT13, which the input scanner cannot read as an IBAN; the account
+    part has letters so that no digit run reads as a phone number on input.)"""
+    iban = "MT14 MALT 0110 0ABC D1EF GH2I JKL3 MNP"
+    seen, finish = stream_text(client, "rot13-redact", rot13(f"Pay to {iban} today."))
+    assert seen == "Pay to [REDACTED_IBAN] today.", seen
+    assert finish == "stop"
+
+
 # --------------------------------------------------------------------------- developer text
 
 

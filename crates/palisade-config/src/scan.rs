@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 
 use palisade_scan::profile::Action;
+use palisade_scan::stream::MIN_HOLDBACK;
 use palisade_scan::{Category, known_kind};
 
 use crate::defaults as d;
@@ -168,10 +169,12 @@ pub(crate) fn scan(raw: RawScan, models: &ModelNames) -> Result<ScanConfig, Conf
     let holdback = raw
         .stream_holdback_bytes
         .unwrap_or(d::SCAN_STREAM_HOLDBACK_BYTES);
-    if !(16..=65_536).contains(&holdback) {
+    if !(MIN_HOLDBACK..=65_536).contains(&holdback) {
         return Err(invalid(
             "scan.stream_holdback_bytes",
-            "must be between 16 and 65536",
+            format!(
+                "must be between {MIN_HOLDBACK} (the longest spaced value a detector knows, an IBAN, must fit) and 65536"
+            ),
         ));
     }
     let max_hold = raw

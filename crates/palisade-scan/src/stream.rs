@@ -46,10 +46,16 @@ pub struct HoldBack {
     pub context: usize,
 }
 
+/// The smallest `HoldBack::tail` that keeps every spaced value the detectors know whole
+/// until it can be recognised: the longest is an IBAN of 34 characters written in groups
+/// of four (42 bytes), which is no finding while partial (its checksum fails), so a
+/// shorter hold-back would release its start before the end arrives.
+pub const MIN_HOLDBACK: usize = 48;
+
 impl Default for HoldBack {
     fn default() -> HoldBack {
         HoldBack {
-            tail: 48,
+            tail: MIN_HOLDBACK,
             max: 16 * 1024,
             context: 64,
         }
@@ -152,15 +158,18 @@ impl StreamGuard {
         let ctx = self.context.len();
         let window = format!("{}{}", self.context, self.pending);
         // Findings that reach into the held text. One that began in the released context
-        // still blocks the rest (a multi-word banned term, a repeated prompt whose start
-        // went out before it was long enough to count); other actions only apply to
-        // findings wholly in the held text, the part that can still be rewritten.
+        // (a hold-back too short for it, a multi-word banned term, a repeated prompt whose
+        // start went out before it was long enough to count) still blocks the rest; a
+        // rewriting action withholds what is still held of it (redacted: a part of a
+        // value cannot be masked or given a pseudonym), so at most the part already out
+        // was seen; a flag has nothing left to do.
         let applied: Vec<Applied> = decide((self.scan)(&window), &self.profile)
             .into_iter()
-            .filter(|a| {
-                a.finding.end > ctx && (a.finding.start >= ctx || a.action == Action::Block)
-            })
+            .filter(|a| a.finding.end > ctx && (a.finding.start >= ctx || a.action != Action::Flag))
             .map(|mut a| {
+                if a.finding.start < ctx && a.action != Action::Block {
+                    a.action = Action::Redact;
+                }
                 a.finding.start = a.finding.start.saturating_sub(ctx);
                 a.finding.end -= ctx;
                 a
