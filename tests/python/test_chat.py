@@ -63,7 +63,9 @@ def test_stream_text_matches_non_streamed(client: openai.OpenAI, model: str):
     chunks = stream_chunks(client, model)
 
     content_chunks = [c for c in chunks if c.choices and c.choices[0].delta.content]
-    assert len(content_chunks) > 1
+    # The mock's one-sentence answer (50 bytes) is barely longer than the scanner's
+    # hold-back (48 bytes, released at word boundaries): it may come as one chunk.
+    assert len(content_chunks) > 1 or (model == MOCK and len(MOCK_REPLY) < 64)
     assert text_of(chunks) == full
     if model == MOCK:
         assert text_of(chunks) == MOCK_REPLY
