@@ -22,6 +22,11 @@ const ANSWER: &str = r#"{"id":"c1","object":"chat.completion","created":1,"model
 async fn upstream(reset: bool) -> (String, Arc<Mutex<Vec<String>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    (format!("http://{addr}"), serve(listener, reset))
+}
+
+/// Serves on `listener` as [`upstream`] describes; returns the heads it records.
+fn serve(listener: TcpListener, reset: bool) -> Arc<Mutex<Vec<String>>> {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let log = Arc::clone(&seen);
     tokio::spawn(async move {
@@ -69,10 +74,19 @@ async fn upstream(reset: bool) -> (String, Arc<Mutex<Vec<String>>>) {
             });
         }
     });
-    (format!("http://{addr}"), seen)
+    seen
 }
 
 fn provider(base_url: &str, key_header: KeyHeader, max_retries: u32) -> OpenAiProvider {
+    provider_with_backoff(base_url, key_header, max_retries, Duration::from_millis(5))
+}
+
+fn provider_with_backoff(
+    base_url: &str,
+    key_header: KeyHeader,
+    max_retries: u32,
+    retry_backoff: Duration,
+) -> OpenAiProvider {
     let settings = OpenAiSettings { key_header };
     let cfg = ProviderConfig {
         name: "wire".into(),
@@ -82,7 +96,7 @@ fn provider(base_url: &str, key_header: KeyHeader, max_retries: u32) -> OpenAiPr
         timeout: Duration::from_secs(5),
         connect_timeout: Duration::from_secs(2),
         max_retries,
-        retry_backoff: Duration::from_millis(5),
+        retry_backoff,
         max_idle_per_host: 2,
     };
     OpenAiProvider::new(&cfg, &settings).unwrap()
@@ -158,15 +172,29 @@ async fn a_request_the_upstream_received_is_not_sent_again() {
 
 #[tokio::test]
 async fn a_refused_connection_is_retried() {
-    // Nothing listens there: nothing was sent, so the retries are safe.
+    // Nothing listens on the port at the first try (nothing was sent, so trying again is
+    // safe); the upstream comes up before the retry, 300 ms later, which is served.
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let err = provider(&format!("http://127.0.0.1:{port}/v1"), KeyHeader::Bearer, 1)
-        .chat(request())
-        .await
-        .expect_err("nothing listens");
-    assert!(matches!(err, UpstreamError::Connect(_)), "{err:?}");
-    assert!(err.is_retryable());
+    let seen = Arc::new(Mutex::new(None));
+    let up = Arc::clone(&seen);
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+        *up.lock().unwrap() = Some(serve(listener, false));
+    });
+    let reply = provider_with_backoff(
+        &format!("http://127.0.0.1:{port}/v1"),
+        KeyHeader::Bearer,
+        2,
+        Duration::from_millis(300),
+    )
+    .chat(request())
+    .await
+    .expect("served after a retry");
+    assert_eq!(reply.id, "c1");
+    let heads = seen.lock().unwrap().clone().expect("the upstream came up");
+    assert_eq!(heads.lock().unwrap().len(), 1, "one request reached it");
 }

@@ -26,7 +26,19 @@ async fn in_flight_request_finishes_after_sigterm() {
         )
         .send(),
     );
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // In flight: the mock has it (it records a request before its slow wait).
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !mock
+        .requests()
+        .iter()
+        .any(|r| r.body["model"] == "slow-1000")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the request never reached the upstream"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let code = tokio::task::spawn_blocking(move || {
         let code = gw.terminate();
         (code, gw)

@@ -308,13 +308,26 @@ async fn connections_beyond_the_listener_limit_are_closed() {
     })
     .await
     .unwrap();
-    assert!(closed_at_once >= 1, "no connection was refused");
-    let resp = reqwest::Client::new()
-        .get(format!("{}/healthz", gw.base))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
+    // The first is served (the harness's own pooled connection may hold the other
+    // slot): one or two of the three are closed, never all.
+    assert!(
+        (1..=2).contains(&closed_at_once),
+        "{closed_at_once} of 3 connections closed at once"
+    );
+    // Once they are gone (the server notices their close), a new client is served.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let served = reqwest::Client::new()
+            .get(format!("{}/healthz", gw.base))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200);
+        if served {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no new connection was served");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 #[tokio::test]
