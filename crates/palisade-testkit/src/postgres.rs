@@ -132,6 +132,24 @@ impl PgHarness {
         Ok(self.url_for(name))
     }
 
+    /// Runs SQL as the superuser on `database` (`psql -c`), for tests that change the
+    /// server under a running gateway (refusing its connections, ending its sessions).
+    pub async fn execute(&self, database: &str, sql: &str) -> io::Result<()> {
+        let mut cmd = Command::new(self.bin.join("psql"));
+        cmd.args([
+            "-h",
+            "127.0.0.1",
+            "-U",
+            SUPERUSER,
+            "-p",
+            &self.port.to_string(),
+        ])
+        .args(["-d", database, "-v", "ON_ERROR_STOP=1", "-q", "-c", sql]);
+        tokio::task::spawn_blocking(move || run(&mut cmd, "psql"))
+            .await
+            .map_err(|e| io::Error::other(format!("psql task failed: {e}")))?
+    }
+
     fn create_database_blocking(&self, name: &str) -> io::Result<()> {
         let port = self.port.to_string();
         run(

@@ -1,0 +1,98 @@
+//! A store that goes away under a running gateway (PostgreSQL refusing its connections):
+//! nothing is served unrecorded — a request whose record cannot be committed gets 503
+//! `audit_unavailable`, a key that must be looked up gets 503 `service_unavailable`
+//! (never a 401, which would count against the caller) — and service resumes with the
+//! store.
+
+// Test helpers outside #[test] fns may fail loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Gateway, user_message};
+use palisade_testkit::postgres::PgHarness;
+use serde_json::{Value, json};
+
+const SIM: &str = "[[providers]]\nname = \"sim\"\nkind = \"simulated\"\n[[models]]\nname = \"sim\"\nprovider = \"sim\"\n";
+
+async fn chat(gw: &Gateway, key: &str, stream: bool) -> (u16, Value) {
+    let resp = gw
+        .chat(
+            key,
+            json!({"model": "sim", "stream": stream, "messages": user_message("hi")}),
+        )
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+#[tokio::test]
+async fn a_store_outage_refuses_rather_than_serves_unrecorded() {
+    let pg = PgHarness::start().await.unwrap();
+    // Keys stay trusted for 10 minutes once verified: the outage reaches the audit
+    // ledger first, not authentication.
+    let gw = Gateway::start_on_store(
+        tempfile::tempdir().unwrap(),
+        &pg.url(),
+        "key_cache_ttl_ms = 600000",
+        SIM,
+        "http",
+        reqwest::Client::new(),
+    )
+    .await;
+    let key = gw.api_key().await;
+    let fresh = gw.key_for("not-yet-used", &[]).await;
+    assert_eq!(chat(&gw, &key, false).await.0, 200);
+
+    // No new connection to the database, and the gateway's sessions ended.
+    pg.execute(
+        "postgres",
+        "ALTER DATABASE palisade ALLOW_CONNECTIONS false",
+    )
+    .await
+    .unwrap();
+    pg.execute(
+        "postgres",
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = 'palisade'",
+    )
+    .await
+    .unwrap();
+
+    let (status, body) = chat(&gw, &key, false).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"]["code"], "audit_unavailable", "{body}");
+    let (status, body) = chat(&gw, &key, true).await;
+    assert_eq!(status, 503, "a stream is refused too: {body}");
+    assert_eq!(body["error"]["code"], "audit_unavailable", "{body}");
+    // A key not in the cache cannot be checked: the store's fault, not the caller's.
+    let (status, body) = chat(&gw, &fresh, false).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        ["service_unavailable", "audit_unavailable"]
+            .contains(&body["error"]["code"].as_str().unwrap()),
+        "{body}"
+    );
+
+    pg.execute("postgres", "ALTER DATABASE palisade ALLOW_CONNECTIONS true")
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, body) = chat(&gw, &key, false).await;
+        if status == 200 {
+            break;
+        }
+        assert_eq!(status, 503, "{body}");
+        assert!(Instant::now() < deadline, "service did not resume: {body}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(chat(&gw, &fresh, false).await.0, 200);
+}
