@@ -110,7 +110,18 @@ async fn upstream_client_errors_keep_their_status_and_message() {
         1,
         "4xx is not retried"
     );
-    let (status, body) = call(&gw, &key, "e429").await;
+    let resp = gw
+        .chat(
+            &key,
+            json!({"model": "e429", "messages": user_message("hi")}),
+        )
+        .send()
+        .await
+        .unwrap();
+    // The provider's `Retry-After` reaches the client (after the gateway's own retries,
+    // which waited for it).
+    assert_eq!(resp.headers()["retry-after"], "1");
+    let (status, body) = error_of(resp).await;
     assert_eq!(status, 429);
     assert_eq!(body["error"]["code"], "upstream_rate_limited");
 }

@@ -2,7 +2,7 @@
 //!
 //! | model name | behaviour |
 //! |---|---|
-//! | `error-<status>` | always answers `<status>` with an OpenAI error body |
+//! | `error-<status>` | always answers `<status>` with an OpenAI error body (a 429 with `Retry-After: 1`) |
 //! | `flaky-<n>` | the first `n` calls answer 503, later ones succeed |
 //! | `slow-<ms>` | waits `<ms>` before answering |
 //! | `break-<n>` | streams `n` chunks, then drops the connection (non-streaming: a truncated body) |

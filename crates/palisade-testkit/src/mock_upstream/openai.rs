@@ -21,7 +21,13 @@ fn error(status: u16, message: &str) -> Response {
     let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let body =
         json!({"error": {"message": message, "type": "mock_error", "code": "mock", "param": null}});
-    (code, Json(body)).into_response()
+    let mut resp = (code, Json(body)).into_response();
+    if status == 429 {
+        // As OpenAI does: when to come back.
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+    }
+    resp
 }
 
 /// Applies the scenario before answering; `Some` is the answer to send instead.
