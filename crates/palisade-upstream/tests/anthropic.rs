@@ -1,11 +1,8 @@
-//! The Anthropic provider against a mock Messages API (`anthropic/mock.rs`, axum on
-//! 127.0.0.1:0): each test checks what the mock received (headers, translated body) and
+//! The Anthropic provider against a mock Messages API (`palisade_testkit::mock_anthropic`,
+//! axum on 127.0.0.1:0): each test checks what the mock received (headers, translated body) and
 //! what the provider made of the canned answer, streaming and not, errors included.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-#[path = "anthropic/mock.rs"]
-mod mock;
 
 use std::time::Duration;
 
@@ -16,7 +13,7 @@ use palisade_upstream::anthropic::AnthropicProvider;
 use palisade_upstream::{Provider, UpstreamError};
 use serde_json::{Value, json};
 
-use mock::start_mock;
+use palisade_testkit::mock_anthropic::start_mock;
 
 fn provider(base_url: &str) -> AnthropicProvider {
     let settings = AnthropicSettings {

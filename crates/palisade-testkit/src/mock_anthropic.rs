@@ -1,6 +1,11 @@
-//! The mock Messages API for `tests/anthropic.rs`: an axum server on 127.0.0.1:0 that
-//! records every request (path, headers, body) and answers with canned responses and
-//! event streams chosen by the request's model name.
+//! A mock Anthropic Messages API (`POST /v1/messages`): an axum server on 127.0.0.1:0
+//! that records every request (path, headers, body) and answers with canned responses
+//! and event streams chosen by the request's model name (`claude-text`, `claude-tool`,
+//! `claude-stream-…`, `claude-flaky`, … in `messages`). Used by the Anthropic
+//! provider's tests and by the gateway's.
+
+// A harness: a mock that cannot bind or lock should stop the test loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -185,6 +190,17 @@ async fn messages(State(mock): State<Mock>, uri: Uri, headers: HeaderMap, body: 
             stream_start("msg_so2"),
             text_delta(0, "served"),
             json!({"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": null}, "usage": {"output_tokens": 1}}),
+            json!({"type": "message_stop"}),
+        ])),
+        // An address split over several deltas, for scanning through the gateway.
+        "claude-stream-email" => event_stream(sse(&[
+            stream_start("msg_sm"),
+            json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+            text_delta(0, "Write to ada.love"),
+            text_delta(0, "lace@exam"),
+            text_delta(0, "ple.org today."),
+            json!({"type": "content_block_stop", "index": 0}),
+            json!({"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": null}, "usage": {"output_tokens": 9}}),
             json!({"type": "message_stop"}),
         ])),
         "claude-stream-cut" => event_stream(sse(&[
