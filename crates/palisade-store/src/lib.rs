@@ -147,6 +147,37 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<Store, StoreErro
     .await
 }
 
+/// Opens the store a URL names to read it only, for `palisade audit verify`: nothing is
+/// created, migrated or written (see [`sqlite::connect_read_only`],
+/// [`postgres::connect_read_only`]); a schema other than this version's is an error.
+pub async fn connect_read_only(url: &str) -> Result<Store, StoreError> {
+    let backend = Backend::from_url(url)?;
+    let store = match backend {
+        Backend::Sqlite => {
+            let pool = sqlite::connect_read_only(url).await?;
+            Store {
+                identity: Arc::new(sqlite::SqliteIdentityStore::new(pool.clone())),
+                audit: Arc::new(sqlite::read_only_audit_store(url, &pool)?),
+                backend,
+                pool: Pool::Sqlite {
+                    shared: pool.clone(),
+                    audit_writer: pool,
+                },
+            }
+        }
+        Backend::Postgres => {
+            let pool = postgres::connect_read_only(url).await?;
+            Store {
+                identity: Arc::new(postgres::PgIdentityStore::new(pool.clone())),
+                audit: Arc::new(postgres::PgAuditStore::new(pool.clone())),
+                backend,
+                pool: Pool::Postgres(pool),
+            }
+        }
+    };
+    Ok(store)
+}
+
 /// [`connect`] with every option. On SQLite the audit ledger writes through its own
 /// connection with `options.audit_sync` durability (see [`sqlite::audit_writer`]) and
 /// reads through the shared pool.

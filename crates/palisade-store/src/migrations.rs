@@ -96,6 +96,35 @@ where
         .map_err(|e| error::setup("running migrations", e))
 }
 
+/// Checks, without changing anything, that the database has exactly the migrations of
+/// `set`: a store opened read-only is only read with the schema this version knows.
+pub(crate) async fn check<DB>(
+    set: &'static [Embedded],
+    pool: &sqlx::Pool<DB>,
+) -> Result<(), StoreError>
+where
+    DB: sqlx::Database,
+    DB::Connection: Migrate,
+{
+    let mut conn = pool
+        .acquire()
+        .await
+        .map_err(|e| error::setup("opening the store", e))?;
+    let applied = conn
+        .list_applied_migrations()
+        .await
+        .map_err(|e| error::setup("reading the store's schema version", e))?;
+    let have: Vec<i64> = applied.iter().map(|m| m.version).collect();
+    let want: Vec<i64> = set.iter().map(|m| m.version).collect();
+    if have == want {
+        Ok(())
+    } else {
+        Err(StoreError::Backend(format!(
+            "the store's schema (migrations {have:?}) is not this version's ({want:?}): open it with the palisade that wrote it, or let `palisade serve` migrate it first"
+        )))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1110,9 +1110,27 @@ async fn the_cli_verifies_exports_and_keeps_checkpoints() {
         assert_eq!(mode & 0o077, 0, "exports are private: {mode:o}");
     }
 
-    // After a clean stop, the log (with its final checkpoint) still verifies.
+    // After a clean stop, the log (with its final checkpoint) still verifies — and
+    // verifying changes nothing in the store's files (a log kept as evidence).
     let mut gw = gw;
     assert_eq!(gw.terminate(), Some(0), "{}", gw.logs());
+    // The database and its write-ahead log, if any (an empty log counts as none; the
+    // `-shm` index is shared memory every reader may touch, not content).
+    let db_files = || -> Vec<(String, Vec<u8>)> {
+        ["palisade.db", "palisade.db-wal"]
+            .iter()
+            .map(|name| dir.join(name))
+            .filter_map(|p| Some((p.display().to_string(), std::fs::read(&p).ok()?)))
+            .filter(|(_, bytes)| !bytes.is_empty())
+            .collect()
+    };
+    let before = db_files();
+    // A write-protected copy verifies too.
+    #[cfg(unix)]
+    for (path, _) in &before {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o444)).unwrap();
+    }
     let (code, stdout, stderr) = verify(
         &dir,
         &[
@@ -1130,6 +1148,12 @@ async fn the_cli_verifies_exports_and_keeps_checkpoints() {
         stdout.contains("unsigned tail:        0 records"),
         "{stdout}"
     );
+    let after = db_files();
+    assert_eq!(
+        before.iter().map(|f| &f.0).collect::<Vec<_>>(),
+        after.iter().map(|f| &f.0).collect::<Vec<_>>()
+    );
+    assert!(before == after, "verify changed the store's files");
 
     // The wrong public key: the stored checkpoints do not verify (exit 1, each named).
     let other = NoteSigner::generate("palisade/audit").unwrap();
@@ -1156,6 +1180,27 @@ async fn the_cli_verifies_exports_and_keeps_checkpoints() {
     assert!(
         !dir.join("missing.db").exists(),
         "verify creates no database"
+    );
+    // A log written by an older version (its last migration not recorded) is not
+    // migrated by verify: refused, and left as it was.
+    {
+        let pool = sqlx::SqlitePool::connect(&store).await.unwrap();
+        sqlx::query("DELETE FROM _sqlx_migrations WHERE version = (SELECT max(version) FROM _sqlx_migrations)")
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+    }
+    let older = db_files();
+    let (code, _, stderr) = verify(&dir, &["--store", &store, "--public-key", "audit.pub"]).await;
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("schema"), "{stderr}");
+    let now = db_files();
+    assert!(
+        now == older,
+        "verify changed the log: {:?} -> {:?}",
+        older.iter().map(|f| (&f.0, f.1.len())).collect::<Vec<_>>(),
+        now.iter().map(|f| (&f.0, f.1.len())).collect::<Vec<_>>()
     );
 }
 

@@ -2,7 +2,7 @@
 //! nothing is served unrecorded — a request whose record cannot be committed gets 503
 //! `audit_unavailable`, a key that must be looked up gets 503 `service_unavailable`
 //! (never a 401, which would count against the caller) — and service resumes with the
-//! store.
+//! store; the log then verifies (read only, on PostgreSQL).
 
 // Test helpers outside #[test] fns may fail loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -95,4 +95,12 @@ async fn a_store_outage_refuses_rather_than_serves_unrecorded() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_eq!(chat(&gw, &fresh, false).await.0, 200);
+
+    // What was recorded verifies, read through sessions that cannot write.
+    let mut gw = gw;
+    assert_eq!(gw.terminate(), Some(0), "{}", gw.logs());
+    let dir = gw.into_dir();
+    let (code, out) =
+        common::audit_verify_cli(&pg.url(), &dir.path().join("palisade-audit.key.pub"));
+    assert_eq!(code, Some(0), "palisade audit verify:\n{out}");
 }

@@ -60,6 +60,42 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<SqlitePool, Stor
     Ok(pool)
 }
 
+/// Opens an existing SQLite database to read it only (`palisade audit verify` over a log
+/// that may be evidence): no file is created, no migration runs, the journal mode is
+/// left as it is, nothing is checkpointed, and every connection runs with `query_only`.
+/// The schema must be this version's.
+pub async fn connect_read_only(url: &str) -> Result<SqlitePool, StoreError> {
+    let options = SqliteConnectOptions::from_str(url)
+        .map_err(|e| error::setup("invalid sqlite URL", e))?
+        .read_only(true)
+        .create_if_missing(false)
+        .busy_timeout(BUSY_TIMEOUT)
+        .pragma("query_only", "ON");
+    let pool = SqlitePoolOptions::new()
+        .max_connections(2)
+        .connect_with(options)
+        .await
+        .map_err(|e| error::setup("opening sqlite database", e))?;
+    migrations::check(migrations::SQLITE, &pool).await?;
+    Ok(pool)
+}
+
+/// The audit store of [`connect_read_only`]'s pool: reads only (its pages read from the
+/// file through read-only connections).
+pub fn read_only_audit_store(url: &str, pool: &SqlitePool) -> Result<SqliteAuditStore, StoreError> {
+    let store = SqliteAuditStore::with_pools(pool.clone(), pool.clone());
+    if is_memory(url) {
+        return Ok(store);
+    }
+    let options = options(url)?;
+    Ok(
+        store.with_record_pages(std::sync::Arc::new(pages::FilePages::read_only(
+            options.get_filename(),
+            BUSY_TIMEOUT,
+        ))),
+    )
+}
+
 /// The pool the audit ledger writes through: one connection to the database that
 /// `shared` (from [`connect`] on the same URL) has opened and migrated, so appends are
 /// serialised, with `synchronous = FULL` (every commit is synced to disk before it

@@ -3,9 +3,11 @@
 //! every row over a channel with a copy of each of its twelve values, which costs more
 //! than reading the row; verifying a million records spent most of its time there. This
 //! reader opens its own connections to the same file with `rusqlite` (the same linked
-//! SQLite library) on blocking threads and decodes each row once. Connections are
-//! read-write only so that they can join the WAL's shared memory, and run with
-//! `query_only`: nothing here can change the database.
+//! SQLite library) on blocking threads and decodes each row once. Beside a running
+//! ledger, connections are read-write only so that they can join the WAL's shared memory,
+//! and run with `query_only`: nothing here can change the database. For a store opened
+//! read-only ([`FilePages::read_only`]) they are opened read-only too: a read-write
+//! connection that is the file's last would checkpoint the WAL into it on close.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -30,14 +32,25 @@ pub(crate) struct FilePages(Arc<Files>);
 struct Files {
     path: PathBuf,
     busy_timeout: Duration,
+    flags: OpenFlags,
     idle: Mutex<Vec<Connection>>,
 }
 
 impl FilePages {
     pub(crate) fn new(path: &Path, busy_timeout: Duration) -> FilePages {
+        FilePages::with_flags(path, busy_timeout, OpenFlags::SQLITE_OPEN_READ_WRITE)
+    }
+
+    /// Pages of a database opened to be read only: connections opened read-only.
+    pub(crate) fn read_only(path: &Path, busy_timeout: Duration) -> FilePages {
+        FilePages::with_flags(path, busy_timeout, OpenFlags::SQLITE_OPEN_READ_ONLY)
+    }
+
+    fn with_flags(path: &Path, busy_timeout: Duration, mode: OpenFlags) -> FilePages {
         FilePages(Arc::new(Files {
             path: path.to_path_buf(),
             busy_timeout,
+            flags: mode | OpenFlags::SQLITE_OPEN_NO_MUTEX,
             idle: Mutex::new(Vec::new()),
         }))
     }
@@ -46,10 +59,7 @@ impl FilePages {
         if let Some(conn) = self.0.idle.lock().ok().and_then(|mut idle| idle.pop()) {
             return Ok(conn);
         }
-        let conn = Connection::open_with_flags(
-            &self.0.path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
+        let conn = Connection::open_with_flags(&self.0.path, self.0.flags)?;
         conn.busy_timeout(self.0.busy_timeout)?;
         conn.pragma_update(None, "query_only", "ON")?;
         conn.pragma_update(None, "temp_store", "MEMORY")?;

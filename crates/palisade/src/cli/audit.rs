@@ -348,7 +348,9 @@ async fn check_log(
     {
         anyhow::bail!("there is no SQLite database at {}", path.display());
     }
-    let store = palisade_store::connect(&url, 2)
+    // Read only: the log under verification (perhaps a copy kept as evidence) is not
+    // migrated, checkpointed or otherwise written.
+    let store = palisade_store::connect_read_only(&url)
         .await
         .context("cannot open the store")?;
     let report = palisade_audit::verify::verify(
