@@ -1274,18 +1274,7 @@ fn serve_exit(dir: &Path) -> (Option<i32>, String) {
         .stderr(std::fs::File::create(&err_path).unwrap())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let code = loop {
-        if let Ok(Some(status)) = child.try_wait() {
-            break status.code();
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let code = common::wait_bounded(&mut child, Duration::from_secs(20));
     (code, std::fs::read_to_string(&err_path).unwrap_or_default())
 }
 

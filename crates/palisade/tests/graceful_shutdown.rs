@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use common::{Gateway, openai_provider, user_message};
 use palisade_testkit::mock_upstream::MockUpstream;
-use serde_json::json;
+use serde_json::{Value, json};
 
 #[tokio::test]
 async fn in_flight_request_finishes_after_sigterm() {
@@ -53,17 +53,19 @@ async fn in_flight_request_finishes_after_sigterm() {
     assert_eq!(code.0, Some(0), "clean exit; log:\n{}", code.1.logs());
 }
 
-/// A stream that outlives the grace period is cut when it ends, and still recorded: the
-/// ledger closes only after the cut stream's record is in.
-#[tokio::test]
-async fn a_stream_cut_at_the_end_of_the_grace_period_is_recorded() {
-    let words = "drip ".repeat(40);
-    let sim = format!(
+/// A simulated model streaming 40 words, one every 400 ms (16 s: longer than the 5 s
+/// grace period of the test gateways).
+fn drip() -> String {
+    format!(
         "[[providers]]\nname = \"drip\"\nkind = \"simulated\"\nchunk_interval_ms = 400\nreply = \"{}\"\n\
          [[models]]\nname = \"drip\"\nprovider = \"drip\"\n",
-        words.trim_end()
-    );
-    let mut gw = Gateway::start("", &sim).await;
+        "drip ".repeat(40).trim_end()
+    )
+}
+
+/// Starts a drip stream and keeps reading it in the background (so its connection is
+/// busy): its request id and the reader.
+async fn busy_stream(gw: &Gateway) -> (String, tokio::task::JoinHandle<()>) {
     let key = gw.api_key().await;
     let mut resp = gw
         .chat(
@@ -76,17 +78,13 @@ async fn a_stream_cut_at_the_end_of_the_grace_period_is_recorded() {
     assert_eq!(resp.status(), 200);
     let request_id = resp.headers()["x-request-id"].to_str().unwrap().to_owned();
     resp.chunk().await.unwrap().expect("the stream started");
-    // Keep reading, so the connection is busy when the grace period (5 s) ends.
     let reader = tokio::spawn(async move { while let Ok(Some(_)) = resp.chunk().await {} });
-    let (code, gw) = tokio::task::spawn_blocking(move || {
-        let code = gw.terminate();
-        (code, gw)
-    })
-    .await
-    .unwrap();
-    assert_eq!(code, Some(0), "clean exit; log:\n{}", gw.logs());
-    let _ = reader.await;
-    let gw = Gateway::start_with(gw.into_dir(), "", &sim, "http", reqwest::Client::new()).await;
+    (request_id, reader)
+}
+
+/// The records of `request_id`, read from a gateway started again on `gw`'s store.
+async fn records_after_restart(gw: Gateway, request_id: &str) -> Vec<Value> {
+    let gw = Gateway::start_with(gw.into_dir(), "", &drip(), "http", reqwest::Client::new()).await;
     let (status, body, _) = gw
         .admin_call(
             reqwest::Method::GET,
@@ -95,8 +93,29 @@ async fn a_stream_cut_at_the_end_of_the_grace_period_is_recorded() {
         )
         .await;
     assert_eq!(status, 200, "{body}");
-    let records = body["data"].as_array().unwrap();
-    assert_eq!(records.len(), 1, "the cut stream has its record: {body}");
+    body["data"].as_array().unwrap().clone()
+}
+
+/// A stream that outlives the grace period is cut when it ends, and still recorded: the
+/// ledger closes only after the cut stream's record is in.
+#[tokio::test]
+async fn a_stream_cut_at_the_end_of_the_grace_period_is_recorded() {
+    let mut gw = Gateway::start("", &drip()).await;
+    let (request_id, reader) = busy_stream(&gw).await;
+    let (code, gw) = tokio::task::spawn_blocking(move || {
+        let code = gw.terminate();
+        (code, gw)
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, Some(0), "clean exit; log:\n{}", gw.logs());
+    let _ = reader.await;
+    let records = records_after_restart(gw, &request_id).await;
+    assert_eq!(
+        records.len(),
+        1,
+        "the cut stream has its record: {records:?}"
+    );
     assert_eq!(records[0]["model"], "drip");
 }
 
@@ -104,24 +123,8 @@ async fn a_stream_cut_at_the_end_of_the_grace_period_is_recorded() {
 /// now), still with a clean exit, and the stream it cut still has its record.
 #[tokio::test]
 async fn a_second_sigterm_stops_without_waiting_for_the_grace_period() {
-    let sim = format!(
-        "[[providers]]\nname = \"drip\"\nkind = \"simulated\"\nchunk_interval_ms = 400\nreply = \"{}\"\n\
-         [[models]]\nname = \"drip\"\nprovider = \"drip\"\n",
-        "drip ".repeat(40).trim_end()
-    );
-    let mut gw = Gateway::start("", &sim).await;
-    let key = gw.api_key().await;
-    let mut resp = gw
-        .chat(
-            &key,
-            json!({"model": "drip", "stream": true, "messages": user_message("hi")}),
-        )
-        .send()
-        .await
-        .unwrap();
-    let request_id = resp.headers()["x-request-id"].to_str().unwrap().to_owned();
-    resp.chunk().await.unwrap().expect("the stream started");
-    let reader = tokio::spawn(async move { while let Ok(Some(_)) = resp.chunk().await {} });
+    let mut gw = Gateway::start("", &drip()).await;
+    let (request_id, reader) = busy_stream(&gw).await;
     let started = std::time::Instant::now();
     let (code, gw) = tokio::task::spawn_blocking(move || {
         let _ = std::process::Command::new("kill")
@@ -139,14 +142,10 @@ async fn a_second_sigterm_stops_without_waiting_for_the_grace_period() {
     assert!(took < Duration::from_secs(4), "stopped after {took:?}");
     assert!(gw.logs().contains("second signal"), "{}", gw.logs());
     let _ = reader.await;
-    let gw = Gateway::start_with(gw.into_dir(), "", &sim, "http", reqwest::Client::new()).await;
-    let (status, body, _) = gw
-        .admin_call(
-            reqwest::Method::GET,
-            &format!("/admin/v1/audit?request_id={request_id}"),
-            None,
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["data"].as_array().unwrap().len(), 1, "{body}");
+    let records = records_after_restart(gw, &request_id).await;
+    assert_eq!(
+        records.len(),
+        1,
+        "the cut stream has its record: {records:?}"
+    );
 }

@@ -325,21 +325,27 @@ pub fn audit_verify_cli(store_url: &str, public_key: &std::path::Path) -> (Optio
         .stderr(std::fs::File::create(&err_path).expect("err file"))
         .spawn()
         .expect("spawn palisade audit verify");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let code = loop {
+    let code = wait_bounded(&mut child, Duration::from_secs(60));
+    let out = std::fs::read_to_string(&out_path).unwrap_or_default();
+    let err = std::fs::read_to_string(&err_path).unwrap_or_default();
+    (code, format!("{out}{err}"))
+}
+
+/// Waits for `child` to exit, at most `limit` (then kills it): its exit code, `None` when
+/// it had to be killed or died by a signal.
+pub fn wait_bounded(child: &mut Child, limit: Duration) -> Option<i32> {
+    let deadline = Instant::now() + limit;
+    loop {
         if let Ok(Some(status)) = child.try_wait() {
-            break status.code();
+            return status.code();
         }
         if Instant::now() > deadline {
             let _ = child.kill();
             let _ = child.wait();
-            break None;
+            return None;
         }
         std::thread::sleep(Duration::from_millis(20));
-    };
-    let out = std::fs::read_to_string(&out_path).unwrap_or_default();
-    let err = std::fs::read_to_string(&err_path).unwrap_or_default();
-    (code, format!("{out}{err}"))
+    }
 }
 
 impl Drop for Gateway {
