@@ -90,6 +90,19 @@ def test_config_check_names_unknown_key(gateway: Gateway, tmp_path: Path):
     assert "listen_port" in result.stderr
 
 
+def test_config_check_reads_the_files_the_config_names(gateway: Gateway, tmp_path: Path):
+    """A policy file that does not validate fails `config check`, not the next restart."""
+    policies = tmp_path / "broken.cedar"
+    policies.write_text("permit(")
+    bad = tmp_path / "bad-policy.toml"
+    bad.write_text(f'[policy]\nfile = "{policies}"\n' + gateway.config_path.read_text())
+    result = subprocess.run(
+        [str(PALISADE_BIN), "config", "check", str(bad)], env=gateway.env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode != 0, result.stdout
+    assert "[policy]" in result.stderr, result.stderr
+
+
 def test_config_default_is_valid(tmp_path: Path):
     """`config default` prints a file that `config check` accepts."""
     default = subprocess.run([str(PALISADE_BIN), "config", "default"], capture_output=True, text=True, timeout=60)
