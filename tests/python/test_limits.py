@@ -11,6 +11,8 @@ from conftest import SIM, Gateway
 def set_rules(gateway: Gateway, rules: list[dict]) -> None:
     resp = gateway.admin("PUT", "/admin/v1/limits", json={"rules": rules})
     assert resp.status_code == 200, resp.text
+    # Not persisted, and the answer says so.
+    assert resp.json()["applies_to"] == "this_instance_until_restart"
 
 
 def limit_records(gateway: Gateway, key_id: str) -> int:

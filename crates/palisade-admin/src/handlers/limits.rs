@@ -1,5 +1,7 @@
 //! Limit rules: `GET /admin/v1/limits` and `PUT /admin/v1/limits` (`{"rules": [...]}`),
 //! validated and swapped atomically; requests in flight keep the admission they got.
+//! A change applies to this instance until it restarts (the config file's
+//! `[[limits.rules]]` are what every instance starts with): the answer says so.
 
 use std::sync::Arc;
 
@@ -31,11 +33,20 @@ pub async fn get(
     }))
 }
 
+/// What `PUT` answers: the rules now in force, and where they apply.
+#[derive(Serialize)]
+pub struct Applied {
+    pub rules: Vec<LimitRule>,
+    /// Always `"this_instance_until_restart"`: other instances, and this one after a
+    /// restart, keep the config file's rules.
+    pub applies_to: &'static str,
+}
+
 pub async fn put(
     State(state): State<Arc<AdminState>>,
     admin: Admin,
     Json(body): Json<Rules>,
-) -> Result<(Extension<Change>, Json<Rules>), AdminError> {
+) -> Result<(Extension<Change>, Json<Applied>), AdminError> {
     admin.require(&state, AdminAction::ManageLimits)?;
     let before = Rules {
         rules: state.limiter.rules(),
@@ -48,5 +59,11 @@ pub async fn put(
         rules: state.limiter.rules(),
     };
     let audit = change("limits", Some(&before), Some(&after));
-    Ok((audit, Json(after)))
+    Ok((
+        audit,
+        Json(Applied {
+            rules: after.rules,
+            applies_to: "this_instance_until_restart",
+        }),
+    ))
 }
