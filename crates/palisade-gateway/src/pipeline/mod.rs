@@ -93,6 +93,7 @@ pub async fn chat(
         // the gateway counts, not nothing.
         let usage = resp
             .usage
+            .clone()
             .unwrap_or_else(|| Usage::new(ctx.prompt_estimate, tokens::completion(&resp)));
         let mut resp = inspect::output(&state, &mut ctx, resp).await?;
         settle::run(&state, &mut ctx, Some(usage), admission).await;

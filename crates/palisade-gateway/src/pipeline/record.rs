@@ -203,7 +203,7 @@ fn event(ctx: &RequestCtx, status: u16, code: &'static str) -> Event {
         e.findings = scan.findings.clone();
     }
     e.upstream_status = ctx.upstream_status;
-    e.usage = ctx.usage.map(|u| TokenUsage {
+    e.usage = ctx.usage.as_ref().map(|u| TokenUsage {
         prompt_tokens: u.prompt_tokens,
         completion_tokens: u.completion_tokens,
         total_tokens: u.total_tokens,

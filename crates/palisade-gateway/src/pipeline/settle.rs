@@ -24,7 +24,7 @@ pub async fn run(
 /// What the request consumed: the upstream's usage when it reported one, else the
 /// prompt estimate (the upstream was charged for at least that).
 pub fn used(ctx: &RequestCtx) -> limits::Usage {
-    let (input, output) = match ctx.usage {
+    let (input, output) = match &ctx.usage {
         Some(u) => (u.prompt_tokens, u.completion_tokens),
         None => (ctx.prompt_estimate, 0),
     };

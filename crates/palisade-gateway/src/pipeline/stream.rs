@@ -69,7 +69,7 @@ impl Relay {
         if ctx.usage.is_none() && self.completion_tokens > 0 {
             ctx.usage = Some(Usage::new(ctx.prompt_estimate, self.completion_tokens));
         }
-        let usage = ctx.usage;
+        let usage = ctx.usage.clone();
         if let Some(admission) = self.admission.take() {
             settle::run(&self.state, &mut ctx, usage, admission).await;
         }
@@ -315,8 +315,8 @@ impl Relay {
                 Ok(Some(Err(e))) => return Some(self.error_event(GatewayError::Upstream(e)).await),
                 Ok(Some(Ok(mut chunk))) => {
                     let ctx = self.ctx.as_mut()?;
-                    if let Some(usage) = chunk.usage {
-                        ctx.usage = Some(usage);
+                    if let Some(usage) = &chunk.usage {
+                        ctx.usage = Some(usage.clone());
                         if !self.wants_usage {
                             if chunk.choices.is_empty() {
                                 continue;
@@ -443,7 +443,7 @@ impl Drop for Relay {
         }
         let state = Arc::clone(&self.state);
         let finish = async move {
-            let usage = ctx.usage;
+            let usage = ctx.usage.clone();
             if let Some(admission) = admission {
                 settle::run(&state, &mut ctx, usage, admission).await;
             }

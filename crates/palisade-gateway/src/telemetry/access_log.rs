@@ -28,7 +28,7 @@ pub fn finish(state: &GatewayState, ctx: &RequestCtx, status: u16, code: &'stati
     m.overhead
         .get_or_create(&EndpointLabels { endpoint })
         .observe(overhead.as_secs_f64());
-    if let Some(u) = ctx.usage {
+    if let Some(u) = &ctx.usage {
         m.tokens
             .get_or_create(&TokenLabels {
                 model: model.clone(),
@@ -58,8 +58,8 @@ pub fn finish(state: &GatewayState, ctx: &RequestCtx, status: u16, code: &'stati
         duration_ms = ms(total),
         overhead_ms = ms(overhead),
         upstream_ms = ms(ctx.upstream_time),
-        prompt_tokens = ctx.usage.map(|u| u.prompt_tokens),
-        completion_tokens = ctx.usage.map(|u| u.completion_tokens),
+        prompt_tokens = ctx.usage.as_ref().map(|u| u.prompt_tokens),
+        completion_tokens = ctx.usage.as_ref().map(|u| u.completion_tokens),
         "request finished"
     );
 }

@@ -328,9 +328,9 @@ pub struct Choice {
 }
 
 /// Token counts of a completion, with the breakdowns OpenAI reports beside them (cached
-/// prompt tokens, reasoning tokens…), passed through to the client as the upstream sent
-/// them.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+/// prompt tokens, reasoning tokens…) and any other field a provider adds (a cost, a
+/// provider's own counts), passed through to the client as the upstream sent them.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Usage {
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
@@ -339,6 +339,8 @@ pub struct Usage {
     pub prompt_tokens_details: Option<PromptTokensDetails>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completion_tokens_details: Option<CompletionTokensDetails>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
 }
 
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
@@ -371,6 +373,7 @@ impl Usage {
             total_tokens: prompt_tokens.saturating_add(completion_tokens),
             prompt_tokens_details: None,
             completion_tokens_details: None,
+            extra: Map::new(),
         }
     }
 
@@ -464,6 +467,11 @@ mod tests {
         });
         let usage: Usage = serde_json::from_value(sent.clone()).unwrap();
         assert_eq!(serde_json::to_value(usage).unwrap(), sent);
+        // A provider's own fields (a cost, its own counts) pass through too.
+        let with_cost = json!({"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3,
+            "cost": 0.00042, "is_byok": false});
+        let usage: Usage = serde_json::from_value(with_cost.clone()).unwrap();
+        assert_eq!(serde_json::to_value(usage).unwrap(), with_cost);
         let plain = json!({"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3});
         let usage: Usage = serde_json::from_value(plain.clone()).unwrap();
         assert_eq!(serde_json::to_value(usage).unwrap(), plain);
