@@ -40,7 +40,7 @@ impl Admin {
             unix_now(),
         );
         if let Some(slot) = &self.slot {
-            slot.add_policies(&decision.policies);
+            slot.add_policies(decision.deciding());
         }
         // Fail closed on evaluation errors, as the data plane does.
         if decision.permits() {
@@ -49,7 +49,7 @@ impl Admin {
             Err(AdminError::Forbidden {
                 have: role,
                 action: action.as_str(),
-                policies: decision.policies,
+                policies: decision.deciding().to_vec(),
             })
         }
     }

@@ -174,7 +174,16 @@ async fn model_list_shows_only_what_the_caller_may_use() {
     let researcher = gw.key_for("rita", &["research"]).await;
     let seller = gw.key_for("sam", &["sales"]).await;
     assert_eq!(ids(list(researcher).await), ["small", "frontier", "slow"]);
-    assert_eq!(ids(list(seller).await), ["small", "slow"]);
+    assert_eq!(ids(list(seller.clone()).await), ["small", "slow"]);
+    // `list_models` alone decides (docs/policies.md, and what explain answers): a model
+    // closed for chat and embeddings (after hours, say) still lists.
+    let closed = format!(
+        "{GROUP_RULES}\n@id(\"closed\")\nforbid(principal, action in [Palisade::Action::\"chat\", Palisade::Action::\"embed\"], resource == Palisade::Model::\"small\");"
+    );
+    let put = put_policies(&gw, common::ADMIN_TOKEN, policies(&closed)).await;
+    assert_eq!(put.status(), 200, "{:?}", put.text().await);
+    assert_eq!(ids(list(seller.clone()).await), ["small", "slow"]);
+    assert_eq!(chat(&gw, &seller, "small", None).await.0, 403);
 }
 
 #[tokio::test]

@@ -182,7 +182,7 @@ pub async fn explain(
         .authorize_data(&user.name, &user.groups, action, model, &facts);
     Ok(Json(Explanation {
         decision: if decision.permits() { "allow" } else { "deny" },
-        policies: decision.policies,
+        policies: decision.deciding().to_vec(),
         errors: decision.errors,
         user: user.name,
         groups: user.groups,

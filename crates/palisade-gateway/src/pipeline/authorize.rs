@@ -19,7 +19,7 @@ pub fn run(
     estimated_tokens: u64,
 ) -> Result<(), GatewayError> {
     let decision = decide(state, ctx, route, action, estimated_tokens);
-    ctx.policies.clone_from(&decision.policies);
+    ctx.policies = decision.deciding().to_vec();
     // Fail closed: any evaluation error denies (`Decision::permits`).
     if decision.permits() {
         return Ok(());
@@ -31,21 +31,18 @@ pub fn run(
     Err(GatewayError::AccessDenied {
         model: route.name.to_string(),
         policies: if state.explain_denials {
-            decision.policies
+            decision.deciding().to_vec()
         } else {
             Vec::new()
         },
     })
 }
 
-/// Whether the model is visible in `GET /v1/models`: listable, and usable for chat or
-/// embeddings.
+/// Whether the model is visible in `GET /v1/models`: what `list_models` decides, as
+/// docs/policies.md says and explain answers (a model refused for chat at night still
+/// lists; a policy that should hide it refuses `list_models` too).
 pub fn visible(state: &GatewayState, ctx: &RequestCtx, route: &ModelRoute) -> bool {
-    let allowed = |action| {
-        let d = decide(state, ctx, route, action, 0);
-        d.allowed && d.errors.is_empty()
-    };
-    allowed(DataAction::ListModels) && (allowed(DataAction::Chat) || allowed(DataAction::Embed))
+    decide(state, ctx, route, DataAction::ListModels, 0).permits()
 }
 
 fn decide(
@@ -60,6 +57,7 @@ fn decide(
             allowed: false,
             policies: Vec::new(),
             errors: Vec::new(),
+            failed: Vec::new(),
         };
     };
     let facts = RequestFacts {

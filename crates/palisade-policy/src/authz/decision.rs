@@ -16,6 +16,8 @@ pub struct Decision {
     /// Policies that failed to evaluate (they are skipped, as Cedar does), and any
     /// failure to build the request itself (which denies).
     pub errors: Vec<String>,
+    /// The names of the policies in `errors`.
+    pub failed: Vec<String>,
 }
 
 impl Decision {
@@ -26,11 +28,24 @@ impl Decision {
         self.allowed && self.errors.is_empty()
     }
 
+    /// The policies a refusal, a record or an explanation should name as deciding: the
+    /// permits when it [`Decision::permits`]; the forbids that matched, when one did;
+    /// otherwise the policies that failed to evaluate (a permit matched, but an erroring
+    /// policy denied — naming the permit would blame the wrong one).
+    pub fn deciding(&self) -> &[String] {
+        if self.permits() || (!self.allowed && !self.policies.is_empty()) {
+            &self.policies
+        } else {
+            &self.failed
+        }
+    }
+
     /// A deny that names no policy: used when the request itself could not be built.
     pub(crate) fn failed(error: String) -> Self {
         Decision {
             allowed: false,
             policies: Vec::new(),
+            failed: Vec::new(),
             errors: vec![error],
         }
     }

@@ -154,6 +154,7 @@ impl PolicyEngine {
         let mut permits = Vec::new();
         let mut forbids = Vec::new();
         let mut errors = Vec::new();
+        let mut failed = Vec::new();
         for bucket in buckets.candidates(&prepared.principal, &prepared.groups, resource) {
             permits.extend(bucket.permits.iter().map(|id| set.name(id)));
             forbids.extend(bucket.forbids.iter().map(|id| set.name(id)));
@@ -172,6 +173,7 @@ impl PolicyEngine {
             }
             errors.extend(diagnostics.errors().map(|e| match e {
                 AuthorizationError::PolicyEvaluationError(e) => {
+                    failed.push(set.name(e.policy_id()));
                     format!("policy \"{}\": {}", set.name(e.policy_id()), e.inner())
                 }
             }));
@@ -179,10 +181,13 @@ impl PolicyEngine {
         let allowed = forbids.is_empty() && !permits.is_empty();
         let mut policies = if allowed { permits } else { forbids };
         policies.sort_unstable();
+        failed.sort_unstable();
+        failed.dedup();
         Decision {
             allowed,
             policies,
             errors,
+            failed,
         }
     }
 }

@@ -113,7 +113,8 @@ fn undecided_requests_are_denied_with_no_policy_named() {
         Decision {
             allowed: false,
             policies: vec![],
-            errors: vec![]
+            errors: vec![],
+            failed: vec![]
         }
     );
 }
@@ -285,6 +286,9 @@ fn evaluation_errors_name_the_policy_and_the_policy_is_skipped() {
         "a forbid that errors is skipped, as Cedar does: {d:?}"
     );
     assert_eq!(d.policies, vec!["all"]);
+    // It denies, though (fail closed), and the erroring forbid is what decided.
+    assert!(!d.permits());
+    assert_eq!(d.deciding(), ["overflowing"]);
     assert_eq!(d.errors.len(), 1);
     assert!(
         d.errors[0].starts_with("policy \"overflowing\": "),

@@ -111,6 +111,7 @@ impl Reference {
         policies.sort();
         Decision {
             allowed: response.decision() == CedarDecision::Allow,
+            failed: Vec::new(),
             policies,
             errors: response
                 .diagnostics()
