@@ -101,6 +101,10 @@ pub fn spawn_policy_reload_on_sighup(
                     tracing::info!("SIGHUP: no policy file configured; nothing to reload");
                     continue;
                 };
+                // Not in the middle of a `PUT /admin/v1/policies`: one change at a time.
+                let _writing = palisade_admin::handlers::policies::POLICY_WRITES
+                    .lock()
+                    .await;
                 match std::fs::read_to_string(path)
                     .map_err(|e| e.to_string())
                     .and_then(|s| engine.replace(&s).map_err(|e| e.to_string()))

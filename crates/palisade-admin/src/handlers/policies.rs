@@ -21,8 +21,9 @@ use crate::error::AdminError;
 use crate::state::AdminState;
 use palisade_audit::Change;
 
-/// Serializes policy replacements (file write, then swap) within the process.
-static POLICY_WRITES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+/// Serializes policy replacements within the process: a `PUT` (file write, then swap)
+/// and a SIGHUP reload (file read, then swap).
+pub static POLICY_WRITES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 #[derive(Serialize)]
 
@@ -59,7 +60,6 @@ pub async fn put(
     body: String,
 ) -> Result<(Extension<Change>, Json<PolicyView>), AdminError> {
     admin.require(&state, AdminAction::ManagePolicies)?;
-    let before = fingerprint(&view(&state));
     let source = match serde_json::from_str::<serde_json::Value>(&body) {
         Ok(serde_json::Value::Object(o)) => o
             .get("source")
@@ -91,8 +91,16 @@ pub async fn put(
     );
     let now = unix_now();
     let someone_can = admins.iter().any(|id| {
+        // From the caller's own address: a set that only refuses some addresses must
+        // leave this one able to undo it.
         candidate
-            .authorize_admin(id, "admin", AdminAction::ManagePolicies, None, now)
+            .authorize_admin(
+                id,
+                "admin",
+                AdminAction::ManagePolicies,
+                admin.client_ip,
+                now,
+            )
             .permits()
     });
     if !someone_can {
@@ -100,8 +108,15 @@ pub async fn put(
             "the new set lets no admin token (role admin) perform manage_policies; it would lock policy management out".into(),
         ));
     }
-    // One change at a time: the file and the running set must hold the same winner.
+    // One change at a time (a SIGHUP reload included): the file and the running set
+    // must hold the same winner, and `before` is the set this change replaces.
     let _writing = POLICY_WRITES.lock().await;
+    let before = fingerprint(&view(&state));
+    if state.policy_file.is_none() {
+        tracing::warn!(
+            "policies changed with no policy.file configured: the change lasts until this instance restarts"
+        );
+    }
     if let Some(file) = &state.policy_file {
         write_atomically(file, &source)
             .map_err(|e| AdminError::Store(format!("cannot write {}: {e}", file.display())))?;
