@@ -316,6 +316,18 @@ async fn request_protection_bounds_max_tokens_and_messages() {
         .unwrap();
     assert_eq!(resp.status(), 400);
     assert_eq!(error_field(resp, "param").await, "max_tokens");
+    // Both fields sent: each is bounded (an upstream may read either).
+    let resp = gw
+        .chat(
+            &key,
+            json!({"model": "sim", "messages": user_message("hi"),
+                   "max_completion_tokens": 1, "max_tokens": 500000}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    assert_eq!(error_field(resp, "param").await, "max_tokens");
     let many: Vec<Value> = (0..4)
         .map(|_| json!({"role": "user", "content": "x"}))
         .collect();

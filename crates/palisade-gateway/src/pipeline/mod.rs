@@ -63,10 +63,11 @@ pub async fn chat(
         record::begin_capture(&state, &mut ctx, &route, &bytes, req.user.as_deref());
         let (req, prompt_tokens) = offload::read(bytes.len(), req, tokens::chat_prompt).await?;
         ctx.prompt_estimate = prompt_tokens;
-        // Every one of `n` choices may run to the cap: the client's, else the one the
-        // provider sends for it, else the configured assumption.
+        // Every one of `n` choices may run to the cap: the client's (the larger, if it
+        // sent both fields), else the one the provider sends for it, else the
+        // configured assumption.
         let output_cap = req
-            .output_cap()
+            .largest_output_cap()
             .or_else(|| route.provider.default_output_cap())
             .unwrap_or(state.server.default_output_tokens)
             .saturating_mul(req.choices());

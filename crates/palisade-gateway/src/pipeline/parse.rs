@@ -35,14 +35,14 @@ pub fn chat(state: &GatewayState, body: &[u8]) -> Result<ChatRequest, GatewayErr
             Some("messages"),
         ));
     }
-    if let Some(cap) = req.output_cap()
-        && cap > state.server.max_output_tokens
-    {
-        let param = if req.max_completion_tokens.is_some() {
-            "max_completion_tokens"
-        } else {
-            "max_tokens"
-        };
+    // Each field on its own: an upstream may read either.
+    for (param, cap) in [
+        ("max_completion_tokens", req.max_completion_tokens),
+        ("max_tokens", req.max_tokens),
+    ] {
+        if cap.is_none_or(|cap| cap <= state.server.max_output_tokens) {
+            continue;
+        }
         return Err(GatewayError::invalid(
             format!(
                 "`{param}` may be at most {}.",

@@ -94,6 +94,15 @@ impl ChatRequest {
         out
     }
 
+    /// The largest output cap the request carries: an upstream may honour either field,
+    /// and a request may send both, differently — estimates and limits take the larger.
+    pub fn largest_output_cap(&self) -> Option<u64> {
+        match (self.max_tokens, self.max_completion_tokens) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
     /// How many choices the client asked for (`n`, default 1): each one is generated,
     /// and billed, up to the output cap.
     pub fn choices(&self) -> u64 {
