@@ -26,6 +26,8 @@ pub struct AdminState {
     pub policy_file: Option<PathBuf>,
     pub limiter: Arc<Limiter>,
     pub models: Vec<ModelAttrs>,
+    /// Each model alias → the model's name (explain accepts what clients send).
+    pub model_aliases: std::collections::HashMap<String, String>,
     /// The audit ledger (`None` when `audit.enabled = false`).
     pub audit: Option<palisade_audit::Ledger>,
 }

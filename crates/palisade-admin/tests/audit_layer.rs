@@ -72,6 +72,7 @@ async fn server(audit: bool) -> Server {
                 .unwrap(),
         ),
         models: Vec::new(),
+        model_aliases: Default::default(),
         audit: ledger.clone(),
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

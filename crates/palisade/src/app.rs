@@ -114,6 +114,11 @@ pub async fn start(
         policy_file: config.policy.file.clone(),
         limiter,
         models: access::model_attrs(config),
+        model_aliases: config
+            .models
+            .iter()
+            .flat_map(|m| m.aliases.iter().map(|a| (a.clone(), m.name.clone())))
+            .collect(),
         audit: ledger.clone(),
     });
     let reloader = access::spawn_policy_reload_on_sighup(policy, config.policy.file.clone());

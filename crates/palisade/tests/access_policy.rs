@@ -38,6 +38,7 @@ tier = "standard"
 name = "frontier"
 provider = "sim"
 tier = "frontier"
+aliases = ["frontier-latest"]
 [[models]]
 name = "old"
 provider = "sim"
@@ -369,6 +370,10 @@ async fn explain_names_the_deciding_policies() {
     assert_eq!(out["policies"], json!(["research-frontier"]));
     let out = explain(json!({"user": "rita", "model": "frontier"})).await;
     assert_eq!(out["decision"], "deny");
+    assert_eq!(out["policies"], json!(["frontier-needs-purpose"]));
+    // An alias is explained as the model it stands for, as the data plane decides it.
+    let out = explain(json!({"user": "rita", "model": "frontier-latest"})).await;
+    assert_eq!(out["model"], "frontier");
     assert_eq!(out["policies"], json!(["frontier-needs-purpose"]));
 }
 

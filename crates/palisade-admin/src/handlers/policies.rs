@@ -176,10 +176,12 @@ pub async fn explain(
         .find_user(&req.user)
         .await?
         .ok_or_else(|| AdminError::NotFound(format!("user `{}`", req.user)))?;
+    // An alias is the model it stands for, as on the data plane.
+    let name = state.model_aliases.get(&req.model).unwrap_or(&req.model);
     let model = state
         .models
         .iter()
-        .find(|m| m.name == req.model)
+        .find(|m| &m.name == name)
         .ok_or_else(|| AdminError::NotFound(format!("model `{}`", req.model)))?;
     let action = match req.action.as_deref().unwrap_or("chat") {
         "chat" => DataAction::Chat,
@@ -195,12 +197,18 @@ pub async fn explain(
     let decision = state
         .policy
         .authorize_data(&user.name, &user.groups, action, model, &facts);
+    // Group memberships are identity data: shown to a caller who may read identities.
+    let groups = if admin.require(&state, AdminAction::ReadIdentities).is_ok() {
+        user.groups
+    } else {
+        Vec::new()
+    };
     Ok(Json(Explanation {
         decision: if decision.permits() { "allow" } else { "deny" },
         policies: decision.deciding().to_vec(),
         errors: decision.errors,
         user: user.name,
-        groups: user.groups,
+        groups,
         model: model.name.clone(),
         action: action.as_str(),
     }))
