@@ -86,6 +86,7 @@ async fn server(audit: bool) -> Server {
         shutdown_grace: Duration::from_secs(10),
         tls: None,
         max_connections_per_ip: 64,
+        trusted_proxies: Vec::new(),
         max_connections: 1024,
     };
     let mut until = stopped;

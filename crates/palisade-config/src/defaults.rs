@@ -63,6 +63,7 @@ request_timeout_ms = 600000        # whole request, streams included
 shutdown_grace_ms = 30000          # in-flight requests finish on SIGTERM
 key_cache_ttl_ms = 1000            # how long a verified key is trusted before re-reading the store
 metrics_require_auth = true        # /metrics needs an admin token (any role)
+trusted_proxies = []               # load balancers whose X-Forwarded-For names the client (CIDRs)
 max_output_tokens = 128000         # largest max_tokens a request may ask for
 default_output_tokens = 1024       # output assumed for limits/policy when a request sets no max_tokens
 max_messages = 2048                # most messages in one chat request

@@ -40,6 +40,8 @@ pub struct RawServer {
     pub shutdown_grace_ms: Option<u64>,
     pub key_cache_ttl_ms: Option<u64>,
     pub metrics_require_auth: Option<bool>,
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
     pub tls: Option<RawTls>,
     pub max_output_tokens: Option<u64>,
     pub default_output_tokens: Option<u64>,

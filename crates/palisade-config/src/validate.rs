@@ -61,6 +61,9 @@ pub struct ServerConfig {
     pub shutdown_grace: Duration,
     pub key_cache_ttl: Duration,
     pub metrics_require_auth: bool,
+    /// Proxies (load balancers) whose `X-Forwarded-For` names the client on the data
+    /// plane; empty: the connection's peer is the client.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// When set, both listeners speak HTTPS only.
     pub tls: Option<TlsFiles>,
     /// Largest `max_tokens` a request may ask for.
@@ -315,6 +318,22 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
         shutdown_grace: Duration::from_millis(s.shutdown_grace_ms.unwrap_or(d::SHUTDOWN_GRACE_MS)),
         key_cache_ttl: Duration::from_millis(s.key_cache_ttl_ms.unwrap_or(d::KEY_CACHE_TTL_MS)),
         metrics_require_auth: s.metrics_require_auth.unwrap_or(true),
+        trusted_proxies: s
+            .trusted_proxies
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                // A bare address is a network of one.
+                p.parse::<ipnet::IpNet>()
+                    .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| {
+                        invalid(
+                            format!("server.trusted_proxies[{i}]"),
+                            format!("`{p}` is not an address or CIDR network"),
+                        )
+                    })
+            })
+            .collect::<Result<_, _>>()?,
         max_output_tokens: positive_u64(
             "server.max_output_tokens",
             s.max_output_tokens.unwrap_or(d::MAX_OUTPUT_TOKENS),

@@ -8,6 +8,7 @@
 pub mod abuse;
 pub mod context;
 pub mod error;
+pub mod forwarded;
 pub mod idle;
 pub mod pipeline;
 pub mod routes;

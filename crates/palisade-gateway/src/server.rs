@@ -39,6 +39,9 @@ pub struct ListenerLimits {
     pub shutdown_grace: Duration,
     pub tls: Option<TlsAcceptor>,
     pub max_connections_per_ip: usize,
+    /// Proxies exempt from `max_connections_per_ip` (a load balancer carries everyone's
+    /// connections); `max_connections` still bounds them.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Open connections from all clients together; beyond it, new ones are closed at once
     /// (before the process runs out of file descriptors).
     pub max_connections: usize,
@@ -88,10 +91,12 @@ pub async fn serve(
                     tracing::debug!("connection limit reached (server.max_connections)");
                     continue;
                 };
-                let Some(slot) = slots.acquire(peer.ip()) else {
+                let proxy = limits.trusted_proxies.iter().any(|net| net.contains(&peer.ip()));
+                let slot = if proxy { None } else { slots.acquire(peer.ip()) };
+                if slot.is_none() && !proxy {
                     tracing::debug!(client = %peer.ip(), "too many connections from one address");
                     continue;
-                };
+                }
                 let _ = stream.set_nodelay(true);
                 connections.spawn(connection((permit, slot), stream, peer, router.clone(), builder.clone(), limits.clone(), graceful.watcher()));
             }
@@ -114,7 +119,7 @@ pub async fn serve(
 
 /// One connection: TLS handshake if configured (bounded in time), then HTTP.
 async fn connection(
-    _held: (OwnedSemaphorePermit, ConnectionSlot),
+    _held: (OwnedSemaphorePermit, Option<ConnectionSlot>),
     stream: TcpStream,
     peer: SocketAddr,
     router: Router,

@@ -152,6 +152,7 @@ pub async fn start(
         shutdown_grace: config.server.shutdown_grace,
         tls,
         max_connections_per_ip: config.server.max_connections_per_ip,
+        trusted_proxies: config.server.trusted_proxies.clone(),
         max_connections: config.server.max_connections,
     };
     let (stop, stopped) = watch::channel(false);

@@ -419,3 +419,48 @@ async fn a_set_that_locks_out_policy_management_is_refused() {
         "the remaining admin token manages policies"
     );
 }
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_forwarded_client_is_the_client() {
+    // Only the office range may chat. Behind a load balancer (here: loopback, trusted),
+    // the client is the address it forwards; anyone else's X-Forwarded-For is ignored.
+    let office = r#"
+@id("all") permit(principal, action, resource is Palisade::Model);
+@id("office-only") forbid(principal, action == Palisade::Action::"chat", resource)
+unless { context has client_ip && context.client_ip.isInRange(ip("203.0.113.0/24")) };
+"#;
+    let start_with = |server: &'static str| async move {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("policies.cedar");
+        std::fs::write(&file, policies(office)).unwrap();
+        let rest = format!("[policy]\nfile = \"{}\"\n{MODELS}", file.display());
+        Gateway::start_with(dir, server, &rest, "http", reqwest::Client::new()).await
+    };
+    let from = |gw: &Gateway, key: &str, xff: &str| {
+        gw.chat(
+            key,
+            json!({"model": "small", "messages": user_message("hi")}),
+        )
+        .header("x-forwarded-for", xff)
+    };
+
+    let behind = start_with("trusted_proxies = [\"127.0.0.1\"]").await;
+    let key = behind.api_key().await;
+    let status =
+        |r: reqwest::RequestBuilder| async move { r.send().await.unwrap().status().as_u16() };
+    assert_eq!(status(from(&behind, &key, "203.0.113.7")).await, 200);
+    assert_eq!(status(from(&behind, &key, "198.51.100.1")).await, 403);
+    // A client that adds its own entry in front of the proxy's does not get in.
+    assert_eq!(
+        status(from(&behind, &key, "203.0.113.7, 198.51.100.1")).await,
+        403
+    );
+
+    let direct = start_with("").await;
+    let key = direct.api_key().await;
+    assert_eq!(
+        status(from(&direct, &key, "203.0.113.7")).await,
+        403,
+        "without trusted proxies the header is not believed"
+    );
+}
