@@ -142,10 +142,7 @@ async fn a_redis_behind_tls_is_reached_with_rediss() {
     // in clear: `rediss://` speaks TLS, checking the server against the trust store
     // (`SSL_CERT_FILE` here: the test's self-signed certificate).
     let dir = tempfile::tempdir().unwrap();
-    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
-    let (cert, key) = (dir.path().join("redis.crt"), dir.path().join("redis.key"));
-    std::fs::write(&cert, certified.cert.pem()).unwrap();
-    std::fs::write(&key, certified.key_pair.serialize_pem()).unwrap();
+    let (cert, key, _) = common::localhost_cert(dir.path(), "redis");
     let redis = RedisHarness::start_tls(cert.clone(), key).await.unwrap();
     let url = redis.tls_url().unwrap();
     let gw_dir = tempfile::tempdir().unwrap();

@@ -16,11 +16,8 @@ const SIM: &str = "[[providers]]\nname = \"sim\"\nkind = \"simulated\"\n[[models
 #[tokio::test]
 async fn both_listeners_serve_https_and_refuse_plain_http() {
     let dir = tempfile::tempdir().unwrap();
-    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
-    let (cert, key) = (dir.path().join("tls.crt"), dir.path().join("tls.key"));
-    std::fs::write(&cert, certified.cert.pem()).unwrap();
-    std::fs::write(&key, certified.key_pair.serialize_pem()).unwrap();
-    let root = reqwest::Certificate::from_pem(certified.cert.pem().as_bytes()).unwrap();
+    let (cert, key, pem) = common::localhost_cert(dir.path(), "tls");
+    let root = reqwest::Certificate::from_pem(pem.as_bytes()).unwrap();
     let http = reqwest::Client::builder()
         .add_root_certificate(root)
         .timeout(Duration::from_secs(20))

@@ -7,7 +7,7 @@
 
 use std::io::Read;
 use std::net::TcpListener;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -329,6 +329,20 @@ pub fn audit_verify_cli(store_url: &str, public_key: &std::path::Path) -> (Optio
     let out = std::fs::read_to_string(&out_path).unwrap_or_default();
     let err = std::fs::read_to_string(&err_path).unwrap_or_default();
     (code, format!("{out}{err}"))
+}
+
+/// A self-signed certificate for `localhost`, written to `dir` as `<name>.crt` and
+/// `<name>.key` (PEM): their paths and the certificate's PEM (to trust it).
+pub fn localhost_cert(dir: &Path, name: &str) -> (PathBuf, PathBuf, String) {
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()])
+        .expect("self-signed certificate");
+    let (cert, key) = (
+        dir.join(format!("{name}.crt")),
+        dir.join(format!("{name}.key")),
+    );
+    std::fs::write(&cert, certified.cert.pem()).expect("write certificate");
+    std::fs::write(&key, certified.key_pair.serialize_pem()).expect("write key");
+    (cert, key, certified.cert.pem())
 }
 
 /// Waits for `child` to exit, at most `limit` (then kills it): its exit code, `None` when
