@@ -195,10 +195,7 @@ pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
 /// included) and the models' names are read, so a CI job without the gateway's secrets
 /// can scan with its profiles.
 pub fn load_scan_section(path: &Path) -> Result<crate::ScanConfig, ConfigError> {
-    let text = read(path)?;
-    let raw: RawConfig = toml::from_str(&text).map_err(|e| ConfigError::Syntax(e.to_string()))?;
-    let mut table: toml::Table =
-        toml::from_str(&text).map_err(|e| ConfigError::Syntax(e.to_string()))?;
+    let (raw, mut table) = checked_table(&read(path)?)?;
     let mut scan = table
         .remove("scan")
         .unwrap_or_else(|| toml::Value::Table(toml::Table::new()));
@@ -225,10 +222,7 @@ fn read(path: &Path) -> Result<String, ConfigError> {
 /// Parses and validates config text, resolving `${ENV}` references in every string value
 /// with `env` (an unset variable is an error naming the key that referenced it).
 pub fn parse_str(text: &str, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-    // Read once as written, for errors with line numbers and key names.
-    let _: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Syntax(e.to_string()))?;
-    let mut table: toml::Table =
-        toml::from_str(text).map_err(|e| ConfigError::Syntax(e.to_string()))?;
+    let (_, mut table) = checked_table(text)?;
     master_key_is_a_reference(&table)?;
     for (key, value) in table.iter_mut() {
         expand_all(key, value, &env)?;
@@ -237,6 +231,15 @@ pub fn parse_str(text: &str, env: impl Fn(&str) -> Option<String>) -> Result<Con
         .try_into()
         .map_err(|e: toml::de::Error| ConfigError::Syntax(e.to_string()))?;
     validate(raw)
+}
+
+/// The file as written, checked against the schema (errors with line numbers and key
+/// names), and as a TOML table whose strings can then be expanded.
+fn checked_table(text: &str) -> Result<(RawConfig, toml::Table), ConfigError> {
+    let syntax = |e: toml::de::Error| ConfigError::Syntax(e.to_string());
+    let raw: RawConfig = toml::from_str(text).map_err(syntax)?;
+    let table: toml::Table = toml::from_str(text).map_err(syntax)?;
+    Ok((raw, table))
 }
 
 /// `audit.master_key` holds the key itself once expanded: as written, it must be an
