@@ -22,6 +22,17 @@ fn config(base_url: &str) -> String {
     )
 }
 
+/// The whole body of a streamed chat request.
+async fn streamed_body(gw: &Gateway, key: &str, body: Value) -> String {
+    gw.chat(key, body)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 /// The text and finish reason of an SSE chat stream, and its last usage.
 fn stream_text(body: &str) -> (String, Option<String>, Value) {
     let (mut text, mut finish, mut usage) = (String::new(), None, Value::Null);
@@ -70,18 +81,13 @@ async fn an_anthropic_model_answers_chat_completions_through_the_gateway() {
     assert_eq!(seen[0].api_key.as_deref(), Some("sk-ant-gateway-test"));
     assert_eq!(seen[0].body["model"], "claude-text");
 
-    let text = gw
-        .chat(
-            &key,
-            json!({"model": "claude-stream", "stream": true, "stream_options": {"include_usage": true},
-                   "messages": user_message("hi")}),
-        )
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = streamed_body(
+        &gw,
+        &key,
+        json!({"model": "claude-stream", "stream": true, "stream_options": {"include_usage": true},
+               "messages": user_message("hi")}),
+    )
+    .await;
     let (streamed, finish, usage) = stream_text(&text);
     assert_eq!(streamed, "Once upon a time.");
     assert_eq!(finish.as_deref(), Some("stop"));
@@ -94,17 +100,12 @@ async fn the_streamed_answer_of_an_anthropic_model_is_scanned() {
     let (url, _mock) = start_mock().await;
     let gw = Gateway::start("", &config(&url)).await;
     let key = gw.api_key().await;
-    let text = gw
-        .chat(
-            &key,
-            json!({"model": "claude-email", "stream": true, "messages": user_message("hi")}),
-        )
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = streamed_body(
+        &gw,
+        &key,
+        json!({"model": "claude-email", "stream": true, "messages": user_message("hi")}),
+    )
+    .await;
     let (streamed, finish, _) = stream_text(&text);
     assert_eq!(streamed, "Write to [REDACTED_EMAIL] today.", "{text}");
     assert_eq!(finish.as_deref(), Some("stop"));

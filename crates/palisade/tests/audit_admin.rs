@@ -80,6 +80,17 @@ async fn get(gw: &Gateway, token: &str, path: &str) -> (u16, Value) {
     (status, body)
 }
 
+/// A chat request to the simulated model with `text` as the user message.
+async fn say(gw: &Gateway, key: &str, text: &str) -> reqwest::Response {
+    gw.chat(
+        key,
+        json!({"model": "sim", "messages": [{"role": "user", "content": text}]}),
+    )
+    .send()
+    .await
+    .unwrap()
+}
+
 /// The id part of a `pat_<id>_<secret>` admin token.
 fn token_id(token: &str) -> String {
     token.split('_').nth(1).unwrap().to_owned()
@@ -974,14 +985,7 @@ async fn verify(dir: &Path, args: &[&str]) -> (Option<i32>, String, String) {
 async fn the_cli_verifies_exports_and_keeps_checkpoints() {
     let gw = start().await;
     let key = gw.key_for("carol", &[]).await;
-    let resp = gw
-        .chat(
-            &key,
-            json!({"model": "sim", "messages": [{"role": "user", "content": "hi"}]}),
-        )
-        .send()
-        .await
-        .unwrap();
+    let resp = say(&gw, &key, "hi").await;
     assert_eq!(resp.status(), 200);
     let dir = gw.dir.path().to_owned();
 
@@ -1285,14 +1289,7 @@ async fn a_log_with_checkpoints_never_gets_a_new_signing_key() {
     // two keys and verified with neither. The start is refused instead.
     let mut gw = start().await;
     let key = gw.api_key().await;
-    let resp = gw
-        .chat(
-            &key,
-            json!({"model": "sim", "messages": [{"role": "user", "content": "hi"}]}),
-        )
-        .send()
-        .await
-        .unwrap();
+    let resp = say(&gw, &key, "hi").await;
     assert_eq!(resp.status(), 200);
     assert_eq!(gw.terminate(), Some(0), "a clean stop writes a checkpoint");
     let dir = gw.into_dir();
@@ -1336,14 +1333,7 @@ async fn the_master_key_is_rotated_and_old_content_still_opens() {
     // go and captured content still opens.
     let gw = start().await;
     let key = gw.api_key().await;
-    let resp = gw
-        .chat(
-            &key,
-            json!({"model": "sim", "messages": [{"role": "user", "content": "the rotation canary"}]}),
-        )
-        .send()
-        .await
-        .unwrap();
+    let resp = say(&gw, &key, "the rotation canary").await;
     let request_id = resp.headers()["x-request-id"].to_str().unwrap().to_owned();
     let seq = record_of(&gw, &request_id).await["seq"].as_u64().unwrap();
     assert!(
