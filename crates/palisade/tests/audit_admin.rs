@@ -80,6 +80,13 @@ async fn get(gw: &Gateway, token: &str, path: &str) -> (u16, Value) {
     (status, body)
 }
 
+/// Stops `gw` (a clean exit, which signs a final checkpoint) and hands back its
+/// directory, to start again on the same store and key files.
+fn stopped(mut gw: Gateway) -> tempfile::TempDir {
+    assert_eq!(gw.terminate(), Some(0), "{}", gw.logs());
+    gw.into_dir()
+}
+
 /// A chat request to the simulated model with `text` as the user message.
 async fn say(gw: &Gateway, key: &str, text: &str) -> reqwest::Response {
     gw.chat(
@@ -1342,9 +1349,7 @@ async fn the_master_key_is_rotated_and_old_content_still_opens() {
             .to_string()
             .contains("rotation canary")
     );
-    let mut gw = gw;
-    assert_eq!(gw.terminate(), Some(0));
-    let dir = gw.into_dir();
+    let dir = stopped(gw);
     std::fs::rename(
         dir.path().join("palisade-master.key"),
         dir.path().join("old-master.key"),
@@ -1365,9 +1370,7 @@ async fn the_master_key_is_rotated_and_old_content_still_opens() {
             .to_string()
             .contains("rotation canary")
     );
-    let mut gw = gw;
-    assert_eq!(gw.terminate(), Some(0));
-    let dir = gw.into_dir();
+    let dir = stopped(gw);
 
     // The old key is gone: the content still opens under the new one alone.
     std::fs::remove_file(dir.path().join("old-master.key")).unwrap();
