@@ -57,6 +57,47 @@ fn cases() -> Vec<(&'static str, String, &'static str)> {
             "T7#qLm2!pR9z",
         ),
         (
+            // No `T3BlbkFJ` marker, so not the gitleaks rule's shape.
+            "palisade:openai-project-key",
+            "key: sk-proj-Q7x2Kq9LmT4vW8zN3bC6dF1hJ5pS0aYuE2iOw_Rk8Gd-Ht3Lz6. Thanks".into(),
+            "sk-proj-Q7x2Kq9LmT4vW8zN3bC6dF1hJ5pS0aYuE2iOw_Rk8Gd-Ht3Lz6",
+        ),
+        (
+            "palisade:sk-api-key",
+            "DEEPSEEK_API_KEY=sk-4f9a2c7e1b8d3f6a0c5e9b2d7f1a4c8e ok".into(),
+            "sk-4f9a2c7e1b8d3f6a0c5e9b2d7f1a4c8e",
+        ),
+        (
+            "palisade:anthropic-key",
+            "(sk-ant-api03-Xq7LmN2pR9sT4vW8yZ3bC6dF1hJ5kP0aYuE2iO-Rk8Gd)".into(),
+            "sk-ant-api03-Xq7LmN2pR9sT4vW8yZ3bC6dF1hJ5kP0aYuE2iO-Rk8Gd",
+        ),
+        (
+            "palisade:openrouter-key",
+            "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 used".into(),
+            "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",
+        ),
+        (
+            "palisade:groq-key",
+            "GROQ_API_KEY=gsk_Q7x2Kq9LmT4vW8zN3bC6dF1hJ5pS0aYuE2iOwRk8GdHt3Lz6Vb".into(),
+            "gsk_Q7x2Kq9LmT4vW8zN3bC6dF1hJ5pS0aYuE2iOwRk8GdHt3Lz6Vb",
+        ),
+        (
+            "palisade:xai-key",
+            "xai-Q7x2Kq9LmT4vW8zN3bC6dF1hJ5pS0aYuE2iOwRk8GdHt3Lz6VbN4mC7xZ1qW5eR9tY3uI".into(),
+            "xai-Q7x2Kq9LmT4vW8zN3bC6dF1hJ5pS0aYuE2iOwRk8GdHt3Lz6VbN4mC7xZ1qW5eR9tY3uI",
+        ),
+        (
+            "palisade:replicate-key",
+            "token r8_Q7x2Kq9LmT4vW8zN3bC6dF1hJ5pS0aYuE2iOw".into(),
+            "r8_Q7x2Kq9LmT4vW8zN3bC6dF1hJ5pS0aYuE2iOw",
+        ),
+        (
+            "palisade:langsmith-key",
+            "LANGSMITH_API_KEY=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".into(),
+            "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",
+        ),
+        (
             // palisade:password-assignment finds the same span; identical spans
             // collapse to one finding (highest score, then load order).
             "gitleaks:generic-api-key",
@@ -119,6 +160,8 @@ fn placeholders_and_prose_are_not_secrets() {
         "password: ********",
         "Set the API key in your settings, then rotate the token monthly.",
         "My secret is that I love pineapple pizza.",
+        "export OPENAI_API_KEY=sk-proj-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+        "Keys look like sk-... or sk-ant-api03-...; the task-based risk-free desk-sharing plan.",
     ] {
         assert!(detect(text).is_empty(), "{text:?}: {:?}", detect(text));
     }
