@@ -261,6 +261,11 @@ impl ContextIndex {
             {
                 continue;
             }
+            // A negative word speaks for its own sentence only: "the next release.
+            // Requests from 203.0.113.7 were blocked" is an address, not a version.
+            if negative && ends_sentence(&window[mat.end()..]) {
+                continue;
+            }
             // Later matches are nearer; LeftmostLongest yields them in order.
             nearest = Some((mat.end(), negative));
         }
@@ -276,6 +281,17 @@ impl ContextIndex {
             None => Evidence::default(),
         }
     }
+}
+
+/// Whether `gap`, the text between a context word and a candidate, ends a sentence and
+/// starts another: `.`, `?` or `!` and white space, then a word before the candidate.
+/// `Order no. 4111…` and `Ver. 1.2.3.4` do not (nothing between the stop and the value).
+fn ends_sentence(gap: &[u8]) -> bool {
+    gap.windows(2).enumerate().any(|(i, w)| {
+        matches!(w[0], b'.' | b'?' | b'!')
+            && w[1].is_ascii_whitespace()
+            && gap[i + 2..].iter().any(u8::is_ascii_alphabetic)
+    })
 }
 
 /// Applies context to a base score; `None` means "do not report".

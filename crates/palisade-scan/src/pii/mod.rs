@@ -33,7 +33,9 @@
 //!   `call me`, `passport`, `DOB`, `geboren`…): `max(base + 0.10, 0.95)`, capped at 0.99;
 //! * negative context (`order`, `invoice`, `tracking`, `ISBN`, `version`, `ref`…):
 //!   `base − 0.35`, and the candidate is dropped below 0.5 (so phones, IPs and SSNs
-//!   vanish, checksummed values survive with a low score). E-mails ignore it.
+//!   vanish, checksummed values survive with a low score). E-mails ignore it. A
+//!   negative word counts only in the value's own sentence (`…the next release.
+//!   Requests from 203.0.113.7…` is an address); positive words count across.
 //! * context-required kinds emit only with positive context: `date_of_birth`,
 //!   `passport` (except MRZ), `drivers_license`, NL BSN, CA SIN, unformatted SSN,
 //!   compact Aadhaar, compact personnummer, phones without formatting.

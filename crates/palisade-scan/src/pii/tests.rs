@@ -166,6 +166,39 @@ fn card() {
 }
 
 #[test]
+fn negative_context_stays_in_its_sentence() {
+    // A version, model or tracking word in the sentence before does not hide the value.
+    for (text, kind, value) in [
+        (
+            "Plan the next release. Requests from 203.0.113.7 were blocked.",
+            "ip_address",
+            "203.0.113.7",
+        ),
+        (
+            "Which model is best? My IP is 198.51.100.23 today",
+            "ip_address",
+            "198.51.100.23",
+        ),
+        (
+            "I lost the tracking number! Call me at 020 7946 0958 please",
+            "phone",
+            "020 7946 0958",
+        ),
+    ] {
+        assert!(has(text, kind, value), "{text}");
+    }
+    // In its own sentence, or right after an abbreviation's stop, it still counts.
+    for (text, kind) in [
+        ("the release 203.0.113.7 is out", "ip_address"),
+        ("Ver. 203.0.113.7 shipped", "ip_address"),
+        ("Order no. 020 7946 0958", "phone"),
+        ("order: 020 7946 0958", "phone"),
+    ] {
+        assert!(none_of(text, kind), "{text}");
+    }
+}
+
+#[test]
 fn iban() {
     for ok in [
         "GB82 WEST 1234 5698 7654 32",
