@@ -13,7 +13,7 @@ use serde_json::Value;
 fn testdata() -> PathBuf {
     match std::env::var("PALISADE_SHARED_DIR") {
         Ok(dir) => Path::new(&dir).join("data/merkle/testdata"),
-        Err(_) => Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors/merkle/testdata"),
+        Err(_) => palisade_testkit::manifest_dir().join("tests/vectors/merkle/testdata"),
     }
 }
 

@@ -132,7 +132,9 @@ mod tests {
     /// Every file under `migrations/<backend>/` is embedded, in version order, with the
     /// name its version and description give, and the embedded SQL is that file's.
     fn check(dir: &str, set: &[Embedded]) {
-        let path = format!("{}/migrations/{dir}", env!("CARGO_MANIFEST_DIR"));
+        let path = palisade_testkit::manifest_dir()
+            .join("migrations")
+            .join(dir);
         let mut files: Vec<String> = std::fs::read_dir(&path)
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())
@@ -149,7 +151,7 @@ mod tests {
         );
         for (i, m) in set.iter().enumerate() {
             assert_eq!(m.version, i as i64 + 1, "versions must be 1, 2, 3...");
-            let on_disk = std::fs::read_to_string(format!("{path}/{}", embedded[i])).unwrap();
+            let on_disk = std::fs::read_to_string(path.join(&embedded[i])).unwrap();
             assert_eq!(on_disk, m.sql, "{} embeds another file", embedded[i]);
         }
     }

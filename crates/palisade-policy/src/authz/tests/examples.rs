@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use super::*;
 
 fn dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/policies")
+    palisade_testkit::manifest_dir().join("../../examples/policies")
 }
 
 fn example(name: &str) -> PolicyEngine {

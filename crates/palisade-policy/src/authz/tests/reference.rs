@@ -48,7 +48,7 @@ fn sets() -> Vec<(String, String)> {
         ("context".to_owned(), super::data::CONTEXT.to_owned()),
         ("hundred".to_owned(), super::bench::hundred_policies()),
     ];
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/policies");
+    let dir = palisade_testkit::manifest_dir().join("../../examples/policies");
     for entry in std::fs::read_dir(dir).expect("examples") {
         let path = entry.expect("entry").path();
         let text = std::fs::read_to_string(&path).expect("read");
