@@ -12,11 +12,13 @@
 //! development half (even lines, which may be looked at) and a held-out half (odd lines,
 //! only counted). Diagnostics, by environment variable: `LAB_CURVE` (metrics at fixed
 //! thresholds), `LAB_LIST` (flagged everyday prompts), `LAB_VAL` (worst validation
-//! rows), `LAB_SHOW=n` (top benign windows of long texts).
+//! rows), `LAB_SHOW=n` (top benign windows of long texts), `LAB_OOD` (flagged
+//! `--ood-benign` texts).
 //!
 //! `cargo run --release -p palisade-scan --example injection_lab -- --data <shared/data>
 //! --bench <corpus.jsonl> [--bits 17] [--chars 3-5] [--l2 1e-6,1e-5] [--epochs 10]
-//! [--lr 0.1] [--window 32] [--penalty 0,0.5] [--no-augment] [--folds 5] [--time]`
+//! [--lr 0.1] [--window 32] [--penalty 0,0.5] [--no-augment] [--no-prose | --prose-file <file>] [--no-punct]
+//! [--ood-benign <file>] [--folds 5] [--time]`
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod common;
@@ -54,6 +56,8 @@ struct Sets {
     multilingual: Vec<String>,
     bench: Vec<String>,
     everyday: Vec<String>,
+    /// Benign texts from elsewhere (`--ood-benign`, one per line), only counted.
+    ood: Vec<String>,
     long1: Vec<String>,
     long8: Vec<String>,
     tail: Vec<String>,
@@ -78,7 +82,18 @@ fn run() -> Result<(), String> {
     let mut augment_on = true;
     let mut folds = 5usize;
     let mut timing = false;
+    let mut prose = true;
+    let mut prose_file: Option<String> = None;
+    let mut ood = Vec::new();
     while let Some(flag) = it.next() {
+        if flag == "--no-punct" {
+            cfg.features.punctuation = false;
+            continue;
+        }
+        if flag == "--no-prose" {
+            prose = false;
+            continue;
+        }
         if flag == "--no-augment" {
             augment_on = false;
             continue;
@@ -103,6 +118,8 @@ fn run() -> Result<(), String> {
             "--window" => cfg.window = v.parse().map_err(|_| "window")?,
             "--penalty" => penalties = list(&v)?,
             "--folds" => folds = v.parse().map_err(|_| "folds")?,
+            "--ood-benign" => ood = lines(&read(&v)?),
+            "--prose-file" => prose_file = Some(v),
             other => return Err(format!("unknown argument {other}")),
         }
     }
@@ -142,9 +159,21 @@ fn run() -> Result<(), String> {
         multilingual,
         bench,
         everyday,
+        ood,
     };
-    let extra = if augment_on {
-        augment::all()
+    let extra = if augment_on && prose {
+        let mut base = augment::all_but_prose();
+        let rows = match &prose_file {
+            Some(f) => lines(&read(f)?)
+                .into_iter()
+                .map(|text| Example { text, label: false })
+                .collect(),
+            None => palisade_scan::injection::augment_prose::rows(),
+        };
+        base.extend(rows);
+        base
+    } else if augment_on {
+        augment::all_but_prose()
     } else {
         Vec::new()
     };
@@ -282,6 +311,17 @@ fn evaluate(
             for (t, p) in sets.everyday.iter().zip(prob(&se)) {
                 if p >= cv_t {
                     println!("  flagged everyday {p:.3}: {t}");
+                }
+            }
+        }
+        if !sets.ood.is_empty() {
+            let so = win(&sets.ood);
+            println!("ood benign flagged {}/{}", count(&so, cv_t), so.len());
+            if std::env::var("LAB_OOD").is_ok() {
+                for (t, p) in sets.ood.iter().zip(prob(&so)) {
+                    if p >= cv_t {
+                        println!("  flagged ood {p:.3}: {}", t.get(..160).unwrap_or(t));
+                    }
                 }
             }
         }

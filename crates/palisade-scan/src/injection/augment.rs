@@ -187,13 +187,23 @@ const ROLE_TASKS: &[&str] = &[
 ];
 
 /// Every project-written training row: [`benign_tasks`], [`benign_conversation`], the
-/// other languages' rows ([`super::augment_intl::rows`]) and English override and
-/// document-injection rows ([`super::augment_override::rows`]).
+/// other languages' rows ([`super::augment_intl::rows`]), English override and
+/// document-injection rows ([`super::augment_override::rows`]) and technical prose
+/// ([`super::augment_prose::rows`]).
 pub fn all() -> Vec<Example> {
     let mut out = benign_tasks();
     out.extend(benign_conversation());
     out.extend(super::augment_intl::rows());
     out.extend(super::augment_override::rows());
+    out.extend(super::augment_prose::rows());
+    out
+}
+
+/// [`all`] without the technical prose (to measure what it changes).
+pub fn all_but_prose() -> Vec<Example> {
+    let mut out = all();
+    let n = super::augment_prose::rows().len();
+    out.truncate(out.len() - n);
     out
 }
 

@@ -13,12 +13,13 @@
 //! - [`classifier`]: [`Classifier`], weights in [`model`] format, features in [`features`].
 //! - [`detector`]: [`InjectionDetector`], both layers behind [`crate::Detector`].
 //! - [`train`] and [`csv`]: the training/evaluation code used by `train-injection` and
-//!   `examples/eval_injection.rs`; [`augment`], [`augment_intl`], [`augment_override`]:
-//!   Palisade's own training rows.
+//!   `examples/eval_injection.rs`; [`augment`], [`augment_intl`], [`augment_override`],
+//!   [`augment_prose`]: Palisade's own training rows.
 
 pub mod augment;
 pub mod augment_intl;
 pub mod augment_override;
+pub mod augment_prose;
 pub mod classifier;
 pub mod csv;
 pub mod detector;
