@@ -98,6 +98,26 @@ fn cases() -> Vec<(&'static str, String, &'static str)> {
             "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",
         ),
         (
+            "palisade:docker-hub-pat",
+            "docker login -u me -p dckr_pat_Xq7LmN2pR9sT4vW8yZ3bC6dF1hJ".into(),
+            "dckr_pat_Xq7LmN2pR9sT4vW8yZ3bC6dF1hJ",
+        ),
+        (
+            "palisade:cli-password-flag",
+            "why does `mysql -u root -pXq7Lm2Rp9sT4 -h db.internal` fail?".into(),
+            "Xq7Lm2Rp9sT4",
+        ),
+        (
+            "palisade:cli-password-flag",
+            "pg_dumpall --password hunter22x --host db".into(),
+            "hunter22x",
+        ),
+        (
+            "palisade:cli-password-flag",
+            "redis-cli -h cache -a Tq9vL2mX7pR4 PING".into(),
+            "Tq9vL2mX7pR4",
+        ),
+        (
             // palisade:password-assignment finds the same span; identical spans
             // collapse to one finding (highest score, then load order).
             "gitleaks:generic-api-key",
@@ -161,6 +181,12 @@ fn placeholders_and_prose_are_not_secrets() {
         "Set the API key in your settings, then rotate the token monthly.",
         "My secret is that I love pineapple pizza.",
         "export OPENAI_API_KEY=sk-proj-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+        "mysql -u root -p -h db.internal",
+        "mysql -h db -P330612 -u app",
+        "Pass it as --password=VALUE, or mysql -pVALUE.",
+        "mysql -u root -p$MYSQL_PWD mydb",
+        "Run the tool with --password-file /run/secrets/db instead of --password.",
+        "redis-cli -a <password> PING",
         "Keys look like sk-... or sk-ant-api03-...; the task-based risk-free desk-sharing plan.",
     ] {
         assert!(detect(text).is_empty(), "{text:?}: {:?}", detect(text));
