@@ -3,12 +3,12 @@
 //! on the validation set for the classifier alone, the rules alone and the combined
 //! detector as shipped; recall on an all-positive multilingual set; out-of-distribution
 //! checks (long benign inputs, the scan benchmark corpus, hand-written everyday prompts
-//! and attacks in `examples/data/`, and `--docs`: documentation paragraphs from
-//! elsewhere, one per line); and microseconds per KB. Deterministic apart from
+//! and attacks in `examples/data/`, and `--docs` / `--code`: documentation paragraphs
+//! and code snippets from elsewhere, one per line); and microseconds per KB. Deterministic apart from
 //! the timings.
 //!
 //! `cargo run --release -p palisade-scan --example eval_injection -- --validation <csv>
-//! --multilingual <csv> [--train <csv>] [--bench <corpus.jsonl>] [--docs <txt>] [--model <weights.bin>]`
+//! --multilingual <csv> [--train <csv>] [--bench <corpus.jsonl>] [--docs <txt>] [--code <txt>] [--model <weights.bin>]`
 //!
 //! `--model` evaluates a weights file from `train-injection` instead of the built-in one,
 //! to judge a candidate by the same numbers before it replaces `models/injection-v2.bin`.
@@ -27,7 +27,7 @@ use palisade_scan::injection::csv::{Example, parse_first_column, parse_labelled}
 use palisade_scan::injection::train::Confusion;
 use palisade_scan::injection::{Classifier, Family, InjectionDetector, InjectionRules};
 
-const USAGE: &str = "usage: eval_injection --validation <csv> --multilingual <csv> [--train <csv>] [--bench <corpus.jsonl>] [--docs <txt>] [--model <weights.bin>]";
+const USAGE: &str = "usage: eval_injection --validation <csv> --multilingual <csv> [--train <csv>] [--bench <corpus.jsonl>] [--docs <txt>] [--code <txt>] [--model <weights.bin>]";
 
 fn fires(d: &InjectionDetector, text: &str) -> bool {
     let mut out = Vec::new();
@@ -56,7 +56,7 @@ fn micros_per_prompt(d: &InjectionDetector, prompts: &[String]) -> f64 {
 fn run() -> Result<(), String> {
     let mut it = std::env::args().skip(1);
     let (mut validation, mut multilingual, mut train, mut bench) = (None, None, None, None);
-    let (mut model, mut docs) = (None, None);
+    let (mut model, mut docs, mut code) = (None, None, None);
     while let Some(flag) = it.next() {
         let value = it
             .next()
@@ -68,6 +68,7 @@ fn run() -> Result<(), String> {
             "--bench" => bench = Some(value),
             "--model" => model = Some(value),
             "--docs" => docs = Some(value),
+            "--code" => code = Some(value),
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }
     }
@@ -184,19 +185,20 @@ fn run() -> Result<(), String> {
         None => Vec::new(),
     };
     let (everyday, attacks) = (lines(EVERYDAY), lines(ATTACKS));
-    let docs = match docs {
-        Some(p) => lines(&read(&p)?),
-        None => Vec::new(),
-    };
+    let [docs, code] = [docs, code].map(|path| match path {
+        Some(p) => read(&p).map(|text| lines(&text)),
+        None => Ok(Vec::new()),
+    });
+    let (docs, code) = (docs?, code?);
     println!(
         "\nOut-of-distribution checks. Long inputs: benign validation rows joined; the \
          classifier scores windows of whole sentences up to 32 tokens, and the best window's \
          margin is lowered by the model's window penalty × ln(number of windows). Bench \
          corpus: `bench/scan/out/corpus.jsonl`, benign or PII prompts of ~1 KB, no \
          injections. Everyday prompts and written attacks: `examples/data/`, written for \
-         Palisade, never trained on. Documentation: docstring paragraphs of Python's standard \
-         library (extracted by the report script; technical prose the classifier never saw — \
-         its own prose rows come from Palisade's docs).\n"
+         Palisade, never trained on. Documentation and code: docstring paragraphs and snippets \
+         of 1-4 code lines from Python's standard library (`scripts/stdlib-text`; technical \
+         text the classifier never saw — its own prose rows come from Palisade's docs).\n"
     );
     println!("| check | classifier | rules | combined |\n|---|---|---|---|");
     let mut checks = vec![
@@ -211,6 +213,9 @@ fn run() -> Result<(), String> {
     }
     if !docs.is_empty() {
         checks.push(("documentation paragraphs flagged", &docs));
+    }
+    if !code.is_empty() {
+        checks.push(("code snippets flagged", &code));
     }
     for (name, ps) in checks {
         println!(
