@@ -16,7 +16,6 @@ use tokio_util::task::TaskTracker;
 
 use crate::context::{Endpoint, RequestCtx};
 use crate::error::GatewayError;
-use crate::forwarded;
 use crate::pipeline;
 use crate::state::GatewayState;
 use crate::telemetry::metrics::InFlight;
@@ -44,11 +43,11 @@ fn ctx(
     headers: &HeaderMap,
     addr: Option<Extension<ClientAddr>>,
 ) -> RequestCtx {
-    let peer = addr.map(|Extension(ConnectInfo(a))| a);
+    let client = addr.map(|Extension(ConnectInfo(a))| a);
     let mut ctx = RequestCtx::new(
         request_id::accept_or_mint(headers.get(request_id::HEADER).map(|v| v.as_bytes())),
         endpoint,
-        forwarded::client_addr(peer, headers, &state.server.trusted_proxies),
+        client,
     );
     ctx.in_flight = Some(InFlight::enter(&state.metrics));
     ctx.user_agent = headers

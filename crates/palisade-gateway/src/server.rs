@@ -27,6 +27,7 @@ use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
 use crate::abuse::{ConnectionSlot, ConnectionSlots};
+use crate::forwarded;
 use crate::idle::{Activity, IdleIo, InFlight};
 
 /// Transport settings of one listener.
@@ -40,7 +41,8 @@ pub struct ListenerLimits {
     pub tls: Option<TlsAcceptor>,
     pub max_connections_per_ip: usize,
     /// Proxies exempt from `max_connections_per_ip` (a load balancer carries everyone's
-    /// connections); `max_connections` still bounds them.
+    /// connections; `max_connections` still bounds them), and whose `X-Forwarded-For`
+    /// names the client each request's `ConnectInfo` carries ([`crate::forwarded`]).
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Open connections from all clients together; beyond it, new ones are closed at once
     /// (before the process runs out of file descriptors).
@@ -128,11 +130,11 @@ async fn connection(
     watcher: Watcher,
 ) {
     match &limits.tls {
-        None => http(stream, peer, router, &builder, limits.idle_timeout, watcher).await,
+        None => http(stream, peer, router, &builder, &limits, watcher).await,
         Some(acceptor) => {
             match tokio::time::timeout(limits.header_read_timeout, acceptor.accept(stream)).await {
                 Ok(Ok(tls)) => {
-                    http(tls, peer, router, &builder, limits.idle_timeout, watcher).await;
+                    http(tls, peer, router, &builder, &limits, watcher).await;
                 }
                 Ok(Err(err)) => tracing::debug!(error = %err, "TLS handshake failed"),
                 Err(_) => tracing::debug!("TLS handshake timed out"),
@@ -146,17 +148,20 @@ async fn http<I>(
     peer: SocketAddr,
     router: Router,
     builder: &auto::Builder<TokioExecutor>,
-    idle_timeout: Duration,
+    limits: &ListenerLimits,
     watcher: Watcher,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let activity = Arc::new(Activity::default());
+    let trusted: Arc<[ipnet::IpNet]> = limits.trusted_proxies.clone().into();
     let svc = tower::service_fn({
         let activity = Arc::clone(&activity);
         move |mut req: hyper::Request<Incoming>| {
             let in_flight = InFlight::new(&activity);
-            req.extensions_mut().insert(ConnectInfo(peer));
+            // The client, for both planes: the peer, or whom its trusted proxies name.
+            let client = forwarded::client_addr(peer, req.headers(), &trusted);
+            req.extensions_mut().insert(ConnectInfo(client));
             let router = router.clone();
             async move {
                 let resp = router.oneshot(req).await?;
@@ -164,7 +169,7 @@ async fn http<I>(
             }
         }
     });
-    let io = IdleIo::new(io, activity, idle_timeout);
+    let io = IdleIo::new(io, activity, limits.idle_timeout);
     let conn =
         builder.serve_connection_with_upgrades(TokioIo::new(io), TowerToHyperService::new(svc));
     if let Err(err) = watcher.watch(conn.into_owned()).await {

@@ -378,6 +378,33 @@ async fn a_flood_of_bad_keys_is_cut_off_per_address() {
     assert_eq!(resp.status(), 200);
 }
 
+/// Behind a load balancer every admin client shares its address: failures are counted
+/// per forwarded client, so one client's bad tokens do not lock the others out.
+#[tokio::test]
+async fn behind_a_trusted_proxy_admin_failures_count_per_forwarded_client() {
+    let (gw, _key) = start(
+        "auth_failures_per_minute_per_ip = 5\ntrusted_proxies = [\"127.0.0.1\"]",
+        "",
+    )
+    .await;
+    let users = |token: &str, client: &str| {
+        gw.http
+            .get(format!("{}/admin/v1/users", gw.admin))
+            .bearer_auth(token)
+            .header("x-forwarded-for", client)
+            .send()
+    };
+    let wrong = "pat_aaaaaaaaaaaa_wrongwrongwrongwrong";
+    for _ in 0..5 {
+        assert_eq!(users(wrong, "203.0.113.7").await.unwrap().status(), 401);
+    }
+    let resp = users(common::ADMIN_TOKEN, "203.0.113.7").await.unwrap();
+    assert_eq!(resp.status(), 429);
+    assert_eq!(error_field(resp, "code").await, "too_many_auth_failures");
+    let resp = users(common::ADMIN_TOKEN, "198.51.100.1").await.unwrap();
+    assert_eq!(resp.status(), 200, "another client behind the same proxy");
+}
+
 #[tokio::test]
 async fn a_flood_of_bad_admin_tokens_is_cut_off_per_address() {
     let (gw, _key) = start("auth_failures_per_minute_per_ip = 5", "").await;
