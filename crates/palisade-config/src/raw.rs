@@ -42,6 +42,8 @@ pub struct RawServer {
     pub metrics_require_auth: Option<bool>,
     #[serde(default)]
     pub trusted_proxies: Vec<String>,
+    #[serde(default)]
+    pub admin_trusted_proxies: Vec<String>,
     pub tls: Option<RawTls>,
     pub max_output_tokens: Option<u64>,
     pub default_output_tokens: Option<u64>,

@@ -64,6 +64,10 @@ pub struct ServerConfig {
     /// Proxies (load balancers) whose `X-Forwarded-For` names the client on the data
     /// plane; empty: the connection's peer is the client.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The same for the admin plane, listed on their own: a host trusted to name data-plane
+    /// clients could otherwise choose its address on the admin plane too (spreading admin
+    /// token guesses over made-up addresses, passing `client_ip` conditions).
+    pub admin_trusted_proxies: Vec<ipnet::IpNet>,
     /// When set, both listeners speak HTTPS only.
     pub tls: Option<TlsFiles>,
     /// Largest `max_tokens` a request may ask for.
@@ -321,22 +325,8 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
         shutdown_grace: Duration::from_millis(s.shutdown_grace_ms.unwrap_or(d::SHUTDOWN_GRACE_MS)),
         key_cache_ttl: Duration::from_millis(s.key_cache_ttl_ms.unwrap_or(d::KEY_CACHE_TTL_MS)),
         metrics_require_auth: s.metrics_require_auth.unwrap_or(true),
-        trusted_proxies: s
-            .trusted_proxies
-            .iter()
-            .enumerate()
-            .map(|(i, p)| {
-                // A bare address is a network of one.
-                p.parse::<ipnet::IpNet>()
-                    .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-                    .map_err(|_| {
-                        invalid(
-                            format!("server.trusted_proxies[{i}]"),
-                            format!("`{p}` is not an address or CIDR network"),
-                        )
-                    })
-            })
-            .collect::<Result<_, _>>()?,
+        trusted_proxies: networks("server.trusted_proxies", &s.trusted_proxies)?,
+        admin_trusted_proxies: networks("server.admin_trusted_proxies", &s.admin_trusted_proxies)?,
         max_output_tokens: positive_u64(
             "server.max_output_tokens",
             s.max_output_tokens.unwrap_or(d::MAX_OUTPUT_TOKENS),
@@ -745,6 +735,23 @@ fn ms(key: &str, value: Option<u64>, default: u64) -> Result<Duration, ConfigErr
     } else {
         Ok(Duration::from_millis(v))
     }
+}
+
+/// A list of addresses or CIDR networks (a bare address is a network of one).
+fn networks(key: &str, list: &[String]) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+    list.iter()
+        .enumerate()
+        .map(|(i, p)| {
+            p.parse::<ipnet::IpNet>()
+                .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    invalid(
+                        format!("{key}[{i}]"),
+                        format!("`{p}` is not an address or CIDR network"),
+                    )
+                })
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -93,7 +93,7 @@ pub async fn serve(
                     tracing::debug!("connection limit reached (server.max_connections)");
                     continue;
                 };
-                let proxy = limits.trusted_proxies.iter().any(|net| net.contains(&peer.ip()));
+                let proxy = forwarded::is_trusted(&limits.trusted_proxies, peer.ip());
                 let slot = if proxy { None } else { slots.acquire(peer.ip()) };
                 if slot.is_none() && !proxy {
                     tracing::debug!(client = %peer.ip(), "too many connections from one address");

@@ -173,7 +173,10 @@ pub async fn start(
         tokio::spawn(serve(
             admin_listener,
             palisade_admin::router_with_shutdown(admin, stopped.clone()),
-            limits,
+            ListenerLimits {
+                trusted_proxies: config.server.admin_trusted_proxies.clone(),
+                ..limits
+            },
             until_stop(stopped),
             until_stop(cut_rx),
         )),

@@ -383,7 +383,7 @@ async fn a_flood_of_bad_keys_is_cut_off_per_address() {
 #[tokio::test]
 async fn behind_a_trusted_proxy_admin_failures_count_per_forwarded_client() {
     let (gw, _key) = start(
-        "auth_failures_per_minute_per_ip = 5\ntrusted_proxies = [\"127.0.0.1\"]",
+        "auth_failures_per_minute_per_ip = 5\nadmin_trusted_proxies = [\"127.0.0.1\"]",
         "",
     )
     .await;
@@ -403,6 +403,32 @@ async fn behind_a_trusted_proxy_admin_failures_count_per_forwarded_client() {
     assert_eq!(error_field(resp, "code").await, "too_many_auth_failures");
     let resp = users(common::ADMIN_TOKEN, "198.51.100.1").await.unwrap();
     assert_eq!(resp.status(), 200, "another client behind the same proxy");
+}
+
+/// The data plane's trusted proxies are not trusted on the admin plane: there the
+/// header is ignored unless `admin_trusted_proxies` lists the peer.
+#[tokio::test]
+async fn the_data_planes_proxies_do_not_name_admin_clients() {
+    let (gw, _key) = start(
+        "auth_failures_per_minute_per_ip = 5\ntrusted_proxies = [\"127.0.0.1\"]",
+        "",
+    )
+    .await;
+    let users = |token: &str, client: &str| {
+        gw.http
+            .get(format!("{}/admin/v1/users", gw.admin))
+            .bearer_auth(token)
+            .header("x-forwarded-for", client)
+            .send()
+    };
+    let wrong = "pat_aaaaaaaaaaaa_wrongwrongwrongwrong";
+    for n in 0..5 {
+        // A new made-up address each time does not spread the count.
+        let client = format!("203.0.113.{n}");
+        assert_eq!(users(wrong, &client).await.unwrap().status(), 401);
+    }
+    let resp = users(common::ADMIN_TOKEN, "198.51.100.1").await.unwrap();
+    assert_eq!(resp.status(), 429);
 }
 
 #[tokio::test]
