@@ -25,7 +25,7 @@ fn builtin_compiles_fully_except_path_only() {
     let rep = r.report();
     assert!(rep.failed.is_empty(), "{rep}");
     assert_eq!(rep.path_only, vec!["gitleaks:pkcs12-file".to_string()]);
-    assert_eq!(rep.loaded, 221 + 14, "{rep}");
+    assert_eq!(rep.loaded, 221 + 15, "{rep}");
     assert_eq!(r.len(), rep.loaded);
     assert_eq!(r.unfiltered_rules(), 0);
     assert!(r.windowed_rules() > 50);
