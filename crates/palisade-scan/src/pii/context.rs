@@ -284,13 +284,26 @@ impl ContextIndex {
 }
 
 /// Whether `gap`, the text between a context word and a candidate, ends a sentence and
-/// starts another: `.`, `?` or `!` and white space, then a word before the candidate.
-/// `Order no. 4111…` and `Ver. 1.2.3.4` do not (nothing between the stop and the value).
+/// starts another: `.`, `?` or `!`, white space, then a word starting with a capital
+/// letter before the candidate. `Order no. 4111…`, `Ver. 1.2.3.4` (nothing between the
+/// stop and the value) and `the order no. is 020…`, `the release... which is` (the next
+/// word in lower case: an abbreviation or an ellipsis) do not.
 fn ends_sentence(gap: &[u8]) -> bool {
     gap.windows(2).enumerate().any(|(i, w)| {
-        matches!(w[0], b'.' | b'?' | b'!')
-            && w[1].is_ascii_whitespace()
-            && gap[i + 2..].iter().any(u8::is_ascii_alphabetic)
+        if !matches!(w[0], b'.' | b'?' | b'!') || !w[1].is_ascii_whitespace() {
+            return false;
+        }
+        let rest = &gap[i + 2..];
+        let word = rest
+            .iter()
+            .position(|b| !b.is_ascii_whitespace() && !b"\"'([".contains(b));
+        // `gap` is whole characters and `at` follows ASCII only: a character starts there.
+        word.is_some_and(|at| {
+            std::str::from_utf8(&rest[at..])
+                .ok()
+                .and_then(|t| t.chars().next())
+                .is_some_and(char::is_uppercase)
+        })
     })
 }
 

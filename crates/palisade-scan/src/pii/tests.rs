@@ -193,6 +193,8 @@ fn negative_context_stays_in_its_sentence() {
         ("Ver. 203.0.113.7 shipped", "ip_address"),
         ("Order no. 020 7946 0958", "phone"),
         ("order: 020 7946 0958", "phone"),
+        ("the order no. is 020 7946 0958", "phone"),
+        ("the release... which is 203.0.113.7", "ip_address"),
     ] {
         assert!(none_of(text, kind), "{text}");
     }
