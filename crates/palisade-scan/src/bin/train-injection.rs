@@ -72,6 +72,9 @@ fn parse_args() -> Result<Args, String> {
             "--penalty" => penalty = value()?.parse().map_err(|e| format!("--penalty: {e}"))?,
             "--f1-slack" => {
                 f1_slack = value()?.parse().map_err(|e| format!("--f1-slack: {e}"))?;
+                if !(0.0..=1.0).contains(&f1_slack) {
+                    return Err(format!("--f1-slack: {f1_slack} is not within 0..=1"));
+                }
             }
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }
@@ -139,7 +142,7 @@ fn run() -> Result<(), String> {
     };
     let ys: Vec<bool> = train.iter().map(|e| e.label).collect();
     println!(
-        "train: {} rows ({} injection), validation: {} rows; bits={} chars={}-{} epochs={} lr={} window={} penalty={} seed={}",
+        "train: {} rows ({} injection), validation: {} rows; bits={} chars={}-{} epochs={} lr={} window={} penalty={} seed={} orders={}",
         train.len(),
         ys.iter().filter(|&&y| y).count(),
         validation.len(),
@@ -150,7 +153,8 @@ fn run() -> Result<(), String> {
         cfg.learning_rate,
         cfg.window,
         cfg.window_penalty,
-        cfg.seed
+        cfg.seed,
+        cfg.orders
     );
 
     // L2 strength: 5-fold cross-validation on train only, folds grouped by near-duplicate,
