@@ -77,6 +77,21 @@ def test_missing_messages_names_the_parameter(gateway: Gateway, api_key: str):
     assert assert_error(resp, 400, "invalid_request_error")["param"] == "messages"
 
 
+def test_a_field_of_the_wrong_type_is_named(client: openai.OpenAI):
+    with pytest.raises(openai.BadRequestError) as exc:
+        client.chat.completions.create(
+            model=SIM, messages=MESSAGES, extra_body={"temperature": "hot"}
+        )
+    assert exc.value.param == "temperature"
+    message = exc.value.body["message"]
+    assert "expected a number" in message and "line" not in message, message
+    with pytest.raises(openai.BadRequestError) as exc:
+        client.chat.completions.create(
+            model=SIM, messages=[{"role": "user", "content": 42}]
+        )
+    assert exc.value.param == "messages[0].content"
+
+
 def test_body_over_limit_is_413(gateway: Gateway, api_key: str):
     """A body larger than server.max_body_bytes is refused with 413 request_too_large."""
     big = json.dumps({"model": SIM, "messages": [{"role": "user", "content": "x" * (MAX_BODY_BYTES + 1)}]})

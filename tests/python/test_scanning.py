@@ -300,6 +300,7 @@ def test_embeddings_input_is_scanned_and_token_ids_are_refused(client: openai.Op
     with pytest.raises(openai.BadRequestError) as err:
         client.embeddings.create(model="mock", input=["fine", f"the key is {AWS_KEY}"])
     assert err.value.code == "content_policy_violation"
+    assert err.value.param == "input"
     # Token ids could spell the same key in a tokenizer only the model knows: refused
     # while the model's profile scans input, and recorded as a block.
     with pytest.raises(openai.BadRequestError) as err:

@@ -128,7 +128,13 @@ pub fn cef(view: &RecordView, version: &str) -> String {
         ext.push(("cs3", e.policies.join(",")));
     }
     if !e.findings.is_empty() {
-        let kinds: Vec<&str> = e.findings.iter().map(|f| f.kind.as_str()).collect();
+        // Each kind once, in first-seen order (a prompt with three injections is one kind).
+        let mut kinds: Vec<&str> = Vec::new();
+        for f in &e.findings {
+            if !kinds.contains(&f.kind.as_str()) {
+                kinds.push(f.kind.as_str());
+            }
+        }
         ext.push(("cs4Label", "findings".into()));
         ext.push(("cs4", kinds.join(",")));
     }
@@ -172,6 +178,20 @@ mod tests {
         event.client_ip = Some("10.0.0.1".into());
         event.actor.user = Some("alice".into());
         event.actor.key_id = Some("key_1".into());
+        let finding = |kind: &str| crate::event::Finding {
+            kind: kind.into(),
+            detector: "d".into(),
+            score: 0.9,
+            location: "input".into(),
+            start: 0,
+            end: 1,
+            action: "block".into(),
+        };
+        event.findings = vec![
+            finding("prompt_injection"),
+            finding("email"),
+            finding("prompt_injection"),
+        ];
         let header = Header {
             v: HEADER_VERSION,
             seq: 7,
@@ -186,6 +206,7 @@ mod tests {
         assert!(line.contains("cs2=req|1"));
         assert!(line.contains("suser=alice suid=key_1"));
         assert!(line.contains("rt=1700000000000"));
+        assert!(line.ends_with("cs4=prompt_injection,email"), "{line}");
         assert_eq!(
             format_time(1_700_000_000_000_001),
             "2023-11-14T22:13:20.000001Z"

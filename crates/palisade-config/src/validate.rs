@@ -14,7 +14,7 @@ use crate::raw::{RawConfig, RawModel, RawProvider};
 
 #[derive(Debug, Error)]
 pub enum ConfigError {
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     Io {
         path: String,
         source: std::io::Error,

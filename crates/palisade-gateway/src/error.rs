@@ -30,7 +30,8 @@ pub enum GatewayError {
     #[error("request timed out")]
     RequestTimeout,
     #[error("no such route")]
-    RouteNotFound,
+    /// `what`: the method and path asked for, bounded.
+    RouteNotFound { what: String },
     #[error("method not allowed")]
     MethodNotAllowed,
     #[error("internal error")]
@@ -46,8 +47,13 @@ pub enum GatewayError {
     TooManyAuthFailures,
     #[error("the audit record could not be written")]
     AuditUnavailable,
+    /// `param` names the request field scanned: `messages` for chat, `input` for
+    /// embeddings.
     #[error("content policy violation: {}", .kinds.join(", "))]
-    ContentBlocked { kinds: Vec<String> },
+    ContentBlocked {
+        kinds: Vec<String>,
+        param: &'static str,
+    },
     /// Input in a form the scanners cannot read (token ids), for a model whose profile
     /// scans input: refused rather than sent upstream unchecked.
     #[error("{what} cannot be scanned")]
@@ -91,7 +97,7 @@ impl GatewayError {
                 "The request could not be recorded in the audit log, so it was not served. Please retry.".into(),
                 None,
             ),
-            E::ContentBlocked { kinds } => (
+            E::ContentBlocked { kinds, param } => (
                 StatusCode::BAD_REQUEST,
                 "invalid_request_error",
                 "content_policy_violation",
@@ -99,7 +105,7 @@ impl GatewayError {
                     "The request was blocked by the content policy. Found: {}.",
                     kinds.join(", ")
                 ),
-                Some("messages".into()),
+                Some((*param).into()),
             ),
             E::Unscannable { what, param } => (
                 StatusCode::BAD_REQUEST,
@@ -160,11 +166,14 @@ impl GatewayError {
                 "The request took longer than the gateway's request timeout.".into(),
                 None,
             ),
-            E::RouteNotFound => (
+            E::RouteNotFound { what } => (
                 StatusCode::NOT_FOUND,
                 "invalid_request_error",
                 "not_found",
-                "Unknown API route.".into(),
+                format!(
+                    "Unknown API route ({what}). This gateway serves POST /v1/chat/completions, \
+                     POST /v1/embeddings and GET /v1/models."
+                ),
                 None,
             ),
             E::AccessDenied { model, policies } => (

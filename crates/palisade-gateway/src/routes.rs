@@ -120,12 +120,17 @@ async fn get_model(
 async fn not_found(
     State(state): State<Arc<GatewayState>>,
     addr: Option<Extension<ClientAddr>>,
+    method: axum::http::Method,
+    uri: axum::http::Uri,
     headers: HeaderMap,
 ) -> Response {
     let ctx = ctx(&state, Endpoint::Unmatched, &headers, addr);
+    // The path only (a query string may carry anything), at most 128 characters.
+    let path: String = uri.path().chars().take(128).collect();
+    let what = format!("{method} {path}");
     detached(
         state.requests.clone(),
-        pipeline::refuse(state, ctx, GatewayError::RouteNotFound),
+        pipeline::refuse(state, ctx, GatewayError::RouteNotFound { what }),
     )
     .await
 }

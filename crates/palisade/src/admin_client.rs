@@ -135,6 +135,19 @@ pub fn url_component(s: &str) -> String {
         .collect()
 }
 
+/// A cell of a table column: [`text`], except that a `…_at` column's Unix seconds are
+/// shown as RFC 3339 UTC (`2026-12-06T10:45:11Z`), as `audit search` shows times.
+pub fn cell(column: &str, v: &serde_json::Value) -> String {
+    match v.as_i64() {
+        Some(secs) if column.ends_with("_at") => {
+            let t = palisade_audit::export::format_time(secs.saturating_mul(1_000_000));
+            t.strip_suffix(".000000Z")
+                .map_or(t.clone(), |s| format!("{s}Z"))
+        }
+        _ => text(v),
+    }
+}
+
 /// A JSON value as a table cell: `-` for null, strings bare, arrays comma-joined.
 pub fn text(v: &serde_json::Value) -> String {
     use serde_json::Value;

@@ -346,6 +346,11 @@ async fn unknown_routes_and_methods_get_json_errors() {
         (status, body["error"]["code"].as_str()),
         (404, Some("not_found"))
     );
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("GET /v1/nothing") && message.contains("POST /v1/chat/completions"),
+        "{message}"
+    );
     let (status, body) = error_code(
         gw.http
             .get(format!("{}/v1/chat/completions", gw.base))

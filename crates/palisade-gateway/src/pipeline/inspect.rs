@@ -163,7 +163,7 @@ fn scan_request(
         scan.leak = PromptLeak::new(prompts).map(Arc::new);
     }
     state.metrics.scan_time("input", started.elapsed());
-    finish_input(state, scan, blocked)
+    finish_input(state, scan, blocked, "messages")
 }
 
 /// Output findings of one text: the profile's detectors, and the request's system prompt
@@ -227,7 +227,7 @@ fn scan_embeddings(
         blocked.extend(inspect_text(scanning.scanner(), scan, text, &location));
     }
     state.metrics.scan_time("input", started.elapsed());
-    finish_input(state, scan, blocked)
+    finish_input(state, scan, blocked, "input")
 }
 
 /// Scans and rewrites a (non-streamed) answer, then restores the request's pseudonyms;
@@ -350,6 +350,7 @@ fn finish_input(
     state: &GatewayState,
     scan: &ScanState,
     mut kinds: Vec<String>,
+    param: &'static str,
 ) -> Result<(), GatewayError> {
     count(state, scan, "input");
     if kinds.is_empty() {
@@ -358,7 +359,7 @@ fn finish_input(
     kinds.sort();
     kinds.dedup();
     state.metrics.scan_blocked("input");
-    Err(GatewayError::ContentBlocked { kinds })
+    Err(GatewayError::ContentBlocked { kinds, param })
 }
 
 /// Whether a message's text is scanned on input.

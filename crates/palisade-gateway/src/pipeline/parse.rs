@@ -107,18 +107,57 @@ fn json<T: DeserializeOwned>(state: &GatewayState, body: &[u8]) -> Result<T, Gat
     }
     check_json_depth(body, state.server.max_json_depth)
         .map_err(|e| GatewayError::invalid(format!("The request body is rejected: {e}."), None))?;
-    serde_json::from_slice(body).map_err(|e| {
-        let param = missing_field(&e.to_string());
-        let msg = if e.is_syntax() || e.is_eof() {
-            format!("The request body is not valid JSON: {e}.")
-        } else {
-            format!("The request body does not match the API: {e}.")
-        };
-        GatewayError::InvalidRequest {
-            message: msg,
-            param,
+    let mut de = serde_json::Deserializer::from_slice(body);
+    // The path of the field that failed (`temperature`, `messages[0].role`); trailing
+    // bytes after the object are an error of the whole body.
+    let parsed = match serde_path_to_error::deserialize(&mut de) {
+        Ok(v) => de.end().map(|()| v).map_err(|e| (".".to_owned(), e)),
+        Err(e) => Err((e.path().to_string(), e.into_inner())),
+    };
+    parsed.map_err(|(path, e)| {
+        let detail = plain(&e.to_string());
+        if e.is_syntax() || e.is_eof() {
+            return GatewayError::invalid(
+                format!("The request body is not valid JSON: {detail}."),
+                None,
+            );
         }
+        let param = missing_field(&detail).or_else(|| (path != ".").then_some(path));
+        let message = match &param {
+            Some(p) => format!("Invalid value for `{p}`: {detail}."),
+            None => format!("The request body does not match the API: {detail}."),
+        };
+        GatewayError::InvalidRequest { message, param }
     })
+}
+
+/// serde's message in the API's words: no line and column (the body is one JSON
+/// document, the field is named), and JSON type names instead of Rust's.
+fn plain(msg: &str) -> String {
+    let msg = match msg.rfind(" at line ") {
+        Some(i) if msg[i..].contains(" column ") => &msg[..i],
+        _ => msg,
+    };
+    let mut out = msg.to_owned();
+    for (rust, json) in [
+        ("expected f64", "expected a number"),
+        ("expected f32", "expected a number"),
+        ("expected u64", "expected a non-negative integer"),
+        ("expected u32", "expected a non-negative integer"),
+        ("expected u16", "expected a non-negative integer"),
+        ("expected i64", "expected an integer"),
+        ("expected i32", "expected an integer"),
+        ("expected a sequence", "expected an array"),
+        ("expected a map", "expected an object"),
+    ] {
+        if let Some(rest) = out.strip_suffix(rust) {
+            out = format!("{rest}{json}");
+        }
+    }
+    if let Some(i) = out.find("expected struct ") {
+        out.replace_range(i.., "expected an object");
+    }
+    out
 }
 
 /// `missing field `messages`` → `messages`.

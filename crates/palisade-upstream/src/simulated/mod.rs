@@ -1,10 +1,13 @@
 //! The built-in simulated model: deterministic answers with configurable latency and
 //! streaming pace, for `palisade demo`, tests and benchmarks. It answers tool calls (the
 //! first offered function, with arguments shaped by its JSON schema), replies to tool
-//! results, and produces unit-length embeddings derived from the input's hash.
+//! results, honours `n` and the output cap (`finish_reason: "length"` when it cuts), and
+//! produces unit-length embeddings derived from the input's hash. Each completion gets
+//! its own id, as a real provider's does.
 
 mod reply;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
@@ -50,12 +53,23 @@ fn prompt_tokens(req: &ChatRequest) -> u64 {
         .sum()
 }
 
+/// Most choices one simulated request returns (`n` beyond it is answered with this many).
+const MAX_CHOICES: u64 = 16;
+
+/// A completion id of its own for every call: the messages' hash, a process-wide counter
+/// and the clock (two identical requests are still two completions).
 fn completion_id(req: &ChatRequest) -> String {
+    static CALLS: AtomicU64 = AtomicU64::new(0);
     let mut h = Sha256::new();
     for m in &req.messages {
         h.update(m.role.as_bytes());
         h.update(m.text_content().as_bytes());
     }
+    h.update(CALLS.fetch_add(1, Ordering::Relaxed).to_le_bytes());
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    h.update(nanos.to_le_bytes());
     let digest = h.finalize();
     let hex: String = digest.iter().take(12).map(|b| format!("{b:02x}")).collect();
     format!("chatcmpl-sim{hex}")
@@ -75,11 +89,11 @@ impl Provider for SimulatedProvider {
         let prompt = prompt_tokens(&req);
         let (message, completion, finish) = match &reply {
             Reply::Text(text) => {
-                let text = truncate_words(text, req.output_cap());
+                let (text, cut) = truncate_words(text, req.output_cap());
                 (
                     ChatMessage::text("assistant", text.clone()),
                     estimate_tokens(&text),
-                    "stop",
+                    if cut { "length" } else { "stop" },
                 )
             }
             Reply::ToolCall(call) => {
@@ -93,18 +107,21 @@ impl Provider for SimulatedProvider {
                 )
             }
         };
+        let n = req.choices().min(MAX_CHOICES);
         Ok(ChatResponse {
             id: completion_id(&req),
             object: "chat.completion".into(),
             created: now(),
             model: req.model.clone(),
-            choices: vec![Choice {
-                index: 0,
-                message,
-                finish_reason: Some(finish.into()),
-                extra: Map::new(),
-            }],
-            usage: Some(Usage::new(prompt, completion)),
+            choices: (0..n)
+                .map(|i| Choice {
+                    index: i as u32,
+                    message: message.clone(),
+                    finish_reason: Some(finish.into()),
+                    extra: Map::new(),
+                })
+                .collect(),
+            usage: Some(Usage::new(prompt, completion.saturating_mul(n))),
             extra: Map::new(),
         })
     }
@@ -115,89 +132,97 @@ impl Provider for SimulatedProvider {
         let created = now();
         let model = req.model.clone();
         let prompt = prompt_tokens(&req);
-        let chunk = move |delta: Delta, finish: Option<&str>, usage: Option<Usage>| ChatChunk {
-            id: id.clone(),
-            object: "chat.completion.chunk".into(),
-            created,
-            model: model.clone(),
-            choices: if usage.is_some() {
-                Vec::new()
-            } else {
-                vec![ChunkChoice {
-                    index: 0,
-                    delta,
-                    finish_reason: finish.map(Into::into),
-                    extra: Map::new(),
-                }]
-            },
-            usage,
-            extra: Map::new(),
-        };
-        let mut chunks = vec![chunk(
-            Delta {
-                role: Some("assistant".into()),
-                content: Some(String::new()),
-                ..Delta::default()
-            },
-            None,
-            None,
-        )];
-        let completion;
-        match reply {
-            Reply::Text(text) => {
-                let text = truncate_words(&text, req.output_cap());
-                completion = estimate_tokens(&text);
-                for piece in split_pieces(&text, self.settings.words_per_chunk) {
-                    chunks.push(chunk(
-                        Delta {
+        let chunk =
+            move |index: u32, delta: Delta, finish: Option<&str>, usage: Option<Usage>| ChatChunk {
+                id: id.clone(),
+                object: "chat.completion.chunk".into(),
+                created,
+                model: model.clone(),
+                choices: if usage.is_some() {
+                    Vec::new()
+                } else {
+                    vec![ChunkChoice {
+                        index,
+                        delta,
+                        finish_reason: finish.map(Into::into),
+                        extra: Map::new(),
+                    }]
+                },
+                usage,
+                extra: Map::new(),
+            };
+        // Choice after choice (clients gather the chunks by `index`).
+        let n = req.choices().min(MAX_CHOICES) as u32;
+        let mut chunks = Vec::new();
+        let mut completion = 0u64;
+        for index in 0..n {
+            chunks.push(chunk(
+                index,
+                Delta {
+                    role: Some("assistant".into()),
+                    content: Some(String::new()),
+                    ..Delta::default()
+                },
+                None,
+                None,
+            ));
+            match &reply {
+                Reply::Text(text) => {
+                    let (text, cut) = truncate_words(text, req.output_cap());
+                    completion += estimate_tokens(&text);
+                    for piece in split_pieces(&text, self.settings.words_per_chunk) {
+                        let delta = Delta {
                             content: Some(piece),
                             ..Delta::default()
-                        },
-                        None,
-                        None,
-                    ));
+                        };
+                        chunks.push(chunk(index, delta, None, None));
+                    }
+                    let finish = if cut { "length" } else { "stop" };
+                    chunks.push(chunk(index, Delta::default(), Some(finish), None));
                 }
-                chunks.push(chunk(Delta::default(), Some("stop"), None));
-            }
-            Reply::ToolCall(call) => {
-                completion = estimate_tokens(&call.function.arguments) + 5;
-                chunks.push(chunk(
-                    Delta {
-                        tool_calls: Some(vec![ToolCallDelta {
-                            index: 0,
-                            id: Some(call.id.clone()),
-                            kind: Some("function".into()),
-                            function: Some(FunctionCallDelta {
-                                name: Some(call.function.name.clone()),
-                                arguments: Some(String::new()),
-                            }),
-                        }]),
-                        ..Delta::default()
-                    },
-                    None,
-                    None,
-                ));
-                for piece in split_pieces(&call.function.arguments, 1) {
+                Reply::ToolCall(call) => {
+                    completion += estimate_tokens(&call.function.arguments) + 5;
                     chunks.push(chunk(
+                        index,
                         Delta {
                             tool_calls: Some(vec![ToolCallDelta {
                                 index: 0,
+                                id: Some(call.id.clone()),
+                                kind: Some("function".into()),
                                 function: Some(FunctionCallDelta {
-                                    name: None,
-                                    arguments: Some(piece),
+                                    name: Some(call.function.name.clone()),
+                                    arguments: Some(String::new()),
                                 }),
-                                ..ToolCallDelta::default()
                             }]),
                             ..Delta::default()
                         },
                         None,
                         None,
                     ));
+                    for piece in split_pieces(&call.function.arguments, 1) {
+                        chunks.push(chunk(
+                            index,
+                            Delta {
+                                tool_calls: Some(vec![ToolCallDelta {
+                                    index: 0,
+                                    function: Some(FunctionCallDelta {
+                                        name: None,
+                                        arguments: Some(piece),
+                                    }),
+                                    ..ToolCallDelta::default()
+                                }]),
+                                ..Delta::default()
+                            },
+                            None,
+                            None,
+                        ));
+                    }
+                    chunks.push(chunk(index, Delta::default(), Some("tool_calls"), None));
                 }
-                chunks.push(chunk(Delta::default(), Some("tool_calls"), None));
             }
         }
         chunks.push(chunk(
+            0,
             Delta::default(),
             None,
             Some(Usage::new(prompt, completion)),
@@ -302,7 +327,8 @@ fn embed(text: &str, dims: usize) -> Vec<f32> {
 }
 
 /// Keeps at most `cap` tokens' worth of words (approximately), as `max_tokens` would.
-fn truncate_words(text: &str, cap: Option<u64>) -> String {
+/// The text cut to whole words within `cap` tokens, and whether it was cut.
+fn truncate_words(text: &str, cap: Option<u64>) -> (String, bool) {
     match cap {
         Some(cap) if estimate_tokens(text) > cap => {
             let max_chars = (cap as usize).saturating_mul(4);
@@ -313,9 +339,9 @@ fn truncate_words(text: &str, cap: Option<u64>) -> String {
                 }
                 out.push_str(word);
             }
-            out.trim_end().to_owned()
+            (out.trim_end().to_owned(), true)
         }
-        _ => text.to_owned(),
+        _ => (text.to_owned(), false),
     }
 }
 
@@ -347,9 +373,55 @@ mod tests {
     }
 
     #[test]
-    fn truncation_respects_the_cap() {
+    fn truncation_respects_the_cap_and_says_so() {
         let long = "word ".repeat(100);
-        assert!(estimate_tokens(&truncate_words(&long, Some(5))) <= 5);
-        assert_eq!(truncate_words("short", Some(5)), "short");
+        let (cut, was_cut) = truncate_words(&long, Some(5));
+        assert!(estimate_tokens(&cut) <= 5 && was_cut);
+        assert_eq!(
+            truncate_words("short", Some(5)),
+            ("short".to_owned(), false)
+        );
+    }
+
+    fn request(body: serde_json::Value) -> ChatRequest {
+        serde_json::from_value(body).unwrap_or_else(|e| unreachable!("{e}"))
+    }
+
+    #[tokio::test]
+    async fn a_cut_answer_ends_with_length_n_choices_and_ids_of_their_own() {
+        let p = SimulatedProvider::new(SimulatedSettings::default());
+        let body = serde_json::json!({"model": "m", "messages": [{"role": "user", "content": "hello there"}], "max_tokens": 2, "n": 3});
+        let a = p
+            .chat(request(body.clone()))
+            .await
+            .unwrap_or_else(|e| unreachable!("{e}"));
+        assert_eq!(a.choices.len(), 3);
+        for (i, c) in a.choices.iter().enumerate() {
+            assert_eq!(c.index as usize, i);
+            assert_eq!(c.finish_reason.as_deref(), Some("length"));
+        }
+        let b = p
+            .chat(request(body.clone()))
+            .await
+            .unwrap_or_else(|e| unreachable!("{e}"));
+        assert_ne!(a.id, b.id, "two completions, two ids");
+        let chunks: Vec<ChatChunk> = futures::StreamExt::collect::<Vec<_>>(
+            p.chat_stream(request(body))
+                .await
+                .unwrap_or_else(|e| unreachable!("{e}")),
+        )
+        .await
+        .into_iter()
+        .map(|c| c.unwrap_or_else(|e| unreachable!("{e}")))
+        .collect();
+        let finishes: Vec<(u32, String)> = chunks
+            .iter()
+            .flat_map(|c| &c.choices)
+            .filter_map(|c| Some((c.index, c.finish_reason.clone()?)))
+            .collect();
+        assert_eq!(
+            finishes,
+            (0..3).map(|i| (i, "length".to_owned())).collect::<Vec<_>>()
+        );
     }
 }

@@ -68,7 +68,7 @@ pub enum AuditVerb {
     ///
     /// Newest first unless `--oldest-first`.
     Export {
-        #[arg(long, value_enum)]
+        #[arg(long, value_enum, default_value = "jsonl")]
         format: ExportFormat,
         #[command(flatten)]
         filter: Filter,

@@ -158,12 +158,16 @@ fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
 fn print_banner(running: &app::Running, creds: &Credentials, creds_path: &Path) {
     let base = format!("http://{}/v1", running.data_addr);
     let admin = format!("http://{}", running.admin_addr);
+    // `cargo run` leaves the binary in the target directory, not on PATH: the commands
+    // below name it where it is.
+    let exe =
+        std::env::current_exe().map_or_else(|_| "palisade".into(), |p| p.display().to_string());
     println!(
         r#"
 Palisade demo is running.
 
   OpenAI-compatible API  {base}
-  Admin API              {admin}/admin/v1   (metrics: {admin}/metrics)
+  Admin API              {admin}/admin/v1   (metrics: {admin}/metrics, with the admin token)
   Model                  demo  (simulated)
   Credentials            {creds} (mode 0600)
   Policies               {policies} (Cedar; edit, then `kill -HUP` or `palisade policy apply`)
@@ -188,12 +192,14 @@ Or with the OpenAI Python SDK:
 
 Admin CLI:
 
-  PALISADE_ADMIN_URL={admin} PALISADE_ADMIN_TOKEN={token} palisade keys list
-  PALISADE_ADMIN_URL={admin} PALISADE_ADMIN_TOKEN={token} palisade audit search
+  export PALISADE_ADMIN_URL={admin} PALISADE_ADMIN_TOKEN={token}
+  {exe} keys list
+  {exe} audit search
+  curl -H "Authorization: Bearer {token}" {admin}/metrics
 
 Verify the audit log (tamper evidence; works while the demo runs):
 
-  palisade audit verify --store sqlite://{db} --public-key {pubkey}
+  {exe} audit verify --store sqlite://{db} --public-key {pubkey}
 
 Press Ctrl-C to stop.
 "#,

@@ -5,7 +5,7 @@ use clap::Subcommand;
 use serde_json::{Value, json};
 
 use super::AdminArgs;
-use crate::admin_client::{AdminClient, text, url_component};
+use crate::admin_client::{AdminClient, cell, text, url_component};
 
 #[derive(Debug, Subcommand)]
 pub enum UsersVerb {
@@ -150,7 +150,7 @@ fn print_one(args: &AdminArgs, v: &Value, cols: &[&str]) {
         return;
     }
     for c in cols {
-        println!("{c:<14} {}", text(&v[*c]));
+        println!("{c:<14} {}", cell(c, &v[*c]));
     }
 }
 
@@ -163,7 +163,7 @@ fn print_list(args: &AdminArgs, v: &Value, cols: &[&str]) {
         .as_array()
         .map(|a| {
             a.iter()
-                .map(|r| cols.iter().map(|c| text(&r[*c])).collect())
+                .map(|r| cols.iter().map(|c| cell(c, &r[*c])).collect())
                 .collect()
         })
         .unwrap_or_default();

@@ -9,6 +9,12 @@ use anyhow::Context as _;
 use crate::{app, logging};
 
 pub async fn run(config_path: &Path) -> anyhow::Result<()> {
+    if !config_path.exists() {
+        anyhow::bail!(
+            "no config file {path}: write one with `palisade config default > {path}` (or try `palisade demo`)",
+            path = config_path.display()
+        );
+    }
     let config = palisade_config::load_file(config_path)
         .with_context(|| format!("invalid config {}", config_path.display()))?;
     logging::init(&config.log_level, config.log_format);
@@ -21,9 +27,24 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
     if bootstrap.as_deref().is_some_and(|t| t.len() < 24) {
         anyhow::bail!("PALISADE_ADMIN_TOKEN must be at least 24 characters");
     }
+    if bootstrap.is_none() {
+        warn_if_no_admin_can_sign_in(&store).await;
+    }
     let running = app::start(&config, &store, bootstrap.as_deref()).await?;
     let result = running.run_until_signal().await;
     // Closing the pool lets SQLite fold its WAL back into the database file.
     store.close().await;
     result
+}
+
+/// Without `PALISADE_ADMIN_TOKEN` only admin tokens created before can use the admin
+/// API; on a fresh store there are none, and nobody could ever administer the gateway.
+async fn warn_if_no_admin_can_sign_in(store: &palisade_store::Store) {
+    match store.identity.list_admin_tokens().await {
+        Ok(tokens) if tokens.iter().all(|t| t.revoked_at.is_some()) => tracing::warn!(
+            "PALISADE_ADMIN_TOKEN is not set and the store holds no usable admin token: \
+             nobody can use the admin API; set PALISADE_ADMIN_TOKEN (24+ characters) and restart"
+        ),
+        _ => {}
+    }
 }
