@@ -55,6 +55,9 @@ pub struct RequestCtx {
     /// The client's `User-Agent` (truncated), for the audit record.
     pub user_agent: Option<String>,
     pub principal: Option<Principal>,
+    /// The public id of a well-formed key that failed authentication (revoked, expired,
+    /// wrong secret, unknown): the record names which key was tried, never its secret.
+    pub presented_key_id: Option<String>,
     pub route: Option<ModelRoute>,
     pub stream: bool,
     /// Time spent awaiting the upstream so far.
@@ -91,6 +94,7 @@ impl RequestCtx {
             started_unix_us: palisade_audit::event::now_us(),
             user_agent: None,
             principal: None,
+            presented_key_id: None,
             route: None,
             stream: false,
             upstream_time: Duration::ZERO,

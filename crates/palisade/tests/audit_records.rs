@@ -268,6 +268,18 @@ async fn every_interaction_is_recorded(store_url: Option<String>) {
     assert_eq!(s.status, 401, "{body}");
     sent.push(s);
 
+    // Alice's key id with a wrong secret: the record names the key tried.
+    let (s, body) = send(
+        "wrong-secret",
+        chat(
+            &format!("pal_{alice_key_id}_wrongsecret0123456789"),
+            json!({"model": "sim", "messages": user_message("hi")}),
+        ),
+    )
+    .await;
+    assert_eq!(s.status, 401, "{body}");
+    sent.push(s);
+
     let (s, body) = send(
         "upstream-error",
         chat(
@@ -403,6 +415,12 @@ async fn every_interaction_is_recorded(store_url: Option<String>) {
                 assert_eq!(r["decision"], "limit", "{ctx}");
                 assert_eq!(r["reason"], "rate_limit_exceeded", "{ctx}");
                 assert!(r.get("upstream_status").is_none(), "{ctx}");
+            }
+            "wrong-secret" => {
+                assert_eq!(r["actor"], json!({"key_id": alice_key_id}), "{ctx}");
+                assert_eq!(r["decision"], "deny", "{ctx}");
+                assert_eq!(r["reason"], "invalid_api_key", "{ctx}");
+                assert!(!ctx.contains("wrongsecret"), "{ctx}");
             }
             "bad-key" => {
                 assert_eq!(r["plane"], "data", "{ctx}");

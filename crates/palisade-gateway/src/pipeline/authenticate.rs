@@ -1,9 +1,11 @@
 //! Stage 1 — authenticate. Reads the bearer key from `Authorization: Bearer …` (or
 //! `api-key`, as Azure OpenAI clients send it) and resolves it to a principal. Failed
 //! attempts are counted per client IP: an address over its budget is refused before its
-//! key is looked at. The key itself is never logged.
+//! key is looked at. The key itself is never logged; a failed key's public id goes to the
+//! audit record.
 
 use axum::http::{HeaderMap, header};
+use palisade_policy::identity::{SecretKind, secret};
 
 use crate::context::RequestCtx;
 use crate::error::GatewayError;
@@ -26,6 +28,9 @@ pub async fn run(
         }
         Err(err) => {
             state.metrics.auth_failures.inc();
+            ctx.presented_key_id = bearer(headers)
+                .and_then(|k| secret::parse(SecretKind::ApiKey, k))
+                .map(|(id, _)| id.to_owned());
             if let (Some(ip), false) = (
                 ip,
                 matches!(err, palisade_policy::identity::AuthError::Store(_)),
