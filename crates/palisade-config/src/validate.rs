@@ -216,6 +216,36 @@ pub fn load_scan_section(path: &Path) -> Result<crate::ScanConfig, ConfigError> 
     crate::scan::scan(raw_scan, &names)
 }
 
+/// The `[store] url` of a config file, for `palisade audit verify --config`: the whole
+/// file is checked for syntax and unknown keys, but only `[store]` is read (and its
+/// `${ENV}` references expanded), so the verifier needs none of the gateway's secrets.
+pub fn load_store_url(path: &Path) -> Result<String, ConfigError> {
+    let (_, mut table) = checked_table(&read(path)?)?;
+    let mut store = table
+        .remove("store")
+        .unwrap_or_else(|| toml::Value::Table(toml::Table::new()));
+    expand_all("store", &mut store, &|name| std::env::var(name).ok())?;
+    let raw: crate::raw::RawStore = store
+        .try_into()
+        .map_err(|e: toml::de::Error| ConfigError::Syntax(e.to_string()))?;
+    store_url(raw.url)
+}
+
+/// `store.url`, or the default; one of the backends Palisade speaks.
+fn store_url(url: Option<String>) -> Result<String, ConfigError> {
+    let url = url.unwrap_or_else(|| d::STORE_URL.to_owned());
+    if !(url.starts_with("sqlite:")
+        || url.starts_with("postgres://")
+        || url.starts_with("postgresql://"))
+    {
+        return Err(invalid(
+            "store.url",
+            "must start with sqlite:, postgres:// or postgresql://",
+        ));
+    }
+    Ok(url)
+}
+
 fn read(path: &Path) -> Result<String, ConfigError> {
     std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
         path: path.display().to_string(),
@@ -373,16 +403,7 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
         ));
     }
 
-    let url = raw.store.url.unwrap_or_else(|| d::STORE_URL.to_owned());
-    if !(url.starts_with("sqlite:")
-        || url.starts_with("postgres://")
-        || url.starts_with("postgresql://"))
-    {
-        return Err(invalid(
-            "store.url",
-            "must start with sqlite:, postgres:// or postgresql://",
-        ));
-    }
+    let url = store_url(raw.store.url)?;
     let store = StoreConfig {
         url,
         max_connections: positive(
@@ -767,6 +788,23 @@ mod tests {
         let cfg = parse_str(d::DEFAULT_CONFIG_TOML, no_env).unwrap();
         assert_eq!(cfg.server.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(cfg.models[0].upstream_model, "gpt-4o-mini");
+    }
+
+    #[test]
+    fn the_store_url_is_read_without_the_gateways_secrets() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("palisade.toml");
+        let text = "[store]\nurl = \"sqlite://audit.db\"\n\n[[providers]]\nname = \"p\"\nkind = \"openai\"\napi_key = \"${PALISADE_TEST_UNSET_PROVIDER_KEY}\"\n";
+        std::fs::write(&path, text).unwrap();
+        assert!(load_file(&path).is_err(), "the provider key is unset");
+        assert_eq!(load_store_url(&path).unwrap(), "sqlite://audit.db");
+        std::fs::write(&path, "[store]\nurl = \"mysql://x\"\n").unwrap();
+        assert!(load_store_url(&path).is_err());
+        std::fs::write(&path, "[stor]\n").unwrap();
+        assert!(
+            load_store_url(&path).is_err(),
+            "unknown keys are still errors"
+        );
     }
 
     #[test]

@@ -331,17 +331,12 @@ async fn check_log(
         .transpose()?;
     let url = match store {
         Some(url) => url,
-        None => {
-            palisade_config::load_file(config)
-                .with_context(|| {
-                    format!(
-                        "no --store given and the config {} is not usable",
-                        config.display()
-                    )
-                })?
-                .store
-                .url
-        }
+        None => palisade_config::load_store_url(config).with_context(|| {
+            format!(
+                "no --store given and the config {} is not usable",
+                config.display()
+            )
+        })?,
     };
     if let Some(path) = sqlite_file(&url)
         && !path.exists()
