@@ -269,6 +269,17 @@ fn upstream_parts(
             },
             None,
         ),
+        UpstreamError::Status {
+            status: 401 | 403, ..
+        } => (
+            StatusCode::BAD_GATEWAY,
+            "server_error",
+            "upstream_auth_failed",
+            "The model provider refused the gateway's credentials for this model; an operator \
+             must check the provider's api_key."
+                .into(),
+            None,
+        ),
         UpstreamError::Status { status: 429, .. } => (
             StatusCode::TOO_MANY_REQUESTS,
             "requests",

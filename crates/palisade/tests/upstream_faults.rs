@@ -19,6 +19,7 @@ async fn setup(provider_extra: &str) -> (MockUpstream, Gateway, String) {
         ("e500", "error-500"),
         ("e400", "error-400"),
         ("e429", "error-429"),
+        ("e401", "error-401"),
         ("slow", "slow-3000"),
         ("broken", "break-3"),
         ("nodone", "nodone"),
@@ -57,6 +58,17 @@ async fn connection_refused_is_502_upstream_error() {
             .contains("127.0.0.1"),
         "internal addresses must not leak"
     );
+}
+
+/// The provider refusing the gateway's own key is the operator's problem, and says so
+/// (not the generic "failed to answer", which reads like an outage).
+#[tokio::test]
+async fn upstream_401_is_502_upstream_auth_failed() {
+    let (_mock, gw, key) = setup("").await;
+    let (status, body) = call(&gw, &key, "e401").await;
+    assert_eq!(status, 502);
+    assert_eq!(body["error"]["code"], "upstream_auth_failed");
+    assert_eq!(body["error"]["type"], "server_error");
 }
 
 #[tokio::test]
