@@ -23,6 +23,10 @@ pub static BUILTIN_MODEL: &[u8] = include_bytes!("../../models/injection-v2.bin"
 pub struct Window {
     pub margin: f32,
     pub span: Range<usize>,
+    /// Within `span`, the run of whole units (sentences, lines) with the highest margin:
+    /// where the injection is (a short text is one window, the sentence before an attack
+    /// included). What a finding reports and a redaction replaces; `span` decides.
+    pub focus: Range<usize>,
     pub windows: usize,
 }
 
@@ -222,7 +226,8 @@ impl Classifier {
     /// decided it: [`Classifier::best_window`]'s margin, less the model's window penalty
     /// times the natural log of the number of windows scored.
     pub fn score_window(&self, text: &str) -> (f32, Range<usize>) {
-        self.score_window_with(text, |_| ()).0
+        let ((p, window), ()) = self.score_window_with(text, |_| ());
+        (p, window.span)
     }
 
     /// [`Classifier::score_window`], also handing `with_folded` the text as folded for
@@ -231,10 +236,10 @@ impl Classifier {
         &self,
         text: &str,
         with_folded: impl FnOnce(&Folded) -> R,
-    ) -> ((f32, Range<usize>), R) {
+    ) -> ((f32, Window), R) {
         let (best, r) = self.with_best_window(text, with_folded);
         let penalty = self.model.window_penalty * (best.windows.max(1) as f32).ln();
-        ((sigmoid(best.margin - penalty), best.span), r)
+        ((sigmoid(best.margin - penalty), best), r)
     }
 
     /// The highest-margin window of `text` and how many windows were scored.
@@ -307,16 +312,52 @@ impl Classifier {
             bias + (sum / (n.max(EVIDENCE_FLOOR) as f64).sqrt()) as f32
         };
         let n = toks.len();
+        starts.push(n);
+        // The highest-margin run of whole units inside the window `a..b` (ties: the
+        // whole window), as a token range.
+        let focus = |a: usize, b: usize| {
+            let lo = starts.partition_point(|&s| s <= a);
+            let inner = &starts[lo..starts.partition_point(|&s| s < b).max(lo)];
+            let bound = |i: usize| match i {
+                0 => a,
+                i if i <= inner.len() => inner[i - 1],
+                _ => b,
+            };
+            let last = inner.len() + 1;
+            let mut best = (margin(a, b), a, b);
+            for i in 0..last {
+                for j in i + 1..=last {
+                    let m = margin(bound(i), bound(j));
+                    if m > best.0 {
+                        best = (m, bound(i), bound(j));
+                    }
+                }
+            }
+            (best.1, best.2)
+        };
+        let original = |scratch: &Scratch, a: usize, b: usize| {
+            if a >= b {
+                return 0..text.len();
+            }
+            let (start, end) = scratch.original_span(text, toks[a].start, toks[b - 1].end);
+            start..end
+        };
         let window = (self.model.window as usize).max(4);
         if n <= window {
+            let (fa, fb) = focus(0, n);
+            let focus = if (fa, fb) == (0, n) {
+                0..text.len()
+            } else {
+                original(&scratch, fa, fb)
+            };
             buffers.scratch = scratch;
             return Window {
                 margin: margin(0, n),
                 span: 0..text.len(),
+                focus,
                 windows: 1,
             };
         }
-        starts.push(n);
         let mut best = (f32::NEG_INFINITY, 0usize, 0usize);
         let mut windows = 0usize;
         let mut consider = |a: usize, b: usize| {
@@ -348,11 +389,14 @@ impl Classifier {
             }
         }
         let (m, a, b) = best;
-        let (start, end) = scratch.original_span(text, toks[a].start, toks[b - 1].end);
+        let span = original(&scratch, a, b);
+        let (fa, fb) = focus(a, b);
+        let focus = original(&scratch, fa, fb);
         buffers.scratch = scratch;
         Window {
             margin: m,
-            span: start..end,
+            span,
+            focus,
             windows,
         }
     }

@@ -98,16 +98,18 @@ impl Detector for InjectionDetector {
         };
         // Both layers read the same folded text: the classifier folds it, the rules
         // reuse it (their findings still come first).
-        let ((p, span), ()) = classifier.score_window_with(text, |folded| {
+        let ((p, window), ()) = classifier.score_window_with(text, |folded| {
             if let Some(rules) = &self.rules {
                 rules.detect_folded(text, folded, out);
             }
         });
-        if p >= self.threshold && enough_words(&text[span.clone()]) {
+        // The deciding window decides (and must hold enough words); the finding points
+        // at the sentences inside it that carry the attack.
+        if p >= self.threshold && enough_words(&text[window.span.clone()]) {
             out.push(Finding::new(
                 "prompt_injection",
                 Category::Injection,
-                span,
+                window.focus,
                 p,
                 "injection.classifier",
             ));
