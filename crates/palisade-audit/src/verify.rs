@@ -226,10 +226,16 @@ pub async fn verify(
                 detail,
             };
             if rec.seq != p {
-                problems.push(fail(
-                    ProblemKind::Missing,
-                    format!("records {p}..{} are missing", rec.seq),
-                ));
+                let detail = match rec.seq.checked_sub(p) {
+                    Some(1) => format!("record {p} is missing (the next stored is {})", rec.seq),
+                    Some(n) => format!(
+                        "records {p} to {} are missing ({n} records; the next stored is {})",
+                        rec.seq - 1,
+                        rec.seq
+                    ),
+                    None => format!("record {} is stored where record {p} belongs", rec.seq),
+                };
+                problems.push(fail(ProblemKind::Missing, detail));
                 stopped = true;
                 break 'pages;
             }
@@ -396,18 +402,34 @@ pub async fn verify(
     let divergence = index_check
         .await
         .map_err(|e| AuditStoreError::Backend(format!("verify index task: {e}")))??;
+    let truncated = problems.iter().any(|p| p.kind == ProblemKind::Truncated);
     if let Some(divergence) = divergence {
-        problems.push(Problem {
-            position: divergence.position(),
-            kind: ProblemKind::SearchIndexEdited,
-            detail: match divergence {
-                IndexDivergence::Differs(seq) => {
-                    format!("the search index row of record {seq} differs from the record")
-                }
-                IndexDivergence::Gap(seq) => {
-                    format!("the search index has no row for record {seq}, only for later ones")
-                }
-            },
+        // Index rows for records past the end of a log read to its end: the tail was cut
+        // (after the last signed checkpoint, or no checkpoint would have been needed).
+        let past_end = matches!(divergence, IndexDivergence::Differs(seq) if seq >= n);
+        problems.push(if past_end && !stopped && !truncated {
+            Problem {
+                position: n,
+                kind: ProblemKind::Truncated,
+                detail: format!(
+                    "the log ends at {n} records but the search index lists record {}: \
+                     records were cut from the end",
+                    divergence.position()
+                ),
+            }
+        } else {
+            Problem {
+                position: divergence.position(),
+                kind: ProblemKind::SearchIndexEdited,
+                detail: match divergence {
+                    IndexDivergence::Differs(seq) => {
+                        format!("the search index row of record {seq} differs from the record")
+                    }
+                    IndexDivergence::Gap(seq) => {
+                        format!("the search index has no row for record {seq}, only for later ones")
+                    }
+                },
+            }
         });
     }
     // Stable: at one position, the records' own problems come first.

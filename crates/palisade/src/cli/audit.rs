@@ -321,6 +321,12 @@ async fn check_log(
 ) -> anyhow::Result<Report> {
     let key_text = std::fs::read_to_string(public_key)
         .with_context(|| format!("cannot read the public key {}", public_key.display()))?;
+    if key_text.trim_start().starts_with("PRIVATE+KEY+") {
+        anyhow::bail!(
+            "{} is the private signing key: pass the public key (the `.pub` file beside it)",
+            public_key.display()
+        );
+    }
     let verifier = NoteVerifier::parse(&key_text)
         .with_context(|| format!("{} is not a checkpoint public key", public_key.display()))?;
     let held = held
