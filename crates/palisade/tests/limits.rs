@@ -378,6 +378,19 @@ async fn a_flood_of_bad_keys_is_cut_off_per_address() {
     assert_eq!(resp.status(), 200);
 }
 
+/// `GET /admin/v1/users` with `token`, from `client` as a proxy would forward it.
+async fn admin_users_as(gw: &Gateway, token: &str, client: &str) -> reqwest::Response {
+    gw.http
+        .get(format!("{}/admin/v1/users", gw.admin))
+        .bearer_auth(token)
+        .header("x-forwarded-for", client)
+        .send()
+        .await
+        .unwrap()
+}
+
+const WRONG_ADMIN_TOKEN: &str = "pat_aaaaaaaaaaaa_wrongwrongwrongwrong";
+
 /// Behind a load balancer every admin client shares its address: failures are counted
 /// per forwarded client, so one client's bad tokens do not lock the others out.
 #[tokio::test]
@@ -387,21 +400,14 @@ async fn behind_a_trusted_proxy_admin_failures_count_per_forwarded_client() {
         "",
     )
     .await;
-    let users = |token: &str, client: &str| {
-        gw.http
-            .get(format!("{}/admin/v1/users", gw.admin))
-            .bearer_auth(token)
-            .header("x-forwarded-for", client)
-            .send()
-    };
-    let wrong = "pat_aaaaaaaaaaaa_wrongwrongwrongwrong";
     for _ in 0..5 {
-        assert_eq!(users(wrong, "203.0.113.7").await.unwrap().status(), 401);
+        let resp = admin_users_as(&gw, WRONG_ADMIN_TOKEN, "203.0.113.7").await;
+        assert_eq!(resp.status(), 401);
     }
-    let resp = users(common::ADMIN_TOKEN, "203.0.113.7").await.unwrap();
+    let resp = admin_users_as(&gw, common::ADMIN_TOKEN, "203.0.113.7").await;
     assert_eq!(resp.status(), 429);
     assert_eq!(error_field(resp, "code").await, "too_many_auth_failures");
-    let resp = users(common::ADMIN_TOKEN, "198.51.100.1").await.unwrap();
+    let resp = admin_users_as(&gw, common::ADMIN_TOKEN, "198.51.100.1").await;
     assert_eq!(resp.status(), 200, "another client behind the same proxy");
 }
 
@@ -414,20 +420,12 @@ async fn the_data_planes_proxies_do_not_name_admin_clients() {
         "",
     )
     .await;
-    let users = |token: &str, client: &str| {
-        gw.http
-            .get(format!("{}/admin/v1/users", gw.admin))
-            .bearer_auth(token)
-            .header("x-forwarded-for", client)
-            .send()
-    };
-    let wrong = "pat_aaaaaaaaaaaa_wrongwrongwrongwrong";
     for n in 0..5 {
         // A new made-up address each time does not spread the count.
-        let client = format!("203.0.113.{n}");
-        assert_eq!(users(wrong, &client).await.unwrap().status(), 401);
+        let resp = admin_users_as(&gw, WRONG_ADMIN_TOKEN, &format!("203.0.113.{n}")).await;
+        assert_eq!(resp.status(), 401);
     }
-    let resp = users(common::ADMIN_TOKEN, "198.51.100.1").await.unwrap();
+    let resp = admin_users_as(&gw, common::ADMIN_TOKEN, "198.51.100.1").await;
     assert_eq!(resp.status(), 429);
 }
 
