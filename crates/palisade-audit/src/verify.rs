@@ -407,18 +407,20 @@ pub async fn verify(
         // Index rows for records past the end of a log read to its end: the tail was cut
         // (after the last signed checkpoint, or no checkpoint would have been needed).
         let past_end = matches!(divergence, IndexDivergence::Differs(seq) if seq >= n);
-        problems.push(if past_end && !stopped && !truncated {
-            Problem {
+        if past_end && truncated {
+            // The cut tail's index rows, already told by the truncation above.
+        } else if past_end && !stopped {
+            problems.push(Problem {
                 position: n,
                 kind: ProblemKind::Truncated,
                 detail: format!(
                     "the log ends at {n} records but the search index lists record {}: \
-                     records were cut from the end",
+                     records were cut from the end (or an index row was forged)",
                     divergence.position()
                 ),
-            }
+            });
         } else {
-            Problem {
+            problems.push(Problem {
                 position: divergence.position(),
                 kind: ProblemKind::SearchIndexEdited,
                 detail: match divergence {
@@ -429,8 +431,8 @@ pub async fn verify(
                         format!("the search index has no row for record {seq}, only for later ones")
                     }
                 },
-            }
-        });
+            });
+        }
     }
     // Stable: at one position, the records' own problems come first.
     problems.sort_by_key(|p| p.position);

@@ -275,8 +275,8 @@ fn upstream_parts(
             StatusCode::BAD_GATEWAY,
             "server_error",
             "upstream_auth_failed",
-            "The model provider refused the gateway's credentials for this model; an operator \
-             must check the provider's api_key."
+            "The model provider refused the gateway's credentials or access for this model; \
+             an operator must check the provider's api_key and what it may use."
                 .into(),
             None,
         ),

@@ -5,6 +5,9 @@
 //! client could write any address in it), and so is a malformed one. The listener
 //! ([`crate::server`]) resolves the client once per request, for the data and the admin
 //! plane alike (policy `client_ip`, failed-authentication throttling, audit records).
+//! A trusted proxy must append the address it received from (nginx
+//! `$proxy_add_x_forwarded_for`, most cloud balancers); one that passes the client's
+//! header through unchanged lets the client name itself.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -52,12 +55,12 @@ pub fn client_addr(peer: SocketAddr, headers: &HeaderMap, trusted: &[IpNet]) -> 
     let mut read = 0;
     let values: Vec<_> = headers.get_all("x-forwarded-for").iter().collect();
     for value in values.into_iter().rev() {
-        let Ok(value) = value.to_str() else {
-            return proxy(last);
-        };
-        for entry in value.rsplit(',') {
+        // Split the raw bytes: a non-ASCII byte the client put in its part of the line
+        // must not spoil the entries the proxies appended after it.
+        for entry in value.as_bytes().rsplit(|&b| b == b',') {
             read += 1;
-            let Some(ip) = hop(entry).filter(|_| read <= MAX_HOPS) else {
+            let ip = std::str::from_utf8(entry).ok().and_then(hop);
+            let Some(ip) = ip.filter(|_| read <= MAX_HOPS) else {
                 return proxy(last);
             };
             if !is_trusted(trusted, ip) {
@@ -124,6 +127,14 @@ mod tests {
             let h = headers(&[sent, "203.0.113.9"]);
             assert_eq!(ip(client_addr(lb, &h, &trusted)), "203.0.113.9", "{sent}");
         }
+        // Bytes that are not text, in the client's part of the line.
+        let mut h = HeaderMap::new();
+        h.append(
+            "x-forwarded-for",
+            axum::http::HeaderValue::from_bytes(b"\xff\xfe, 203.0.113.9")
+                .unwrap_or_else(|_| unreachable!()),
+        );
+        assert_eq!(ip(client_addr(lb, &h, &trusted)), "203.0.113.9");
         // Ports as some balancers write them.
         let h = headers(&["203.0.113.9:41234"]);
         assert_eq!(ip(client_addr(lb, &h, &trusted)), "203.0.113.9");

@@ -125,8 +125,10 @@ async fn not_found(
     headers: HeaderMap,
 ) -> Response {
     let ctx = ctx(&state, Endpoint::Unmatched, &headers, addr);
-    // The path only (a query string may carry anything), at most 128 characters.
+    // The path only (a query string may carry anything), at most 128 characters; an
+    // extension method at most 16.
     let path: String = uri.path().chars().take(128).collect();
+    let method: String = method.as_str().chars().take(16).collect();
     let what = format!("{method} {path}");
     detached(
         state.requests.clone(),

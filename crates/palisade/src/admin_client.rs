@@ -141,8 +141,12 @@ pub fn cell(column: &str, v: &serde_json::Value) -> String {
     match v.as_i64() {
         Some(secs) if column.ends_with("_at") => {
             let t = palisade_audit::export::format_time(secs.saturating_mul(1_000_000));
-            t.strip_suffix(".000000Z")
-                .map_or(t.clone(), |s| format!("{s}Z"))
+            match t.strip_suffix(".000000Z") {
+                Some(s) => format!("{s}Z"),
+                // Beyond year 9999 the formatter gives nothing: the number, then.
+                None if t.is_empty() => text(v),
+                None => t,
+            }
         }
         _ => text(v),
     }

@@ -122,7 +122,12 @@ fn json<T: DeserializeOwned>(state: &GatewayState, body: &[u8]) -> Result<T, Gat
                 None,
             );
         }
-        let param = missing_field(&detail).or_else(|| (path != ".").then_some(path));
+        // A missing field is named inside the object that lacks it (`messages[0].role`).
+        let param = match missing_field(&detail) {
+            Some(field) if path != "." => Some(format!("{path}.{field}")),
+            Some(field) => Some(field),
+            None => (path != ".").then_some(path),
+        };
         let message = match &param {
             Some(p) => format!("Invalid value for `{p}`: {detail}."),
             None => format!("The request body does not match the API: {detail}."),
@@ -132,13 +137,22 @@ fn json<T: DeserializeOwned>(state: &GatewayState, body: &[u8]) -> Result<T, Gat
 }
 
 /// serde's message in the API's words: no line and column (the body is one JSON
-/// document, the field is named), and JSON type names instead of Rust's.
+/// document, the field is named), JSON type names instead of Rust's, and never the value
+/// itself (`invalid type: string "<a whole prompt>"`: the error would hand the prompt, or
+/// a secret in it, back unscanned to whatever logs the client's exceptions).
 fn plain(msg: &str) -> String {
     let msg = match msg.rfind(" at line ") {
         Some(i) if msg[i..].contains(" column ") => &msg[..i],
         _ => msg,
     };
     let mut out = msg.to_owned();
+    for quoted in ["invalid type: string \"", "invalid value: string \""] {
+        if out.starts_with(quoted)
+            && let Some(end) = out.rfind("\", expected ")
+        {
+            out.replace_range(quoted.len() - "string \"".len()..end + 1, "a string");
+        }
+    }
     for (rust, json) in [
         ("expected f64", "expected a number"),
         ("expected f32", "expected a number"),
@@ -154,7 +168,7 @@ fn plain(msg: &str) -> String {
             out = format!("{rest}{json}");
         }
     }
-    if let Some(i) = out.find("expected struct ") {
+    if let Some(i) = out.rfind("expected struct ") {
         out.replace_range(i.., "expected an object");
     }
     out
@@ -164,4 +178,28 @@ fn plain(msg: &str) -> String {
 fn missing_field(msg: &str) -> Option<String> {
     let rest = msg.strip_prefix("missing field `")?;
     Some(rest.split('`').next()?.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_messages_name_types_and_never_quote_the_value() {
+        assert_eq!(
+            plain("invalid type: string \"hot\", expected f64 at line 1 column 35"),
+            "invalid type: a string, expected a number"
+        );
+        let secret =
+            "invalid type: string \"my key is sk-live-abc, expected it\", expected a sequence";
+        assert_eq!(plain(secret), "invalid type: a string, expected an array");
+        assert_eq!(
+            plain("invalid type: map, expected struct ChatRequest"),
+            "invalid type: map, expected an object"
+        );
+        assert_eq!(
+            missing_field("missing field `role`"),
+            Some("role".to_owned())
+        );
+    }
 }

@@ -14,6 +14,10 @@ use super::features::{NEGATIVE, Scratch, SparseFeatures, TokenSink};
 use super::fold::Folded;
 use super::model::{Model, ModelError};
 
+/// Most units (sentences, lines) of a deciding window searched for its focus (the search
+/// is quadratic in them; a model with a very long window falls back to the window).
+const MAX_FOCUS_UNITS: usize = 64;
+
 /// The weights shipped with Palisade, trained by `train-injection` on the S-Labs set.
 pub static BUILTIN_MODEL: &[u8] = include_bytes!("../../models/injection-v2.bin");
 
@@ -23,9 +27,10 @@ pub static BUILTIN_MODEL: &[u8] = include_bytes!("../../models/injection-v2.bin"
 pub struct Window {
     pub margin: f32,
     pub span: Range<usize>,
-    /// Within `span`, the run of whole units (sentences, lines) with the highest margin:
-    /// where the injection is (a short text is one window, the sentence before an attack
-    /// included). What a finding reports and a redaction replaces; `span` decides.
+    /// Within `span`, the run of whole units (sentences, lines) with the highest margin,
+    /// with the neighbouring units that also lean towards injection: where the injection
+    /// is (a short text is one window, the sentence before an attack included). What a
+    /// finding reports and a redaction replaces; `span` decides.
     pub focus: Range<usize>,
     pub windows: usize,
 }
@@ -314,26 +319,40 @@ impl Classifier {
         let n = toks.len();
         starts.push(n);
         // The highest-margin run of whole units inside the window `a..b` (ties: the
-        // whole window), as a token range.
+        // whole window), widened by the neighbouring units that lean the same way (a
+        // second sentence of the attack, weaker on its own), as a token range. Windows
+        // of more than `MAX_FOCUS_UNITS` units are not narrowed.
         let focus = |a: usize, b: usize| {
             let lo = starts.partition_point(|&s| s <= a);
             let inner = &starts[lo..starts.partition_point(|&s| s < b).max(lo)];
+            if inner.len() >= MAX_FOCUS_UNITS {
+                return (a, b);
+            }
             let bound = |i: usize| match i {
                 0 => a,
                 i if i <= inner.len() => inner[i - 1],
                 _ => b,
             };
             let last = inner.len() + 1;
-            let mut best = (margin(a, b), a, b);
+            let mut best = (margin(a, b), 0, last);
             for i in 0..last {
                 for j in i + 1..=last {
                     let m = margin(bound(i), bound(j));
                     if m > best.0 {
-                        best = (m, bound(i), bound(j));
+                        best = (m, i, j);
                     }
                 }
             }
-            (best.1, best.2)
+            let (_, mut i, mut j) = best;
+            // A unit's own weight: the sum of its tokens' contributions.
+            let weight = |x: usize, y: usize| pre(bound(y)).0 - pre(bound(x)).0;
+            while i > 0 && weight(i - 1, i) > 0 {
+                i -= 1;
+            }
+            while j < last && weight(j, j + 1) > 0 {
+                j += 1;
+            }
+            (bound(i), bound(j))
         };
         let original = |scratch: &Scratch, a: usize, b: usize| {
             if a >= b {

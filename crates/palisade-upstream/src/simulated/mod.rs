@@ -53,8 +53,8 @@ fn prompt_tokens(req: &ChatRequest) -> u64 {
         .sum()
 }
 
-/// Most choices one simulated request returns (`n` beyond it is answered with this many).
-const MAX_CHOICES: u64 = 16;
+/// Most choices one simulated request returns: the gateway's own bound on `n`.
+const MAX_CHOICES: u64 = 128;
 
 /// A completion id of its own for every call: the messages' hash, a process-wide counter
 /// and the clock (two identical requests are still two completions).
