@@ -41,10 +41,12 @@ pub fn plan_reply(req: &ChatRequest, fixed: Option<&str>) -> Reply {
         .find(|m| m.role == "user")
         .map(|m| m.text_content())
         .unwrap_or_default();
-    let words = user_text.split_whitespace().count();
+    let count =
+        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
     Reply::Text(format!(
-        "This is a simulated reply from Palisade. Your message had {words} words and the conversation {} messages. Simulated models answer deterministically.",
-        req.messages.len()
+        "This is a simulated reply from Palisade. Your message had {} and the conversation {}. Simulated models answer deterministically.",
+        count(user_text.split_whitespace().count(), "word", "words"),
+        count(req.messages.len(), "message", "messages")
     ))
 }
 
