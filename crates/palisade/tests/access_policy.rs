@@ -10,7 +10,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Gateway, user_message};
+use common::{Gateway, say_hi, user_message};
 use serde_json::{Value, json};
 
 const ADMIN_RULES: &str = r#"
@@ -194,13 +194,7 @@ async fn admin_put_swaps_policies_atomically_and_rejects_invalid_sets() {
     assert_eq!(chat(&gw, &key, "frontier", Some("research")).await.0, 403);
 
     // A request in flight on the slow model while the set changes completes.
-    let in_flight = tokio::spawn(
-        gw.chat(
-            &key,
-            json!({"model": "slow", "messages": user_message("hi")}),
-        )
-        .send(),
-    );
+    let in_flight = tokio::spawn(gw.chat(&key, say_hi("slow")).send());
     tokio::time::sleep(Duration::from_millis(200)).await;
     let open = policies("@id(\"open\")\npermit(principal, action, resource is Palisade::Model);");
     let put = gw
@@ -437,11 +431,7 @@ unless { context has client_ip && context.client_ip.isInRange(ip("203.0.113.0/24
         Gateway::start_with(dir, server, &rest, "http", reqwest::Client::new()).await
     };
     let from = |gw: &Gateway, key: &str, xff: &str| {
-        gw.chat(
-            key,
-            json!({"model": "small", "messages": user_message("hi")}),
-        )
-        .header("x-forwarded-for", xff)
+        gw.chat(key, say_hi("small")).header("x-forwarded-for", xff)
     };
 
     let behind = start_with("trusted_proxies = [\"127.0.0.1\"]").await;

@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{Gateway, user_message};
+use common::{Gateway, say_hi, user_message};
 use palisade_testkit::mock_anthropic::start_mock;
 use serde_json::{Value, json};
 
@@ -60,14 +60,7 @@ async fn an_anthropic_model_answers_chat_completions_through_the_gateway() {
     let gw = Gateway::start("", &config(&url)).await;
     let key = gw.api_key().await;
 
-    let resp = gw
-        .chat(
-            &key,
-            json!({"model": "claude", "messages": user_message("hi")}),
-        )
-        .send()
-        .await
-        .unwrap();
+    let resp = gw.chat(&key, say_hi("claude")).send().await.unwrap();
     assert_eq!(resp.status(), 200);
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["object"], "chat.completion");

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{Gateway, user_message};
+use common::{Gateway, say_hi, user_message};
 use futures::StreamExt;
 use palisade_audit::checkpoint::NoteVerifier;
 use palisade_audit::export::RecordView;
@@ -82,13 +82,10 @@ async fn client_loop(
             // A refusal: failed authentication.
             3 => (
                 "pal_nosuchkeyid_notavalidsecret0123456789".to_owned(),
-                json!({"model": "sim", "messages": user_message("hi")}),
+                say_hi("sim"),
             ),
             // A refusal: unknown model.
-            5 => (
-                key.clone(),
-                json!({"model": "no-such-model", "messages": user_message("hi")}),
-            ),
+            5 => (key.clone(), say_hi("no-such-model")),
             1 | 4 => (
                 key.clone(),
                 json!({"model": "streamer", "messages": user_message("go"), "stream": true}),

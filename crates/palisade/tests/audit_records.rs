@@ -16,7 +16,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Gateway, openai_provider, user_message};
+use common::{Gateway, openai_provider, say_hi, user_message};
 use palisade_audit::export::RecordView;
 use palisade_audit::store::Query;
 use palisade_testkit::mock_upstream::MockUpstream;
@@ -226,43 +226,19 @@ async fn every_interaction_is_recorded(store_url: Option<String>) {
     assert!(body.contains("data: [DONE]"), "{body}");
     sent.push(s);
 
-    let (s, body) = send(
-        "denied",
-        chat(
-            &alice,
-            json!({"model": "forbidden", "messages": user_message("hi")}),
-        ),
-    )
-    .await;
+    let (s, body) = send("denied", chat(&alice, say_hi("forbidden"))).await;
     assert_eq!(s.status, 403, "{body}");
     sent.push(s);
 
-    let (s, body) = send(
-        "limit-first",
-        chat(
-            &limited,
-            json!({"model": "sim", "messages": user_message("hi")}),
-        ),
-    )
-    .await;
+    let (s, body) = send("limit-first", chat(&limited, say_hi("sim"))).await;
     assert_eq!(s.status, 200, "{body}");
-    let (s, body) = send(
-        "limited",
-        chat(
-            &limited,
-            json!({"model": "sim", "messages": user_message("hi")}),
-        ),
-    )
-    .await;
+    let (s, body) = send("limited", chat(&limited, say_hi("sim"))).await;
     assert_eq!(s.status, 429, "{body}");
     sent.push(s);
 
     let (s, body) = send(
         "bad-key",
-        chat(
-            "pal_nosuchkeyid_notavalidsecret0123456789",
-            json!({"model": "sim", "messages": user_message("hi")}),
-        ),
+        chat("pal_nosuchkeyid_notavalidsecret0123456789", say_hi("sim")),
     )
     .await;
     assert_eq!(s.status, 401, "{body}");
@@ -273,21 +249,14 @@ async fn every_interaction_is_recorded(store_url: Option<String>) {
         "wrong-secret",
         chat(
             &format!("pal_{alice_key_id}_wrongsecret0123456789"),
-            json!({"model": "sim", "messages": user_message("hi")}),
+            say_hi("sim"),
         ),
     )
     .await;
     assert_eq!(s.status, 401, "{body}");
     sent.push(s);
 
-    let (s, body) = send(
-        "upstream-error",
-        chat(
-            &alice,
-            json!({"model": "broken", "messages": user_message("hi")}),
-        ),
-    )
-    .await;
+    let (s, body) = send("upstream-error", chat(&alice, say_hi("broken"))).await;
     assert_eq!(s.status, 502, "{body}");
     sent.push(s);
 

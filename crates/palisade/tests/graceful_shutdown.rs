@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Gateway, openai_provider, user_message};
+use common::{Gateway, openai_provider, say_hi, user_message};
 use palisade_testkit::mock_upstream::MockUpstream;
 use serde_json::{Value, json};
 
@@ -19,13 +19,7 @@ async fn in_flight_request_finishes_after_sigterm() {
     )
     .await;
     let key = gw.api_key().await;
-    let pending = tokio::spawn(
-        gw.chat(
-            &key,
-            json!({"model": "slow", "messages": user_message("hi")}),
-        )
-        .send(),
-    );
+    let pending = tokio::spawn(gw.chat(&key, say_hi("slow")).send());
     // In flight: the mock has it (it records a request before its slow wait).
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while !mock

@@ -11,9 +11,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Gateway, user_message};
+use common::{Gateway, say_hi};
 use palisade_testkit::redis::RedisHarness;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 const MODELS: &str = "[[providers]]\nname = \"sim\"\nkind = \"simulated\"\n[[models]]\nname = \"sim\"\nprovider = \"sim\"\n";
 
@@ -46,14 +46,7 @@ async fn two_instances_share_one_limit_within_two_percent() {
         let (admitted, refused) = (Arc::clone(&admitted), Arc::clone(&refused));
         tasks.push(tokio::spawn(async move {
             for _ in 0..40 {
-                let resp = gw
-                    .chat(
-                        &key,
-                        json!({"model": "sim", "messages": user_message("hi")}),
-                    )
-                    .send()
-                    .await
-                    .unwrap();
+                let resp = gw.chat(&key, say_hi("sim")).send().await.unwrap();
                 match resp.status().as_u16() {
                     200 => admitted.fetch_add(1, Ordering::SeqCst),
                     429 => refused.fetch_add(1, Ordering::SeqCst),
@@ -89,7 +82,7 @@ async fn redis_outage_applies_the_configured_fail_mode() {
     let closed = Gateway::start("", &limits(&redis.url(), "fail_closed", 1000)).await;
     let open = Gateway::start("", &limits(&redis.url(), "fail_open", 1000)).await;
     let (kc, ko) = (closed.api_key().await, open.api_key().await);
-    let body = json!({"model": "sim", "messages": user_message("hi")});
+    let body = say_hi("sim");
     assert_eq!(
         closed
             .chat(&kc, body.clone())
@@ -160,14 +153,7 @@ async fn a_redis_behind_tls_is_reached_with_rediss() {
     let key = gw.api_key().await;
     let mut statuses = Vec::new();
     for _ in 0..3 {
-        let resp = gw
-            .chat(
-                &key,
-                json!({"model": "sim", "messages": user_message("hi")}),
-            )
-            .send()
-            .await
-            .unwrap();
+        let resp = gw.chat(&key, say_hi("sim")).send().await.unwrap();
         statuses.push(resp.status().as_u16());
     }
     // Fail closed: an unreachable Redis would be 503s, not a limit at work.

@@ -8,8 +8,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Gateway, user_message};
-use serde_json::json;
+use common::{Gateway, say_hi};
 
 const SIM: &str = "[[providers]]\nname = \"sim\"\nkind = \"simulated\"\n[[models]]\nname = \"sim\"\nprovider = \"sim\"\n";
 
@@ -31,14 +30,7 @@ async fn both_listeners_serve_https_and_refuse_plain_http() {
     let gw = Gateway::start_with(dir, &server, SIM, "https", http).await;
 
     let key = gw.api_key().await;
-    let resp = gw
-        .chat(
-            &key,
-            json!({"model": "sim", "messages": user_message("hi")}),
-        )
-        .send()
-        .await
-        .unwrap();
+    let resp = gw.chat(&key, say_hi("sim")).send().await.unwrap();
     assert_eq!(resp.status(), 200);
     assert_eq!(
         resp.version(),

@@ -9,7 +9,7 @@ mod common;
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
-use common::{Gateway, user_message};
+use common::{Gateway, say_hi, user_message};
 use serde_json::{Value, json};
 
 const SERVER: &str = "max_body_bytes = 65536\nmax_header_bytes = 8192\nmax_json_depth = 32\nheader_read_timeout_ms = 500\nidle_timeout_ms = 400\nrequest_timeout_ms = 3000";
@@ -121,10 +121,7 @@ async fn authentication_comes_before_reading_the_body() {
 async fn oversized_headers_are_refused() {
     let (gw, key) = setup().await;
     let resp = gw
-        .chat(
-            &key,
-            json!({"model": "sim", "messages": user_message("hi")}),
-        )
+        .chat(&key, say_hi("sim"))
         .header("x-filler", "a".repeat(20_000))
         .send()
         .await
@@ -370,10 +367,7 @@ async fn unknown_routes_and_methods_get_json_errors() {
 async fn every_response_has_a_request_id_and_overhead() {
     let (gw, key) = setup().await;
     let resp = gw
-        .chat(
-            &key,
-            json!({"model": "sim", "messages": user_message("hi")}),
-        )
+        .chat(&key, say_hi("sim"))
         .header("x-request-id", "my-trace-42")
         .send()
         .await

@@ -8,7 +8,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Gateway, free_port, openai_provider, user_message};
+use common::{Gateway, free_port, openai_provider, say_hi, user_message};
 use palisade_testkit::mock_upstream::MockUpstream;
 use serde_json::{Value, json};
 
@@ -88,14 +88,7 @@ async fn upstream_500_is_retried_then_reported_as_502() {
 #[tokio::test]
 async fn flaky_upstream_succeeds_after_retries() {
     let (_mock, gw, key) = setup("max_retries = 2\nretry_backoff_ms = 5").await;
-    let resp = gw
-        .chat(
-            &key,
-            json!({"model": "flaky", "messages": user_message("hi")}),
-        )
-        .send()
-        .await
-        .unwrap();
+    let resp = gw.chat(&key, say_hi("flaky")).send().await.unwrap();
     assert_eq!(resp.status(), 200);
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["model"], "flaky");
@@ -122,14 +115,7 @@ async fn upstream_client_errors_keep_their_status_and_message() {
         1,
         "4xx is not retried"
     );
-    let resp = gw
-        .chat(
-            &key,
-            json!({"model": "e429", "messages": user_message("hi")}),
-        )
-        .send()
-        .await
-        .unwrap();
+    let resp = gw.chat(&key, say_hi("e429")).send().await.unwrap();
     // The provider's `Retry-After` reaches the client (after the gateway's own retries,
     // which waited for it).
     assert_eq!(resp.headers()["retry-after"], "1");

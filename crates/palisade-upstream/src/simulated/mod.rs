@@ -153,6 +153,11 @@ impl Provider for SimulatedProvider {
             };
         // Choice after choice (clients gather the chunks by `index`).
         let n = req.choices().min(MAX_CHOICES) as u32;
+        // A text answer, cut to the output cap once for every choice.
+        let (text, cut) = match &reply {
+            Reply::Text(text) => truncate_words(text, req.output_cap()),
+            Reply::ToolCall(_) => (String::new(), false),
+        };
         let mut chunks = Vec::new();
         let mut completion = 0u64;
         for index in 0..n {
@@ -167,8 +172,7 @@ impl Provider for SimulatedProvider {
                 None,
             ));
             match &reply {
-                Reply::Text(text) => {
-                    let (text, cut) = truncate_words(text, req.output_cap());
+                Reply::Text(_) => {
                     completion += estimate_tokens(&text);
                     for piece in split_pieces(&text, self.settings.words_per_chunk) {
                         let delta = Delta {

@@ -385,3 +385,8 @@ pub fn openai_provider(name: &str, base_url: &str, extra: &str, models: &[(&str,
 pub fn user_message(text: &str) -> Value {
     json!([{"role": "user", "content": text}])
 }
+
+/// The smallest chat request: "hi" to `model`.
+pub fn say_hi(model: &str) -> Value {
+    json!({"model": model, "messages": user_message("hi")})
+}
