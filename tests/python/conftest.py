@@ -347,6 +347,7 @@ actions = {{ pii = "flag", secret = "flag", injection = "flag" }}
 [[scan.profiles]]
 name = "model-speaks"
 actions = {{ secret = "block", pii = "pseudonymize", injection = "flag", obfuscation = "flag", banned = "block", leak = "block" }}
+banned_terms = ["project bluebird"]
 
 [[scan.profiles]]
 name = "banned"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import openai
 import pytest
 
@@ -21,6 +23,8 @@ def test_retrieve_each_model(client: openai.OpenAI):
         assert m.id == name
         assert m.object == "model"
         assert m.owned_by == provider
+        # The gateway's start, not 0: clients sort and display by it.
+        assert 1_700_000_000 < m.created <= time.time() + 1
 
 
 def test_retrieve_by_alias_gives_canonical_model(client: openai.OpenAI):

@@ -198,6 +198,52 @@ def test_a_secret_in_the_answer_ends_the_stream_before_any_of_it(client: openai.
     assert any(f["kind"] == "secret" and f["location"].startswith("output") for f in record["findings"])
 
 
+def test_a_block_in_one_choice_ends_every_choice_of_the_stream(client: openai.OpenAI, gateway: Gateway):
+    """With n = 2 the mock's second choice is harmless; the stream ends for both, and
+    each gets its finish reason."""
+    raw = client.chat.completions.with_raw_response.create(
+        model="rot13", messages=[{"role": "user", "content": rot13(f"Use {AWS_KEY} now.")}], stream=True, n=2
+    )
+    seen: dict[int, str] = {}
+    finish: dict[int, str] = {}
+    for chunk in raw.parse():
+        for choice in chunk.choices:
+            seen[choice.index] = seen.get(choice.index, "") + (choice.delta.content or "")
+            if choice.finish_reason:
+                finish[choice.index] = choice.finish_reason
+    assert finish == {0: "content_filter", 1: "content_filter"}, (finish, seen)
+    assert "AKIA" not in seen[0], seen
+    assert audit_findings(gateway, raw.headers["x-request-id"])["decision"] == "block"
+
+
+def test_a_streamed_private_key_is_filtered_before_any_of_it(client: openai.OpenAI, gateway: Gateway):
+    """The private-key rules match only once the closing `KEY-----` has arrived: nothing of
+    the key may go out while its `-----END` line is still being written."""
+    body = "\n".join(["MIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun"] * 6)
+    key = f"-----BEGIN RSA PRIVATE KEY-----\n{body}\n-----END RSA PRIVATE KEY-----"
+    raw = client.chat.completions.with_raw_response.create(
+        model="rot13", messages=[{"role": "user", "content": rot13(f"Here: {key} keep it.")}], stream=True
+    )
+    seen, finish = [], None
+    for chunk in raw.parse():
+        for choice in chunk.choices:
+            seen.append(choice.delta.content or "")
+            finish = choice.finish_reason or finish
+    text = "".join(seen)
+    assert finish == "content_filter", text
+    assert "BEGIN" not in text and "MIIE" not in text, text
+    assert audit_findings(gateway, raw.headers["x-request-id"])["decision"] == "block"
+
+
+def test_a_banned_term_padded_with_white_space_is_filtered_in_the_stream(client: openai.OpenAI):
+    """The matcher folds any run of white space to one; the stream holds the term's
+    first word until the rest is known, however far the model pads it."""
+    padded = "The code name is project" + " \n" * 60 + "bluebird, as asked."
+    seen, finish = stream_text(client, "rot13", rot13(padded))
+    assert finish == "content_filter", seen
+    assert "project" not in seen, seen
+
+
 def test_a_secret_in_a_plain_answer_is_filtered(client: openai.OpenAI, gateway: Gateway):
     raw = client.chat.completions.with_raw_response.create(
         model="rot13", messages=[{"role": "user", "content": rot13(f"The key is {AWS_KEY}.")}]

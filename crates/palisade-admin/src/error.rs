@@ -28,6 +28,9 @@ pub enum AdminError {
     Invalid(String),
     #[error("{0} not found")]
     NotFound(String),
+    /// No admin route matches (`METHOD /path`).
+    #[error("Unknown admin route ({0}). The admin API is under /admin/v1/.{hint}", hint = data_plane_hint(.0))]
+    UnknownRoute(String),
     #[error("{0} already exists")]
     Conflict(String),
     #[error("store unavailable: {0}")]
@@ -49,6 +52,18 @@ pub enum AdminError {
 pub struct ErrorInfo {
     pub code: &'static str,
     pub policies: Vec<String>,
+}
+
+/// For an unknown admin route that looks meant for the data plane (`/v1/...`): where it is
+/// served. The usual port mix-up.
+fn data_plane_hint(what: &str) -> &'static str {
+    match what.split_once(' ') {
+        Some((_, path)) if path == "/v1" || path.starts_with("/v1/") => {
+            " The OpenAI-compatible API is served on the data listener (`server.listen`), \
+             not on this one."
+        }
+        _ => "",
+    }
 }
 
 impl From<palisade_audit::AuditError> for AdminError {
@@ -142,7 +157,7 @@ impl IntoResponse for AdminError {
                 "invalid_request_error",
                 m.clone(),
             ),
-            AdminError::NotFound(_) => (
+            AdminError::NotFound(_) | AdminError::UnknownRoute(_) => (
                 StatusCode::NOT_FOUND,
                 "invalid_request_error",
                 "not_found",

@@ -64,9 +64,17 @@ fn routes(state: Arc<AdminState>) -> Router {
         .route("/metrics", get(metrics))
         .route("/healthz", get(health))
         .route("/readyz", get(ready))
-        .fallback(|| async { AdminError::NotFound("route".into()) })
+        .fallback(unknown_route)
         .layer(from_fn_with_state(Arc::clone(&state), audit_layer::audit))
         .with_state(state)
+}
+
+/// 404 for every path no route matches, naming what was asked (the path only, at most 128
+/// characters: a query string may carry anything).
+async fn unknown_route(method: axum::http::Method, uri: axum::http::Uri) -> AdminError {
+    let path: String = uri.path().chars().take(128).collect();
+    let method: String = method.as_str().chars().take(16).collect();
+    AdminError::UnknownRoute(format!("{method} {path}"))
 }
 
 async fn health() -> impl IntoResponse {

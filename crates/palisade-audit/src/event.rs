@@ -68,6 +68,12 @@ impl Decision {
 pub struct Actor {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_id: Option<String>,
+    /// On a failed authentication, the key id the caller presented (a well-formed key whose
+    /// secret did not match, or a revoked or expired key). Not proven: key ids are not
+    /// secret, so anyone can present one. Kept apart from `key_id` so a key's own traffic
+    /// (and searches by actor) never mixes with attempts made under its id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempted_key_id: Option<String>,
     /// The user's name (unique; what policies and searches use).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,

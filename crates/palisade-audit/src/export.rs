@@ -113,6 +113,10 @@ pub fn cef(view: &RecordView, version: &str) -> String {
         ext.push(("suser", user.clone()));
     }
     ext.push(("suid", e.actor.primary().to_owned()));
+    if let Some(attempted) = &e.actor.attempted_key_id {
+        ext.push(("cs5Label", "attemptedKeyId".into()));
+        ext.push(("cs5", attempted.clone()));
+    }
     if let Some(role) = &e.actor.role {
         ext.push(("spriv", role.clone()));
     }
@@ -207,6 +211,25 @@ mod tests {
         assert!(line.contains("suser=alice suid=key_1"));
         assert!(line.contains("rt=1700000000000"));
         assert!(line.ends_with("cs4=prompt_injection,email"), "{line}");
+
+        // An attempt under a key's id is not that key's traffic: the source user id stays
+        // empty and the id tried has a field of its own.
+        let mut attempt = Event::new(Plane::Data, "req_2", "chat.completions");
+        attempt.decision = Decision::Deny;
+        attempt.actor.attempted_key_id = Some("key_9".into());
+        let header = Header {
+            v: HEADER_VERSION,
+            seq: 8,
+            prev: String::new(),
+            event: attempt,
+            subject: None,
+            content: None,
+        };
+        let line = cef(&RecordView::new(header, &[0; 32], false), "0.1.0");
+        assert!(
+            line.contains("suid=- cs5Label=attemptedKeyId cs5=key_9"),
+            "{line}"
+        );
         assert_eq!(
             format_time(1_700_000_000_000_001),
             "2023-11-14T22:13:20.000001Z"

@@ -172,7 +172,13 @@ impl GatewayError {
                 "not_found",
                 format!(
                     "Unknown API route ({what}). This gateway serves POST /v1/chat/completions, \
-                     POST /v1/embeddings and GET /v1/models."
+                     POST /v1/embeddings and GET /v1/models.{}",
+                    if asks_for_admin(what) {
+                        " The admin API and /metrics are served on the admin listener \
+                         (`server.admin_listen`), not on this one."
+                    } else {
+                        ""
+                    }
                 ),
                 None,
             ),
@@ -356,6 +362,14 @@ fn retry_after(headers: &mut axum::http::HeaderMap, wait: std::time::Duration) {
     }
 }
 
+/// Whether an unknown route (`METHOD /path`) looks meant for the admin listener: the
+/// usual port mix-up, worth a hint in the 404.
+fn asks_for_admin(what: &str) -> bool {
+    what.split_once(' ').is_some_and(|(_, path)| {
+        path == "/admin" || path.starts_with("/admin/") || path == "/metrics"
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -382,6 +396,14 @@ mod tests {
             GatewayError::Upstream(UpstreamError::Connect("x".into())).code(),
             "upstream_error"
         );
+        let admin = GatewayError::RouteNotFound {
+            what: "GET /admin/v1/keys".into(),
+        };
+        assert!(admin.body().error.message.contains("server.admin_listen"));
+        let other = GatewayError::RouteNotFound {
+            what: "GET /v2/chat".into(),
+        };
+        assert!(!other.body().error.message.contains("admin"));
         let internal = GatewayError::Upstream(UpstreamError::Connect("10.0.0.3 refused".into()));
         assert!(!internal.body().error.message.contains("10.0.0.3"));
     }

@@ -38,6 +38,9 @@ pub struct RouteTable {
     by_name: HashMap<String, ModelRoute>,
     /// Canonical names in config order, for `GET /v1/models`.
     ordered: Vec<Arc<str>>,
+    /// When this table was built (Unix seconds): the `created` time `GET /v1/models`
+    /// gives, since the gateway does not know when a provider made its model.
+    created: i64,
 }
 
 impl RouteTable {
@@ -47,7 +50,12 @@ impl RouteTable {
         for p in &config.providers {
             providers.insert(p.name.as_str(), build_provider(p)?);
         }
-        let mut table = RouteTable::default();
+        let mut table = RouteTable {
+            created: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64),
+            ..RouteTable::default()
+        };
         for m in &config.models {
             let Some(provider) = providers.get(m.provider.as_str()) else {
                 continue;
@@ -80,6 +88,11 @@ impl RouteTable {
 
     pub fn get(&self, name: &str) -> Option<&ModelRoute> {
         self.by_name.get(name)
+    }
+
+    /// When the table was built, in Unix seconds (`created` in the model list).
+    pub fn created(&self) -> i64 {
+        self.created
     }
 
     /// Canonical routes in config order.

@@ -57,6 +57,10 @@ struct Pattern {
 pub struct BannedTerms {
     matcher: Option<AhoCorasick>,
     patterns: Vec<Pattern>,
+    /// The folded terms, sorted: what [`BannedTerms::forming`] looks prefixes up in.
+    sorted: Vec<String>,
+    /// The longest folded term, in bytes.
+    longest: usize,
     /// `banned:<topic>`, per topic.
     detectors: Vec<Cow<'static, str>>,
     opts: BannedOptions,
@@ -120,12 +124,65 @@ impl BannedTerms {
                     .build(&folded_terms)?,
             )
         };
+        // Matching ignores ASCII case; so does the prefix lookup.
+        let mut sorted: Vec<String> = folded_terms
+            .iter()
+            .map(|t| t.to_ascii_lowercase())
+            .collect();
+        sorted.sort_unstable();
+        sorted.dedup();
+        let longest = sorted.iter().map(String::len).max().unwrap_or(0);
         Ok(BannedTerms {
             matcher,
             patterns,
+            sorted,
+            longest,
             detectors,
             opts,
         })
+    }
+
+    /// Where, in `text`, a banned term may be forming: the earliest start of a run that
+    /// reaches the end of `text` and is the beginning of a term, not yet all of it
+    /// (`"… project blue"` for `project bluebird`, white space folded as in matching). A
+    /// stream holds its output from there, so a multi-word term, one longer than the
+    /// hold-back, or one whose words the model pads with white space, is seen whole
+    /// before any of it goes out.
+    pub fn forming(&self, text: &str) -> Option<usize> {
+        if self.sorted.is_empty() {
+            return None;
+        }
+        let folded = fold_non_ascii(text);
+        let ft = folded.text();
+        let (collapsed, at) = collapse_spaces(ft);
+        let ct: &str = &collapsed;
+        // Only suffixes shorter than the longest term can be a term's unfinished start.
+        let from = ceil_char(ct, ct.len().saturating_sub(self.longest.saturating_sub(1)));
+        let lower = ct[from..].to_ascii_lowercase();
+        let mut prev = ct[..from].chars().next_back();
+        for (i, c) in ct[from..].char_indices() {
+            let i = from + i;
+            let word_start = !prev.is_some_and(is_word_char) || !is_word_char(c);
+            prev = Some(c);
+            if self.opts.word_boundary && !word_start {
+                continue;
+            }
+            if self.is_proper_prefix(&lower[i - from..]) {
+                let start = at.as_ref().map_or(i, |at| at[i]);
+                return Some(folded.original_span(start, start).start);
+            }
+        }
+        None
+    }
+
+    /// Whether `s` begins some term and is shorter than it. In sorted order, the terms
+    /// that begin with `s` come right after `s` itself.
+    fn is_proper_prefix(&self, s: &str) -> bool {
+        let at = self.sorted.partition_point(|t| t.as_str() < s);
+        self.sorted[at..]
+            .iter()
+            .take(2)
+            .any(|t| t.len() > s.len() && t.starts_with(s))
     }
 
     /// Number of distinct (topic, folded term) patterns.
@@ -173,6 +230,14 @@ fn collapse_spaces(text: &str) -> (Cow<'_, str>, Option<Vec<usize>>) {
         at.extend(i..i + (out.len() - start));
     }
     (Cow::Owned(out), Some(at))
+}
+
+/// The first char boundary of `s` at or after `i`.
+fn ceil_char(s: &str, mut i: usize) -> usize {
+    while i < s.len() && !s.is_char_boundary(i) {
+        i += 1;
+    }
+    i
 }
 
 fn is_word_char(c: char) -> bool {
@@ -316,6 +381,27 @@ mod tests {
             ["nerve   agent", "nerve\nagent"]
         );
         assert!(found(&b, "nerveagent").is_empty());
+    }
+
+    #[test]
+    fn a_term_still_forming_at_the_end_is_found_from_its_start() {
+        let b = terms(&["project bluebird", "Crème Brûlée recipe", "ass"]);
+        fn tail<'t>(b: &BannedTerms, text: &'t str) -> Option<&'t str> {
+            b.forming(text).map(|at| &text[at..])
+        }
+        let forming = |text| tail(&b, text);
+        assert_eq!(forming("ask about Project blue"), Some("Project blue"));
+        assert_eq!(forming("ask about project"), Some("project"));
+        let padded = format!("ask about project{}", " \n".repeat(60));
+        assert_eq!(forming(&padded).map(str::len), Some(padded.len() - 10));
+        assert_eq!(forming("the CRÈME brûl"), Some("CRÈME brûl"));
+        // The whole term is a match, not a term forming; other words are nothing.
+        assert_eq!(forming("about project bluebird"), None);
+        assert_eq!(forming("about projects"), None);
+        assert_eq!(forming("a classic as"), Some("as"));
+        assert_eq!(forming("a classic clas"), None);
+        assert_eq!(forming(""), None);
+        assert_eq!(terms(&[]).forming("project"), None);
     }
 
     #[test]

@@ -3,8 +3,9 @@
 //!
 //! - the last `holdback` bytes are always held (a phone number or card split over chunks);
 //! - the cut never falls inside a run of non-space characters (tokens, keys, URLs,
-//!   JWTs), nor after an unterminated `-----BEGIN` block, nor inside a finding, nor
-//!   inside a placeholder such as `[EMAIL_1]` still being written — each bounded by
+//!   JWTs), nor after an unterminated `-----BEGIN` block (closed by its `-----END …-----`
+//!   line), nor inside a finding, nor after the start of a banned term still being
+//!   written, nor inside a placeholder such as `[EMAIL_1]` still being written — each bounded by
 //!   `max_hold`, after which the text is released as scanned (a longer run still keeps
 //!   its last KiB, where a key could be forming);
 //! - released text is rewritten by the profile's actions and pseudonyms are restored;
@@ -74,7 +75,6 @@ pub enum Step {
 pub struct StreamGuard {
     scan: ScanFn,
     profile: Arc<Profile>,
-    vault: Vault,
     hold: HoldBack,
     pending: String,
     context: String,
@@ -95,12 +95,13 @@ impl std::fmt::Debug for StreamGuard {
 }
 
 impl StreamGuard {
-    /// `vault` is the request's: pseudonyms issued on input are restored in the output.
-    pub fn new(scan: ScanFn, profile: Arc<Profile>, vault: Vault, hold: HoldBack) -> StreamGuard {
+    /// A guard for one streamed text. Each step takes the request's [`Vault`]: pseudonyms
+    /// issued on input are restored in the output, and one vault serves every text of a
+    /// response (its choices, tool calls and fields), so none needs a copy of its own.
+    pub fn new(scan: ScanFn, profile: Arc<Profile>, hold: HoldBack) -> StreamGuard {
         StreamGuard {
             scan,
             profile,
-            vault,
             hold,
             pending: String::new(),
             context: String::new(),
@@ -118,7 +119,7 @@ impl StreamGuard {
     }
 
     /// Takes the next delta of model text.
-    pub fn push(&mut self, delta: &str) -> Step {
+    pub fn push(&mut self, delta: &str, vault: &mut Vault) -> Step {
         if self.blocked {
             return Step::Blocked(Vec::new());
         }
@@ -126,18 +127,18 @@ impl StreamGuard {
         if self.pending.len() <= self.hold.tail {
             return Step::Emit(String::new());
         }
-        self.step(false)
+        self.step(false, vault)
     }
 
     /// The stream ended: scans and releases whatever is held.
-    pub fn finish(&mut self) -> Step {
+    pub fn finish(&mut self, vault: &mut Vault) -> Step {
         if self.blocked {
             return Step::Blocked(Vec::new());
         }
         if self.pending.is_empty() {
             return Step::Emit(String::new());
         }
-        self.step(true)
+        self.step(true, vault)
     }
 
     /// Bytes currently held back.
@@ -150,11 +151,11 @@ impl StreamGuard {
         &self.findings
     }
 
-    pub fn into_parts(self) -> (Vault, Vec<Applied>) {
-        (self.vault, self.findings)
+    pub fn into_findings(self) -> Vec<Applied> {
+        self.findings
     }
 
-    fn step(&mut self, last: bool) -> Step {
+    fn step(&mut self, last: bool, vault: &mut Vault) -> Step {
         let ctx = self.context.len();
         let window = format!("{}{}", self.context, self.pending);
         // Findings that reach into the held text. One that began in the released context
@@ -200,9 +201,9 @@ impl StreamGuard {
             .filter(|a| a.finding.end <= cut)
             .collect();
         let raw = &self.pending[..cut];
-        let rewritten = rewrite(raw, &released, &mut self.vault, Direction::Output);
+        let rewritten = rewrite(raw, &released, vault, Direction::Output);
         let text = rewritten.as_deref().unwrap_or(raw);
-        let text = self.vault.restore(text).unwrap_or_else(|| text.to_owned());
+        let text = vault.restore(text).unwrap_or_else(|| text.to_owned());
         self.keep_context(cut);
         self.findings.extend(released.into_iter().map(|mut a| {
             a.finding.start += self.released;
@@ -234,12 +235,21 @@ impl StreamGuard {
                 cut = cut.min(floor_boundary(p, p.len().saturating_sub(tail)));
             }
         }
-        // Not after an unterminated key block.
+        // Not after an unterminated key block: one ends at the `-----` that closes its
+        // `-----END … KEY-----` line, where the private-key rules can first match.
         if let Some(begin) = p[..cut].rfind("-----BEGIN")
-            && !p[begin..].contains("-----END")
+            && !key_block_closed(&p[begin..])
             && begin >= budget_start
         {
             cut = begin;
+        }
+        // Not after the start of a banned term still being written (a multi-word term,
+        // one longer than the hold-back, words padded with white space).
+        if let Some(start) = self.profile.banned.as_ref().and_then(|b| b.forming(p))
+            && start >= budget_start
+            && start < cut
+        {
+            cut = floor_boundary(p, start);
         }
         // Not after the start of a match that is still forming.
         if let Some(start) = self.growing.as_ref().and_then(|g| g(p))
@@ -274,6 +284,14 @@ impl StreamGuard {
             self.context.drain(..from);
         }
     }
+}
+
+/// Whether a block that begins `-----BEGIN` has its closing line: `-----END`, a label,
+/// and the `-----` after it.
+fn key_block_closed(block: &str) -> bool {
+    block
+        .find("-----END")
+        .is_some_and(|end| block[end + "-----END".len()..].contains("-----"))
 }
 
 fn is_space_at(s: &str, i: usize) -> bool {

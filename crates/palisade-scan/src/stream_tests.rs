@@ -39,18 +39,28 @@ fn toy_scan(text: &str) -> Vec<Finding> {
     out
 }
 
-fn guard(profile: Profile, vault: Vault) -> StreamGuard {
+fn guard(profile: Profile) -> StreamGuard {
     let hold = HoldBack {
         tail: 16,
         max: 4096,
         context: 32,
     };
-    StreamGuard::new(Arc::new(toy_scan), Arc::new(profile), vault, hold)
+    StreamGuard::new(Arc::new(toy_scan), Arc::new(profile), hold)
 }
 
 /// Feeds `text` in chunks of `size` bytes (on char boundaries); returns what the client
 /// sees and whether it was blocked.
 fn run(g: &mut StreamGuard, text: &str, size: usize) -> (String, Option<Vec<String>>) {
+    run_with(g, &mut Vault::new(), text, size)
+}
+
+/// [`run`] with the request's vault.
+fn run_with(
+    g: &mut StreamGuard,
+    vault: &mut Vault,
+    text: &str,
+    size: usize,
+) -> (String, Option<Vec<String>>) {
     let mut seen = String::new();
     let mut i = 0;
     while i < text.len() {
@@ -58,13 +68,13 @@ fn run(g: &mut StreamGuard, text: &str, size: usize) -> (String, Option<Vec<Stri
         while !text.is_char_boundary(j) {
             j += 1;
         }
-        match g.push(&text[i..j]) {
+        match g.push(&text[i..j], vault) {
             Step::Emit(s) => seen.push_str(&s),
             Step::Blocked(k) => return (seen, Some(k)),
         }
         i = j;
     }
-    match g.finish() {
+    match g.finish(vault) {
         Step::Emit(s) => seen.push_str(&s),
         Step::Blocked(k) => return (seen, Some(k)),
     }
@@ -83,7 +93,7 @@ fn a_secret_split_across_chunks_never_leaks_at_any_chunk_size() {
     let text =
         "Here is the key AKIAABCDEFGHIJKLMNOP for the bucket, and mail ops@example.com today.";
     for size in 1..=text.len() {
-        let mut g = guard(profile(), Vault::new());
+        let mut g = guard(profile());
         let (seen, blocked) = run(&mut g, text, size);
         assert_eq!(blocked, None);
         assert_eq!(
@@ -102,13 +112,8 @@ fn a_pseudonym_split_across_chunks_is_restored() {
     let p = vault.pseudonym("email", "ada@example.com", true).unwrap();
     let text = format!("Sure, I will write to {p} tomorrow and cc {p}.");
     for size in 1..=text.len() {
-        let mut g = guard(profile(), Vault::new());
-        g.vault = {
-            let mut v = Vault::new();
-            v.pseudonym("email", "ada@example.com", true).unwrap();
-            v
-        };
-        let (seen, _) = run(&mut g, &text, size);
+        let mut g = guard(profile());
+        let (seen, _) = run_with(&mut g, &mut vault.clone(), &text, size);
         assert_eq!(
             seen, "Sure, I will write to ada@example.com tomorrow and cc ada@example.com.",
             "chunk size {size}"
@@ -123,7 +128,7 @@ fn a_block_mid_stream_stops_before_any_blocked_byte() {
         "lorem ipsum ".repeat(10)
     );
     for size in 1..=text.len() {
-        let mut g = guard(profile(), Vault::new());
+        let mut g = guard(profile());
         let (seen, blocked) = run(&mut g, &text, size);
         assert_eq!(
             blocked,
@@ -132,16 +137,19 @@ fn a_block_mid_stream_stops_before_any_blocked_byte() {
         );
         assert!(!seen.contains("BAD"), "chunk size {size}: {seen}");
         assert!(text.starts_with(&seen));
-        assert!(matches!(g.push("more"), Step::Blocked(_)));
+        assert!(matches!(
+            g.push("more", &mut Vault::new()),
+            Step::Blocked(_)
+        ));
     }
 }
 
 #[test]
 fn text_is_released_as_it_becomes_safe() {
-    let mut g = guard(profile(), Vault::new());
+    let mut g = guard(profile());
     let mut early = String::new();
     for word in "one two three four five six seven eight nine ten eleven twelve".split(' ') {
-        if let Step::Emit(s) = g.push(&format!("{word} ")) {
+        if let Step::Emit(s) = g.push(&format!("{word} "), &mut Vault::new()) {
             early.push_str(&s);
         }
     }
@@ -154,15 +162,15 @@ fn an_unterminated_key_block_is_held_until_it_ends() {
     let body = "MIIEowIBAAKCAQEA7 ".repeat(20);
     let text =
         format!("key: -----BEGIN RSA PRIVATE KEY----- {body} -----END RSA PRIVATE KEY----- done");
-    let mut g = guard(profile(), Vault::new());
+    let mut g = guard(profile());
     let mut seen = String::new();
     let mut i = 0;
     while i < text.len() {
         let j = (i + 7).min(text.len());
-        if let Step::Emit(s) = g.push(&text[i..j]) {
+        if let Step::Emit(s) = g.push(&text[i..j], &mut Vault::new()) {
             seen.push_str(&s);
         }
-        if !text[..j].contains("-----END") {
+        if !text[..j].contains("-----END RSA PRIVATE KEY-----") {
             assert!(!seen.contains("MIIE"), "released key material early");
         }
         i = j;
@@ -173,7 +181,7 @@ fn an_unterminated_key_block_is_held_until_it_ends() {
 fn multibyte_text_is_never_split_inside_a_char() {
     let text = "Grüße aus Köln — 東京から 🚀🚀 mail ops@example.com ok ".repeat(5);
     for size in [1, 2, 3, 5, 7] {
-        let mut g = guard(profile(), Vault::new());
+        let mut g = guard(profile());
         let (seen, _) = run(&mut g, &text, size);
         assert_eq!(seen, text.replace("ops@example.com", "[REDACTED_EMAIL]"));
     }
@@ -201,13 +209,8 @@ fn a_forming_prompt_leak_is_held_and_blocked() {
     };
     let text = "Noted for the file: never discuss interest rates before the customer is verified.";
     for size in [1, 3, 7] {
-        let mut g = StreamGuard::new(
-            Arc::clone(&scan),
-            Arc::new(profile.clone()),
-            Vault::new(),
-            hold,
-        )
-        .with_growing(Arc::clone(&growing));
+        let mut g = StreamGuard::new(Arc::clone(&scan), Arc::new(profile.clone()), hold)
+            .with_growing(Arc::clone(&growing));
         let (seen, blocked) = run(&mut g, text, size);
         assert!(blocked.is_some(), "size {size}: {seen:?}");
         assert!(!seen.contains("never"), "size {size}: {seen:?}");
@@ -236,7 +239,7 @@ fn a_block_straddling_released_text_stops_the_rest() {
         max: 4096,
         context: 32,
     };
-    let mut g = StreamGuard::new(scan, Arc::new(profile), Vault::new(), hold);
+    let mut g = StreamGuard::new(scan, Arc::new(profile), hold);
     let (seen, blocked) = run(&mut g, "one two three alpha beta gamma delta", 1);
     assert!(blocked.is_some(), "{seen:?}");
     assert!(!seen.contains("beta"), "{seen:?}");
@@ -268,12 +271,7 @@ fn a_key_at_the_end_of_a_run_longer_than_the_budget_never_leaks() {
     for run_len in 220..260 {
         let text = format!("{}AKIAZ7Q4PLMR2WX5TYUV done.", "=".repeat(run_len));
         for size in [1, 3] {
-            let mut g = StreamGuard::new(
-                Arc::new(glued_key_scan),
-                Arc::new(profile()),
-                Vault::new(),
-                hold,
-            );
+            let mut g = StreamGuard::new(Arc::new(glued_key_scan), Arc::new(profile()), hold);
             let (seen, blocked) = run(&mut g, &text, size);
             assert!(blocked.is_none());
             // Any byte of the key released before it was found would show here.
@@ -295,7 +293,7 @@ fn real_guard(tail: usize) -> StreamGuard {
         tail,
         ..HoldBack::default()
     };
-    StreamGuard::new(scan, profile, Vault::new(), hold)
+    StreamGuard::new(scan, profile, hold)
 }
 
 #[test]
@@ -330,6 +328,89 @@ fn a_value_whose_start_went_out_has_the_rest_withheld() {
         assert!(
             seen.contains("[REDACTED_IBAN]"),
             "chunk size {size}: {seen}"
+        );
+    }
+}
+
+/// Feeds `tokens` one by one, as a model streams them.
+fn run_tokens(g: &mut StreamGuard, tokens: &[String]) -> (String, Option<Vec<String>>) {
+    let mut seen = String::new();
+    let vault = &mut Vault::new();
+    for t in tokens {
+        match g.push(t, vault) {
+            Step::Emit(s) => seen.push_str(&s),
+            Step::Blocked(k) => return (seen, Some(k)),
+        }
+    }
+    match g.finish(vault) {
+        Step::Emit(s) => seen.push_str(&s),
+        Step::Blocked(k) => return (seen, Some(k)),
+    }
+    (seen, None)
+}
+
+fn real_guard_with(profile: Profile) -> StreamGuard {
+    let scanner = Arc::new(crate::engine::Scanner::standard().unwrap());
+    let profile = Arc::new(profile);
+    let scan_profile = Arc::clone(&profile);
+    let scan: ScanFn =
+        Arc::new(move |t: &str| scanner.scan_for(t, &scan_profile, Direction::Output));
+    StreamGuard::new(scan, profile, HoldBack::default())
+}
+
+#[test]
+fn a_streamed_private_key_is_blocked_before_any_of_it_goes_out() {
+    // A PEM key as a model streams it: the closing line in several tokens. The private-key
+    // rules match only once `KEY-----` has arrived; nothing of the key may go out before.
+    let line = "MIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun";
+    let mut tokens = vec![
+        "Here it is:\n".to_owned(),
+        "-----BEGIN RSA PRIVATE KEY-----\n".to_owned(),
+    ];
+    for _ in 0..25 {
+        tokens.push(format!("{}\n", &line[..32]));
+        tokens.push(format!("{}\n", &line[32..]).replace('\n', "") + "\n");
+    }
+    for t in [
+        "-----",
+        "END",
+        " RSA",
+        " PRIVATE",
+        " KEY",
+        "-----",
+        "\n",
+        "Keep it safe.",
+    ] {
+        tokens.push(t.to_owned());
+    }
+    let profile = Profile::new("s").with_category(Category::Secret, Action::Block);
+    let (seen, blocked) = run_tokens(&mut real_guard_with(profile), &tokens);
+    assert!(blocked.is_some(), "the key was not blocked: {seen}");
+    assert!(!seen.contains("MIIE") && !seen.contains("BEGIN"), "{seen}");
+    assert_eq!(seen, "Here it is:\n");
+}
+
+#[test]
+fn a_banned_term_padded_or_longer_than_the_hold_back_is_blocked_whole() {
+    let long = "the quarterly merger negotiations with northwind traders remain confidential";
+    assert!(long.len() > MIN_HOLDBACK);
+    let banned =
+        crate::banned::BannedTerms::new(&["project bluebird".to_owned(), long.to_owned()]).unwrap();
+    let profile = Profile::new("b")
+        .with_category(Category::Banned, Action::Block)
+        .with_banned(banned);
+    let padded = format!(
+        "Sure. The name is project{}bluebird, as asked.",
+        " \n".repeat(60)
+    );
+    let spoken = format!("Fine: {} and more.", long.to_uppercase());
+    for text in [padded, spoken] {
+        let tokens: Vec<String> = text.split_inclusive(' ').map(str::to_owned).collect();
+        let (seen, blocked) = run_tokens(&mut real_guard_with(profile.clone()), &tokens);
+        assert!(blocked.is_some(), "not blocked: {seen:?}");
+        assert!(
+            !seen.to_lowercase().contains("project") && !seen.to_lowercase().contains("quarterly"),
+            "a banned term's start went out: {seen:?}"
         );
     }
 }

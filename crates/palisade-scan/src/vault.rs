@@ -42,8 +42,17 @@ impl Vault {
     }
 
     /// The placeholder for `value` of `kind`, issuing a new one when the value is new.
-    /// `None` when the vault is full.
+    /// `None` (the value is then redacted) when the vault is full, or when the value
+    /// holds a character JSON would escape (a quote, a backslash, a line break: a private
+    /// key, a quoted password): restored verbatim inside a tool call's JSON arguments it
+    /// would break them, or add fields of its own.
     pub fn pseudonym(&mut self, kind: &str, value: &str, restorable: bool) -> Option<String> {
+        if value
+            .chars()
+            .any(|c| c == '"' || c == '\\' || c.is_control())
+        {
+            return None;
+        }
         let key = (kind.to_owned(), value.to_owned());
         if let Some(&i) = self.by_value.get(&key) {
             if restorable {
@@ -220,6 +229,22 @@ mod tests {
         assert_eq!(open_placeholder("call [EMAIL_1]"), None);
         assert_eq!(open_placeholder("a [b c"), None);
         assert_eq!(open_placeholder("end ["), Some(4));
+    }
+
+    #[test]
+    fn values_json_would_escape_get_no_pseudonym() {
+        // Restored inside a tool call's JSON arguments, they would break or extend them.
+        let mut v = Vault::new();
+        for value in [
+            "\"a\"@example.com",
+            "pa\\ss",
+            "-----BEGIN PRIVATE KEY-----\nMII",
+            "x\u{7f}",
+        ] {
+            assert_eq!(v.pseudonym("secret", value, true), None, "{value:?}");
+        }
+        assert!(v.is_empty());
+        assert!(v.pseudonym("secret", "plain-Value_1 é", true).is_some());
     }
 
     #[test]

@@ -244,7 +244,8 @@ async fn every_interaction_is_recorded(store_url: Option<String>) {
     assert_eq!(s.status, 401, "{body}");
     sent.push(s);
 
-    // Alice's key id with a wrong secret: the record names the key tried.
+    // Alice's key id with a wrong secret: the record names the key tried, apart from the
+    // key id of authenticated traffic.
     let (s, body) = send(
         "wrong-secret",
         chat(
@@ -386,7 +387,11 @@ async fn every_interaction_is_recorded(store_url: Option<String>) {
                 assert!(r.get("upstream_status").is_none(), "{ctx}");
             }
             "wrong-secret" => {
-                assert_eq!(r["actor"], json!({"key_id": alice_key_id}), "{ctx}");
+                assert_eq!(
+                    r["actor"],
+                    json!({"attempted_key_id": alice_key_id}),
+                    "an attempt under a key's id is not that key's traffic: {ctx}"
+                );
                 assert_eq!(r["decision"], "deny", "{ctx}");
                 assert_eq!(r["reason"], "invalid_api_key", "{ctx}");
                 assert!(!ctx.contains("wrongsecret"), "{ctx}");

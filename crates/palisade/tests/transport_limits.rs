@@ -348,6 +348,35 @@ async fn unknown_routes_and_methods_get_json_errors() {
         message.contains("GET /v1/nothing") && message.contains("POST /v1/chat/completions"),
         "{message}"
     );
+    // The two listeners mixed up: each 404 says where the route is served.
+    let (status, body) = error_code(
+        gw.http
+            .get(format!("{}/admin/v1/keys", gw.base))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert_eq!(status, 404);
+    assert!(message.contains("server.admin_listen"), "{message}");
+    let (status, body) = error_code(
+        gw.http
+            .get(format!("{}/v1/models", gw.admin))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("not_found"))
+    );
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("GET /v1/models") && message.contains("server.listen"),
+        "{message}"
+    );
     let (status, body) = error_code(
         gw.http
             .get(format!("{}/v1/chat/completions", gw.base))

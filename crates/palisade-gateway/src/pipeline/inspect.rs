@@ -425,6 +425,8 @@ pub struct StreamInspector {
     profile: Arc<Profile>,
     hold: palisade_scan::stream::HoldBack,
     guards: Vec<(StreamPart, StreamGuard)>,
+    /// The request's pseudonyms (one copy for the whole response, every part's guard
+    /// restores from it and issues output placeholders into it).
     vault: Vault,
     /// Time spent in the guards so far.
     spent: Duration,
@@ -518,17 +520,14 @@ impl StreamInspector {
         })
     }
 
-    fn guard(&mut self, part: StreamPart) -> &mut StreamGuard {
-        let pos = match self.guards.iter().position(|(p, _)| *p == part) {
+    /// The index of `part`'s guard, made on its first delta.
+    fn guard(&mut self, part: StreamPart) -> usize {
+        match self.guards.iter().position(|(p, _)| *p == part) {
             Some(pos) => pos,
             None => {
-                // The request's vault restores pseudonyms in every part; each guard gets
-                // a copy of what input issued.
-                let copy = self.vault.clone();
                 let mut guard = StreamGuard::new(
                     Arc::clone(&self.scan_fn),
                     Arc::clone(&self.profile),
-                    copy,
                     self.hold,
                 );
                 if let Some(growing) = &self.growing {
@@ -537,14 +536,14 @@ impl StreamInspector {
                 self.guards.push((part, guard));
                 self.guards.len() - 1
             }
-        };
-        &mut self.guards[pos].1
+        }
     }
 
     /// Passes a delta of one part through its guard.
     pub fn push(&mut self, part: StreamPart, delta: &str) -> StreamVerdict {
         let started = Instant::now();
-        let step = self.guard(part).push(delta);
+        let at = self.guard(part);
+        let step = self.guards[at].1.push(delta, &mut self.vault);
         self.spent += started.elapsed();
         verdict(step)
     }
@@ -552,7 +551,8 @@ impl StreamInspector {
     /// The part ended (its choice, or the stream did): releases what is held.
     pub fn finish(&mut self, part: StreamPart) -> StreamVerdict {
         let started = Instant::now();
-        let step = self.guard(part).finish();
+        let at = self.guard(part);
+        let step = self.guards[at].1.finish(&mut self.vault);
         self.spent += started.elapsed();
         verdict(step)
     }

@@ -161,7 +161,7 @@ pub async fn models(
             .canonical()
             .filter(|r| authorize::visible(&state, &ctx, r));
         let objects: Vec<ModelObject> = visible
-            .map(|r| ModelObject::new(r.name.as_ref(), 0, r.owned_by.clone()))
+            .map(|r| ModelObject::new(r.name.as_ref(), state.routes.created(), r.owned_by.clone()))
             .collect();
         match id {
             None => Ok(respond::json(&ctx, &ModelList::new(objects))),

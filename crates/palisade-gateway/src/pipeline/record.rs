@@ -188,7 +188,7 @@ fn event(ctx: &RequestCtx, status: u16, code: &'static str) -> Event {
         e.actor.user_id = Some(p.user_id.clone());
         e.actor.groups = p.groups.clone();
     } else {
-        e.actor.key_id = ctx.presented_key_id.clone();
+        e.actor.attempted_key_id = ctx.presented_key_id.clone();
     }
     e.client_ip = ctx.client_addr.map(|a| a.ip().to_string());
     e.user_agent = ctx.user_agent.clone();

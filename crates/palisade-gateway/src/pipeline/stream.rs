@@ -11,6 +11,7 @@
 //! record happen when the stream ends, and also when the client goes away mid-stream
 //! (the relay's `Drop`).
 
+use std::collections::BTreeSet;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
@@ -55,6 +56,9 @@ struct Relay {
     last_chunk: Option<(String, i64)>,
     /// Output scanning; `None` when the request is not scanned.
     inspector: Option<StreamInspector>,
+    /// Choices the upstream has sent, and those it has finished (`finish_reason`).
+    seen: BTreeSet<u32>,
+    ended: BTreeSet<u32>,
     done: bool,
 }
 
@@ -99,14 +103,25 @@ impl Relay {
         sse::encode_data(&serde_json::to_string(&chunk).unwrap_or_default())
     }
 
+    /// Choices sent and not yet finished: those a gateway-made end must finish.
+    fn open_choices(&self) -> BTreeSet<u32> {
+        self.seen.difference(&self.ended).copied().collect()
+    }
+
     /// A gateway-made chunk ending choice `index` with `reason`.
     fn final_chunk(&self, index: u32, reason: &str) -> String {
         self.own_chunk(index, Delta::default(), Some(reason))
     }
 
-    /// A `block` on output: `content_filter`, recorded as a block, then `[DONE]`.
+    /// A `block` on output: `content_filter` for the blocked choice and every other one
+    /// still open (the stream ends for all of them), recorded as a block, then `[DONE]`.
     async fn content_filter(&mut self, index: u32) -> Bytes {
-        let mut out = self.final_chunk(index, "content_filter");
+        let mut open = self.open_choices();
+        open.insert(index);
+        let mut out: String = open
+            .into_iter()
+            .map(|i| self.final_chunk(i, "content_filter"))
+            .collect();
         if let Some(ctx) = &self.ctx {
             self.state.metrics.scan_blocked("output");
             tracing::info!(request_id = %ctx.request_id, "stream ended by a content block");
@@ -241,9 +256,12 @@ impl Relay {
         if let (Some(ctx), GatewayError::Upstream(e)) = (&self.ctx, &err) {
             tracing::warn!(request_id = %ctx.request_id, error = %e, "upstream stream failed");
         }
-        // Text the inspector still holds goes out first if it passes the scan (a block
-        // drops it: the stream ends with the error either way).
-        let mut out = self.flush().unwrap_or_default();
+        // Text the inspector still holds goes out first if it passes the scan; a block
+        // there ends the stream as a block (recorded so), not with this error.
+        let mut out = match self.flush() {
+            Ok(text) => text,
+            Err(index) => return self.content_filter(index).await,
+        };
         // The stream ends with this error whether or not the record could be written.
         let _ = self.finish(code).await;
         self.done = true;
@@ -255,9 +273,19 @@ impl Relay {
     /// Ends the stream at the token or cost allowance: a `length` finish, then the error
     /// event.
     async fn cut(&mut self) -> Bytes {
-        // Held text that passes the scan was produced within the allowance: send it first.
-        let mut out = self.flush().unwrap_or_default();
-        out.push_str(&self.final_chunk(0, "length"));
+        // Held text that passes the scan was produced within the allowance: send it first
+        // (a block there ends the stream as a block).
+        let mut out = match self.flush() {
+            Ok(text) => text,
+            Err(index) => return self.content_filter(index).await,
+        };
+        let mut open = self.open_choices();
+        if open.is_empty() {
+            open.insert(0);
+        }
+        for i in open {
+            out.push_str(&self.final_chunk(i, "length"));
+        }
         let refusal = Refusal {
             code: RefusalCode::BudgetExceeded,
             message: "The stream reached a token limit and was ended.".into(),
@@ -329,6 +357,12 @@ impl Relay {
                     }
                     chunk.model.clone_from(&self.model);
                     self.last_chunk = Some((chunk.id.clone(), chunk.created));
+                    for c in &chunk.choices {
+                        self.seen.insert(c.index);
+                        if c.finish_reason.is_some() {
+                            self.ended.insert(c.index);
+                        }
+                    }
                     self.completion_tokens += chunk_tokens(&chunk);
                     let worth_sending = match self.inspect(&mut chunk) {
                         Ok(worth) => worth,
@@ -492,6 +526,8 @@ pub fn relay(
         completion_tokens: 0,
         last_chunk: None,
         inspector,
+        seen: BTreeSet::new(),
+        ended: BTreeSet::new(),
         done: false,
     };
     let body = futures::stream::unfold(relay, |mut relay| async move {

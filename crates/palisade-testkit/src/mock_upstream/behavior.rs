@@ -15,7 +15,8 @@
 //! Request fields change any model's answer: with `reasoning_effort`, the reply goes to
 //! `reasoning_content` and again to `reasoning_details[].text` (streamed as reasoning
 //! deltas) and `content` is a short fixed text; with `logprobs: true`, the answer's content comes with per-token `logprobs`
-//! (tokens of a few bytes; in a stream, one entry per chunk).
+//! (tokens of a few bytes; in a stream, one entry per chunk); a streamed text answer with
+//! `n` > 1 (at most 8) has choices 1.. saying `ok ` once per chunk of choice 0.
 
 use std::time::Duration;
 

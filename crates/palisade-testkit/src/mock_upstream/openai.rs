@@ -203,10 +203,13 @@ fn stream(
     call: Option<Value>,
     usage: Value,
 ) -> Response {
-    let chunk = |delta: Value, finish: Value| {
+    let chunk_of = |index: u64, delta: Value, finish: Value| {
         json!({"id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": 1_700_000_000, "model": model,
-               "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+               "choices": [{"index": index, "delta": delta, "finish_reason": finish}]})
     };
+    let chunk = |delta: Value, finish: Value| chunk_of(0, delta, finish);
+    // With `n`, the other choices say `ok ` as often as the first one speaks.
+    let n = req["n"].as_u64().unwrap_or(1).clamp(1, 8);
     let mut events: Vec<Value> = vec![chunk(
         json!({"role": "assistant", "content": ""}),
         Value::Null,
@@ -255,11 +258,16 @@ fn stream(
                     event["choices"][0]["logprobs"] = logprobs(&[part]);
                 }
                 events.push(event);
+                for i in 1..n {
+                    events.push(chunk_of(i, json!({ field: "ok " }), Value::Null));
+                }
             }
             if field != "content" {
                 events.push(chunk(json!({"content": REASONED}), Value::Null));
             }
-            events.push(chunk(json!({}), json!("stop")));
+            for i in 0..n {
+                events.push(chunk_of(i, json!({}), json!("stop")));
+            }
         }
     }
     let include_usage = req["stream_options"]["include_usage"].as_bool() == Some(true);
