@@ -17,8 +17,8 @@ use tokio::sync::watch;
 use crate::audit_layer;
 use crate::auth::Admin;
 use crate::error::AdminError;
-use crate::handlers::audit::StreamShutdown;
-use crate::handlers::{audit, groups, keys, limits, policies, subjects, tokens, users};
+use crate::handlers::audit_tail::StreamShutdown;
+use crate::handlers::{audit, audit_tail, groups, keys, limits, policies, subjects, tokens, users};
 use crate::state::AdminState;
 
 /// The admin router. Live audit tails (`/admin/v1/audit/stream`) end only when their
@@ -46,7 +46,7 @@ fn routes(state: Arc<AdminState>) -> Router {
         .route("/admin/v1/policies/explain", post(policies::explain))
         .route("/admin/v1/limits", get(limits::get).put(limits::put))
         .route("/admin/v1/audit", get(audit::search))
-        .route("/admin/v1/audit/stream", get(audit::stream))
+        .route("/admin/v1/audit/stream", get(audit_tail::stream))
         .route(
             "/admin/v1/audit/checkpoint",
             get(audit::checkpoint).post(audit::sign_checkpoint),

@@ -55,6 +55,10 @@ pub struct LedgerConfig {
     /// How long a subject's unwrapped data key is kept in memory. It bounds how long
     /// another instance may still hold (and encrypt with) a key erased elsewhere.
     pub key_cache_ttl: Duration,
+    /// Longest one group commit, or re-reading the log's tail, may take: a store that
+    /// hangs (a stuck lock holder, a network partition) fails its requests with
+    /// `Unavailable` after this instead of stalling them all.
+    pub commit_timeout: Duration,
 }
 
 impl Default for LedgerConfig {
@@ -67,6 +71,7 @@ impl Default for LedgerConfig {
             checkpoint_every: 1000,
             checkpoint_interval: Duration::from_secs(10),
             key_cache_ttl: Duration::from_secs(5),
+            commit_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -479,7 +484,8 @@ async fn writer(
             }
         }
         if tail.is_none() {
-            tail = match Tail::load(shared.store.as_ref()).await {
+            let load = Tail::load(shared.store.as_ref());
+            tail = match within(shared.config.commit_timeout, load).await {
                 Ok(t) => Some(t),
                 Err(e) => {
                     tracing::warn!(error = %e, "audit store still unavailable");
@@ -512,7 +518,8 @@ async fn writer(
                     if sealed.is_empty() {
                         Ok(None)
                     } else {
-                        commit(&shared, &mut direct, t, sealed).await.map(Some)
+                        let commit = commit(&shared, &mut direct, t, sealed);
+                        within(shared.config.commit_timeout, commit).await.map(Some)
                     }
                 }
                 None => Err(AuditError::Unavailable("audit store unavailable".into())),
@@ -602,6 +609,21 @@ const MAX_RESEALS: usize = 64;
 /// appended first (a sequence conflict), the tail catches up with what it wrote and the
 /// batch is re-sealed at the new positions. On any other error the tail is left as it
 /// was (the caller reloads it).
+/// `work`, or `Unavailable` once `limit` has passed. The store's answer is then unknown
+/// (the commit may still land): the caller re-reads the tail before the next batch.
+async fn within<T>(
+    limit: Duration,
+    work: impl std::future::Future<Output = Result<T, AuditError>>,
+) -> Result<T, AuditError> {
+    match tokio::time::timeout(limit, work).await {
+        Ok(result) => result,
+        Err(_) => Err(AuditError::Unavailable(format!(
+            "the audit store did not answer within {} ms",
+            limit.as_millis()
+        ))),
+    }
+}
+
 async fn commit(
     shared: &Shared,
     direct: &mut Direct,

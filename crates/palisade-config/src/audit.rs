@@ -80,6 +80,9 @@ pub struct AuditConfig {
     pub checkpoint_every: u64,
     pub checkpoint_interval: Duration,
     pub batch_max: usize,
+    /// Longest a group commit (or re-reading the log's tail) may take before its requests
+    /// are refused with `audit_unavailable`.
+    pub commit_timeout: Duration,
     pub retention_days: u32,
 }
 
@@ -164,6 +167,13 @@ pub(crate) fn audit(raw: RawAudit, models: &ModelNames) -> Result<AuditConfig, C
     if !(1..=10_000).contains(&batch_max) {
         return Err(invalid("audit.batch_max", "must be between 1 and 10000"));
     }
+    let commit_timeout = raw.commit_timeout_ms.unwrap_or(d::AUDIT_COMMIT_TIMEOUT_MS);
+    if !(100..=600_000).contains(&commit_timeout) {
+        return Err(invalid(
+            "audit.commit_timeout_ms",
+            "must be between 100 and 600000",
+        ));
+    }
     let retention_days = raw.retention_days.unwrap_or(d::AUDIT_RETENTION_DAYS);
     if retention_days == 0 {
         return Err(invalid("audit.retention_days", "must be at least 1"));
@@ -185,6 +195,7 @@ pub(crate) fn audit(raw: RawAudit, models: &ModelNames) -> Result<AuditConfig, C
         checkpoint_every,
         checkpoint_interval: Duration::from_millis(interval),
         batch_max,
+        commit_timeout: Duration::from_millis(commit_timeout),
         retention_days,
     })
 }

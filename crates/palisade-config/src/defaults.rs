@@ -26,6 +26,7 @@ pub const AUDIT_SIGNING_KEY_FILE: &str = "palisade-audit.key";
 pub const AUDIT_MASTER_KEY_FILE: &str = "palisade-master.key";
 pub const AUDIT_CHECKPOINT_EVERY: u64 = 1000;
 pub const AUDIT_CHECKPOINT_INTERVAL_MS: u64 = 10_000;
+pub const AUDIT_COMMIT_TIMEOUT_MS: u64 = 10_000;
 pub const AUDIT_BATCH_MAX: usize = 512;
 pub const AUDIT_RETENTION_DAYS: u32 = 180;
 pub const SCAN_THRESHOLD: f32 = 0.5;
@@ -77,7 +78,8 @@ auth_failures_per_minute_per_ip = 120  # bad keys and admin tokens; then 429 too
 
 [store]
 url = "sqlite://palisade.db"       # or postgres://user:${PGPASSWORD}@host/db
-max_connections = 8
+max_connections = 8                # PostgreSQL: plus 2 of the audit writer's own; every session
+                                   # has statement_timeout 60s, idle_in_transaction_session_timeout 30s
 
 [logging]
 level = "info"                     # or a tracing filter, e.g. "palisade=debug,info"
@@ -118,6 +120,7 @@ capture = "none"                   # none | redacted | full (content is always e
 checkpoint_every = 1000            # sign a checkpoint every N records
 checkpoint_interval_ms = 10000     # ... or this often when records arrived; and on shutdown
 batch_max = 512                    # most records per group commit
+commit_timeout_ms = 10000          # a group commit (or reading the log's tail) taking longer fails: 503 audit_unavailable, not a hang
 retention_days = 180               # content older than this is purged; hashes stay, so the log still verifies
 # [[audit.capture_rules]]          # the first matching rule wins; empty list = any
 # models = ["gpt-4o"]

@@ -176,6 +176,7 @@ pub struct RawAudit {
     pub checkpoint_every: Option<u64>,
     pub checkpoint_interval_ms: Option<u64>,
     pub batch_max: Option<usize>,
+    pub commit_timeout_ms: Option<u64>,
     pub retention_days: Option<u32>,
 }
 

@@ -103,7 +103,7 @@ enum Pool {
         /// The audit ledger's write connection (the shared pool for `sqlite::memory:`).
         audit_writer: sqlx::SqlitePool,
     },
-    Postgres(sqlx::PgPool),
+    Postgres(postgres::PgPools),
 }
 
 impl fmt::Debug for Store {
@@ -126,7 +126,7 @@ impl Store {
                 audit_writer.close().await;
                 shared.close().await;
             }
-            Pool::Postgres(pool) => pool.close().await,
+            Pool::Postgres(pools) => pools.close().await,
         }
     }
 }
@@ -171,7 +171,10 @@ pub async fn connect_read_only(url: &str) -> Result<Store, StoreError> {
                 identity: Arc::new(postgres::PgIdentityStore::new(pool.clone())),
                 audit: Arc::new(postgres::PgAuditStore::new(pool.clone())),
                 backend,
-                pool: Pool::Postgres(pool),
+                pool: Pool::Postgres(postgres::PgPools {
+                    shared: pool.clone(),
+                    audit_writer: pool,
+                }),
             }
         }
     };
@@ -204,14 +207,15 @@ pub async fn connect_with(url: &str, options: StoreOptions) -> Result<Store, Sto
             }
         }
         Backend::Postgres => {
-            // The audit writer holds one connection for its tail lock while it appends
-            // through another.
-            let pool = postgres::connect(url, max_connections.max(2)).await?;
+            let pools = postgres::connect(url, max_connections).await?;
             Store {
-                identity: Arc::new(postgres::PgIdentityStore::new(pool.clone())),
-                audit: Arc::new(postgres::PgAuditStore::new(pool.clone())),
+                identity: Arc::new(postgres::PgIdentityStore::new(pools.shared.clone())),
+                audit: Arc::new(postgres::PgAuditStore::with_pools(
+                    pools.shared.clone(),
+                    pools.audit_writer.clone(),
+                )),
                 backend,
-                pool: Pool::Postgres(pool),
+                pool: Pool::Postgres(pools),
             }
         }
     };

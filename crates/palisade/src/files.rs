@@ -18,6 +18,25 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Creates `path` with `bytes`, readable by its owner only, unless it exists: `false`
+/// then, and the file is left as it is. Never a half-written file: the bytes go to a
+/// temporary file beside it, which is then linked into place (refused when `path`
+/// exists), so instances starting together agree on one key file and none reads
+/// another's before it is complete.
+pub fn publish_private(path: &Path, bytes: &[u8]) -> anyhow::Result<bool> {
+    let mut name = path.as_os_str().to_owned();
+    name.push(format!(".{}.tmp", std::process::id()));
+    let tmp = std::path::PathBuf::from(name);
+    write_private(&tmp, bytes)?;
+    let linked = std::fs::hard_link(&tmp, path);
+    let _ = std::fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(e).with_context(|| format!("cannot create {}", path.display())),
+    }
+}
+
 /// Creates (or truncates) a file readable by its owner only. A regular file that already
 /// existed keeps its permissions when opened: they are narrowed before anything is
 /// written. A device or pipe (`/dev/null`, `/dev/stdout`) is written as it is.

@@ -15,7 +15,7 @@ use palisade_audit::{Durability, Ledger, LedgerConfig};
 use palisade_config::{AuditConfig, AuditDurability, MasterKeySource};
 use palisade_store::Store;
 
-use crate::files::{warn_if_readable_by_others, write_private};
+use crate::files::{publish_private, warn_if_readable_by_others};
 
 /// How often retention runs (and first, this long after start).
 const RETENTION_EVERY: Duration = Duration::from_secs(24 * 3600);
@@ -37,6 +37,7 @@ pub async fn open(config: &AuditConfig, store: &Store) -> anyhow::Result<Option<
         &config.origin,
         latest.as_ref().map(|cp| cp.note.as_str()),
     )?;
+    pin_signer(store, &signer, &config.signing_key_file).await?;
     let keyring = keyring(config)?;
     let keys = AuditKeys::load(store.audit.as_ref(), keyring)
         .await
@@ -64,12 +65,37 @@ pub async fn open(config: &AuditConfig, store: &Store) -> anyhow::Result<Option<
             batch_max: config.batch_max,
             checkpoint_every: config.checkpoint_every,
             checkpoint_interval: config.checkpoint_interval,
+            commit_timeout: config.commit_timeout,
             ..LedgerConfig::default()
         },
     )
     .await
     .context("cannot open the audit ledger")?;
     Ok(Some(ledger))
+}
+
+/// The store's record of the log's signing key (its public key, note format).
+const SIGNER_META: &str = "checkpoint_verifier";
+
+/// Pins the log to one signing key: the first instance to open the store records its
+/// public key there, and an instance with another key refuses to start — also before
+/// the first checkpoint, when two instances started on an empty log with separate key
+/// files would otherwise each sign checkpoints no single public key verifies.
+async fn pin_signer(store: &Store, signer: &NoteSigner, path: &Path) -> anyhow::Result<()> {
+    let ours = signer.verifier().to_text();
+    let pinned = store
+        .audit
+        .set_meta(SIGNER_META, ours.as_bytes(), true)
+        .await
+        .context("cannot record the audit signing key in the store")?;
+    if pinned != ours.as_bytes() {
+        anyhow::bail!(
+            "the audit log is signed by another key than {} (audit.signing_key_file; the log's is {}): every instance sharing a store must use the same signing key",
+            path.display(),
+            String::from_utf8_lossy(&pinned).trim()
+        );
+    }
+    Ok(())
 }
 
 /// The public key file written beside a signing key file.
@@ -103,9 +129,13 @@ fn signer(path: &Path, origin: &str, latest: Option<&str>) -> anyhow::Result<Not
         })?
     } else {
         let signer = NoteSigner::generate(origin)?;
-        write_private(path, signer.to_text().as_bytes())?;
-        tracing::info!(path = %path.display(), "created the audit signing key");
-        signer
+        if publish_private(path, signer.to_text().as_bytes())? {
+            tracing::info!(path = %path.display(), "created the audit signing key");
+            signer
+        } else {
+            // Another instance sharing the directory created it first: use theirs.
+            return self::signer(path, origin, latest);
+        }
     };
     if let Some(note) = latest
         && Checkpoint::open(note, &signer.verifier()).is_err()
@@ -137,12 +167,16 @@ fn keyring(config: &AuditConfig) -> anyhow::Result<Keyring> {
         MasterKeySource::File(path) if path.exists() => read_master_key(path)?,
         MasterKeySource::File(path) => {
             let (key, text) = MasterKey::generate();
-            write_private(path, text.as_bytes())?;
-            tracing::warn!(
-                path = %path.display(),
-                "created a new audit master key; keep it apart from the database and back it up: without it, captured content cannot be read"
-            );
-            key
+            if publish_private(path, text.as_bytes())? {
+                tracing::warn!(
+                    path = %path.display(),
+                    "created a new audit master key; keep it apart from the database and back it up: without it, captured content cannot be read"
+                );
+                key
+            } else {
+                // Another instance sharing the directory created it first: use theirs.
+                read_master_key(path)?
+            }
         }
     };
     let previous = config

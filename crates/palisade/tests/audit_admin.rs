@@ -1272,6 +1272,62 @@ async fn the_cli_tail_prints_records_until_interrupted() {
     assert!(status.success(), "{status:?}");
 }
 
+#[tokio::test]
+async fn the_live_tail_shows_records_other_instances_commit() {
+    // Two instances on one store (behind a load balancer): a tail opened on one sees the
+    // other's records too, in sequence order.
+    let first = start().await;
+    let second_dir = tempfile::tempdir().unwrap();
+    for name in ["palisade-audit.key", "palisade-master.key"] {
+        std::fs::copy(first.dir.path().join(name), second_dir.path().join(name)).unwrap();
+    }
+    let shared = format!(
+        "sqlite://{}",
+        first.dir.path().join("palisade.db").display()
+    );
+    let second =
+        Gateway::start_on_store(second_dir, &shared, "", UPSTREAMS, "http", client()).await;
+    let auditor = first.admin_token("auditor").await;
+    let mut resp = client()
+        .get(format!("{}/admin/v1/audit/stream?plane=admin", first.admin))
+        .bearer_auth(&auditor)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let mut buf = String::new();
+    let own = sse_until(&mut resp, &mut buf, |v| {
+        v["action"] == "GET /admin/v1/audit/stream"
+    })
+    .await;
+    let (status, _) = with_id(
+        &second,
+        ADMIN_TOKEN,
+        Method::GET,
+        "/admin/v1/groups",
+        None,
+        "t-elsewhere",
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, _) = with_id(
+        &first,
+        ADMIN_TOKEN,
+        Method::GET,
+        "/admin/v1/users",
+        None,
+        "t-here",
+    )
+    .await;
+    assert_eq!(status, 200);
+    let mut seqs = vec![own["seq"].as_u64().unwrap()];
+    for id in ["t-elsewhere", "t-here"] {
+        let got = sse_until(&mut resp, &mut buf, |v| v["request_id"] == id).await;
+        seqs.push(got["seq"].as_u64().unwrap());
+    }
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "in order: {seqs:?}");
+}
+
 /// Runs `palisade serve` in `dir` (its config and key files) and waits, bounded, for it
 /// to exit: `(exit code, stderr)`; `None` when it was still running after 20 s.
 fn serve_exit(dir: &Path) -> (Option<i32>, String) {
@@ -1324,6 +1380,42 @@ async fn a_log_with_checkpoints_never_gets_a_new_signing_key() {
         .admin_call(Method::GET, "/admin/v1/audit?limit=1", None)
         .await;
     assert_eq!(status, 200, "the right key starts the gateway again");
+}
+
+#[tokio::test]
+async fn instances_sharing_a_store_must_share_its_signing_key_from_the_start() {
+    // Before the first checkpoint there is nothing to check a key against: two instances
+    // with separate key files would each sign checkpoints, and no single public key would
+    // verify the log. The store pins the key of the first instance instead.
+    let mut first = start().await;
+    assert_eq!(first.terminate(), Some(0), "{}", first.logs());
+    let first_dir = first.into_dir();
+    let second_dir = tempfile::tempdir().unwrap();
+    // The same store (an absolute path), a key file of its own.
+    std::fs::copy(
+        first_dir.path().join("palisade.toml"),
+        second_dir.path().join("palisade.toml"),
+    )
+    .unwrap();
+    let (code, err) = serve_exit(second_dir.path());
+    assert!(matches!(code, Some(c) if c != 0), "{code:?}: {err}");
+    assert!(
+        err.contains("every instance sharing a store must use the same signing key"),
+        "{err}"
+    );
+    // With the first instance's key it starts.
+    for name in ["palisade-audit.key", "palisade-master.key"] {
+        std::fs::copy(first_dir.path().join(name), second_dir.path().join(name)).unwrap();
+    }
+    let shared = format!(
+        "sqlite://{}",
+        first_dir.path().join("palisade.db").display()
+    );
+    let gw = Gateway::start_on_store(second_dir, &shared, "", UPSTREAMS, "http", client()).await;
+    let (status, _, _) = gw
+        .admin_call(Method::GET, "/admin/v1/audit?limit=1", None)
+        .await;
+    assert_eq!(status, 200);
 }
 
 /// The content of record `seq` as the admin reads it.

@@ -2,7 +2,9 @@
 //! nothing is served unrecorded — a request whose record cannot be committed gets 503
 //! `audit_unavailable`, a key that must be looked up gets 503 `service_unavailable`
 //! (never a 401, which would count against the caller) — and service resumes with the
-//! store; the log then verifies (read only, on PostgreSQL).
+//! store; the log then verifies (read only, on PostgreSQL). A store that hangs rather
+//! than refuses (another replica frozen while it holds the audit tail lock) is bounded
+//! the same way: 503s after `audit.commit_timeout_ms`, never a hang.
 
 // Test helpers outside #[test] fns may fail loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -97,6 +99,62 @@ async fn a_store_outage_refuses_rather_than_serves_unrecorded() {
     assert_eq!(chat(&gw, &fresh, false).await.0, 200);
 
     // What was recorded verifies, read through sessions that cannot write.
+    let mut gw = gw;
+    assert_eq!(gw.terminate(), Some(0), "{}", gw.logs());
+    let dir = gw.into_dir();
+    let (code, out) =
+        common::audit_verify_cli(&pg.url(), &dir.path().join("palisade-audit.key.pub"));
+    assert_eq!(code, Some(0), "palisade audit verify:\n{out}");
+}
+
+#[tokio::test]
+async fn a_stuck_tail_lock_holder_gets_503s_not_a_hang() {
+    let pg = PgHarness::start().await.unwrap();
+    let gw = Gateway::start_on_store(
+        tempfile::tempdir().unwrap(),
+        &pg.url(),
+        "key_cache_ttl_ms = 600000",
+        &format!("[audit]\ncommit_timeout_ms = 1000\n{SIM}"),
+        "http",
+        reqwest::Client::new(),
+    )
+    .await;
+    let key = gw.api_key().await;
+    assert_eq!(chat(&gw, &key, false).await.0, 200);
+
+    // Another "replica" takes the audit tail lock and sits on it for 6 seconds (the
+    // lock key is the store's: "palisade" + "audit", see postgres/audit.rs).
+    let holder = {
+        let sql = "BEGIN; SELECT pg_advisory_xact_lock(8097872805151990133); \
+                   SELECT pg_sleep(6); COMMIT;";
+        pg.execute("palisade", sql)
+    };
+    let (held, outcome) = tokio::join!(holder, async {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let started = Instant::now();
+        let answer = chat(&gw, &key, false).await;
+        (answer, started.elapsed())
+    });
+    held.unwrap();
+    let ((status, body), took) = outcome;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"]["code"], "audit_unavailable", "{body}");
+    assert!(
+        took < Duration::from_secs(5),
+        "refused after the commit timeout, not when the lock was let go: {took:?}"
+    );
+
+    // The lock is free again: service resumes, and the log verifies.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, body) = chat(&gw, &key, false).await;
+        if status == 200 {
+            break;
+        }
+        assert_eq!(status, 503, "{body}");
+        assert!(Instant::now() < deadline, "service did not resume: {body}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     let mut gw = gw;
     assert_eq!(gw.terminate(), Some(0), "{}", gw.logs());
     let dir = gw.into_dir();

@@ -1,35 +1,28 @@
 //! The audit ledger over the admin API: search (`GET /admin/v1/audit`), one record
 //! (`/audit/{seq}`), its decrypted content (`/audit/{seq}/content`, its own action
-//! `read_audit_content`), a live tail (`/audit/stream`, SSE), the latest signed
+//! `read_audit_content`), a live tail (`/audit/stream`, SSE: [`super::audit_tail`]), the latest signed
 //! checkpoint (`GET`; `POST` signs one now), the checkpoint public key, inclusion and
 //! consistency proofs, and master-key rotation (`POST /audit/rotate-keys`). Every route
 //! answers `404 audit_disabled` when the ledger is off.
 
 use std::collections::HashMap;
-use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, header};
-use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use futures::Stream;
 use palisade_audit::export::{RecordView, parse_time};
 use palisade_audit::keys::ContentView;
-use palisade_audit::ledger::Appended;
 use palisade_audit::merkle::Hash;
 use palisade_audit::proofs;
-use palisade_audit::record::unhex;
 use palisade_audit::store::{Query as AuditQuery, StoredCheckpoint};
 use palisade_audit::{Change, Decision, Ledger};
 use palisade_policy::authz::AdminAction;
 use serde::Serialize;
-use tokio::sync::{broadcast, watch};
 
 use super::{NOTHING, change};
 use crate::auth::Admin;
@@ -39,19 +32,15 @@ use crate::state::AdminState;
 /// Default and largest page of a search.
 pub const DEFAULT_LIMIT: u32 = 100;
 pub const MAX_LIMIT: u32 = 1000;
-/// How often an idle live tail sends a comment line.
-const HEARTBEAT: Duration = Duration::from_secs(15);
-/// How often an open audit tail re-checks its caller's token and permission.
-const RECHECK: Duration = Duration::from_secs(5);
 
-type Params = Result<Query<HashMap<String, String>>, QueryRejection>;
+pub(super) type Params = Result<Query<HashMap<String, String>>, QueryRejection>;
 
-fn ledger(state: &AdminState) -> Result<&Ledger, AdminError> {
+pub(super) fn ledger(state: &AdminState) -> Result<&Ledger, AdminError> {
     state.audit.as_ref().ok_or(AdminError::AuditDisabled)
 }
 
 /// The query string as a map, or a 400 that says what is wrong with it.
-fn params(q: Params, allowed: &[&str]) -> Result<HashMap<String, String>, AdminError> {
+pub(super) fn params(q: Params, allowed: &[&str]) -> Result<HashMap<String, String>, AdminError> {
     let Query(map) = q.map_err(|e| AdminError::Invalid(format!("bad query string: {e}")))?;
     if let Some(unknown) = map.keys().find(|k| !allowed.contains(&k.as_str())) {
         return Err(AdminError::Invalid(format!(
@@ -89,7 +78,7 @@ fn time_param(map: &HashMap<String, String>, name: &str) -> Result<Option<i64>, 
         .transpose()
 }
 
-fn decision_param(map: &HashMap<String, String>) -> Result<Option<String>, AdminError> {
+pub(super) fn decision_param(map: &HashMap<String, String>) -> Result<Option<String>, AdminError> {
     map.get("decision")
         .map(|d| {
             Decision::parse(d)
@@ -103,7 +92,7 @@ fn decision_param(map: &HashMap<String, String>) -> Result<Option<String>, Admin
         .transpose()
 }
 
-fn plane_param(map: &HashMap<String, String>) -> Result<Option<String>, AdminError> {
+pub(super) fn plane_param(map: &HashMap<String, String>) -> Result<Option<String>, AdminError> {
     map.get("plane")
         .map(|p| match p.as_str() {
             "data" | "admin" => Ok(p.clone()),
@@ -114,7 +103,10 @@ fn plane_param(map: &HashMap<String, String>) -> Result<Option<String>, AdminErr
         .transpose()
 }
 
-fn text_param(map: &HashMap<String, String>, name: &str) -> Result<Option<String>, AdminError> {
+pub(super) fn text_param(
+    map: &HashMap<String, String>,
+    name: &str,
+) -> Result<Option<String>, AdminError> {
     map.get(name)
         .map(|v| {
             if v.is_empty() || v.len() > 256 {
@@ -277,139 +269,6 @@ fn content_state(view: &ContentView) -> &'static str {
         ContentView::Corrupt => "corrupt",
         ContentView::Plain { .. } => "opened",
     }
-}
-
-/// Tells live tails that the server is stopping, so graceful shutdown does not wait for
-/// them (see [`crate::router_with_shutdown`]).
-#[derive(Clone, Debug)]
-pub struct StreamShutdown(pub watch::Receiver<bool>);
-
-/// Live-tail filters: every given one must match.
-#[derive(Debug, Default)]
-struct TailFilter {
-    actor: Option<String>,
-    model: Option<String>,
-    decision: Option<String>,
-    plane: Option<String>,
-}
-
-impl TailFilter {
-    fn matches(&self, a: &Appended) -> bool {
-        let e = &a.header.event;
-        self.actor.as_ref().is_none_or(|want| {
-            [&e.actor.key_id, &e.actor.token_id, &e.actor.user]
-                .into_iter()
-                .any(|id| id.as_deref() == Some(want.as_str()))
-        }) && self
-            .model
-            .as_ref()
-            .is_none_or(|m| e.model.as_deref() == Some(m.as_str()))
-            && self
-                .decision
-                .as_ref()
-                .is_none_or(|d| e.decision.as_str() == d)
-            && self.plane.as_ref().is_none_or(|p| e.plane.as_str() == p)
-    }
-}
-
-struct Tail {
-    rx: broadcast::Receiver<Arc<Appended>>,
-    shutdown: Option<watch::Receiver<bool>>,
-    filter: TailFilter,
-    /// The caller, re-checked every [`RECHECK`]: a revoked token or a policy that no
-    /// longer allows reading the audit log ends the stream.
-    caller: (Arc<AdminState>, Admin),
-    recheck: tokio::time::Interval,
-}
-
-enum Next {
-    Record(Arc<Appended>),
-    Lagged(u64),
-    End,
-}
-
-impl Tail {
-    async fn next(&mut self) -> Next {
-        loop {
-            let stop = async {
-                match self.shutdown.as_mut() {
-                    // Ends on shutdown, or if the server dropped the signal's sender.
-                    Some(stop) => {
-                        let _ = stop.wait_for(|s| *s).await;
-                    }
-                    None => std::future::pending().await,
-                }
-            };
-            let received = tokio::select! {
-                biased;
-                () = stop => return Next::End,
-                _ = self.recheck.tick() => {
-                    let (state, admin) = &self.caller;
-                    if !admin.still_allowed(state, AdminAction::ReadAudit).await {
-                        return Next::End;
-                    }
-                    continue;
-                }
-                r = self.rx.recv() => r,
-            };
-            match received {
-                Ok(a) if self.filter.matches(&a) => return Next::Record(a),
-                Ok(_) => {}
-                Err(broadcast::error::RecvError::Lagged(n)) => return Next::Lagged(n),
-                Err(broadcast::error::RecvError::Closed) => return Next::End,
-            }
-        }
-    }
-}
-
-fn sse_record(a: &Appended) -> SseEvent {
-    let leaf = unhex(&a.leaf_hash).unwrap_or_default();
-    let view = RecordView::new(a.header.clone(), &leaf, a.header.content.is_some());
-    let data = serde_json::to_string(&view).unwrap_or_default();
-    SseEvent::default().id(a.seq.to_string()).data(data)
-}
-
-/// `GET /admin/v1/audit/stream`: records as they are committed (`data: <record JSON>`),
-/// filtered by `actor`, `model`, `decision` and `plane`; a comment line every 15 s; an
-/// `event: lagged` (`{"skipped": n}`) when this reader fell behind and records were
-/// skipped. Ends when the server shuts down, or within 5 s of the caller's token being
-/// revoked or a policy no longer allowing it to read the audit log.
-pub async fn stream(
-    State(state): State<Arc<AdminState>>,
-    admin: Admin,
-    shutdown: Option<Extension<StreamShutdown>>,
-    q: Params,
-) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, AdminError> {
-    admin.require(&state, AdminAction::ReadAudit)?;
-    let ledger = ledger(&state)?;
-    let map = params(q, &["actor", "model", "decision", "plane"])?;
-    let filter = TailFilter {
-        actor: text_param(&map, "actor")?,
-        model: text_param(&map, "model")?,
-        decision: decision_param(&map)?,
-        plane: plane_param(&map)?,
-    };
-    let mut recheck = tokio::time::interval(RECHECK);
-    recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    recheck.reset(); // the first check one interval from now
-    let tail = Tail {
-        rx: ledger.subscribe(),
-        shutdown: shutdown.map(|Extension(StreamShutdown(rx))| rx),
-        filter,
-        caller: (Arc::clone(&state), admin.detached()),
-        recheck,
-    };
-    let events = futures::stream::unfold(tail, |mut tail| async move {
-        let event = match tail.next().await {
-            Next::Record(a) => sse_record(&a),
-            Next::Lagged(n) => SseEvent::default()
-                .event("lagged")
-                .data(serde_json::json!({ "skipped": n }).to_string()),
-            Next::End => return None,
-        };
-        Some((Ok(event), tail))
-    });
-    Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(HEARTBEAT)))
 }
 
 fn plain_text(text: String) -> Response {

@@ -3,6 +3,7 @@
 //! the audit layer puts it in the call's ledger record.
 
 pub mod audit;
+pub mod audit_tail;
 pub mod groups;
 pub mod keys;
 pub mod limits;

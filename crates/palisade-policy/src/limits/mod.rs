@@ -224,7 +224,7 @@ impl Limiter {
                     match redis.admit(&checks, now, &lease).await {
                         Ok(verdict) => Some(verdict),
                         Err(err) => {
-                            shared.backend_failed("admit", &err);
+                            shared.backend_failed(ADMIT, &err);
                             self.release_lost(&checks, &lease);
                             None
                         }
@@ -280,6 +280,10 @@ impl Limiter {
     }
 }
 
+/// What a failed admission is called in logs (and the one failure that rests the
+/// backend).
+const ADMIT: &str = "admit";
+
 impl Shared {
     /// A lease id unique across instances: this instance's random id and a counter.
     fn next_lease(&self) -> String {
@@ -298,14 +302,18 @@ impl Shared {
         self.uptime_ms() < self.resting_until.load(Ordering::Relaxed)
     }
 
-    /// Counts a backend failure, rests the backend for `backend_cooldown`, and logs it,
-    /// at most once per `warn_interval`.
+    /// Counts a backend failure and logs it, at most once per `warn_interval`. A failed
+    /// admission also rests the backend for `backend_cooldown` (new admissions skip it
+    /// and follow the fail mode); a failed settle, renewal or release does not: one slow
+    /// answer after a request was served must not refuse everyone for the cooldown.
     pub(crate) fn backend_failed(&self, during: &'static str, err: &BackendError) {
         let total = self.errors.fetch_add(1, Ordering::Relaxed) + 1;
         let now = self.uptime_ms();
-        let cooldown = u64::try_from(self.options.backend_cooldown.as_millis()).unwrap_or(0);
-        self.resting_until
-            .fetch_max(now.saturating_add(cooldown), Ordering::Relaxed);
+        if during == ADMIT {
+            let cooldown = u64::try_from(self.options.backend_cooldown.as_millis()).unwrap_or(0);
+            self.resting_until
+                .fetch_max(now.saturating_add(cooldown), Ordering::Relaxed);
+        }
         let interval = u64::try_from(self.options.warn_interval.as_millis()).unwrap_or(0);
         let last = self.last_warn.load(Ordering::Relaxed);
         let due = last == 0 || now.saturating_sub(last) >= interval;

@@ -259,6 +259,46 @@ async fn limits_redis_down_at_startup_is_not_fatal() {
     assert!(matches!(built, Err(LimitError::RedisConfig(_))));
 }
 
+/// A settlement that fails (Redis paused for a moment after the request was admitted) is
+/// counted, but does not rest the backend: the next admission goes to Redis again instead
+/// of meeting the fail mode for the whole cooldown.
+#[tokio::test]
+async fn limits_redis_a_failed_settlement_does_not_rest_the_backend() {
+    let env = Env::redis().await;
+    let options = LimiterOptions {
+        backend_cooldown: secs(3600),
+        ..env.options()
+    };
+    let rules = vec![LimitRule {
+        concurrent: Some(5),
+        ..rule(Scope::User)
+    }];
+    let limiter = Limiter::with_options(rules, env.backend.clone(), FailMode::Closed, options)
+        .await
+        .unwrap();
+    let admitted = alice().admit(&limiter, 1).await.unwrap();
+    // Writes wait 600 ms: the release script outlasts the backend's 250 ms timeout.
+    let url = env.redis.as_ref().unwrap().url();
+    let mut admin = redis::Client::open(url)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(600)
+        .arg("WRITE")
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    admitted.settle(Usage::default()).await;
+    assert_eq!(limiter.backend_errors(), 1, "the failed release is counted");
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let next = alice().admit(&limiter, 1).await.unwrap();
+    assert!(next.is_limited(), "admitted through Redis, not refused");
+    assert_eq!(limiter.backend_errors(), 1);
+}
+
 /// Slots held by an instance that died (its admissions never settled nor dropped) come
 /// back when their leases expire; a renewed lease does not expire.
 #[tokio::test]
