@@ -234,18 +234,21 @@ impl Tail {
     /// leaf hashes are read, so this costs what they added, not the whole log.
     async fn catch_up(&mut self, store: &dyn AuditStore) -> Result<(), AuditError> {
         let size = store.size().await?;
-        if size <= self.tree.size() {
-            return Ok(());
-        }
-        let added = store.leaf_hashes(self.tree.size(), size).await?;
-        if added.len() as u64 != size - self.tree.size() {
-            return Err(AuditError::Unavailable(
-                "the audit store has gaps in its sequence".into(),
-            ));
-        }
-        for leaf in added {
-            self.tree.push(leaf);
-            self.prev = leaf;
+        // A chunk at a time, as at load: an instance idle for a while may be millions of
+        // records behind.
+        while self.tree.size() < size {
+            let from = self.tree.size();
+            let to = size.min(from + LOAD_CHUNK);
+            let added = store.leaf_hashes(from, to).await?;
+            if added.len() as u64 != to - from {
+                return Err(AuditError::Unavailable(
+                    "the audit store has gaps in its sequence".into(),
+                ));
+            }
+            for leaf in added {
+                self.tree.push(leaf);
+                self.prev = leaf;
+            }
         }
         // Another writer's checkpoints cover its records; ours continue from there.
         if let Some(cp) = store.latest_checkpoint().await? {
@@ -543,8 +546,11 @@ async fn writer(
                     for reply in replies.drain(..).flatten() {
                         let _ = reply.send(Err(AuditError::Unavailable(e.to_string())));
                     }
-                    // The commit may or may not have landed: re-read the tail.
-                    tail = None;
+                    // The commit may or may not have landed. The tail is kept: it only
+                    // ever holds stored records (it moves on a successful append or a
+                    // catch-up), so the next batch catches up on whatever landed (under
+                    // the PostgreSQL lease, or on SQLite's position conflict) instead of
+                    // re-reading every leaf hash of the log.
                 }
             }
         }
