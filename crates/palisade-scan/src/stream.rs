@@ -7,7 +7,7 @@
 //!   line), nor inside a finding, nor after the start of a banned term still being
 //!   written, nor inside a placeholder such as `[EMAIL_1]` still being written — each bounded by
 //!   `max_hold`, after which the text is released as scanned (a longer run still keeps
-//!   its last KiB, where a key could be forming);
+//!   its last 4 KiB, where a key could be forming);
 //! - released text is rewritten by the profile's actions and pseudonyms are restored;
 //! - a `block` finding anywhere in the unreleased text ends the stream before any of it
 //!   is released.
@@ -32,9 +32,10 @@ pub type HoldFn = Arc<dyn Fn(&str) -> Option<usize> + Send + Sync>;
 
 /// Bytes held at the end of a run of non-space characters longer than
 /// [`HoldBack::max`]: longer than the secrets the rules know (keys and tokens run to a
-/// few hundred bytes; private keys have their own `-----BEGIN` hold), so a secret at the
-/// end of a long run is complete before any of it is released.
-const LONG_RUN_TAIL: usize = 1024;
+/// few hundred bytes, JWTs with many claims to a few KiB; private keys have their own
+/// `-----BEGIN` hold), so a secret at the end of a long run is complete before any of it
+/// is released.
+const LONG_RUN_TAIL: usize = 4096;
 
 /// How much a stream may hold back.
 #[derive(Debug, Clone, Copy)]
@@ -156,6 +157,14 @@ impl StreamGuard {
     }
 
     fn step(&mut self, last: bool, vault: &mut Vault) -> Step {
+        // Every later rule only moves the cut back: when the run being written cannot be
+        // cut yet, nothing is released and nothing needs scanning now (a model writing a
+        // long run of encoded data token by token would otherwise have the whole run
+        // rescanned for every token). A blocking finding is caught when the run can be
+        // cut, or at the end, before any of it goes out.
+        if !last && self.run_cut() == 0 {
+            return Step::Emit(String::new());
+        }
         let ctx = self.context.len();
         let window = format!("{}{}", self.context, self.pending);
         // Findings that reach into the held text. One that began in the released context
@@ -215,8 +224,9 @@ impl StreamGuard {
         Step::Emit(text)
     }
 
-    /// How much of `pending` can be released now.
-    fn safe_cut(&self, applied: &[Applied]) -> usize {
+    /// The cut the hold-back and the run of non-space characters being written allow,
+    /// before the rules that depend on what is written.
+    fn run_cut(&self) -> usize {
         let p = &self.pending;
         let budget_start = p.len().saturating_sub(self.hold.max);
         let mut cut = floor_boundary(p, p.len().saturating_sub(self.hold.tail));
@@ -235,6 +245,14 @@ impl StreamGuard {
                 cut = cut.min(floor_boundary(p, p.len().saturating_sub(tail)));
             }
         }
+        cut
+    }
+
+    /// How much of `pending` can be released now.
+    fn safe_cut(&self, applied: &[Applied]) -> usize {
+        let p = &self.pending;
+        let budget_start = p.len().saturating_sub(self.hold.max);
+        let mut cut = self.run_cut();
         // Not after an unterminated key block: one ends at the `-----` that closes its
         // `-----END … KEY-----` line, where the private-key rules can first match.
         if let Some(begin) = p[..cut].rfind("-----BEGIN")

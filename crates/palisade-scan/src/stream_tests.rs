@@ -414,3 +414,27 @@ fn a_banned_term_padded_or_longer_than_the_hold_back_is_blocked_whole() {
         );
     }
 }
+
+#[test]
+fn a_long_run_written_token_by_token_is_not_rescanned_for_every_token() {
+    // 12 KiB of base64-like text in 4-byte tokens, then a space: held as one run (under
+    // the 16 KiB budget), it is scanned when it can be cut, not 3,000 times.
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let scans = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&scans);
+    let scan: ScanFn = Arc::new(move |text: &str| {
+        counted.fetch_add(1, Ordering::Relaxed);
+        toy_scan(text)
+    });
+    let mut g = StreamGuard::new(scan, Arc::new(profile()), HoldBack::default());
+    let run = "QUJD".repeat(3 * 1024);
+    let text = format!("data: {run} AKIAZ7Q4PLMR2WX5TYUV end of it and more words here.");
+    let (seen, blocked) = run_with(&mut g, &mut Vault::new(), &text, 4);
+    assert_eq!(blocked, None);
+    assert_eq!(
+        seen,
+        format!("data: {run} [REDACTED_SECRET] end of it and more words here.")
+    );
+    let n = scans.load(Ordering::Relaxed);
+    assert!(n < 40, "{n} scans");
+}
