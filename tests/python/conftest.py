@@ -68,6 +68,10 @@ MODELS: dict[str, tuple[str, str]] = {
     "echo-flag": ("mock", "echo-7"),
     "echo-banned": ("mock", "echo-4"),
     "echo-developer": ("mock", "echo-6"),
+    # An OpenAI embedding model: token-id input is read with its tokenizer (cl100k_base).
+    "mock-embed": ("mock", "text-embedding-3-small"),
+    # A name with a slash, as Hugging Face models are named.
+    "org/sim-slash": ("simulated", "sim-1"),
 }
 SIM_ALIAS = "sim-alias"
 MAX_BODY_BYTES = 256 * 1024  # above pipeline/offload.rs's 64 KB, so large texts take that path

@@ -33,12 +33,21 @@ def ask(client: openai.OpenAI, model: str, text: str, **kwargs):
 
 def stream_text(client: openai.OpenAI, model: str, text: str) -> tuple[str, str | None]:
     """The streamed text the client saw and the last finish reason."""
+    seen, finish, _ = stream_recorded(client, model, text)
+    return seen, finish
+
+
+def stream_recorded(client: openai.OpenAI, model: str, text: str) -> tuple[str, str | None, str]:
+    """[`stream_text`] and the request id (to find the request's audit record)."""
+    raw = client.chat.completions.with_raw_response.create(
+        model=model, messages=[{"role": "user", "content": text}], stream=True
+    )
     seen, finish = [], None
-    for chunk in ask(client, model, text, stream=True):
+    for chunk in raw.parse():
         for choice in chunk.choices:
             seen.append(choice.delta.content or "")
             finish = choice.finish_reason or finish
-    return "".join(seen), finish
+    return "".join(seen), finish, raw.headers["x-request-id"]
 
 
 def audit_findings(gateway: Gateway, request_id: str) -> list[dict]:
@@ -180,20 +189,11 @@ def test_invisible_characters_do_not_hide_an_email(client: openai.OpenAI, mock_u
 
 def test_a_secret_in_the_answer_ends_the_stream_before_any_of_it(client: openai.OpenAI, gateway: Gateway):
     plain = f"Use {AWS_KEY} for the bucket, then rotate it."
-    prompt = rot13(plain)
-    raw = client.chat.completions.with_raw_response.create(
-        model="rot13", messages=[{"role": "user", "content": prompt}], stream=True
-    )
-    seen, finish = [], None
-    for chunk in raw.parse():
-        for choice in chunk.choices:
-            seen.append(choice.delta.content or "")
-            finish = choice.finish_reason or finish
-    text = "".join(seen)
+    text, finish, request_id = stream_recorded(client, "rot13", rot13(plain))
     assert finish == "content_filter"
     assert "AKIA" not in text and AWS_KEY[:6] not in text
     assert plain.startswith(text)
-    record = audit_findings(gateway, raw.headers["x-request-id"])
+    record = audit_findings(gateway, request_id)
     assert record["decision"] == "block"
     assert any(f["kind"] == "secret" and f["location"].startswith("output") for f in record["findings"])
 
@@ -216,23 +216,35 @@ def test_a_block_in_one_choice_ends_every_choice_of_the_stream(client: openai.Op
     assert audit_findings(gateway, raw.headers["x-request-id"])["decision"] == "block"
 
 
+def test_a_filtered_stream_still_ends_with_the_usage_the_client_asked_for(client: openai.OpenAI):
+    """`include_usage` promises a last chunk with the usage and no choices; a stream the
+    gateway ends on a block (before the upstream's usage arrives) keeps that promise."""
+    chunks = list(
+        ask(
+            client,
+            "rot13",
+            rot13(f"Use {AWS_KEY} for the bucket."),
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
+    assert any(c.choices and c.choices[0].finish_reason == "content_filter" for c in chunks)
+    last = chunks[-1]
+    assert last.choices == [] and last.usage is not None, last
+    assert last.usage.prompt_tokens > 0
+    assert last.usage.total_tokens == last.usage.prompt_tokens + last.usage.completion_tokens
+    assert sum(1 for c in chunks if c.usage is not None) == 1
+
+
 def test_a_streamed_private_key_is_filtered_before_any_of_it(client: openai.OpenAI, gateway: Gateway):
     """The private-key rules match only once the closing `KEY-----` has arrived: nothing of
     the key may go out while its `-----END` line is still being written."""
     body = "\n".join(["MIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun"] * 6)
     key = f"-----BEGIN RSA PRIVATE KEY-----\n{body}\n-----END RSA PRIVATE KEY-----"
-    raw = client.chat.completions.with_raw_response.create(
-        model="rot13", messages=[{"role": "user", "content": rot13(f"Here: {key} keep it.")}], stream=True
-    )
-    seen, finish = [], None
-    for chunk in raw.parse():
-        for choice in chunk.choices:
-            seen.append(choice.delta.content or "")
-            finish = choice.finish_reason or finish
-    text = "".join(seen)
+    text, finish, request_id = stream_recorded(client, "rot13", rot13(f"Here: {key} keep it."))
     assert finish == "content_filter", text
     assert "BEGIN" not in text and "MIIE" not in text, text
-    assert audit_findings(gateway, raw.headers["x-request-id"])["decision"] == "block"
+    assert audit_findings(gateway, request_id)["decision"] == "block"
 
 
 def test_a_banned_term_padded_with_white_space_is_filtered_in_the_stream(client: openai.OpenAI):
@@ -355,6 +367,27 @@ def test_embeddings_input_is_scanned_and_token_ids_are_refused(client: openai.Op
     assert err.value.param == "input"
     record = audit_findings(gateway, err.value.response.headers["x-request-id"])
     assert record["decision"] == "block"
+
+
+# "the key is AKIAZ7Q4PLMR2WX5TYUV" in cl100k_base ids (AWS_KEY), and "hello".
+KEY_IN_TOKENS = [1820, 1401, 374, 31672, 5987, 57, 22, 48, 19, 2989, 18953, 17, 66476, 20, 22875, 23042]
+HELLO_IN_TOKENS = [15339]
+
+
+def test_token_ids_of_an_openai_embedding_model_are_scanned_as_their_text(
+    client: openai.OpenAI, mock_upstream: MockUpstream
+):
+    """LangChain's OpenAIEmbeddings sends token ids by default: for OpenAI's embedding
+    models the gateway reads them with the model's tokenizer and scans the text."""
+    with pytest.raises(openai.BadRequestError) as err:
+        client.embeddings.create(model="mock-embed", input=[HELLO_IN_TOKENS, KEY_IN_TOKENS])
+    assert err.value.code == "content_policy_violation", err.value
+    assert "AKIA" not in str(err.value)
+    marker = uuid.uuid4().hex
+    result = client.embeddings.create(model="mock-embed", input=[HELLO_IN_TOKENS], user=marker)
+    assert len(result.data) == 1
+    (sent,) = mock_upstream.requests_containing(marker)
+    assert sent["body"]["input"] == [HELLO_IN_TOKENS], "unchanged ids go upstream as ids"
 
 
 # --------------------------------------------------------------------------- reasoning and logprobs

@@ -239,10 +239,27 @@ impl GatewayError {
         self.parts().0
     }
 
-    /// The OpenAI-style error body.
+    /// The OpenAI-style error body. A request the provider rejected carries the
+    /// provider's own `code` and `param` when it gave them (`context_length_exceeded`:
+    /// what clients match on); the record keeps `upstream_rejected_request`.
     pub fn body(&self) -> ErrorBody {
         let (_, kind, code, message, param) = self.parts();
-        ErrorBody::new(message, kind, code, param)
+        let mut body = ErrorBody::new(message, kind, code, param);
+        if let GatewayError::Upstream(UpstreamError::Status {
+            status: 400 | 404 | 413 | 422,
+            code,
+            param,
+            ..
+        }) = self
+        {
+            if code.is_some() {
+                body.error.code.clone_from(code);
+            }
+            if param.is_some() {
+                body.error.param.clone_from(param);
+            }
+        }
+        body
     }
 }
 
@@ -324,9 +341,8 @@ impl IntoResponse for GatewayError {
             retry_after: Some(ra),
             ..
         }) = &self
-            && let Ok(v) = HeaderValue::from_str(&ra.as_secs().to_string())
         {
-            resp.headers_mut().insert(header::RETRY_AFTER, v);
+            retry_after(resp.headers_mut(), *ra);
         }
         match &self {
             GatewayError::Limited(refusal) => {
@@ -404,6 +420,18 @@ mod tests {
             what: "GET /v2/chat".into(),
         };
         assert!(!other.body().error.message.contains("admin"));
+        let rejected = GatewayError::Upstream(UpstreamError::Status {
+            status: 400,
+            message: Some("This model's maximum context length is 8192 tokens.".into()),
+            code: Some("context_length_exceeded".into()),
+            param: Some("messages".into()),
+            retry_after: None,
+        });
+        assert_eq!(rejected.code(), "upstream_rejected_request");
+        let body = rejected.body().error;
+        assert_eq!(body.code.as_deref(), Some("context_length_exceeded"));
+        assert_eq!(body.param.as_deref(), Some("messages"));
+        assert_eq!(body.kind, "invalid_request_error");
         let internal = GatewayError::Upstream(UpstreamError::Connect("10.0.0.3 refused".into()));
         assert!(!internal.body().error.message.contains("10.0.0.3"));
     }

@@ -29,7 +29,8 @@ pub fn router(state: Arc<GatewayState>) -> Router {
         .route("/v1/chat/completions", post(chat_completions))
         .route("/v1/embeddings", post(embeddings))
         .route("/v1/models", get(list_models))
-        .route("/v1/models/{id}", get(get_model))
+        // A wildcard: model names may hold `/` (`meta-llama/Llama-3.1-8B`).
+        .route("/v1/models/{*id}", get(get_model))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .fallback(not_found)

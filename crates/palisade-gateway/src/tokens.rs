@@ -83,10 +83,63 @@ pub fn embeddings(req: &EmbeddingsRequest) -> u64 {
     }
 }
 
+/// The texts a token-id embeddings input spells, where the upstream model's tokenizer is
+/// known: OpenAI's embedding models (`text-embedding-…`) read `cl100k_base` ids (what
+/// LangChain's `OpenAIEmbeddings` sends by default). `None` for text input, for other
+/// models (their ids mean what their own tokenizer says), and for ids that are not a
+/// UTF-8 text in that vocabulary.
+pub fn spelled_embedding_input(
+    upstream_model: &str,
+    input: &EmbeddingInput,
+) -> Option<Vec<String>> {
+    if !upstream_model.starts_with("text-embedding-") {
+        return None;
+    }
+    let bpe = tiktoken_rs::cl100k_base_singleton();
+    let batches: Vec<&Vec<u32>> = match input {
+        EmbeddingInput::Tokens(t) => vec![t],
+        EmbeddingInput::TokenBatches(b) => b.iter().collect(),
+        EmbeddingInput::One(_) | EmbeddingInput::Many(_) => return None,
+    };
+    batches
+        .into_iter()
+        .map(|ids| bpe.decode(ids).ok())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use palisade_protocol::openai::ChatMessage;
+
+    #[test]
+    fn openai_embedding_token_ids_spell_their_text() {
+        let text = "the key is AKIAZ7Q4PLMR2WX5TYUV";
+        let ids = tiktoken_rs::cl100k_base_singleton().encode_ordinary(text);
+        let one = EmbeddingInput::Tokens(ids.clone());
+        let many = EmbeddingInput::TokenBatches(vec![ids.clone(), vec![15339]]);
+        assert_eq!(
+            spelled_embedding_input("text-embedding-3-small", &one),
+            Some(vec![text.to_owned()])
+        );
+        assert_eq!(
+            spelled_embedding_input("text-embedding-ada-002", &many),
+            Some(vec![text.to_owned(), "hello".to_owned()])
+        );
+        // Another model's ids mean what its own tokenizer says; ids out of the
+        // vocabulary spell nothing.
+        assert_eq!(spelled_embedding_input("bge-m3", &one), None);
+        let bad = EmbeddingInput::Tokens(vec![u32::MAX]);
+        assert_eq!(
+            spelled_embedding_input("text-embedding-3-small", &bad),
+            None
+        );
+        let text_input = EmbeddingInput::One(text.to_owned());
+        assert_eq!(
+            spelled_embedding_input("text-embedding-3-small", &text_input),
+            None
+        );
+    }
 
     #[test]
     fn counts_real_tokens() {

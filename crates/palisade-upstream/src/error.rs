@@ -18,6 +18,10 @@ pub enum UpstreamError {
         status: u16,
         /// The upstream's error message, kept only for 4xx answers about the request.
         message: Option<String>,
+        /// With the message: the upstream's `error.code` and `error.param`
+        /// (`context_length_exceeded`, `messages`), which clients match on.
+        code: Option<String>,
+        param: Option<String>,
         retry_after: Option<Duration>,
     },
     #[error("upstream sent an invalid response: {0}")]

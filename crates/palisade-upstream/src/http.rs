@@ -105,31 +105,50 @@ async fn read_bounded(mut resp: reqwest::Response, max: usize) -> Result<Vec<u8>
 /// the caller's to read; authentication and server errors are ours.
 async fn status_error(resp: reqwest::Response) -> UpstreamError {
     let status = resp.status().as_u16();
-    let retry_after = resp
-        .headers()
-        .get(reqwest::header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs);
+    // `retry-after-ms` (OpenAI's, exact) before `Retry-After` (whole or fractional
+    // seconds; an HTTP date is not read), each at most an hour.
+    let header = |name: &str| {
+        resp.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|v| v.is_finite() && *v >= 0.0)
+    };
+    let retry_after = header("retry-after-ms")
+        .map(|ms| ms / 1000.0)
+        .or_else(|| header("retry-after"))
+        .map(|secs| Duration::from_secs_f64(secs.min(3600.0)));
     let keep_message = matches!(status, 400 | 404 | 413 | 422);
-    let message = if keep_message {
+    let error = if keep_message {
         read_bounded(resp, MAX_ERROR_BYTES)
             .await
             .ok()
-            .and_then(|b| error_message(&b))
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .and_then(|mut v| v.get_mut("error").map(serde_json::Value::take))
     } else {
         None
     };
+    let field = |name: &str, max: usize, ok: fn(char) -> bool| {
+        error
+            .as_ref()
+            .and_then(|e| e.get(name)?.as_str())
+            .filter(|s| !s.is_empty() && s.len() <= max && s.chars().all(ok))
+            .map(str::to_owned)
+    };
     UpstreamError::Status {
         status,
-        message,
+        // `error.message` (OpenAI and Anthropic both use it), cut to 1000 characters.
+        message: error
+            .as_ref()
+            .and_then(|e| e.get("message")?.as_str())
+            .map(|m| m.chars().take(1000).collect()),
+        // A code and a parameter path are short words; anything else is not passed on.
+        code: field("code", 64, |c| {
+            c.is_ascii_alphanumeric() || "_-.".contains(c)
+        }),
+        param: field("param", 128, |c| {
+            c.is_ascii_alphanumeric() || "_-.[]".contains(c)
+        }),
         retry_after,
     }
-}
-
-/// Extracts `error.message` (OpenAI and Anthropic both use it) from an error body.
-fn error_message(body: &[u8]) -> Option<String> {
-    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
-    let msg = v.get("error")?.get("message")?.as_str()?;
-    Some(msg.chars().take(1000).collect())
 }

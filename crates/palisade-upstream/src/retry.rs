@@ -64,6 +64,8 @@ mod tests {
                 Err(UpstreamError::Status {
                     status: 503,
                     message: None,
+                    code: None,
+                    param: None,
                     retry_after: None,
                 })
             })
@@ -85,6 +87,8 @@ mod tests {
                 Err(UpstreamError::Status {
                     status: 400,
                     message: None,
+                    code: None,
+                    param: None,
                     retry_after: None,
                 })
             })

@@ -725,6 +725,25 @@ async fn proofs_verify_against_signed_checkpoints() {
     }
 }
 
+/// Opens a live tail on `gw`'s admin listener with `token` (`query`: `?plane=admin`, …),
+/// checking it is answered 200 as an event stream.
+async fn open_tail(gw: &Gateway, token: &str, query: &str) -> reqwest::Response {
+    let resp = client()
+        .get(format!("{}/admin/v1/audit/stream{query}", gw.admin))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    resp
+}
+
 /// Reads SSE events from a response until one satisfies `want`, for at most 10 s.
 async fn sse_until(
     resp: &mut reqwest::Response,
@@ -758,19 +777,7 @@ async fn sse_until(
 async fn the_live_tail_delivers_new_records_and_ends_at_shutdown() {
     let gw = start().await;
     let auditor = gw.admin_token("auditor").await;
-    let mut resp = client()
-        .get(format!("{}/admin/v1/audit/stream?plane=admin", gw.admin))
-        .bearer_auth(&auditor)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    assert!(
-        resp.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/event-stream")
-    );
+    let mut resp = open_tail(&gw, &auditor, "?plane=admin").await;
     let mut buf = String::new();
     // The stream's own start is recorded (and so is delivered first).
     let own = sse_until(&mut resp, &mut buf, |v| {
@@ -794,13 +801,7 @@ async fn the_live_tail_delivers_new_records_and_ends_at_shutdown() {
     assert!(got["seq"].as_u64().unwrap() > own["seq"].as_u64().unwrap());
 
     // Filters apply: a decision=deny tail skips allowed calls.
-    let mut denied = client()
-        .get(format!("{}/admin/v1/audit/stream?decision=deny", gw.admin))
-        .bearer_auth(&auditor)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(denied.status(), 200);
+    let mut denied = open_tail(&gw, &auditor, "?decision=deny").await;
     let _ = get(&gw, ADMIN_TOKEN, "/admin/v1/users").await;
     let (status, _) = with_id(&gw, "bad", Method::GET, "/admin/v1/users", None, "t-denied").await;
     assert_eq!(status, 401);
@@ -842,13 +843,7 @@ async fn a_tail_ends_when_its_token_is_revoked() {
     assert_eq!(status, 201, "{created}");
     let token = created["token"].as_str().unwrap().to_owned();
     let id = created["id"].as_str().unwrap().to_owned();
-    let mut resp = client()
-        .get(format!("{}/admin/v1/audit/stream", gw.admin))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
+    let mut resp = open_tail(&gw, &token, "").await;
     let (status, _) = with_id(
         &gw,
         ADMIN_TOKEN,
@@ -1288,13 +1283,7 @@ async fn the_live_tail_shows_records_other_instances_commit() {
     let second =
         Gateway::start_on_store(second_dir, &shared, "", UPSTREAMS, "http", client()).await;
     let auditor = first.admin_token("auditor").await;
-    let mut resp = client()
-        .get(format!("{}/admin/v1/audit/stream?plane=admin", first.admin))
-        .bearer_auth(&auditor)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
+    let mut resp = open_tail(&first, &auditor, "?plane=admin").await;
     let mut buf = String::new();
     let own = sse_until(&mut resp, &mut buf, |v| {
         v["action"] == "GET /admin/v1/audit/stream"

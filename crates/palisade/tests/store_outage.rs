@@ -36,6 +36,30 @@ async fn chat(gw: &Gateway, key: &str, stream: bool) -> (u16, Value) {
     )
 }
 
+/// Waits (bounded) until `key` is served again, every answer meanwhile a 503.
+async fn served_again(gw: &Gateway, key: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, body) = chat(gw, key, false).await;
+        if status == 200 {
+            return;
+        }
+        assert_eq!(status, 503, "{body}");
+        assert!(Instant::now() < deadline, "service did not resume: {body}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Stops the gateway and checks what it recorded verifies, read through sessions that
+/// cannot write.
+fn stopped_and_verified(mut gw: Gateway, pg: &PgHarness) {
+    assert_eq!(gw.terminate(), Some(0), "{}", gw.logs());
+    let dir = gw.into_dir();
+    let (code, out) =
+        common::audit_verify_cli(&pg.url(), &dir.path().join("palisade-audit.key.pub"));
+    assert_eq!(code, Some(0), "palisade audit verify:\n{out}");
+}
+
 #[tokio::test]
 async fn a_store_outage_refuses_rather_than_serves_unrecorded() {
     let pg = PgHarness::start().await.unwrap();
@@ -86,25 +110,11 @@ async fn a_store_outage_refuses_rather_than_serves_unrecorded() {
     pg.execute("postgres", "ALTER DATABASE palisade ALLOW_CONNECTIONS true")
         .await
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let (status, body) = chat(&gw, &key, false).await;
-        if status == 200 {
-            break;
-        }
-        assert_eq!(status, 503, "{body}");
-        assert!(Instant::now() < deadline, "service did not resume: {body}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    served_again(&gw, &key).await;
     assert_eq!(chat(&gw, &fresh, false).await.0, 200);
 
     // What was recorded verifies, read through sessions that cannot write.
-    let mut gw = gw;
-    assert_eq!(gw.terminate(), Some(0), "{}", gw.logs());
-    let dir = gw.into_dir();
-    let (code, out) =
-        common::audit_verify_cli(&pg.url(), &dir.path().join("palisade-audit.key.pub"));
-    assert_eq!(code, Some(0), "palisade audit verify:\n{out}");
+    stopped_and_verified(gw, &pg);
 }
 
 #[tokio::test]
@@ -145,20 +155,6 @@ async fn a_stuck_tail_lock_holder_gets_503s_not_a_hang() {
     );
 
     // The lock is free again: service resumes, and the log verifies.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let (status, body) = chat(&gw, &key, false).await;
-        if status == 200 {
-            break;
-        }
-        assert_eq!(status, 503, "{body}");
-        assert!(Instant::now() < deadline, "service did not resume: {body}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let mut gw = gw;
-    assert_eq!(gw.terminate(), Some(0), "{}", gw.logs());
-    let dir = gw.into_dir();
-    let (code, out) =
-        common::audit_verify_cli(&pg.url(), &dir.path().join("palisade-audit.key.pub"));
-    assert_eq!(code, Some(0), "palisade audit verify:\n{out}");
+    served_again(&gw, &key).await;
+    stopped_and_verified(gw, &pg);
 }

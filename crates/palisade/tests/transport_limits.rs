@@ -327,52 +327,37 @@ async fn connections_beyond_the_listener_limit_are_closed() {
     }
 }
 
+/// GETs `url` (with `key` as the bearer), checks the answer is a JSON 404 with code
+/// `not_found`, and returns its message.
+async fn not_found_message(gw: &Gateway, url: String, key: Option<&str>) -> String {
+    let mut req = gw.http.get(url);
+    if let Some(key) = key {
+        req = req.bearer_auth(key);
+    }
+    let (status, body) = error_code(req.send().await.unwrap()).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("not_found")),
+        "{body}"
+    );
+    body["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
 #[tokio::test]
 async fn unknown_routes_and_methods_get_json_errors() {
     let (gw, key) = setup().await;
-    let (status, body) = error_code(
-        gw.http
-            .get(format!("{}/v1/nothing", gw.base))
-            .bearer_auth(&key)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (404, Some("not_found"))
-    );
-    let message = body["error"]["message"].as_str().unwrap_or_default();
+    let message = not_found_message(&gw, format!("{}/v1/nothing", gw.base), Some(&key)).await;
     assert!(
         message.contains("GET /v1/nothing") && message.contains("POST /v1/chat/completions"),
         "{message}"
     );
     // The two listeners mixed up: each 404 says where the route is served.
-    let (status, body) = error_code(
-        gw.http
-            .get(format!("{}/admin/v1/keys", gw.base))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    let message = body["error"]["message"].as_str().unwrap_or_default();
-    assert_eq!(status, 404);
+    let message = not_found_message(&gw, format!("{}/admin/v1/keys", gw.base), None).await;
     assert!(message.contains("server.admin_listen"), "{message}");
-    let (status, body) = error_code(
-        gw.http
-            .get(format!("{}/v1/models", gw.admin))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (404, Some("not_found"))
-    );
-    let message = body["error"]["message"].as_str().unwrap_or_default();
+    let message = not_found_message(&gw, format!("{}/v1/models", gw.admin), None).await;
     assert!(
         message.contains("GET /v1/models") && message.contains("server.listen"),
         "{message}"

@@ -99,7 +99,9 @@ async fn upstream_client_errors_keep_their_status_and_message() {
     let (mock, gw, key) = setup("max_retries = 2\nretry_backoff_ms = 5").await;
     let (status, body) = call(&gw, &key, "e400").await;
     assert_eq!(status, 400);
-    assert_eq!(body["error"]["code"], "upstream_rejected_request");
+    // The provider's code and param, which clients match on (`context_length_exceeded`).
+    assert_eq!(body["error"]["code"], "context_length_exceeded", "{body}");
+    assert_eq!(body["error"]["param"], "messages", "{body}");
     let message = body["error"]["message"].as_str().unwrap();
     assert!(message.contains("mock failure"), "{message}");
     // The model behind the name the client used stays private.
@@ -119,6 +121,11 @@ async fn upstream_client_errors_keep_their_status_and_message() {
     // The provider's `Retry-After` reaches the client (after the gateway's own retries,
     // which waited for it).
     assert_eq!(resp.headers()["retry-after"], "1");
+    assert_eq!(
+        resp.headers()["retry-after-ms"],
+        "1000",
+        "and in the form the OpenAI SDKs read first"
+    );
     let (status, body) = error_of(resp).await;
     assert_eq!(status, 429);
     assert_eq!(body["error"]["code"], "upstream_rate_limited");

@@ -41,6 +41,7 @@ use crate::context::RequestCtx;
 use crate::error::GatewayError;
 use crate::routing::ModelRoute;
 use crate::state::GatewayState;
+use crate::tokens;
 
 /// Most findings kept per request for the audit record.
 const MAX_RECORDED_FINDINGS: usize = 256;
@@ -185,14 +186,36 @@ fn scan_output(
     findings
 }
 
-/// Scans an embeddings request's input, like [`input`].
+/// Scans an embeddings request's input, like [`input`]. Token ids are scanned as the
+/// text they spell where the model's tokenizer is known
+/// ([`tokens::spelled_embedding_input`]); they go upstream unchanged unless an action
+/// rewrote that text, then the rewritten text goes instead.
 pub async fn embeddings_input(
     state: &Arc<GatewayState>,
     ctx: &mut RequestCtx,
     req: EmbeddingsRequest,
     size: usize,
 ) -> Result<EmbeddingsRequest, GatewayError> {
-    with_scan_state(state, ctx, req, size, scan_embeddings).await
+    let spelled = ctx
+        .scan
+        .as_ref()
+        .and(ctx.route.as_ref())
+        .and_then(|r| tokens::spelled_embedding_input(&r.upstream_model, &req.input));
+    let Some(texts) = spelled else {
+        return with_scan_state(state, ctx, req, size, scan_embeddings).await;
+    };
+    let as_text = EmbeddingsRequest {
+        input: EmbeddingInput::Many(texts.clone()),
+        ..req.clone()
+    };
+    let scanned = with_scan_state(state, ctx, as_text, size, scan_embeddings).await?;
+    Ok(match scanned.input {
+        EmbeddingInput::Many(after) if after != texts => EmbeddingsRequest {
+            input: EmbeddingInput::Many(after),
+            ..req
+        },
+        _ => req,
+    })
 }
 
 fn scan_embeddings(

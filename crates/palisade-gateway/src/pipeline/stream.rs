@@ -43,6 +43,8 @@ struct Relay {
     admission: Option<Admission>,
     upstream: ChunkStream,
     wants_usage: bool,
+    /// Whether a usage chunk went out (the upstream's, relayed).
+    usage_sent: bool,
     model: String,
     deadline: Instant,
     /// Total tokens (prompt + completion) the request may use; `None` = unlimited.
@@ -108,6 +110,35 @@ impl Relay {
         self.seen.difference(&self.ended).copied().collect()
     }
 
+    /// The usage chunk a client that asked for `include_usage` is owed when the stream
+    /// ends without the upstream's (it sent none, or the gateway ended the stream first):
+    /// no choices, the request's usage (the upstream's figures, or the gateway's count).
+    fn owed_usage_chunk(&mut self) -> String {
+        let Some(ctx) = self
+            .ctx
+            .as_ref()
+            .filter(|_| self.wants_usage && !self.usage_sent)
+        else {
+            return String::new();
+        };
+        self.usage_sent = true;
+        let usage = ctx
+            .usage
+            .clone()
+            .unwrap_or_else(|| Usage::new(ctx.prompt_estimate, self.completion_tokens));
+        let (id, created) = self.last_chunk.clone().unwrap_or_default();
+        let chunk = ChatChunk {
+            id,
+            object: "chat.completion.chunk".into(),
+            created,
+            model: self.model.clone(),
+            choices: Vec::new(),
+            usage: Some(usage),
+            extra: Default::default(),
+        };
+        sse::encode_data(&serde_json::to_string(&chunk).unwrap_or_default())
+    }
+
     /// A gateway-made chunk ending choice `index` with `reason`.
     fn final_chunk(&self, index: u32, reason: &str) -> String {
         self.own_chunk(index, Delta::default(), Some(reason))
@@ -126,6 +157,7 @@ impl Relay {
             self.state.metrics.scan_blocked("output");
             tracing::info!(request_id = %ctx.request_id, "stream ended by a content block");
         }
+        out.push_str(&self.owed_usage_chunk());
         let recorded = self.finish("content_policy_violation").await;
         self.done = true;
         if !recorded {
@@ -329,6 +361,7 @@ impl Relay {
                         Ok(text) => text,
                         Err(index) => return Some(self.content_filter(index).await),
                     };
+                    out.push_str(&self.owed_usage_chunk());
                     let recorded = self.finish("ok").await;
                     self.done = true;
                     if !recorded {
@@ -345,6 +378,7 @@ impl Relay {
                     let ctx = self.ctx.as_mut()?;
                     if let Some(usage) = &chunk.usage {
                         ctx.usage = Some(usage.clone());
+                        self.usage_sent |= self.wants_usage;
                         if !self.wants_usage {
                             if chunk.choices.is_empty() {
                                 continue;
@@ -518,6 +552,7 @@ pub fn relay(
         admission: Some(admission),
         upstream,
         wants_usage,
+        usage_sent: false,
         model,
         deadline,
         allowance,

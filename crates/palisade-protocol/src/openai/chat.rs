@@ -329,6 +329,7 @@ fn chat_completion_object() -> String {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Choice {
     pub index: u32,
+    #[serde(serialize_with = "serialize_answer")]
     pub message: ChatMessage,
     #[serde(default)]
     pub finish_reason: Option<String>,
@@ -414,6 +415,17 @@ pub struct ChatChunk {
     pub extra: Map<String, Value>,
 }
 
+/// An answer's message always has `content`, `null` when there is none (an answer that
+/// only calls tools), as OpenAI sends it: clients test `content !== null`. (A request's
+/// messages leave it out when the client did.)
+fn serialize_answer<S: serde::Serializer>(m: &ChatMessage, s: S) -> Result<S::Ok, S::Error> {
+    let mut v = serde_json::to_value(m).map_err(serde::ser::Error::custom)?;
+    if let Some(obj) = v.as_object_mut() {
+        obj.entry("content").or_insert(Value::Null);
+    }
+    v.serialize(s)
+}
+
 fn chat_chunk_object() -> String {
     "chat.completion.chunk".to_owned()
 }
@@ -421,6 +433,9 @@ fn chat_chunk_object() -> String {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ChunkChoice {
     pub index: u32,
+    /// Absent in some providers' chunks (Azure's asynchronous content-filter results
+    /// come as choices with no delta): empty then.
+    #[serde(default)]
     pub delta: Delta,
     #[serde(default)]
     pub finish_reason: Option<String>,
@@ -485,6 +500,24 @@ mod tests {
         let usage: Usage = serde_json::from_value(plain.clone()).unwrap();
         assert_eq!(serde_json::to_value(usage).unwrap(), plain);
         assert_eq!(Usage::new(u64::MAX, 5).total_tokens, u64::MAX);
+    }
+
+    #[test]
+    fn a_chunk_choice_without_a_delta_parses() {
+        // Azure's asynchronous content filter sends its results in such choices.
+        let chunk: ChatChunk = serde_json::from_value(json!({
+            "id": "", "object": "chat.completion.chunk", "created": 0, "model": "",
+            "choices": [{"index": 0, "finish_reason": null,
+                "content_filter_offsets": {"check_offset": 35, "start_offset": 35, "end_offset": 62},
+                "content_filter_results": {"hate": {"filtered": false, "severity": "safe"}}}]
+        }))
+        .unwrap();
+        assert_eq!(chunk.choices[0].delta, Delta::default());
+        assert!(
+            chunk.choices[0]
+                .extra
+                .contains_key("content_filter_results")
+        );
     }
 
     #[test]

@@ -19,8 +19,18 @@ pub const REPLY: &str = "Hello from the mock upstream, one word at a time.";
 
 fn error(status: u16, message: &str) -> Response {
     let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    // A 400 as OpenAI words a prompt too long for the model: a code and a param that
+    // clients match on.
+    let (kind, error_code, param) = match status {
+        400 => (
+            "invalid_request_error",
+            "context_length_exceeded",
+            json!("messages"),
+        ),
+        _ => ("mock_error", "mock", Value::Null),
+    };
     let body =
-        json!({"error": {"message": message, "type": "mock_error", "code": "mock", "param": null}});
+        json!({"error": {"message": message, "type": kind, "code": error_code, "param": param}});
     let mut resp = (code, Json(body)).into_response();
     if status == 429 {
         // As OpenAI does: when to come back.

@@ -19,6 +19,8 @@ pub(crate) fn bad_request(message: impl Into<String>) -> UpstreamError {
     UpstreamError::Status {
         status: 400,
         message: Some(message.into()),
+        code: None,
+        param: None,
         retry_after: None,
     }
 }

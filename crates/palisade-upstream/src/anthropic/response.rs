@@ -128,7 +128,7 @@ mod tests {
         }));
         let choice = &v["choices"][0];
         assert_eq!(choice["finish_reason"], "tool_calls");
-        assert!(choice["message"].get("content").is_none());
+        assert_eq!(choice["message"]["content"], Value::Null, "present, null");
         assert_eq!(
             choice["message"]["tool_calls"],
             json!([{"id": "toolu_1", "type": "function",

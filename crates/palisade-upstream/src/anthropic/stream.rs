@@ -6,7 +6,7 @@
 //! overload or server error before any content ([`until_content`]): nothing reached the
 //! client yet, so it is an upstream status the caller may retry.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use futures::{Stream, StreamExt};
 use palisade_protocol::anthropic::{BlockDelta, ContentBlock, StreamEvent};
@@ -52,6 +52,8 @@ pub(crate) async fn until_content(mut events: Events) -> Result<Events, Upstream
                 return Err(UpstreamError::Status {
                     status,
                     message: None,
+                    code: None,
+                    param: None,
                     retry_after: None,
                 });
             }
@@ -86,6 +88,9 @@ struct Translator {
     started: bool,
     /// Anthropic content-block index → OpenAI tool-call index.
     tools: HashMap<u32, u32>,
+    /// Tool blocks that have had no argument text yet: a tool without parameters gets
+    /// only an empty `input_json_delta`, and OpenAI clients parse `"{}"`, not `""`.
+    argless: HashSet<u32>,
     prompt_tokens: u64,
     completion_tokens: u64,
     /// Prompt tokens read from Anthropic's prompt cache.
@@ -160,6 +165,9 @@ impl Translator {
                         Value::Object(m) if m.is_empty() => String::new(),
                         other => other.to_string(),
                     };
+                    if arguments.is_empty() {
+                        self.argless.insert(index);
+                    }
                     Step::Chunk(self.tool_chunk(ToolCallDelta {
                         index: k,
                         id: Some(id),
@@ -188,6 +196,7 @@ impl Translator {
                     None,
                 )),
                 BlockDelta::InputJsonDelta { partial_json } if !partial_json.is_empty() => {
+                    self.argless.remove(&index);
                     match self.tools.get(&index) {
                         Some(&k) => Step::Chunk(self.tool_chunk(ToolCallDelta {
                             index: k,
@@ -226,9 +235,21 @@ impl Translator {
                 Step::Last(last)
             }
             StreamEvent::Error { error } => Step::Fail(broken(&error.kind, &error.message)),
-            StreamEvent::ContentBlockStop { .. } | StreamEvent::Ping | StreamEvent::Unknown => {
-                Step::Skip
+            StreamEvent::ContentBlockStop { index } => {
+                match (self.argless.remove(&index), self.tools.get(&index)) {
+                    (true, Some(&k)) => Step::Chunk(self.tool_chunk(ToolCallDelta {
+                        index: k,
+                        id: None,
+                        kind: None,
+                        function: Some(FunctionCallDelta {
+                            name: None,
+                            arguments: Some("{}".to_owned()),
+                        }),
+                    })),
+                    _ => Step::Skip,
+                }
             }
+            StreamEvent::Ping | StreamEvent::Unknown => Step::Skip,
         }
     }
 }
@@ -249,6 +270,7 @@ where
         created,
         started: false,
         tools: HashMap::new(),
+        argless: HashSet::new(),
         prompt_tokens: 0,
         completion_tokens: 0,
         cached_tokens: None,
@@ -319,6 +341,27 @@ mod tests {
         chunks_from_events(futures::stream::iter(events), 42)
             .collect()
             .await
+    }
+
+    #[tokio::test]
+    async fn a_tool_without_arguments_streams_an_empty_object() {
+        let out = run(vec![
+            start(),
+            ev(json!({"type": "content_block_start", "index": 0, "content_block": {"type": "tool_use", "id": "toolu_2", "name": "now", "input": {}}})),
+            ev(json!({"type": "content_block_delta", "index": 0, "delta": {"type": "input_json_delta", "partial_json": ""}})),
+            ev(json!({"type": "content_block_stop", "index": 0})),
+            ev(json!({"type": "message_delta", "delta": {"stop_reason": "tool_use", "stop_sequence": null}, "usage": {"output_tokens": 3}})),
+            ev(json!({"type": "message_stop"})),
+        ])
+        .await;
+        let arguments: String = out
+            .into_iter()
+            .map(Result::unwrap)
+            .flat_map(|c| c.choices)
+            .flat_map(|c| c.delta.tool_calls.unwrap_or_default())
+            .filter_map(|t| t.function.and_then(|f| f.arguments))
+            .collect();
+        assert_eq!(arguments, "{}");
     }
 
     #[tokio::test]
