@@ -130,7 +130,8 @@ pub(crate) fn to_messages(
 
 /// Refuses what the client asked for that Anthropic cannot give, rather than answer
 /// something else: several choices (`n`), token log probabilities, a JSON response
-/// format (the answer would come as free text).
+/// format (the answer would come as free text), legacy `functions` (the model would
+/// answer without them, and a client waiting for `function_call` would never get one).
 fn refuse_inexpressible(req: &ChatRequest) -> Result<(), UpstreamError> {
     if req.choices() > 1 {
         return Err(bad_request(
@@ -144,6 +145,11 @@ fn refuse_inexpressible(req: &ChatRequest) -> Result<(), UpstreamError> {
     };
     if asked("logprobs") {
         return Err(bad_request("`logprobs` is not supported by this model"));
+    }
+    if asked("functions") || asked("function_call") {
+        return Err(bad_request(
+            "legacy `functions` and `function_call` are not supported by this model; use `tools` and `tool_choice`",
+        ));
     }
     let format = req
         .response_format

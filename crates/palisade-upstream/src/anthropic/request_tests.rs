@@ -96,6 +96,12 @@ fn what_anthropic_cannot_give_is_refused() {
         ("n", json!(3), "`n`"),
         ("logprobs", json!(true), "logprobs"),
         (
+            "functions",
+            json!([{"name": "weather", "parameters": {"type": "object"}}]),
+            "`tools`",
+        ),
+        ("function_call", json!("auto"), "`function_call`"),
+        (
             "response_format",
             json!({"type": "json_object"}),
             "json_object",
