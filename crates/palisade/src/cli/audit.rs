@@ -430,7 +430,7 @@ async fn search(
         .as_array()
         .map(|a| a.iter().map(row).collect())
         .unwrap_or_default();
-    print_table(&rows);
+    super::table::print(&COLUMNS, &rows);
     if let Some(next) = page["next_cursor"].as_str() {
         println!("\nmore: --cursor {next}");
     }
@@ -448,10 +448,16 @@ fn row(r: &Value) -> Vec<String> {
         .as_str()
         .or(actor["token_id"].as_str())
         .unwrap_or("-");
-    let who = match (actor["user"].as_str(), actor["role"].as_str()) {
-        (Some(user), _) => format!("{id} ({user})"),
-        (None, Some(role)) => format!("{id} ({role})"),
-        (None, None) => id.to_owned(),
+    let who = match (
+        actor["user"].as_str(),
+        actor["role"].as_str(),
+        actor["attempted_key_id"].as_str(),
+    ) {
+        (Some(user), _, _) => format!("{id} ({user})"),
+        (None, Some(role), _) => format!("{id} ({role})"),
+        // A failed authentication under a key's id: not that key's traffic.
+        (None, None, Some(tried)) => format!("- (tried {tried})"),
+        (None, None, None) => id.to_owned(),
     };
     vec![
         text(&r["seq"]),
@@ -464,35 +470,6 @@ fn row(r: &Value) -> Vec<String> {
         text(&r["reason"]),
         text(&r["status"]),
     ]
-}
-
-fn print_table(rows: &[Vec<String>]) {
-    let widths: Vec<usize> = COLUMNS
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            rows.iter()
-                .map(|r| r[i].chars().count())
-                .chain([c.len()])
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let line = |cells: &[String]| {
-        cells
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect::<Vec<_>>()
-            .join("  ")
-            .trim_end()
-            .to_owned()
-    };
-    let header: Vec<String> = COLUMNS.iter().map(|c| c.to_uppercase()).collect();
-    println!("{}", line(&header));
-    for r in rows {
-        println!("{}", line(r));
-    }
 }
 
 /// A record as the API returns it, read back into the shape [`cef`] takes.

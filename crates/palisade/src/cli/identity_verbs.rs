@@ -167,27 +167,5 @@ fn print_list(args: &AdminArgs, v: &Value, cols: &[&str]) {
                 .collect()
         })
         .unwrap_or_default();
-    let widths: Vec<usize> = cols
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            rows.iter()
-                .map(|r| r[i].len())
-                .chain([c.len()])
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let line = |cells: Vec<String>| {
-        cells
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect::<Vec<_>>()
-            .join("  ")
-    };
-    println!("{}", line(cols.iter().map(|c| c.to_uppercase()).collect()));
-    for r in rows {
-        println!("{}", line(r));
-    }
+    super::table::print(cols, &rows);
 }

@@ -10,6 +10,7 @@ mod identity_verbs;
 mod policy;
 mod scan;
 mod serve;
+mod table;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
