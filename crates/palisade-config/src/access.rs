@@ -194,7 +194,7 @@ mod tests {
     #[test]
     fn limit_rules_parse_with_costs_in_micros() {
         let text = format!(
-            "{MODELS}[limits]\nbackend='memory'\n[[limits.rules]]\nscope='user'\nrequests_per_minute=5\ndaily_cost=1.5\n"
+            "{MODELS}price_input_per_million=1.0\n[limits]\nbackend='memory'\n[[limits.rules]]\nscope='user'\nrequests_per_minute=5\ndaily_cost=1.5\n"
         );
         let cfg = parse_str(&text, no_env).unwrap();
         assert_eq!(cfg.limits.rules[0].daily_cost_micros, Some(1_500_000));

@@ -144,8 +144,8 @@ stream_max_hold_bytes = 16384      # most held for one unfinished token, key blo
 # threshold = 0.5                  # findings scoring below are ignored
 # scan_system = false              # also scan system/developer messages and tool definitions
 # scan_output = true               # scan the model's answer (streams included)
-# actions = { injection = "block", secret = "block", pii = "redact", credit_card = "mask", email = "pseudonymize", obfuscation = "flag" }
-# banned_terms = ["project bluebird"]
+# actions = { injection = "block", secret = "block", pii = "redact", credit_card = "mask", email = "pseudonymize", obfuscation = "flag", banned = "block" }
+# banned_terms = ["project bluebird"]   # needs a `banned` action
 # banned_topics = { weapons = ["nerve agent", "pipe bomb"] }
 # [[scan.rules]]                   # the first matching rule wins; empty list = any
 # models = ["gpt-4o"]

@@ -251,6 +251,17 @@ fn profile(key: &str, raw: RawScanProfile) -> Result<ScanProfileConfig, ConfigEr
             "terms must not be empty",
         ));
     }
+    // A profile runs only the detectors its actions name: terms without a `banned` action
+    // would be listed and never looked for.
+    let has_terms = !raw.banned_terms.is_empty() || !topics.is_empty();
+    let acts_on_banned = categories.iter().any(|(c, _)| *c == Category::Banned)
+        || kinds.iter().any(|(k, _)| k == "banned_term");
+    if has_terms && !acts_on_banned {
+        return Err(invalid(
+            format!("{key}.actions"),
+            "the profile lists banned terms but no `banned` action, so they would never be looked for: add banned = \"block\" (or \"redact\", \"flag\")",
+        ));
+    }
     Ok(ScanProfileConfig {
         name: raw.name,
         threshold,

@@ -461,6 +461,7 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
 
     let policy = crate::access::policy(raw.policy)?;
     let limits = crate::access::limits(raw.limits, &model_names)?;
+    cost_budgets_have_prices(&limits, &models)?;
     let audit = crate::audit::audit(raw.audit, &model_names)?;
     let scan = crate::scan::scan(raw.scan, &model_names)?;
 
@@ -505,6 +506,33 @@ fn log_filter(filter: String) -> Result<String, ConfigError> {
             ),
         ))
     }
+}
+
+/// A cost budget counts the prices of the models it covers: with none priced it would
+/// never be reached, which is refused rather than left to look enforced.
+fn cost_budgets_have_prices(
+    limits: &crate::access::LimitsConfig,
+    models: &[ModelConfig],
+) -> Result<(), ConfigError> {
+    let priced = |m: &ModelConfig| {
+        m.price_input_per_million.is_some() || m.price_output_per_million.is_some()
+    };
+    for (i, r) in limits.rules.iter().enumerate() {
+        if r.daily_cost_micros.is_none() && r.monthly_cost_micros.is_none() {
+            continue;
+        }
+        let covered = |m: &&ModelConfig| match (r.scope.as_str(), &r.matches) {
+            ("model", Some(name)) => &m.name == name,
+            _ => true,
+        };
+        if !models.iter().filter(covered).any(priced) {
+            return Err(invalid(
+                format!("limits.rules[{i}]"),
+                "a cost budget, but no model it covers has a price (models' price_input_per_million, price_output_per_million): it would never be reached",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Every name a client may use for a model (its name and its aliases) → the model's
@@ -930,6 +958,38 @@ mod tests {
         let text = "[[scan.profiles]]\nname='default'\n[[scan.profiles]]\nname='default'\n";
         let err = parse_str(text, no_env).unwrap_err();
         assert!(err.to_string().contains("duplicate profile"), "{err}");
+    }
+
+    #[test]
+    fn cost_budgets_need_priced_models() {
+        let model = |price: &str| {
+            format!("[[providers]]\nname='s'\nkind='simulated'\n[[models]]\nname='m'\nprovider='s'\n{price}")
+        };
+        let rule = "[[limits.rules]]\nscope='user'\ndaily_cost=5.0\n";
+        let err = parse_str(&format!("{}{rule}", model("")), no_env).unwrap_err();
+        assert!(err.to_string().starts_with("`limits.rules[0]`"), "{err}");
+        let priced = model("price_input_per_million=0.15\n");
+        assert!(parse_str(&format!("{priced}{rule}"), no_env).is_ok());
+    }
+
+    #[test]
+    fn banned_terms_need_a_banned_action() {
+        // Listed without a `banned` action, the terms would never be looked for.
+        for terms in ["banned_terms = ['x']", "banned_topics = { t = ['x'] }"] {
+            let text = format!(
+                "[[scan.profiles]]\nname='p'\nactions = {{ secret = 'block' }}\n{terms}\n"
+            );
+            let err = parse_str(&text, no_env).unwrap_err().to_string();
+            assert!(
+                err.starts_with("`scan.profiles[0].actions`") && err.contains("banned"),
+                "{err}"
+            );
+        }
+        for action in ["banned = 'block'", "banned_term = 'flag'"] {
+            let text =
+                format!("[[scan.profiles]]\nname='p'\nactions = {{ {action} }}\nbanned_terms = ['x']\n");
+            assert!(parse_str(&text, no_env).is_ok(), "{action}");
+        }
     }
 
     #[test]
