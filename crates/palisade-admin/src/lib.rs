@@ -9,6 +9,7 @@ pub mod audit_layer;
 pub mod auth;
 pub mod error;
 pub mod handlers;
+pub mod json_body;
 pub mod routes;
 pub mod state;
 

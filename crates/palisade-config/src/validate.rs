@@ -963,7 +963,9 @@ mod tests {
     #[test]
     fn cost_budgets_need_priced_models() {
         let model = |price: &str| {
-            format!("[[providers]]\nname='s'\nkind='simulated'\n[[models]]\nname='m'\nprovider='s'\n{price}")
+            format!(
+                "[[providers]]\nname='s'\nkind='simulated'\n[[models]]\nname='m'\nprovider='s'\n{price}"
+            )
         };
         let rule = "[[limits.rules]]\nscope='user'\ndaily_cost=5.0\n";
         let err = parse_str(&format!("{}{rule}", model("")), no_env).unwrap_err();
@@ -976,9 +978,8 @@ mod tests {
     fn banned_terms_need_a_banned_action() {
         // Listed without a `banned` action, the terms would never be looked for.
         for terms in ["banned_terms = ['x']", "banned_topics = { t = ['x'] }"] {
-            let text = format!(
-                "[[scan.profiles]]\nname='p'\nactions = {{ secret = 'block' }}\n{terms}\n"
-            );
+            let text =
+                format!("[[scan.profiles]]\nname='p'\nactions = {{ secret = 'block' }}\n{terms}\n");
             let err = parse_str(&text, no_env).unwrap_err().to_string();
             assert!(
                 err.starts_with("`scan.profiles[0].actions`") && err.contains("banned"),
@@ -986,8 +987,9 @@ mod tests {
             );
         }
         for action in ["banned = 'block'", "banned_term = 'flag'"] {
-            let text =
-                format!("[[scan.profiles]]\nname='p'\nactions = {{ {action} }}\nbanned_terms = ['x']\n");
+            let text = format!(
+                "[[scan.profiles]]\nname='p'\nactions = {{ {action} }}\nbanned_terms = ['x']\n"
+            );
             assert!(parse_str(&text, no_env).is_ok(), "{action}");
         }
     }

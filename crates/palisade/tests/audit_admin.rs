@@ -725,6 +725,37 @@ async fn proofs_verify_against_signed_checkpoints() {
     }
 }
 
+#[tokio::test]
+async fn malformed_admin_bodies_get_the_json_error_shape() {
+    let gw = start().await;
+    let send = |method: Method, path: &str, body: &str, json: bool| {
+        let mut req = client()
+            .request(method, format!("{}{path}", gw.admin))
+            .bearer_auth(ADMIN_TOKEN)
+            .body(body.to_owned());
+        if json {
+            req = req.header("content-type", "application/json");
+        }
+        req.send()
+    };
+    for (method, path, body, json) in [
+        (Method::PUT, "/admin/v1/limits", "[1]", true),
+        (Method::POST, "/admin/v1/users", "{\"name\": 7}", true),
+        (Method::POST, "/admin/v1/users", "{\"name\": \"x\"", true),
+        (Method::POST, "/admin/v1/users", "{\"name\": \"x\"}", false),
+    ] {
+        let resp = send(method.clone(), path, body, json).await.unwrap();
+        let status = resp.status().as_u16();
+        let body_json: Value = resp.json().await.unwrap_or(Value::Null);
+        assert_eq!(status, 400, "{method} {path} {body}: {body_json}");
+        assert_eq!(
+            body_json["error"]["type"], "invalid_request_error",
+            "{method} {path} {body}: {body_json}"
+        );
+        assert!(body_json["error"]["message"].is_string(), "{body_json}");
+    }
+}
+
 /// Opens a live tail on `gw`'s admin listener with `token` (`query`: `?plane=admin`, …),
 /// checking it is answered 200 as an event stream.
 async fn open_tail(gw: &Gateway, token: &str, query: &str) -> reqwest::Response {

@@ -15,6 +15,7 @@ use palisade_policy::authz::AdminAction;
 
 use crate::auth::Admin;
 use crate::error::AdminError;
+use crate::json_body::JsonBody;
 use crate::state::AdminState;
 
 #[derive(Deserialize)]
@@ -26,7 +27,7 @@ pub struct CreateGroup {
 pub async fn create(
     State(state): State<Arc<AdminState>>,
     admin: Admin,
-    Json(body): Json<CreateGroup>,
+    JsonBody(body): JsonBody<CreateGroup>,
 ) -> Result<(StatusCode, Extension<Change>, Json<Group>), AdminError> {
     admin.require(&state, AdminAction::ManageGroups)?;
     validate_name("name", &body.name)?;

@@ -17,6 +17,7 @@ use palisade_policy::authz::AdminAction;
 
 use crate::auth::Admin;
 use crate::error::AdminError;
+use crate::json_body::JsonBody;
 use crate::state::AdminState;
 
 #[derive(Deserialize)]
@@ -41,7 +42,7 @@ pub struct CreatedKey {
 pub async fn create(
     State(state): State<Arc<AdminState>>,
     admin: Admin,
-    Json(body): Json<CreateKey>,
+    JsonBody(body): JsonBody<CreateKey>,
 ) -> Result<(StatusCode, Extension<Change>, Json<CreatedKey>), AdminError> {
     admin.require(&state, AdminAction::ManageKeys)?;
     if let Some(name) = &body.name {

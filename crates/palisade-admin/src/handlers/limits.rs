@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::change;
 use crate::auth::Admin;
 use crate::error::AdminError;
+use crate::json_body::JsonBody;
 use crate::state::AdminState;
 use palisade_audit::Change;
 
@@ -45,7 +46,7 @@ pub struct Applied {
 pub async fn put(
     State(state): State<Arc<AdminState>>,
     admin: Admin,
-    Json(body): Json<Rules>,
+    JsonBody(body): JsonBody<Rules>,
 ) -> Result<(Extension<Change>, Json<Applied>), AdminError> {
     admin.require(&state, AdminAction::ManageLimits)?;
     let before = Rules {

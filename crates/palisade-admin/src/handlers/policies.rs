@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use super::change;
 use crate::auth::Admin;
 use crate::error::AdminError;
+use crate::json_body::JsonBody;
 use crate::state::AdminState;
 use palisade_audit::Change;
 
@@ -168,7 +169,7 @@ pub struct Explanation {
 pub async fn explain(
     State(state): State<Arc<AdminState>>,
     admin: Admin,
-    Json(req): Json<ExplainRequest>,
+    JsonBody(req): JsonBody<ExplainRequest>,
 ) -> Result<Json<Explanation>, AdminError> {
     admin.require(&state, AdminAction::ReadPolicies)?;
     let user = state

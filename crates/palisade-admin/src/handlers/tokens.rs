@@ -16,6 +16,7 @@ use palisade_policy::authz::AdminAction;
 
 use crate::auth::Admin;
 use crate::error::AdminError;
+use crate::json_body::JsonBody;
 use crate::state::AdminState;
 
 #[derive(Deserialize)]
@@ -35,7 +36,7 @@ pub struct CreatedToken {
 pub async fn create(
     State(state): State<Arc<AdminState>>,
     admin: Admin,
-    Json(body): Json<CreateToken>,
+    JsonBody(body): JsonBody<CreateToken>,
 ) -> Result<(StatusCode, Extension<Change>, Json<CreatedToken>), AdminError> {
     admin.require(&state, AdminAction::ManageAdminTokens)?;
     let role = AdminRole::parse(&body.role)

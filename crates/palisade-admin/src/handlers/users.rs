@@ -16,6 +16,7 @@ use palisade_policy::authz::AdminAction;
 
 use crate::auth::Admin;
 use crate::error::AdminError;
+use crate::json_body::JsonBody;
 use crate::state::AdminState;
 
 /// Most groups one user belongs to: each is a parent entity in every policy decision
@@ -33,7 +34,7 @@ pub struct CreateUser {
 pub async fn create(
     State(state): State<Arc<AdminState>>,
     admin: Admin,
-    Json(body): Json<CreateUser>,
+    JsonBody(body): JsonBody<CreateUser>,
 ) -> Result<(StatusCode, Extension<Change>, Json<User>), AdminError> {
     admin.require(&state, AdminAction::ManageUsers)?;
     validate_name("name", &body.name)?;
