@@ -55,6 +55,25 @@ def test_cli_user_and_key_lifecycle(gateway: Gateway):
         client.chat.completions.create(model=SIM, messages=[{"role": "user", "content": "after revoke"}])
 
 
+def test_cli_admin_token_lifecycle(gateway: Gateway):
+    """tokens create --role auditor → it reads and may not write → tokens list → revoke → refused."""
+    out = ok(gateway.run_cli("tokens", "create", "--role", "auditor", "--name", "cli-auditor"))
+    token_id = field(out, "id")
+    assert field(out, "role") == "auditor"
+    token = re.search(r"^token: (\S+)$", out, re.MULTILINE).group(1)
+    gateway.secrets.append(token)
+    assert gateway.admin("GET", "/admin/v1/audit?limit=1", token=token).status_code == 200
+    assert gateway.admin("POST", "/admin/v1/users", token=token, json={"name": "nope"}).status_code == 403
+
+    listing = ok(gateway.run_cli("tokens", "list"))
+    assert listing.splitlines()[0].split()[:2] == ["ID", "ROLE"]
+    assert token_id in listing and token not in listing
+
+    out = ok(gateway.run_cli("tokens", "revoke", token_id))
+    assert field(out, "id") == token_id and field(out, "revoked") == "true"
+    assert gateway.admin("GET", "/admin/v1/audit?limit=1", token=token).status_code == 401
+
+
 def test_cli_without_token_fails_clearly(gateway: Gateway):
     env = {k: v for k, v in gateway.env.items() if k != "PALISADE_ADMIN_TOKEN"}
     env["PALISADE_ADMIN_URL"] = gateway.admin_url

@@ -18,7 +18,10 @@ pub fn init(level: &str, format: LogFormat) {
             .flatten_event(true)
             .with_current_span(false)
             .try_init(),
-        LogFormat::Text => builder.try_init(),
+        // Colours only for a terminal: escape codes in a log file or a collector are noise.
+        LogFormat::Text => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .try_init(),
     };
     // A second init (tests, demo after serve) keeps the first subscriber.
     let _ = result;

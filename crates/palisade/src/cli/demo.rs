@@ -170,7 +170,7 @@ Palisade demo is running.
   Admin API              {admin}/admin/v1   (metrics: {admin}/metrics, with the admin token)
   Model                  demo  (simulated)
   Credentials            {creds} (mode 0600)
-  Policies               {policies} (Cedar; edit, then `kill -HUP` or `{exe} policy apply`)
+  Policies               {policies} (Cedar; edit, then `kill -HUP` or `{exe} policy apply <file>`)
   Audit log              every request and admin call, content captured encrypted (key {master})
 
   API key      {key}

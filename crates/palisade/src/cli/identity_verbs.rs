@@ -1,5 +1,5 @@
-//! `palisade users|groups|keys …`: identity management through the admin API, printed as
-//! a table or, with `--json`, as the API's JSON.
+//! `palisade users|groups|keys|tokens …`: identity management through the admin API,
+//! printed as a table or, with `--json`, as the API's JSON.
 
 use clap::Subcommand;
 use serde_json::{Value, json};
@@ -48,6 +48,24 @@ pub enum KeysVerb {
         user: Option<String>,
     },
     /// Revoke a key by id.
+    Revoke { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokensVerb {
+    /// Create an admin token with a role; the token is printed once.
+    Create {
+        /// `admin` (everything), `operator` (all but admin tokens, policies, audit
+        /// management and erasure) or `auditor` (reads, audit content included).
+        #[arg(long)]
+        role: String,
+        /// A label for the token.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List admin tokens (never their secrets).
+    List,
+    /// Revoke an admin token by id.
     Revoke { id: String },
 }
 
@@ -105,15 +123,7 @@ pub async fn keys(args: &AdminArgs, verb: KeysVerb) -> anyhow::Result<()> {
                     &json!({"user": user, "name": name, "expires_at": expires}),
                 )
                 .await?;
-            if args.json {
-                println!("{}", serde_json::to_string_pretty(&created)?);
-            } else {
-                print_one(args, &created, &["id", "user", "name", "expires_at"]);
-                println!(
-                    "\nkey: {}\n(This is the only time the key is shown. Store it now.)",
-                    text(&created["key"])
-                );
-            }
+            print_secret_once(args, &created, &["id", "user", "name", "expires_at"], "key")?;
         }
         KeysVerb::List { user } => {
             let path = match user {
@@ -140,6 +150,55 @@ pub async fn keys(args: &AdminArgs, verb: KeysVerb) -> anyhow::Result<()> {
                 .await?;
             print_one(args, &key, &["id", "revoked_at"]);
         }
+    }
+    Ok(())
+}
+
+pub async fn tokens(args: &AdminArgs, verb: TokensVerb) -> anyhow::Result<()> {
+    let client = AdminClient::new(args)?;
+    match verb {
+        TokensVerb::Create { role, name } => {
+            let created = client
+                .post("/admin/v1/tokens", &json!({"role": role, "name": name}))
+                .await?;
+            print_secret_once(args, &created, &["id", "role", "name"], "token")?;
+        }
+        TokensVerb::List => print_list(
+            args,
+            &client.get("/admin/v1/tokens").await?,
+            &["id", "role", "name", "created_at", "revoked_at"],
+        ),
+        TokensVerb::Revoke { id } => {
+            // Answered 204: nothing to show but what was asked.
+            client
+                .delete(&format!("/admin/v1/tokens/{}", url_component(&id)))
+                .await?;
+            print_one(
+                args,
+                &json!({"id": id, "revoked": true}),
+                &["id", "revoked"],
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Prints a created key or token: its record, then the secret (`field`) with the
+/// reminder that it is shown this once; with `--json`, the API's answer.
+fn print_secret_once(
+    args: &AdminArgs,
+    v: &Value,
+    cols: &[&str],
+    field: &str,
+) -> anyhow::Result<()> {
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(v)?);
+    } else {
+        print_one(args, v, cols);
+        println!(
+            "\n{field}: {}\n(This is the only time the {field} is shown. Store it now.)",
+            text(&v[field])
+        );
     }
     Ok(())
 }

@@ -70,6 +70,13 @@ enum Command {
         #[command(subcommand)]
         verb: identity_verbs::KeysVerb,
     },
+    /// Manage admin tokens and their roles (through the admin API; role `admin` only).
+    Tokens {
+        #[command(flatten)]
+        admin: AdminArgs,
+        #[command(subcommand)]
+        verb: identity_verbs::TokensVerb,
+    },
     /// The audit ledger: verify, search, export, tail, checkpoints, key rotation.
     Audit {
         #[command(flatten)]
@@ -121,6 +128,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Users { admin, verb } => identity_verbs::users(&admin, verb).await,
         Command::Groups { admin, verb } => identity_verbs::groups(&admin, verb).await,
         Command::Keys { admin, verb } => identity_verbs::keys(&admin, verb).await,
+        Command::Tokens { admin, verb } => identity_verbs::tokens(&admin, verb).await,
         Command::Policy { admin, verb } => policy::run(&admin, verb).await,
         Command::Audit { admin, verb } => audit::run(&admin, verb).await,
         Command::Subjects { admin, verb } => audit::subjects(&admin, verb).await,

@@ -106,9 +106,18 @@ fn scan(args: ScanArgs) -> anyhow::Result<bool> {
         });
     }
     let found = results.iter().any(|r| !r.applied.is_empty());
+    match write_results(&args, &results) {
+        // The reader went away (`| head`): what it read is all it wanted.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(found),
+        written => written.map(|()| found).map_err(Into::into),
+    }
+}
+
+/// Writes the findings (or the redacted text) to stdout in the asked format.
+fn write_results(args: &ScanArgs, results: &[Scanned]) -> std::io::Result<()> {
     let mut out = std::io::stdout().lock();
     if args.redact {
-        for r in &results {
+        for r in results {
             let all_redacted: Vec<Applied> = r
                 .applied
                 .iter()
@@ -124,11 +133,11 @@ fn scan(args: ScanArgs) -> anyhow::Result<bool> {
                 eprintln!("{}", text_line(r, a));
             }
         }
-        return Ok(found);
+        return Ok(());
     }
     match args.format {
         Format::Text => {
-            for r in &results {
+            for r in results {
                 for a in &r.applied {
                     writeln!(out, "{}", text_line(r, a))?;
                 }
@@ -143,9 +152,9 @@ fn scan(args: ScanArgs) -> anyhow::Result<bool> {
                 .collect();
             writeln!(out, "{}", serde_json::to_string_pretty(&items)?)?;
         }
-        Format::Sarif => writeln!(out, "{}", serde_json::to_string_pretty(&sarif(&results))?)?,
+        Format::Sarif => writeln!(out, "{}", serde_json::to_string_pretty(&sarif(results))?)?,
     }
-    Ok(found)
+    Ok(())
 }
 
 fn setup(args: &ScanArgs) -> anyhow::Result<(Arc<Scanner>, Profile)> {

@@ -18,15 +18,16 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
     let config = palisade_config::load_file(config_path)
         .with_context(|| format!("invalid config {}", config_path.display()))?;
     logging::init(&config.log_level, config.log_format);
-    let store = crate::app::connect_store(&config)
-        .await
-        .context("cannot open the store (store.url)")?;
+    // Checked before anything is created or migrated.
     let bootstrap = std::env::var("PALISADE_ADMIN_TOKEN")
         .ok()
         .filter(|t| !t.is_empty());
     if bootstrap.as_deref().is_some_and(|t| t.len() < 24) {
         anyhow::bail!("PALISADE_ADMIN_TOKEN must be at least 24 characters");
     }
+    let store = crate::app::connect_store(&config)
+        .await
+        .context("cannot open the store (store.url)")?;
     if bootstrap.is_none() {
         warn_if_no_admin_can_sign_in(&store).await;
     }
