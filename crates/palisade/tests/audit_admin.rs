@@ -347,9 +347,10 @@ async fn admin_calls_are_recorded_with_who_what_and_changes() {
         "t-bad-body",
     )
     .await;
-    assert_eq!(status, 422);
+    assert_eq!(status, 400);
     let r = record_of(&gw, "t-bad-body").await;
     assert_eq!(r["decision"], "error", "{r}");
+    assert_eq!(r["reason"], "invalid_request_error", "{r}");
     assert!(r.get("change").is_none(), "{r}");
 
     // A read is recorded too; a minted request id is echoed and used.
