@@ -556,7 +556,7 @@ async fn writer(
         }
         for reply in controls {
             let result = match tail.as_mut() {
-                Some(t) => timed_checkpoint(&shared, &mut direct, t).await,
+                Some(t) => checkpoint_now(&shared, &mut direct, t).await,
                 None => Err(AuditError::Unavailable("audit store unavailable".into())),
             };
             let _ = reply.send(result);
@@ -828,6 +828,19 @@ fn sign(shared: &Shared, tree: &CompactTree) -> StoredCheckpoint {
 }
 
 /// Signs and stores a checkpoint of the committed tail, if it grew since the last one.
+/// A checkpoint asked for now (`POST /admin/v1/audit/checkpoint`): of the whole log as
+/// the store holds it, so what other instances appended is taken in first — an instance
+/// that has been idle would otherwise sign an old prefix. No lease is needed: a
+/// checkpoint of any stored prefix is true, whatever is appended after it.
+async fn checkpoint_now(
+    shared: &Shared,
+    direct: &mut Direct,
+    tail: &mut Tail,
+) -> Result<Option<StoredCheckpoint>, AuditError> {
+    tail.catch_up(shared.store.as_ref()).await?;
+    timed_checkpoint(shared, direct, tail).await
+}
+
 async fn timed_checkpoint(
     shared: &Shared,
     direct: &mut Direct,

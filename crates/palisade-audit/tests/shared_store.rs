@@ -25,24 +25,7 @@ async fn instances_share(url: &str) {
     let mut ledgers = Vec::new();
     let mut stores = Vec::new();
     for _ in 0..INSTANCES {
-        let store = palisade_store::connect(url, 4).await.unwrap();
-        let keyring = Keyring::new(MasterKey::from_text(&master_text).unwrap(), vec![]);
-        let keys = AuditKeys::load(store.audit.as_ref(), keyring)
-            .await
-            .unwrap();
-        let ledger = Ledger::open(
-            Arc::clone(&store.audit),
-            keys,
-            NoteSigner::parse(&signer_text).unwrap(),
-            LedgerConfig {
-                origin: "shared.test/audit".into(),
-                checkpoint_every: 100,
-                checkpoint_interval: Duration::from_secs(3600),
-                ..LedgerConfig::default()
-            },
-        )
-        .await
-        .unwrap();
+        let (ledger, store) = open_ledger(url, &signer_text, &master_text, 100).await;
         ledgers.push(ledger);
         stores.push(store);
     }
@@ -101,6 +84,61 @@ async fn instances_share(url: &str) {
     for s in stores {
         s.close().await;
     }
+}
+
+/// Opens a ledger over `url` with the given keys (texts), signing a checkpoint every
+/// `checkpoint_every` records (and when asked).
+async fn open_ledger(
+    url: &str,
+    signer_text: &str,
+    master_text: &str,
+    checkpoint_every: u64,
+) -> (Ledger, palisade_store::Store) {
+    let store = palisade_store::connect(url, 4).await.unwrap();
+    let keyring = Keyring::new(MasterKey::from_text(master_text).unwrap(), vec![]);
+    let keys = AuditKeys::load(store.audit.as_ref(), keyring)
+        .await
+        .unwrap();
+    let ledger = Ledger::open(
+        Arc::clone(&store.audit),
+        keys,
+        NoteSigner::parse(signer_text).unwrap(),
+        LedgerConfig {
+            origin: "shared.test/audit".into(),
+            checkpoint_every,
+            checkpoint_interval: Duration::from_secs(3600),
+            ..LedgerConfig::default()
+        },
+    )
+    .await
+    .unwrap();
+    (ledger, store)
+}
+
+#[tokio::test]
+async fn a_checkpoint_asked_of_an_idle_instance_covers_the_others_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("shared.db").display());
+    let signer_text = NoteSigner::generate("shared.test/audit").unwrap().to_text();
+    let (_, master_text) = MasterKey::generate();
+    let (busy, _busy_store) = open_ledger(&url, &signer_text, &master_text, 1_000_000).await;
+    let (idle, idle_store) = open_ledger(&url, &signer_text, &master_text, 1_000_000).await;
+    for n in 0..5 {
+        let event = Event::new(Plane::Data, format!("r{n}"), "chat.completions");
+        busy.record(Entry {
+            event,
+            capture: None,
+        })
+        .await
+        .unwrap();
+    }
+    let signed = idle.checkpoint().await.unwrap().expect("a new checkpoint");
+    assert_eq!(
+        signed.size, 5,
+        "the idle instance signed the whole log, not its own prefix"
+    );
+    let latest = idle_store.audit.latest_checkpoint().await.unwrap().unwrap();
+    assert_eq!(latest.size, 5);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
