@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use palisade_config::{
@@ -29,7 +30,10 @@ pub fn policy_engine(cfg: &PolicyConfig) -> anyhow::Result<PolicyEngine> {
     Ok(engine)
 }
 
-pub async fn limiter(cfg: &LimitsConfig) -> anyhow::Result<Limiter> {
+/// The limiter of `[limits]`. Concurrency leases outlive the longest request
+/// (`request_timeout` plus a minute, at least the default 15 minutes): a non-streamed
+/// request does not renew its lease while it waits for the model.
+pub async fn limiter(cfg: &LimitsConfig, request_timeout: Duration) -> anyhow::Result<Limiter> {
     let rules = cfg.rules.iter().map(limit_rule).collect();
     let backend = match &cfg.backend {
         LimitsBackend::Memory => BackendConfig::Memory,
@@ -43,7 +47,14 @@ pub async fn limiter(cfg: &LimitsConfig) -> anyhow::Result<Limiter> {
         FailMode::Open => limits::FailMode::Open,
         FailMode::Local => limits::FailMode::Local,
     };
-    Limiter::new(rules, backend, fail_mode)
+    let defaults = limits::LimiterOptions::default();
+    let options = limits::LimiterOptions {
+        lease_ttl: defaults
+            .lease_ttl
+            .max(request_timeout.saturating_add(Duration::from_secs(60))),
+        ..defaults
+    };
+    Limiter::with_options(rules, backend, fail_mode, options)
         .await
         .map_err(|e| anyhow::anyhow!("invalid limits: {e}"))
 }
