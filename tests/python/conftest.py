@@ -68,7 +68,8 @@ MODELS: dict[str, tuple[str, str]] = {
     "echo-flag": ("mock", "echo-7"),
     "echo-banned": ("mock", "echo-4"),
     "echo-developer": ("mock", "echo-6"),
-    # An OpenAI embedding model: token-id input is read with its tokenizer (cl100k_base).
+    # An OpenAI embedding model: token-id input is read with its tokenizer (cl100k_base,
+    # declared in its config below).
     "mock-embed": ("mock", "text-embedding-3-small"),
     # A name with a slash, as Hugging Face models are named.
     "org/sim-slash": ("simulated", "sim-1"),
@@ -283,6 +284,9 @@ def gateway_config(
     models = []
     for name, (provider, upstream) in MODELS.items():
         aliases = f'aliases = ["{SIM_ALIAS}"]\n' if name == SIM else ""
+        if name == "mock-embed":
+            # The mock is no OpenAI host: the vocabulary of its ids is declared.
+            aliases += 'token_encoding = "cl100k_base"\n'
         models.append(f'[[models]]\nname = "{name}"\nprovider = "{provider}"\nupstream_model = "{upstream}"\n{aliases}')
     return f"""\
 [server]

@@ -26,6 +26,9 @@ pub enum AdminError {
     InvalidPolicy(String),
     #[error("{0}")]
     Invalid(String),
+    /// A request body over the admin plane's size limit.
+    #[error("{0}")]
+    TooLarge(String),
     #[error("{0} not found")]
     NotFound(String),
     /// No admin route matches (`METHOD /path`).
@@ -155,6 +158,12 @@ impl IntoResponse for AdminError {
                 StatusCode::BAD_REQUEST,
                 "invalid_request_error",
                 "invalid_request_error",
+                m.clone(),
+            ),
+            AdminError::TooLarge(m) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "invalid_request_error",
+                "request_too_large",
                 m.clone(),
             ),
             AdminError::NotFound(_) | AdminError::UnknownRoute(_) => (

@@ -234,6 +234,12 @@ impl Tail {
     /// leaf hashes are read, so this costs what they added, not the whole log.
     async fn catch_up(&mut self, store: &dyn AuditStore) -> Result<(), AuditError> {
         let size = store.size().await?;
+        if size < self.tree.size() {
+            return Err(AuditError::Unavailable(format!(
+                "the audit store holds {size} records, fewer than the {} committed",
+                self.tree.size()
+            )));
+        }
         // A chunk at a time, as at load: an instance idle for a while may be millions of
         // records behind.
         while self.tree.size() < size {
@@ -460,6 +466,8 @@ async fn writer(
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let batch_max = shared.config.batch_max.max(1);
     let mut jobs = Vec::with_capacity(batch_max);
+    // A commit failed: check the store did not lose records before the next batch.
+    let mut stale = false;
     loop {
         let first = tokio::select! {
             job = rx.recv() => job,
@@ -467,7 +475,11 @@ async fn writer(
                 if let Some(t) = tail.as_mut()
                     && t.tree.size() > t.last_checkpoint
                     && t.last_checkpoint_at.elapsed() >= shared.config.checkpoint_interval
-                    && let Err(e) = timed_checkpoint(&shared, &mut direct, t).await
+                    && let Err(e) = within(
+                        shared.config.commit_timeout,
+                        timed_checkpoint(&shared, &mut direct, t),
+                    )
+                    .await
                 {
                     tracing::warn!(error = %e, "audit checkpoint failed");
                 }
@@ -484,6 +496,26 @@ async fn writer(
             match rx.try_recv() {
                 Ok(job) => jobs.push(job),
                 Err(_) => break,
+            }
+        }
+        // After a failed commit: a store that now holds fewer records than the tail (a
+        // failover that lost the last commits, a restore) needs the tail read afresh;
+        // one that holds as many or more is caught up with by the next commit.
+        if stale {
+            stale = false;
+            let size = within(shared.config.commit_timeout, async {
+                Ok(shared.store.size().await?)
+            })
+            .await;
+            if let (Some(t), Ok(size)) = (tail.as_ref(), size)
+                && size < t.tree.size()
+            {
+                tracing::warn!(
+                    store = size,
+                    tail = t.tree.size(),
+                    "the audit store holds fewer records than were committed: reloading"
+                );
+                tail = None;
             }
         }
         if tail.is_none() {
@@ -517,12 +549,15 @@ async fn writer(
                 .fetch_sub(replies.len() as u64, Ordering::Relaxed);
             let outcome = match tail.as_mut() {
                 Some(t) => {
-                    let sealed = seal_each(&shared, &mut entries, &mut replies).await;
-                    if sealed.is_empty() {
-                        Ok(None)
-                    } else {
-                        let commit = commit(&shared, &mut direct, t, sealed);
-                        within(shared.config.commit_timeout, commit).await.map(Some)
+                    // Sealing may create a subject's data key in the store: bounded too.
+                    let seal = async { Ok(seal_each(&shared, &mut entries, &mut replies).await) };
+                    match within(shared.config.commit_timeout, seal).await {
+                        Ok(sealed) if sealed.is_empty() => Ok(None),
+                        Ok(sealed) => {
+                            let commit = commit(&shared, &mut direct, t, sealed);
+                            within(shared.config.commit_timeout, commit).await.map(Some)
+                        }
+                        Err(e) => Err(e),
                     }
                 }
                 None => Err(AuditError::Unavailable("audit store unavailable".into())),
@@ -550,20 +585,29 @@ async fn writer(
                     // ever holds stored records (it moves on a successful append or a
                     // catch-up), so the next batch catches up on whatever landed (under
                     // the PostgreSQL lease, or on SQLite's position conflict) instead of
-                    // re-reading every leaf hash of the log.
+                    // re-reading every leaf hash of the log — unless the store now
+                    // holds fewer records (checked before the next batch).
+                    stale = true;
                 }
             }
         }
         for reply in controls {
             let result = match tail.as_mut() {
-                Some(t) => checkpoint_now(&shared, &mut direct, t).await,
+                Some(t) => {
+                    let now = checkpoint_now(&shared, &mut direct, t);
+                    within(shared.config.commit_timeout, now).await
+                }
                 None => Err(AuditError::Unavailable("audit store unavailable".into())),
             };
             let _ = reply.send(result);
         }
         if let Some(reply) = close {
             if let Some(t) = tail.as_mut()
-                && let Err(e) = timed_checkpoint(&shared, &mut direct, t).await
+                && let Err(e) = within(
+                    shared.config.commit_timeout,
+                    timed_checkpoint(&shared, &mut direct, t),
+                )
+                .await
             {
                 tracing::warn!(error = %e, "final audit checkpoint failed");
             }
@@ -611,12 +655,8 @@ async fn seal_each(
 /// store) took its positions first.
 const MAX_RESEALS: usize = 64;
 
-/// Seals and appends one batch; returns the first sequence number. When another writer
-/// appended first (a sequence conflict), the tail catches up with what it wrote and the
-/// batch is re-sealed at the new positions. On any other error the tail is left as it
-/// was (the caller reloads it).
 /// `work`, or `Unavailable` once `limit` has passed. The store's answer is then unknown
-/// (the commit may still land): the caller re-reads the tail before the next batch.
+/// (a commit may still land): the next batch catches up on it.
 async fn within<T>(
     limit: Duration,
     work: impl std::future::Future<Output = Result<T, AuditError>>,
@@ -630,6 +670,10 @@ async fn within<T>(
     }
 }
 
+/// Seals and appends one batch; returns the first sequence number. When another writer
+/// appended first (a sequence conflict), the tail catches up with what it wrote and the
+/// batch is re-sealed at the new positions. On any other error the tail is left as it
+/// was: it still holds only stored records.
 async fn commit(
     shared: &Shared,
     direct: &mut Direct,
@@ -827,7 +871,6 @@ fn sign(shared: &Shared, tree: &CompactTree) -> StoredCheckpoint {
     }
 }
 
-/// Signs and stores a checkpoint of the committed tail, if it grew since the last one.
 /// A checkpoint asked for now (`POST /admin/v1/audit/checkpoint`): of the whole log as
 /// the store holds it, so what other instances appended is taken in first — an instance
 /// that has been idle would otherwise sign an old prefix. No lease is needed: a
@@ -841,6 +884,7 @@ async fn checkpoint_now(
     timed_checkpoint(shared, direct, tail).await
 }
 
+/// Signs and stores a checkpoint of the committed tail, if it grew since the last one.
 async fn timed_checkpoint(
     shared: &Shared,
     direct: &mut Direct,

@@ -78,7 +78,7 @@ auth_failures_per_minute_per_ip = 120  # bad keys and admin tokens; then 429 too
 
 [store]
 url = "sqlite://palisade.db"       # or postgres://user:${PGPASSWORD}@host/db
-max_connections = 8                # PostgreSQL: plus 2 of the audit writer's own; every session
+max_connections = 8                # PostgreSQL: plus 3 of the audit writer's own; every session
                                    # has statement_timeout 60s, idle_in_transaction_session_timeout 30s
 
 [logging]
@@ -178,4 +178,5 @@ labels = []                        # policy attribute resource.labels
 status = "active"                  # active | quarantined | retired (policy attribute resource.status)
 # price_input_per_million = 0.15   # for cost budgets
 # price_output_per_million = 0.60
+# token_encoding = "cl100k_base"   # vocabulary of token-id input (auto for text-embedding-… at OpenAI/Azure)
 "#;

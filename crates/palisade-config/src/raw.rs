@@ -120,6 +120,7 @@ pub struct RawModel {
     pub status: Option<String>,
     pub price_input_per_million: Option<f64>,
     pub price_output_per_million: Option<f64>,
+    pub token_encoding: Option<String>,
 }
 
 /// `[policy]`: where the Cedar policies live and how decisions are shown.

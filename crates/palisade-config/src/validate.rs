@@ -187,6 +187,16 @@ pub struct ModelConfig {
     /// Price per million input / output tokens, for cost budgets.
     pub price_input_per_million: Option<f64>,
     pub price_output_per_million: Option<f64>,
+    /// The tokenizer the model reads token-id input with, when the operator says so
+    /// (token-id embeddings are then scanned as the text they spell).
+    pub token_encoding: Option<TokenEncoding>,
+}
+
+/// A tiktoken vocabulary a model's token ids belong to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenEncoding {
+    Cl100kBase,
+    O200kBase,
 }
 
 /// Reads and validates a config file, expanding `${ENV}` from the process environment.
@@ -738,7 +748,19 @@ fn model(key: &str, m: RawModel, providers: &HashSet<String>) -> Result<ModelCon
             ));
         }
     }
+    let token_encoding = match m.token_encoding.as_deref() {
+        None => None,
+        Some("cl100k_base") => Some(TokenEncoding::Cl100kBase),
+        Some("o200k_base") => Some(TokenEncoding::O200kBase),
+        Some(other) => {
+            return Err(invalid(
+                format!("{key}.token_encoding"),
+                format!("`{other}` is not one of cl100k_base, o200k_base"),
+            ));
+        }
+    };
     Ok(ModelConfig {
+        token_encoding,
         upstream_model: m.upstream_model.unwrap_or_else(|| m.name.clone()),
         owned_by: m.owned_by.unwrap_or_else(|| m.provider.clone()),
         name: m.name,

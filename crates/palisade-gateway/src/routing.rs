@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use palisade_config::Config;
+use palisade_config::{Config, ModelConfig, ProviderConfig, ProviderKind, TokenEncoding};
 use palisade_policy::authz::ModelAttrs;
 use palisade_upstream::{Provider, UpstreamError, build_provider};
 
@@ -22,6 +22,10 @@ pub struct ModelRoute {
     pub attrs: Arc<ModelAttrs>,
     /// Price per million input and output tokens, for cost budgets.
     pub prices: Option<(f64, f64)>,
+    /// The vocabulary of the model's token ids, where known: the model's
+    /// `token_encoding`, or `cl100k_base` for OpenAI's own `text-embedding-…` models
+    /// served by OpenAI or Azure OpenAI.
+    pub token_encoding: Option<TokenEncoding>,
 }
 
 impl ModelRoute {
@@ -31,6 +35,33 @@ impl ModelRoute {
             (input as f64 * pi + output as f64 * po).round() as u64
         })
     }
+}
+
+/// `cl100k_base` for OpenAI's embedding models (`text-embedding-…`) at OpenAI itself or
+/// Azure OpenAI, whose tokenizer is documented; elsewhere the same name may be an alias
+/// for a local model that reads ids with another vocabulary.
+fn openai_embedding_encoding(
+    provider: &ProviderConfig,
+    model: &ModelConfig,
+) -> Option<TokenEncoding> {
+    let ProviderKind::OpenAi(_) = provider.kind else {
+        return None;
+    };
+    // `https://user@host:443/v1` → `host`.
+    let rest = provider
+        .base_url
+        .split_once("://")
+        .map_or(provider.base_url.as_str(), |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let host = authority
+        .rsplit('@')
+        .next()?
+        .split(':')
+        .next()?
+        .to_ascii_lowercase();
+    let openai = host == "api.openai.com" || host.ends_with(".openai.azure.com");
+    (openai && model.upstream_model.starts_with("text-embedding-"))
+        .then_some(TokenEncoding::Cl100kBase)
 }
 
 #[derive(Clone, Default)]
@@ -60,6 +91,7 @@ impl RouteTable {
             let Some(provider) = providers.get(m.provider.as_str()) else {
                 continue;
             };
+            let provider_config = config.providers.iter().find(|p| p.name == m.provider);
             let route = ModelRoute {
                 name: Arc::from(m.name.as_str()),
                 upstream_model: m.upstream_model.clone(),
@@ -77,6 +109,9 @@ impl RouteTable {
                     (None, None) => None,
                     (i, o) => Some((i.unwrap_or(0.0), o.unwrap_or(0.0))),
                 },
+                token_encoding: m
+                    .token_encoding
+                    .or_else(|| provider_config.and_then(|p| openai_embedding_encoding(p, m))),
             };
             for n in std::iter::once(&m.name).chain(&m.aliases) {
                 table.by_name.insert(n.clone(), route.clone());
@@ -100,5 +135,66 @@ impl RouteTable {
         self.ordered
             .iter()
             .filter_map(|n| self.by_name.get(n.as_ref()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(base_url: &str, upstream: &str, declared: &str) -> RouteTable {
+        let text = format!(
+            "[[providers]]\nname='p'\nkind='openai'\nbase_url='{base_url}'\n\
+             [[models]]\nname='m'\nprovider='p'\nupstream_model='{upstream}'\n{declared}"
+        );
+        let config = palisade_config::parse_str(&text, |_| None).unwrap_or_else(|e| panic!("{e}"));
+        RouteTable::from_config(&config).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn encoding(t: &RouteTable) -> Option<TokenEncoding> {
+        t.get("m").and_then(|r| r.token_encoding)
+    }
+
+    #[test]
+    fn token_ids_are_read_only_where_their_vocabulary_is_known() {
+        let cl100k = Some(TokenEncoding::Cl100kBase);
+        // OpenAI's embedding models at OpenAI or Azure OpenAI.
+        for url in [
+            "https://api.openai.com/v1",
+            "https://acme.openai.azure.com/openai/deployments/x",
+        ] {
+            assert_eq!(
+                encoding(&table(url, "text-embedding-3-small", "")),
+                cl100k,
+                "{url}"
+            );
+        }
+        // The same name elsewhere may be a local model's alias; other models are unknown.
+        assert_eq!(
+            encoding(&table(
+                "http://127.0.0.1:8000/v1",
+                "text-embedding-3-small",
+                ""
+            )),
+            None
+        );
+        assert_eq!(
+            encoding(&table(
+                "https://api.openai.com.evil.example/v1",
+                "text-embedding-3-small",
+                ""
+            )),
+            None
+        );
+        assert_eq!(
+            encoding(&table("https://api.openai.com/v1", "gpt-4o", "")),
+            None
+        );
+        // Unless the operator declares it.
+        let declared = "token_encoding = 'o200k_base'\n";
+        assert_eq!(
+            encoding(&table("http://127.0.0.1:8000/v1", "e5", declared)),
+            Some(TokenEncoding::O200kBase)
+        );
     }
 }

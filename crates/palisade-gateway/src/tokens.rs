@@ -3,6 +3,7 @@
 //! format's per-message overhead. Counting happens once per request, before limits and
 //! policy see the estimate.
 
+use palisade_config::TokenEncoding;
 use palisade_protocol::openai::model_text;
 use palisade_protocol::openai::{ChatRequest, ChatResponse, EmbeddingInput, EmbeddingsRequest};
 use tiktoken_rs::CoreBPE;
@@ -83,19 +84,18 @@ pub fn embeddings(req: &EmbeddingsRequest) -> u64 {
     }
 }
 
-/// The texts a token-id embeddings input spells, where the upstream model's tokenizer is
-/// known: OpenAI's embedding models (`text-embedding-…`) read `cl100k_base` ids (what
-/// LangChain's `OpenAIEmbeddings` sends by default). `None` for text input, for other
-/// models (their ids mean what their own tokenizer says), and for ids that are not a
-/// UTF-8 text in that vocabulary.
+/// The texts a token-id embeddings input spells in the model's vocabulary (OpenAI's
+/// embedding models read `cl100k_base` ids, what LangChain's `OpenAIEmbeddings` sends by
+/// default). `None` for text input and for ids that are not a UTF-8 text in that
+/// vocabulary.
 pub fn spelled_embedding_input(
-    upstream_model: &str,
+    encoding: TokenEncoding,
     input: &EmbeddingInput,
 ) -> Option<Vec<String>> {
-    if !upstream_model.starts_with("text-embedding-") {
-        return None;
-    }
-    let bpe = tiktoken_rs::cl100k_base_singleton();
+    let bpe = match encoding {
+        TokenEncoding::Cl100kBase => tiktoken_rs::cl100k_base_singleton(),
+        TokenEncoding::O200kBase => tiktoken_rs::o200k_base_singleton(),
+    };
     let batches: Vec<&Vec<u32>> = match input {
         EmbeddingInput::Tokens(t) => vec![t],
         EmbeddingInput::TokenBatches(b) => b.iter().collect(),
@@ -119,24 +119,27 @@ mod tests {
         let one = EmbeddingInput::Tokens(ids.clone());
         let many = EmbeddingInput::TokenBatches(vec![ids.clone(), vec![15339]]);
         assert_eq!(
-            spelled_embedding_input("text-embedding-3-small", &one),
+            spelled_embedding_input(TokenEncoding::Cl100kBase, &one),
             Some(vec![text.to_owned()])
         );
         assert_eq!(
-            spelled_embedding_input("text-embedding-ada-002", &many),
+            spelled_embedding_input(TokenEncoding::Cl100kBase, &many),
             Some(vec![text.to_owned(), "hello".to_owned()])
         );
-        // Another model's ids mean what its own tokenizer says; ids out of the
+        // The same ids read in another vocabulary spell something else; ids out of the
         // vocabulary spell nothing.
-        assert_eq!(spelled_embedding_input("bge-m3", &one), None);
+        assert_ne!(
+            spelled_embedding_input(TokenEncoding::O200kBase, &one),
+            Some(vec![text.to_owned()])
+        );
         let bad = EmbeddingInput::Tokens(vec![u32::MAX]);
         assert_eq!(
-            spelled_embedding_input("text-embedding-3-small", &bad),
+            spelled_embedding_input(TokenEncoding::Cl100kBase, &bad),
             None
         );
         let text_input = EmbeddingInput::One(text.to_owned());
         assert_eq!(
-            spelled_embedding_input("text-embedding-3-small", &text_input),
+            spelled_embedding_input(TokenEncoding::Cl100kBase, &text_input),
             None
         );
     }

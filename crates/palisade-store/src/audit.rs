@@ -158,6 +158,9 @@ pub(crate) const RECORD_COLUMNS: &str = "seq, time_us, plane, request_id, actor,
      model, decision, subject, header, content, leaf_hash";
 pub(crate) const CHECKPOINT_COLUMNS: &str = "size, root, note, created_us";
 /// The columns of `audit_search`, which are also columns of `audit_records`.
+/// Records whose content one purge statement may drop.
+const PURGE_WINDOW: i64 = 50_000;
+
 pub(crate) const SEARCH_COLUMNS: &str = "seq, time_us, request_id, actor, user_id";
 
 /// Inserts a checkpoint (size, root, note, created_us as `$1`..`$4`) unless one of its
@@ -746,14 +749,36 @@ where
     }
 
     async fn purge_content(&self, before_us: i64) -> Result<u64, AuditStoreError> {
-        let done = sqlx::query(
-            "UPDATE audit_records SET content = NULL WHERE time_us < $1 AND content IS NOT NULL",
+        // Up to the newest record older than the cutoff (found through the search table's
+        // time index), a window of sequence numbers per statement: each is a short range
+        // scan of the primary key, never one statement over the whole log (which a large
+        // log's statement timeout would end, every day). A record committed late with an
+        // older start time goes the next day.
+        let row = sqlx::query(
+            "SELECT COALESCE(MAX(seq) + 1, 0) AS end_seq FROM audit_search WHERE time_us < $1",
         )
         .bind(before_us)
-        .execute(&self.write)
+        .fetch_one(&self.read)
         .await
         .map_err(error::audit)?;
-        let purged = DB::rows_affected(&done);
+        let end = row.int("end_seq")?;
+        let mut purged = 0;
+        let mut from = 0;
+        while from < end {
+            let to = end.min(from.saturating_add(PURGE_WINDOW));
+            let done = sqlx::query(
+                "UPDATE audit_records SET content = NULL \
+                 WHERE seq >= $1 AND seq < $2 AND time_us < $3 AND content IS NOT NULL",
+            )
+            .bind(from)
+            .bind(to)
+            .bind(before_us)
+            .execute(&self.write)
+            .await
+            .map_err(error::audit)?;
+            purged += DB::rows_affected(&done);
+            from = to;
+        }
         tracing::info!(purged, before_us, "audit record content purged");
         Ok(purged)
     }

@@ -187,8 +187,8 @@ fn scan_output(
 }
 
 /// Scans an embeddings request's input, like [`input`]. Token ids are scanned as the
-/// text they spell where the model's tokenizer is known
-/// ([`tokens::spelled_embedding_input`]); they go upstream unchanged unless an action
+/// text they spell where the model's vocabulary is known (`ModelRoute::token_encoding`,
+/// [`tokens::spelled_embedding_input`]); they go upstream unchanged unless an action
 /// rewrote that text, then the rewritten text goes instead.
 pub async fn embeddings_input(
     state: &Arc<GatewayState>,
@@ -200,7 +200,8 @@ pub async fn embeddings_input(
         .scan
         .as_ref()
         .and(ctx.route.as_ref())
-        .and_then(|r| tokens::spelled_embedding_input(&r.upstream_model, &req.input));
+        .and_then(|r| r.token_encoding)
+        .and_then(|encoding| tokens::spelled_embedding_input(encoding, &req.input));
     let Some(texts) = spelled else {
         return with_scan_state(state, ctx, req, size, scan_embeddings).await;
     };

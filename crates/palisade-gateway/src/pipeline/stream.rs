@@ -312,7 +312,8 @@ impl Relay {
             Err(index) => return self.content_filter(index).await,
         };
         let mut open = self.open_choices();
-        if open.is_empty() {
+        if self.seen.is_empty() {
+            // Cut before any choice showed up: the one a client expects.
             open.insert(0);
         }
         for i in open {
@@ -391,12 +392,15 @@ impl Relay {
                     }
                     chunk.model.clone_from(&self.model);
                     self.last_chunk = Some((chunk.id.clone(), chunk.created));
-                    for c in &chunk.choices {
-                        self.seen.insert(c.index);
-                        if c.finish_reason.is_some() {
-                            self.ended.insert(c.index);
-                        }
-                    }
+                    // Choices this chunk finishes count as ended only once it is sent:
+                    // a block or a cut that drops it must still finish them.
+                    let finishing: Vec<u32> = chunk
+                        .choices
+                        .iter()
+                        .filter(|c| c.finish_reason.is_some())
+                        .map(|c| c.index)
+                        .collect();
+                    self.seen.extend(chunk.choices.iter().map(|c| c.index));
                     self.completion_tokens += chunk_tokens(&chunk);
                     let worth_sending = match self.inspect(&mut chunk) {
                         Ok(worth) => worth,
@@ -432,6 +436,7 @@ impl Relay {
                         return Some(self.cut().await);
                     }
                     self.renew_if_due().await;
+                    self.ended.extend(finishing);
                     if !worth_sending {
                         continue;
                     }

@@ -1,9 +1,11 @@
 //! The PostgreSQL backend: connecting the pools from a `postgres://` URL (a shared one,
-//! and the audit writer's own so that reads can never starve appends), running the
+//! and the audit writer's own for the tail lock and appends, so searches holding the
+//! shared connections do not hold up commits; its catch-up reads still use the shared
+//! pool), running the
 //! PostgreSQL migrations, and the adapters built on the pools. Every session is bounded
-//! on the server: a statement runs at most [`STATEMENT_TIMEOUT`] and a transaction left
-//! idle (a gateway frozen or cut off while it holds the audit tail lock) is ended after
-//! [`IDLE_IN_TRANSACTION_TIMEOUT`], so one stuck replica cannot stall the others.
+//! on the server ([`SESSION_LIMITS`]): a statement runs at most 60 s and a transaction
+//! left idle 30 s (a gateway frozen or cut off while it holds the audit tail lock) is
+//! ended, so one stuck replica cannot stall the others.
 
 mod audit;
 mod identity;
@@ -22,14 +24,18 @@ use crate::driver::Driver;
 use crate::{error, migrations};
 
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
-/// The longest statement (an audit search filtered on an unindexed column over a large
-/// log ends here, with an error, rather than holding its connection).
-pub const STATEMENT_TIMEOUT: &str = "60s";
-/// The longest a transaction may sit idle: the audit writer holds the tail lock in an
-/// open transaction only while it appends one batch.
-pub const IDLE_IN_TRANSACTION_TIMEOUT: &str = "30s";
-/// Connections of the audit writer's pool: one holds the tail lock, one appends.
-const WRITER_CONNECTIONS: u32 = 2;
+/// The limits every session gets: a statement ends after 60 s (an audit search filtered
+/// on an unindexed column over a large log ends there, with an error, rather than
+/// holding its connection); a transaction left idle 30 s is ended (the audit writer holds
+/// the tail lock in an open transaction only while it appends one batch).
+const SESSION_LIMITS: &str =
+    "SET statement_timeout = '60s'; SET idle_in_transaction_session_timeout = '30s';";
+const SESSION_LIMITS_READ_ONLY: &str = "SET statement_timeout = '60s'; \
+     SET idle_in_transaction_session_timeout = '30s'; SET default_transaction_read_only = on;";
+
+/// Connections of the audit writer's pool: one holds the tail lock, one appends, one
+/// for the writes beside them (retention purge, erasure, key re-wrapping).
+const WRITER_CONNECTIONS: u32 = 3;
 
 /// The pools of a PostgreSQL store.
 #[derive(Debug, Clone)]
@@ -47,17 +53,29 @@ impl PgPools {
     }
 }
 
-/// A URL's connect options with the session limits above.
-fn bounded_options(url: &str) -> Result<PgConnectOptions, StoreError> {
-    Ok(PgConnectOptions::from_str(url)
-        .map_err(|e| error::setup("invalid postgres URL", e))?
-        .options([
-            ("statement_timeout", STATEMENT_TIMEOUT),
-            (
-                "idle_in_transaction_session_timeout",
-                IDLE_IN_TRANSACTION_TIMEOUT,
-            ),
-        ]))
+/// A URL's connect options.
+fn connect_options(url: &str) -> Result<PgConnectOptions, StoreError> {
+    PgConnectOptions::from_str(url).map_err(|e| error::setup("invalid postgres URL", e))
+}
+
+/// A pool of at most `connections` whose sessions get the limits above, set with `SET`
+/// once connected rather than as startup parameters (which PgBouncer and some managed
+/// proxies refuse); `read_only` sessions also default to read-only transactions.
+fn bounded_pool(connections: u32, read_only: bool) -> PgPoolOptions {
+    PgPoolOptions::new()
+        .max_connections(connections.max(1))
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .after_connect(move |conn, _meta| {
+            Box::pin(async move {
+                let set = if read_only {
+                    SESSION_LIMITS_READ_ONLY
+                } else {
+                    SESSION_LIMITS
+                };
+                sqlx::Executor::execute(conn, set).await?;
+                Ok(())
+            })
+        })
 }
 
 impl Driver for Postgres {
@@ -70,11 +88,8 @@ impl Driver for Postgres {
 /// `default_transaction_read_only`, no migration runs, and the schema must be this
 /// version's.
 pub async fn connect_read_only(url: &str) -> Result<PgPool, StoreError> {
-    let options = bounded_options(url)?.options([("default_transaction_read_only", "on")]);
-    let pool = PgPoolOptions::new()
-        .max_connections(2)
-        .acquire_timeout(ACQUIRE_TIMEOUT)
-        .connect_with(options)
+    let pool = bounded_pool(2, true)
+        .connect_with(connect_options(url)?)
         .await
         .map_err(|e| error::setup("connecting to postgres", e))?;
     migrations::check(migrations::POSTGRES, &pool).await?;
@@ -85,28 +100,21 @@ pub async fn connect_read_only(url: &str) -> Result<PgPool, StoreError> {
 /// statement limit: building an index on a large table may take longer), then connects
 /// the shared pool of at most `max_connections` and the audit writer's pool.
 pub async fn connect(url: &str, max_connections: u32) -> Result<PgPools, StoreError> {
-    let unbounded =
-        PgConnectOptions::from_str(url).map_err(|e| error::setup("invalid postgres URL", e))?;
     let migrator = PgPoolOptions::new()
         .max_connections(1)
         .acquire_timeout(ACQUIRE_TIMEOUT)
-        .connect_with(unbounded)
+        .connect_with(connect_options(url)?)
         .await
         .map_err(|e| error::setup("connecting to postgres", e))?;
     let migrated = migrations::run(migrations::POSTGRES, &migrator).await;
     migrator.close().await;
     migrated?;
-    let pool = |connections: u32| {
-        PgPoolOptions::new()
-            .max_connections(connections)
-            .acquire_timeout(ACQUIRE_TIMEOUT)
-    };
-    let shared = pool(max_connections.max(1))
-        .connect_with(bounded_options(url)?)
+    let shared = bounded_pool(max_connections, false)
+        .connect_with(connect_options(url)?)
         .await
         .map_err(|e| error::setup("connecting to postgres", e))?;
-    let audit_writer = pool(WRITER_CONNECTIONS)
-        .connect_with(bounded_options(url)?)
+    let audit_writer = bounded_pool(WRITER_CONNECTIONS, false)
+        .connect_with(connect_options(url)?)
         .await
         .map_err(|e| error::setup("connecting to postgres", e))?;
     Ok(PgPools {
