@@ -158,3 +158,42 @@ async fn instances_sharing_one_postgres_keep_one_log() {
         .expect("PostgreSQL is needed for this test (scripts/test installs it)");
     instances_share(&pg.url()).await;
 }
+
+#[tokio::test]
+async fn a_store_that_lost_commits_is_reloaded_not_appended_to_with_a_gap() {
+    // A PostgreSQL failover with asynchronous replication can lose the last commits. The
+    // writer must not go on at its own idea of the tail (that would leave a gap and a
+    // link to a record that is gone): the next commit fails, the one after reloads.
+    let pg = palisade_testkit::postgres::PgHarness::start()
+        .await
+        .expect("PostgreSQL is needed for this test (scripts/test installs it)");
+    let signer_text = NoteSigner::generate("shared.test/audit").unwrap().to_text();
+    let (_, master_text) = MasterKey::generate();
+    let (ledger, store) = open_ledger(&pg.url(), &signer_text, &master_text, 1_000_000).await;
+    let record = |n: usize| Entry {
+        event: Event::new(Plane::Data, format!("r{n}"), "chat.completions"),
+        capture: None,
+    };
+    for n in 0..5 {
+        ledger.record(record(n)).await.unwrap();
+    }
+    pg.execute(
+        "palisade",
+        "DELETE FROM audit_search WHERE seq >= 3; DELETE FROM audit_records WHERE seq >= 3",
+    )
+    .await
+    .unwrap();
+    assert!(
+        ledger.record(record(5)).await.is_err(),
+        "refused, not written after a gap"
+    );
+    let seq = ledger.record(record(6)).await.unwrap();
+    assert_eq!(seq, Some(3), "appended where the store ends");
+    ledger.close().await;
+    let verifier = NoteSigner::parse(&signer_text).unwrap().verifier();
+    let report = verify(Arc::clone(&store.audit), &verifier, None)
+        .await
+        .unwrap();
+    assert!(report.ok, "{report:?}");
+    assert_eq!(report.records, 4);
+}
