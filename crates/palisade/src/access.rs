@@ -1,11 +1,12 @@
 //! From the `[policy]` and `[limits]` config sections to the running policy engine and
 //! limiter, the model catalogue policies see, and the SIGHUP policy reload.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use palisade_admin::AdminState;
+use palisade_admin::handlers::policies::keeps_policy_management;
 use palisade_config::{
     Config, FailMode, LimitRuleConfig, LimitsBackend, LimitsConfig, PolicyConfig,
 };
@@ -94,12 +95,12 @@ pub fn model_attrs(config: &Config) -> Vec<ModelAttrs> {
         .collect()
 }
 
-/// Re-reads the policy file on SIGHUP; an invalid file is logged and the running set
-/// stays in force.
-pub fn spawn_policy_reload_on_sighup(
-    engine: Arc<PolicyEngine>,
-    file: Option<PathBuf>,
-) -> tokio::task::JoinHandle<()> {
+/// Re-reads the policy file on SIGHUP; an invalid file, or one under which no admin could
+/// change policies again (`PUT /admin/v1/policies` refuses the same), is logged and the
+/// running set stays in force.
+pub fn spawn_policy_reload_on_sighup(admin: Arc<AdminState>) -> tokio::task::JoinHandle<()> {
+    let engine = Arc::clone(&admin.policy);
+    let file = admin.policy_file.clone();
     tokio::spawn(async move {
         #[cfg(unix)]
         {
@@ -116,10 +117,20 @@ pub fn spawn_policy_reload_on_sighup(
                 let _writing = palisade_admin::handlers::policies::POLICY_WRITES
                     .lock()
                     .await;
-                match std::fs::read_to_string(path)
-                    .map_err(|e| e.to_string())
-                    .and_then(|s| engine.replace(&s).map_err(|e| e.to_string()))
-                {
+                let source = match std::fs::read_to_string(path) {
+                    Ok(source) => source,
+                    Err(err) => {
+                        tracing::error!(error = %err, "SIGHUP: cannot read the policy file; the previous policies stay in force");
+                        continue;
+                    }
+                };
+                let checked = match PolicyEngine::new(&source, engine.utc_offset_minutes()) {
+                    Ok(candidate) => keeps_policy_management(&admin, &candidate, None)
+                        .await
+                        .map_err(|e| e.to_string()),
+                    Err(e) => Err(e.to_string()),
+                };
+                match checked.and_then(|()| engine.replace(&source).map_err(|e| e.to_string())) {
                     Ok(summary) => {
                         tracing::info!(policies = summary.policies, "SIGHUP: policies reloaded")
                     }
@@ -131,7 +142,7 @@ pub fn spawn_policy_reload_on_sighup(
         }
         #[cfg(not(unix))]
         {
-            let _ = (engine, file);
+            let _ = (engine, file, admin);
         }
     })
 }

@@ -121,7 +121,7 @@ pub async fn start(
             .collect(),
         audit: ledger.clone(),
     });
-    let reloader = access::spawn_policy_reload_on_sighup(policy, config.policy.file.clone());
+    let reloader = access::spawn_policy_reload_on_sighup(Arc::clone(&admin));
 
     let data = TcpListener::bind(config.server.listen)
         .await

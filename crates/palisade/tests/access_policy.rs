@@ -287,6 +287,32 @@ async fn sighup_reloads_the_policy_file() {
     }
     assert_eq!(chat(&gw, &key, "small", None).await.0, 403);
     assert_eq!(chat(&gw, &other, "small", None).await.0, 200);
+
+    // A valid file under which no admin could change policies again (here: one with no
+    // admin rules, as an emptied file would be) is refused like `PUT` refuses it.
+    std::fs::write(
+        gw.dir.path().join("policies.cedar"),
+        "permit(principal, action, resource is Palisade::Model);",
+    )
+    .unwrap();
+    gw.hangup();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !gw.logs().contains("lock policy management out") {
+        assert!(
+            Instant::now() < deadline,
+            "the locking-out file was not refused"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        chat(&gw, &key, "small", None).await.0,
+        403,
+        "the set in force is kept"
+    );
+    let (status, _, _) = gw
+        .admin_call(reqwest::Method::GET, "/admin/v1/policies", None)
+        .await;
+    assert_eq!(status, 200, "the admin plane still answers");
 }
 
 #[tokio::test]

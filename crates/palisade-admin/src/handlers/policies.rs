@@ -54,6 +54,45 @@ pub async fn get(
     Ok(Json(view(&state)))
 }
 
+/// Refuses a set under which no admin could ever change policies again (an empty file
+/// included: it denies everything): it would lock the admin plane out of its own
+/// recovery. Asked for every token that can sign in as an admin — the bootstrap token if
+/// one is configured, and each live admin token — from `client_ip`. Used by `PUT` and by
+/// the SIGHUP reload of the policy file.
+pub async fn keeps_policy_management(
+    state: &AdminState,
+    candidate: &PolicyEngine,
+    client_ip: Option<std::net::IpAddr>,
+) -> Result<(), AdminError> {
+    let mut admins: Vec<String> = Vec::new();
+    if state.admin_auth.has_bootstrap() {
+        admins.push("bootstrap".into());
+    }
+    admins.extend(
+        state
+            .identity
+            .list_admin_tokens()
+            .await
+            .map_err(|e| AdminError::Store(e.to_string()))?
+            .into_iter()
+            .filter(|t| t.revoked_at.is_none() && t.role == AdminRole::Admin)
+            .map(|t| t.id),
+    );
+    let now = unix_now();
+    let someone_can = admins.iter().any(|id| {
+        candidate
+            .authorize_admin(id, "admin", AdminAction::ManagePolicies, client_ip, now)
+            .permits()
+    });
+    if someone_can {
+        Ok(())
+    } else {
+        Err(AdminError::InvalidPolicy(
+            "the new set lets no admin token (role admin) perform manage_policies; it would lock policy management out".into(),
+        ))
+    }
+}
+
 /// The body is the Cedar text itself (`text/plain`) or `{"source": "..."}`.
 pub async fn put(
     State(state): State<Arc<AdminState>>,
@@ -73,42 +112,9 @@ pub async fn put(
     };
     let candidate = PolicyEngine::new(&source, state.policy.utc_offset_minutes())
         .map_err(|e| AdminError::InvalidPolicy(e.to_string()))?;
-    // Refuse a set under which no admin could ever change policies again: it would lock
-    // the admin plane out of its own recovery. Asked for every token that can sign in as
-    // an admin: the bootstrap token if one is configured, and each live admin token.
-    let mut admins: Vec<String> = Vec::new();
-    if state.admin_auth.has_bootstrap() {
-        admins.push("bootstrap".into());
-    }
-    admins.extend(
-        state
-            .identity
-            .list_admin_tokens()
-            .await
-            .map_err(|e| AdminError::Store(e.to_string()))?
-            .into_iter()
-            .filter(|t| t.revoked_at.is_none() && t.role == AdminRole::Admin)
-            .map(|t| t.id),
-    );
-    let now = unix_now();
-    let someone_can = admins.iter().any(|id| {
-        // From the caller's own address: a set that only refuses some addresses must
-        // leave this one able to undo it.
-        candidate
-            .authorize_admin(
-                id,
-                "admin",
-                AdminAction::ManagePolicies,
-                admin.client_ip,
-                now,
-            )
-            .permits()
-    });
-    if !someone_can {
-        return Err(AdminError::InvalidPolicy(
-            "the new set lets no admin token (role admin) perform manage_policies; it would lock policy management out".into(),
-        ));
-    }
+    // From the caller's own address: a set that only refuses some addresses must leave
+    // this one able to undo it.
+    keeps_policy_management(&state, &candidate, admin.client_ip).await?;
     // One change at a time (a SIGHUP reload included): the file and the running set
     // must hold the same winner, and `before` is the set this change replaces.
     let _writing = POLICY_WRITES.lock().await;

@@ -87,19 +87,26 @@ impl Relay {
 
     /// A gateway-made chunk for choice `index`: a delta, or the end with `reason`.
     fn own_chunk(&self, index: u32, delta: Delta, reason: Option<&str>) -> String {
+        let choice = ChunkChoice {
+            index,
+            delta,
+            finish_reason: reason.map(str::to_owned),
+            extra: Default::default(),
+        };
+        self.encode_chunk(vec![choice], None)
+    }
+
+    /// A gateway-made chunk (the upstream's id and time, the public model name), as an
+    /// SSE event.
+    fn encode_chunk(&self, choices: Vec<ChunkChoice>, usage: Option<Usage>) -> String {
         let (id, created) = self.last_chunk.clone().unwrap_or_default();
         let chunk = ChatChunk {
             id,
             object: "chat.completion.chunk".into(),
             created,
             model: self.model.clone(),
-            choices: vec![ChunkChoice {
-                index,
-                delta,
-                finish_reason: reason.map(str::to_owned),
-                extra: Default::default(),
-            }],
-            usage: None,
+            choices,
+            usage,
             extra: Default::default(),
         };
         sse::encode_data(&serde_json::to_string(&chunk).unwrap_or_default())
@@ -126,17 +133,7 @@ impl Relay {
             .usage
             .clone()
             .unwrap_or_else(|| Usage::new(ctx.prompt_estimate, self.completion_tokens));
-        let (id, created) = self.last_chunk.clone().unwrap_or_default();
-        let chunk = ChatChunk {
-            id,
-            object: "chat.completion.chunk".into(),
-            created,
-            model: self.model.clone(),
-            choices: Vec::new(),
-            usage: Some(usage),
-            extra: Default::default(),
-        };
-        sse::encode_data(&serde_json::to_string(&chunk).unwrap_or_default())
+        self.encode_chunk(Vec::new(), Some(usage))
     }
 
     /// A gateway-made chunk ending choice `index` with `reason`.
