@@ -8,13 +8,17 @@ use anyhow::Context as _;
 use palisade_admin::AdminState;
 use palisade_admin::handlers::policies::keeps_policy_management;
 use palisade_config::{
-    Config, FailMode, LimitRuleConfig, LimitsBackend, LimitsConfig, PolicyConfig,
+    Config, FailMode, LimitRuleConfig, LimitsBackend, LimitsConfig, ModelConfig, PolicyConfig,
 };
 use palisade_policy::authz::{DEFAULT_POLICIES, ModelAttrs, PolicyEngine};
 use palisade_policy::limits::{self, BackendConfig, LimitRule, Limiter, Scope};
 
-/// The policy engine with the configured file, or the built-in default set.
-pub fn policy_engine(cfg: &PolicyConfig) -> anyhow::Result<PolicyEngine> {
+/// The policy engine with the configured file, or the built-in default set, and what is
+/// worth a warning about the policies (models they name that never match).
+pub fn policy_engine(
+    cfg: &PolicyConfig,
+    models: &[ModelConfig],
+) -> anyhow::Result<(PolicyEngine, Vec<String>)> {
     let source = match &cfg.file {
         Some(path) => std::fs::read_to_string(path).with_context(|| {
             format!(
@@ -28,7 +32,41 @@ pub fn policy_engine(cfg: &PolicyConfig) -> anyhow::Result<PolicyEngine> {
         .map_err(|e| anyhow::anyhow!("invalid policies: {e}"))?;
     let summary = engine.summary();
     tracing::info!(policies = summary.policies, file = ?cfg.file, "policies loaded");
-    Ok(engine)
+    let warnings = unmatched_model_names(&source, models)
+        .into_iter()
+        .map(|(_, problem)| problem)
+        .collect();
+    Ok((engine, warnings))
+}
+
+/// Models a policy names (`Palisade::Model::"…"`) that no request is ever judged as:
+/// policies see a model by its canonical name, so one naming an alias or a name no
+/// `[[models]]` entry has never matches — a `forbid` that silently forbids nothing.
+fn unmatched_model_names(source: &str, models: &[ModelConfig]) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut rest = source;
+    while let Some(at) = rest.find("Model::\"") {
+        rest = &rest[at + "Model::\"".len()..];
+        let Some(end) = rest.find('"') else {
+            break;
+        };
+        let named = &rest[..end];
+        rest = &rest[end..];
+        if models.iter().any(|m| m.name == named) || out.iter().any(|(n, _)| n == named) {
+            continue;
+        }
+        let problem = match models.iter().find(|m| m.aliases.iter().any(|a| a == named)) {
+            Some(m) => format!(
+                "a policy names model `{named}`, an alias of `{}`: policies see the canonical name, so it never matches; write `{}`",
+                m.name, m.name
+            ),
+            None => format!(
+                "a policy names model `{named}`, which no [[models]] entry defines: it never matches"
+            ),
+        };
+        out.push((named.to_owned(), problem));
+    }
+    out
 }
 
 /// The limiter of `[limits]`. Concurrency leases outlive the longest request
@@ -145,4 +183,27 @@ pub fn spawn_policy_reload_on_sighup(admin: Arc<AdminState>) -> tokio::task::Joi
             let _ = (engine, file, admin);
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policies_naming_an_alias_or_an_unknown_model_are_reported() {
+        let text = "[[providers]]\nname='s'\nkind='simulated'\n\
+                    [[models]]\nname='gpt-4o'\nprovider='s'\naliases=['gpt4']\n";
+        let config = palisade_config::parse_str(text, |_| None).unwrap_or_else(|e| panic!("{e}"));
+        let policies = r#"
+            forbid(principal, action, resource == Palisade::Model::"gpt4");
+            permit(principal, action, resource == Palisade::Model::"gpt-4o");
+            forbid(principal, action, resource == Palisade::Model::"gtp-4o");
+            forbid(principal, action, resource in [Palisade::Model::"gpt4"]);
+        "#;
+        let found = unmatched_model_names(policies, &config.models);
+        let names: Vec<&str> = found.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["gpt4", "gtp-4o"]);
+        assert!(found[0].1.contains("write `gpt-4o`"), "{}", found[0].1);
+        assert!(unmatched_model_names(DEFAULT_POLICIES, &config.models).is_empty());
+    }
 }

@@ -63,7 +63,11 @@ pub async fn start(
     ));
     let flusher = authenticator.spawn_use_flusher(Duration::from_secs(5));
     let metrics = Arc::new(Metrics::new());
-    let policy = Arc::new(access::policy_engine(&config.policy)?);
+    let (policy, warnings) = access::policy_engine(&config.policy, &config.models)?;
+    for warning in warnings {
+        tracing::warn!("{warning}");
+    }
+    let policy = Arc::new(policy);
     let limiter = Arc::new(access::limiter(&config.limits, config.server.request_timeout).await?);
     palisade_gateway::tokens::warm_up();
     let ledger = ledger_setup::open(&config.audit, store).await?;

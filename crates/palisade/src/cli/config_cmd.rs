@@ -22,8 +22,11 @@ pub fn run(cmd: ConfigCommand) -> anyhow::Result<()> {
             // The files the config names, read as `serve` would: a Cedar policy that
             // does not validate, an unreadable rule file or TLS key fails here, not at
             // the next restart.
-            crate::access::policy_engine(&cfg.policy)
+            let (_, warnings) = crate::access::policy_engine(&cfg.policy, &cfg.models)
                 .with_context(|| format!("{}: [policy]", file.display()))?;
+            for warning in warnings {
+                eprintln!("warning: {}: [policy]: {warning}", file.display());
+            }
             crate::scan_setup::build(&cfg.scan)
                 .with_context(|| format!("{}: [scan]", file.display()))?;
             if let Some(tls) = &cfg.server.tls {
