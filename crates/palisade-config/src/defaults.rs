@@ -88,7 +88,7 @@ format = "json"                    # json | text
 [policy]
 # file = "policies.cedar"          # Cedar policies; default: the built-in set (`palisade policy default`)
 utc_offset_minutes = 0             # local time for context.time in policies
-explain_denials = true             # 403 bodies name the deciding policies
+explain_denials = true             # 403 bodies name the deciding policies; false: no names, and a model the caller may not list is a 404
 
 [limits]
 backend = "memory"                 # memory | redis (shared by all instances)

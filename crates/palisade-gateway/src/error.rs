@@ -41,6 +41,11 @@ pub enum GatewayError {
         model: String,
         policies: Vec<String>,
     },
+    /// Denied a model the caller may not even see (`list_models` denied too): answered
+    /// as an unknown model (`asked`: the name the client used), so that trying names
+    /// does not reveal hidden models; recorded as the denial it is.
+    #[error("access to a hidden model denied by policy")]
+    ModelHidden { asked: String },
     #[error("limit refused the request: {}", .0.message)]
     Limited(Box<Refusal>),
     #[error("too many failed authentications from this address")]
@@ -144,7 +149,7 @@ impl GatewayError {
                 format!("Request body exceeds the limit of {limit} bytes."),
                 None,
             ),
-            E::ModelNotFound(model) => (
+            E::ModelNotFound(model) | E::ModelHidden { asked: model } => (
                 StatusCode::NOT_FOUND,
                 "invalid_request_error",
                 "model_not_found",
@@ -233,6 +238,15 @@ impl GatewayError {
     /// The stable error code (also used as a metric label).
     pub fn code(&self) -> &'static str {
         self.parts().2
+    }
+
+    /// The reason the audit record and metrics give: the client's code, except for a
+    /// hidden model, which the client sees as unknown and the record as denied.
+    pub fn record_code(&self) -> &'static str {
+        match self {
+            GatewayError::ModelHidden { .. } => "access_denied",
+            _ => self.code(),
+        }
     }
 
     pub fn status(&self) -> StatusCode {

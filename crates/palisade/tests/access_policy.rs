@@ -66,10 +66,18 @@ forbid(principal, action, resource is Palisade::Model) when { resource.labels.co
 "#;
 
 async fn start(data_rules: &str) -> Gateway {
+    start_with_policy(data_rules, "").await
+}
+
+/// [`start`] with more `[policy]` keys.
+async fn start_with_policy(data_rules: &str, policy_keys: &str) -> Gateway {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("policies.cedar");
     std::fs::write(&file, policies(data_rules)).unwrap();
-    let rest = format!("[policy]\nfile = \"{}\"\n{MODELS}", file.display());
+    let rest = format!(
+        "[policy]\nfile = \"{}\"\n{policy_keys}\n{MODELS}",
+        file.display()
+    );
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(20))
         .build()
@@ -113,6 +121,44 @@ async fn groups_decide_which_models_a_user_may_use() {
     assert_eq!(status, 403);
     assert_eq!(body["error"]["code"], "access_denied");
     assert_eq!(body["error"]["type"], "permission_error");
+}
+
+#[tokio::test]
+async fn without_explanations_a_model_the_caller_may_not_list_is_unknown() {
+    // With `explain_denials = false` a 403 would still confirm that a hidden model exists:
+    // it is answered like a name no model has, and recorded as the denial it is.
+    let gw = start_with_policy(GROUP_RULES, "explain_denials = false").await;
+    let seller = gw.key_for("sam", &["sales"]).await;
+    let resp = gw
+        .chat(
+            &seller,
+            json!({"model": "frontier", "messages": user_message("hi")}),
+        )
+        .send()
+        .await
+        .unwrap();
+    let request_id = resp.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let (status, body) = (resp.status().as_u16(), resp.json::<Value>().await.unwrap());
+    let (unknown_status, unknown) = chat(&gw, &seller, "no-such-model", None).await;
+    assert_eq!((status, unknown_status), (404, 404), "{body} {unknown}");
+    assert_eq!(body["error"]["code"], unknown["error"]["code"]);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`frontier`"),
+        "{body}"
+    );
+    let (_, records, _) = gw
+        .admin_call(
+            reqwest::Method::GET,
+            &format!("/admin/v1/audit?request_id={request_id}"),
+            None,
+        )
+        .await;
+    let record = &records["data"][0];
+    assert_eq!(record["decision"], "deny", "{record}");
+    assert_eq!(record["reason"], "access_denied", "{record}");
 }
 
 #[tokio::test]

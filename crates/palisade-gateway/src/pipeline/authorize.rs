@@ -11,10 +11,12 @@ use crate::error::GatewayError;
 use crate::routing::ModelRoute;
 use crate::state::GatewayState;
 
+/// `asked`: the model name the client used (an alias, maybe).
 pub fn run(
     state: &GatewayState,
     ctx: &mut RequestCtx,
     route: &ModelRoute,
+    asked: &str,
     action: DataAction,
     estimated_tokens: u64,
 ) -> Result<(), GatewayError> {
@@ -27,6 +29,13 @@ pub fn run(
     state.metrics.policy_denials.inc();
     if !decision.errors.is_empty() {
         tracing::warn!(request_id = %ctx.request_id, errors = ?decision.errors, "policy evaluation errors");
+    }
+    // With denials not explained, a model the caller may not even list is answered as
+    // unknown: a 403 would confirm that it exists, under its canonical name.
+    if !state.explain_denials && !visible(state, ctx, route) {
+        return Err(GatewayError::ModelHidden {
+            asked: super::route::bounded(asked),
+        });
     }
     Err(GatewayError::AccessDenied {
         model: route.name.to_string(),

@@ -72,7 +72,14 @@ pub async fn chat(
             .unwrap_or(state.server.default_output_tokens)
             .saturating_mul(req.choices());
         let estimate = ctx.prompt_estimate.saturating_add(output_cap);
-        authorize::run(&state, &mut ctx, &route, DataAction::Chat, estimate)?;
+        authorize::run(
+            &state,
+            &mut ctx,
+            &route,
+            &req.model,
+            DataAction::Chat,
+            estimate,
+        )?;
         let admission = admit::run(&state, &mut ctx, &route, output_cap).await?;
         inspect::begin(&state, &mut ctx, &route);
         let mut req = inspect::input(&state, &mut ctx, req, bytes.len()).await?;
@@ -124,7 +131,14 @@ pub async fn embeddings(
         let (req, input_tokens) = offload::read(bytes.len(), req, tokens::embeddings).await?;
         ctx.prompt_estimate = input_tokens;
         let estimate = ctx.prompt_estimate;
-        authorize::run(&state, &mut ctx, &route, DataAction::Embed, estimate)?;
+        authorize::run(
+            &state,
+            &mut ctx,
+            &route,
+            &req.model,
+            DataAction::Embed,
+            estimate,
+        )?;
         let admission = admit::run(&state, &mut ctx, &route, 0).await?;
         inspect::begin(&state, &mut ctx, &route);
         let mut req = inspect::embeddings_input(&state, &mut ctx, req, bytes.len()).await?;
@@ -215,7 +229,8 @@ async fn finish(
             if let GatewayError::Upstream(e) = &err {
                 tracing::warn!(request_id = %ctx.request_id, model = ctx.model_label(), error = %e, "upstream call failed");
             }
-            let err = match record::run(state, &mut ctx, err.status().as_u16(), err.code()).await {
+            let recorded = record::run(state, &mut ctx, err.status().as_u16(), err.record_code());
+            let err = match recorded.await {
                 Ok(()) => err,
                 Err(audit) => audit,
             };
