@@ -164,7 +164,7 @@ base_url = "http://127.0.0.1:9000/v1"
 # api_key_header = "authorization" # or "api-key" (Azure OpenAI)
 timeout_ms = 120000                # whole upstream call
 connect_timeout_ms = 5000
-max_retries = 2                    # 0..=10; on connect errors, 429 and 5xx, before any byte reached the client
+max_retries = 2                    # 0..=10; on connect errors, 408, 409, 429 and 5xx, before any byte reached the client
 retry_backoff_ms = 200             # doubled on each retry
 
 # One [[models]] table per model clients may ask for.

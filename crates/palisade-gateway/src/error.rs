@@ -287,7 +287,7 @@ fn upstream_parts(
     Option<String>,
 ) {
     match err {
-        UpstreamError::Timeout => (
+        UpstreamError::Timeout | UpstreamError::Status { status: 408, .. } => (
             StatusCode::GATEWAY_TIMEOUT,
             "server_error",
             "upstream_timeout",

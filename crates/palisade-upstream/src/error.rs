@@ -38,11 +38,14 @@ pub enum UpstreamError {
 
 impl UpstreamError {
     /// Whether trying again may succeed and is safe: the request never reached the
-    /// upstream (connect failures), or the upstream said so (429 and 5xx).
+    /// upstream (connect failures), or the upstream said so (408, 409, 429 and 5xx, as
+    /// the OpenAI SDKs retry them).
     pub fn is_retryable(&self) -> bool {
         match self {
             UpstreamError::Connect(_) => true,
-            UpstreamError::Status { status, .. } => *status == 429 || *status >= 500,
+            UpstreamError::Status { status, .. } => {
+                matches!(*status, 408 | 409 | 429) || *status >= 500
+            }
             _ => false,
         }
     }

@@ -96,4 +96,21 @@ mod tests {
         assert!(res.is_err());
         assert_eq!(calls.load(Ordering::SeqCst), 1);
     }
+
+    #[test]
+    fn what_is_retried() {
+        let status = |status| UpstreamError::Status {
+            status,
+            message: None,
+            code: None,
+            param: None,
+            retry_after: None,
+        };
+        for s in [408, 409, 429, 500, 502, 503, 504] {
+            assert!(status(s).is_retryable(), "{s}");
+        }
+        for s in [400, 401, 403, 404, 413, 422] {
+            assert!(!status(s).is_retryable(), "{s}");
+        }
+    }
 }
