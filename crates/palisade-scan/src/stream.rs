@@ -162,7 +162,12 @@ impl StreamGuard {
         // long run of encoded data token by token would otherwise have the whole run
         // rescanned for every token). A blocking finding is caught when the run can be
         // cut, or at the end, before any of it goes out.
-        if !last && self.run_cut() == 0 {
+        let run_cut = if last {
+            self.pending.len()
+        } else {
+            self.run_cut()
+        };
+        if run_cut == 0 {
             return Step::Emit(String::new());
         }
         let ctx = self.context.len();
@@ -203,7 +208,7 @@ impl StreamGuard {
         let cut = if last {
             self.pending.len()
         } else {
-            self.safe_cut(&applied)
+            self.safe_cut(&applied, run_cut)
         };
         let released: Vec<Applied> = applied
             .into_iter()
@@ -248,11 +253,11 @@ impl StreamGuard {
         cut
     }
 
-    /// How much of `pending` can be released now.
-    fn safe_cut(&self, applied: &[Applied]) -> usize {
+    /// How much of `pending` can be released now, from the cut [`Self::run_cut`] allows.
+    fn safe_cut(&self, applied: &[Applied], run_cut: usize) -> usize {
         let p = &self.pending;
         let budget_start = p.len().saturating_sub(self.hold.max);
-        let mut cut = self.run_cut();
+        let mut cut = run_cut;
         // Not after an unterminated key block: one ends at the `-----` that closes its
         // `-----END … KEY-----` line, where the private-key rules can first match.
         if let Some(begin) = p[..cut].rfind("-----BEGIN")

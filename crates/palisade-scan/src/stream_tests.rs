@@ -61,18 +61,32 @@ fn run_with(
     text: &str,
     size: usize,
 ) -> (String, Option<Vec<String>>) {
-    let mut seen = String::new();
+    let mut pieces = Vec::new();
     let mut i = 0;
     while i < text.len() {
         let mut j = (i + size).min(text.len());
         while !text.is_char_boundary(j) {
             j += 1;
         }
-        match g.push(&text[i..j], vault) {
+        pieces.push(&text[i..j]);
+        i = j;
+    }
+    feed(g, vault, pieces)
+}
+
+/// Pushes `pieces` one by one, then finishes: what the client saw, and whether (and by
+/// which kinds) the stream was blocked.
+fn feed<'a>(
+    g: &mut StreamGuard,
+    vault: &mut Vault,
+    pieces: impl IntoIterator<Item = &'a str>,
+) -> (String, Option<Vec<String>>) {
+    let mut seen = String::new();
+    for piece in pieces {
+        match g.push(piece, vault) {
             Step::Emit(s) => seen.push_str(&s),
             Step::Blocked(k) => return (seen, Some(k)),
         }
-        i = j;
     }
     match g.finish(vault) {
         Step::Emit(s) => seen.push_str(&s),
@@ -334,19 +348,7 @@ fn a_value_whose_start_went_out_has_the_rest_withheld() {
 
 /// Feeds `tokens` one by one, as a model streams them.
 fn run_tokens(g: &mut StreamGuard, tokens: &[String]) -> (String, Option<Vec<String>>) {
-    let mut seen = String::new();
-    let vault = &mut Vault::new();
-    for t in tokens {
-        match g.push(t, vault) {
-            Step::Emit(s) => seen.push_str(&s),
-            Step::Blocked(k) => return (seen, Some(k)),
-        }
-    }
-    match g.finish(vault) {
-        Step::Emit(s) => seen.push_str(&s),
-        Step::Blocked(k) => return (seen, Some(k)),
-    }
-    (seen, None)
+    feed(g, &mut Vault::new(), tokens.iter().map(String::as_str))
 }
 
 fn real_guard_with(profile: Profile) -> StreamGuard {
