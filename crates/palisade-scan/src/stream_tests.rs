@@ -121,6 +121,36 @@ fn a_secret_split_across_chunks_never_leaks_at_any_chunk_size() {
 }
 
 #[test]
+fn mask_and_flag_hold_at_any_chunk_size() {
+    let text = "Use AKIAABCDEFGHIJKLMNOP, and mail ops@example.com today.";
+    let masking = || {
+        Profile::new("m")
+            .with_kind("secret", Action::Mask)
+            .with_kind("email", Action::Flag)
+    };
+    for size in 1..=text.len() {
+        let mut g = guard(masking());
+        let (seen, blocked) = run(&mut g, text, size);
+        assert_eq!(blocked, None);
+        // Masked: only the last four characters of the key go out; flagged: unchanged.
+        assert_eq!(
+            seen, "Use ****************MNOP, and mail ops@example.com today.",
+            "chunk size {size}"
+        );
+        let findings = g.findings();
+        assert_eq!(findings.len(), 2, "chunk size {size}");
+        let email = text.find("ops@").unwrap();
+        assert!(
+            findings
+                .iter()
+                .any(|a| a.finding.kind == "email" && a.finding.span() == (email..email + 15)),
+            "the flagged finding keeps its place in the model's text: {findings:?}"
+        );
+        assert_eq!(g.held(), 0);
+    }
+}
+
+#[test]
 fn a_pseudonym_split_across_chunks_is_restored() {
     let mut vault = Vault::new();
     let p = vault.pseudonym("email", "ada@example.com", true).unwrap();

@@ -1,14 +1,12 @@
 //! The audit ledger records every kind of interaction, with its fields filled, on both
 //! stores (SQLite and PostgreSQL): an allowed chat and an allowed stream, a policy
 //! denial, a rate-limited request, a failed authentication, an upstream error, an unknown
-//! route, an embeddings call and admin mutations. Each request is found by the
+//! route, an embeddings call, a request a content scanner blocked, a stream whose client
+//! went away, and admin mutations. Each request is found by the
 //! `x-request-id` its response carried; its record names who (actor), from where
 //! (client IP, user agent), what (action, model and model version), the outcome
 //! (decision, reason, status, deciding policies, upstream status), usage and timings,
-//! and for admin mutations what changed — never key material.
-//!
-//! A record with decision `block` (a content scanner's refusal) is not produced here:
-//! scanners do not exist yet (issue 5).
+//! and for admin mutations what changed — never key material, never scanned text.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -23,6 +21,9 @@ use palisade_testkit::mock_upstream::MockUpstream;
 use palisade_testkit::postgres::PgHarness;
 use reqwest::Method;
 use serde_json::{Value, json};
+
+/// An AWS access key id of the documented shape, made up for this test.
+const AWS_KEY: &str = "AKIAZ7Q4PLMR2WX5TYUV";
 
 const USER_AGENT: &str = "palisade-audit-records-test/1.0 (+distinctive)";
 
@@ -49,6 +50,14 @@ upstream_model = "sim-2025-01"
 name = "forbidden"
 provider = "sim"
 labels = ["forbidden"]
+[[providers]]
+name = "streamer"
+kind = "simulated"
+chunk_interval_ms = 100
+reply = "one two three four five six seven eight nine ten eleven twelve thirteen fourteen"
+[[models]]
+name = "streamer"
+provider = "streamer"
 [[limits.rules]]
 scope = "user"
 match = "limited"
@@ -60,7 +69,8 @@ requests_per_minute = 1
         "max_retries = 0",
         &[("broken", "error-500")],
     );
-    format!("{sim}\n{mock}")
+    // The built-in default profile: secrets are blocked.
+    format!("{sim}\n{mock}\n[scan]\nenabled = true\n")
 }
 
 fn client() -> reqwest::Client {
@@ -257,6 +267,44 @@ async fn every_interaction_is_recorded(store_url: Option<String>) {
     assert_eq!(s.status, 401, "{body}");
     sent.push(s);
 
+    let (s, body) = send(
+        "blocked",
+        chat(
+            &alice,
+            json!({"model": "sim", "messages": user_message(&format!("deploy with {AWS_KEY} please"))}),
+        ),
+    )
+    .await;
+    assert_eq!(s.status, 400, "{body}");
+    assert!(body.contains("content_policy_violation"), "{body}");
+    sent.push(s);
+
+    // A stream whose client reads its first words and goes away: recorded all the same.
+    let resp = chat(
+        &alice,
+        json!({"model": "streamer", "messages": user_message("count slowly"), "stream": true}),
+    )
+    .send()
+    .await
+    .unwrap();
+    let s = Sent {
+        what: "disconnected",
+        request_id: request_id(&resp),
+        status: resp.status().as_u16(),
+    };
+    assert_eq!(s.status, 200);
+    let mut chunks = resp.bytes_stream();
+    let mut seen = String::new();
+    while !seen.contains("three") {
+        let chunk = futures::StreamExt::next(&mut chunks)
+            .await
+            .unwrap()
+            .unwrap();
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    drop(chunks);
+    sent.push(s);
+
     let (s, body) = send("upstream-error", chat(&alice, say_hi("broken"))).await;
     assert_eq!(s.status, 502, "{body}");
     sent.push(s);
@@ -320,7 +368,8 @@ async fn every_interaction_is_recorded(store_url: Option<String>) {
         let ctx = format!("{}: {r:#}", s.what);
         let policies = policies_of(&r);
         match s.what {
-            "chat" | "stream" | "denied" | "upstream-error" | "embeddings" => {
+            "chat" | "stream" | "denied" | "blocked" | "disconnected" | "upstream-error"
+            | "embeddings" => {
                 assert_eq!(r["plane"], "data", "{ctx}");
                 assert_eq!(r["actor"]["key_id"], alice_key_id.as_str(), "{ctx}");
                 assert_eq!(r["actor"]["user"], "alice", "{ctx}");
@@ -376,6 +425,43 @@ async fn every_interaction_is_recorded(store_url: Option<String>) {
                 );
                 assert!(r.get("upstream_status").is_none(), "{ctx}");
                 assert!(r.get("usage").is_none(), "{ctx}");
+            }
+            "blocked" => {
+                assert_eq!(r["action"], "chat.completions", "{ctx}");
+                assert_eq!(r["model"], "sim", "{ctx}");
+                assert_eq!(r["decision"], "block", "{ctx}");
+                assert_eq!(r["reason"], "content_policy_violation", "{ctx}");
+                assert!(
+                    r.get("upstream_status").is_none(),
+                    "nothing went upstream: {ctx}"
+                );
+                let findings = r["findings"].as_array().expect("findings");
+                let secret = findings
+                    .iter()
+                    .find(|f| f["kind"] == "secret")
+                    .expect("the secret finding");
+                assert_eq!(secret["action"], "block", "{ctx}");
+                assert_eq!(secret["location"], "input.messages[0]", "{ctx}");
+                let start = "deploy with ".len() as u64;
+                assert_eq!(secret["start"], start, "{ctx}");
+                assert_eq!(secret["end"], start + AWS_KEY.len() as u64, "{ctx}");
+                assert!(
+                    secret["detector"].as_str().is_some_and(|d| !d.is_empty()),
+                    "{ctx}"
+                );
+                assert!(!ctx.contains(AWS_KEY), "never the matched text: {ctx}");
+            }
+            "disconnected" => {
+                assert_eq!(r["action"], "chat.completions", "{ctx}");
+                assert_eq!(r["model"], "streamer", "{ctx}");
+                assert_eq!(r["decision"], "allow", "{ctx}");
+                assert_eq!(r["reason"], "client_disconnected", "{ctx}");
+                assert_eq!(r["stream"], true, "{ctx}");
+                assert_eq!(r["upstream_status"], 200, "{ctx}");
+                assert!(
+                    r["usage"]["completion_tokens"].as_u64().unwrap() > 0,
+                    "what was streamed before the client left is counted: {ctx}"
+                );
             }
             "limited" => {
                 assert_eq!(r["plane"], "data", "{ctx}");

@@ -8,7 +8,7 @@
 //! | `break-<n>` | streams `n` chunks, then drops the connection (non-streaming: a truncated body) |
 //! | `nodone` | a stream that ends without a finish reason or `[DONE]` |
 //! | `echo-<n>` | answers the last user message verbatim; streams it in chunks of `n` bytes |
-//! | `rot13-<n>` | answers the last user message ROT13-decoded (so a test can make the model "say" what the gateway would refuse as input); chunks of `n` bytes |
+//! | `rot13-<n>` | answers the last user message ROT13-decoded, digits turned by five (`0`↔`5`), so a test can make the model "say" what the gateway would refuse as input, card numbers included; chunks of `n` bytes |
 //! | with `tools` | `echo-<n>` and `rot13-<n>` call the first tool with their answer as the arguments `{"text": …}`, streamed in chunks of `n` bytes; other models call it with `{"city":"Paris"}` |
 //! | anything else | a normal answer |
 //!

@@ -134,6 +134,7 @@ fn rot13(text: &str) -> String {
         .map(|c| match c {
             'a'..='z' => (((c as u8 - b'a' + 13) % 26) + b'a') as char,
             'A'..='Z' => (((c as u8 - b'A' + 13) % 26) + b'A') as char,
+            '0'..='9' => (((c as u8 - b'0' + 5) % 10) + b'0') as char,
             _ => c,
         })
         .collect()
