@@ -49,3 +49,13 @@ def test_base64_and_float_agree(client: openai.OpenAI, model: str):
     assert len(as_b64.data) == len(as_float.data) == len(INPUTS)
     for a, b in zip(as_b64.data, as_float.data, strict=True):
         assert a.embedding == pytest.approx(b.embedding, abs=1e-6)
+
+
+def test_more_inputs_than_openai_allows_are_refused(client: openai.OpenAI, model: str):
+    """Each input is counted, scanned and embedded on its own: at most 2048 per request."""
+    assert len(embed(client, model, ["x"] * 2048).data) == 2048
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.embeddings.create(model=model, input=["x"] * 2049)
+    assert refused.value.status_code == 400
+    assert refused.value.body["param"] == "input"
+    assert "2048" in refused.value.body["message"]

@@ -31,8 +31,6 @@ use crate::state::AdminState;
 pub const REQUEST_ID: &str = request_id::HEADER;
 /// User agents are cut to this many characters.
 const MAX_USER_AGENT: usize = 256;
-/// Unmatched paths are cut to this many characters in the action.
-const MAX_PATH: usize = 256;
 
 /// What the request's handlers learn about the caller, for its record.
 #[derive(Debug, Clone, Default)]
@@ -177,12 +175,14 @@ async fn record(state: Arc<AdminState>, mut req: Request, next: Next) -> Respons
     resp
 }
 
-/// `METHOD /matched/route/{param}`, or the literal path (cut) for unknown routes.
+/// `METHOD /matched/route/{param}`, or `METHOD unmatched` for unknown routes: a path
+/// that matched no route may still carry an id (`/admin/v1/subjects/alice@example.org/`),
+/// and the log keeps records for ever, so it records the route template or nothing of it.
 fn action(req: &Request) -> String {
-    let route = match req.extensions().get::<MatchedPath>() {
-        Some(m) => m.as_str().to_owned(),
-        None => truncate(req.uri().path(), MAX_PATH),
-    };
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", |m| m.as_str());
     format!("{} {route}", req.method())
 }
 

@@ -38,6 +38,11 @@ pub enum ContentView {
     },
 }
 
+/// A subject id counts up to this many characters: longer ids (an end-user id a client
+/// sends) are the same subject as their first 256 characters, for sealing and erasure
+/// alike.
+pub const MAX_SUBJECT_CHARS: usize = 256;
+
 #[derive(Debug)]
 pub struct AuditKeys {
     keyring: Keyring,
@@ -64,9 +69,14 @@ impl AuditKeys {
         &self.keyring
     }
 
-    /// The pseudonymous reference the store uses for a subject id.
+    /// The pseudonymous reference the store uses for a subject id: of its first
+    /// [`MAX_SUBJECT_CHARS`] characters, the same whether content is sealed or erased.
     pub fn subject_ref(&self, subject: &str) -> String {
-        self.index.reference(subject)
+        let end = subject
+            .char_indices()
+            .nth(MAX_SUBJECT_CHARS)
+            .map_or(subject.len(), |(i, _)| i);
+        self.index.reference(&subject[..end])
     }
 
     /// Re-wraps every data key (and the subject-index key) still under an old master

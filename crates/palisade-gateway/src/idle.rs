@@ -10,6 +10,12 @@
 //! byte), and [`IdleIo`] only counts time while none is alive. Traffic that is not a
 //! request (HTTP/2 PINGs) delays the close, but never beyond two idle timeouts after the
 //! last request.
+//!
+//! A peer that stops reading is cut too: a write that stays pending for the idle timeout
+//! fails the connection, request in flight or not. Otherwise a client that opens a
+//! stream and never reads it would hold the stream, its upstream call and its
+//! concurrency slot for ever (the response body is only polled while the connection can
+//! take bytes, so no deadline of the request's own can fire).
 
 use std::io;
 use std::pin::Pin;
@@ -117,6 +123,8 @@ pub struct IdleIo<I> {
     activity: Arc<Activity>,
     timeout: Duration,
     deadline: Pin<Box<Sleep>>,
+    /// Since a write first stayed pending (the peer stopped reading), when it fails.
+    stalled: Option<Pin<Box<Sleep>>>,
 }
 
 impl<I> IdleIo<I> {
@@ -126,6 +134,7 @@ impl<I> IdleIo<I> {
             activity,
             timeout,
             deadline: Box::pin(tokio::time::sleep(timeout)),
+            stalled: None,
         }
     }
 
@@ -146,12 +155,29 @@ impl<I> IdleIo<I> {
 }
 
 impl<I> IdleIo<I> {
-    /// A finished write (either way) is activity.
-    fn after_write(&mut self, written: Poll<io::Result<usize>>) -> Poll<io::Result<usize>> {
+    /// A finished write (either way) is activity; a write pending for the timeout is a
+    /// peer that stopped reading, and fails.
+    fn after_write(
+        &mut self,
+        cx: &mut Context<'_>,
+        written: Poll<io::Result<usize>>,
+    ) -> Poll<io::Result<usize>> {
         if written.is_ready() {
+            self.stalled = None;
             self.touch();
+            return written;
         }
-        written
+        let timeout = self.timeout;
+        let stalled = self
+            .stalled
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+        match stalled.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the peer stopped reading",
+            ))),
+            Poll::Pending => Poll::Pending,
+        }
     }
 }
 
@@ -190,7 +216,7 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for IdleIo<I> {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let written = Pin::new(&mut this.io).poll_write(cx, data);
-        this.after_write(written)
+        this.after_write(cx, written)
     }
 
     fn poll_write_vectored(
@@ -200,7 +226,7 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for IdleIo<I> {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let written = Pin::new(&mut this.io).poll_write_vectored(cx, bufs);
-        this.after_write(written)
+        this.after_write(cx, written)
     }
 
     fn is_write_vectored(&self) -> bool {

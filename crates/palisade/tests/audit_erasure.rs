@@ -323,6 +323,40 @@ async fn erasing_a_subject_shreds_only_their_content_and_the_log_still_verifies(
     );
 }
 
+/// An end-user id longer than a subject id's 256 characters is one subject for sealing
+/// and erasure alike: erasing it by the id the client sent shreds its content.
+#[tokio::test]
+async fn a_long_end_user_id_is_erased_by_the_id_the_client_sent() {
+    let mut gw = Gateway::start("", CONFIG).await;
+    let key = gw.key_for("carol", &["staff"]).await;
+    let long_id = format!("tenant-7/{}", "é".repeat(300));
+    let body = json!({"model": "sim", "user": long_id, "messages": user_message(SECRET_PROMPT)});
+    let request_id = chat(&gw, &key, body).await;
+    let seq = record(&gw, &request_id).await["seq"].as_u64().unwrap();
+    assert_eq!(content(&gw, seq).await["state"], "plain");
+    let (status, erased, _) = gw
+        .admin_call(
+            Method::DELETE,
+            &format!("/admin/v1/subjects/{}", urlencoding(&long_id)),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{erased}");
+    assert_eq!(erased["erased"], true, "{erased}");
+    assert_eq!(content(&gw, seq).await, json!({"state": "erased"}));
+    assert_eq!(gw.terminate(), Some(0), "{}", gw.logs());
+}
+
+/// `text` as one path segment.
+fn urlencoding(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 /// Erasure while the gateway is busy (data-plane writes and audit reads in flight), then a
 /// crash (SIGKILL, no shutdown work): the destroyed key already left no copy in the store
 /// files when the erasure was answered, and the log verifies.

@@ -16,8 +16,17 @@ const SERVER: &str = "max_body_bytes = 65536\nmax_header_bytes = 8192\nmax_json_
 const SIM: &str = "[[providers]]\nname = \"sim\"\nkind = \"simulated\"\n[[models]]\nname = \"sim\"\nprovider = \"sim\"\n\
 [[providers]]\nname = \"slow\"\nkind = \"simulated\"\nlatency_ms = 700\nchunk_interval_ms = 300\n[[models]]\nname = \"slow\"\nprovider = \"slow\"\n";
 
+/// A model whose streamed answer (8 choices of 20,000 words, a chunk per word) is far
+/// more than a socket's buffers hold.
+fn flood() -> String {
+    format!(
+        "[[providers]]\nname = \"flood\"\nkind = \"simulated\"\nreply = \"{}\"\n[[models]]\nname = \"flood\"\nprovider = \"flood\"\n",
+        "word ".repeat(20_000).trim_end()
+    )
+}
+
 async fn setup() -> (Gateway, String) {
-    let gw = Gateway::start(SERVER, SIM).await;
+    let gw = Gateway::start(SERVER, &format!("{SIM}{}", flood())).await;
     let key = gw.api_key().await;
     (gw, key)
 }
@@ -171,6 +180,33 @@ async fn a_trickled_body_is_cut_off_at_the_request_deadline() {
     assert!(response.starts_with("HTTP/1.1 504"), "{response}");
     assert!(response.contains("request_timeout"), "{response}");
     assert!(started.elapsed() < Duration::from_secs(6));
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_a_stream_is_cut_off() {
+    let (gw, key) = setup().await;
+    let addr = gw.base.trim_start_matches("http://").to_owned();
+    let body = json!({"model": "flood", "messages": user_message("hi"), "stream": true, "n": 8, "max_tokens": 30000}).to_string();
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    let head = format!(
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    // Never read: the socket buffers fill, the gateway's writes stay pending, and after
+    // the idle timeout (0.4 s here) it gives up: the stream ends, its upstream call is
+    // dropped and the request is recorded as a disconnect — long before the request
+    // deadline (3 s), which a body that is never polled could not enforce.
+    let started = Instant::now();
+    while !gw.logs().contains("client_disconnected") {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "a stalled reader held its stream: {}",
+            gw.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drop(s);
 }
 
 /// Reads until the server closes the connection; how long that took.

@@ -21,6 +21,7 @@
 //! - Findings (kind, detector, score, span offsets, action — never the text) go to the
 //!   request context for the audit record and metrics.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -449,6 +450,9 @@ pub struct StreamInspector {
     profile: Arc<Profile>,
     hold: palisade_scan::stream::HoldBack,
     guards: Vec<(StreamPart, StreamGuard)>,
+    /// Where each part's guard is in `guards` (an upstream decides how many parts there
+    /// are, up to `n` choices × 128 tool calls: no linear search per delta).
+    positions: HashMap<StreamPart, usize>,
     /// The request's pseudonyms (one copy for the whole response, every part's guard
     /// restores from it and issues output placeholders into it).
     vault: Vault,
@@ -459,7 +463,7 @@ pub struct StreamInspector {
 /// One independently streamed text of a response: a choice's content, the arguments of
 /// one of its tool calls (fragments with the same index concatenate), or one of its
 /// model-text fields ([`model_text::TEXT_FIELDS`]: reasoning, refusal, …).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum StreamPart {
     Content { choice: u32 },
     Arguments { choice: u32, call: u32 },
@@ -539,6 +543,7 @@ impl StreamInspector {
             profile,
             hold: scanning.hold,
             guards: Vec::new(),
+            positions: HashMap::new(),
             vault: scan.vault.clone(),
             spent: Duration::ZERO,
         })
@@ -546,8 +551,8 @@ impl StreamInspector {
 
     /// The index of `part`'s guard, made on its first delta.
     fn guard(&mut self, part: StreamPart) -> usize {
-        match self.guards.iter().position(|(p, _)| *p == part) {
-            Some(pos) => pos,
+        match self.positions.get(&part) {
+            Some(&pos) => pos,
             None => {
                 let mut guard = StreamGuard::new(
                     Arc::clone(&self.scan_fn),
@@ -558,6 +563,7 @@ impl StreamInspector {
                     guard = guard.with_growing(Arc::clone(growing));
                 }
                 self.guards.push((part, guard));
+                self.positions.insert(part, self.guards.len() - 1);
                 self.guards.len() - 1
             }
         }

@@ -85,6 +85,7 @@ pub async fn chat(
         let mut req = inspect::input(&state, &mut ctx, req, bytes.len()).await?;
         record::capture_forwarded(&mut ctx, &req);
         let wants_usage = req.wants_stream_usage();
+        let choices = req.choices();
         req.model = route.upstream_model.clone();
         if ctx.stream {
             let upstream = forward::chat_stream(&state, &mut ctx, &route, req).await?;
@@ -93,6 +94,7 @@ pub async fn chat(
                 ctx_take(&mut ctx),
                 upstream,
                 wants_usage,
+                choices,
                 admission,
             ));
         }

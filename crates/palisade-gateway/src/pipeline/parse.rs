@@ -81,6 +81,10 @@ pub fn chat(state: &GatewayState, body: &[u8]) -> Result<ChatRequest, GatewayErr
     Ok(req)
 }
 
+/// Most inputs one embeddings request may carry (OpenAI's own limit): each is counted,
+/// scanned and embedded on its own.
+pub const MAX_EMBEDDING_INPUTS: usize = 2048;
+
 pub fn embeddings(state: &GatewayState, body: &[u8]) -> Result<EmbeddingsRequest, GatewayError> {
     let req: EmbeddingsRequest = json(state, body)?;
     if req.model.trim().is_empty() {
@@ -92,6 +96,12 @@ pub fn embeddings(state: &GatewayState, body: &[u8]) -> Result<EmbeddingsRequest
     if req.input.is_empty() {
         return Err(GatewayError::invalid(
             "`input` must not be empty.",
+            Some("input"),
+        ));
+    }
+    if req.input.len() > MAX_EMBEDDING_INPUTS {
+        return Err(GatewayError::invalid(
+            format!("`input` may hold at most {MAX_EMBEDDING_INPUTS} items."),
             Some("input"),
         ));
     }

@@ -58,6 +58,8 @@ struct Relay {
     last_chunk: Option<(String, i64)>,
     /// Output scanning; `None` when the request is not scanned.
     inspector: Option<StreamInspector>,
+    /// How many choices the request asked for (`n`): the upstream may not send others.
+    choices: u64,
     /// Choices the upstream has sent, and those it has finished (`finish_reason`).
     seen: BTreeSet<u32>,
     ended: BTreeSet<u32>,
@@ -347,6 +349,12 @@ impl Relay {
             return None;
         }
         loop {
+            // Checked before the upstream is polled: with chunks already buffered, the
+            // poll below is ready at once and its timeout never looks at the clock, so a
+            // client reading slowly would keep the stream past its deadline.
+            if Instant::now() >= self.deadline {
+                return Some(self.error_event(GatewayError::RequestTimeout).await);
+            }
             let waiting = std::time::Instant::now();
             let next = tokio::time::timeout_at(self.deadline, self.upstream.next()).await;
             if let Some(ctx) = self.ctx.as_mut() {
@@ -373,6 +381,9 @@ impl Relay {
                 }
                 Ok(Some(Err(e))) => return Some(self.error_event(GatewayError::Upstream(e)).await),
                 Ok(Some(Ok(mut chunk))) => {
+                    if let Err(e) = within_bounds(&chunk, self.choices) {
+                        return Some(self.error_event(GatewayError::Upstream(e)).await);
+                    }
                     let ctx = self.ctx.as_mut()?;
                     if let Some(usage) = &chunk.usage {
                         ctx.usage = Some(usage.clone());
@@ -448,6 +459,42 @@ impl Relay {
             }
         }
     }
+}
+
+/// Most tool calls one choice of a stream may make (by index), and the longest chunk id
+/// relayed: what the relay keeps per choice and call, and repeats in the chunks it makes
+/// itself, stays bounded whatever an upstream sends.
+const MAX_STREAM_TOOL_CALLS: u32 = 128;
+const MAX_CHUNK_ID_BYTES: usize = 1024;
+
+/// An upstream chunk the relay may keep state for: choices the request asked for
+/// (`index < n`), a bounded number of tool calls, an id of reasonable length.
+fn within_bounds(chunk: &ChatChunk, choices: u64) -> Result<(), UpstreamError> {
+    if chunk.id.len() > MAX_CHUNK_ID_BYTES {
+        return Err(UpstreamError::Protocol(format!(
+            "a stream chunk id longer than {MAX_CHUNK_ID_BYTES} bytes"
+        )));
+    }
+    for choice in &chunk.choices {
+        if u64::from(choice.index) >= choices {
+            return Err(UpstreamError::Protocol(format!(
+                "a stream choice index {} for a request of {choices} choices",
+                choice.index
+            )));
+        }
+        if choice
+            .delta
+            .tool_calls
+            .iter()
+            .flatten()
+            .any(|call| call.index >= MAX_STREAM_TOOL_CALLS)
+        {
+            return Err(UpstreamError::Protocol(format!(
+                "a stream tool call index of {MAX_STREAM_TOOL_CALLS} or more"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Adds released argument text to tool call `call` of a delta (a new fragment with that
@@ -531,6 +578,7 @@ pub fn relay(
     mut ctx: RequestCtx,
     upstream: ChunkStream,
     wants_usage: bool,
+    choices: u64,
     admission: Admission,
 ) -> Response {
     let model = ctx
@@ -563,6 +611,7 @@ pub fn relay(
         completion_tokens: 0,
         last_chunk: None,
         inspector,
+        choices,
         seen: BTreeSet::new(),
         ended: BTreeSet::new(),
         done: false,
@@ -582,4 +631,40 @@ pub fn relay(
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     h.insert("x-accel-buffering", HeaderValue::from_static("no"));
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use serde_json::json;
+
+    fn chunk(value: serde_json::Value) -> ChatChunk {
+        serde_json::from_value(value).unwrap()
+    }
+
+    #[test]
+    fn upstream_chunks_beyond_the_request_are_refused() {
+        let choice = |index: u32, call: u32| json!({"index": index, "delta": {"tool_calls": [{"index": call, "function": {"arguments": "{"}}]}});
+        let ok = chunk(
+            json!({"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m",
+            "choices": [choice(0, 0), choice(1, 127)]}),
+        );
+        assert!(within_bounds(&ok, 2).is_ok());
+        assert!(
+            within_bounds(&ok, 1).is_err(),
+            "index 1 of a request for one choice"
+        );
+        let calls = chunk(
+            json!({"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m",
+            "choices": [choice(0, MAX_STREAM_TOOL_CALLS)]}),
+        );
+        assert!(within_bounds(&calls, 1).is_err());
+        let long_id = chunk(
+            json!({"id": "x".repeat(MAX_CHUNK_ID_BYTES + 1), "object": "chat.completion.chunk",
+            "created": 1, "model": "m", "choices": []}),
+        );
+        assert!(within_bounds(&long_id, 1).is_err());
+    }
 }
