@@ -230,6 +230,18 @@ fn mismatch(checkpoint_size: u64, records: u64) {
 }
 
 impl Tail {
+    /// Whether the store still holds this tail's last record (a failover to a replica
+    /// that lost the last commits, which other writers then filled, holds as many
+    /// records but not these): building on a tail the store no longer has would sign
+    /// checkpoints over a log that exists nowhere.
+    async fn matches(&self, store: &dyn AuditStore) -> Result<bool, AuditError> {
+        let Some(last) = self.tree.size().checked_sub(1) else {
+            return Ok(true);
+        };
+        let stored = store.leaf_hashes(last, last + 1).await?;
+        Ok(stored.first() == Some(&self.prev))
+    }
+
     /// Takes in the records other writers appended since this tail was read: only their
     /// leaf hashes are read, so this costs what they added, not the whole log.
     async fn catch_up(&mut self, store: &dyn AuditStore) -> Result<(), AuditError> {
@@ -238,6 +250,12 @@ impl Tail {
             return Err(AuditError::Unavailable(format!(
                 "the audit store holds {size} records, fewer than the {} committed",
                 self.tree.size()
+            )));
+        }
+        if !self.matches(store).await? {
+            return Err(AuditError::Unavailable(format!(
+                "the audit store's record {} is not the one committed: the tail must be read again",
+                self.tree.size() - 1
             )));
         }
         // A chunk at a time, as at load: an instance idle for a while may be millions of
@@ -516,6 +534,19 @@ async fn writer(
                     "the audit store holds fewer records than were committed: reloading"
                 );
                 tail = None;
+            }
+            if let Some(t) = tail.as_ref() {
+                let same = within(
+                    shared.config.commit_timeout,
+                    t.matches(shared.store.as_ref()),
+                );
+                if let Ok(false) = same.await {
+                    tracing::warn!(
+                        tail = t.tree.size(),
+                        "the audit store's last committed record changed: reloading"
+                    );
+                    tail = None;
+                }
             }
         }
         if tail.is_none() {

@@ -285,11 +285,29 @@ pub async fn verify(
                 break 'pages;
             }
             if !linked {
+                // Whoever edited a record may have re-chained (and re-hashed) the ones
+                // after it: the break only shows where they stopped. What verified last
+                // bounds it from below.
+                let since = if last_verified_cp + 1 < p {
+                    format!(
+                        " (or, if the records after an edit were re-chained, one of records \
+                         {last_verified_cp}..{}: the last {} since the last checkpoint that verified{})",
+                        p - 1,
+                        p - last_verified_cp,
+                        if pending.is_some() {
+                            ", and the next checkpoint does not match them"
+                        } else {
+                            ""
+                        }
+                    )
+                } else {
+                    String::new()
+                };
                 problems.push(Problem {
                     position: p.saturating_sub(1),
                     kind: ProblemKind::Edited,
                     detail: format!(
-                        "record {p} was chained to a different record {}: it was edited or replaced",
+                        "record {p} was chained to a different record {}: it was edited or replaced{since}",
                         p.saturating_sub(1)
                     ),
                 });

@@ -197,3 +197,48 @@ async fn a_store_that_lost_commits_is_reloaded_not_appended_to_with_a_gap() {
     assert!(report.ok, "{report:?}");
     assert_eq!(report.records, 4);
 }
+
+#[tokio::test]
+async fn a_store_whose_lost_commits_were_filled_by_another_writer_is_reloaded() {
+    // The same failover, but another instance appended to the replica before this one
+    // wrote again: the store holds more records than this writer's tail, yet not its
+    // last ones. Catching up with the new records alone would sign checkpoints over a
+    // log that exists nowhere; the writer must read the tail again.
+    let pg = palisade_testkit::postgres::PgHarness::start()
+        .await
+        .expect("PostgreSQL is needed for this test (scripts/test installs it)");
+    let signer_text = NoteSigner::generate("shared.test/audit").unwrap().to_text();
+    let (_, master_text) = MasterKey::generate();
+    let (a, store) = open_ledger(&pg.url(), &signer_text, &master_text, 1_000_000).await;
+    let record = |name: String| Entry {
+        event: Event::new(Plane::Data, name, "chat.completions"),
+        capture: None,
+    };
+    for n in 0..5 {
+        a.record(record(format!("a{n}"))).await.unwrap();
+    }
+    pg.execute(
+        "palisade",
+        "DELETE FROM audit_search WHERE seq >= 3; DELETE FROM audit_records WHERE seq >= 3",
+    )
+    .await
+    .unwrap();
+    let (b, _b_store) = open_ledger(&pg.url(), &signer_text, &master_text, 1_000_000).await;
+    for n in 0..4 {
+        b.record(record(format!("b{n}"))).await.unwrap();
+    }
+    b.close().await;
+    assert!(
+        a.record(record("a5".into())).await.is_err(),
+        "refused, not linked to a record the store no longer has"
+    );
+    let seq = a.record(record("a6".into())).await.unwrap();
+    assert_eq!(seq, Some(7), "appended after the other writer's records");
+    a.close().await;
+    let verifier = NoteSigner::parse(&signer_text).unwrap().verifier();
+    let report = verify(Arc::clone(&store.audit), &verifier, None)
+        .await
+        .unwrap();
+    assert!(report.ok, "{report:?}");
+    assert_eq!(report.records, 8);
+}

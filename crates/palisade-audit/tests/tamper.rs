@@ -382,7 +382,7 @@ async fn every_tampering_is_caught_and_located() {
         Tamper::Swap,
         Tamper::Truncate,
     ];
-    let mut rng = rand::rng();
+    let (seed, mut rng) = seeded();
     let work = tempfile::tempdir().unwrap();
     let mut trials = 0;
     for kind in kinds {
@@ -392,11 +392,14 @@ async fn every_tampering_is_caught_and_located() {
             let position = apply(&pool, kind, &mut rng).await;
             pool.close().await;
             let report = verify_file(&trial, &pristine).await;
-            assert!(!report.ok, "{kind:?} at {position} went unnoticed");
+            assert!(
+                !report.ok,
+                "{kind:?} at {position} went unnoticed (seed {seed})"
+            );
             let first = &report.problems[0];
             assert_eq!(
                 first.position as i64, position,
-                "{kind:?} at {position} was located at {first:?}"
+                "{kind:?} at {position} was located at {first:?} (seed {seed})"
             );
             trials += 1;
             let _ = std::fs::remove_file(&trial);
@@ -408,6 +411,77 @@ async fn every_tampering_is_caught_and_located() {
         assert!(verify_file(&trial, &pristine).await.ok);
     }
     assert_eq!(trials, kinds.len() * TRIALS_PER_KIND);
+}
+
+/// The trials' random generator: seeded from `PALISADE_TAMPER_SEED` when set (to replay
+/// a failure), else at random; the seed is in every failure message.
+fn seeded() -> (u64, rand::rngs::StdRng) {
+    use rand::SeedableRng;
+    let seed = std::env::var("PALISADE_TAMPER_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(rand::random);
+    (seed, rand::rngs::StdRng::seed_from_u64(seed))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_whose_followers_were_re_chained_is_caught_within_its_interval() {
+    // An attacker who knows the format edits record k, then re-hashes and re-links the
+    // records after it up to some j. Hashes alone cannot tell which record of the run was
+    // edited: verify must catch it and name an interval that holds k — the records since
+    // the last checkpoint that verified.
+    let pristine = write_log().await;
+    let (seed, mut rng) = seeded();
+    let work = tempfile::tempdir().unwrap();
+    let n = RECORDS as i64;
+    for t in 0..TRIALS_PER_KIND {
+        let trial = work.path().join(format!("rechain-{t}.db"));
+        let pool = attacker(&pristine, &trial).await;
+        let k = rng.random_range(0..n - 2);
+        let j = rng.random_range(k..n - 1);
+        let mut prev: Option<Vec<u8>> = None;
+        for seq in k..=j {
+            let mut h = header_of(&pool, seq).await;
+            if seq == k {
+                h.event.reason = "ok-but-forged".into();
+            }
+            if let Some(p) = &prev {
+                h.prev = hex(&leaf_hash(p));
+            }
+            let bytes = h.to_bytes();
+            sqlx::query("UPDATE audit_records SET header = ?, leaf_hash = ? WHERE seq = ?")
+                .bind(&bytes)
+                .bind(leaf_hash(&bytes).to_vec())
+                .bind(seq)
+                .execute(&pool)
+                .await
+                .unwrap();
+            prev = Some(bytes);
+        }
+        pool.close().await;
+        let report = verify_file(&trial, &pristine).await;
+        assert!(
+            !report.ok,
+            "edit at {k} re-chained to {j} went unnoticed (seed {seed})"
+        );
+        let first = &report.problems[0];
+        let ctx = format!("edit at {k} re-chained to {j}: {first:?} (seed {seed})");
+        // Either the checkpoint after the edit does not match (the interval starts at the
+        // last one that did), or the link after the run is broken and the message names
+        // the interval since the last checkpoint that verified.
+        assert!(first.position as i64 <= j, "{ctx}");
+        if first.position as i64 > k {
+            let from: i64 = first
+                .detail
+                .split("one of records ")
+                .nth(1)
+                .and_then(|r| r.split("..").next())
+                .and_then(|f| f.parse().ok())
+                .unwrap_or_else(|| panic!("no interval named: {ctx}"));
+            assert!(from <= k, "{ctx}");
+        }
+        let _ = std::fs::remove_file(&trial);
+    }
 }
 
 #[tokio::test]
