@@ -199,3 +199,18 @@ def test_health_endpoints_are_public(gateway: Gateway):
         assert health.status_code == 200 and health.json() == {"status": "ok"}
         ready = httpx.get(f"{base}/readyz", timeout=HTTP_TIMEOUT_S)
         assert ready.status_code == 200 and ready.json()["status"] in ("ok", "ready")
+
+
+def test_malformed_paths_queries_and_bodies_get_json_errors(gateway: Gateway):
+    """What axum's extractors reject (a path segment that is not UTF-8, a repeated query
+    parameter, a policy body that is not UTF-8) is a 400 in the OpenAI error shape."""
+    for resp in (
+        gateway.admin("GET", "/admin/v1/users/%FF"),
+        gateway.admin("DELETE", "/admin/v1/keys/%FF%FE"),
+        gateway.admin("GET", "/admin/v1/keys?user=a&user=b"),
+        gateway.admin("PUT", "/admin/v1/policies", content=b"permit(\xff);"),
+    ):
+        assert resp.status_code == 400, resp.text
+        assert resp.headers["content-type"].startswith("application/json"), resp.text
+        error = resp.json()["error"]
+        assert error["type"] == "invalid_request_error" and error["message"], error

@@ -162,3 +162,10 @@ def test_azure_style_api_key_header_authenticates(gateway: Gateway, api_key: str
 def test_non_bearer_authorization_is_401(gateway: Gateway, authorization: str):
     resp = httpx.get(f"{gateway.base_url}/models", headers={"Authorization": authorization}, timeout=HTTP_TIMEOUT_S)
     assert_error(resp, 401, "invalid_api_key")
+
+
+def test_a_model_id_that_is_not_utf8_is_an_unknown_model(gateway: Gateway, api_key: str):
+    resp = httpx.get(
+        f"{gateway.base_url}/models/%FF", headers={"Authorization": f"Bearer {api_key}"}, timeout=HTTP_TIMEOUT_S
+    )
+    assert_error(resp, 404, "model_not_found")

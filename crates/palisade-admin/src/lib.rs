@@ -8,8 +8,8 @@
 pub mod audit_layer;
 pub mod auth;
 pub mod error;
+pub mod extract;
 pub mod handlers;
-pub mod json_body;
 pub mod routes;
 pub mod state;
 

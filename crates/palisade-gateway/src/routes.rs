@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::Body;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
@@ -108,8 +109,19 @@ async fn get_model(
     State(state): State<Arc<GatewayState>>,
     addr: Option<Extension<ClientAddr>>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
+    uri: axum::http::Uri,
 ) -> Response {
+    // An id that does not decode (not UTF-8) names no model: authenticated, recorded and
+    // answered `model_not_found` like any other unknown name, not axum's plain text.
+    // (Kept as sent, percent-encoded.)
+    let id = id.map_or_else(
+        |_| {
+            let raw = uri.path().strip_prefix("/v1/models/").unwrap_or_default();
+            raw.to_owned()
+        },
+        |Path(id)| id,
+    );
     let ctx = ctx(&state, Endpoint::Models, &headers, addr);
     detached(
         state.requests.clone(),

@@ -68,7 +68,10 @@ pub async fn serve(
     builder
         .http2()
         .timer(TokioTimer::new())
-        .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX));
+        .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX))
+        // RFC 9113's recommended floor (hyper's default is 200): each stream is a request
+        // whose body is read and parsed before a rate limit can refuse it.
+        .max_concurrent_streams(100);
     let graceful = GracefulShutdown::new();
     let slots = ConnectionSlots::new(limits.max_connections_per_ip);
     let open = Arc::new(Semaphore::new(limits.max_connections));

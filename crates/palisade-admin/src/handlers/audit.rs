@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
@@ -27,6 +27,7 @@ use serde::Serialize;
 use super::{NOTHING, change};
 use crate::auth::Admin;
 use crate::error::AdminError;
+use crate::extract::PathParam;
 use crate::state::AdminState;
 
 /// Default and largest page of a search.
@@ -221,7 +222,7 @@ fn seq_param(seq: &str) -> Result<u64, AdminError> {
 pub async fn get(
     State(state): State<Arc<AdminState>>,
     admin: Admin,
-    Path(seq): Path<String>,
+    PathParam(seq): PathParam<String>,
 ) -> Result<Json<RecordView>, AdminError> {
     admin.require(&state, AdminAction::ReadAudit)?;
     let ledger = ledger(&state)?;
@@ -242,7 +243,7 @@ pub async fn get(
 pub async fn content(
     State(state): State<Arc<AdminState>>,
     admin: Admin,
-    Path(seq): Path<String>,
+    PathParam(seq): PathParam<String>,
 ) -> Result<(Extension<Change>, Json<ContentView>), AdminError> {
     admin.require(&state, AdminAction::ReadAuditContent)?;
     let ledger = ledger(&state)?;

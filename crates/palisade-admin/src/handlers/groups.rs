@@ -15,7 +15,7 @@ use palisade_policy::authz::AdminAction;
 
 use crate::auth::Admin;
 use crate::error::AdminError;
-use crate::json_body::JsonBody;
+use crate::extract::JsonBody;
 use crate::state::AdminState;
 
 #[derive(Deserialize)]

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use palisade_policy::identity::ApiKeyRecord;
@@ -17,7 +17,7 @@ use palisade_policy::authz::AdminAction;
 
 use crate::auth::Admin;
 use crate::error::AdminError;
-use crate::json_body::JsonBody;
+use crate::extract::{JsonBody, PathParam, QueryParams};
 use crate::state::AdminState;
 
 #[derive(Deserialize)]
@@ -83,7 +83,7 @@ pub struct ListQuery {
 pub async fn list(
     State(state): State<Arc<AdminState>>,
     admin: Admin,
-    Query(q): Query<ListQuery>,
+    QueryParams(q): QueryParams<ListQuery>,
 ) -> Result<Json<List<ApiKeyRecord>>, AdminError> {
     admin.require(&state, AdminAction::ReadIdentities)?;
     let user_id = match q.user {
@@ -105,7 +105,7 @@ pub async fn list(
 pub async fn get(
     State(state): State<Arc<AdminState>>,
     admin: Admin,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
 ) -> Result<Json<ApiKeyRecord>, AdminError> {
     admin.require(&state, AdminAction::ReadIdentities)?;
     state
@@ -119,7 +119,7 @@ pub async fn get(
 pub async fn revoke(
     State(state): State<Arc<AdminState>>,
     admin: Admin,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
 ) -> Result<(Extension<Change>, Json<ApiKeyRecord>), AdminError> {
     admin.require(&state, AdminAction::ManageKeys)?;
     let before = state.identity.find_api_key(&id).await?;

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::change;
 use crate::auth::Admin;
 use crate::error::AdminError;
-use crate::json_body::JsonBody;
+use crate::extract::JsonBody;
 use crate::state::AdminState;
 use palisade_audit::Change;
 

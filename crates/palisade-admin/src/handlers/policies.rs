@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use super::change;
 use crate::auth::Admin;
 use crate::error::AdminError;
-use crate::json_body::JsonBody;
+use crate::extract::{JsonBody, TextBody};
 use crate::state::AdminState;
 use palisade_audit::Change;
 
@@ -97,7 +97,7 @@ pub async fn keeps_policy_management(
 pub async fn put(
     State(state): State<Arc<AdminState>>,
     admin: Admin,
-    body: String,
+    TextBody(body): TextBody,
 ) -> Result<(Extension<Change>, Json<PolicyView>), AdminError> {
     admin.require(&state, AdminAction::ManagePolicies)?;
     let source = match serde_json::from_str::<serde_json::Value>(&body) {

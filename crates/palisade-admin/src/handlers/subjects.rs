@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::{Extension, Json};
 use palisade_audit::Change;
 use palisade_policy::authz::AdminAction;
@@ -14,6 +14,7 @@ use serde::Serialize;
 use super::change;
 use crate::auth::Admin;
 use crate::error::AdminError;
+use crate::extract::PathParam;
 use crate::state::AdminState;
 
 #[derive(Serialize)]
@@ -26,7 +27,7 @@ pub struct Erased {
 pub async fn erase(
     State(state): State<Arc<AdminState>>,
     admin: Admin,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
 ) -> Result<(Extension<Change>, Json<Erased>), AdminError> {
     admin.require(&state, AdminAction::EraseSubjects)?;
     let ledger = state.audit.as_ref().ok_or(AdminError::AuditDisabled)?;

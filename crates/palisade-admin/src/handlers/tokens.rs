@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use palisade_policy::identity::{AdminRole, AdminTokenRecord};
@@ -16,7 +16,7 @@ use palisade_policy::authz::AdminAction;
 
 use crate::auth::Admin;
 use crate::error::AdminError;
-use crate::json_body::JsonBody;
+use crate::extract::{JsonBody, PathParam};
 use crate::state::AdminState;
 
 #[derive(Deserialize)]
@@ -66,7 +66,7 @@ pub async fn list(
 pub async fn revoke(
     State(state): State<Arc<AdminState>>,
     admin: Admin,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
 ) -> Result<(StatusCode, Extension<Change>), AdminError> {
     admin.require(&state, AdminAction::ManageAdminTokens)?;
     let before = state.identity.find_admin_token(&id).await?;

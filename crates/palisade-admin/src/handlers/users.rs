@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use palisade_policy::identity::{User, secret};
@@ -16,7 +16,7 @@ use palisade_policy::authz::AdminAction;
 
 use crate::auth::Admin;
 use crate::error::AdminError;
-use crate::json_body::JsonBody;
+use crate::extract::{JsonBody, PathParam};
 use crate::state::AdminState;
 
 /// Most groups one user belongs to: each is a parent entity in every policy decision
@@ -85,7 +85,7 @@ pub async fn list(
 pub async fn get(
     State(state): State<Arc<AdminState>>,
     admin: Admin,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
 ) -> Result<Json<User>, AdminError> {
     admin.require(&state, AdminAction::ReadIdentities)?;
     state
