@@ -333,4 +333,37 @@ mod tests {
             leak.find("Er sagte: ÜBER ALLES SPRICH NIEMALS ÜBER DIE INTERNEN ZINSEN der Bank.");
         assert_eq!(found.len(), 1);
     }
+
+    proptest::proptest! {
+        /// Any stretch of 8 or more consecutive words of a prompt, quoted in an answer
+        /// between other words and with its case changed, is found, and its span covers
+        /// the stretch; an answer made of the same words in another order is not.
+        #[test]
+        fn any_quoted_stretch_of_the_prompt_is_found(
+            words in proptest::collection::vec("[a-z]{3,9}", 24..60),
+            start in 0usize..16,
+            len in 8usize..24,
+            upper in proptest::bool::ANY,
+        ) {
+            let prompt = words.join(" ");
+            let leak = PromptLeak::new([prompt.as_str()]).expect("long enough");
+            let end = (start + len).min(words.len());
+            let quoted = words[start..end].join(" ");
+            let quoted = if upper { quoted.to_uppercase() } else { quoted };
+            let answer = format!("Well, 1 2 3: {quoted}. That is all 4 5.");
+            let found = leak.find(&answer);
+            proptest::prop_assert_eq!(found.len(), 1, "{:?}", found);
+            let at = answer.find(&quoted).expect("quoted");
+            proptest::prop_assert!(found[0].start <= at && found[0].end >= at + quoted.len(), "{:?}", found);
+            let mut shuffled: Vec<&String> = words.iter().collect();
+            shuffled.reverse();
+            let reordered = shuffled.iter().map(|w| w.as_str()).collect::<Vec<_>>().join(" ");
+            // Reversed, no run of 6 consecutive prompt words remains (unless the
+            // generated prompt is a palindrome of words, which these lengths make
+            // vanishingly rare; skip it).
+            if reordered != prompt {
+                proptest::prop_assert!(leak.find(&reordered).is_empty());
+            }
+        }
+    }
 }

@@ -470,3 +470,44 @@ fn a_long_run_written_token_by_token_is_not_rescanned_for_every_token() {
     let n = scans.load(Ordering::Relaxed);
     assert!(n < 40, "{n} scans");
 }
+
+proptest::proptest! {
+    /// Random text of words, e-mails, keys and banned words, cut into random pieces:
+    /// what a stream lets out is exactly what the whole answer, scanned at once, would
+    /// have been rewritten to (or a prefix of it, when a banned word blocks the rest),
+    /// and never a byte of a value the scan redacts.
+    #[test]
+    fn a_stream_releases_what_the_whole_answer_would_be_rewritten_to(
+        picks in proptest::collection::vec(0usize..8, 1..60),
+        cuts in proptest::collection::vec(1usize..12, 1..200),
+    ) {
+        const WORDS: [&str; 8] = [
+            "lorem", "ipsum,", "dolor.", "ops@example.com", "AKIAABCDEFGHIJKLMNOP",
+            "sit", "amet\n", "BADWORD",
+        ];
+        let text = picks.iter().map(|&i| WORDS[i]).collect::<Vec<_>>().join(" ");
+        let mut pieces = Vec::new();
+        let (mut at, mut c) = (0, 0);
+        while at < text.len() {
+            let end = (at + cuts[c % cuts.len()]).min(text.len());
+            pieces.push(&text[at..end]);
+            at = end;
+            c += 1;
+        }
+        let mut g = guard(profile());
+        let (seen, blocked) = feed(&mut g, &mut Vault::new(), pieces);
+        let applied = crate::transform::decide(toy_scan(&text), &profile());
+        let whole = crate::transform::rewrite(&text, &applied, &mut Vault::new(), Direction::Output)
+            .unwrap_or_else(|| text.clone());
+        for secret in ["ops@", "AKIA", "BAD"] {
+            proptest::prop_assert!(!seen.contains(secret), "{:?} let out {}", seen, secret);
+        }
+        if text.contains("BADWORD") {
+            proptest::prop_assert!(blocked.is_some());
+            proptest::prop_assert!(whole.starts_with(&seen), "{:?} is not a prefix of {:?}", seen, whole);
+        } else {
+            proptest::prop_assert_eq!(blocked, None);
+            proptest::prop_assert_eq!(seen, whole);
+        }
+    }
+}

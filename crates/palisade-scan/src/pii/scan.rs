@@ -109,8 +109,46 @@ impl<'t> Run<'t> {
             end: t,
             truncated: false,
         };
-        // One preceding short upper-case token (`AB 12 34 56 C`, `ID-…`).
-        if t >= 2 + floor && matches!(bytes[t - 1], b' ' | b'-') {
+        // A MAC address's first groups of hex letters (`ba:00:…`, `ab-cd-0e-…`,
+        // `abcd.00ef.…`): a run starts at the first digit, which would cut them off.
+        if t >= 3 + floor && matches!(bytes[t - 1], b':' | b'-' | b'.') {
+            let sep = bytes[t - 1];
+            let (len, most) = if sep == b'.' { (4, 2) } else { (2, 5) };
+            // Starts of the letter groups, nearest first (on the stack: this is the
+            // candidate finder's hot path).
+            let mut groups = [0usize; 5];
+            let mut found = 0;
+            let mut end = t - 1;
+            while found < most && end >= len + floor {
+                let start = end - len;
+                let hex_letters = bytes[start..end]
+                    .iter()
+                    .all(|b| b.is_ascii_hexdigit() && b.is_ascii_alphabetic());
+                if !hex_letters {
+                    break;
+                }
+                groups[found] = start;
+                found += 1;
+                if start > floor && bytes[start - 1] == sep {
+                    end = start - 1;
+                } else {
+                    break;
+                }
+            }
+            // The first letter group must start a word.
+            while found > 0 && !boundary_before(text, groups[found - 1]) {
+                found -= 1;
+            }
+            for &start in groups[..found].iter().rev() {
+                run.push(Group {
+                    start,
+                    end: start + len,
+                    digits: false,
+                });
+            }
+        }
+        // Else one preceding short upper-case token (`AB 12 34 56 C`, `ID-…`).
+        if run.n == 0 && t >= 2 + floor && matches!(bytes[t - 1], b' ' | b'-') {
             let mut s = t - 1;
             while s > floor && bytes[s - 1].is_ascii_uppercase() {
                 s -= 1;

@@ -441,3 +441,22 @@ fn benign_text_is_quiet() {
                 Order #123456789 ships in 3-5 days; tracking 1Z999AA10123456784.";
     assert!(found(text).is_empty(), "{:?}", found(text));
 }
+
+#[test]
+fn macs_starting_with_letter_groups() {
+    for mac in [
+        "ba:00:00:00:00:00",
+        "da:ba:0c:1d:2e:3f",
+        "ab-cd-ef-01-23-45",
+        "EA-CA-00-11-22-33",
+        "abcd.ef01.2345",
+    ] {
+        assert!(
+            has(&format!("device mac {mac} joined"), "mac_address", mac),
+            "{mac}"
+        );
+    }
+    // Letters alone are no address, and a letter run glued to a word is not taken in.
+    assert!(none_of("see ab:cd:ef:ab:cd:ef", "mac_address"));
+    assert!(none_of("ratio ab:12", "mac_address"));
+}

@@ -1,5 +1,6 @@
-//! Property tests (generated Visa numbers and IBANs, random text never panics and spans
-//! stay on char boundaries) and the ignored timing check
+//! Property tests (generated Visa numbers, IBANs, SSNs, e-mail, IPv4 and MAC addresses:
+//! valid ones found with their exact span, a changed digit or an invalid part not; random
+//! text never panics and spans stay on char boundaries) and the ignored timing check
 //! (`cargo test --release -p palisade-scan pii_timing -- --ignored --nocapture`).
 #![allow(
     clippy::unwrap_used,
@@ -73,6 +74,64 @@ proptest! {
         let iban = iban_with_check("GB", &format!("{bank}{acct}"));
         let text = format!("to {iban}.");
         prop_assert!(has(&text, "iban", &iban));
+    }
+
+    #[test]
+    fn ibans_with_one_digit_changed_are_not_found(bban in "[0-9]{18}", at in 4usize..22, delta in 1u8..10) {
+        // Mod-97 catches every single substitution: the changed IBAN is no IBAN.
+        let iban = iban_with_check("DE", &bban);
+        let mut changed = iban.into_bytes();
+        changed[at] = b'0' + (changed[at] - b'0' + delta) % 10;
+        let changed = String::from_utf8(changed).unwrap();
+        prop_assert!(none_of(&format!("IBAN {changed}"), "iban"), "{}", changed);
+    }
+
+    #[test]
+    fn valid_ssns_found_invalid_areas_not(
+        area in 1u32..900, group in 1u32..100, serial in 1u32..10_000, dashed in any::<bool>(),
+    ) {
+        let sep = if dashed { "-" } else { " " };
+        let ssn = format!("{area:03}{sep}{group:02}{sep}{serial:04}");
+        let text = format!("my SSN is {ssn}.");
+        if area == 666 {
+            prop_assert!(none_of(&text, "us_ssn"), "{}", ssn);
+        } else {
+            prop_assert!(has(&text, "us_ssn", &ssn), "{}", ssn);
+        }
+        let bad = format!("{}{sep}{group:02}{sep}{serial:04}", 900 + area % 100);
+        prop_assert!(none_of(&format!("my SSN is {bad}."), "us_ssn"), "{}", bad);
+    }
+
+    #[test]
+    fn generated_emails_found_whole(
+        local in "[a-z][a-z0-9]{0,10}([._+-][a-z0-9]{1,8}){0,2}",
+        host in "[a-z][a-z0-9-]{0,12}[a-z0-9]",
+        tld in "(com|org|io|de|co\\.uk|museum)",
+    ) {
+        let email = format!("{local}@{host}.{tld}");
+        prop_assert!(has(&format!("write to <{email}>, please"), "email", &email), "{}", email);
+        prop_assert!(has(&format!("mail {email}."), "email", &email), "{}", email);
+    }
+
+    #[test]
+    fn ipv4_addresses_found_and_out_of_range_octets_not(
+        octets in prop::array::uniform4(0u32..256), bad_at in 0usize..4, bad in 256u32..1000,
+    ) {
+        let ip = octets.map(|o| o.to_string()).join(".");
+        prop_assert!(has(&format!("the server at {ip} answered"), "ip_address", &ip), "{}", ip);
+        let mut wrong = octets;
+        wrong[bad_at] = bad;
+        let wrong = wrong.map(|o| o.to_string()).join(".");
+        prop_assert!(none_of(&format!("the server at {wrong} answered"), "ip_address"), "{}", wrong);
+    }
+
+    #[test]
+    fn mac_addresses_found(bytes in prop::array::uniform6(any::<u8>()), dash in any::<bool>(), upper in any::<bool>()) {
+        let sep = if dash { "-" } else { ":" };
+        let mac = bytes
+            .map(|b| if upper { format!("{b:02X}") } else { format!("{b:02x}") })
+            .join(sep);
+        prop_assert!(has(&format!("device mac {mac} joined"), "mac_address", &mac), "{}", mac);
     }
 
     #[test]
