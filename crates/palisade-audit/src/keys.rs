@@ -99,6 +99,11 @@ impl AuditKeys {
                 count += 1;
             }
         }
+        if count > 0 {
+            // A rotation is often made because the old master key leaked: the copies
+            // wrapped under it must not stay in the files.
+            store.scrub_replaced_keys().await;
+        }
         Ok(count)
     }
 

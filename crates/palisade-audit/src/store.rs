@@ -214,6 +214,11 @@ pub trait AuditStore: Send + Sync + 'static {
     /// Replaces a subject's wrapped key with the same data key wrapped anew.
     async fn rewrap_subject_key(&self, key: &WrappedKey) -> Result<(), AuditStoreError>;
 
+    /// After keys were re-wrapped (master-key rotation): removes the copies wrapped under
+    /// the old master key from the store's files, as erasure does for a destroyed key.
+    /// Best effort, like erasure's; failures are logged.
+    async fn scrub_replaced_keys(&self);
+
     /// Drops the content of records older than `before_us`; returns how many.
     async fn purge_content(&self, before_us: i64) -> Result<u64, AuditStoreError>;
 

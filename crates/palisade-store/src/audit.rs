@@ -73,8 +73,9 @@ pub(crate) trait AuditBackend: Driver {
         None
     }
 
-    /// After a subject key was overwritten and deleted: makes sure no copy of the old
-    /// bytes stays in the database files. Best effort: failures are logged, not returned.
+    /// After a subject key was overwritten and deleted (or re-wrapped): makes sure no copy
+    /// of the old bytes stays in the database files. Best effort: failures are logged, not
+    /// returned.
     async fn scrub_deleted(pool: &Pool<Self>);
 
     /// Takes the lock that serialises appends from several writers (processes) sharing
@@ -727,6 +728,10 @@ where
             .await
             .map_err(error::audit)?;
         rows.iter().map(AuditRow::wrapped_key).collect()
+    }
+
+    async fn scrub_replaced_keys(&self) {
+        DB::scrub_deleted(&self.write).await;
     }
 
     async fn rewrap_subject_key(&self, key: &WrappedKey) -> Result<(), AuditStoreError> {

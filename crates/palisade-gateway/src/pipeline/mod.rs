@@ -100,11 +100,15 @@ pub async fn chat(
         }
         let resp = forward::chat(&state, &mut ctx, &route, req).await?;
         // An upstream that reports no usage (some self-hosted servers) is charged what
-        // the gateway counts, not nothing.
-        let usage = resp
-            .usage
-            .clone()
-            .unwrap_or_else(|| Usage::new(ctx.prompt_estimate, tokens::completion(&resp)));
+        // the gateway counts, not nothing (a long answer counted off the async workers).
+        let (resp, usage) = match resp.usage.clone() {
+            Some(usage) => (resp, usage),
+            None => {
+                let size = resp.choices.iter().map(|c| c.message.text_len()).sum();
+                let (resp, completion) = offload::read(size, resp, tokens::completion).await?;
+                (resp, Usage::new(ctx.prompt_estimate, completion))
+            }
+        };
         let mut resp = inspect::output(&state, &mut ctx, resp).await?;
         settle::run(&state, &mut ctx, Some(usage), admission).await;
         ctx.model_version = Some(std::mem::replace(&mut resp.model, route.name.to_string()));

@@ -46,6 +46,10 @@ fn push_insert<'a>(sql: &mut QueryBuilder<'a, Sqlite>, chunk: &'a [StoredRecord]
     });
 }
 
+/// How often a blocked scrub checkpoint is tried, and how long apart.
+const SCRUB_ATTEMPTS: u32 = 10;
+const SCRUB_RETRY: std::time::Duration = std::time::Duration::from_millis(500);
+
 #[async_trait]
 impl AuditBackend for Sqlite {
     const ZEROED_WRAPPED: &'static str = "zeroblob(length(wrapped))";
@@ -131,22 +135,28 @@ impl AuditBackend for Sqlite {
 
     async fn scrub_deleted(pool: &SqlitePool) {
         // TRUNCATE copies every frame into the database file (where secure_delete has
-        // zeroed the key) and empties the log. It waits for readers up to the busy timeout.
-        match sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-            .fetch_one(pool)
-            .await
-        {
-            Ok(row) => {
-                let busy = row.try_get::<i64, _>(0).unwrap_or(1);
-                if busy != 0 {
-                    tracing::warn!(
-                        "sqlite WAL checkpoint was blocked by readers; a destroyed key's old \
-                         page may stay in the -wal file until the next checkpoint"
-                    );
+        // zeroed the key) and empties the log. It waits for readers up to the busy timeout
+        // and reports `busy` when one still held an old snapshot: tried again a few times
+        // (a verify or a long search ends), since later checkpoints only overwrite the log
+        // from its start and an old frame deep in it could stay.
+        for attempt in 1..=SCRUB_ATTEMPTS {
+            match sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .fetch_one(pool)
+                .await
+            {
+                Ok(row) if row.try_get::<i64, _>(0).unwrap_or(1) == 0 => return,
+                Ok(_) if attempt < SCRUB_ATTEMPTS => {
+                    tokio::time::sleep(SCRUB_RETRY).await;
                 }
-            }
-            Err(err) => {
-                tracing::warn!(error = %err, "sqlite WAL checkpoint after key destruction failed")
+                Ok(_) => tracing::warn!(
+                    attempts = SCRUB_ATTEMPTS,
+                    "sqlite WAL checkpoint stayed blocked by readers; a destroyed or replaced \
+                     key's old page may stay in the -wal file until a later checkpoint"
+                ),
+                Err(err) => {
+                    tracing::warn!(error = %err, "sqlite WAL checkpoint after key destruction failed");
+                    return;
+                }
             }
         }
     }
