@@ -25,7 +25,7 @@ use serde::Serialize;
 use thiserror::Error;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-use crate::checkpoint::{Checkpoint, NoteError, NoteSigner};
+use crate::checkpoint::{Checkpoint, NoteError, NoteSigner, NoteVerifier};
 use crate::crypto::{DataKey, KeyError, content_aad};
 use crate::event::{Change, Entry, Event, Plane, now_us};
 use crate::keys::{AuditKeys, KeysError};
@@ -389,6 +389,11 @@ impl Ledger {
 
     pub fn origin(&self) -> &str {
         &self.shared.config.origin
+    }
+
+    /// The key that verifies this ledger's checkpoints.
+    pub fn verifier(&self) -> NoteVerifier {
+        self.shared.signer.verifier()
     }
 
     /// The public key that verifies this ledger's checkpoints, in note format.

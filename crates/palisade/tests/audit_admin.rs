@@ -1494,3 +1494,36 @@ async fn the_master_key_is_rotated_and_old_content_still_opens() {
     assert_eq!(c["state"], "plain", "{c}");
     assert!(c.to_string().contains("rotation canary"), "{c}");
 }
+
+#[tokio::test]
+async fn a_checkpoint_row_that_does_not_verify_is_never_handed_out() {
+    // Someone with write access to the store adds a checkpoint row of a huge size: the
+    // latest by size, but not signed by this ledger. Auditors archive what this endpoint
+    // returns, and proofs default to its size: refused, not served.
+    let gw = start().await;
+    gw.api_key().await; // admin calls, so the log has records to sign
+    let (status, _) = gw
+        .admin_post("/admin/v1/audit/checkpoint", json!(null))
+        .await;
+    assert_eq!(status, 200);
+    let (status, good) = get(&gw, ADMIN_TOKEN, "/admin/v1/audit/checkpoint").await;
+    assert_eq!(status, 200, "{good}");
+    let pool = sqlx::SqlitePool::connect(&gw.sqlite_url()).await.unwrap();
+    sqlx::query("INSERT INTO audit_checkpoints (size, root, note, created_us) VALUES (?, ?, ?, ?)")
+        .bind(1_i64 << 40)
+        .bind(vec![7u8; 32])
+        .bind("palisade/audit\n1099511627776\nBwcH\n\n— forged AAAA\n")
+        .bind(0_i64)
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    for path in [
+        "/admin/v1/audit/checkpoint",
+        "/admin/v1/audit/proofs/inclusion?seq=0",
+    ] {
+        let (status, body) = get(&gw, ADMIN_TOKEN, path).await;
+        assert_eq!(status, 503, "{path}: {body}");
+        assert_eq!(body["error"]["code"], "audit_unavailable", "{path}: {body}");
+    }
+}

@@ -15,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
+use palisade_audit::checkpoint::Checkpoint;
 use palisade_audit::export::{RecordView, parse_time};
 use palisade_audit::keys::ContentView;
 use palisade_audit::merkle::Hash;
@@ -281,8 +282,34 @@ fn plain_text(text: String) -> Response {
     resp
 }
 
+/// The store's latest checkpoint, once its note is checked: signed by this ledger's key,
+/// for this log, and saying what its columns say. Auditors keep these notes as their
+/// evidence against truncation, and proofs default to its size: a row someone wrote
+/// into the store (a bogus size, a note of another log) must not be handed out as one.
 async fn latest(ledger: &Ledger) -> Result<Option<StoredCheckpoint>, AdminError> {
-    Ok(ledger.store().latest_checkpoint().await?)
+    let Some(cp) = ledger.store().latest_checkpoint().await? else {
+        return Ok(None);
+    };
+    match Checkpoint::open(&cp.note, &ledger.verifier()) {
+        Ok(signed)
+            if signed.size == cp.size
+                && signed.root == cp.root
+                && signed.origin == ledger.origin() =>
+        {
+            Ok(Some(cp))
+        }
+        _ => {
+            tracing::error!(
+                size = cp.size,
+                "the audit store's latest checkpoint does not verify; run `palisade audit verify`"
+            );
+            Err(AdminError::AuditUnavailable(
+                "the audit store's latest checkpoint does not verify against this ledger's key; \
+                 run `palisade audit verify`"
+                    .into(),
+            ))
+        }
+    }
 }
 
 /// `GET /admin/v1/audit/checkpoint`: the latest signed checkpoint note.
