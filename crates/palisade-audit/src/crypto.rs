@@ -1,5 +1,7 @@
-//! Encryption at rest. Captured content is sealed with AES-256-GCM under a per-subject
-//! data key; data keys are stored only wrapped (AES-256-GCM) by a master key that lives
+//! Encryption at rest. Captured content is sealed with AES-256-GCM under a key of its
+//! own, derived from the subject's data key and a random salt (so no data key ever seals
+//! enough messages under random nonces to approach AES-GCM's limits, however busy the
+//! subject); data keys are stored only wrapped (AES-256-GCM) by a master key that lives
 //! outside the store (a file or an environment variable). Rotating the master key
 //! re-wraps every data key; destroying a subject's wrapped key makes that subject's
 //! content unreadable for good (crypto-shredding).
@@ -197,13 +199,75 @@ impl DataKey {
         (key, hex(&id))
     }
 
-    /// Seals content: `nonce || ciphertext+tag`, bound to `aad`.
+    /// Seals one record's content ([`Sealing::RecordKey`]): `salt || nonce ||
+    /// ciphertext+tag`, bound to `aad`.
     pub fn seal(&self, aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
-        seal(&self.0, aad, plaintext)
+        let salt: [u8; SALT_LEN] = rand::random();
+        let mut out = salt.to_vec();
+        out.extend(seal(&self.record_key(&salt), aad, plaintext));
+        out
     }
 
-    pub fn open(&self, aad: &[u8], sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, KeyError> {
-        open(&self.0, aad, sealed)
+    /// Opens content sealed the way `sealing` says.
+    pub fn open(
+        &self,
+        sealing: Sealing,
+        aad: &[u8],
+        sealed: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, KeyError> {
+        match sealing {
+            Sealing::DataKey => open(&self.0, aad, sealed),
+            Sealing::RecordKey => {
+                if sealed.len() < SALT_LEN {
+                    return Err(KeyError::Decrypt);
+                }
+                let (salt, rest) = sealed.split_at(SALT_LEN);
+                open(&self.record_key(salt), aad, rest)
+            }
+        }
+    }
+
+    /// HMAC-SHA256(data key, label ‖ salt): the key of one record's content.
+    fn record_key(&self, salt: &[u8]) -> Zeroizing<[u8; 32]> {
+        let mut key = Zeroizing::new([0u8; 32]);
+        if let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(self.0.as_slice()) {
+            mac.update(b"palisade-audit-record-key\n");
+            mac.update(salt);
+            key.copy_from_slice(&mac.finalize().into_bytes());
+        }
+        key
+    }
+}
+
+/// Random bytes a record's content key is derived with.
+const SALT_LEN: usize = 16;
+
+/// How a record's content is sealed ([`crate::record::ContentRef::sealing`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sealing {
+    /// `nonce || ciphertext+tag` directly under the data key (records written before
+    /// record keys).
+    DataKey,
+    /// `salt || nonce || ciphertext+tag` under HMAC-SHA256(data key, label ‖ salt).
+    RecordKey,
+}
+
+impl Sealing {
+    /// The scheme a record's `sealing` number names; `None` for one this version does
+    /// not know.
+    pub fn from_number(n: u8) -> Option<Sealing> {
+        match n {
+            0 => Some(Sealing::DataKey),
+            1 => Some(Sealing::RecordKey),
+            _ => None,
+        }
+    }
+
+    pub fn number(self) -> u8 {
+        match self {
+            Sealing::DataKey => 0,
+            Sealing::RecordKey => 1,
+        }
     }
 }
 
@@ -283,11 +347,56 @@ mod tests {
     fn content_round_trips_and_is_bound_to_its_aad() {
         let (key, _) = DataKey::generate();
         let sealed = key.seal(b"a", b"hello");
-        assert_eq!(key.open(b"a", &sealed).unwrap().as_slice(), b"hello");
-        assert_eq!(key.open(b"b", &sealed), Err(KeyError::Decrypt));
-        let mut bad = sealed.clone();
-        bad[20] ^= 1;
-        assert_eq!(key.open(b"a", &bad), Err(KeyError::Decrypt));
+        let open = |aad: &[u8], sealed: &[u8]| key.open(Sealing::RecordKey, aad, sealed);
+        assert_eq!(open(b"a", &sealed).unwrap().as_slice(), b"hello");
+        assert_eq!(open(b"b", &sealed), Err(KeyError::Decrypt));
+        for at in [3, SALT_LEN + 3, sealed.len() - 1] {
+            // The salt, the nonce or the ciphertext altered.
+            let mut bad = sealed.clone();
+            bad[at] ^= 1;
+            assert_eq!(open(b"a", &bad), Err(KeyError::Decrypt), "byte {at}");
+        }
+        assert_eq!(open(b"a", &sealed[..SALT_LEN]), Err(KeyError::Decrypt));
+        // Read as the other scheme, it does not open.
+        assert_eq!(
+            key.open(Sealing::DataKey, b"a", &sealed),
+            Err(KeyError::Decrypt)
+        );
+    }
+
+    #[test]
+    fn every_record_has_a_key_of_its_own() {
+        // Two records of one subject with the same text: different salts, different keys,
+        // neither opens with the other's salt.
+        let (key, _) = DataKey::generate();
+        let (a, b) = (key.seal(b"x", b"same"), key.seal(b"x", b"same"));
+        assert_ne!(a[..SALT_LEN], b[..SALT_LEN]);
+        assert_ne!(
+            *key.record_key(&a[..SALT_LEN]),
+            *key.record_key(&b[..SALT_LEN])
+        );
+        let mut swapped = b[..SALT_LEN].to_vec();
+        swapped.extend_from_slice(&a[SALT_LEN..]);
+        assert_eq!(
+            key.open(Sealing::RecordKey, b"x", &swapped),
+            Err(KeyError::Decrypt)
+        );
+    }
+
+    #[test]
+    fn content_sealed_under_the_data_key_itself_still_opens() {
+        // Records written before record keys: `nonce || ciphertext` under the data key.
+        let (key, _) = DataKey::generate();
+        let legacy = seal(&key.0, b"a", b"old record");
+        assert_eq!(
+            key.open(Sealing::DataKey, b"a", &legacy)
+                .unwrap()
+                .as_slice(),
+            b"old record"
+        );
+        assert_eq!(Sealing::from_number(0), Some(Sealing::DataKey));
+        assert_eq!(Sealing::from_number(1), Some(Sealing::RecordKey));
+        assert_eq!(Sealing::from_number(2), None);
     }
 
     #[test]
@@ -306,7 +415,12 @@ mod tests {
         let only_new = Keyring::new(MasterKey::from_bytes([0; 32]), vec![]);
         assert!(only_new.unwrap(&rewrapped).is_err());
         let dek2 = rotated.unwrap(&rewrapped).unwrap();
-        assert_eq!(dek2.open(b"x", &sealed).unwrap().as_slice(), b"secret");
+        assert_eq!(
+            dek2.open(Sealing::RecordKey, b"x", &sealed)
+                .unwrap()
+                .as_slice(),
+            b"secret"
+        );
     }
 
     #[test]

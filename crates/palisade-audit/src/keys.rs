@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::crypto::{DataKey, KeyError, Keyring, SubjectIndex, content_aad};
+use crate::crypto::{DataKey, KeyError, Keyring, Sealing, SubjectIndex, content_aad};
 use crate::record::{Header, StoredRecord, sha256_hex};
 use crate::store::{AuditStore, AuditStoreError};
 
@@ -136,7 +136,10 @@ impl AuditKeys {
             &header.event.request_id,
             header.event.time_us,
         );
-        let Ok(plain) = dek.open(&aad, sealed) else {
+        let Some(sealing) = Sealing::from_number(content_ref.sealing) else {
+            return Ok(ContentView::Corrupt);
+        };
+        let Ok(plain) = dek.open(sealing, &aad, sealed) else {
             return Ok(ContentView::Corrupt);
         };
         Ok(match serde_json::from_slice(&plain) {

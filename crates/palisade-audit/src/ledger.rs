@@ -26,7 +26,7 @@ use thiserror::Error;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::checkpoint::{Checkpoint, NoteError, NoteSigner, NoteVerifier};
-use crate::crypto::{DataKey, KeyError, content_aad};
+use crate::crypto::{DataKey, KeyError, Sealing, content_aad};
 use crate::event::{Change, Entry, Event, Plane, now_us};
 use crate::keys::{AuditKeys, KeysError};
 use crate::merkle::{CompactTree, Hash};
@@ -824,6 +824,7 @@ async fn seal(
             sha256: sha256_hex(&sealed),
             key_id,
             len: sealed.len() as u64,
+            sealing: Sealing::RecordKey.number(),
         });
         ciphertext = Some(sealed);
         subject = Some(subject_ref);

@@ -28,6 +28,15 @@ pub struct ContentRef {
     pub key_id: String,
     /// Length of the ciphertext in bytes.
     pub len: u64,
+    /// How the content is sealed ([`crate::crypto::Sealing`]): `0` (absent in records
+    /// written before it existed) directly under the data key, `1` under a key of its own
+    /// derived from the data key and a random salt.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub sealing: u8,
+}
+
+fn is_zero(n: &u8) -> bool {
+    *n == 0
 }
 
 /// The signed-over part of a record, serialised once and stored as bytes.
