@@ -119,25 +119,34 @@ impl Vault {
 
 impl Vault {
     /// The reverse of [`Vault::restore`]: every restorable value in `text` replaced by
-    /// its placeholder (for records that must not hold the real values). JSON-escaped
+    /// its placeholder (for records that must not hold the real values; `text` is a JSON
+    /// value there). JSON-escaped
     /// text is handled as long as the values need no escaping, which is the case for
     /// the kinds Palisade pseudonymizes.
+    ///
+    /// One pass over the text whatever the vault's size (a request may hold thousands of
+    /// values and its answer megabytes), leftmost-longest: `jim.bob@example.com` is
+    /// replaced whole, not around `bob@example.com`.
     pub fn conceal(&self, text: &str) -> String {
-        let mut out = text.to_owned();
-        // Longest values first: `bob@example.com` must not be replaced inside
-        // `jim.bob@example.com` before the longer value had its turn.
-        let mut entries: Vec<_> = self
+        let entries: Vec<&Entry> = self
             .entries
             .iter()
             .filter(|e| e.restorable && !e.value.is_empty())
             .collect();
-        entries.sort_by_key(|e| std::cmp::Reverse(e.value.len()));
-        for e in entries {
-            if out.contains(e.value.as_str()) {
-                out = out.replace(e.value.as_str(), &e.placeholder);
-            }
+        if entries.is_empty() {
+            return text.to_owned();
         }
-        out
+        let Ok(matcher) = aho_corasick::AhoCorasick::builder()
+            .match_kind(aho_corasick::MatchKind::LeftmostLongest)
+            .build(entries.iter().map(|e| e.value.as_str()))
+        else {
+            // Only a matcher too large to build fails (the vault is bounded far below);
+            // then nothing is kept rather than the real values: `null` (the text is a
+            // JSON value where records use it).
+            return "null".to_owned();
+        };
+        let placeholders: Vec<&str> = entries.iter().map(|e| e.placeholder.as_str()).collect();
+        matcher.replace_all(text, &placeholders)
     }
 }
 
@@ -214,6 +223,25 @@ mod tests {
             v.conceal("to jim.bob@example.com and bob@example.com"),
             "to [EMAIL_2] and [EMAIL_1]"
         );
+    }
+
+    #[test]
+    fn a_full_vault_conceals_every_value_in_one_pass() {
+        let mut v = Vault::new();
+        let values: Vec<String> = (0..MAX_ENTRIES)
+            .map(|i| format!("user{i}@example.com"))
+            .collect();
+        for value in &values {
+            v.pseudonym("email", value, true).unwrap();
+        }
+        let text = values.iter().rev().cloned().collect::<Vec<_>>().join(", ");
+        let concealed = v.conceal(&text);
+        assert!(
+            !concealed.contains('@'),
+            "a value stayed: {}",
+            &concealed[..200]
+        );
+        assert!(concealed.starts_with("[EMAIL_4096], [EMAIL_4095]"));
     }
 
     #[test]
