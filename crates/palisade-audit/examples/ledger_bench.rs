@@ -3,7 +3,7 @@
 //! Appends records through the real ledger (strict durability: every `record` call waits
 //! for its group commit) from many concurrent producers, like a busy gateway, into
 //! SQLite (`sync` full and normal) and PostgreSQL (started on loopback when
-//! `initdb` is installed), then times `verify` over a log of `VERIFY_RECORDS` records.
+//! `initdb` is installed: once without disk syncs, once durable), then times `verify` over a log of `VERIFY_RECORDS` records.
 //! Prints one JSON object per measurement on stdout.
 //!
 //! `cargo run --release -p palisade-audit --example ledger_bench -- [RECORDS] [VERIFY_RECORDS]`
@@ -164,8 +164,13 @@ async fn main() {
         throughput(name, &url, sync, records).await;
     }
     match palisade_testkit::postgres::PgHarness::start().await {
-        Ok(pg) => throughput("postgres", &pg.url(), AuditSync::Full, records).await,
+        Ok(pg) => throughput("postgres-fsync-off", &pg.url(), AuditSync::Full, records).await,
         Err(e) => eprintln!("postgres skipped: {e}"),
+    }
+    // Durable: every commit waits for the server's WAL flush, as in production.
+    match palisade_testkit::postgres::PgHarness::start_durable().await {
+        Ok(pg) => throughput("postgres-durable", &pg.url(), AuditSync::Full, records).await,
+        Err(e) => eprintln!("durable postgres skipped: {e}"),
     }
 
     // Verification: a log of `verify_records` records, then the full check. The database

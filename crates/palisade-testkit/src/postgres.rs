@@ -53,8 +53,21 @@ impl PgHarness {
             .map_err(|e| io::Error::other(format!("postgres harness task failed: {e}")))?
     }
 
+    /// A server that makes every commit durable (`fsync`, `synchronous_commit` and full
+    /// page writes on, as in production): for benchmarks of durable throughput. Tests use
+    /// [`PgHarness::start`], whose server skips the disk syncs.
+    pub async fn start_durable() -> io::Result<PgHarness> {
+        tokio::task::spawn_blocking(|| PgHarness::start_with(true))
+            .await
+            .map_err(|e| io::Error::other(format!("postgres harness task failed: {e}")))?
+    }
+
     /// [`PgHarness::start`] for callers without an async runtime.
     pub fn start_blocking() -> io::Result<PgHarness> {
+        PgHarness::start_with(false)
+    }
+
+    fn start_with(durable: bool) -> io::Result<PgHarness> {
         let bin = find_bin_dir()?;
         let as_postgres = is_root()?;
         let dir = tempfile::Builder::new().prefix("palisade-pg-").tempdir()?;
@@ -84,7 +97,8 @@ impl PgHarness {
         for attempt in 0..PORT_ATTEMPTS {
             let port = free_port()?;
             let log = dir.path().join(format!("postgres-{attempt}.log"));
-            let mut server = Server::spawn(as_postgres, &bin, dir.path(), &data, port, &log)?;
+            let mut server =
+                Server::spawn(as_postgres, &bin, dir.path(), &data, port, &log, durable)?;
             match server.wait_ready(&bin, port, &log) {
                 Ok(()) => {
                     let harness = PgHarness {
@@ -173,6 +187,7 @@ impl Server {
         data: &Path,
         port: u16,
         log: &Path,
+        durable: bool,
     ) -> io::Result<Server> {
         let log_file = File::create(log)?;
         let mut cmd = server_command(as_postgres, &bin.join("postgres"), dir);
@@ -182,11 +197,13 @@ impl Server {
             .arg(dir)
             .arg("-p")
             .arg(port.to_string())
-            .args(["-c", "listen_addresses=127.0.0.1"])
-            .args(["-c", "fsync=off"])
-            .args(["-c", "synchronous_commit=off"])
-            .args(["-c", "full_page_writes=off"])
-            .stdin(Stdio::null())
+            .args(["-c", "listen_addresses=127.0.0.1"]);
+        if !durable {
+            cmd.args(["-c", "fsync=off"])
+                .args(["-c", "synchronous_commit=off"])
+                .args(["-c", "full_page_writes=off"]);
+        }
+        cmd.stdin(Stdio::null())
             .stdout(log_file.try_clone()?)
             .stderr(log_file);
         let child = cmd.spawn().map_err(|e| spawn_error("postgres", e))?;
