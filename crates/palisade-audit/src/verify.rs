@@ -291,7 +291,7 @@ pub async fn verify(
                 let since = if last_verified_cp + 1 < p {
                     format!(
                         " (or, if the records after an edit were re-chained, one of records \
-                         {last_verified_cp}..{}: the last {} since the last checkpoint that verified{})",
+                         {last_verified_cp} to {}: the {} since the last checkpoint that verified{})",
                         p - 1,
                         p - last_verified_cp,
                         if pending.is_some() {

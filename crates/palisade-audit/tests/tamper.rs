@@ -475,7 +475,7 @@ async fn an_edit_whose_followers_were_re_chained_is_caught_within_its_interval()
                 .detail
                 .split("one of records ")
                 .nth(1)
-                .and_then(|r| r.split("..").next())
+                .and_then(|r| r.split(" to ").next())
                 .and_then(|f| f.parse().ok())
                 .unwrap_or_else(|| panic!("no interval named: {ctx}"));
             assert!(from <= k, "{ctx}");

@@ -621,6 +621,7 @@ impl StreamInspector {
             state.metrics.scan_time("output", self.spent);
         }
         self.guards.clear();
+        self.positions.clear();
         count(state, scan, "output");
     }
 }

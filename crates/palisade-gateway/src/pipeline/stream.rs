@@ -10,6 +10,12 @@
 //! upstream breaks or the request deadline passes — never a hang. Settlement and the
 //! record happen when the stream ends, and also when the client goes away mid-stream
 //! (the relay's `Drop`).
+//!
+//! The relay runs in a task of its own ([`pump`]) and hands its output to the response
+//! body through a one-chunk channel: a client that takes nothing for the idle timeout
+//! ends it, which no timer inside the body could do — hyper only polls a body when the
+//! client can take bytes, and an HTTP/2 client that stops granting flow-control window
+//! never even blocks a socket write.
 
 use std::collections::BTreeSet;
 use std::convert::Infallible;
@@ -27,6 +33,7 @@ use palisade_protocol::openai::{
 };
 use palisade_protocol::sse;
 use palisade_upstream::{ChunkStream, UpstreamError};
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::admit::Admission;
@@ -78,13 +85,21 @@ impl Relay {
             ctx.usage = Some(Usage::new(ctx.prompt_estimate, self.completion_tokens));
         }
         let usage = ctx.usage.clone();
-        if let Some(admission) = self.admission.take() {
-            settle::run(&self.state, &mut ctx, usage, admission).await;
-        }
         if let Some(inspector) = self.inspector.as_mut() {
             inspector.settle(&self.state, &mut ctx);
         }
-        record::run(&self.state, &mut ctx, 200, code).await.is_ok()
+        // In a task of its own: the relay may be dropped while this waits (the client
+        // went away), and the context is already taken, so the settlement and the
+        // record must not depend on this future running to its end.
+        let state = Arc::clone(&self.state);
+        let admission = self.admission.take();
+        let done = self.state.requests.spawn(async move {
+            if let Some(admission) = admission {
+                settle::run(&state, &mut ctx, usage, admission).await;
+            }
+            record::run(&state, &mut ctx, 200, code).await.is_ok()
+        });
+        done.await.unwrap_or(false)
     }
 
     /// A gateway-made chunk for choice `index`: a delta, or the end with `reason`.
@@ -572,6 +587,33 @@ impl Drop for Relay {
     }
 }
 
+/// Runs `relay` and hands each piece of its output to the response body. Ends when the
+/// relay does, when the body is dropped (the client went away: at once, even while the
+/// upstream is silent), or when the client has taken nothing for `stall` (it stopped
+/// reading); the relay is then dropped, which settles and records the request.
+async fn pump(mut relay: Relay, tx: mpsc::Sender<Bytes>, stall: Duration) {
+    loop {
+        let next = tokio::select! {
+            () = tx.closed() => return,
+            next = relay.next_bytes() => next,
+        };
+        let Some(bytes) = next else {
+            return;
+        };
+        match tokio::time::timeout(stall, tx.send(bytes)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => return,
+            Err(_) => {
+                tracing::info!(
+                    stall_ms = u64::try_from(stall.as_millis()).unwrap_or(u64::MAX),
+                    "stream ended: the client took nothing for the idle timeout"
+                );
+                return;
+            }
+        }
+    }
+}
+
 /// Builds the SSE response for an opened upstream stream.
 pub fn relay(
     state: Arc<GatewayState>,
@@ -591,6 +633,7 @@ pub fn relay(
         .request_timeout
         .saturating_sub(ctx.started.elapsed());
     let deadline = Instant::now() + remaining.max(Duration::from_millis(1));
+    let (tasks, stall) = (state.requests.clone(), state.server.idle_timeout);
     let mut headers = axum::http::HeaderMap::new();
     respond::stamp(&ctx, &mut headers);
     let allowance = admission.token_allowance();
@@ -616,9 +659,11 @@ pub fn relay(
         ended: BTreeSet::new(),
         done: false,
     };
-    let body = futures::stream::unfold(relay, |mut relay| async move {
-        let bytes = relay.next_bytes().await?;
-        Some((Ok::<_, Infallible>(bytes), relay))
+    let (tx, rx) = mpsc::channel(1);
+    tasks.spawn(pump(relay, tx, stall));
+    let body = futures::stream::unfold(rx, |mut rx| async move {
+        let bytes = rx.recv().await?;
+        Some((Ok::<_, Infallible>(bytes), rx))
     });
     let mut resp = Response::new(Body::from_stream(body));
     *resp.status_mut() = StatusCode::OK;

@@ -78,7 +78,7 @@ impl AuditBackend for Postgres {
         // pages. Best effort: PostgreSQL gives no guarantee that freed page space or its
         // write-ahead log is overwritten. VACUUM cannot run in a transaction block, so it
         // goes through the simple query protocol.
-        if let Err(err) = sqlx::raw_sql("VACUUM audit_subject_keys")
+        if let Err(err) = sqlx::raw_sql("VACUUM audit_subject_keys, audit_meta")
             .execute(pool)
             .await
         {

@@ -46,9 +46,25 @@ fn push_insert<'a>(sql: &mut QueryBuilder<'a, Sqlite>, chunk: &'a [StoredRecord]
     });
 }
 
-/// How often a blocked scrub checkpoint is tried, and how long apart.
-const SCRUB_ATTEMPTS: u32 = 10;
-const SCRUB_RETRY: std::time::Duration = std::time::Duration::from_millis(500);
+/// How often a blocked scrub checkpoint is tried again (in the background), and how
+/// long apart.
+const SCRUB_RETRIES: u32 = 3;
+const SCRUB_RETRY: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// One `wal_checkpoint(TRUNCATE)`; whether it completed (no reader blocked it).
+async fn truncate_wal(pool: &SqlitePool) -> bool {
+    match sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+        .fetch_one(pool)
+        .await
+    {
+        Ok(row) => row.try_get::<i64, _>(0).unwrap_or(1) == 0,
+        Err(err) => {
+            tracing::warn!(error = %err, "sqlite WAL checkpoint after key destruction failed");
+            // Not a reader's snapshot: trying again would not help.
+            true
+        }
+    }
+}
 
 #[async_trait]
 impl AuditBackend for Sqlite {
@@ -136,28 +152,26 @@ impl AuditBackend for Sqlite {
     async fn scrub_deleted(pool: &SqlitePool) {
         // TRUNCATE copies every frame into the database file (where secure_delete has
         // zeroed the key) and empties the log. It waits for readers up to the busy timeout
-        // and reports `busy` when one still held an old snapshot: tried again a few times
-        // (a verify or a long search ends), since later checkpoints only overwrite the log
-        // from its start and an old frame deep in it could stay.
-        for attempt in 1..=SCRUB_ATTEMPTS {
-            match sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-                .fetch_one(pool)
-                .await
-            {
-                Ok(row) if row.try_get::<i64, _>(0).unwrap_or(1) == 0 => return,
-                Ok(_) if attempt < SCRUB_ATTEMPTS => {
-                    tokio::time::sleep(SCRUB_RETRY).await;
-                }
-                Ok(_) => tracing::warn!(
-                    attempts = SCRUB_ATTEMPTS,
-                    "sqlite WAL checkpoint stayed blocked by readers; a destroyed or replaced \
-                     key's old page may stay in the -wal file until a later checkpoint"
-                ),
-                Err(err) => {
-                    tracing::warn!(error = %err, "sqlite WAL checkpoint after key destruction failed");
+        // (holding off new commits meanwhile) and reports `busy` when one still held an
+        // old snapshot (a long verify or search). Later checkpoints only overwrite the log
+        // from its start, so an old frame deep in it could stay: tried again in the
+        // background a few times, apart, rather than holding the caller (and the
+        // commits) for all of them.
+        if truncate_wal(pool).await {
+            return;
+        }
+        let pool = pool.clone();
+        tokio::spawn(async move {
+            for _ in 0..SCRUB_RETRIES {
+                tokio::time::sleep(SCRUB_RETRY).await;
+                if pool.is_closed() || truncate_wal(&pool).await {
                     return;
                 }
             }
-        }
+            tracing::warn!(
+                "sqlite WAL checkpoint stayed blocked by readers; a destroyed or replaced \
+                 key's old page may stay in the -wal file until a later checkpoint"
+            );
+        });
     }
 }
