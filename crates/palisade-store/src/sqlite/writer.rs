@@ -1,5 +1,5 @@
-//! The audit ledger writer's own SQLite connection ([`DirectAppend`]), offered with
-//! `sync = "normal"` (see `sqlite::audit_store`): the ledger runs its writer on a
+//! The audit ledger writer's own SQLite connection ([`DirectAppend`]), offered for a
+//! database file (see `sqlite::audit_store`): the ledger runs its writer on a
 //! dedicated thread and commits through this connection synchronously, instead of
 //! sending every commit to sqlx's worker thread and waiting for the answer.
 //! With strict durability a request waits for its record's commit, so that round trip
@@ -12,7 +12,8 @@
 //! Searches cover the records not yet indexed (see `crate::audit`).
 //!
 //! The write-ahead log is also checkpointed from here, at most every
-//! [`CHECKPOINT_EVERY`] and only when the writer is idle: the log can only be reset (and
+//! [`CHECKPOINT_EVERY`] when the writer is idle, and every [`BUSY_CHECKPOINT_EVERY`]
+//! between commits when it never is: the log can only be reset (and
 //! stop growing) when no commit lands while a checkpoint runs, which the checkpointer on
 //! another connection cannot arrange under steady load. Without that, the log grew until
 //! that checkpointer's blocking `RESTART` stalled every commit for as long as it took to
@@ -39,8 +40,10 @@ use crate::audit::{
 /// idle writer spends a transaction on them.
 pub(crate) const CATCH_UP_STEP: u32 = 256;
 
-/// Least time between two checkpoints of the write-ahead log by the writer.
+/// Least time between two checkpoints of the write-ahead log by the writer while idle,
+/// and between two while it is never idle (then taken between commits).
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+const BUSY_CHECKPOINT_EVERY: Duration = Duration::from_secs(2);
 
 /// Opens writer connections to the database file at `path`.
 #[derive(Debug)]
@@ -163,6 +166,17 @@ impl Writer {
         Ok(())
     }
 
+    /// PASSIVE: copies what no reader still needs, never waits. The next commit starts
+    /// the log over if everything was copied.
+    fn checkpoint(&mut self) -> Result<(), AuditStoreError> {
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+            .map_err(backend)?;
+        self.dirty = false;
+        self.checkpointed = Instant::now();
+        Ok(())
+    }
+
     /// One catch-up transaction of at most [`CATCH_UP_STEP`] records; returns how many
     /// it indexed.
     fn catch_up(&mut self) -> Result<u64, AuditStoreError> {
@@ -188,18 +202,20 @@ impl DirectAppend for Writer {
         if records.is_empty() && checkpoint.is_none() {
             return Ok(());
         }
-        self.insert(records, checkpoint)
+        self.insert(records, checkpoint)?;
+        if self.checkpointed.elapsed() >= BUSY_CHECKPOINT_EVERY {
+            // A writer that is never idle would never checkpoint: the log would grow
+            // for ever, and every commit's sync would have to extend the file (a
+            // metadata flush, milliseconds with `sync = "full"`) instead of rewriting
+            // space the log already has.
+            self.checkpoint()?;
+        }
+        Ok(())
     }
 
     fn idle(&mut self, all: bool) -> Result<bool, AuditStoreError> {
         if self.dirty && self.checkpointed.elapsed() >= CHECKPOINT_EVERY {
-            // PASSIVE: copies what no reader still needs, never waits. The next commit
-            // starts the log over if everything was copied.
-            self.conn
-                .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
-                .map_err(backend)?;
-            self.dirty = false;
-            self.checkpointed = Instant::now();
+            self.checkpoint()?;
             return Ok(true);
         }
         if self.unindexed == 0 || (!all && self.unindexed < u64::from(CATCH_UP_STEP)) {
