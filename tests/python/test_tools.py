@@ -86,3 +86,22 @@ def test_streamed_tool_call_arguments_form_json(client: openai.OpenAI, model: st
     args = json.loads("".join(fragments))
     assert isinstance(args.get("city"), str)
     assert finish == ["tool_calls"]
+
+
+def test_more_tools_than_openai_allows_are_refused(client: openai.OpenAI, model: str):
+    """At most 128 tools per request, as OpenAI allows: each is scanned and translated."""
+
+    def tools(n: int) -> list[dict]:
+        return [
+            {"type": "function", "function": {"name": f"tool_{i}", "parameters": {"type": "object", "properties": {}}}}
+            for i in range(n)
+        ]
+
+    ok = client.chat.completions.create(model=model, messages=[QUESTION], tools=tools(128))
+    assert ok.choices
+    try:
+        client.chat.completions.create(model=model, messages=[QUESTION], tools=tools(129))
+    except openai.BadRequestError as refused:
+        assert refused.body["param"] == "tools" and "128" in refused.body["message"]
+    else:
+        raise AssertionError("129 tools were accepted")

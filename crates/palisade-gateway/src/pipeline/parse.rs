@@ -11,6 +11,9 @@ use crate::state::GatewayState;
 
 /// Most choices one chat request may ask for (`n`), as OpenAI allows.
 const MAX_CHOICES: u64 = 128;
+/// Most tools one chat request may offer, as OpenAI allows (each is scanned, and
+/// translated for providers of another shape).
+const MAX_TOOLS: usize = 128;
 
 pub fn chat(state: &GatewayState, body: &[u8]) -> Result<ChatRequest, GatewayError> {
     let req: ChatRequest = json(state, body)?;
@@ -49,6 +52,12 @@ pub fn chat(state: &GatewayState, body: &[u8]) -> Result<ChatRequest, GatewayErr
                 state.server.max_output_tokens
             ),
             Some(param),
+        ));
+    }
+    if req.tools.as_ref().is_some_and(|t| t.len() > MAX_TOOLS) {
+        return Err(GatewayError::invalid(
+            format!("`tools` may hold at most {MAX_TOOLS} tools."),
+            Some("tools"),
         ));
     }
     // OpenAI's own bound; it also keeps `n × max_tokens` (the reservation) finite.
