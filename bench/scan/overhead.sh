@@ -12,6 +12,7 @@
 #
 #   ./bench/scan/overhead.sh                 full run (~6 min after the builds)
 #   SCAN_OVERHEAD_QUICK=1 ./bench/scan/overhead.sh
+#   SCAN_OVERHEAD_RULES=1 ./bench/scan/overhead.sh   also a gateway without the classifier
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$ROOT"
@@ -39,11 +40,23 @@ start_gateway off "[audit]
 enabled = false
 [scan]
 enabled = false"
-start_gateway on "[audit]
-enabled = false
-[[scan.profiles]]
+PROFILE="[[scan.profiles]]
 name = \"default\"
 actions = { injection = \"flag\", secret = \"block\", pii = \"pseudonymize\", obfuscation = \"flag\", banned = \"block\", leak = \"block\" }"
+start_gateway on "[audit]
+enabled = false
+$PROFILE"
+# SCAN_OVERHEAD_RULES=1: a third gateway scanning without the learned classifier (what
+# the deterministic detectors alone add).
+VARIANTS="off on"
+if [[ ${SCAN_OVERHEAD_RULES:-0} == 1 ]]; then
+  VARIANTS="off on rules"
+  start_gateway rules "[audit]
+enabled = false
+[scan]
+classifier = false
+$PROFILE"
+fi
 
 # scan_totals VARIANT: "input_sum input_count output_sum output_count" of the gateway's
 # scan_duration histogram (seconds, observations).
@@ -57,7 +70,7 @@ scan_totals() {
 : >"$OUT/gateway.jsonl"; : >"$OUT/scan-time.jsonl"
 for round in $(seq 1 "$ROUNDS"); do
   for rate in $RATES; do
-    for variant in off on; do
+    for variant in $VARIANTS; do
       [[ $variant == on ]] && read -r in0 nin0 out0 nout0 < <(scan_totals on)
       load_point "$variant" "$rate" bench/scan/chat-1k.json "$OUT/gateway.jsonl" "$round"
       if [[ $variant == on ]]; then
