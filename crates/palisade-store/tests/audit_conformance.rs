@@ -28,14 +28,16 @@ where
     with_sqlite_sync(AuditSync::Full, suite).await;
 }
 
-/// Like [`with_sqlite`] with `sync = "normal"`, where the store offers the ledger writer
-/// its own connection (`AuditStore::direct_appender`).
+/// Like [`with_sqlite`], once for each `sync` setting: for a database file the store
+/// offers the ledger writer its own connection (`AuditStore::direct_appender`) with both.
 async fn with_sqlite_direct<F, Fut>(suite: F)
 where
-    F: FnOnce(Audit) -> Fut,
+    F: Fn(Audit) -> Fut,
     Fut: Future<Output = ()>,
 {
-    with_sqlite_sync(AuditSync::Normal, suite).await;
+    for sync in [AuditSync::Full, AuditSync::Normal] {
+        with_sqlite_sync(sync, &suite).await;
+    }
 }
 
 async fn with_sqlite_sync<F, Fut>(audit_sync: AuditSync, suite: F)

@@ -54,11 +54,17 @@ pub fn chat(state: &GatewayState, body: &[u8]) -> Result<ChatRequest, GatewayErr
             Some(param),
         ));
     }
-    if req.tools.as_ref().is_some_and(|t| t.len() > MAX_TOOLS) {
-        return Err(GatewayError::invalid(
-            format!("`tools` may hold at most {MAX_TOOLS} tools."),
-            Some("tools"),
-        ));
+    let functions = req.extra.get("functions").and_then(|f| f.as_array());
+    for (param, count) in [
+        ("tools", req.tools.as_ref().map(Vec::len)),
+        ("functions", functions.map(Vec::len)),
+    ] {
+        if count.is_some_and(|n| n > MAX_TOOLS) {
+            return Err(GatewayError::invalid(
+                format!("`{param}` may hold at most {MAX_TOOLS} entries."),
+                Some(param),
+            ));
+        }
     }
     // OpenAI's own bound; it also keeps `n × max_tokens` (the reservation) finite.
     if let Some(n) = req.extra.get("n")

@@ -18,8 +18,8 @@
 //! never even blocks a socket write.
 
 use std::collections::BTreeSet;
-use std::convert::Infallible;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
@@ -591,7 +591,12 @@ impl Drop for Relay {
 /// relay does, when the body is dropped (the client went away: at once, even while the
 /// upstream is silent), or when the client has taken nothing for `stall` (it stopped
 /// reading); the relay is then dropped, which settles and records the request.
-async fn pump(mut relay: Relay, tx: mpsc::Sender<Bytes>, stall: Duration) {
+async fn pump(
+    mut relay: Relay,
+    tx: mpsc::Sender<Bytes>,
+    stall: Duration,
+    stalled: Arc<AtomicBool>,
+) {
     loop {
         let next = tokio::select! {
             () = tx.closed() => return,
@@ -604,6 +609,7 @@ async fn pump(mut relay: Relay, tx: mpsc::Sender<Bytes>, stall: Duration) {
             Ok(Ok(())) => {}
             Ok(Err(_)) => return,
             Err(_) => {
+                stalled.store(true, Ordering::Release);
                 tracing::info!(
                     stall_ms = u64::try_from(stall.as_millis()).unwrap_or(u64::MAX),
                     "stream ended: the client took nothing for the idle timeout"
@@ -660,10 +666,24 @@ pub fn relay(
         done: false,
     };
     let (tx, rx) = mpsc::channel(1);
-    tasks.spawn(pump(relay, tx, stall));
-    let body = futures::stream::unfold(rx, |mut rx| async move {
-        let bytes = rx.recv().await?;
-        Some((Ok::<_, Infallible>(bytes), rx))
+    let stalled = Arc::new(AtomicBool::new(false));
+    tasks.spawn(pump(relay, tx, stall, Arc::clone(&stalled)));
+    // After a stall the body ends with an error, not a clean end: hyper then resets the
+    // HTTP/2 stream or closes the HTTP/1 connection without the final chunk, so a client
+    // (or a proxy) that resumes reading sees a broken stream, not a complete one.
+    let body = futures::stream::unfold(Some(rx), move |rx| {
+        let stalled = Arc::clone(&stalled);
+        async move {
+            let mut rx = rx?;
+            match rx.recv().await {
+                Some(bytes) => Some((Ok(bytes), Some(rx))),
+                None if stalled.load(Ordering::Acquire) => Some((
+                    Err(std::io::Error::other("the client stopped reading")),
+                    None,
+                )),
+                None => None,
+            }
+        }
     });
     let mut resp = Response::new(Body::from_stream(body));
     *resp.status_mut() = StatusCode::OK;

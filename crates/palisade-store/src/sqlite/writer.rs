@@ -12,8 +12,7 @@
 //! Searches cover the records not yet indexed (see `crate::audit`).
 //!
 //! The write-ahead log is also checkpointed from here, at most every
-//! [`CHECKPOINT_EVERY`] when the writer is idle, and every [`BUSY_CHECKPOINT_EVERY`]
-//! between commits when it never is: the log can only be reset (and
+//! [`CHECKPOINT_EVERY`] and only when the writer is idle: the log can only be reset (and
 //! stop growing) when no commit lands while a checkpoint runs, which the checkpointer on
 //! another connection cannot arrange under steady load. Without that, the log grew until
 //! that checkpointer's blocking `RESTART` stalled every commit for as long as it took to
@@ -40,10 +39,8 @@ use crate::audit::{
 /// idle writer spends a transaction on them.
 pub(crate) const CATCH_UP_STEP: u32 = 256;
 
-/// Least time between two checkpoints of the write-ahead log by the writer while idle,
-/// and between two while it is never idle (then taken between commits).
+/// Least time between two checkpoints of the write-ahead log by the writer.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
-const BUSY_CHECKPOINT_EVERY: Duration = Duration::from_secs(2);
 
 /// Opens writer connections to the database file at `path`.
 #[derive(Debug)]
@@ -202,15 +199,7 @@ impl DirectAppend for Writer {
         if records.is_empty() && checkpoint.is_none() {
             return Ok(());
         }
-        self.insert(records, checkpoint)?;
-        if self.checkpointed.elapsed() >= BUSY_CHECKPOINT_EVERY {
-            // A writer that is never idle would never checkpoint: the log would grow
-            // for ever, and every commit's sync would have to extend the file (a
-            // metadata flush, milliseconds with `sync = "full"`) instead of rewriting
-            // space the log already has.
-            self.checkpoint()?;
-        }
-        Ok(())
+        self.insert(records, checkpoint)
     }
 
     fn idle(&mut self, all: bool) -> Result<bool, AuditStoreError> {
