@@ -12,10 +12,10 @@
 //! last request.
 //!
 //! A peer that stops reading is cut too: a write that stays pending for the idle timeout
-//! fails the connection, request in flight or not. Otherwise a client that opens a
-//! stream and never reads it would hold the stream, its upstream call and its
-//! concurrency slot for ever (the response body is only polled while the connection can
-//! take bytes, so no deadline of the request's own can fire).
+//! fails the connection, request in flight or not — otherwise a client that never reads
+//! its response holds the connection for ever. (A stream's relay has its own stall limit,
+//! `pipeline::stream`, which also sees an HTTP/2 client that grants no window and so
+//! never blocks a write.)
 
 use std::io;
 use std::pin::Pin;

@@ -265,7 +265,7 @@ pub async fn output(
     if ctx.scan.is_none() {
         return Ok(resp);
     }
-    let size = resp.choices.iter().map(|c| c.message.text_len()).sum();
+    let size = resp.text_len();
     with_scan_state(state, ctx, resp, size, scan_answer).await
 }
 

@@ -104,7 +104,7 @@ pub async fn chat(
         let (resp, usage) = match resp.usage.clone() {
             Some(usage) => (resp, usage),
             None => {
-                let size = resp.choices.iter().map(|c| c.message.text_len()).sum();
+                let size = resp.text_len();
                 let (resp, completion) = offload::read(size, resp, tokens::completion).await?;
                 (resp, Usage::new(ctx.prompt_estimate, completion))
             }

@@ -72,15 +72,10 @@ pub fn begin_capture(
         CaptureMode::Redacted => true,
         CaptureMode::Full => false,
     };
-    // The ledger reads a subject by its first `MAX_SUBJECT_CHARS` characters.
-    let subject = end_user.filter(|u| !u.is_empty()).map_or_else(
-        || principal.user_id.clone(),
-        |u| {
-            u.chars()
-                .take(palisade_audit::keys::MAX_SUBJECT_CHARS)
-                .collect()
-        },
-    );
+    // As sent: the ledger reads a subject by its first characters (`subject_ref`).
+    let subject = end_user
+        .filter(|u| !u.is_empty())
+        .map_or_else(|| principal.user_id.clone(), str::to_owned);
     ctx.capture = Some(Captured {
         subject,
         redacted,

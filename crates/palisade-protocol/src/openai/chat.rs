@@ -322,6 +322,14 @@ pub struct ChatResponse {
     pub extra: Map<String, Value>,
 }
 
+impl ChatResponse {
+    /// Bytes of text the answer carries, over all its choices ([`ChatMessage::text_len`]):
+    /// what decides whether counting or scanning it runs off the async workers.
+    pub fn text_len(&self) -> usize {
+        self.choices.iter().map(|c| c.message.text_len()).sum()
+    }
+}
+
 fn chat_completion_object() -> String {
     "chat.completion".to_owned()
 }
