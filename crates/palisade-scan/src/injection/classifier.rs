@@ -5,6 +5,12 @@
 //! the winning margin is lowered by a penalty that grows with the log of the number of
 //! windows, so a long benign text is not flagged because one of its many windows scored
 //! high by chance.
+//!
+//! Scoring is built for a table that is out of the cache when a request comes (a
+//! gateway does much else between two prompts): a word's own features are weighed once
+//! per thread and memoised ([`super::word_memo`]), and the memo slots and bigram weights
+//! a group of tokens needs are read together before the tokens are scored
+//! ([`TokenSink::warm`]), so their cache misses overlap.
 
 use std::cell::RefCell;
 use std::ops::Range;
@@ -13,6 +19,7 @@ use super::features::EVIDENCE_FLOOR;
 use super::features::{NEGATIVE, Scratch, SparseFeatures, TokenSink};
 use super::fold::Folded;
 use super::model::{Model, ModelError};
+use super::word_memo::{WordMemo, next_model_id};
 
 /// Most units (sentences, lines) of a deciding window searched for its focus (the search
 /// is quadratic in them; a model with a very long window falls back to the window).
@@ -45,18 +52,16 @@ struct Tok {
     count: u32,
 }
 
-/// Per-thread buffers, so scoring allocates nothing after the first call on a thread.
+/// Per-thread buffers, so scoring allocates nothing after the first call on a thread,
+/// and the thread's memo of word weights.
 #[derive(Debug, Default)]
 struct Buffers {
     scratch: Scratch,
     toks: Vec<Tok>,
-    /// Features read but not yet looked up (signed buckets), and the running sum of
-    /// their weights.
-    feats: Vec<u32>,
-    sums: Vec<i64>,
     /// Tokens that start a unit (after a line break, or after sentence-ending
     /// punctuation followed by a space — not `:` inside an address).
     starts: Vec<usize>,
+    words: WordMemo,
 }
 
 /// Buffers grown beyond this many tokens (by a very long text) are freed after use.
@@ -66,97 +71,102 @@ thread_local! {
     static BUFFERS: RefCell<Buffers> = RefCell::new(Buffers::default());
 }
 
-/// Features are looked up in blocks of about this many, after extraction.
-const LOOKUP_BLOCK: usize = 1024;
-
-/// Scoring state while a text's tokens are read.
-///
-/// Feature extraction only collects each token's buckets; the weights are looked up
-/// a block at a time in a loop that does nothing else ([`WindowSink::look_up`]). The
-/// table is usually out of the cache when a request arrives, and with the lookups apart
-/// from the hashing, the processor has many of those misses in flight at once instead
-/// of a few: a cold scan of a 1 KB prompt (the `request_cost` example, cold mode) took
-/// about a third less time.
+/// Scoring state while a text's tokens are read: each feature is weighed as it comes,
+/// and each token records the running sum and count.
 struct WindowSink<'a> {
     table: &'a [i16],
-    /// Sum of the weights and number of the features looked up so far.
+    /// The classifier's identity in the word memo.
+    model: u64,
+    /// Sum of the weights and number of the features read so far.
     sum: i64,
     count: u32,
-    /// The first token whose sum waits for a lookup.
-    pending: usize,
-    buffers: &'a mut Buffers,
+    toks: &'a mut Vec<Tok>,
+    starts: &'a mut Vec<usize>,
+    words: &'a mut WordMemo,
+}
+
+impl WindowSink<'_> {
+    /// The sum of the weights of signed buckets.
+    #[inline]
+    fn weigh(&self, xs: &[u32]) -> i64 {
+        xs.iter()
+            .map(|&x| {
+                let q = i64::from(
+                    self.table
+                        .get((x & !NEGATIVE) as usize)
+                        .copied()
+                        .unwrap_or(0),
+                );
+                if x & NEGATIVE == 0 { q } else { -q }
+            })
+            .sum()
+    }
+
+    #[inline]
+    fn add(&mut self, sum: i64, count: usize) {
+        self.sum += sum;
+        self.count = self
+            .count
+            .saturating_add(u32::try_from(count).unwrap_or(u32::MAX));
+    }
 }
 
 impl TokenSink for WindowSink<'_> {
+    /// Reads the coming words' memo slots and bigrams' weights in one loop of
+    /// independent loads: in a gateway both are usually out of the cache by the next
+    /// request, and read here the misses overlap; read as each token comes, each waits
+    /// for the one before (whether a word is memoised decides what comes next).
+    fn warm(&mut self, words: &[(u64, Option<u32>)]) {
+        let mut touched = 0i64;
+        for &(hash, bigram) in words {
+            touched = touched.wrapping_add(self.words.peek(self.model, hash));
+            if let Some(b) = bigram {
+                touched = touched.wrapping_add(self.weigh(&[b]));
+            }
+        }
+        std::hint::black_box(touched);
+    }
+
     #[inline]
-    fn feature(&mut self, x: u32) {
-        self.buffers.feats.push(x);
+    fn features(&mut self, xs: &[u32]) {
+        let sum = self.weigh(xs);
+        self.add(sum, xs.len());
+    }
+
+    #[inline]
+    fn wants_word(&mut self, word: &str, hash: u64) -> bool {
+        match self.words.get(self.model, word.as_bytes(), hash) {
+            Some((sum, count)) => {
+                self.add(sum, count as usize);
+                false
+            }
+            None => true,
+        }
+    }
+
+    #[inline]
+    fn word_features(&mut self, word: &str, hash: u64, xs: &[u32], bigram: Option<usize>) {
+        let sum = self.weigh(xs);
+        let (own_sum, own_count) = match bigram.and_then(|i| xs.get(i)) {
+            Some(&b) => (sum - self.weigh(&[b]), xs.len() - 1),
+            None => (sum, xs.len()),
+        };
+        self.words
+            .put(self.model, word.as_bytes(), hash, own_sum, own_count);
+        self.add(sum, xs.len());
     }
 
     #[inline]
     fn token(&mut self, start: usize, end: usize, unit_start: bool) {
-        let Buffers {
-            toks,
-            starts,
-            feats,
-            ..
-        } = &mut *self.buffers;
         if unit_start {
-            starts.push(toks.len());
+            self.starts.push(self.toks.len());
         }
-        let read = u32::try_from(feats.len()).unwrap_or(u32::MAX);
-        toks.push(Tok {
+        self.toks.push(Tok {
             start,
             end,
-            sum: 0,
-            count: self.count.saturating_add(read),
+            sum: self.sum,
+            count: self.count,
         });
-        if feats.len() >= LOOKUP_BLOCK {
-            self.look_up();
-        }
-    }
-}
-
-impl WindowSink<'_> {
-    /// Looks up the collected features and completes the pending tokens' sums (features
-    /// after the last token belong to none and are dropped).
-    fn look_up(&mut self) {
-        let Buffers {
-            toks, feats, sums, ..
-        } = &mut *self.buffers;
-        let before = self.sum;
-        let mut sum = before;
-        sums.clear();
-        sums.extend(feats.iter().map(|&x| {
-            let q = i32::from(
-                self.table
-                    .get((x & !NEGATIVE) as usize)
-                    .copied()
-                    .unwrap_or(0),
-            );
-            // Negate when the sign bit is set, without a branch.
-            let m = -((x >> 31) as i32);
-            sum += i64::from((q ^ m) - m);
-            sum
-        }));
-        // The sum of the weights up to the `read`-th feature of this block.
-        let sum_to = |read: usize| {
-            read.checked_sub(1)
-                .and_then(|i| sums.get(i))
-                .copied()
-                .unwrap_or(before)
-        };
-        let mut read = 0;
-        for tok in toks.get_mut(self.pending..).unwrap_or_default() {
-            read = (tok.count - self.count) as usize;
-            tok.sum = sum_to(read);
-        }
-        self.sum = sum_to(read);
-        self.count = self
-            .count
-            .saturating_add(u32::try_from(read).unwrap_or(u32::MAX));
-        self.pending = toks.len();
-        feats.clear();
     }
 }
 
@@ -170,6 +180,8 @@ pub struct Classifier {
     model: Model,
     table: Vec<i16>,
     scale: f32,
+    /// This classifier's weights in the per-thread word memo ([`super::word_memo`]).
+    id: u64,
 }
 
 #[inline]
@@ -205,6 +217,7 @@ impl Classifier {
             model,
             table,
             scale,
+            id: next_model_id(),
         }
     }
 
@@ -274,12 +287,30 @@ impl Classifier {
             Ok(mut buffers) => {
                 let out = run(&mut buffers);
                 if buffers.toks.capacity() > KEEP_TOKENS {
-                    *buffers = Buffers::default();
+                    buffers.toks = Vec::new();
+                    buffers.starts = Vec::new();
+                    buffers.scratch = Scratch::default();
                 }
                 out
             }
-            Err(_) => run(&mut Buffers::default()),
+            Err(_) => run(&mut Buffers {
+                words: WordMemo::off(),
+                ..Buffers::default()
+            }),
         })
+    }
+
+    /// [`Classifier::best_window`] with every word's features extracted and weighed
+    /// again (no memo): what the memo must reproduce exactly.
+    #[cfg(test)]
+    pub(crate) fn best_window_unmemoised(&self, text: &str) -> Window {
+        self.best_window_in(
+            text,
+            &mut Buffers {
+                words: WordMemo::off(),
+                ..Buffers::default()
+            },
+        )
     }
 
     fn best_window_in(&self, text: &str, buffers: &mut Buffers) -> Window {
@@ -287,18 +318,18 @@ impl Classifier {
         buffers.starts.clear();
         buffers.starts.push(0);
         let mut scratch = std::mem::take(&mut buffers.scratch);
-        buffers.feats.clear();
         let mut sink = WindowSink {
             table: &self.table,
+            model: self.id,
             sum: 0,
             count: 0,
-            pending: 0,
-            buffers,
+            toks: &mut buffers.toks,
+            starts: &mut buffers.starts,
+            words: &mut buffers.words,
         };
         self.model
             .features
             .for_each_token(text, &mut scratch, &mut sink);
-        sink.look_up();
         let Buffers { toks, starts, .. } = buffers;
         let toks = toks.as_slice();
         // Prefix sum and count before token `k`.

@@ -80,6 +80,47 @@ pub struct Scratch {
     word: String,
     gram: Vec<u8>,
     bounds: Vec<usize>,
+    pending: Vec<Pending>,
+    warm: Vec<(u64, Option<u32>)>,
+}
+
+/// Tokens read ahead of their features, at most this many at a time.
+const PENDING: usize = 64;
+
+/// A token read, its features not yet handed to the sink.
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    start: usize,
+    end: usize,
+    /// A unit (sentence, line) starts at this token.
+    unit: bool,
+    kind: PendingKind,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum PendingKind {
+    /// No features: an identifier, an address, a skipped chunk.
+    Plain,
+    /// A punctuation run's one feature.
+    Punct(u32),
+    /// A word: its hash, its bigram with the word before, and whether its digits are
+    /// read as letters (leetspeak).
+    Word {
+        hash: u64,
+        bigram: Option<u32>,
+        leet: bool,
+    },
+}
+
+impl Pending {
+    fn plain(start: usize, end: usize, unit: bool) -> Pending {
+        Pending {
+            start,
+            end,
+            unit,
+            kind: PendingKind::Plain,
+        }
+    }
 }
 
 /// Sparse features: `(bucket, signed value)`. Buckets may repeat (counts add up).
@@ -89,11 +130,37 @@ pub type SparseFeatures = Vec<(u32, f32)>;
 /// means the feature counts -1.
 pub const NEGATIVE: u32 = 1 << 31;
 
-/// Receives the features of a text token by token: each feature of a token as a signed
-/// bucket, then the token's byte span in the original text. Generic, so the scorer sums
-/// weights as features are hashed, with no buffer in between.
+/// Receives the features of a text token by token: a token's features as signed
+/// buckets, then the token's byte span in the original text. Generic, so the scorer
+/// weighs features as they are hashed.
 pub trait TokenSink {
-    fn feature(&mut self, signed_bucket: u32);
+    /// The words (their hashes) and bigrams (signed buckets) of the next tokens, before
+    /// their features come: a sink that reads memory for them can start every read at
+    /// once, instead of one at a time as each token's features arrive.
+    #[inline]
+    fn warm(&mut self, _words: &[(u64, Option<u32>)]) {}
+    fn features(&mut self, signed_buckets: &[u32]);
+    /// Whether the sink wants `word`'s own features (its unigram and character
+    /// n-grams, which depend on the word alone; `hash` is the word's hash). A sink that
+    /// remembers what they weigh (the classifier's [`super::word_memo`]) takes that
+    /// instead and returns false; then they are not extracted.
+    #[inline]
+    fn wants_word(&mut self, _word: &str, _hash: u64) -> bool {
+        true
+    }
+    /// A word's features in extraction order, after [`TokenSink::wants_word`] returned
+    /// true: its own, and at index `bigram` its bigram with the word before (not its
+    /// own: that one depends on the word before).
+    #[inline]
+    fn word_features(
+        &mut self,
+        _word: &str,
+        _hash: u64,
+        signed_buckets: &[u32],
+        _bigram: Option<usize>,
+    ) {
+        self.features(signed_buckets);
+    }
     /// The token at `start..end` of the folded text ([`Scratch::original_span`] maps it
     /// back); `unit_start` when a line break, or sentence-ending punctuation followed by
     /// white space, comes before it.
@@ -105,12 +172,71 @@ struct Collect<'a>(&'a mut SparseFeatures);
 
 impl TokenSink for Collect<'_> {
     #[inline]
-    fn feature(&mut self, x: u32) {
-        let v = if x & NEGATIVE == 0 { 1.0 } else { -1.0 };
-        self.0.push((x & !NEGATIVE, v));
+    fn features(&mut self, xs: &[u32]) {
+        self.0.extend(xs.iter().map(|&x| {
+            let v = if x & NEGATIVE == 0 { 1.0 } else { -1.0 };
+            (x & !NEGATIVE, v)
+        }));
     }
     #[inline]
     fn token(&mut self, _start: usize, _end: usize, _unit_start: bool) {}
+}
+
+/// A word's features on their way to the sink: an array and a count local to the
+/// extraction loop, handed over once per word. Holds any word's features (at most 26
+/// positions × 8 n-gram lengths, a unigram and a bigram); a configuration with more
+/// would hand them over as the array fills ([`Batch::spilled`]).
+struct Batch {
+    buf: [u32; BATCH],
+    n: usize,
+    /// Some of the current word's features went to the sink already.
+    spilled: bool,
+}
+
+const BATCH: usize = 256;
+
+impl Batch {
+    fn new() -> Batch {
+        Batch {
+            buf: [0; BATCH],
+            n: 0,
+            spilled: false,
+        }
+    }
+
+    #[inline]
+    fn push(&mut self, x: u32, sink: &mut impl TokenSink) {
+        if self.n == BATCH {
+            sink.features(&self.buf);
+            self.n = 0;
+            self.spilled = true;
+        }
+        // Always in range (emptied above); `get_mut` keeps the loop free of panics.
+        if let Some(slot) = self.buf.get_mut(self.n) {
+            *slot = x;
+            self.n += 1;
+        }
+    }
+
+    /// Hands the word's features to the sink (`bigram`: the index of its bigram) and
+    /// empties the batch.
+    #[inline]
+    fn finish_word(
+        &mut self,
+        word: &str,
+        hash: u64,
+        bigram: Option<usize>,
+        sink: &mut impl TokenSink,
+    ) {
+        let feats = &self.buf[..self.n];
+        if self.spilled {
+            sink.features(feats);
+        } else {
+            sink.word_features(word, hash, feats, bigram);
+        }
+        self.n = 0;
+        self.spilled = false;
+    }
 }
 
 /// Multiplier of the character n-gram hash (a 64-bit golden-ratio constant).
@@ -255,12 +381,13 @@ fn unleet(word: &str, out: &mut String) {
 }
 
 impl FeatureConfig {
+    /// A feature's signed bucket: the bucket from the top `bits` bits of its hash, the
+    /// sign from the bit below them (one shift keeps both, at most 25 bits; one
+    /// rotation moves the sign to bit 31).
     #[inline]
-    fn push(&self, h: u64, out: &mut impl TokenSink) {
-        // Bucket from the top `bits` bits, sign from the bit below them: one shift
-        // keeps both (at most 25 bits), one rotation moves the sign to bit 31.
+    fn bucket(&self, h: u64) -> u32 {
         let top = (h >> (63 - u32::from(self.bits))) as u32;
-        out.feature(top.rotate_right(1));
+        top.rotate_right(1)
     }
 
     /// Extracts the features of `text` into `out` (cleared first), L2-normalised.
@@ -284,10 +411,13 @@ impl FeatureConfig {
             word,
             gram,
             bounds,
+            pending,
+            warm,
         } = scratch;
         folded.fill(text);
         let folded_text = folded.text.as_str();
         let mut prev_word: Option<u64> = None;
+        let mut batch = Batch::new();
         let mut pos = 0;
         // End of the current whitespace-delimited chunk; a new chunk is checked for
         // being an identifier (URL, address, …) when `pos` reaches it.
@@ -302,7 +432,24 @@ impl FeatureConfig {
             prev_end = end;
             b
         };
+        // Tokens are read a group at a time: first where they are and their word hashes,
+        // then the sink is told which words and bigrams are coming ([`TokenSink::warm`]),
+        // then their features go to the sink in order.
+        pending.clear();
         while let Some((space, alnum, first_len)) = class_at(folded_text, pos) {
+            if pending.len() >= PENDING {
+                self.emit(
+                    folded_text,
+                    pending,
+                    warm,
+                    word,
+                    gram,
+                    bounds,
+                    &mut batch,
+                    sink,
+                );
+                pending.clear();
+            }
             if space {
                 pos += first_len;
                 continue;
@@ -322,7 +469,8 @@ impl FeatureConfig {
                 }
                 let maybe = seen & (DIGIT | ADDR) != 0;
                 if maybe && is_identifier_chunk(&folded_text[pos..chunk_end]) {
-                    sink.token(pos, chunk_end, boundary(pos, chunk_end));
+                    let unit = boundary(pos, chunk_end);
+                    pending.push(Pending::plain(pos, chunk_end, unit));
                     pos = chunk_end;
                     prev_word = None;
                     continue;
@@ -343,8 +491,12 @@ impl FeatureConfig {
             if !alnum {
                 if self.punctuation {
                     let cut = token.char_indices().nth(6).map_or(token.len(), |(i, _)| i);
-                    self.push(hash_bytes(SEED_PUNCT, &token.as_bytes()[..cut]), sink);
-                    sink.token(start, end, boundary(start, end));
+                    let x = self.bucket(hash_bytes(SEED_PUNCT, &token.as_bytes()[..cut]));
+                    let unit = boundary(start, end);
+                    pending.push(Pending {
+                        kind: PendingKind::Punct(x),
+                        ..Pending::plain(start, end, unit)
+                    });
                 }
                 continue;
             }
@@ -358,27 +510,98 @@ impl FeatureConfig {
                 // Ids, hashes and keys carry no meaning for the classifier, and their
                 // random n-grams would land in random buckets: they are skipped.
                 prev_word = None;
-                sink.token(start, end, boundary(start, end));
+                let unit = boundary(start, end);
+                pending.push(Pending::plain(start, end, unit));
                 continue;
             }
-            let w: &str = if has_digit && token.chars().any(char::is_alphabetic) {
+            let leet = has_digit && token.chars().any(char::is_alphabetic);
+            let w: &str = if leet {
                 unleet(token, word);
                 word
             } else {
                 token
             };
             let wh = hash_bytes(SEED_WORD, w.as_bytes());
-            if self.word_unigrams {
-                self.push(wh, sink);
-            }
-            if let (true, Some(p)) = (self.word_bigrams, prev_word) {
-                self.push(mix(p.rotate_left(17) ^ wh ^ SEED_BIGRAM), sink);
-            }
+            let bigram = match (self.word_bigrams, prev_word) {
+                (true, Some(p)) => Some(self.bucket(mix(p.rotate_left(17) ^ wh ^ SEED_BIGRAM))),
+                _ => None,
+            };
             prev_word = Some(wh);
-            if self.char_min > 0 {
-                self.char_grams(w, gram, bounds, sink);
+            let unit = boundary(start, end);
+            pending.push(Pending {
+                kind: PendingKind::Word {
+                    hash: wh,
+                    bigram,
+                    leet,
+                },
+                ..Pending::plain(start, end, unit)
+            });
+        }
+        self.emit(
+            folded_text,
+            pending,
+            warm,
+            word,
+            gram,
+            bounds,
+            &mut batch,
+            sink,
+        );
+        pending.clear();
+    }
+
+    /// Hands a group of read tokens to the sink: first [`TokenSink::warm`] with their
+    /// words and bigrams, then each token's features and span.
+    #[allow(clippy::too_many_arguments)]
+    fn emit(
+        &self,
+        folded_text: &str,
+        pending: &[Pending],
+        warm: &mut Vec<(u64, Option<u32>)>,
+        word: &mut String,
+        gram: &mut Vec<u8>,
+        bounds: &mut Vec<usize>,
+        batch: &mut Batch,
+        sink: &mut impl TokenSink,
+    ) {
+        warm.clear();
+        warm.extend(pending.iter().filter_map(|p| match p.kind {
+            PendingKind::Word { hash, bigram, .. } => Some((hash, bigram)),
+            _ => None,
+        }));
+        sink.warm(warm);
+        for p in pending {
+            match p.kind {
+                PendingKind::Plain => {}
+                PendingKind::Punct(x) => sink.features(&[x]),
+                PendingKind::Word { hash, bigram, leet } => {
+                    let token = folded_text.get(p.start..p.end).unwrap_or_default();
+                    let w: &str = if leet {
+                        unleet(token, word);
+                        word
+                    } else {
+                        token
+                    };
+                    if sink.wants_word(w, hash) {
+                        // In the order training has always read them: unigram, bigram,
+                        // n-grams.
+                        if self.word_unigrams {
+                            batch.push(self.bucket(hash), sink);
+                        }
+                        let at = bigram.map(|b| {
+                            batch.push(b, sink);
+                            batch.n - 1
+                        });
+                        if self.char_min > 0 {
+                            self.char_grams(w, gram, bounds, batch, sink);
+                        }
+                        batch.finish_word(w, hash, at, sink);
+                    } else if let Some(b) = bigram {
+                        sink.features(&[b]);
+                    }
+                }
             }
-            sink.token(start, end, boundary(start, end));
+            sink.token(p.start, p.end, p.unit);
         }
     }
 
@@ -387,6 +610,7 @@ impl FeatureConfig {
         word: &str,
         gram: &mut Vec<u8>,
         bounds: &mut Vec<usize>,
+        batch: &mut Batch,
         out: &mut impl TokenSink,
     ) {
         let (lo, hi) = (usize::from(self.char_min), usize::from(self.char_max));
@@ -411,7 +635,7 @@ impl FeatureConfig {
             let (lo, hi) = (lo.clamp(1, 9), hi.min(8));
             for i in 0..chars {
                 for mask in &LOW_BYTES[lo..=hi.min(chars - i).max(lo - 1)] {
-                    self.push(gram_hash(w & mask), out);
+                    batch.push(self.bucket(gram_hash(w & mask)), out);
                 }
                 w = (w >> 8) | byte_at(i + 8) << 56;
             }
@@ -453,7 +677,7 @@ impl FeatureConfig {
                     } else {
                         mix(h ^ n as u64)
                     };
-                    self.push(hash, out);
+                    batch.push(self.bucket(hash), out);
                 }
             }
         }

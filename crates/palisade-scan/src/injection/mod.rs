@@ -10,7 +10,8 @@
 //! - [`rules`]: [`InjectionRules`], four families (override, persona, extraction,
 //!   delimiter); override and extraction also in de/fr/es/pt/it ([`patterns`],
 //!   [`patterns_intl`]).
-//! - [`classifier`]: [`Classifier`], weights in [`model`] format, features in [`features`].
+//! - [`classifier`]: [`Classifier`], weights in [`model`] format, features in [`features`];
+//!   each word's own weight sum is memoised per thread (`word_memo`, exact).
 //! - [`detector`]: [`InjectionDetector`], both layers behind [`crate::Detector`].
 //! - [`train`] and [`csv`]: the training/evaluation code used by `train-injection` and
 //!   `examples/eval_injection.rs`; [`augment`], [`augment_intl`], [`augment_override`],
@@ -30,6 +31,7 @@ pub mod patterns;
 pub mod patterns_intl;
 pub mod rules;
 pub mod train;
+mod word_memo;
 
 #[cfg(test)]
 mod tests;

@@ -561,3 +561,52 @@ proptest! {
         prop_assert!(Classifier::from_bytes(&bytes).is_err());
     }
 }
+
+/// The word memo changes nothing: every window, margin and span is what extracting and
+/// weighing every word again gives, for Palisade's own training rows (English, the other
+/// languages, leetspeak, long texts), scored twice so the second pass reads the memo.
+#[test]
+fn memoised_scores_are_exact() {
+    let c = builtin();
+    let rows = super::augment::all();
+    assert!(rows.len() > 100);
+    let mut long = String::new();
+    for row in rows.iter().take(400) {
+        long.push_str(&row.text);
+        long.push_str(if row.label { "\n" } else { ". " });
+    }
+    for pass in 0..2 {
+        for text in rows.iter().map(|r| r.text.as_str()).chain([long.as_str()]) {
+            let memo = c.best_window(text);
+            let fresh = c.best_window_unmemoised(text);
+            assert_eq!(memo, fresh, "pass {pass}: {text:?}");
+        }
+    }
+}
+
+proptest! {
+    /// Arbitrary words (ASCII and not, digits for leetspeak, words longer than the memo
+    /// keeps, repeats) score exactly as without the memo, on a thread whose memo holds
+    /// words from earlier cases.
+    #[test]
+    fn memoised_scores_are_exact_for_any_words(
+        words in proptest::collection::vec(
+            prop_oneof![
+                Just("ignore".to_owned()),
+                Just("1gn0re".to_owned()),
+                Just("instructions".to_owned()),
+                Just("Prüfung".to_owned()),
+                Just("системы".to_owned()),
+                "[a-zA-Z0-9]{1,30}",
+                "\\PC{1,12}",
+                Just("\n".to_owned()),
+                Just(". ".to_owned()),
+            ],
+            0..80,
+        )
+    ) {
+        let c = builtin();
+        let text = words.join(" ");
+        prop_assert_eq!(c.best_window(&text), c.best_window_unmemoised(&text));
+    }
+}

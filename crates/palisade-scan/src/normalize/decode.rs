@@ -6,6 +6,11 @@
 
 use std::ops::Range;
 
+/// The `\x` of a hex escape, searched for in every text: built once (a `memmem::find`
+/// builds its searcher on every call).
+static HEX_ESCAPE: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\\x"));
+
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
 
@@ -156,7 +161,7 @@ pub(crate) fn scan(text: &str, budget: &mut Budget) -> Vec<Decoded> {
     if memchr::memchr(b'%', bytes).is_some() {
         percent_runs(text, budget, &mut out);
     }
-    if memchr::memmem::find(bytes, b"\\x").is_some() {
+    if HEX_ESCAPE.find(bytes).is_some() {
         hex_escapes(text, budget, &mut out);
     }
     out

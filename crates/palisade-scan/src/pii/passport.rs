@@ -12,6 +12,11 @@ use super::context::Tag;
 use super::dob::valid_date;
 use super::scan::{Run, Sink, boundary_after, boundary_before};
 
+/// Two filler characters, searched for in every text: built once (a `memmem` search
+/// function builds its searcher on every call).
+static FILLERS: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"<<"));
+
 const DET: &str = "pii.passport";
 const DET_MRZ: &str = "pii.passport.mrz";
 
@@ -44,7 +49,7 @@ pub(crate) fn scan_mrz(sink: &mut Sink<'_>) {
     let text = sink.text;
     let bytes = text.as_bytes();
     let mut floor = 0;
-    for hit in memchr::memmem::find_iter(bytes, b"<<") {
+    for hit in FILLERS.find_iter(bytes) {
         if hit < floor {
             continue;
         }

@@ -19,8 +19,10 @@
 
 /// Bits of the hash of three bytes in the filter: 32768 bits, 4 KB.
 const FILTER_BITS: u32 = 15;
-/// Positions filtered before their candidates are checked.
+/// Positions filtered before their candidates are checked (at most 256: a candidate is
+/// kept as its one-byte offset in the chunk).
 const CHUNK: usize = 256;
+const _: () = assert!(CHUNK <= 256);
 
 /// A compiled literal set.
 #[derive(Debug, Clone)]
@@ -149,7 +151,9 @@ impl Literals {
         // A chunk at a time, the positions the filter passes are collected without a
         // branch (one would mispredict at every candidate), then looked up. Four
         // positions share one eight-byte load while eight bytes are left.
-        let mut candidates = [0usize; CHUNK];
+        // Offsets from the chunk's start: one byte each, so the array is four cache
+        // lines (it is written at every position, pass or not).
+        let mut candidates = [0u8; CHUNK];
         let filtered = hay.len().saturating_sub(3);
         let mut at = 0;
         while at < filtered {
@@ -157,7 +161,7 @@ impl Literals {
             let mut n = 0;
             let mut pass = |i: usize, window: u32| {
                 if let Some(slot) = candidates.get_mut(n) {
-                    *slot = i;
+                    *slot = (i - at) as u8;
                 }
                 n += usize::from(self.passes::<FOLD>(window));
             };
@@ -175,8 +179,10 @@ impl Literals {
             for i in i..end {
                 pass(i, prefix_of(hay.get(i..).unwrap_or_default()) as u32);
             }
-            for &c in candidates.get(..n).unwrap_or_default() {
-                self.look_up::<FOLD>(hay, c, &mut hits);
+            let candidates = candidates.get(..n).unwrap_or_default();
+            self.warm::<FOLD>(hay, at, candidates);
+            for &c in candidates {
+                self.look_up::<FOLD>(hay, at + usize::from(c), &mut hits);
             }
             at = end;
         }
@@ -205,6 +211,22 @@ impl Literals {
             );
         }
         pass
+    }
+
+    /// Reads the table slot each candidate (an offset from `at`) probes first, in one
+    /// loop of independent loads. The table is usually out of the cache when a request
+    /// arrives; read here, the misses overlap, where in [`Literals::look_up`] each
+    /// waits for the one before (a probe's outcome decides what runs next).
+    #[inline]
+    fn warm<const FOLD: bool>(&self, hay: &[u8], at: usize, candidates: &[u8]) {
+        let mask = self.table.len().wrapping_sub(1);
+        let mut touched = 0u32;
+        for &c in candidates {
+            let rest = hay.get(at + usize::from(c)..).unwrap_or_default();
+            let key = fold::<FOLD>(prefix_of(rest)) as u32 & 0x00ff_ffff;
+            touched ^= self.table.get(slot_of(key, mask)).map_or(0, |s| s.len);
+        }
+        std::hint::black_box(touched);
     }
 
     /// Records the occurrences starting at `at`.
