@@ -84,6 +84,15 @@ pub struct Scratch {
     warm: Vec<(u64, Option<u32>)>,
 }
 
+/// The buffers a group of read tokens is scored with ([`FeatureConfig::emit`]).
+struct Emit<'s> {
+    warm: &'s mut Vec<(u64, Option<u32>)>,
+    word: &'s mut String,
+    gram: &'s mut Vec<u8>,
+    bounds: &'s mut Vec<usize>,
+    batch: Batch,
+}
+
 /// Tokens read ahead of their features, at most this many at a time.
 const PENDING: usize = 64;
 
@@ -417,7 +426,13 @@ impl FeatureConfig {
         folded.fill(text);
         let folded_text = folded.text.as_str();
         let mut prev_word: Option<u64> = None;
-        let mut batch = Batch::new();
+        let mut out = Emit {
+            warm,
+            word,
+            gram,
+            bounds,
+            batch: Batch::new(),
+        };
         let mut pos = 0;
         // End of the current whitespace-delimited chunk; a new chunk is checked for
         // being an identifier (URL, address, …) when `pos` reaches it.
@@ -438,17 +453,7 @@ impl FeatureConfig {
         pending.clear();
         while let Some((space, alnum, first_len)) = class_at(folded_text, pos) {
             if pending.len() >= PENDING {
-                self.emit(
-                    folded_text,
-                    pending,
-                    warm,
-                    word,
-                    gram,
-                    bounds,
-                    &mut batch,
-                    sink,
-                );
-                pending.clear();
+                self.emit(folded_text, pending, &mut out, sink);
             }
             if space {
                 pos += first_len;
@@ -516,8 +521,8 @@ impl FeatureConfig {
             }
             let leet = has_digit && token.chars().any(char::is_alphabetic);
             let w: &str = if leet {
-                unleet(token, word);
-                word
+                unleet(token, out.word);
+                out.word
             } else {
                 token
             };
@@ -537,40 +542,33 @@ impl FeatureConfig {
                 ..Pending::plain(start, end, unit)
             });
         }
-        self.emit(
-            folded_text,
-            pending,
+        self.emit(folded_text, pending, &mut out, sink);
+    }
+
+    /// Hands a group of read tokens to the sink, and empties it: first
+    /// [`TokenSink::warm`] with their words and bigrams, then each token's features and
+    /// span.
+    fn emit(
+        &self,
+        folded_text: &str,
+        pending: &mut Vec<Pending>,
+        out: &mut Emit<'_>,
+        sink: &mut impl TokenSink,
+    ) {
+        let Emit {
             warm,
             word,
             gram,
             bounds,
-            &mut batch,
-            sink,
-        );
-        pending.clear();
-    }
-
-    /// Hands a group of read tokens to the sink: first [`TokenSink::warm`] with their
-    /// words and bigrams, then each token's features and span.
-    #[allow(clippy::too_many_arguments)]
-    fn emit(
-        &self,
-        folded_text: &str,
-        pending: &[Pending],
-        warm: &mut Vec<(u64, Option<u32>)>,
-        word: &mut String,
-        gram: &mut Vec<u8>,
-        bounds: &mut Vec<usize>,
-        batch: &mut Batch,
-        sink: &mut impl TokenSink,
-    ) {
+            batch,
+        } = out;
         warm.clear();
         warm.extend(pending.iter().filter_map(|p| match p.kind {
             PendingKind::Word { hash, bigram, .. } => Some((hash, bigram)),
             _ => None,
         }));
         sink.warm(warm);
-        for p in pending {
+        for p in pending.iter() {
             match p.kind {
                 PendingKind::Plain => {}
                 PendingKind::Punct(x) => sink.features(&[x]),
@@ -603,6 +601,7 @@ impl FeatureConfig {
             }
             sink.token(p.start, p.end, p.unit);
         }
+        pending.clear();
     }
 
     fn char_grams(
