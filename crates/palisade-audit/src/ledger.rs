@@ -412,8 +412,9 @@ impl Ledger {
         self.shared.signer.verifier().to_text()
     }
 
-    /// Retention: records an `audit.purge` event (so `audit verify` accepts the missing
-    /// ciphertexts), then drops the content of records older than `before_us`. Hashes and
+    /// Retention: records an `audit.purge` event and signs a checkpoint over it (so `audit
+    /// verify` accepts the missing ciphertexts: only a purge under a signed checkpoint
+    /// counts), then drops the content of records older than `before_us`. Hashes and
     /// headers stay, so the log still verifies. Returns how many contents were dropped.
     pub async fn purge_before(&self, before_us: i64) -> Result<u64, AuditError> {
         let mut event = Event::new(Plane::Admin, format!("purge-{}", now_us()), PURGE_ACTION);
@@ -424,6 +425,7 @@ impl Ledger {
             after: Some(serde_json::json!({ "purged_before_us": before_us })),
         });
         self.record_durably(event.into()).await?;
+        self.checkpoint().await?;
         Ok(self.shared.store.purge_content(before_us).await?)
     }
 

@@ -17,7 +17,10 @@
 //! | whole suffix rewritten | root ≠ a signed checkpoint's root | the checkpoint interval |
 //!
 //! Content removed by retention is accepted only when a later `audit.purge` record in
-//! the log covers it; crypto-shredded content still verifies (only its key is gone).
+//! the log covers it and a signed checkpoint that verified covers that record (the ledger
+//! signs one right after writing it, before any content goes): anyone who can write to the
+//! database can append a well-linked record after the last checkpoint, but not sign one.
+//! Crypto-shredded content still verifies (only its key is gone).
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
@@ -406,14 +409,14 @@ pub async fn verify(
     for (seq, time_us) in missing_content {
         if purges
             .iter()
-            .any(|(p, cutoff)| *p > seq && time_us < *cutoff)
+            .any(|(p, cutoff)| *p > seq && *p < last_verified_cp && time_us < *cutoff)
         {
             report.content_purged += 1;
         } else {
             problems.push(Problem {
                 position: seq,
                 kind: ProblemKind::ContentMissing,
-                detail: "ciphertext removed without a retention purge covering it".into(),
+                detail: "ciphertext removed without a signed retention purge covering it".into(),
             });
         }
     }

@@ -15,8 +15,8 @@ use palisade_audit::crypto::{Keyring, MasterKey};
 use palisade_audit::keys::AuditKeys;
 use palisade_audit::merkle::leaf_hash;
 use palisade_audit::record::{Header, hex};
-use palisade_audit::verify::{Report, verify};
-use palisade_audit::{Capture, Decision, Entry, Event, Ledger, LedgerConfig, Plane};
+use palisade_audit::verify::{PURGE_ACTION, ProblemKind, Report, verify};
+use palisade_audit::{Capture, Change, Decision, Entry, Event, Ledger, LedgerConfig, Plane};
 use rand::Rng;
 use sqlx::{Row, SqlitePool};
 
@@ -30,9 +30,17 @@ struct Pristine {
     /// The log's signing key (a copy: the ledger took the original).
     signer: NoteSigner,
     held: String,
+    /// Contents retention dropped (0 without a purge).
+    purged: u64,
 }
 
 async fn write_log() -> Pristine {
+    write_log_purging(None).await
+}
+
+/// The log; with `purge_before`, retention then runs through the ledger (an
+/// `audit.purge` record, a checkpoint over it, content older than the cutoff dropped).
+async fn write_log_purging(purge_before: Option<i64>) -> Pristine {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("audit.db");
     let store = palisade_store::connect(&format!("sqlite://{}", db.display()), 2)
@@ -45,16 +53,17 @@ async fn write_log() -> Pristine {
     let signer = NoteSigner::generate("tamper.test/audit").unwrap();
     let verifier = signer.verifier();
     let signer_copy = NoteSigner::parse(&signer.to_text()).unwrap();
+    let config = LedgerConfig {
+        origin: "tamper.test/audit".into(),
+        checkpoint_every: 50,
+        checkpoint_interval: Duration::from_secs(3600),
+        ..LedgerConfig::default()
+    };
     let ledger = Ledger::open(
         Arc::clone(&store.audit),
-        keys,
+        Arc::clone(&keys),
         signer,
-        LedgerConfig {
-            origin: "tamper.test/audit".into(),
-            checkpoint_every: 50,
-            checkpoint_interval: Duration::from_secs(3600),
-            ..LedgerConfig::default()
-        },
+        config.clone(),
     )
     .await
     .unwrap();
@@ -86,8 +95,19 @@ async fn write_log() -> Pristine {
         t.await.unwrap();
     }
     ledger.close().await;
+    let mut purged = 0;
+    if let Some(cutoff) = purge_before {
+        // Reopened: closing caught up the search index retention reads its cutoff from.
+        let signer = NoteSigner::parse(&signer_copy.to_text()).unwrap();
+        let ledger = Ledger::open(Arc::clone(&store.audit), keys, signer, config)
+            .await
+            .unwrap();
+        purged = ledger.purge_before(cutoff).await.unwrap();
+        assert!(purged > 0);
+        ledger.close().await;
+    }
     let held = store.audit.latest_checkpoint().await.unwrap().unwrap();
-    assert_eq!(held.size, RECORDS);
+    assert_eq!(held.size, RECORDS + u64::from(purge_before.is_some()));
     store.close().await;
     Pristine {
         _dir: dir,
@@ -95,6 +115,7 @@ async fn write_log() -> Pristine {
         verifier,
         signer: signer_copy,
         held: held.note,
+        purged,
     }
 }
 
@@ -534,4 +555,62 @@ async fn a_checkpoint_of_another_log_is_rejected_even_with_the_right_key() {
         .unwrap()
         .ok
     );
+}
+
+/// Far enough ahead that every record of the log is older.
+fn after_every_record() -> i64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    i64::try_from(now.as_micros()).unwrap() + 60_000_000
+}
+
+#[tokio::test]
+async fn content_purged_by_retention_verifies() {
+    let purged = write_log_purging(Some(after_every_record())).await;
+    let report = verify_file(&purged.db, &purged).await;
+    assert!(report.ok, "{:?}", report.problems);
+    assert_eq!(report.content_purged, purged.purged);
+}
+
+#[tokio::test]
+async fn a_purge_record_appended_by_the_attacker_does_not_excuse_missing_content() {
+    // An attacker with write access deletes the captured prompts and appends, after the
+    // last signed checkpoint, a well-linked `audit.purge` record covering them: nothing
+    // signed covers it, so the content counts as removed.
+    let pristine = write_log().await;
+    let work = tempfile::tempdir().unwrap();
+    let trial = work.path().join("forged-purge.db");
+    let pool = attacker(&pristine, &trial).await;
+    let last = RECORDS as i64 - 1;
+    let last_bytes = header_of(&pool, last).await.to_bytes();
+    let mut forged = header_of(&pool, last).await;
+    forged.seq = RECORDS;
+    forged.prev = hex(&leaf_hash(&last_bytes));
+    forged.event.plane = Plane::Admin;
+    forged.event.action = PURGE_ACTION.into();
+    forged.event.change = Some(Change {
+        target: "audit:content".into(),
+        before: None,
+        after: Some(serde_json::json!({ "purged_before_us": after_every_record() })),
+    });
+    forged.subject = None;
+    forged.content = None;
+    insert_row(&pool, RECORDS as i64, &forged.to_bytes()).await;
+    let emptied = sqlx::query("UPDATE audit_records SET content = NULL WHERE content IS NOT NULL")
+        .execute(&pool)
+        .await
+        .unwrap()
+        .rows_affected();
+    assert!(emptied > 0);
+    pool.close().await;
+    let report = verify_file(&trial, &pristine).await;
+    assert!(!report.ok);
+    let missing = report
+        .problems
+        .iter()
+        .filter(|p| p.kind == ProblemKind::ContentMissing)
+        .count();
+    assert_eq!(missing as u64, emptied, "{:?}", report.problems);
+    assert_eq!(report.content_purged, 0);
 }

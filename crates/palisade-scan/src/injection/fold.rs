@@ -12,8 +12,11 @@ pub struct Folded {
     /// The folded text.
     pub text: String,
     /// `origin[i]` is the byte offset in the original of the `char` that produced folded
-    /// byte `i`.
+    /// byte `i`. Unused when `ascii`.
     origin: Vec<u32>,
+    /// The original was ASCII: folded byte `i` is original byte `i` (the common case,
+    /// kept without writing and reading back a 4-byte entry per byte).
+    ascii: bool,
 }
 
 impl Folded {
@@ -29,11 +32,10 @@ impl Folded {
     pub fn fill(&mut self, original: &str) {
         self.text.clear();
         self.origin.clear();
-        if original.is_ascii() {
+        self.ascii = original.is_ascii();
+        if self.ascii {
             self.text.push_str(original);
             self.text.make_ascii_lowercase();
-            let n = u32::try_from(original.len()).unwrap_or(u32::MAX);
-            self.origin.extend(0..n);
             return;
         }
         self.text.reserve(original.len() + 8);
@@ -56,12 +58,14 @@ impl Folded {
     /// passed to [`Folded::new`]), widened to whole original characters.
     pub fn original_span(&self, original: &str, start: usize, end: usize) -> (usize, usize) {
         let origin = |i: usize| {
-            self.origin
-                .get(i)
-                .map_or(original.len(), |&o| {
-                    usize::try_from(o).unwrap_or(usize::MAX)
-                })
-                .min(original.len())
+            let mapped = if self.ascii {
+                Some(i).filter(|&i| i < self.text.len())
+            } else {
+                self.origin
+                    .get(i)
+                    .map(|&o| usize::try_from(o).unwrap_or(usize::MAX))
+            };
+            mapped.map_or(original.len(), |o| o.min(original.len()))
         };
         let s = origin(start);
         if end <= start {

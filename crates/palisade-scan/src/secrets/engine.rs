@@ -259,6 +259,11 @@ fn search_window(
 ) {
     let hay = &text[..e];
     let mut pos = s.max(*done);
+    if let Some(starts) = &rule.starts
+        && !starts.occur_in(hay.as_bytes().get(pos..).unwrap_or_default())
+    {
+        return;
+    }
     while pos <= e {
         let Some(m) = rule.regex.find_at(hay, pos) else {
             break;

@@ -20,7 +20,7 @@ use super::allowlist::Allowlist;
 use super::gitleaks::{GitleaksFile, RuleSpec};
 use super::report::{RuleFailure, RulesReport};
 use super::translate::go_to_rust;
-use super::window::{self, KeywordWindow};
+use super::window::{self, KeywordWindow, MatchStarts};
 
 /// Where a rule came from; decides the `detector` prefix of its findings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,6 +62,9 @@ pub struct CompiledRule {
     pub generic: bool,
     /// Set when the regex only needs to run around keyword occurrences.
     pub window: Option<KeywordWindow>,
+    /// The literals every match starts with, if few: a keyword window without one of them
+    /// is not searched.
+    pub starts: Option<MatchStarts>,
 }
 
 impl CompiledRule {
@@ -167,6 +170,7 @@ fn compile_rule(
         .filter(|k| !k.is_empty())
         .collect();
     let window = window::plan(regex.as_str(), &keywords);
+    let starts = window.and_then(|_| MatchStarts::of(regex.as_str()));
     let generic = spec.id.starts_with("generic")
         || spec.tags.iter().any(|t| t.eq_ignore_ascii_case("generic"));
     Ok(Some(CompiledRule {
@@ -182,5 +186,6 @@ fn compile_rule(
         globals: Arc::clone(globals),
         generic,
         window,
+        starts,
     }))
 }

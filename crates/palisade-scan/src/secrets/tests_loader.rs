@@ -32,6 +32,26 @@ fn builtin_compiles_fully_except_path_only() {
     assert_eq!(r.name(), "secrets");
 }
 
+#[test]
+fn case_sensitive_starts_gate_keyword_windows() {
+    let r = SecretRules::builtin();
+    let rule = |id: &str| r.rules.iter().find(|x| x.id == id).expect(id);
+    // Twilio: keyword `sk` (any case), every match starts with `SK`.
+    let twilio = rule("twilio-api-key");
+    let starts = twilio.starts.as_ref().expect("twilio has a literal start");
+    assert!(!starts.occur_in(b"the risks and tasks she asks about"));
+    assert!(starts.occur_in(b"key SK0123456789abcdef0123456789abcdef"));
+    let mut out = Vec::new();
+    r.detect("the risks: SK0123456789abcdef0123456789abcdef", &mut out);
+    assert!(
+        out.iter().any(|f| f.detector == "gitleaks:twilio-api-key"),
+        "{out:?}"
+    );
+    // A rule whose matches may start with anything has no gate.
+    assert!(rule("generic-api-key").starts.is_none());
+    assert!(r.rules.iter().filter(|x| x.starts.is_some()).count() > 10);
+}
+
 const ENTROPY: &str = r#"
 title = "t"
 [[rules]]

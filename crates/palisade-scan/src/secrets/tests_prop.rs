@@ -38,8 +38,69 @@ const TOKENS: &[(&str, &str)] = &[
     ),
 ];
 
+/// The builtin rules with every regex searched in its whole keyword windows (no
+/// [`window::MatchStarts`] gate).
+fn ungated() -> &'static SecretRules {
+    static RULES: std::sync::OnceLock<SecretRules> = std::sync::OnceLock::new();
+    RULES.get_or_init(|| {
+        let mut rules = SecretRules::builtin();
+        for r in &mut rules.rules {
+            r.starts = None;
+        }
+        rules
+    })
+}
+
+/// Keywords in other cases, near-misses and real starts of literal-prefixed rules.
+const GATED: &[&str] = &[
+    "risks",
+    "asks",
+    "SK",
+    "sk",
+    "Sk",
+    "s.",
+    "hvs.",
+    "projects.",
+    "ghp_",
+    "GHP_",
+    "xoxb-",
+    "glpat-",
+    "AKIA",
+    "akia",
+    "0123456789abcdef",
+    "ABCDEFGHIJKLMNOPQRSTUVWX",
+    "deadBEEF",
+    "=",
+    "\n",
+    "'",
+];
+
+fn gated_text() -> impl Strategy<Value = String> {
+    prop::collection::vec(
+        (
+            prop::sample::select(GATED),
+            prop::sample::select(&["", " ", "\n"][..]),
+        ),
+        0..40,
+    )
+    .prop_map(|parts| {
+        parts
+            .into_iter()
+            .map(|(w, sep)| format!("{w}{sep}"))
+            .collect()
+    })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn match_start_gate_changes_no_finding(text in gated_text()) {
+        let (mut gated, mut all) = (Vec::new(), Vec::new());
+        shared().detect(&text, &mut gated);
+        ungated().detect(&text, &mut all);
+        prop_assert_eq!(gated, all);
+    }
 
     #[test]
     fn never_panics_and_spans_are_char_boundaries(text in any::<String>()) {
