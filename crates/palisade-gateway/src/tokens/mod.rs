@@ -2,6 +2,14 @@
 //! tokenizer of OpenAI's current models; a close estimate for others), using the chat
 //! format's per-message overhead. Counting happens once per request, before limits and
 //! policy see the estimate.
+//!
+//! The count is tiktoken's (`count_ordinary`), reached faster: the text is cut into
+//! BPE pieces by [`split`] (tiktoken's own pattern, followed by hand instead of by a
+//! backtracking regex engine) and each piece's tokens come from a per-thread [`memo`],
+//! tiktoken counting only the pieces the memo has not seen.
+
+mod memo;
+mod split;
 
 use palisade_config::TokenEncoding;
 use palisade_protocol::openai::model_text;
@@ -18,15 +26,17 @@ fn bpe() -> &'static CoreBPE {
 
 /// Loads the tokenizer now, so the first request does not pay for it.
 pub fn warm_up() {
-    let _ = bpe().count_ordinary("warm up");
+    let _ = count("Warm up: the tables, 1 2 3.");
 }
 
 pub fn count(text: &str) -> u64 {
     if text.is_empty() {
-        0
-    } else {
-        bpe().count_ordinary(text) as u64
+        return 0;
     }
+    memo::sum(
+        |piece| split::for_each_piece(text, piece),
+        |piece| bpe().count_ordinary(piece),
+    )
 }
 
 /// Prompt tokens of a chat request: every message's text, names, tool calls and other
