@@ -9,12 +9,14 @@
 //! dozen, which matters most when the table is out of the cache, as it is in a gateway
 //! between requests. Exact: a slot holds the whole word and the sums are integers, so a
 //! memoised word adds exactly what extracting it again would. Words longer than
-//! [`MAX_WORD_BYTES`] are not memoised; a slot's word is replaced by the next word
-//! hashing to it (direct-mapped), so no input can grow it or make it return another
+//! [`MAX_WORD_BYTES`] are not memoised. A word has two slots it may be in, side by side
+//! in one cache line (two-way set-associative: with one slot per word, two of a prompt's
+//! words sharing it would evict each other at every request); a third word for them
+//! replaces the older one, so no input can grow the memo or make it return another
 //! word's weights.
 
-/// Slots, a power of two: 4096 × 32 bytes = 128 KB per thread that scores.
-const SLOTS: usize = 1 << 12;
+/// Sets of two slots, a power of two: 2048 × 64 bytes = 128 KB per thread that scores.
+const SETS: usize = 1 << 11;
 
 /// Longest word memoised, in bytes.
 pub(crate) const MAX_WORD_BYTES: usize = 24;
@@ -36,6 +38,20 @@ const EMPTY: Slot = Slot {
     sum: 0,
 };
 
+/// Two slots in one cache line: the newer word first.
+#[derive(Debug, Clone, Copy)]
+#[repr(align(64))]
+struct Set([Slot; 2]);
+
+impl Set {
+    fn find(&self, word: &[u8]) -> Option<&Slot> {
+        self.0.iter().find(|s| {
+            let len = usize::from(s.len);
+            len == word.len() && s.word.get(..len) == Some(word)
+        })
+    }
+}
+
 /// The memo of one thread, for one model at a time.
 #[derive(Debug, Default)]
 pub(crate) struct WordMemo {
@@ -43,7 +59,7 @@ pub(crate) struct WordMemo {
     /// first lookup on this thread empties them.
     model: u64,
     /// Allocated on first use.
-    slots: Vec<Slot>,
+    slots: Vec<Set>,
     /// Never holds anything (a scorer's nested call, which has no thread buffers).
     off: bool,
 }
@@ -54,8 +70,8 @@ pub(crate) fn next_model_id() -> u64 {
     NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
-fn slot_of(hash: u64) -> usize {
-    (hash >> (64 - SLOTS.trailing_zeros())) as usize
+fn set_of(hash: u64) -> usize {
+    (hash >> (64 - SETS.trailing_zeros())) as usize
 }
 
 impl WordMemo {
@@ -69,9 +85,9 @@ impl WordMemo {
 
     /// Makes the memo hold `model`'s sums (emptying it if it held another model's).
     fn use_model(&mut self, model: u64) {
-        if self.model != model || self.slots.len() != SLOTS {
+        if self.model != model || self.slots.len() != SETS {
             self.slots.clear();
-            self.slots.resize(SLOTS, EMPTY);
+            self.slots.resize(SETS, Set([EMPTY; 2]));
             self.model = model;
         }
     }
@@ -83,10 +99,8 @@ impl WordMemo {
             return None;
         }
         self.use_model(model);
-        let slot = self.slots.get(slot_of(hash))?;
-        let len = usize::from(slot.len);
-        (len == word.len() && slot.word.get(..len) == Some(word))
-            .then(|| (i64::from(slot.sum), u32::from(slot.count)))
+        let slot = self.slots.get(set_of(hash))?.find(word)?;
+        Some((i64::from(slot.sum), u32::from(slot.count)))
     }
 
     /// Reads the slot `hash` maps to (its sum, whatever word it holds): a load the
@@ -98,8 +112,8 @@ impl WordMemo {
         }
         self.use_model(model);
         self.slots
-            .get(slot_of(hash))
-            .map_or(0, |s| i64::from(s.sum))
+            .get(set_of(hash))
+            .map_or(0, |s| i64::from(s.0[0].sum))
     }
 
     /// Memoises `word`'s sum and count (when they and the word fit a slot).
@@ -115,7 +129,13 @@ impl WordMemo {
             return;
         }
         self.use_model(model);
-        if let Some(slot) = self.slots.get_mut(slot_of(hash)) {
+        if let Some(set) = self.slots.get_mut(set_of(hash)) {
+            if set.find(word).is_some() {
+                return;
+            }
+            // The newer word first; the older of the two goes.
+            set.0[1] = set.0[0];
+            let slot = &mut set.0[0];
             slot.word[..word.len()].copy_from_slice(word);
             slot.len = len;
             slot.count = count;
@@ -134,13 +154,18 @@ mod tests {
         assert_eq!(m.get(1, b"ignore", 7), None);
         m.put(1, b"ignore", 7, -1234, 17);
         assert_eq!(m.get(1, b"ignore", 7), Some((-1234, 17)));
-        // Same slot, another word (or a prefix of it): not its sum.
+        // Same set, another word (or a prefix of it): not its sum.
         assert_eq!(m.get(1, b"ignor", 7), None);
         assert_eq!(m.get(1, b"ignores", 7), None);
-        // Another word in the slot replaces it.
+        // Two words of one set are both kept; a third replaces the older.
         m.put(1, b"please", 7, 5, 12);
+        assert_eq!(m.get(1, b"ignore", 7), Some((-1234, 17)));
+        assert_eq!(m.get(1, b"please", 7), Some((5, 12)));
+        m.put(1, b"please", 7, 5, 12);
+        m.put(1, b"reveal", 7, 9, 13);
         assert_eq!(m.get(1, b"ignore", 7), None);
         assert_eq!(m.get(1, b"please", 7), Some((5, 12)));
+        assert_eq!(m.get(1, b"reveal", 7), Some((9, 13)));
     }
 
     #[test]
