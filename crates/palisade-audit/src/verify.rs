@@ -96,11 +96,33 @@ struct Signed {
 }
 
 /// Verifies the whole log in the store against the ledger's public key and, if given, a
-/// signed checkpoint the caller kept.
+/// signed checkpoint the caller kept. The log's origin is the one its first stored
+/// checkpoint names; [`verify_origin`] holds it to a known one.
 pub async fn verify(
     store: Arc<dyn AuditStore>,
     verifier: &NoteVerifier,
     held: Option<&str>,
+) -> Result<Report, VerifyError> {
+    verify_log(store, verifier, held, None).await
+}
+
+/// Like [`verify`], with every checkpoint, stored or held, required to name `origin`: a
+/// log signed with the same key under another name (another deployment's, copied over
+/// this one's records and checkpoints) is consistent in itself, but it is not this log.
+pub async fn verify_origin(
+    store: Arc<dyn AuditStore>,
+    verifier: &NoteVerifier,
+    held: Option<&str>,
+    origin: &str,
+) -> Result<Report, VerifyError> {
+    verify_log(store, verifier, held, Some(origin)).await
+}
+
+async fn verify_log(
+    store: Arc<dyn AuditStore>,
+    verifier: &NoteVerifier,
+    held: Option<&str>,
+    pinned: Option<&str>,
 ) -> Result<Report, VerifyError> {
     let mut report = Report::default();
     let mut problems = Vec::new();
@@ -126,7 +148,7 @@ pub async fn verify(
     }
     // Every checkpoint names the log it is for: one log, one origin. A checkpoint of
     // another log signed with the same key proves nothing about this one.
-    let mut origin: Option<String> = None;
+    let mut origin: Option<String> = pinned.map(str::to_owned);
     for stored in store.checkpoints().await? {
         match Checkpoint::open(&stored.note, verifier) {
             Ok(cp) if origin.as_ref().is_some_and(|o| *o != cp.origin) => problems.push(Problem {

@@ -15,7 +15,7 @@ use palisade_audit::crypto::{Keyring, MasterKey};
 use palisade_audit::keys::AuditKeys;
 use palisade_audit::merkle::leaf_hash;
 use palisade_audit::record::{Header, hex};
-use palisade_audit::verify::{PURGE_ACTION, ProblemKind, Report, verify};
+use palisade_audit::verify::{PURGE_ACTION, ProblemKind, Report, verify, verify_origin};
 use palisade_audit::{Capture, Change, Decision, Entry, Event, Ledger, LedgerConfig, Plane};
 use rand::Rng;
 use sqlx::{Row, SqlitePool};
@@ -613,4 +613,53 @@ async fn a_purge_record_appended_by_the_attacker_does_not_excuse_missing_content
         .count();
     assert_eq!(missing as u64, emptied, "{:?}", report.problems);
     assert_eq!(report.content_purged, 0);
+}
+
+#[tokio::test]
+async fn a_pinned_origin_rejects_a_log_signed_under_another_name() {
+    // The same key signs two logs (say staging and production): one log's records and
+    // checkpoints copied over the other's are consistent in themselves, and only the
+    // name in the checkpoints tells them apart.
+    let pristine = write_log().await;
+    let store = palisade_store::connect(&format!("sqlite://{}", pristine.db.display()), 2)
+        .await
+        .unwrap();
+    let own = verify_origin(
+        Arc::clone(&store.audit),
+        &pristine.verifier,
+        None,
+        "tamper.test/audit",
+    )
+    .await
+    .unwrap();
+    assert!(own.ok, "{:?}", own.problems);
+    let other = verify_origin(
+        Arc::clone(&store.audit),
+        &pristine.verifier,
+        None,
+        "production.example/audit",
+    )
+    .await
+    .unwrap();
+    assert!(!other.ok);
+    assert!(
+        other
+            .problems
+            .iter()
+            .all(|p| p.kind == ProblemKind::BadCheckpoint && p.detail.contains("tamper.test/audit")),
+        "{:?}",
+        other.problems
+    );
+    // A held checkpoint of the other name is refused outright.
+    assert!(
+        verify_origin(
+            Arc::clone(&store.audit),
+            &pristine.verifier,
+            Some(&pristine.held),
+            "production.example/audit",
+        )
+        .await
+        .is_err()
+    );
+    store.close().await;
 }

@@ -19,5 +19,5 @@ pub use scan::{ScanConfig, ScanProfileConfig, ScanRule};
 pub use validate::{
     AnthropicSettings, Config, ConfigError, KeyHeader, LogFormat, ModelConfig, OpenAiSettings,
     ProviderConfig, ProviderKind, ServerConfig, SimulatedSettings, StoreConfig, TlsFiles,
-    TokenEncoding, load_file, load_scan_section, load_store_url, parse_str,
+    TokenEncoding, load_audit_origin, load_file, load_scan_section, load_store_url, parse_str,
 };

@@ -241,6 +241,22 @@ pub fn load_store_url(path: &Path) -> Result<String, ConfigError> {
     store_url(raw.url)
 }
 
+/// `audit.origin` of the config file at `path` (or the default): the name the audit log's
+/// checkpoints carry, which `palisade audit verify` holds them to.
+pub fn load_audit_origin(path: &Path) -> Result<String, ConfigError> {
+    let (_, mut table) = checked_table(&read(path)?)?;
+    let origin = match table.remove("audit") {
+        Some(toml::Value::Table(mut audit)) => match audit.remove("origin") {
+            Some(toml::Value::String(origin)) => origin,
+            Some(_) => return Err(invalid("audit.origin", "must be a string")),
+            None => d::AUDIT_ORIGIN.to_owned(),
+        },
+        Some(_) => return Err(invalid("audit", "must be a table")),
+        None => d::AUDIT_ORIGIN.to_owned(),
+    };
+    Ok(origin)
+}
+
 /// `store.url`, or the default; one of the backends Palisade speaks.
 fn store_url(url: Option<String>) -> Result<String, ConfigError> {
     let url = url.unwrap_or_else(|| d::STORE_URL.to_owned());

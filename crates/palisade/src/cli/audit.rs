@@ -52,6 +52,10 @@ pub enum AuditVerb {
         /// must still contain what it covers (detects truncation and rewriting).
         #[arg(long)]
         checkpoint: Option<PathBuf>,
+        /// The log's name every checkpoint must carry (default: `audit.origin` of the
+        /// config file, else the public key's name).
+        #[arg(long)]
+        origin: Option<String>,
     },
     /// Search records, newest first.
     Search {
@@ -203,15 +207,16 @@ pub async fn run(args: &AdminArgs, verb: AuditVerb) -> anyhow::Result<()> {
             config,
             public_key,
             checkpoint,
+            origin,
         } => {
-            verify(
-                args.json,
+            let log = LogToVerify {
                 store,
-                &config,
-                &public_key,
-                checkpoint.as_deref(),
-            )
-            .await
+                config: &config,
+                public_key: &public_key,
+                held: checkpoint.as_deref(),
+                origin,
+            };
+            verify(args.json, log).await
         }
         AuditVerb::Search {
             filter,
@@ -287,15 +292,19 @@ pub async fn subjects(args: &AdminArgs, verb: SubjectsVerb) -> anyhow::Result<()
 
 // -- verify ---------------------------------------------------------------------------
 
-/// Runs the verification and exits with its status (0, 1 or 2).
-async fn verify(
-    json: bool,
+/// What `audit verify` checks: the store (or the config naming it), the public key, a
+/// checkpoint kept from earlier, and the log's origin.
+struct LogToVerify<'a> {
     store: Option<String>,
-    config: &Path,
-    public_key: &Path,
-    held: Option<&Path>,
-) -> anyhow::Result<()> {
-    let code = match check_log(store, config, public_key, held).await {
+    config: &'a Path,
+    public_key: &'a Path,
+    held: Option<&'a Path>,
+    origin: Option<String>,
+}
+
+/// Runs the verification and exits with its status (0, 1 or 2).
+async fn verify(json: bool, log: LogToVerify<'_>) -> anyhow::Result<()> {
+    let code = match check_log(log).await {
         Ok(report) => {
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
@@ -313,12 +322,14 @@ async fn verify(
     std::process::exit(code)
 }
 
-async fn check_log(
-    store: Option<String>,
-    config: &Path,
-    public_key: &Path,
-    held: Option<&Path>,
-) -> anyhow::Result<Report> {
+async fn check_log(log: LogToVerify<'_>) -> anyhow::Result<Report> {
+    let LogToVerify {
+        store,
+        config,
+        public_key,
+        held,
+        origin,
+    } = log;
     let key_text = std::fs::read_to_string(public_key)
         .with_context(|| format!("cannot read the public key {}", public_key.display()))?;
     if key_text.trim_start().starts_with("PRIVATE+KEY+") {
@@ -329,6 +340,11 @@ async fn check_log(
     }
     let verifier = NoteVerifier::parse(&key_text)
         .with_context(|| format!("{} is not a checkpoint public key", public_key.display()))?;
+    // The checkpoints must name this log: a log signed with the same key under another
+    // name is not it, however consistent in itself.
+    let origin = origin
+        .or_else(|| palisade_config::load_audit_origin(config).ok())
+        .unwrap_or_else(|| verifier.name().to_owned());
     let held = held
         .map(|p| {
             std::fs::read_to_string(p)
@@ -354,10 +370,11 @@ async fn check_log(
     let store = palisade_store::connect_read_only(&url)
         .await
         .context("cannot open the store")?;
-    let report = palisade_audit::verify::verify(
+    let report = palisade_audit::verify::verify_origin(
         std::sync::Arc::clone(&store.audit),
         &verifier,
         held.as_deref(),
+        &origin,
     )
     .await;
     store.close().await;
