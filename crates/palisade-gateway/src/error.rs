@@ -21,6 +21,8 @@ pub enum GatewayError {
     },
     #[error("request body exceeds {limit} bytes")]
     TooLarge { limit: usize },
+    #[error("request headers exceed {limit} bytes")]
+    HeadersTooLarge { limit: usize },
     #[error("model `{0}` not found")]
     ModelNotFound(String),
     #[error("model `{model}` does not support {what}")]
@@ -147,6 +149,13 @@ impl GatewayError {
                 "invalid_request_error",
                 "request_too_large",
                 format!("Request body exceeds the limit of {limit} bytes."),
+                None,
+            ),
+            E::HeadersTooLarge { limit } => (
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "invalid_request_error",
+                "request_headers_too_large",
+                format!("Request headers exceed the limit of {limit} bytes."),
                 None,
             ),
             E::ModelNotFound(model) | E::ModelHidden { asked: model } => (
@@ -417,6 +426,10 @@ mod tests {
         assert_eq!(
             GatewayError::TooLarge { limit: 1 }.code(),
             "request_too_large"
+        );
+        assert_eq!(
+            GatewayError::HeadersTooLarge { limit: 1 }.code(),
+            "request_headers_too_large"
         );
         assert_eq!(
             GatewayError::Upstream(UpstreamError::Timeout).code(),

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::ConnectInfo;
+use axum::response::IntoResponse;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -27,6 +28,7 @@ use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
 use crate::abuse::{ConnectionSlot, ConnectionSlots};
+use crate::error::GatewayError;
 use crate::forwarded;
 use crate::idle::{Activity, IdleIo, InFlight};
 
@@ -63,12 +65,17 @@ pub async fn serve(
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
-        .max_buf_size(limits.max_header_bytes.max(8192))
+        // Room above the limit, so that headers a little over it reach `headers_size` and
+        // get an OpenAI-style 431 (hyper answers a request that overflows its buffer with
+        // a bare 431 and no body).
+        .max_buf_size(header_buffer(limits.max_header_bytes))
         .keep_alive(true);
     builder
         .http2()
         .timer(TokioTimer::new())
-        .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX))
+        .max_header_list_size(
+            u32::try_from(header_buffer(limits.max_header_bytes)).unwrap_or(u32::MAX),
+        )
         // RFC 9113's recommended floor (hyper's default is 200): each stream is a request
         // whose body is read and parsed before a rate limit can refuse it.
         .max_concurrent_streams(100);
@@ -160,16 +167,26 @@ async fn http<I>(
     let trusted: Arc<[ipnet::IpNet]> = limits.trusted_proxies.clone().into();
     let svc = tower::service_fn({
         let activity = Arc::clone(&activity);
+        let max_header_bytes = limits.max_header_bytes;
         move |mut req: hyper::Request<Incoming>| {
             let in_flight = InFlight::new(&activity);
+            if headers_size(&req) > max_header_bytes {
+                let refused = GatewayError::HeadersTooLarge {
+                    limit: max_header_bytes,
+                };
+                let resp = refused.into_response();
+                return futures::future::Either::Left(std::future::ready(Ok::<_, Infallible>(
+                    resp.map(|body| in_flight.hold(body)),
+                )));
+            }
             // The client, for both planes: the peer, or whom its trusted proxies name.
             let client = forwarded::client_addr(peer, req.headers(), &trusted);
             req.extensions_mut().insert(ConnectInfo(client));
             let router = router.clone();
-            async move {
+            futures::future::Either::Right(async move {
                 let resp = router.oneshot(req).await?;
                 Ok::<_, Infallible>(resp.map(|body| in_flight.hold(body)))
-            }
+            })
         }
     });
     let io = IdleIo::new(io, activity, limits.idle_timeout);
@@ -178,4 +195,24 @@ async fn http<I>(
     if let Err(err) = watcher.watch(conn.into_owned()).await {
         tracing::debug!(error = %err, "connection ended with an error");
     }
+}
+
+/// The read buffer (HTTP/1) and header list (HTTP/2) hyper allows: twice the limit, at
+/// least 8 KB. Between the limit and this, [`headers_size`] refuses with a JSON body.
+fn header_buffer(max_header_bytes: usize) -> usize {
+    max_header_bytes.saturating_mul(2).max(8192)
+}
+
+/// A request's header section as counted against `server.max_header_bytes`: the request
+/// line, and each field's name and value with its four bytes of separators (`: `, CRLF).
+fn headers_size<B>(req: &hyper::Request<B>) -> usize {
+    let uri = req.uri();
+    let target = uri.path_and_query().map_or(1, |pq| pq.as_str().len())
+        + uri.authority().map_or(0, |a| a.as_str().len());
+    // `METHOD target HTTP/1.1\r\n`
+    let line = req.method().as_str().len() + target + 12;
+    req.headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .fold(line, usize::saturating_add)
 }

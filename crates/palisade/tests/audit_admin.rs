@@ -1082,6 +1082,7 @@ async fn the_cli_verifies_exports_and_keeps_checkpoints() {
     let report: Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(report["ok"], true, "{report}");
     assert!(report["records"].as_u64().unwrap() >= 5, "{report}");
+    assert_eq!(report["with_content"], 1, "the chat's content: {report}");
     // Held to another log's name, the same records and checkpoints do not verify.
     let (code, stdout, stderr) = verify(
         &dir,
@@ -1097,7 +1098,6 @@ async fn the_cli_verifies_exports_and_keeps_checkpoints() {
     .await;
     assert_eq!(code, Some(1), "{stdout}{stderr}");
     assert!(stdout.contains("production.example/audit"), "{stdout}");
-    assert_eq!(report["with_content"], 1, "the chat's content: {report}");
 
     // Export: CEF lines, and JSON lines in both orders, paging through the API.
     let out = cli(
