@@ -30,6 +30,7 @@ use crate::crypto::{DataKey, KeyError, Sealing, content_aad};
 use crate::event::{Change, Entry, Event, Plane, now_us};
 use crate::keys::{AuditKeys, KeysError};
 use crate::merkle::{CompactTree, Hash};
+use crate::purge::Purge;
 use crate::record::{ContentRef, HEADER_VERSION, Header, StoredRecord, hex, sha256_hex};
 use crate::store::{AuditStore, AuditStoreError, DirectAppend, StoredCheckpoint};
 use crate::verify::PURGE_ACTION;
@@ -412,20 +413,38 @@ impl Ledger {
         self.shared.signer.verifier().to_text()
     }
 
-    /// Retention: records an `audit.purge` event and signs a checkpoint over it (so `audit
-    /// verify` accepts the missing ciphertexts: only a purge under a signed checkpoint
-    /// counts), then drops the content of records older than `before_us`. Hashes and
-    /// headers stay, so the log still verifies. Returns how many contents were dropped.
+    /// Retention: records an `audit.purge` event carrying a signed statement of what goes
+    /// (the content of records before the size just checkpointed and older than
+    /// `before_us`: see [`crate::purge`]), then drops that content. Hashes and headers stay,
+    /// so the log still verifies, and `audit verify` accepts the missing ciphertexts the
+    /// statement covers. Returns how many contents were dropped.
     pub async fn purge_before(&self, before_us: i64) -> Result<u64, AuditError> {
+        let through = match self.checkpoint().await? {
+            Some(cp) => cp.size,
+            None => self
+                .shared
+                .store
+                .latest_checkpoint()
+                .await?
+                .map_or(0, |cp| cp.size),
+        };
+        let purge = Purge {
+            through,
+            cutoff_us: before_us,
+        };
+        let statement = purge.sign(&self.shared.signer, &self.shared.config.origin);
         let mut event = Event::new(Plane::Admin, format!("purge-{}", now_us()), PURGE_ACTION);
         event.actor.role = Some("system".into());
         event.change = Some(Change {
             target: "audit:content".into(),
             before: None,
-            after: Some(serde_json::json!({ "purged_before_us": before_us })),
+            after: Some(serde_json::json!({
+                "purged_before_us": before_us,
+                "through_seq": through,
+                "statement": statement,
+            })),
         });
         self.record_durably(event.into()).await?;
-        self.checkpoint().await?;
         Ok(self.shared.store.purge_content(before_us).await?)
     }
 

@@ -18,6 +18,7 @@ pub mod keys;
 pub mod ledger;
 pub mod merkle;
 pub mod proofs;
+pub mod purge;
 pub mod record;
 pub mod store;
 pub mod verify;

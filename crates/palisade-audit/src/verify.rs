@@ -16,10 +16,9 @@
 //! | truncation | fewer records than a signed checkpoint covers | the first missing |
 //! | whole suffix rewritten | root ≠ a signed checkpoint's root | the checkpoint interval |
 //!
-//! Content removed by retention is accepted only when a later `audit.purge` record in
-//! the log covers it and a signed checkpoint that verified covers that record (the ledger
-//! signs one right after writing it, before any content goes): anyone who can write to the
-//! database can append a well-linked record after the last checkpoint, but not sign one.
+//! Content removed by retention is accepted only when an `audit.purge` record carries a
+//! statement signed with the checkpoint key that covers it ([`crate::purge`]): anyone who
+//! can write the database can append a well-linked purge record, not sign one.
 //! Crypto-shredded content still verifies (only its key is gone).
 
 use std::collections::{BTreeMap, VecDeque};
@@ -30,6 +29,7 @@ use tokio::task::JoinHandle;
 
 use crate::checkpoint::{Checkpoint, NoteError, NoteVerifier};
 use crate::merkle::{self, CompactTree, Hash};
+use crate::purge::Purge;
 use crate::record::{HeaderView, hex, sha256_hex};
 use crate::store::{AuditStore, AuditStoreError, IndexDivergence};
 
@@ -204,7 +204,7 @@ async fn verify_log(
     let mut prev_hex = hex(&prev);
     let mut last_verified_cp = 0u64;
     let mut missing_content: Vec<(u64, i64)> = Vec::new();
-    let mut purges: Vec<(u64, i64)> = Vec::new();
+    let mut purges: Vec<Purge> = Vec::new();
     let mut stopped = false;
     let mut pending: Option<Problem> = None;
 
@@ -373,15 +373,16 @@ async fn verify_log(
                 (None, None) => {}
             }
             if header.event.action == PURGE_ACTION
-                && let Some(cutoff) = header
+                && let Some(purge) = header
                     .event
                     .change
                     .as_ref()
                     .and_then(|c| c.after.as_ref())
-                    .and_then(|a| a.get("purged_before_us"))
-                    .and_then(serde_json::Value::as_i64)
+                    .and_then(|a| a.get("statement"))
+                    .and_then(serde_json::Value::as_str)
+                    .and_then(|note| Purge::open(verifier, note, origin.as_deref()))
             {
-                purges.push((p, cutoff));
+                purges.push(purge);
             }
             tree.push(leaf);
             prev = leaf;
@@ -429,10 +430,7 @@ async fn verify_log(
         });
     }
     for (seq, time_us) in missing_content {
-        if purges
-            .iter()
-            .any(|(p, cutoff)| *p > seq && *p < last_verified_cp && time_us < *cutoff)
-        {
+        if purges.iter().any(|purge| purge.covers(seq, time_us)) {
             report.content_purged += 1;
         } else {
             problems.push(Problem {

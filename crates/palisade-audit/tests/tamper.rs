@@ -14,6 +14,7 @@ use palisade_audit::checkpoint::{NoteSigner, NoteVerifier};
 use palisade_audit::crypto::{Keyring, MasterKey};
 use palisade_audit::keys::AuditKeys;
 use palisade_audit::merkle::leaf_hash;
+use palisade_audit::purge::Purge;
 use palisade_audit::record::{Header, hex};
 use palisade_audit::verify::{PURGE_ACTION, ProblemKind, Report, verify, verify_origin};
 use palisade_audit::{Capture, Change, Decision, Entry, Event, Ledger, LedgerConfig, Plane};
@@ -135,6 +136,12 @@ async fn attacker(p: &Pristine, trial: &Path) -> SqlitePool {
     std::fs::copy(&p.db, trial).unwrap();
     for ext in ["-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{ext}", trial.display()));
+    }
+    // Commits not yet checkpointed into the file are in its write-ahead log: the copy
+    // takes it too (SQLite rebuilds the index of it).
+    let wal = format!("{}-wal", p.db.display());
+    if std::path::Path::new(&wal).exists() {
+        std::fs::copy(&wal, format!("{}-wal", trial.display())).unwrap();
     }
     SqlitePool::connect(&format!("sqlite://{}", trial.display()))
         .await
@@ -575,9 +582,10 @@ async fn content_purged_by_retention_verifies() {
 
 #[tokio::test]
 async fn a_purge_record_appended_by_the_attacker_does_not_excuse_missing_content() {
-    // An attacker with write access deletes the captured prompts and appends, after the
-    // last signed checkpoint, a well-linked `audit.purge` record covering them: nothing
-    // signed covers it, so the content counts as removed.
+    // An attacker with write access deletes the captured prompts and appends a well-linked
+    // `audit.purge` record covering them: its statement is not signed with the log's key,
+    // so the content counts as removed (a ledger adopting the record and signing a
+    // checkpoint over it later would not change that).
     let pristine = write_log().await;
     let work = tempfile::tempdir().unwrap();
     let trial = work.path().join("forged-purge.db");
@@ -589,10 +597,21 @@ async fn a_purge_record_appended_by_the_attacker_does_not_excuse_missing_content
     forged.prev = hex(&leaf_hash(&last_bytes));
     forged.event.plane = Plane::Admin;
     forged.event.action = PURGE_ACTION.into();
+    // Its statement signed with a key of the attacker's (the log's is not theirs).
+    let theirs = NoteSigner::generate("tamper.test/audit").unwrap();
+    let statement = Purge {
+        through: RECORDS + 1,
+        cutoff_us: after_every_record(),
+    }
+    .sign(&theirs, "tamper.test/audit");
     forged.event.change = Some(Change {
         target: "audit:content".into(),
         before: None,
-        after: Some(serde_json::json!({ "purged_before_us": after_every_record() })),
+        after: Some(serde_json::json!({
+            "purged_before_us": after_every_record(),
+            "through_seq": RECORDS + 1,
+            "statement": statement,
+        })),
     });
     forged.subject = None;
     forged.content = None;

@@ -245,7 +245,11 @@ pub fn load_store_url(path: &Path) -> Result<String, ConfigError> {
 /// checkpoints carry, which `palisade audit verify` holds them to.
 pub fn load_audit_origin(path: &Path) -> Result<String, ConfigError> {
     let (_, mut table) = checked_table(&read(path)?)?;
-    let origin = match table.remove("audit") {
+    let mut audit = table.remove("audit");
+    if let Some(audit) = &mut audit {
+        expand_all("audit", audit, &|name| std::env::var(name).ok())?;
+    }
+    let origin = match audit {
         Some(toml::Value::Table(mut audit)) => match audit.remove("origin") {
             Some(toml::Value::String(origin)) => origin,
             Some(_) => return Err(invalid("audit.origin", "must be a string")),
@@ -871,6 +875,28 @@ mod tests {
             load_store_url(&path).is_err(),
             "unknown keys are still errors"
         );
+    }
+
+    #[test]
+    fn the_audit_origin_is_read_without_the_gateways_secrets() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("palisade.toml");
+        let unset = "[[providers]]\nname = \"p\"\nkind = \"openai\"\napi_key = \"${PALISADE_TEST_UNSET_PROVIDER_KEY}\"\n";
+        std::fs::write(
+            &path,
+            format!("[audit]\norigin = \"acme.example/audit\"\n{unset}"),
+        )
+        .unwrap();
+        assert_eq!(load_audit_origin(&path).unwrap(), "acme.example/audit");
+        std::fs::write(&path, unset).unwrap();
+        assert_eq!(load_audit_origin(&path).unwrap(), d::AUDIT_ORIGIN);
+        // Expanded like the gateway expands it: an unset variable is an error, not a name.
+        std::fs::write(
+            &path,
+            "[audit]\norigin = \"${PALISADE_TEST_UNSET_ORIGIN}\"\n",
+        )
+        .unwrap();
+        assert!(load_audit_origin(&path).is_err());
     }
 
     #[test]

@@ -4,9 +4,9 @@
 //! A prompt's pieces are mostly common words. Without the memo each is looked up in the
 //! 200,000-entry vocabulary (a hash, a probe, a compare against a heap string: two or
 //! three cache misses when a request arrives to a cold cache) and the rest are merged
-//! by BPE; with it, a common piece costs one probe of a 32-byte slot. Exact: a slot holds
-//! the whole piece and what tiktoken counted for it, and a piece's count depends on its
-//! bytes alone. A piece may be in one of two slots that share a cache line (with one,
+//! by BPE; with it, a common piece costs one probe of one cache line. Exact: a slot
+//! holds the whole piece and what tiktoken counted for it, and a piece's count depends
+//! on its bytes alone. A piece may be in one of two slots that share a cache line (with one,
 //! two of a prompt's pieces hashing alike would evict each other at every request); a
 //! third replaces the older, so no input can grow it. Pieces over [`MAX_PIECE_BYTES`] are
 //! counted every time.
@@ -51,6 +51,9 @@ impl Set {
         let (Ok(tokens), Ok(len)) = (u8::try_from(tokens), u8::try_from(piece.len())) else {
             return;
         };
+        if piece.len() > MAX_PIECE_BYTES {
+            return;
+        }
         self.0[1] = self.0[0];
         let slot = &mut self.0[0];
         slot.piece[..piece.len()].copy_from_slice(piece);

@@ -4,7 +4,7 @@
 //! not memoised).
 //!
 //! A prompt's words are mostly common ones. With the memo, such a word costs one probe
-//! of a 32-byte slot instead of hashing a dozen n-grams and reading a dozen weights
+//! of one cache line instead of hashing a dozen n-grams and reading a dozen weights
 //! scattered over the 256 KB table: about one cache line per word where there were a
 //! dozen, which matters most when the table is out of the cache, as it is in a gateway
 //! between requests. Exact: a slot holds the whole word and the sums are integers, so a

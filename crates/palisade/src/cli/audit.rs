@@ -342,9 +342,12 @@ async fn check_log(log: LogToVerify<'_>) -> anyhow::Result<Report> {
         .with_context(|| format!("{} is not a checkpoint public key", public_key.display()))?;
     // The checkpoints must name this log: a log signed with the same key under another
     // name is not it, however consistent in itself.
-    let origin = origin
-        .or_else(|| palisade_config::load_audit_origin(config).ok())
-        .unwrap_or_else(|| verifier.name().to_owned());
+    let origin = match origin {
+        Some(origin) => origin,
+        None if config.exists() => palisade_config::load_audit_origin(config)
+            .with_context(|| format!("cannot read audit.origin from {}", config.display()))?,
+        None => verifier.name().to_owned(),
+    };
     let held = held
         .map(|p| {
             std::fs::read_to_string(p)
