@@ -209,14 +209,7 @@ pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
 /// included) and the models' names are read, so a CI job without the gateway's secrets
 /// can scan with its profiles.
 pub fn load_scan_section(path: &Path) -> Result<crate::ScanConfig, ConfigError> {
-    let (raw, mut table) = checked_table(&read(path)?)?;
-    let mut scan = table
-        .remove("scan")
-        .unwrap_or_else(|| toml::Value::Table(toml::Table::new()));
-    expand_all("scan", &mut scan, &|name| std::env::var(name).ok())?;
-    let raw_scan = scan
-        .try_into()
-        .map_err(|e: toml::de::Error| ConfigError::Syntax(e.to_string()))?;
+    let (raw, raw_scan) = load_section(path, "scan")?;
     let mut names = ModelNames::default();
     for m in raw.models {
         for n in m.aliases.iter().chain(std::iter::once(&m.name)) {
@@ -230,35 +223,34 @@ pub fn load_scan_section(path: &Path) -> Result<crate::ScanConfig, ConfigError> 
 /// file is checked for syntax and unknown keys, but only `[store]` is read (and its
 /// `${ENV}` references expanded), so the verifier needs none of the gateway's secrets.
 pub fn load_store_url(path: &Path) -> Result<String, ConfigError> {
-    let (_, mut table) = checked_table(&read(path)?)?;
-    let mut store = table
-        .remove("store")
-        .unwrap_or_else(|| toml::Value::Table(toml::Table::new()));
-    expand_all("store", &mut store, &|name| std::env::var(name).ok())?;
-    let raw: crate::raw::RawStore = store
-        .try_into()
-        .map_err(|e: toml::de::Error| ConfigError::Syntax(e.to_string()))?;
-    store_url(raw.url)
+    let (_, store): (_, crate::raw::RawStore) = load_section(path, "store")?;
+    store_url(store.url)
 }
 
 /// `audit.origin` of the config file at `path` (or the default): the name the audit log's
 /// checkpoints carry, which `palisade audit verify` holds them to.
 pub fn load_audit_origin(path: &Path) -> Result<String, ConfigError> {
-    let (_, mut table) = checked_table(&read(path)?)?;
-    let mut audit = table.remove("audit");
-    if let Some(audit) = &mut audit {
-        expand_all("audit", audit, &|name| std::env::var(name).ok())?;
-    }
-    let origin = match audit {
-        Some(toml::Value::Table(mut audit)) => match audit.remove("origin") {
-            Some(toml::Value::String(origin)) => origin,
-            Some(_) => return Err(invalid("audit.origin", "must be a string")),
-            None => d::AUDIT_ORIGIN.to_owned(),
-        },
-        Some(_) => return Err(invalid("audit", "must be a table")),
-        None => d::AUDIT_ORIGIN.to_owned(),
-    };
-    Ok(origin)
+    let (_, audit): (_, crate::raw::RawAudit) = load_section(path, "audit")?;
+    Ok(audit.origin.unwrap_or_else(|| d::AUDIT_ORIGIN.to_owned()))
+}
+
+/// One section of the config file at `path` (empty when absent) with its `${ENV}`
+/// references expanded, and the file's raw form: the whole file is checked for syntax and
+/// unknown keys, but only that section is expanded, so a command reading it needs none of
+/// the other sections' secrets.
+fn load_section<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    name: &str,
+) -> Result<(RawConfig, T), ConfigError> {
+    let (raw, mut table) = checked_table(&read(path)?)?;
+    let mut section = table
+        .remove(name)
+        .unwrap_or_else(|| toml::Value::Table(toml::Table::new()));
+    expand_all(name, &mut section, &|var| std::env::var(var).ok())?;
+    let section = section
+        .try_into()
+        .map_err(|e: toml::de::Error| ConfigError::Syntax(e.to_string()))?;
+    Ok((raw, section))
 }
 
 /// `store.url`, or the default; one of the backends Palisade speaks.
