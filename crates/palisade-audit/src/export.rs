@@ -203,6 +203,7 @@ mod tests {
             event,
             subject: None,
             content: None,
+            mac: None,
         };
         let line = cef(&RecordView::new(header, &[0; 32], false), "0.1.0");
         assert!(line.starts_with("CEF:0|Palisade|Palisade|0.1.0|data.deny|chat.completions|6|"));
@@ -224,6 +225,7 @@ mod tests {
             event: attempt,
             subject: None,
             content: None,
+            mac: None,
         };
         let line = cef(&RecordView::new(header, &[0; 32], false), "0.1.0");
         assert!(

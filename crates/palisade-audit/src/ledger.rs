@@ -25,6 +25,7 @@ use serde::Serialize;
 use thiserror::Error;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
+use crate::authenticator::Authenticator;
 use crate::checkpoint::{Checkpoint, NoteError, NoteSigner, NoteVerifier};
 use crate::crypto::{DataKey, KeyError, Sealing, content_aad};
 use crate::event::{Change, Entry, Event, Plane, now_us};
@@ -33,6 +34,7 @@ use crate::merkle::{CompactTree, Hash};
 use crate::purge::Purge;
 use crate::record::{ContentRef, HEADER_VERSION, Header, StoredRecord, hex, sha256_hex};
 use crate::store::{AuditStore, AuditStoreError, DirectAppend, StoredCheckpoint};
+use crate::tail::{Tail, Trust};
 use crate::verify::PURGE_ACTION;
 
 /// Whether a response waits for its record to be durable.
@@ -92,6 +94,15 @@ pub enum AuditError {
     Store(#[from] AuditStoreError),
     #[error(transparent)]
     Note(#[from] NoteError),
+    /// A record no signed checkpoint covers was not written by a Palisade writer (its
+    /// tag, hash or link fails: see [`crate::tail`]), or the records do not have the
+    /// root of the log's signed checkpoint: someone wrote into the log's database. The
+    /// writer takes nothing after it in until the log is looked at.
+    #[error(
+        "audit record {position} fails authentication ({reason}): the log was written by \
+         something other than a Palisade writer; run `palisade audit verify`"
+    )]
+    Unauthenticated { position: u64, reason: String },
 }
 
 /// A committed record, as the live tail publishes it.
@@ -129,6 +140,7 @@ struct Shared {
     store: Arc<dyn AuditStore>,
     keys: Arc<AuditKeys>,
     signer: NoteSigner,
+    verifier: NoteVerifier,
     config: LedgerConfig,
     tail: broadcast::Sender<Arc<Appended>>,
     stats: LedgerStats,
@@ -167,134 +179,6 @@ impl std::fmt::Debug for Ledger {
     }
 }
 
-/// The tail of the log as the writer knows it.
-struct Tail {
-    tree: CompactTree,
-    prev: Hash,
-    last_checkpoint: u64,
-    last_checkpoint_at: Instant,
-}
-
-/// Leaf hashes read per store call when the tail is loaded (2 MiB).
-const LOAD_CHUNK: u64 = 1 << 16;
-
-impl Tail {
-    /// Reads the tree from the store, a chunk of leaf hashes at a time (a log of a few
-    /// hundred million records is gigabytes of hashes), checking the latest checkpoint's
-    /// root on the way.
-    async fn load(store: &dyn AuditStore) -> Result<Tail, AuditError> {
-        let size = store.size().await?;
-        let latest = store.latest_checkpoint().await?;
-        let mut tree = CompactTree::new();
-        let mut prev = [0; 32];
-        let mut checked = latest.as_ref().is_some_and(|cp| cp.size == 0);
-        while tree.size() < size {
-            let from = tree.size();
-            let to = size.min(from + LOAD_CHUNK);
-            let chunk = store.leaf_hashes(from, to).await?;
-            if chunk.len() as u64 != to - from {
-                return Err(AuditError::Unavailable(format!(
-                    "store has {} leaf hashes for records {from}..{to}",
-                    chunk.len()
-                )));
-            }
-            for leaf in chunk {
-                tree.push(leaf);
-                prev = leaf;
-                if let Some(cp) = latest.as_ref().filter(|cp| cp.size == tree.size()) {
-                    checked = true;
-                    if tree.root() != cp.root {
-                        mismatch(cp.size, size);
-                    }
-                }
-            }
-        }
-        if let Some(cp) = latest.as_ref().filter(|_| !checked) {
-            // The checkpoint covers more records than the store holds.
-            mismatch(cp.size, size);
-        }
-        Ok(Tail {
-            tree,
-            prev,
-            last_checkpoint: latest.map_or(0, |c| c.size),
-            last_checkpoint_at: Instant::now(),
-        })
-    }
-}
-
-fn mismatch(checkpoint_size: u64, records: u64) {
-    tracing::error!(
-        checkpoint_size,
-        records,
-        "the audit log does not match its latest signed checkpoint; run `palisade audit verify`"
-    );
-}
-
-impl Tail {
-    /// Whether the store still holds this tail's last record (a failover to a replica
-    /// that lost the last commits, which other writers then filled, holds as many
-    /// records but not these): building on a tail the store no longer has would sign
-    /// checkpoints over a log that exists nowhere.
-    async fn matches(&self, store: &dyn AuditStore) -> Result<bool, AuditError> {
-        let Some(last) = self.tree.size().checked_sub(1) else {
-            return Ok(true);
-        };
-        let stored = store.leaf_hashes(last, last + 1).await?;
-        Ok(stored.first() == Some(&self.prev))
-    }
-
-    /// Takes in the records other writers appended since this tail was read: only their
-    /// leaf hashes are read, so this costs what they added, not the whole log.
-    async fn catch_up(&mut self, store: &dyn AuditStore) -> Result<(), AuditError> {
-        let size = store.size().await?;
-        if size < self.tree.size() {
-            return Err(AuditError::Unavailable(format!(
-                "the audit store holds {size} records, fewer than the {} committed",
-                self.tree.size()
-            )));
-        }
-        // A chunk at a time, as at load: an instance idle for a while may be millions of
-        // records behind. The first chunk starts one record early, at this tail's last:
-        // the store must still hold it (see `matches`), or what follows is built on a
-        // record that is gone. (With nothing new, as on every commit of a single
-        // instance, nothing is read: a store that lost exactly as many commits as others
-        // then added is caught by the next `verify`, not here.)
-        let mut first = true;
-        while self.tree.size() < size {
-            let from = self.tree.size();
-            let to = size.min(from + LOAD_CHUNK);
-            let own = if first { from.checked_sub(1) } else { None };
-            first = false;
-            let mut added = store.leaf_hashes(own.unwrap_or(from), to).await?;
-            if own.is_some() {
-                if added.first() != Some(&self.prev) {
-                    return Err(AuditError::Unavailable(format!(
-                        "the audit store's record {} is not the one committed: the tail must \
-                         be read again",
-                        from - 1
-                    )));
-                }
-                added.remove(0);
-            }
-            if added.len() as u64 != to - from {
-                return Err(AuditError::Unavailable(
-                    "the audit store has gaps in its sequence".into(),
-                ));
-            }
-            for leaf in added {
-                self.tree.push(leaf);
-                self.prev = leaf;
-            }
-        }
-        // Another writer's checkpoints cover its records; ours continue from there.
-        if let Some(cp) = store.latest_checkpoint().await? {
-            // (It may already cover records appended after `size` was read.)
-            self.last_checkpoint = self.last_checkpoint.max(cp.size.min(self.tree.size()));
-        }
-        Ok(())
-    }
-}
-
 impl Ledger {
     /// Opens the ledger over a store: loads the tail, starts the writer task.
     pub async fn open(
@@ -303,13 +187,27 @@ impl Ledger {
         signer: NoteSigner,
         config: LedgerConfig,
     ) -> Result<Ledger, AuditError> {
-        let tail = Tail::load(store.as_ref()).await?;
+        let verifier = signer.verifier();
+        let trust = Trust {
+            store: store.as_ref(),
+            verifier: &verifier,
+            origin: &config.origin,
+            auth: keys.authenticator(),
+        };
+        let tail = match Tail::load(&trust).await {
+            Ok(tail) => tail,
+            Err(e) => {
+                tracing::error!(error = %e, "the audit log's tail could not be taken in");
+                return Err(e);
+            }
+        };
         tracing::info!(records = tail.tree.size(), origin = %config.origin, "audit ledger opened");
         let (tx, rx) = mpsc::channel(config.queue.max(1));
         let shared = Arc::new(Shared {
             store,
             keys,
             signer,
+            verifier,
             tail: broadcast::channel(1024).0,
             stats: LedgerStats::default(),
             available: AtomicBool::new(true),
@@ -405,12 +303,12 @@ impl Ledger {
 
     /// The key that verifies this ledger's checkpoints.
     pub fn verifier(&self) -> NoteVerifier {
-        self.shared.signer.verifier()
+        self.shared.verifier.clone()
     }
 
     /// The public key that verifies this ledger's checkpoints, in note format.
     pub fn verifier_key(&self) -> String {
-        self.shared.signer.verifier().to_text()
+        self.shared.verifier.to_text()
     }
 
     /// Retention: records an `audit.purge` event carrying a signed statement of what goes
@@ -445,7 +343,7 @@ impl Ledger {
             })),
         });
         self.record_durably(event.into()).await?;
-        Ok(self.shared.store.purge_content(before_us).await?)
+        Ok(self.shared.store.purge_content(before_us, through).await?)
     }
 
     /// Like [`Ledger::record`] but always waits for the commit, whatever the durability
@@ -587,7 +485,8 @@ async fn writer(
             }
         }
         if tail.is_none() {
-            let load = Tail::load(shared.store.as_ref());
+            let trust = shared.trust();
+            let load = Tail::load(&trust);
             tail = match within(shared.config.commit_timeout, load).await {
                 Ok(t) => Some(t),
                 Err(e) => {
@@ -753,11 +652,11 @@ async fn commit(
     // skips that read; a conflict below catches up instead.
     let lease = shared.store.lock_tail().await?;
     if lease.is_held() {
-        tail.catch_up(shared.store.as_ref()).await?;
+        tail.catch_up(&shared.trust()).await?;
     }
     let mut attempt = 0;
     loop {
-        let (records, tree, prev) = place(tail, &mut sealed);
+        let (records, tree, prev) = place(tail, &mut sealed, shared.keys.authenticator());
         let due =
             tree.size().saturating_sub(tail.last_checkpoint) >= shared.config.checkpoint_every;
         let checkpoint = if due { Some(sign(shared, &tree)) } else { None };
@@ -772,7 +671,7 @@ async fn commit(
                 unplace(&mut sealed, records);
                 let jitter = rand::random::<u64>() % (1000 * attempt.min(20) as u64);
                 tokio::time::sleep(Duration::from_micros(jitter)).await;
-                tail.catch_up(shared.store.as_ref()).await?;
+                tail.catch_up(&shared.trust()).await?;
                 continue;
             }
             Err(e) => return Err(e.into()),
@@ -809,6 +708,7 @@ async fn commit(
 fn place(
     tail: &Tail,
     sealed: &mut [(Header, Option<Vec<u8>>)],
+    auth: &Authenticator,
 ) -> (Vec<StoredRecord>, CompactTree, Hash) {
     let mut tree = tail.tree.clone();
     let mut prev = tail.prev;
@@ -816,7 +716,7 @@ fn place(
     for (header, content) in sealed.iter_mut() {
         header.seq = tree.size();
         header.prev = hex(&prev);
-        let record = StoredRecord::seal(header, content.take());
+        let record = StoredRecord::seal(header, content.take(), auth);
         tree.push(record.leaf_hash);
         prev = record.leaf_hash;
         records.push(record);
@@ -868,11 +768,22 @@ async fn seal(
         event: entry.event,
         subject,
         content: content_ref,
+        mac: None,
     };
     Ok((header, ciphertext))
 }
 
 impl Shared {
+    /// What vouches for the records this writer finds in the store.
+    fn trust(&self) -> Trust<'_> {
+        Trust {
+            store: self.store.as_ref(),
+            verifier: &self.verifier,
+            origin: &self.config.origin,
+            auth: self.keys.authenticator(),
+        }
+    }
+
     /// Drops the cached data keys older than `key_cache_ttl` (each is zeroed as its last
     /// reference goes): run on every checkpoint tick, so a key erased by another instance
     /// leaves this one's memory even if its subject never comes back.
@@ -949,7 +860,7 @@ async fn checkpoint_now(
     direct: &mut Direct,
     tail: &mut Tail,
 ) -> Result<Option<StoredCheckpoint>, AuditError> {
-    tail.catch_up(shared.store.as_ref()).await?;
+    tail.catch_up(&shared.trust()).await?;
     timed_checkpoint(shared, direct, tail).await
 }
 

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use std::borrow::Cow;
 
+use crate::authenticator::Authenticator;
 use crate::event::{Decision, Event, Plane, primary_actor};
 use crate::merkle::{self, Hash};
 
@@ -53,6 +54,10 @@ pub struct Header {
     pub subject: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content: Option<ContentRef>,
+    /// The writers' tag over the rest of the header ([`crate::authenticator`]). Always
+    /// the last field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<String>,
 }
 
 impl Header {
@@ -184,9 +189,16 @@ pub struct StoredRecord {
 }
 
 impl StoredRecord {
-    /// Builds the row for a header and its ciphertext.
-    pub fn seal(header: &Header, content: Option<Vec<u8>>) -> StoredRecord {
-        let bytes = header.to_bytes();
+    /// Builds the row for a header and its ciphertext, tagging the header with the
+    /// writers' authenticator (`header.mac` is set to the tag).
+    pub fn seal(
+        header: &mut Header,
+        content: Option<Vec<u8>>,
+        auth: &Authenticator,
+    ) -> StoredRecord {
+        header.mac = None;
+        let bytes = auth.attach(header.to_bytes());
+        header.mac = Authenticator::tag_in(&bytes).map(str::to_owned);
         StoredRecord {
             seq: header.seq,
             index: header.index(),

@@ -219,8 +219,9 @@ pub trait AuditStore: Send + Sync + 'static {
     /// Best effort, like erasure's; failures are logged.
     async fn scrub_replaced_keys(&self);
 
-    /// Drops the content of records older than `before_us`; returns how many.
-    async fn purge_content(&self, before_us: i64) -> Result<u64, AuditStoreError>;
+    /// Drops the content of records older than `before_us` among the first `through`
+    /// (the records a purge statement covers: see `crate::purge`); returns how many.
+    async fn purge_content(&self, before_us: i64, through: u64) -> Result<u64, AuditStoreError>;
 
     /// A ledger setting (e.g. the wrapped subject-index key).
     async fn meta(&self, name: &str) -> Result<Option<Vec<u8>>, AuditStoreError>;

@@ -753,12 +753,12 @@ where
         Ok(())
     }
 
-    async fn purge_content(&self, before_us: i64) -> Result<u64, AuditStoreError> {
+    async fn purge_content(&self, before_us: i64, through: u64) -> Result<u64, AuditStoreError> {
         // Up to the newest record older than the cutoff (found through the search table's
-        // time index), a window of sequence numbers per statement: each is a short range
-        // scan of the primary key, never one statement over the whole log (which a large
-        // log's statement timeout would end, every day). A record committed late with an
-        // older start time goes the next day.
+        // time index) and never past `through`, a window of sequence numbers per
+        // statement: each is a short range scan of the primary key, never one statement
+        // over the whole log (which a large log's statement timeout would end, every
+        // day). A record committed late with an older start time goes the next day.
         let row = sqlx::query(
             "SELECT COALESCE(MAX(seq) + 1, 0) AS end_seq FROM audit_search WHERE time_us < $1",
         )
@@ -766,7 +766,9 @@ where
         .fetch_one(&self.read)
         .await
         .map_err(error::audit)?;
-        let end = row.int("end_seq")?;
+        let end = row
+            .int("end_seq")?
+            .min(i64::try_from(through).unwrap_or(i64::MAX));
         let mut purged = 0;
         let mut from = 0;
         while from < end {

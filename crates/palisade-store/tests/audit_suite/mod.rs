@@ -536,10 +536,12 @@ pub async fn purge_content(store: Audit) {
     batch[1].content = None;
     store.append(&batch, None).await.unwrap();
 
-    // Only records older than the cutoff that still have content count.
-    assert_eq!(store.purge_content(50).await.unwrap(), 0);
-    assert_eq!(store.purge_content(300).await.unwrap(), 1);
-    assert_eq!(store.purge_content(300).await.unwrap(), 0);
+    // Only records older than the cutoff that still have content count, and only among
+    // the first `through` (what the purge statement covers).
+    assert_eq!(store.purge_content(50, u64::MAX).await.unwrap(), 0);
+    assert_eq!(store.purge_content(300, 0).await.unwrap(), 0);
+    assert_eq!(store.purge_content(300, u64::MAX).await.unwrap(), 1);
+    assert_eq!(store.purge_content(300, u64::MAX).await.unwrap(), 0);
     let after = store.records(0, 10).await.unwrap();
     assert_eq!(
         after
@@ -554,7 +556,9 @@ pub async fn purge_content(store: Audit) {
         assert_eq!(before.leaf_hash, after.leaf_hash);
         assert_eq!(before.index, after.index);
     }
-    assert_eq!(store.purge_content(i64::MAX).await.unwrap(), 2);
+    assert_eq!(store.purge_content(i64::MAX, 3).await.unwrap(), 1);
+    assert!(store.records(3, 1).await.unwrap()[0].content.is_some());
+    assert_eq!(store.purge_content(i64::MAX, 4).await.unwrap(), 1);
     assert!(
         store
             .records(0, 10)

@@ -1,0 +1,266 @@
+//! The tail of the log as the writer knows it (compact Merkle tree, last leaf, last
+//! checkpoint), and how records found in the store are taken into it: at start, and when
+//! other writers sharing the store appended. The writer signs checkpoints over whatever
+//! its tail holds, so nothing gets in unvouched for:
+//!
+//! - records a signed checkpoint of this log covers come in by their leaf hashes, and the
+//!   tree must then have the checkpoint's root;
+//! - every record after that must carry a valid tag of the writers' [`Authenticator`]
+//!   (only holders of the master key can make one), its leaf hash must be its header's,
+//!   and its header must name its position and link to the record before.
+//!
+//! A record that fails is refused with [`AuditError::Unauthenticated`]: the ledger does
+//! not open, or the commit that met it fails (and every one after it), until someone
+//! looks. An authenticated record that does not link to this writer's last one means the
+//! store lost commits another writer then filled: the tail must be read again.
+
+use std::time::Instant;
+
+use crate::authenticator::Authenticator;
+use crate::checkpoint::{Checkpoint, NoteVerifier};
+use crate::ledger::AuditError;
+use crate::merkle::{self, CompactTree, Hash};
+use crate::record::{HeaderView, hex};
+use crate::store::AuditStore;
+
+/// Leaf hashes read per store call (2 MiB).
+const HASH_CHUNK: u64 = 1 << 16;
+/// Records read per store call when each is authenticated.
+const RECORD_CHUNK: u32 = 1024;
+
+/// What vouches for records found in the store: this log's checkpoint key and name, and
+/// the writers' authenticator.
+pub(crate) struct Trust<'a> {
+    pub store: &'a dyn AuditStore,
+    pub verifier: &'a NoteVerifier,
+    pub origin: &'a str,
+    pub auth: &'a Authenticator,
+}
+
+impl Trust<'_> {
+    /// A stored checkpoint's note if it is signed by this log's key under this log's name.
+    fn open(&self, note: &str) -> Option<Checkpoint> {
+        Checkpoint::open(note, self.verifier)
+            .ok()
+            .filter(|cp| cp.origin == self.origin)
+    }
+
+    /// The store's latest checkpoint, if it is this log's and covers at most `size`
+    /// records. One that is not is reported.
+    async fn latest(&self, size: u64) -> Result<Option<Checkpoint>, AuditError> {
+        let Some(stored) = self.store.latest_checkpoint().await? else {
+            return Ok(None);
+        };
+        match self.open(&stored.note) {
+            Some(cp) if cp.size <= size => Ok(Some(cp)),
+            Some(cp) => {
+                tracing::error!(
+                    checkpoint_size = cp.size,
+                    records = size,
+                    "the audit store holds fewer records than its latest signed checkpoint \
+                     covers; run `palisade audit verify`"
+                );
+                Ok(None)
+            }
+            None => {
+                tracing::error!(
+                    checkpoint_size = stored.size,
+                    "the audit store's latest checkpoint is not signed by this log's key \
+                     under its name; run `palisade audit verify`"
+                );
+                Ok(None)
+            }
+        }
+    }
+
+    /// The largest checkpoint of this log covering at most `size` records: the latest,
+    /// or (when that one is not this log's or covers more) the largest of the rest.
+    async fn anchor(&self, size: u64) -> Result<Option<Checkpoint>, AuditError> {
+        if let Some(cp) = self.latest(size).await? {
+            return Ok(Some(cp));
+        }
+        let mut best: Option<Checkpoint> = None;
+        for stored in self.store.checkpoints().await? {
+            if let Some(cp) = self.open(&stored.note).filter(|cp| cp.size <= size)
+                && best.as_ref().is_none_or(|b| cp.size > b.size)
+            {
+                best = Some(cp);
+            }
+        }
+        Ok(best)
+    }
+}
+
+pub(crate) struct Tail {
+    pub tree: CompactTree,
+    pub prev: Hash,
+    pub last_checkpoint: u64,
+    pub last_checkpoint_at: Instant,
+}
+
+impl Tail {
+    fn empty() -> Tail {
+        Tail {
+            tree: CompactTree::new(),
+            prev: [0; 32],
+            last_checkpoint: 0,
+            last_checkpoint_at: Instant::now(),
+        }
+    }
+
+    /// Reads the tail from the store: up to the largest checkpoint of this log by leaf
+    /// hashes (a log of a few hundred million records is gigabytes of them, read a chunk
+    /// at a time), the records after it one by one, authenticated.
+    pub async fn load(trust: &Trust<'_>) -> Result<Tail, AuditError> {
+        let size = trust.store.size().await?;
+        let mut tail = Tail::empty();
+        if let Some(cp) = trust.anchor(size).await? {
+            tail.take_covered(trust.store, &cp).await?;
+            tail.last_checkpoint = cp.size;
+        }
+        tail.take_authenticated(trust, size, false).await?;
+        Ok(tail)
+    }
+
+    /// Whether the store still holds this tail's last record (a failover to a replica
+    /// that lost the last commits, which other writers then filled, holds as many
+    /// records but not these): building on a tail the store no longer has would sign
+    /// checkpoints over a log that exists nowhere.
+    pub async fn matches(&self, store: &dyn AuditStore) -> Result<bool, AuditError> {
+        let Some(last) = self.tree.size().checked_sub(1) else {
+            return Ok(true);
+        };
+        let stored = store.leaf_hashes(last, last + 1).await?;
+        Ok(stored.first() == Some(&self.prev))
+    }
+
+    /// Takes in the records other writers appended since this tail was read: what their
+    /// checkpoints cover by leaf hash, the rest authenticated one by one. So this costs
+    /// what they added, not the whole log; with nothing new, as on every commit of a
+    /// single instance, only the size and the latest checkpoint are read.
+    pub async fn catch_up(&mut self, trust: &Trust<'_>) -> Result<(), AuditError> {
+        let size = trust.store.size().await?;
+        if size < self.tree.size() {
+            return Err(AuditError::Unavailable(format!(
+                "the audit store holds {size} records, fewer than the {} committed",
+                self.tree.size()
+            )));
+        }
+        let latest = trust.latest(size).await?;
+        let covered = latest.as_ref().filter(|cp| cp.size > self.tree.size());
+        if let Some(cp) = covered {
+            self.take_covered(trust.store, cp).await?;
+        }
+        self.take_authenticated(trust, size, covered.is_none())
+            .await?;
+        // Another writer's checkpoints cover its records; ours continue from there.
+        if let Some(cp) = latest {
+            self.last_checkpoint = self.last_checkpoint.max(cp.size);
+        }
+        Ok(())
+    }
+
+    /// Takes in the records `cp` covers by their leaf hashes, and checks the root.
+    async fn take_covered(
+        &mut self,
+        store: &dyn AuditStore,
+        cp: &Checkpoint,
+    ) -> Result<(), AuditError> {
+        // The first chunk starts one record early, at this tail's last: the store must
+        // still hold it, or what follows is built on a record that is gone.
+        let mut own = self.tree.size().checked_sub(1);
+        while self.tree.size() < cp.size {
+            let from = self.tree.size();
+            let to = cp.size.min(from + HASH_CHUNK);
+            let mut added = store.leaf_hashes(own.unwrap_or(from), to).await?;
+            if own.take().is_some() {
+                if added.first() != Some(&self.prev) {
+                    return Err(lost_tail(from));
+                }
+                added.remove(0);
+            }
+            if added.len() as u64 != to - from {
+                return Err(AuditError::Unavailable(format!(
+                    "the audit store has gaps in its sequence before record {to}"
+                )));
+            }
+            for leaf in added {
+                self.tree.push(leaf);
+                self.prev = leaf;
+            }
+        }
+        if self.tree.root() != cp.root {
+            return Err(AuditError::Unauthenticated {
+                position: cp.size,
+                reason: format!(
+                    "the {} records before it do not have the root of the log's signed \
+                     checkpoint of that size",
+                    cp.size
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// Takes in the records up to `to`, each only if authenticated and linked. `own`:
+    /// the tail's last record is this writer's own commit, not one just read from the
+    /// store (so a first record linking elsewhere means the store lost it).
+    async fn take_authenticated(
+        &mut self,
+        trust: &Trust<'_>,
+        to: u64,
+        own: bool,
+    ) -> Result<(), AuditError> {
+        let start = self.tree.size();
+        while self.tree.size() < to {
+            let from = self.tree.size();
+            let records = trust.store.records(from, RECORD_CHUNK).await?;
+            if records.is_empty() {
+                return Err(AuditError::Unavailable(format!(
+                    "the audit store has no record {from} but holds {to}"
+                )));
+            }
+            for record in records.iter().take_while(|r| r.seq < to) {
+                let position = self.tree.size();
+                let refuse = |reason: &str| AuditError::Unauthenticated {
+                    position,
+                    reason: reason.into(),
+                };
+                if record.seq != position {
+                    return Err(AuditError::Unavailable(format!(
+                        "the audit store has no record {position} (gap in its sequence)"
+                    )));
+                }
+                if !trust.auth.check(&record.header) {
+                    return Err(refuse("its header has no valid writers' tag"));
+                }
+                let leaf = merkle::leaf_hash(&record.header);
+                if record.leaf_hash != leaf {
+                    return Err(refuse("its leaf hash is not its header's"));
+                }
+                let header = HeaderView::parse(&record.header)
+                    .map_err(|_| refuse("its header does not parse"))?;
+                if header.seq != position {
+                    return Err(refuse("its header names another position"));
+                }
+                if header.prev != hex(&self.prev) {
+                    if own && position == start && start > 0 {
+                        // Written by a writer, after a record this tail does not have.
+                        return Err(lost_tail(position));
+                    }
+                    return Err(refuse("it does not link to the record before it"));
+                }
+                self.tree.push(leaf);
+                self.prev = leaf;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn lost_tail(position: u64) -> AuditError {
+    AuditError::Unavailable(format!(
+        "the audit store's record {} is not the one committed: the tail must be read again",
+        position - 1
+    ))
+}

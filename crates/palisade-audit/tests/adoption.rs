@@ -1,0 +1,267 @@
+//! A writer takes in the records it finds in the store after the last signed checkpoint
+//! (its own commits before a crash, other instances' records) and signs checkpoints over
+//! them. Records an attacker with write access to the database appends there, however
+//! well linked, must not get in: the ledger refuses to open over them, and a running one
+//! refuses to commit or checkpoint after them. Records real writers made do get in.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use palisade_audit::checkpoint::{Checkpoint, NoteSigner};
+use palisade_audit::crypto::{Keyring, MasterKey};
+use palisade_audit::keys::AuditKeys;
+use palisade_audit::merkle::{CompactTree, leaf_hash};
+use palisade_audit::record::{Header, hex};
+use palisade_audit::verify::verify;
+use palisade_audit::{AuditError, Entry, Event, Ledger, LedgerConfig, Plane};
+use sqlx::{Row, SqlitePool};
+
+const ORIGIN: &str = "adoption.test/audit";
+
+struct Log {
+    _dir: tempfile::TempDir,
+    url: String,
+    signer: String,
+    master: String,
+}
+
+impl Log {
+    fn new() -> Log {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("audit.db").display());
+        Log {
+            _dir: dir,
+            url,
+            signer: NoteSigner::generate(ORIGIN).unwrap().to_text().to_string(),
+            master: MasterKey::generate().1.to_string(),
+        }
+    }
+
+    /// A writer over this log; `Err` when it refuses to open.
+    async fn open(&self) -> Result<(Ledger, palisade_store::Store), AuditError> {
+        let store = palisade_store::connect(&self.url, 2).await.unwrap();
+        let keyring = Keyring::new(MasterKey::from_text(&self.master).unwrap(), vec![]);
+        let keys = AuditKeys::load(store.audit.as_ref(), keyring)
+            .await
+            .unwrap();
+        let config = LedgerConfig {
+            origin: ORIGIN.into(),
+            // No checkpoint unless asked or closed: records stay after the last one.
+            checkpoint_every: 1_000_000,
+            checkpoint_interval: Duration::from_secs(3600),
+            ..LedgerConfig::default()
+        };
+        let signer = NoteSigner::parse(&self.signer).unwrap();
+        let ledger = Ledger::open(Arc::clone(&store.audit), keys, signer, config).await?;
+        Ok((ledger, store))
+    }
+
+    /// The attacker's own connection to the database.
+    async fn raw(&self) -> SqlitePool {
+        SqlitePool::connect(&self.url).await.unwrap()
+    }
+}
+
+fn entry(name: &str) -> Entry {
+    Entry {
+        event: Event::new(Plane::Data, name, "chat.completions"),
+        capture: None,
+    }
+}
+
+async fn header_bytes(pool: &SqlitePool, seq: u64) -> Vec<u8> {
+    sqlx::query("SELECT header FROM audit_records WHERE seq = ?")
+        .bind(seq as i64)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+        .get(0)
+}
+
+async fn insert(pool: &SqlitePool, seq: u64, header: &[u8]) {
+    let index = Header::from_bytes(header).unwrap().index();
+    sqlx::query(
+        "INSERT INTO audit_records (seq, time_us, plane, request_id, actor, user_id, model, \
+         decision, subject, header, content, leaf_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)",
+    )
+    .bind(seq as i64)
+    .bind(index.time_us)
+    .bind(index.plane)
+    .bind(index.request_id)
+    .bind(index.actor)
+    .bind(index.user_id)
+    .bind(index.model)
+    .bind(index.decision)
+    .bind(index.subject)
+    .bind(header)
+    .bind(leaf_hash(header).to_vec())
+    .execute(pool)
+    .await
+    .unwrap();
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Forgery {
+    /// A new record, well linked, without a tag.
+    Untagged,
+    /// A record edited from the last one: new fields, the last one's tag kept.
+    TagOfAnother,
+    /// The last record's header again, tag and all, at the next position.
+    Replayed,
+}
+
+/// Appends a forged record after record `last`, linked to it: a fake approval of a
+/// request that never happened.
+async fn forge(pool: &SqlitePool, last: u64, how: Forgery) {
+    let last_bytes = header_bytes(pool, last).await;
+    let forged = match how {
+        Forgery::Replayed => last_bytes.clone(),
+        Forgery::Untagged | Forgery::TagOfAnother => {
+            let mut h = Header::from_bytes(&last_bytes).unwrap();
+            h.seq = last + 1;
+            h.prev = hex(&leaf_hash(&last_bytes));
+            h.event.request_id = "never-happened".into();
+            if let Forgery::Untagged = how {
+                h.mac = None;
+            }
+            h.to_bytes()
+        }
+    };
+    insert(pool, last + 1, &forged).await;
+}
+
+fn refused_at(result: Result<impl std::fmt::Debug, AuditError>, position: u64) {
+    match result {
+        Err(AuditError::Unauthenticated { position: p, .. }) => assert_eq!(p, position),
+        other => panic!("expected a refusal at record {position}, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_writer_takes_in_the_unsigned_records_of_another_writer() {
+    // Another writer's commits after the last checkpoint (a crashed instance's, or one
+    // sharing the store) are authenticated and built on.
+    let log = Log::new();
+    let (first, _store) = log.open().await.unwrap();
+    for n in 0..5 {
+        first.record(entry(&format!("a{n}"))).await.unwrap();
+    }
+    let (second, store) = log.open().await.unwrap();
+    assert_eq!(second.record(entry("b0")).await.unwrap(), Some(5));
+    // The first one catches up with it and goes on.
+    assert_eq!(first.record(entry("a5")).await.unwrap(), Some(6));
+    second.close().await;
+    first.close().await;
+    let verifier = NoteSigner::parse(&log.signer).unwrap().verifier();
+    let report = verify(Arc::clone(&store.audit), &verifier, None)
+        .await
+        .unwrap();
+    assert!(report.ok, "{report:?}");
+    assert_eq!((report.records, report.unsigned_tail), (7, 0));
+}
+
+#[tokio::test]
+async fn a_forged_record_after_the_last_checkpoint_keeps_the_ledger_from_opening() {
+    for how in [Forgery::Untagged, Forgery::TagOfAnother, Forgery::Replayed] {
+        let log = Log::new();
+        let (ledger, store) = log.open().await.unwrap();
+        for n in 0..4 {
+            ledger.record(entry(&format!("r{n}"))).await.unwrap();
+        }
+        ledger.checkpoint().await.unwrap();
+        ledger.record(entry("r4")).await.unwrap();
+        ledger.close().await;
+        store.close().await;
+        // The close signed a checkpoint of 5 records; the forgery comes after it.
+        let pool = log.raw().await;
+        forge(&pool, 4, how).await;
+        pool.close().await;
+        refused_at(log.open().await.map(|_| ()), 5);
+    }
+}
+
+#[tokio::test]
+async fn a_forged_record_before_any_checkpoint_is_refused_too() {
+    // A log with no checkpoint yet (a crash before the first): everything is
+    // authenticated, from record 0.
+    let log = Log::new();
+    let (ledger, _store) = log.open().await.unwrap();
+    for n in 0..3 {
+        ledger.record(entry(&format!("r{n}"))).await.unwrap();
+    }
+    let pool = log.raw().await;
+    forge(&pool, 2, Forgery::Untagged).await;
+    refused_at(log.open().await.map(|_| ()), 3);
+}
+
+#[tokio::test]
+async fn a_running_writer_does_not_commit_or_sign_after_a_forged_record() {
+    let log = Log::new();
+    let (ledger, store) = log.open().await.unwrap();
+    for n in 0..3 {
+        ledger.record(entry(&format!("r{n}"))).await.unwrap();
+    }
+    let pool = log.raw().await;
+    forge(&pool, 2, Forgery::Untagged).await;
+    // Its next commit finds position 3 taken, reads what is there and refuses it.
+    assert!(ledger.record(entry("r3")).await.is_err());
+    refused_at(ledger.checkpoint().await, 3);
+    ledger.close().await;
+    let signed = store.audit.latest_checkpoint().await.unwrap();
+    assert!(
+        signed.is_none_or(|cp| cp.size <= 3),
+        "no checkpoint covers the forged record"
+    );
+}
+
+#[tokio::test]
+async fn a_checkpoint_not_signed_by_the_log_does_not_vouch_for_records() {
+    // The attacker also stores a checkpoint over the forged record (they can compute
+    // the root, not sign it): it is ignored, and the record still refused.
+    let log = Log::new();
+    let (ledger, store) = log.open().await.unwrap();
+    for n in 0..3 {
+        ledger.record(entry(&format!("r{n}"))).await.unwrap();
+    }
+    ledger.close().await;
+    let pool = log.raw().await;
+    forge(&pool, 2, Forgery::Untagged).await;
+    let leaves = store.audit.leaf_hashes(0, 4).await.unwrap();
+    let tree = CompactTree::from_leaves(&leaves);
+    let theirs = NoteSigner::generate(ORIGIN).unwrap();
+    let note = Checkpoint {
+        origin: ORIGIN.into(),
+        size: 4,
+        root: tree.root(),
+    }
+    .sign(&theirs);
+    sqlx::query("INSERT INTO audit_checkpoints (size, root, note, created_us) VALUES (4, ?, ?, 0)")
+        .bind(tree.root().to_vec())
+        .bind(note)
+        .execute(&pool)
+        .await
+        .unwrap();
+    store.close().await;
+    refused_at(log.open().await.map(|_| ()), 3);
+}
+
+#[tokio::test]
+async fn records_that_do_not_have_a_signed_checkpoints_root_are_refused() {
+    // Records the log's own checkpoint covers, rewritten (tag and all from elsewhere):
+    // their leaf hashes no longer give its root.
+    let log = Log::new();
+    let (ledger, store) = log.open().await.unwrap();
+    for n in 0..3 {
+        ledger.record(entry(&format!("r{n}"))).await.unwrap();
+    }
+    ledger.close().await;
+    store.close().await;
+    let pool = log.raw().await;
+    sqlx::query("UPDATE audit_records SET leaf_hash = zeroblob(32) WHERE seq = 1")
+        .execute(&pool)
+        .await
+        .unwrap();
+    refused_at(log.open().await.map(|_| ()), 3);
+}
