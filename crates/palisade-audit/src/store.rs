@@ -28,6 +28,14 @@ pub struct StoredCheckpoint {
     pub created_us: i64,
 }
 
+/// A record's header and leaf hash, as stored (see [`AuditStore::headers`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredHeader {
+    pub seq: u64,
+    pub header: Vec<u8>,
+    pub leaf_hash: Hash,
+}
+
 /// A subject's data key, wrapped (encrypted) by a master key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WrappedKey {
@@ -171,6 +179,10 @@ pub trait AuditStore: Send + Sync + 'static {
 
     /// Leaf hashes of records `from..to` in sequence order.
     async fn leaf_hashes(&self, from: u64, to: u64) -> Result<Vec<Hash>, AuditStoreError>;
+
+    /// The headers and leaf hashes of records `from..to`, in sequence order, without
+    /// their content (what a writer reads to authenticate records others appended).
+    async fn headers(&self, from: u64, to: u64) -> Result<Vec<StoredHeader>, AuditStoreError>;
 
     /// Up to `limit` records with `seq >= from`, in sequence order.
     async fn records(&self, from: u64, limit: u32) -> Result<Vec<StoredRecord>, AuditStoreError>;

@@ -25,8 +25,8 @@ use crate::store::AuditStore;
 
 /// Leaf hashes read per store call (2 MiB).
 const HASH_CHUNK: u64 = 1 << 16;
-/// Records read per store call when each is authenticated.
-const RECORD_CHUNK: u32 = 1024;
+/// Headers read per store call when each is authenticated.
+const RECORD_CHUNK: u64 = 1024;
 
 /// What vouches for records found in the store: this log's checkpoint key and name, and
 /// the writers' authenticator.
@@ -214,13 +214,14 @@ impl Tail {
         let start = self.tree.size();
         while self.tree.size() < to {
             let from = self.tree.size();
-            let records = trust.store.records(from, RECORD_CHUNK).await?;
-            if records.is_empty() {
+            let chunk_end = to.min(from + RECORD_CHUNK);
+            let records = trust.store.headers(from, chunk_end).await?;
+            if records.len() as u64 != chunk_end - from {
                 return Err(AuditError::Unavailable(format!(
-                    "the audit store has no record {from} but holds {to}"
+                    "the audit store has gaps in its sequence before record {chunk_end}"
                 )));
             }
-            for record in records.iter().take_while(|r| r.seq < to) {
+            for record in records {
                 let position = self.tree.size();
                 let refuse = |reason: &str| AuditError::Unauthenticated {
                     position,

@@ -31,8 +31,8 @@ use async_trait::async_trait;
 use palisade_audit::merkle::Hash;
 use palisade_audit::record::{IndexFields, StoredRecord};
 use palisade_audit::store::{
-    AuditStore, AuditStoreError, DirectAppend, IndexDivergence, Query, StoredCheckpoint, TailLease,
-    WrappedKey,
+    AuditStore, AuditStoreError, DirectAppend, IndexDivergence, Query, StoredCheckpoint,
+    StoredHeader, TailLease, WrappedKey,
 };
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row, Type};
 
@@ -543,6 +543,33 @@ where
                 let seq = row.int("seq")?;
                 hash(row.bytes("leaf_hash")?, || {
                     format!("leaf hash of record {seq}")
+                })
+            })
+            .collect()
+    }
+
+    async fn headers(&self, from: u64, to: u64) -> Result<Vec<StoredHeader>, AuditStoreError> {
+        if to <= from {
+            return Ok(Vec::new());
+        }
+        let rows = sqlx::query(
+            "SELECT seq, header, leaf_hash FROM audit_records \
+             WHERE seq >= $1 AND seq < $2 ORDER BY seq",
+        )
+        .bind(to_db(from, "sequence number")?)
+        .bind(to_db(to, "sequence number")?)
+        .fetch_all(&self.read)
+        .await
+        .map_err(error::audit)?;
+        rows.iter()
+            .map(|row| {
+                let seq = from_db(row.int("seq")?, "sequence number")?;
+                Ok(StoredHeader {
+                    seq,
+                    header: row.bytes("header")?,
+                    leaf_hash: hash(row.bytes("leaf_hash")?, || {
+                        format!("leaf hash of record {seq}")
+                    })?,
                 })
             })
             .collect()

@@ -104,6 +104,17 @@ pub async fn append_and_read(store: Audit) {
     assert!(store.leaf_hashes(3, 3).await.unwrap().is_empty());
     assert!(store.leaf_hashes(4, 2).await.unwrap().is_empty());
 
+    // Headers and leaf hashes without content: `from <= seq < to`, in order.
+    let headers = store.headers(1, 100).await.unwrap();
+    assert_eq!(headers.len(), 4);
+    for (h, r) in headers.iter().zip(&first[1..]) {
+        assert_eq!(
+            (h.seq, &h.header, h.leaf_hash),
+            (r.seq, &r.header, r.leaf_hash)
+        );
+    }
+    assert!(store.headers(3, 3).await.unwrap().is_empty());
+
     // Records and a checkpoint in one append.
     let second = records(5, 8);
     let head = checkpoint(8, "tree head 8");
