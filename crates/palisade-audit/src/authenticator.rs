@@ -6,8 +6,13 @@
 //! instances' records on a shared store) and then signs checkpoints over them. Without a
 //! check there, a well-linked record appended straight into the database would become
 //! "signed". So every header carries, as its last field, `"mac"`: HMAC-SHA256, under a
-//! key only writers hold (random, stored in the store wrapped by the master key), of the
-//! header's bytes without that field. A writer adopts a record only if its tag holds.
+//! key only writers hold, of the header's bytes without that field. A writer adopts a
+//! record only if its tag holds.
+//!
+//! The key is derived from the current master key and the log's origin: nothing in the
+//! store helps compute it, a master-key rotation replaces it (a leaked old master key
+//! tags nothing a writer with the new one accepts), and a log of another name under the
+//! same master key does not share it.
 //!
 //! The tag is over the stored bytes exactly (the header serialised without `mac`, then
 //! `,"mac":"<64 hex>"}` in place of its closing brace), so checking it never depends on
@@ -21,6 +26,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
+use crate::crypto::Keyring;
 use crate::record::{hex, unhex};
 
 /// `,"mac":"` + 64 hex digits + `"}`.
@@ -28,6 +34,8 @@ const SUFFIX_LEN: usize = 8 + 64 + 2;
 const SUFFIX_START: &[u8] = br#","mac":""#;
 const SUFFIX_END: &[u8] = br#""}"#;
 const DOMAIN: &[u8] = b"palisade-audit-record\n";
+/// The master-key derivation label of the key.
+const LABEL: &str = "palisade-audit-record-auth";
 
 /// The writers' record-authentication key.
 pub struct Authenticator {
@@ -43,6 +51,11 @@ impl std::fmt::Debug for Authenticator {
 impl Authenticator {
     pub fn new(key: Zeroizing<Vec<u8>>) -> Authenticator {
         Authenticator { key }
+    }
+
+    /// The writers' key of the log named `origin`, from the current master key.
+    pub fn for_log(keyring: &Keyring, origin: &str) -> Authenticator {
+        Authenticator::new(keyring.derive(LABEL, origin))
     }
 
     pub fn generate_key() -> Zeroizing<Vec<u8>> {
@@ -139,6 +152,18 @@ mod tests {
             },
             original
         );
+    }
+
+    #[test]
+    fn the_key_belongs_to_one_master_key_and_one_log() {
+        use crate::crypto::{Keyring, MasterKey};
+        let master = |byte| MasterKey::from_bytes([byte; 32]);
+        let ring = Keyring::new(master(1), vec![]);
+        let stored = Authenticator::for_log(&ring, "a/audit").attach(header().to_bytes());
+        assert!(Authenticator::for_log(&ring, "a/audit").check(&stored));
+        assert!(!Authenticator::for_log(&ring, "b/audit").check(&stored));
+        let rotated = Keyring::new(master(2), vec![master(1)]);
+        assert!(!Authenticator::for_log(&rotated, "a/audit").check(&stored));
     }
 
     #[test]

@@ -150,6 +150,19 @@ impl Keyring {
         Ok(self.wrap(&wrapped.subject, &wrapped.key_id, &key, wrapped.created_us))
     }
 
+    /// A key for `label` and `context` derived from the current master key
+    /// (HMAC-SHA256): it changes when the master key is rotated, and nothing stored lets
+    /// anyone compute it without the master key.
+    pub fn derive(&self, label: &str, context: &str) -> Zeroizing<Vec<u8>> {
+        let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(self.current.key.as_slice()) else {
+            unreachable!("HMAC accepts any key length");
+        };
+        mac.update(label.as_bytes());
+        mac.update(b"\n");
+        mac.update(context.as_bytes());
+        Zeroizing::new(mac.finalize().into_bytes().to_vec())
+    }
+
     /// Wraps a ledger secret (stored in the store's meta table): `master id ':' sealed`.
     pub fn wrap_secret(&self, label: &str, secret: &[u8]) -> Vec<u8> {
         let mut out = self.current.id.as_bytes().to_vec();

@@ -1,46 +1,17 @@
-//! The ledger's keys as one unit: the master [`Keyring`], and the [`SubjectIndex`] and
-//! record [`Authenticator`] whose keys are kept in the store wrapped by the master key. Also: opening a record's content
+//! The ledger's keys as one unit: the master [`Keyring`] and the [`SubjectIndex`] whose
+//! key is kept in the store wrapped by the master key. Also: opening a record's content
 //! for an authorised reader, and master-key rotation.
 
 use std::sync::Arc;
 
 use serde::Serialize;
 
-use zeroize::Zeroizing;
-
-use crate::authenticator::Authenticator;
 use crate::crypto::{DataKey, KeyError, Keyring, Sealing, SubjectIndex, content_aad};
 use crate::record::{Header, StoredRecord, sha256_hex};
 use crate::store::{AuditStore, AuditStoreError};
 
-/// A secret of the ledger's own, kept in the store's meta table wrapped by the master
-/// key: the meta row's name and the label the wrapping is bound to.
-struct Secret {
-    meta: &'static str,
-    label: &'static str,
-}
-
-const INDEX_KEY: Secret = Secret {
-    meta: "subject_index_key",
-    label: "palisade-audit-subject-index",
-};
-const AUTH_KEY: Secret = Secret {
-    meta: "record_auth_key",
-    label: "palisade-audit-record-auth",
-};
-
-/// A secret from the store, or `fresh` stored (wrapped) if there is none yet: writers
-/// starting together all end up with the one that was stored first.
-async fn load_secret(
-    store: &dyn AuditStore,
-    keyring: &Keyring,
-    secret: &Secret,
-    fresh: Zeroizing<Vec<u8>>,
-) -> Result<Zeroizing<Vec<u8>>, KeysError> {
-    let wrapped = keyring.wrap_secret(secret.label, &fresh);
-    let stored = store.set_meta(secret.meta, &wrapped, true).await?;
-    Ok(keyring.unwrap_secret(secret.label, &stored)?)
-}
+const INDEX_KEY_META: &str = "subject_index_key";
+const INDEX_KEY_LABEL: &str = "palisade-audit-subject-index";
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeysError {
@@ -76,32 +47,26 @@ pub const MAX_SUBJECT_CHARS: usize = 256;
 pub struct AuditKeys {
     keyring: Keyring,
     index: SubjectIndex,
-    authenticator: Authenticator,
 }
 
 impl AuditKeys {
-    /// Loads the ledger's own secrets (the subject-index key and the record
-    /// authenticator's key) from the store, creating each on first use.
+    /// Loads the subject-index key from the store, creating it on first use.
     pub async fn load(
         store: &dyn AuditStore,
         keyring: Keyring,
     ) -> Result<Arc<AuditKeys>, KeysError> {
-        let index = load_secret(store, &keyring, &INDEX_KEY, SubjectIndex::generate_key()).await?;
-        let auth = load_secret(store, &keyring, &AUTH_KEY, Authenticator::generate_key()).await?;
+        let fresh = SubjectIndex::generate_key();
+        let wrapped = keyring.wrap_secret(INDEX_KEY_LABEL, &fresh);
+        let stored = store.set_meta(INDEX_KEY_META, &wrapped, true).await?;
+        let key = keyring.unwrap_secret(INDEX_KEY_LABEL, &stored)?;
         Ok(Arc::new(AuditKeys {
             keyring,
-            index: SubjectIndex::new(index),
-            authenticator: Authenticator::new(auth),
+            index: SubjectIndex::new(key),
         }))
     }
 
     pub fn keyring(&self) -> &Keyring {
         &self.keyring
-    }
-
-    /// The writers' record authenticator.
-    pub fn authenticator(&self) -> &Authenticator {
-        &self.authenticator
     }
 
     /// The pseudonymous reference the store uses for a subject id: of its first
@@ -118,15 +83,13 @@ impl AuditKeys {
     /// key; returns how many keys were re-wrapped.
     pub async fn rotate(&self, store: &dyn AuditStore) -> Result<u64, KeysError> {
         let mut count = 0;
-        for secret in [&INDEX_KEY, &AUTH_KEY] {
-            if let Some(wrapped) = store.meta(secret.meta).await?
-                && self.keyring.secret_is_stale(&wrapped)
-            {
-                let key = self.keyring.unwrap_secret(secret.label, &wrapped)?;
-                let rewrapped = self.keyring.wrap_secret(secret.label, &key);
-                store.set_meta(secret.meta, &rewrapped, false).await?;
-                count += 1;
-            }
+        if let Some(wrapped) = store.meta(INDEX_KEY_META).await?
+            && self.keyring.secret_is_stale(&wrapped)
+        {
+            let key = self.keyring.unwrap_secret(INDEX_KEY_LABEL, &wrapped)?;
+            let rewrapped = self.keyring.wrap_secret(INDEX_KEY_LABEL, &key);
+            store.set_meta(INDEX_KEY_META, &rewrapped, false).await?;
+            count += 1;
         }
         for key in store.wrapped_keys().await? {
             if self.keyring.is_stale(&key) {

@@ -130,9 +130,17 @@ pub struct LedgerStats {
 /// Where a producer waiting for its commit is answered.
 type Reply = oneshot::Sender<Result<u64, AuditError>>;
 
+/// What a checkpoint job did: the checkpoint it signed (none when nothing was new), and
+/// the size the log's checkpoints now cover as far as this writer knows (its own, or
+/// another writer's it verified).
+struct Checkpointed {
+    signed: Option<StoredCheckpoint>,
+    size: u64,
+}
+
 enum Job {
     Append(Box<Entry>, Option<Reply>),
-    Checkpoint(oneshot::Sender<Result<Option<StoredCheckpoint>, AuditError>>),
+    Checkpoint(oneshot::Sender<Result<Checkpointed, AuditError>>),
     Close(oneshot::Sender<()>),
 }
 
@@ -141,6 +149,8 @@ struct Shared {
     keys: Arc<AuditKeys>,
     signer: NoteSigner,
     verifier: NoteVerifier,
+    /// Tags this writer's records and checks the ones it finds ([`crate::authenticator`]).
+    auth: Authenticator,
     config: LedgerConfig,
     tail: broadcast::Sender<Arc<Appended>>,
     stats: LedgerStats,
@@ -188,11 +198,12 @@ impl Ledger {
         config: LedgerConfig,
     ) -> Result<Ledger, AuditError> {
         let verifier = signer.verifier();
+        let auth = Authenticator::for_log(keys.keyring(), &config.origin);
         let trust = Trust {
             store: store.as_ref(),
             verifier: &verifier,
             origin: &config.origin,
-            auth: keys.authenticator(),
+            auth: &auth,
         };
         let tail = match Tail::load(&trust).await {
             Ok(tail) => tail,
@@ -208,6 +219,7 @@ impl Ledger {
             keys,
             signer,
             verifier,
+            auth,
             tail: broadcast::channel(1024).0,
             stats: LedgerStats::default(),
             available: AtomicBool::new(true),
@@ -264,6 +276,10 @@ impl Ledger {
 
     /// Signs and stores a checkpoint of everything committed so far (none if nothing new).
     pub async fn checkpoint(&self) -> Result<Option<StoredCheckpoint>, AuditError> {
+        Ok(self.checkpoint_job().await?.signed)
+    }
+
+    async fn checkpoint_job(&self) -> Result<Checkpointed, AuditError> {
         let (reply, answer) = oneshot::channel();
         self.tx
             .send(Job::Checkpoint(reply))
@@ -312,20 +328,15 @@ impl Ledger {
     }
 
     /// Retention: records an `audit.purge` event carrying a signed statement of what goes
-    /// (the content of records before the size just checkpointed and older than
-    /// `before_us`: see [`crate::purge`]), then drops that content. Hashes and headers stay,
+    /// (the content of records older than `before_us` among those a checkpoint covers —
+    /// the one just signed, or the latest this writer verified when nothing was new: see
+    /// [`crate::purge`]), then drops that content. Hashes and headers stay,
     /// so the log still verifies, and `audit verify` accepts the missing ciphertexts the
     /// statement covers. Returns how many contents were dropped.
     pub async fn purge_before(&self, before_us: i64) -> Result<u64, AuditError> {
-        let through = match self.checkpoint().await? {
-            Some(cp) => cp.size,
-            None => self
-                .shared
-                .store
-                .latest_checkpoint()
-                .await?
-                .map_or(0, |cp| cp.size),
-        };
+        // Never the store's checkpoint rows as they are: anyone who can write the
+        // database can add one of any size.
+        let through = self.checkpoint_job().await?.size;
         let purge = Purge {
             through,
             cutoff_us: before_us,
@@ -549,8 +560,8 @@ async fn writer(
                         let _ = reply.send(Err(AuditError::Unavailable(e.to_string())));
                     }
                     // The commit may or may not have landed. The tail is kept: it only
-                    // ever holds stored records (it moves on a successful append or a
-                    // catch-up), so the next batch catches up on whatever landed (under
+                    // ever holds stored records it vouches for (it moves on a successful
+                    // append or a whole catch-up, never a failed one), so the next batch catches up on whatever landed (under
                     // the PostgreSQL lease, or on SQLite's position conflict) instead of
                     // re-reading every leaf hash of the log — unless the store now
                     // holds fewer records (checked before the next batch).
@@ -562,7 +573,12 @@ async fn writer(
             let result = match tail.as_mut() {
                 Some(t) => {
                     let now = checkpoint_now(&shared, &mut direct, t);
-                    within(shared.config.commit_timeout, now).await
+                    within(shared.config.commit_timeout, now)
+                        .await
+                        .map(|signed| Checkpointed {
+                            signed,
+                            size: t.last_checkpoint,
+                        })
                 }
                 None => Err(AuditError::Unavailable("audit store unavailable".into())),
             };
@@ -656,7 +672,7 @@ async fn commit(
     }
     let mut attempt = 0;
     loop {
-        let (records, tree, prev) = place(tail, &mut sealed, shared.keys.authenticator());
+        let (records, tree, prev) = place(tail, &mut sealed, &shared.auth);
         let due =
             tree.size().saturating_sub(tail.last_checkpoint) >= shared.config.checkpoint_every;
         let checkpoint = if due { Some(sign(shared, &tree)) } else { None };
@@ -780,7 +796,7 @@ impl Shared {
             store: self.store.as_ref(),
             verifier: &self.verifier,
             origin: &self.config.origin,
-            auth: self.keys.authenticator(),
+            auth: &self.auth,
         }
     }
 

@@ -3,11 +3,12 @@
 //! checkpoint key and keeps it in its `audit.purge` record; `audit verify` excuses missing
 //! content only with such a statement.
 //!
-//! The record alone could not be trusted: anyone who can write the database can append a
-//! well-linked record (headers carry no key), and a ledger running on that database adopts
-//! what it finds after its tail and signs checkpoints over it. A statement needs the
-//! signing key; a copy of a genuine one, replayed elsewhere in the log, excuses no more
-//! than the original, since it names its own bounds.
+//! The record alone is not enough: `audit verify` holds only the public key, so it cannot
+//! tell a writer's record from a well-linked one appended straight into the database
+//! after the last checkpoint (writers can: [`crate::authenticator`], but verify does not
+//! hold their key). A statement needs the signing key; a copy of a genuine one, replayed
+//! elsewhere in the log, excuses no more than the original, since it names its own
+//! bounds.
 
 use crate::checkpoint::{NoteSigner, NoteVerifier};
 

@@ -45,49 +45,57 @@ impl Trust<'_> {
             .filter(|cp| cp.origin == self.origin)
     }
 
-    /// The store's latest checkpoint, if it is this log's and covers at most `size`
-    /// records. One that is not is reported.
-    async fn latest(&self, size: u64) -> Result<Option<Checkpoint>, AuditError> {
+    /// The store's latest checkpoint row, opened: `None` when there is none or it is not
+    /// this log's (a row anyone with write access could have added; reported).
+    async fn latest(&self) -> Result<Option<Checkpoint>, AuditError> {
         let Some(stored) = self.store.latest_checkpoint().await? else {
             return Ok(None);
         };
-        match self.open(&stored.note) {
-            Some(cp) if cp.size <= size => Ok(Some(cp)),
-            Some(cp) => {
-                tracing::error!(
-                    checkpoint_size = cp.size,
-                    records = size,
-                    "the audit store holds fewer records than its latest signed checkpoint \
-                     covers; run `palisade audit verify`"
-                );
-                Ok(None)
-            }
-            None => {
-                tracing::error!(
-                    checkpoint_size = stored.size,
-                    "the audit store's latest checkpoint is not signed by this log's key \
-                     under its name; run `palisade audit verify`"
-                );
-                Ok(None)
-            }
+        let opened = self.open(&stored.note);
+        if opened.is_none() {
+            tracing::error!(
+                checkpoint_size = stored.size,
+                "the audit store's latest checkpoint is not signed by this log's key under its \
+                 name; run `palisade audit verify`"
+            );
         }
+        Ok(opened)
     }
 
-    /// The largest checkpoint of this log covering at most `size` records: the latest,
-    /// or (when that one is not this log's or covers more) the largest of the rest.
-    async fn anchor(&self, size: u64) -> Result<Option<Checkpoint>, AuditError> {
-        if let Some(cp) = self.latest(size).await? {
-            return Ok(Some(cp));
-        }
-        let mut best: Option<Checkpoint> = None;
-        for stored in self.store.checkpoints().await? {
-            if let Some(cp) = self.open(&stored.note).filter(|cp| cp.size <= size)
-                && best.as_ref().is_none_or(|b| cp.size > b.size)
-            {
-                best = Some(cp);
+    /// The largest checkpoint of this log, and the store's size read after it: the
+    /// latest row, or (when that one is not this log's) the largest of the rest.
+    async fn anchor(&self) -> Result<(Option<Checkpoint>, u64), AuditError> {
+        let mut best = self.latest().await?;
+        if best.is_none() {
+            for stored in self.store.checkpoints().await? {
+                if let Some(cp) = self.open(&stored.note)
+                    && best.as_ref().is_none_or(|b| cp.size > b.size)
+                {
+                    best = Some(cp);
+                }
             }
         }
-        Ok(best)
+        // Read after the checkpoints: records land with or before the checkpoint that
+        // covers them, so a store holding fewer lost records the log signed.
+        let size = self.store.size().await?;
+        within_store(best.as_ref(), size)?;
+        Ok((best, size))
+    }
+}
+
+/// Refuses a checkpoint of this log covering more records than the store holds: records
+/// it signed were deleted (a writer would refill their positions with others and sign a
+/// second history).
+fn within_store(cp: Option<&Checkpoint>, size: u64) -> Result<(), AuditError> {
+    match cp {
+        Some(cp) if cp.size > size => Err(AuditError::Unauthenticated {
+            position: size,
+            reason: format!(
+                "the log's signed checkpoint covers {} records, the store holds {size}",
+                cp.size
+            ),
+        }),
+        _ => Ok(()),
     }
 }
 
@@ -112,9 +120,9 @@ impl Tail {
     /// hashes (a log of a few hundred million records is gigabytes of them, read a chunk
     /// at a time), the records after it one by one, authenticated.
     pub async fn load(trust: &Trust<'_>) -> Result<Tail, AuditError> {
-        let size = trust.store.size().await?;
+        let (anchor, size) = trust.anchor().await?;
         let mut tail = Tail::empty();
-        if let Some(cp) = trust.anchor(size).await? {
+        if let Some(cp) = anchor {
             tail.take_covered(trust.store, &cp).await?;
             tail.last_checkpoint = cp.size;
         }
@@ -137,7 +145,8 @@ impl Tail {
     /// Takes in the records other writers appended since this tail was read: what their
     /// checkpoints cover by leaf hash, the rest authenticated one by one. So this costs
     /// what they added, not the whole log; with nothing new, as on every commit of a
-    /// single instance, only the size and the latest checkpoint are read.
+    /// single instance, only the size is read. All or nothing: on any error the tail is
+    /// left as it was, holding only what was vouched for.
     pub async fn catch_up(&mut self, trust: &Trust<'_>) -> Result<(), AuditError> {
         let size = trust.store.size().await?;
         if size < self.tree.size() {
@@ -146,17 +155,28 @@ impl Tail {
                 self.tree.size()
             )));
         }
-        let latest = trust.latest(size).await?;
-        let covered = latest.as_ref().filter(|cp| cp.size > self.tree.size());
-        if let Some(cp) = covered {
-            self.take_covered(trust.store, cp).await?;
+        if size == self.tree.size() {
+            return Ok(());
         }
-        self.take_authenticated(trust, size, covered.is_none())
+        let latest = trust.latest().await?;
+        // Read after the checkpoint (see `Trust::anchor`).
+        let size = trust.store.size().await?.max(size);
+        within_store(latest.as_ref(), size)?;
+        let mut next = Tail {
+            tree: self.tree.clone(),
+            ..*self
+        };
+        let covered = latest.as_ref().filter(|cp| cp.size > next.tree.size());
+        if let Some(cp) = covered {
+            next.take_covered(trust.store, cp).await?;
+        }
+        next.take_authenticated(trust, size, covered.is_none())
             .await?;
         // Another writer's checkpoints cover its records; ours continue from there.
         if let Some(cp) = latest {
-            self.last_checkpoint = self.last_checkpoint.max(cp.size);
+            next.last_checkpoint = next.last_checkpoint.max(cp.size);
         }
+        *self = next;
         Ok(())
     }
 

@@ -9,6 +9,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use palisade_audit::authenticator::Authenticator;
 use palisade_audit::checkpoint::{Checkpoint, NoteSigner};
 use palisade_audit::crypto::{Keyring, MasterKey};
 use palisade_audit::keys::AuditKeys;
@@ -41,8 +42,19 @@ impl Log {
 
     /// A writer over this log; `Err` when it refuses to open.
     async fn open(&self) -> Result<(Ledger, palisade_store::Store), AuditError> {
+        self.open_with(Keyring::new(
+            MasterKey::from_text(&self.master).unwrap(),
+            vec![],
+        ))
+        .await
+    }
+
+    /// A writer over this log with these master keys.
+    async fn open_with(
+        &self,
+        keyring: Keyring,
+    ) -> Result<(Ledger, palisade_store::Store), AuditError> {
         let store = palisade_store::connect(&self.url, 2).await.unwrap();
-        let keyring = Keyring::new(MasterKey::from_text(&self.master).unwrap(), vec![]);
         let keys = AuditKeys::load(store.audit.as_ref(), keyring)
             .await
             .unwrap();
@@ -263,5 +275,126 @@ async fn records_that_do_not_have_a_signed_checkpoints_root_are_refused() {
         .execute(&pool)
         .await
         .unwrap();
+    refused_at(log.open().await.map(|_| ()), 3);
+}
+
+#[tokio::test]
+async fn a_failed_catch_up_leaves_the_writers_tail_as_it_was() {
+    // Writer A is behind writer B's signed checkpoint; the attacker alters a record it
+    // covers, so A's catching up fails on the root. A must not keep the leaves it read:
+    // with B's checkpoint then deleted, neither its close nor its next commit may sign
+    // or build on the altered record.
+    let log = Log::new();
+    let (a, store) = log.open().await.unwrap();
+    for n in 0..3 {
+        a.record(entry(&format!("a{n}"))).await.unwrap();
+    }
+    let (b, b_store) = log.open().await.unwrap();
+    for n in 3..6 {
+        assert_eq!(b.record(entry(&format!("b{n}"))).await.unwrap(), Some(n));
+    }
+    assert_eq!(b.checkpoint().await.unwrap().unwrap().size, 6);
+    b.close().await;
+    b_store.close().await;
+    let pool = log.raw().await;
+    sqlx::query("UPDATE audit_records SET leaf_hash = zeroblob(32) WHERE seq = 4")
+        .execute(&pool)
+        .await
+        .unwrap();
+    refused_at(a.checkpoint().await, 6);
+    sqlx::query("DELETE FROM audit_checkpoints")
+        .execute(&pool)
+        .await
+        .unwrap();
+    // Now the altered record is after every checkpoint: authenticated, and refused.
+    assert!(a.record(entry("a3")).await.is_err());
+    refused_at(a.checkpoint().await, 4);
+    a.close().await;
+    let leaves = store.audit.leaf_hashes(0, 6).await.unwrap();
+    for cp in store.audit.checkpoints().await.unwrap() {
+        assert!(cp.size <= 3, "A signed {} records", cp.size);
+        let signed = CompactTree::from_leaves(&leaves[..cp.size as usize]).root();
+        assert_eq!(cp.root, signed);
+    }
+}
+
+#[tokio::test]
+async fn a_purge_statement_covers_what_the_writer_checkpointed_not_a_stored_row() {
+    // A checkpoint row of any size is one INSERT away: the statement's bound must come
+    // from what the writer signed or verified.
+    let log = Log::new();
+    let (ledger, store) = log.open().await.unwrap();
+    for n in 0..3 {
+        ledger.record(entry(&format!("r{n}"))).await.unwrap();
+    }
+    ledger.checkpoint().await.unwrap();
+    let pool = log.raw().await;
+    sqlx::query(
+        "INSERT INTO audit_checkpoints (size, root, note, created_us) \
+         VALUES (1000000000, zeroblob(32), 'junk', 0)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    ledger.purge_before(1).await.unwrap();
+    ledger.close().await;
+    let last = store.audit.size().await.unwrap() - 1;
+    let purge = Header::from_bytes(&header_bytes(&pool, last).await).unwrap();
+    let after = purge.event.change.unwrap().after.unwrap();
+    assert_eq!(after["through_seq"], 3, "{after}");
+}
+
+#[tokio::test]
+async fn after_a_master_key_rotation_the_old_keys_tags_are_refused() {
+    // The writers' key is derived from the current master key: one that leaked (the
+    // reason to rotate) tags nothing a writer with the new key accepts, even while it is
+    // still listed to unwrap old data keys.
+    let log = Log::new();
+    let old = || MasterKey::from_text(&log.master).unwrap();
+    let new_text = MasterKey::generate().1.to_string();
+    let rotated = || Keyring::new(MasterKey::from_text(&new_text).unwrap(), vec![old()]);
+    let (ledger, store) = log.open().await.unwrap();
+    for n in 0..3 {
+        ledger.record(entry(&format!("r{n}"))).await.unwrap();
+    }
+    // Records no checkpoint covers, tagged under the old key (a crash before rotating).
+    refused_at(log.open_with(rotated()).await.map(|_| ()), 0);
+    // Closed cleanly, the final checkpoint covers them: the rotated writer goes on.
+    ledger.close().await;
+    store.close().await;
+    let (rotated_ledger, _store) = log.open_with(rotated()).await.unwrap();
+    assert_eq!(rotated_ledger.record(entry("r3")).await.unwrap(), Some(3));
+    rotated_ledger.close().await;
+    // The leaked old key tags a forgery after the last checkpoint: refused.
+    let pool = log.raw().await;
+    let last = header_bytes(&pool, 3).await;
+    let mut forged = Header::from_bytes(&last).unwrap();
+    forged.seq = 4;
+    forged.prev = hex(&leaf_hash(&last));
+    forged.mac = None;
+    let keyring = Keyring::new(old(), vec![]);
+    let tagged = Authenticator::for_log(&keyring, ORIGIN).attach(forged.to_bytes());
+    insert(&pool, 4, &tagged).await;
+    refused_at(log.open_with(rotated()).await.map(|_| ()), 4);
+}
+
+#[tokio::test]
+async fn a_store_missing_records_a_signed_checkpoint_covers_is_refused() {
+    // Deleting signed records and letting a writer refill their positions would give
+    // the log a second, signed history.
+    let log = Log::new();
+    let (ledger, store) = log.open().await.unwrap();
+    for n in 0..5 {
+        ledger.record(entry(&format!("r{n}"))).await.unwrap();
+    }
+    ledger.close().await;
+    store.close().await;
+    let pool = log.raw().await;
+    for table in ["audit_search", "audit_records"] {
+        sqlx::query(&format!("DELETE FROM {table} WHERE seq >= 3"))
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
     refused_at(log.open().await.map(|_| ()), 3);
 }
