@@ -94,13 +94,14 @@ pub enum AuditError {
     Store(#[from] AuditStoreError),
     #[error(transparent)]
     Note(#[from] NoteError),
-    /// A record no signed checkpoint covers was not written by a Palisade writer (its
-    /// tag, hash or link fails: see [`crate::tail`]), or the records do not have the
-    /// root of the log's signed checkpoint: someone wrote into the log's database. The
-    /// writer takes nothing after it in until the log is looked at.
+    /// The records in the store cannot be vouched for at `position` (see
+    /// [`crate::tail`]): a record no signed checkpoint covers fails its writers' tag, hash
+    /// or link; the records a signed checkpoint covers do not give its root; or the log
+    /// signed more records than the store holds. The writer takes nothing from there in
+    /// until someone looks.
     #[error(
-        "audit record {position} fails authentication ({reason}): the log was written by \
-         something other than a Palisade writer; run `palisade audit verify`"
+        "the audit log cannot be vouched for at record {position}: {reason}; run `palisade \
+         audit verify` (docs/audit.md, \"What a writer takes in\")"
     )]
     Unauthenticated { position: u64, reason: String },
 }
@@ -132,7 +133,7 @@ type Reply = oneshot::Sender<Result<u64, AuditError>>;
 
 /// What a checkpoint job did: the checkpoint it signed (none when nothing was new), and
 /// the size the log's checkpoints now cover as far as this writer knows (its own, or
-/// another writer's it verified).
+/// another writer's signed by the log's key, over records this writer holds).
 struct Checkpointed {
     signed: Option<StoredCheckpoint>,
     size: u64,
@@ -329,7 +330,7 @@ impl Ledger {
 
     /// Retention: records an `audit.purge` event carrying a signed statement of what goes
     /// (the content of records older than `before_us` among those a checkpoint covers —
-    /// the one just signed, or the latest this writer verified when nothing was new: see
+    /// the one just signed, or when nothing was new the latest this writer knows: see
     /// [`crate::purge`]), then drops that content. Hashes and headers stay,
     /// so the log still verifies, and `audit verify` accepts the missing ciphertexts the
     /// statement covers. Returns how many contents were dropped.
@@ -446,6 +447,9 @@ async fn writer(
                     .await
                 {
                     tracing::warn!(error = %e, "audit checkpoint failed");
+                    // The store may have lost records (see `timed_checkpoint`): check
+                    // before the next batch is appended.
+                    stale = true;
                 }
                 upkeep(&mut direct, &rx, true);
                 shared.sweep_keys();
@@ -582,6 +586,7 @@ async fn writer(
                 }
                 None => Err(AuditError::Unavailable("audit store unavailable".into())),
             };
+            stale |= result.is_err();
             let _ = reply.send(result);
         }
         if let Some(reply) = close {
@@ -888,6 +893,13 @@ async fn timed_checkpoint(
 ) -> Result<Option<StoredCheckpoint>, AuditError> {
     if tail.tree.size() == tail.last_checkpoint {
         return Ok(None);
+    }
+    // A store that lost this tail's last commits (a failover) must not get a signed
+    // checkpoint over records it does not hold: the next commit reloads the tail.
+    if !tail.matches(shared.store.as_ref()).await? {
+        return Err(AuditError::Unavailable(
+            "the audit store no longer holds the last committed record: not signing".into(),
+        ));
     }
     let cp = sign(shared, &tail.tree);
     append(shared, direct, &[], Some(&cp)).await?;

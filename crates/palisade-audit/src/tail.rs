@@ -21,7 +21,7 @@ use crate::checkpoint::{Checkpoint, NoteVerifier};
 use crate::ledger::AuditError;
 use crate::merkle::{self, CompactTree, Hash};
 use crate::record::{HeaderView, hex};
-use crate::store::AuditStore;
+use crate::store::{AuditStore, StoredCheckpoint};
 
 /// Leaf hashes read per store call (2 MiB).
 const HASH_CHUNK: u64 = 1 << 16;
@@ -38,43 +38,45 @@ pub(crate) struct Trust<'a> {
 }
 
 impl Trust<'_> {
-    /// A stored checkpoint's note if it is signed by this log's key under this log's name.
-    fn open(&self, note: &str) -> Option<Checkpoint> {
-        Checkpoint::open(note, self.verifier)
+    /// A stored checkpoint if its note is signed by this log's key under this log's name
+    /// and says what its row's columns say.
+    fn open(&self, stored: &StoredCheckpoint) -> Option<Checkpoint> {
+        Checkpoint::open(&stored.note, self.verifier)
             .ok()
-            .filter(|cp| cp.origin == self.origin)
+            .filter(|cp| {
+                cp.origin == self.origin && cp.size == stored.size && cp.root == stored.root
+            })
     }
 
-    /// The store's latest checkpoint row, opened: `None` when there is none or it is not
-    /// this log's (a row anyone with write access could have added; reported).
-    async fn latest(&self) -> Result<Option<Checkpoint>, AuditError> {
+    /// The largest checkpoint of this log: the latest row, or — when that one is not
+    /// this log's (a row anyone with write access could have added; reported) — the
+    /// largest valid one of the rest.
+    async fn largest(&self) -> Result<Option<Checkpoint>, AuditError> {
         let Some(stored) = self.store.latest_checkpoint().await? else {
             return Ok(None);
         };
-        let opened = self.open(&stored.note);
-        if opened.is_none() {
-            tracing::error!(
-                checkpoint_size = stored.size,
-                "the audit store's latest checkpoint is not signed by this log's key under its \
-                 name; run `palisade audit verify`"
-            );
+        if let Some(cp) = self.open(&stored) {
+            return Ok(Some(cp));
         }
-        Ok(opened)
-    }
-
-    /// The largest checkpoint of this log, and the store's size read after it: the
-    /// latest row, or (when that one is not this log's) the largest of the rest.
-    async fn anchor(&self) -> Result<(Option<Checkpoint>, u64), AuditError> {
-        let mut best = self.latest().await?;
-        if best.is_none() {
-            for stored in self.store.checkpoints().await? {
-                if let Some(cp) = self.open(&stored.note)
-                    && best.as_ref().is_none_or(|b| cp.size > b.size)
-                {
-                    best = Some(cp);
-                }
+        tracing::error!(
+            checkpoint_size = stored.size,
+            "the audit store's latest checkpoint is not one this log signed; run `palisade \
+             audit verify`"
+        );
+        let mut best: Option<Checkpoint> = None;
+        for stored in self.store.checkpoints().await? {
+            if let Some(cp) = self.open(&stored)
+                && best.as_ref().is_none_or(|b| cp.size > b.size)
+            {
+                best = Some(cp);
             }
         }
+        Ok(best)
+    }
+
+    /// The largest checkpoint of this log, and the store's size read after it.
+    async fn anchor(&self) -> Result<(Option<Checkpoint>, u64), AuditError> {
+        let best = self.largest().await?;
         // Read after the checkpoints: records land with or before the checkpoint that
         // covers them, so a store holding fewer lost records the log signed.
         let size = self.store.size().await?;
@@ -91,7 +93,8 @@ fn within_store(cp: Option<&Checkpoint>, size: u64) -> Result<(), AuditError> {
         Some(cp) if cp.size > size => Err(AuditError::Unauthenticated {
             position: size,
             reason: format!(
-                "the log's signed checkpoint covers {} records, the store holds {size}",
+                "the log's signed checkpoint covers {} records, the store holds {size} \
+                 (records were deleted, or the store lost commits)",
                 cp.size
             ),
         }),
@@ -158,22 +161,19 @@ impl Tail {
         if size == self.tree.size() {
             return Ok(());
         }
-        let latest = trust.latest().await?;
-        // Read after the checkpoint (see `Trust::anchor`).
-        let size = trust.store.size().await?.max(size);
-        within_store(latest.as_ref(), size)?;
+        let (anchor, size) = trust.anchor().await?;
         let mut next = Tail {
             tree: self.tree.clone(),
             ..*self
         };
-        let covered = latest.as_ref().filter(|cp| cp.size > next.tree.size());
+        let covered = anchor.as_ref().filter(|cp| cp.size > next.tree.size());
         if let Some(cp) = covered {
             next.take_covered(trust.store, cp).await?;
         }
         next.take_authenticated(trust, size, covered.is_none())
             .await?;
         // Another writer's checkpoints cover its records; ours continue from there.
-        if let Some(cp) = latest {
+        if let Some(cp) = anchor {
             next.last_checkpoint = next.last_checkpoint.max(cp.size);
         }
         *self = next;
@@ -213,8 +213,8 @@ impl Tail {
             return Err(AuditError::Unauthenticated {
                 position: cp.size,
                 reason: format!(
-                    "the {} records before it do not have the root of the log's signed \
-                     checkpoint of that size",
+                    "the {} records before it do not give the root of the log's signed \
+                     checkpoint of that size (one of them was changed)",
                     cp.size
                 ),
             });
@@ -253,7 +253,10 @@ impl Tail {
                     )));
                 }
                 if !trust.auth.check(&record.header) {
-                    return Err(refuse("its header has no valid writers' tag"));
+                    return Err(refuse(
+                        "its header has no valid writers' tag (not written by a writer \
+                         holding this master key, for this origin)",
+                    ));
                 }
                 let leaf = merkle::leaf_hash(&record.header);
                 if record.leaf_hash != leaf {

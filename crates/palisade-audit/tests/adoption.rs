@@ -26,6 +26,8 @@ struct Log {
     url: String,
     signer: String,
     master: String,
+    /// How often writers sign a checkpoint of new records (besides when asked or closed).
+    interval: Duration,
 }
 
 impl Log {
@@ -37,6 +39,7 @@ impl Log {
             url,
             signer: NoteSigner::generate(ORIGIN).unwrap().to_text().to_string(),
             master: MasterKey::generate().1.to_string(),
+            interval: Duration::from_secs(3600),
         }
     }
 
@@ -62,7 +65,7 @@ impl Log {
             origin: ORIGIN.into(),
             // No checkpoint unless asked or closed: records stay after the last one.
             checkpoint_every: 1_000_000,
-            checkpoint_interval: Duration::from_secs(3600),
+            checkpoint_interval: self.interval,
             ..LedgerConfig::default()
         };
         let signer = NoteSigner::parse(&self.signer).unwrap();
@@ -397,4 +400,73 @@ async fn a_store_missing_records_a_signed_checkpoint_covers_is_refused() {
             .unwrap();
     }
     refused_at(log.open().await.map(|_| ()), 3);
+}
+
+#[tokio::test]
+async fn a_checkpoint_row_whose_note_says_otherwise_is_no_anchor() {
+    // A row claiming a huge size but carrying a genuine older note must not stand in for
+    // the log's latest checkpoint (which would hide that signed records were deleted).
+    let log = Log::new();
+    let (ledger, store) = log.open().await.unwrap();
+    for n in 0..3 {
+        ledger.record(entry(&format!("r{n}"))).await.unwrap();
+    }
+    let old = ledger.checkpoint().await.unwrap().unwrap();
+    for n in 3..5 {
+        ledger.record(entry(&format!("r{n}"))).await.unwrap();
+    }
+    ledger.close().await;
+    store.close().await;
+    let pool = log.raw().await;
+    sqlx::query(
+        "INSERT INTO audit_checkpoints (size, root, note, created_us) VALUES (1000, ?, ?, 0)",
+    )
+    .bind(old.root.to_vec())
+    .bind(&old.note)
+    .execute(&pool)
+    .await
+    .unwrap();
+    for table in ["audit_search", "audit_records"] {
+        sqlx::query(&format!("DELETE FROM {table} WHERE seq >= 3"))
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+    refused_at(log.open().await.map(|_| ()), 3);
+}
+
+#[tokio::test]
+async fn no_timed_checkpoint_is_signed_over_records_the_store_lost() {
+    // A failover to a replica behind: the last commits are gone. The checkpoint timer
+    // must not sign the writer's tail onto that store; the next commits reload and go on.
+    let mut log = Log::new();
+    log.interval = Duration::from_millis(100);
+    let (ledger, store) = log.open().await.unwrap();
+    for n in 0..5 {
+        ledger.record(entry(&format!("r{n}"))).await.unwrap();
+    }
+    // Let a timer checkpoint cover the first five, then lose two more.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    for n in 5..7 {
+        ledger.record(entry(&format!("r{n}"))).await.unwrap();
+    }
+    let pool = log.raw().await;
+    for table in ["audit_search", "audit_records"] {
+        sqlx::query(&format!("DELETE FROM {table} WHERE seq >= 5"))
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let latest = store.audit.latest_checkpoint().await.unwrap().unwrap();
+    assert_eq!(latest.size, 5, "nothing signed over the lost records");
+    // The failed checkpoint made the writer check the store before appending again: it
+    // reloads and appends where the store ends, leaving no gap.
+    assert_eq!(ledger.record(entry("r7")).await.unwrap(), Some(5));
+    ledger.close().await;
+    let verifier = NoteSigner::parse(&log.signer).unwrap().verifier();
+    let report = verify(Arc::clone(&store.audit), &verifier, None)
+        .await
+        .unwrap();
+    assert!(report.ok, "{report:?}");
 }

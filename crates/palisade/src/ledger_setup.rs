@@ -42,16 +42,6 @@ pub async fn open(config: &AuditConfig, store: &Store) -> anyhow::Result<Option<
     let keys = AuditKeys::load(store.audit.as_ref(), keyring)
         .await
         .context("cannot load the audit keys (is this the right audit.master_key?)")?;
-    if !config.previous_master_key_files.is_empty() {
-        let n = keys
-            .rotate(store.audit.as_ref())
-            .await
-            .context("cannot re-wrap audit data keys under the current master key")?;
-        tracing::info!(
-            rewrapped = n,
-            "audit data keys re-wrapped under the current master key"
-        );
-    }
     let ledger = Ledger::open(
         Arc::clone(&store.audit),
         keys,
@@ -71,6 +61,20 @@ pub async fn open(config: &AuditConfig, store: &Store) -> anyhow::Result<Option<
     )
     .await
     .context("cannot open the audit ledger")?;
+    // Re-wrapping after the ledger opened: a ledger that refuses to open (its tail
+    // tagged under another master key) leaves every key wrapped as it was, so starting
+    // again with the old key as the current one still works.
+    if !config.previous_master_key_files.is_empty() {
+        let n = ledger
+            .keys()
+            .rotate(store.audit.as_ref())
+            .await
+            .context("cannot re-wrap audit data keys under the current master key")?;
+        tracing::info!(
+            rewrapped = n,
+            "audit data keys re-wrapped under the current master key"
+        );
+    }
     Ok(Some(ledger))
 }
 
