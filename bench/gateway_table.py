@@ -1,31 +1,34 @@
-"""The latency table the gateway benchmarks (audit.sh, scan/overhead.sh) share.
+"""The latency table the gateway benchmarks (audit.sh, scan/overhead.sh, build-profile.sh)
+share.
 
 Each load point is one fixed-rate run of one variant; a benchmark runs every variant at
 every rate in interleaved rounds (off, on, off, on, ...), so slow drifts of a shared
 machine hit all variants alike. The table has one row per (rate, variant): the median
-p50 and p99 over the rounds, and the added p50 against the `off` variant, taken as the
-median of the per-round differences (each difference compares two runs made a few
-seconds apart), with the rounds' differences listed beside it."""
+p50 and p99 over the rounds, and the added p50 against the baseline variant (`off` unless
+the caller names another), taken as the median of the per-round differences (each
+difference compares two runs made a few seconds apart), with the rounds' differences
+listed beside it."""
 
 from statistics import median
 
 
-def latency_table(points: list[dict], variant_header: str) -> list[str]:
-    """Markdown lines: header, separator, one row per (rate, variant) in first-seen order."""
+def latency_table(points: list[dict], variant_header: str, baseline: str = "off") -> list[str]:
+    """Markdown lines: header, separator, one row per (rate, variant) in first-seen order;
+    differences against the `baseline` variant."""
     rounds = len({p.get("round", 1) for p in points})
     lines = [
-        f"| rate (req/s) | {variant_header} | p50 (ms) | p99 (ms) | added p50 vs off (ms) | per round | errors |",
+        f"| rate (req/s) | {variant_header} | p50 (ms) | p99 (ms) | added p50 vs {baseline} (ms) | per round | errors |",
         "|---:|---|---:|---:|---:|---|---:|",
     ]
     groups: dict[tuple[int, str], list[dict]] = {}
     for p in points:
         groups.setdefault((p["rate"], p["variant"]), []).append(p)
     for (rate, variant), runs in groups.items():
-        off = {p.get("round", 1): p for p in groups.get((rate, "off"), [])}
+        base = {p.get("round", 1): p for p in groups.get((rate, baseline), [])}
         diffs = [
-            (p["p50_us"] - off[p.get("round", 1)]["p50_us"]) / 1000
+            (p["p50_us"] - base[p.get("round", 1)]["p50_us"]) / 1000
             for p in runs
-            if variant != "off" and p.get("round", 1) in off
+            if variant != baseline and p.get("round", 1) in base
         ]
         added = f"{median(diffs):+.3f}" if diffs else ""
         per_round = ", ".join(f"{d:+.3f}" for d in diffs) if rounds > 1 else ""
