@@ -17,7 +17,10 @@ use palisade_audit::merkle::{CompactTree, leaf_hash};
 use palisade_audit::record::{Header, hex};
 use palisade_audit::verify::verify;
 use palisade_audit::{AuditError, Entry, Event, Ledger, LedgerConfig, Plane};
-use sqlx::{Row, SqlitePool};
+use sqlx::SqlitePool;
+
+mod common;
+use common::{delete_records_from, execute, header_bytes, insert_row};
 
 const ORIGIN: &str = "adoption.test/audit";
 
@@ -79,42 +82,18 @@ impl Log {
     }
 }
 
+/// Records `{prefix}{n}` for each `n`, one after the other.
+async fn write(ledger: &Ledger, prefix: &str, range: std::ops::Range<u64>) {
+    for n in range {
+        ledger.record(entry(&format!("{prefix}{n}"))).await.unwrap();
+    }
+}
+
 fn entry(name: &str) -> Entry {
     Entry {
         event: Event::new(Plane::Data, name, "chat.completions"),
         capture: None,
     }
-}
-
-async fn header_bytes(pool: &SqlitePool, seq: u64) -> Vec<u8> {
-    sqlx::query("SELECT header FROM audit_records WHERE seq = ?")
-        .bind(seq as i64)
-        .fetch_one(pool)
-        .await
-        .unwrap()
-        .get(0)
-}
-
-async fn insert(pool: &SqlitePool, seq: u64, header: &[u8]) {
-    let index = Header::from_bytes(header).unwrap().index();
-    sqlx::query(
-        "INSERT INTO audit_records (seq, time_us, plane, request_id, actor, user_id, model, \
-         decision, subject, header, content, leaf_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)",
-    )
-    .bind(seq as i64)
-    .bind(index.time_us)
-    .bind(index.plane)
-    .bind(index.request_id)
-    .bind(index.actor)
-    .bind(index.user_id)
-    .bind(index.model)
-    .bind(index.decision)
-    .bind(index.subject)
-    .bind(header)
-    .bind(leaf_hash(header).to_vec())
-    .execute(pool)
-    .await
-    .unwrap();
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -130,7 +109,7 @@ enum Forgery {
 /// Appends a forged record after record `last`, linked to it: a fake approval of a
 /// request that never happened.
 async fn forge(pool: &SqlitePool, last: u64, how: Forgery) {
-    let last_bytes = header_bytes(pool, last).await;
+    let last_bytes = header_bytes(pool, last as i64).await;
     let forged = match how {
         Forgery::Replayed => last_bytes.clone(),
         Forgery::Untagged | Forgery::TagOfAnother => {
@@ -144,7 +123,7 @@ async fn forge(pool: &SqlitePool, last: u64, how: Forgery) {
             h.to_bytes()
         }
     };
-    insert(pool, last + 1, &forged).await;
+    insert_row(pool, last as i64 + 1, &forged).await;
 }
 
 fn refused_at(result: Result<impl std::fmt::Debug, AuditError>, position: u64) {
@@ -160,9 +139,7 @@ async fn a_writer_takes_in_the_unsigned_records_of_another_writer() {
     // sharing the store) are authenticated and built on.
     let log = Log::new();
     let (first, _store) = log.open().await.unwrap();
-    for n in 0..5 {
-        first.record(entry(&format!("a{n}"))).await.unwrap();
-    }
+    write(&first, "a", 0..5).await;
     let (second, store) = log.open().await.unwrap();
     assert_eq!(second.record(entry("b0")).await.unwrap(), Some(5));
     // The first one catches up with it and goes on.
@@ -182,9 +159,7 @@ async fn a_forged_record_after_the_last_checkpoint_keeps_the_ledger_from_opening
     for how in [Forgery::Untagged, Forgery::TagOfAnother, Forgery::Replayed] {
         let log = Log::new();
         let (ledger, store) = log.open().await.unwrap();
-        for n in 0..4 {
-            ledger.record(entry(&format!("r{n}"))).await.unwrap();
-        }
+        write(&ledger, "r", 0..4).await;
         ledger.checkpoint().await.unwrap();
         ledger.record(entry("r4")).await.unwrap();
         ledger.close().await;
@@ -203,9 +178,7 @@ async fn a_forged_record_before_any_checkpoint_is_refused_too() {
     // authenticated, from record 0.
     let log = Log::new();
     let (ledger, _store) = log.open().await.unwrap();
-    for n in 0..3 {
-        ledger.record(entry(&format!("r{n}"))).await.unwrap();
-    }
+    write(&ledger, "r", 0..3).await;
     let pool = log.raw().await;
     forge(&pool, 2, Forgery::Untagged).await;
     refused_at(log.open().await.map(|_| ()), 3);
@@ -215,9 +188,7 @@ async fn a_forged_record_before_any_checkpoint_is_refused_too() {
 async fn a_running_writer_does_not_commit_or_sign_after_a_forged_record() {
     let log = Log::new();
     let (ledger, store) = log.open().await.unwrap();
-    for n in 0..3 {
-        ledger.record(entry(&format!("r{n}"))).await.unwrap();
-    }
+    write(&ledger, "r", 0..3).await;
     let pool = log.raw().await;
     forge(&pool, 2, Forgery::Untagged).await;
     // Its next commit finds position 3 taken, reads what is there and refuses it.
@@ -237,9 +208,7 @@ async fn a_checkpoint_not_signed_by_the_log_does_not_vouch_for_records() {
     // the root, not sign it): it is ignored, and the record still refused.
     let log = Log::new();
     let (ledger, store) = log.open().await.unwrap();
-    for n in 0..3 {
-        ledger.record(entry(&format!("r{n}"))).await.unwrap();
-    }
+    write(&ledger, "r", 0..3).await;
     ledger.close().await;
     let pool = log.raw().await;
     forge(&pool, 2, Forgery::Untagged).await;
@@ -268,16 +237,15 @@ async fn records_that_do_not_have_a_signed_checkpoints_root_are_refused() {
     // their leaf hashes no longer give its root.
     let log = Log::new();
     let (ledger, store) = log.open().await.unwrap();
-    for n in 0..3 {
-        ledger.record(entry(&format!("r{n}"))).await.unwrap();
-    }
+    write(&ledger, "r", 0..3).await;
     ledger.close().await;
     store.close().await;
     let pool = log.raw().await;
-    sqlx::query("UPDATE audit_records SET leaf_hash = zeroblob(32) WHERE seq = 1")
-        .execute(&pool)
-        .await
-        .unwrap();
+    execute(
+        &pool,
+        "UPDATE audit_records SET leaf_hash = zeroblob(32) WHERE seq = 1",
+    )
+    .await;
     refused_at(log.open().await.map(|_| ()), 3);
 }
 
@@ -289,9 +257,7 @@ async fn a_failed_catch_up_leaves_the_writers_tail_as_it_was() {
     // or build on the altered record.
     let log = Log::new();
     let (a, store) = log.open().await.unwrap();
-    for n in 0..3 {
-        a.record(entry(&format!("a{n}"))).await.unwrap();
-    }
+    write(&a, "a", 0..3).await;
     let (b, b_store) = log.open().await.unwrap();
     for n in 3..6 {
         assert_eq!(b.record(entry(&format!("b{n}"))).await.unwrap(), Some(n));
@@ -300,15 +266,13 @@ async fn a_failed_catch_up_leaves_the_writers_tail_as_it_was() {
     b.close().await;
     b_store.close().await;
     let pool = log.raw().await;
-    sqlx::query("UPDATE audit_records SET leaf_hash = zeroblob(32) WHERE seq = 4")
-        .execute(&pool)
-        .await
-        .unwrap();
+    execute(
+        &pool,
+        "UPDATE audit_records SET leaf_hash = zeroblob(32) WHERE seq = 4",
+    )
+    .await;
     refused_at(a.checkpoint().await, 6);
-    sqlx::query("DELETE FROM audit_checkpoints")
-        .execute(&pool)
-        .await
-        .unwrap();
+    execute(&pool, "DELETE FROM audit_checkpoints").await;
     // Now the altered record is after every checkpoint: authenticated, and refused.
     assert!(a.record(entry("a3")).await.is_err());
     refused_at(a.checkpoint().await, 4);
@@ -327,9 +291,7 @@ async fn a_purge_statement_covers_what_the_writer_checkpointed_not_a_stored_row(
     // from what the writer signed or verified.
     let log = Log::new();
     let (ledger, store) = log.open().await.unwrap();
-    for n in 0..3 {
-        ledger.record(entry(&format!("r{n}"))).await.unwrap();
-    }
+    write(&ledger, "r", 0..3).await;
     ledger.checkpoint().await.unwrap();
     let pool = log.raw().await;
     sqlx::query(
@@ -342,7 +304,7 @@ async fn a_purge_statement_covers_what_the_writer_checkpointed_not_a_stored_row(
     ledger.purge_before(1).await.unwrap();
     ledger.close().await;
     let last = store.audit.size().await.unwrap() - 1;
-    let purge = Header::from_bytes(&header_bytes(&pool, last).await).unwrap();
+    let purge = Header::from_bytes(&header_bytes(&pool, last as i64).await).unwrap();
     let after = purge.event.change.unwrap().after.unwrap();
     assert_eq!(after["through_seq"], 3, "{after}");
 }
@@ -357,9 +319,7 @@ async fn after_a_master_key_rotation_the_old_keys_tags_are_refused() {
     let new_text = MasterKey::generate().1.to_string();
     let rotated = || Keyring::new(MasterKey::from_text(&new_text).unwrap(), vec![old()]);
     let (ledger, store) = log.open().await.unwrap();
-    for n in 0..3 {
-        ledger.record(entry(&format!("r{n}"))).await.unwrap();
-    }
+    write(&ledger, "r", 0..3).await;
     // Records no checkpoint covers, tagged under the old key (a crash before rotating).
     refused_at(log.open_with(rotated()).await.map(|_| ()), 0);
     // Closed cleanly, the final checkpoint covers them: the rotated writer goes on.
@@ -377,7 +337,7 @@ async fn after_a_master_key_rotation_the_old_keys_tags_are_refused() {
     forged.mac = None;
     let keyring = Keyring::new(old(), vec![]);
     let tagged = Authenticator::for_log(&keyring, ORIGIN).attach(forged.to_bytes());
-    insert(&pool, 4, &tagged).await;
+    insert_row(&pool, 4, &tagged).await;
     refused_at(log.open_with(rotated()).await.map(|_| ()), 4);
 }
 
@@ -387,18 +347,11 @@ async fn a_store_missing_records_a_signed_checkpoint_covers_is_refused() {
     // the log a second, signed history.
     let log = Log::new();
     let (ledger, store) = log.open().await.unwrap();
-    for n in 0..5 {
-        ledger.record(entry(&format!("r{n}"))).await.unwrap();
-    }
+    write(&ledger, "r", 0..5).await;
     ledger.close().await;
     store.close().await;
     let pool = log.raw().await;
-    for table in ["audit_search", "audit_records"] {
-        sqlx::query(&format!("DELETE FROM {table} WHERE seq >= 3"))
-            .execute(&pool)
-            .await
-            .unwrap();
-    }
+    delete_records_from(&pool, 3).await;
     refused_at(log.open().await.map(|_| ()), 3);
 }
 
@@ -408,13 +361,9 @@ async fn a_checkpoint_row_whose_note_says_otherwise_is_no_anchor() {
     // the log's latest checkpoint (which would hide that signed records were deleted).
     let log = Log::new();
     let (ledger, store) = log.open().await.unwrap();
-    for n in 0..3 {
-        ledger.record(entry(&format!("r{n}"))).await.unwrap();
-    }
+    write(&ledger, "r", 0..3).await;
     let old = ledger.checkpoint().await.unwrap().unwrap();
-    for n in 3..5 {
-        ledger.record(entry(&format!("r{n}"))).await.unwrap();
-    }
+    write(&ledger, "r", 3..5).await;
     ledger.close().await;
     store.close().await;
     let pool = log.raw().await;
@@ -426,12 +375,7 @@ async fn a_checkpoint_row_whose_note_says_otherwise_is_no_anchor() {
     .execute(&pool)
     .await
     .unwrap();
-    for table in ["audit_search", "audit_records"] {
-        sqlx::query(&format!("DELETE FROM {table} WHERE seq >= 3"))
-            .execute(&pool)
-            .await
-            .unwrap();
-    }
+    delete_records_from(&pool, 3).await;
     refused_at(log.open().await.map(|_| ()), 3);
 }
 
@@ -442,21 +386,12 @@ async fn no_timed_checkpoint_is_signed_over_records_the_store_lost() {
     let mut log = Log::new();
     log.interval = Duration::from_millis(100);
     let (ledger, store) = log.open().await.unwrap();
-    for n in 0..5 {
-        ledger.record(entry(&format!("r{n}"))).await.unwrap();
-    }
+    write(&ledger, "r", 0..5).await;
     // Let a timer checkpoint cover the first five, then lose two more.
     tokio::time::sleep(Duration::from_millis(400)).await;
-    for n in 5..7 {
-        ledger.record(entry(&format!("r{n}"))).await.unwrap();
-    }
+    write(&ledger, "r", 5..7).await;
     let pool = log.raw().await;
-    for table in ["audit_search", "audit_records"] {
-        sqlx::query(&format!("DELETE FROM {table} WHERE seq >= 5"))
-            .execute(&pool)
-            .await
-            .unwrap();
-    }
+    delete_records_from(&pool, 5).await;
     tokio::time::sleep(Duration::from_millis(400)).await;
     let latest = store.audit.latest_checkpoint().await.unwrap().unwrap();
     assert_eq!(latest.size, 5, "nothing signed over the lost records");

@@ -15,10 +15,13 @@ use palisade_audit::crypto::{Keyring, MasterKey};
 use palisade_audit::keys::AuditKeys;
 use palisade_audit::merkle::leaf_hash;
 use palisade_audit::purge::Purge;
-use palisade_audit::record::{Header, hex};
+use palisade_audit::record::hex;
 use palisade_audit::verify::{PURGE_ACTION, ProblemKind, Report, verify, verify_origin};
 use palisade_audit::{Capture, Change, Decision, Entry, Event, Ledger, LedgerConfig, Plane};
 use rand::Rng;
+
+mod common;
+use common::{header_of, insert_row};
 use sqlx::{Row, SqlitePool};
 
 const RECORDS: u64 = 240;
@@ -148,15 +151,6 @@ async fn attacker(p: &Pristine, trial: &Path) -> SqlitePool {
         .unwrap()
 }
 
-async fn header_of(pool: &SqlitePool, seq: i64) -> Header {
-    let row = sqlx::query("SELECT header FROM audit_records WHERE seq = ?")
-        .bind(seq)
-        .fetch_one(pool)
-        .await
-        .unwrap();
-    Header::from_bytes(&row.get::<Vec<u8>, _>(0)).unwrap()
-}
-
 /// Moves every record at or above `from` by `delta` (±1), avoiding key collisions.
 async fn shift(pool: &SqlitePool, from: i64, delta: i64) {
     sqlx::query("UPDATE audit_records SET seq = seq + 10000000 WHERE seq >= ?")
@@ -169,29 +163,6 @@ async fn shift(pool: &SqlitePool, from: i64, delta: i64) {
         .execute(pool)
         .await
         .unwrap();
-}
-
-async fn insert_row(pool: &SqlitePool, seq: i64, header: &[u8]) {
-    let h = Header::from_bytes(header).ok();
-    let index = h.map(|h| h.index()).unwrap_or_default();
-    sqlx::query(
-        "INSERT INTO audit_records (seq, time_us, plane, request_id, actor, user_id, model, decision, subject, header, content, leaf_hash) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)",
-    )
-    .bind(seq)
-    .bind(index.time_us)
-    .bind(index.plane)
-    .bind(index.request_id)
-    .bind(index.actor)
-    .bind(index.user_id)
-    .bind(index.model)
-    .bind(index.decision)
-    .bind(index.subject)
-    .bind(header)
-    .bind(leaf_hash(header).to_vec())
-    .execute(pool)
-    .await
-    .unwrap();
 }
 
 #[derive(Debug, Clone, Copy)]
