@@ -593,11 +593,14 @@ async fn writer(
             if let Some(t) = tail.as_mut()
                 && let Err(e) = within(
                     shared.config.commit_timeout,
-                    timed_checkpoint(&shared, &mut direct, t),
+                    final_checkpoint(&shared, &mut direct, t),
                 )
                 .await
             {
-                tracing::warn!(error = %e, "final audit checkpoint failed");
+                tracing::error!(
+                    error = %e,
+                    "final audit checkpoint failed: records after the last checkpoint stay unsigned"
+                );
             }
             rx.close();
             upkeep(&mut direct, &rx, true);
@@ -883,6 +886,23 @@ async fn checkpoint_now(
 ) -> Result<Option<StoredCheckpoint>, AuditError> {
     tail.catch_up(&shared.trust()).await?;
     timed_checkpoint(shared, direct, tail).await
+}
+
+/// The checkpoint at shutdown: of everything the store holds, as [`checkpoint_now`] (a
+/// commit that timed out may still have landed), or of this writer's own tail when the
+/// store's newer records cannot be taken in.
+async fn final_checkpoint(
+    shared: &Shared,
+    direct: &mut Direct,
+    tail: &mut Tail,
+) -> Result<Option<StoredCheckpoint>, AuditError> {
+    match checkpoint_now(shared, direct, tail).await {
+        Ok(signed) => Ok(signed),
+        Err(e) => {
+            tracing::warn!(error = %e, "signing the final audit checkpoint over this writer's own records");
+            timed_checkpoint(shared, direct, tail).await
+        }
+    }
 }
 
 /// Signs and stores a checkpoint of the committed tail, if it grew since the last one.

@@ -405,3 +405,19 @@ async fn no_timed_checkpoint_is_signed_over_records_the_store_lost() {
         .unwrap();
     assert!(report.ok, "{report:?}");
 }
+
+#[tokio::test]
+async fn the_final_checkpoint_covers_what_other_writers_committed() {
+    // A writer shutting down signs everything the store holds, not only its own tail:
+    // what another instance committed since (or a commit of its own that timed out but
+    // landed) is not left unsigned.
+    let log = Log::new();
+    let (a, store) = log.open().await.unwrap();
+    write(&a, "a", 0..2).await;
+    let (b, _b_store) = log.open().await.unwrap();
+    write(&b, "b", 2..4).await;
+    a.close().await;
+    let latest = store.audit.latest_checkpoint().await.unwrap().unwrap();
+    assert_eq!(latest.size, 4);
+    b.close().await;
+}
