@@ -3,15 +3,17 @@
 //! other writers sharing the store appended. The writer signs checkpoints over whatever
 //! its tail holds, so nothing gets in unvouched for:
 //!
-//! - records a signed checkpoint of this log covers come in by their leaf hashes, and the
-//!   tree must then have the checkpoint's root;
+//! - records the largest checkpoint of this log covers (signed by its key under its
+//!   origin, the note agreeing with its row) come in by their leaf hashes, and the tree
+//!   must then have the checkpoint's root; a store holding fewer records than it covers
+//!   is refused (signed records were deleted);
 //! - every record after that must carry a valid tag of the writers' [`Authenticator`]
 //!   (only holders of the master key can make one), its leaf hash must be its header's,
 //!   and its header must name its position and link to the record before.
 //!
-//! A record that fails is refused with [`AuditError::Unauthenticated`]: the ledger does
-//! not open, or the commit that met it fails (and every one after it), until someone
-//! looks. An authenticated record that does not link to this writer's last one means the
+//! Anything else is refused with [`AuditError::Unauthenticated`], all or nothing (the
+//! tail is left as it was): the ledger does not open, or the commit that met it fails
+//! (and every one after it), until someone looks. An authenticated record that does not link to this writer's last one means the
 //! store lost commits another writer then filled: the tail must be read again.
 
 use std::time::Instant;
