@@ -109,6 +109,47 @@ async fn requests_per_minute_refuses_the_next_request_with_openai_headers() {
 }
 
 #[tokio::test]
+async fn a_key_over_its_request_rate_is_refused_before_its_body_is_read() {
+    // Once a request rate not tied to a model refused the key, its next requests are all
+    // refused until the retry time, whatever they carry: the gateway answers before
+    // reading the body (a body that is not even JSON gets the 429, not a 400), so a key
+    // over its rate cannot make it parse and count large bodies.
+    let (gw, key) = start(
+        "",
+        "[[limits.rules]]\nscope = \"key\"\nrequests_per_minute = 1\n",
+    )
+    .await;
+    assert_eq!(
+        gw.chat(&key, body("sim")).send().await.unwrap().status(),
+        200
+    );
+    let first = gw.chat(&key, body("sim")).send().await.unwrap();
+    assert_eq!(first.status(), 429);
+    let first_retry: u64 = header(&first, "retry-after").unwrap().parse().unwrap();
+    for path in ["/v1/chat/completions", "/v1/embeddings"] {
+        let resp = gw
+            .http
+            .post(format!("{}{path}", gw.base))
+            .bearer_auth(&key)
+            .header("content-type", "application/json")
+            .body("{ this is not json")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 429, "{path}");
+        let retry: u64 = header(&resp, "retry-after").unwrap().parse().unwrap();
+        assert!((1..=first_retry).contains(&retry), "{path}: {retry}");
+        assert_eq!(error_field(resp, "code").await, "rate_limit_exceeded");
+    }
+    // Another key is not held.
+    let other = gw.api_key().await;
+    assert_eq!(
+        gw.chat(&other, body("sim")).send().await.unwrap().status(),
+        200
+    );
+}
+
+#[tokio::test]
 async fn token_reservation_is_reconciled_with_real_usage() {
     let (gw, key) = start(
         "",

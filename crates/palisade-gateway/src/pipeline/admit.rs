@@ -3,9 +3,10 @@
 //! its cost, and a concurrency slot, against every limit rule that applies to the key,
 //! user, groups, model and the whole gateway. The [`Admission`] it returns is reconciled
 //! with real usage by [`super::settle`]; dropped unsettled (client gone), it frees its
-//! concurrency slot and keeps the reservation charged.
+//! concurrency slot and keeps the reservation charged. Right after authentication,
+//! [`held`] refuses a key whose requests are all refused for now, before its body is read.
 
-use palisade_policy::limits::{self, Demand, Subject};
+use palisade_policy::limits::{self, Demand, Refusal, Subject};
 
 use crate::context::RequestCtx;
 use crate::error::GatewayError;
@@ -48,6 +49,33 @@ impl Admission {
     }
 }
 
+/// Before the body is read: refuses at once a key whose requests are all refused for
+/// now (a request-rate limit not tied to a model refused one of them and its retry time
+/// has not come: [`palisade_policy::limits::Limiter::held`]), so a key over its rate
+/// does not cost the gateway reading, parsing and counting each refused body.
+pub fn held(state: &GatewayState, ctx: &mut RequestCtx) -> Result<(), GatewayError> {
+    let Some(principal) = &ctx.principal else {
+        return Ok(());
+    };
+    match state.limiter.held(&principal.key_id) {
+        None => Ok(()),
+        Some(refusal) => Err(refused(state, ctx, refusal)),
+    }
+}
+
+/// Counts a refusal and turns it into the client's error.
+fn refused(state: &GatewayState, ctx: &mut RequestCtx, refusal: Refusal) -> GatewayError {
+    state
+        .metrics
+        .limit_refusals
+        .get_or_create(&crate::telemetry::metrics::RefusalLabels {
+            code: refusal.code.as_str(),
+        })
+        .inc();
+    ctx.ratelimit = Some(refusal.headers.clone());
+    GatewayError::Limited(Box::new(refusal))
+}
+
 pub async fn run(
     state: &GatewayState,
     ctx: &mut RequestCtx,
@@ -74,16 +102,6 @@ pub async fn run(
                 inner: Some(admission),
             })
         }
-        Err(refusal) => {
-            state
-                .metrics
-                .limit_refusals
-                .get_or_create(&crate::telemetry::metrics::RefusalLabels {
-                    code: refusal.code.as_str(),
-                })
-                .inc();
-            ctx.ratelimit = Some(refusal.headers.clone());
-            Err(GatewayError::Limited(Box::new(refusal)))
-        }
+        Err(refusal) => Err(refused(state, ctx, refusal)),
     }
 }

@@ -5,6 +5,7 @@
 //! | stage | reads | may change | refuses with |
 //! |---|---|---|---|
 //! | [`authenticate`] | headers | `ctx.principal` | 401 `invalid_api_key` |
+//! | [`admit::held`] | principal | `ctx.ratelimit` | 429 `rate_limit_exceeded` (the key's request rate was refused moments ago; before the body is read) |
 //! | [`body`] / [`parse`] | body | — | 400, 413 |
 //! | [`route`] | model name | `ctx.route` | 404 `model_not_found` |
 //! | [`authorize`] | principal, route, context | — | 403 `access_denied` |
@@ -56,6 +57,7 @@ pub async fn chat(
     let result = async {
         record::ensure_available(&state)?;
         authenticate::run(&state, &mut ctx, &headers).await?;
+        admit::held(&state, &mut ctx)?;
         let bytes = body::read(&state, &ctx, &headers, body).await?;
         let req = parse::chat(&state, &bytes)?;
         ctx.stream = req.is_stream();
@@ -129,6 +131,7 @@ pub async fn embeddings(
     let result = async {
         record::ensure_available(&state)?;
         authenticate::run(&state, &mut ctx, &headers).await?;
+        admit::held(&state, &mut ctx)?;
         let bytes = body::read(&state, &ctx, &headers, body).await?;
         let req = parse::embeddings(&state, &bytes)?;
         let route = route::run(&state, &mut ctx, &req.model)?;

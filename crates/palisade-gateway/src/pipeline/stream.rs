@@ -338,6 +338,7 @@ impl Relay {
             message: "The stream reached a token limit and was ended.".into(),
             retry_after: Duration::ZERO,
             headers: Default::default(),
+            holds_key_for: None,
         };
         out.push_str(&String::from_utf8_lossy(
             &self

@@ -11,9 +11,12 @@
 //! - `memory` / `redis_backend`: the two backends, executing the same plan.
 //! - `outcome`: a backend's verdict → headers, allowances or a refusal.
 //! - `admission`: the [`Admission`] handle (settle, drop, renew).
+//! - `hold`: request-rate refusals that hold for a whole key until their retry time
+//!   ([`Limiter::held`], asked before a request's body is read).
 
 mod admission;
 mod clock;
+mod hold;
 mod memory;
 mod outcome;
 mod plan;
@@ -39,6 +42,7 @@ pub use types::{
 };
 
 use admission::Source;
+use hold::Holds;
 use memory::MemoryBackend;
 use redis_backend::{BackendError, RedisBackend};
 
@@ -80,6 +84,7 @@ impl Default for LimiterOptions {
 pub struct Limiter {
     rules: ArcSwap<Vec<LimitRule>>,
     shared: Arc<Shared>,
+    holds: Holds,
 }
 
 impl std::fmt::Debug for Limiter {
@@ -162,6 +167,7 @@ impl Limiter {
         Ok(Limiter {
             rules: ArcSwap::from_pointee(rules),
             shared: Arc::new(shared),
+            holds: Holds::default(),
         })
     }
 
@@ -175,6 +181,7 @@ impl Limiter {
     pub fn replace_rules(&self, rules: Vec<LimitRule>) -> Result<(), LimitError> {
         validate_rules(&rules)?;
         self.rules.store(Arc::new(rules));
+        self.holds.clear();
         Ok(())
     }
 
@@ -202,6 +209,15 @@ impl Limiter {
                 .await
                 .map_err(|e| LimitError::Unavailable(e.to_string())),
         }
+    }
+
+    /// A refusal that still holds for every request of this API key (a request-rate
+    /// limit not tied to a model refused one of them: see `hold`), answered without
+    /// asking the backend; `None` when the key's requests must go through [`admit`].
+    ///
+    /// [`admit`]: Limiter::admit
+    pub fn held(&self, key_id: &str) -> Option<Refusal> {
+        self.holds.check(key_id, self.shared.clock.now_micros())
     }
 
     /// Admits a request against every applicable rule, reserving its demand, or refuses
@@ -243,7 +259,9 @@ impl Limiter {
         };
         if !verdict.admitted {
             let retry = shared.options.concurrency_retry_after;
-            return Err(outcome::refused(&checks, &verdict.states, now, retry));
+            let refusal = outcome::refused(&checks, &verdict.states, now, retry);
+            self.holds.record(subject.key_id, &refusal, now);
+            return Err(refusal);
         }
         let granted = outcome::granted(&checks, &verdict.states);
         let shared = Arc::clone(&self.shared);

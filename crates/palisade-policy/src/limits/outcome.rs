@@ -54,10 +54,16 @@ pub(crate) fn refused(
     concurrency_retry: Duration,
 ) -> Refusal {
     let mut worst: Option<(RefusalCode, Duration, String)> = None;
+    let mut holds_key_for: Option<Duration> = None;
     for (check, &state) in checks.iter().zip(states) {
         let Some(reason) = refusal_of(check, state, now, concurrency_retry) else {
             continue;
         };
+        // A request bucket refuses every request until it refills (nothing refunds it);
+        // one of a model's refuses only that model's.
+        if check.kind == Kind::Requests && !check.key.starts_with("m:") {
+            holds_key_for = holds_key_for.max(Some(reason.1));
+        }
         if worst.as_ref().is_none_or(|w| reason.1 > w.1) {
             worst = Some(reason);
         }
@@ -77,6 +83,7 @@ pub(crate) fn refused(
         message,
         retry_after,
         headers: headers(checks, states),
+        holds_key_for,
     }
 }
 
@@ -87,6 +94,7 @@ pub(crate) fn unavailable(retry_after: Duration) -> Refusal {
         message: "limits could not be checked; try again shortly".to_owned(),
         retry_after,
         headers: RateLimitHeaders::default(),
+        holds_key_for: None,
     }
 }
 

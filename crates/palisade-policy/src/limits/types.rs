@@ -82,6 +82,10 @@ pub struct Refusal {
     pub message: String,
     pub retry_after: Duration,
     pub headers: RateLimitHeaders,
+    /// Set when every request of the same API key is refused for at least this long,
+    /// whatever its model or size: a requests-per-minute rule not tied to a model refused
+    /// it (see `limits::hold`).
+    pub holds_key_for: Option<Duration>,
 }
 
 impl fmt::Display for Refusal {

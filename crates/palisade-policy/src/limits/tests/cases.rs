@@ -375,3 +375,62 @@ pub async fn replace_rules(env: Env) {
     limiter.replace_rules(Vec::new()).unwrap();
     assert!(!who.admit(&limiter, 1).await.unwrap().is_limited());
 }
+
+/// A refusal by a request rate not tied to a model holds for every request of the key
+/// until its retry time (the gateway then answers before reading bodies); one tied to a
+/// model, or to tokens, does not; replacing the rules forgets holds.
+pub async fn request_rate_refusals_hold_for_the_key(env: Env) {
+    let limiter = env
+        .limiter(vec![
+            rpm(Scope::User, 2),
+            LimitRule {
+                tokens_per_minute: Some(1000),
+                ..rule(Scope::Key)
+            },
+        ])
+        .await;
+    let who = alice();
+    assert!(limiter.held(who.key).is_none());
+    // A token refusal (a smaller request could pass) holds nothing.
+    let big = who.admit(&limiter, 5000).await.unwrap_err();
+    assert_eq!(big.holds_key_for, None);
+    assert!(limiter.held(who.key).is_none());
+    for _ in 0..2 {
+        who.admit(&limiter, 10)
+            .await
+            .unwrap()
+            .settle(used(10))
+            .await;
+    }
+    let refusal = who.admit(&limiter, 10).await.unwrap_err();
+    assert_eq!(refusal.code, RefusalCode::RateLimitExceeded);
+    assert_eq!(refusal.holds_key_for, Some(refusal.retry_after));
+    env.advance(secs(10));
+    let held = limiter.held(who.key).unwrap();
+    assert_eq!(held.code, RefusalCode::RateLimitExceeded);
+    assert_eq!(held.retry_after, refusal.retry_after - secs(10));
+    assert_eq!(held.message, refusal.message);
+    assert_eq!(held.headers, refusal.headers);
+    assert!(limiter.held("key-b").is_none(), "other keys are not held");
+    // Its time up, the key goes through admission again.
+    env.advance(held.retry_after);
+    assert!(limiter.held(who.key).is_none());
+    who.admit(&limiter, 10)
+        .await
+        .unwrap()
+        .settle(used(10))
+        .await;
+    // Refused again, then the rules are replaced: the hold is forgotten.
+    assert!(who.admit(&limiter, 10).await.is_err());
+    assert!(limiter.held(who.key).is_some());
+    limiter.replace_rules(vec![rpm(Scope::User, 100)]).unwrap();
+    assert!(limiter.held(who.key).is_none());
+
+    // A model's request rate refuses only that model's requests: no hold.
+    let per_model = env.limiter(vec![rpm(Scope::Model, 1)]).await;
+    let on_model = Who::new("key-c", "carol", &[]).on("small-model");
+    on_model.admit(&per_model, 1).await.unwrap();
+    let refusal = on_model.admit(&per_model, 1).await.unwrap_err();
+    assert_eq!(refusal.holds_key_for, None);
+    assert!(per_model.held(on_model.key).is_none());
+}

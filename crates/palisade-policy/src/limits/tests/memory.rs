@@ -52,6 +52,11 @@ async fn limits_memory_tightest_allowance_and_headers() {
 }
 
 #[tokio::test]
+async fn limits_memory_request_rate_refusals_hold_for_the_key() {
+    cases::request_rate_refusals_hold_for_the_key(Env::memory()).await;
+}
+
+#[tokio::test]
 async fn limits_memory_replace_rules() {
     cases::replace_rules(Env::memory()).await;
 }

@@ -59,6 +59,11 @@ async fn limits_redis_tightest_allowance_and_headers() {
 }
 
 #[tokio::test]
+async fn limits_redis_request_rate_refusals_hold_for_the_key() {
+    cases::request_rate_refusals_hold_for_the_key(Env::redis().await).await;
+}
+
+#[tokio::test]
 async fn limits_redis_replace_rules() {
     cases::replace_rules(Env::redis().await).await;
 }
