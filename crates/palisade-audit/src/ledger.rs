@@ -206,7 +206,7 @@ impl Ledger {
             origin: &config.origin,
             auth: &auth,
         };
-        let tail = match Tail::load(&trust).await {
+        let tail = match Tail::load(&trust, None).await {
             Ok(tail) => tail,
             Err(e) => {
                 tracing::error!(error = %e, "the audit log's tail could not be taken in");
@@ -433,6 +433,11 @@ async fn writer(
     let mut jobs = Vec::with_capacity(batch_max);
     // A commit failed: check the store did not lose records before the next batch.
     let mut stale = false;
+    // What a reloaded tail must still pass through: the largest checkpoint the tail that
+    // was dropped had signed or checked (see `Tail::vouched`).
+    let mut floor = None;
+    // Why the tail could not be read, for the replies while there is none.
+    let mut unavailable = String::from("audit store unavailable");
     loop {
         let first = tokio::select! {
             job = rx.recv() => job,
@@ -483,6 +488,7 @@ async fn writer(
                     tail = t.tree.size(),
                     "the audit store holds fewer records than were committed: reloading"
                 );
+                floor = t.vouched.or(floor);
                 tail = None;
             }
             if let Some(t) = tail.as_ref() {
@@ -495,17 +501,19 @@ async fn writer(
                         tail = t.tree.size(),
                         "the audit store's last committed record changed: reloading"
                     );
+                    floor = t.vouched.or(floor);
                     tail = None;
                 }
             }
         }
         if tail.is_none() {
             let trust = shared.trust();
-            let load = Tail::load(&trust);
+            let load = Tail::load(&trust, floor);
             tail = match within(shared.config.commit_timeout, load).await {
                 Ok(t) => Some(t),
                 Err(e) => {
-                    tracing::warn!(error = %e, "audit store still unavailable");
+                    tracing::error!(error = %e, "the audit log's tail could not be read again");
+                    unavailable = e.to_string();
                     None
                 }
             };
@@ -542,7 +550,7 @@ async fn writer(
                         Err(e) => Err(e),
                     }
                 }
-                None => Err(AuditError::Unavailable("audit store unavailable".into())),
+                None => Err(AuditError::Unavailable(unavailable.clone())),
             };
             let n = replies.len() as u64;
             match outcome {
@@ -584,7 +592,7 @@ async fn writer(
                             size: t.last_checkpoint,
                         })
                 }
-                None => Err(AuditError::Unavailable("audit store unavailable".into())),
+                None => Err(AuditError::Unavailable(unavailable.clone())),
             };
             stale |= result.is_err();
             let _ = reply.send(result);
@@ -706,7 +714,7 @@ async fn commit(
             .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
         stats.batches.fetch_add(1, Ordering::Relaxed);
         if let Some(cp) = &checkpoint {
-            tail.last_checkpoint = cp.size;
+            tail.checkpointed(cp.size, cp.root);
             tail.last_checkpoint_at = Instant::now();
             stats.checkpoints.fetch_add(1, Ordering::Relaxed);
         }
@@ -923,7 +931,7 @@ async fn timed_checkpoint(
     }
     let cp = sign(shared, &tail.tree);
     append(shared, direct, &[], Some(&cp)).await?;
-    tail.last_checkpoint = cp.size;
+    tail.checkpointed(cp.size, cp.root);
     tail.last_checkpoint_at = Instant::now();
     shared.stats.checkpoints.fetch_add(1, Ordering::Relaxed);
     Ok(Some(cp))

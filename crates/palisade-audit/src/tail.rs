@@ -104,11 +104,22 @@ fn within_store(cp: Option<&Checkpoint>, size: u64) -> Result<(), AuditError> {
     }
 }
 
+/// A checkpoint this writer signed, or checked against the records: its size and root.
+pub(crate) type Vouched = (u64, Hash);
+
 pub(crate) struct Tail {
     pub tree: CompactTree,
     pub prev: Hash,
     pub last_checkpoint: u64,
     pub last_checkpoint_at: Instant,
+    /// The largest checkpoint this writer signed or checked the records against. When the
+    /// tail is read again (after a failed commit), the store must still hold a log that
+    /// passes through it: records deleted together with the checkpoints covering them
+    /// (a rollback) are refused, not built on. (Only for the life of the process: a
+    /// checkpoint kept outside, `audit verify --checkpoint`, covers restarts.)
+    pub vouched: Option<Vouched>,
+    /// While loading: a checkpoint the records must pass through (see [`Tail::load`]).
+    floor: Option<Vouched>,
 }
 
 impl Tail {
@@ -118,18 +129,64 @@ impl Tail {
             prev: [0; 32],
             last_checkpoint: 0,
             last_checkpoint_at: Instant::now(),
+            vouched: None,
+            floor: None,
         }
+    }
+
+    /// Notes a checkpoint of this tail signed or checked against the records.
+    pub fn checkpointed(&mut self, size: u64, root: Hash) {
+        self.last_checkpoint = self.last_checkpoint.max(size);
+        if self.vouched.is_none_or(|(s, _)| size >= s) {
+            self.vouched = Some((size, root));
+        }
+    }
+
+    /// Appends a leaf taken in from the store, checking the floor when it is reached.
+    fn take(&mut self, leaf: Hash) -> Result<(), AuditError> {
+        self.tree.push(leaf);
+        self.prev = leaf;
+        if let Some((size, root)) = self.floor
+            && size == self.tree.size()
+        {
+            if self.tree.root() != root {
+                return Err(AuditError::Unauthenticated {
+                    position: size,
+                    reason: format!(
+                        "the {size} records before it are not the ones this writer signed \
+                         (records were replaced, or the log was rolled back and rewritten)"
+                    ),
+                });
+            }
+            self.floor = None;
+        }
+        Ok(())
     }
 
     /// Reads the tail from the store: up to the largest checkpoint of this log by leaf
     /// hashes (a log of a few hundred million records is gigabytes of them, read a chunk
-    /// at a time), the records after it one by one, authenticated.
-    pub async fn load(trust: &Trust<'_>) -> Result<Tail, AuditError> {
+    /// at a time), the records after it one by one, authenticated. `floor`: a checkpoint
+    /// this writer vouched for before (a reload), which the records must pass through.
+    pub async fn load(trust: &Trust<'_>, floor: Option<Vouched>) -> Result<Tail, AuditError> {
         let (anchor, size) = trust.anchor().await?;
         let mut tail = Tail::empty();
+        if let Some((signed, _)) = floor {
+            if signed > size {
+                return Err(AuditError::Unauthenticated {
+                    position: size,
+                    reason: format!(
+                        "this writer signed a checkpoint of {signed} records, the store holds \
+                         {size} (records and their checkpoints were deleted, or the store lost \
+                         commits)"
+                    ),
+                });
+            }
+            tail.floor = floor.filter(|(s, _)| *s > 0);
+            tail.vouched = floor;
+        }
         if let Some(cp) = anchor {
             tail.take_covered(trust.store, &cp).await?;
-            tail.last_checkpoint = cp.size;
+            tail.checkpointed(cp.size, cp.root);
         }
         tail.take_authenticated(trust, size, false).await?;
         Ok(tail)
@@ -172,11 +229,16 @@ impl Tail {
         if let Some(cp) = covered {
             next.take_covered(trust.store, cp).await?;
         }
-        next.take_authenticated(trust, size, covered.is_none())
-            .await?;
+        let covered = covered.is_some();
+        next.take_authenticated(trust, size, !covered).await?;
         // Another writer's checkpoints cover its records; ours continue from there.
         if let Some(cp) = anchor {
-            next.last_checkpoint = next.last_checkpoint.max(cp.size);
+            if covered {
+                // Checked against the records just taken in.
+                next.checkpointed(cp.size, cp.root);
+            } else {
+                next.last_checkpoint = next.last_checkpoint.max(cp.size);
+            }
         }
         *self = next;
         Ok(())
@@ -207,8 +269,7 @@ impl Tail {
                 )));
             }
             for leaf in added {
-                self.tree.push(leaf);
-                self.prev = leaf;
+                self.take(leaf)?;
             }
         }
         if self.tree.root() != cp.root {
@@ -276,8 +337,7 @@ impl Tail {
                     }
                     return Err(refuse("it does not link to the record before it"));
                 }
-                self.tree.push(leaf);
-                self.prev = leaf;
+                self.take(leaf)?;
             }
         }
         Ok(())

@@ -421,3 +421,61 @@ async fn the_final_checkpoint_covers_what_other_writers_committed() {
     assert_eq!(latest.size, 4);
     b.close().await;
 }
+
+#[tokio::test]
+async fn a_running_writer_does_not_build_on_a_rolled_back_log() {
+    // The attacker deletes the last records together with the checkpoints covering them:
+    // the store then holds a shorter log that verifies on its own. The writer signed the
+    // longer one; reading its tail again, it must refuse the shorter one, not continue
+    // from it (which would sign a second history).
+    let log = Log::new();
+    let (ledger, store) = log.open().await.unwrap();
+    write(&ledger, "r", 0..3).await;
+    ledger.checkpoint().await.unwrap();
+    write(&ledger, "r", 3..5).await;
+    assert_eq!(ledger.checkpoint().await.unwrap().unwrap().size, 5);
+    let pool = log.raw().await;
+    delete_records_from(&pool, 3).await;
+    execute(&pool, "DELETE FROM audit_checkpoints WHERE size > 3").await;
+    // The writer notices the store changed, reads its tail again, and refuses.
+    assert!(ledger.checkpoint().await.is_err());
+    for n in 5..8 {
+        assert!(ledger.record(entry(&format!("r{n}"))).await.is_err());
+    }
+    assert_eq!(
+        store.audit.size().await.unwrap(),
+        3,
+        "nothing built on the rolled-back log"
+    );
+    ledger.close().await;
+    let latest = store.audit.latest_checkpoint().await.unwrap().unwrap();
+    assert_eq!(latest.size, 3);
+}
+
+#[tokio::test]
+async fn a_running_writer_refuses_a_rolled_back_log_another_writer_rewrote() {
+    // The same rollback, then another writer (started on the shorter log) fills the
+    // positions again with records of its own: the store is as long as before, but not
+    // the log the first writer signed.
+    let log = Log::new();
+    let (a, store) = log.open().await.unwrap();
+    write(&a, "a", 0..3).await;
+    a.checkpoint().await.unwrap();
+    write(&a, "a", 3..5).await;
+    assert_eq!(a.checkpoint().await.unwrap().unwrap().size, 5);
+    let pool = log.raw().await;
+    delete_records_from(&pool, 3).await;
+    execute(&pool, "DELETE FROM audit_checkpoints WHERE size > 3").await;
+    let (b, _b_store) = log.open().await.unwrap();
+    write(&b, "b", 3..6).await;
+    // A's tail no longer matches the store: it reads it again, and refuses it.
+    assert!(a.record(entry("a5")).await.is_err());
+    let refused = a.checkpoint().await.unwrap_err().to_string();
+    assert!(
+        refused.contains("not the ones this writer signed"),
+        "{refused}"
+    );
+    assert_eq!(store.audit.size().await.unwrap(), 6);
+    b.close().await;
+    a.close().await;
+}
