@@ -36,6 +36,7 @@ use crate::record::{ContentRef, HEADER_VERSION, Header, StoredRecord, hex, sha25
 use crate::store::{AuditStore, AuditStoreError, DirectAppend, StoredCheckpoint};
 use crate::tail::{Tail, Trust};
 use crate::verify::PURGE_ACTION;
+use crate::witness;
 
 /// Whether a response waits for its record to be durable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,6 +63,10 @@ pub struct LedgerConfig {
     /// hangs (a stuck lock holder, a network partition) fails its requests with
     /// `Unavailable` after this instead of stalling them all.
     pub commit_timeout: Duration,
+    /// Where the writer keeps the latest checkpoint it signed, outside the database
+    /// ([`crate::witness`]); `None`: nowhere (a rollback while the gateway was down then
+    /// goes unnoticed at start).
+    pub witness: Option<std::path::PathBuf>,
 }
 
 impl Default for LedgerConfig {
@@ -75,6 +80,7 @@ impl Default for LedgerConfig {
             checkpoint_interval: Duration::from_secs(10),
             key_cache_ttl: Duration::from_secs(5),
             commit_timeout: Duration::from_secs(10),
+            witness: None,
         }
     }
 }
@@ -206,7 +212,11 @@ impl Ledger {
             origin: &config.origin,
             auth: &auth,
         };
-        let tail = match Tail::load(&trust, None).await {
+        let floor = match &config.witness {
+            Some(path) => witness::read(path, &verifier, &config.origin)?,
+            None => None,
+        };
+        let tail = match Tail::load(&trust, floor).await {
             Ok(tail) => tail,
             Err(e) => {
                 tracing::error!(error = %e, "the audit log's tail could not be taken in");
@@ -716,6 +726,7 @@ async fn commit(
         if let Some(cp) = &checkpoint {
             tail.checkpointed(cp.size, cp.root);
             tail.last_checkpoint_at = Instant::now();
+            shared.witness(cp);
             stats.checkpoints.fetch_add(1, Ordering::Relaxed);
         }
         let first_seq = tail.tree.size();
@@ -806,6 +817,13 @@ async fn seal(
 }
 
 impl Shared {
+    /// Keeps a checkpoint this writer signed in the witness file, if there is one.
+    fn witness(&self, cp: &StoredCheckpoint) {
+        if let Some(path) = &self.config.witness {
+            witness::write(path, &cp.note);
+        }
+    }
+
     /// What vouches for the records this writer finds in the store.
     fn trust(&self) -> Trust<'_> {
         Trust {
@@ -933,6 +951,7 @@ async fn timed_checkpoint(
     append(shared, direct, &[], Some(&cp)).await?;
     tail.checkpointed(cp.size, cp.root);
     tail.last_checkpoint_at = Instant::now();
+    shared.witness(&cp);
     shared.stats.checkpoints.fetch_add(1, Ordering::Relaxed);
     Ok(Some(cp))
 }

@@ -6,7 +6,8 @@
 //! key, tagged by the writers' [`authenticator`]) → a batch is committed in one transaction to an [`store::AuditStore`] → the
 //! producer is answered. The records form an RFC 6962 [`merkle`] tree whose heads are
 //! signed as C2SP [`checkpoint`]s; a writer adopts records no checkpoint covers yet
-//! only with a valid tag ([`tail`]); [`verify`] recomputes everything from storage and
+//! only with a valid tag, and a log that passes through the last checkpoint it signed
+//! (`tail`, `witness`); [`verify`] recomputes everything from storage and
 //! names the first record that differs; [`proofs`] serves inclusion and consistency
 //! proofs from storage; [`export`] renders records for people and SIEMs;
 //! [`keys`] holds the key hierarchy, rotation and content opening.
@@ -25,6 +26,7 @@ pub mod record;
 pub mod store;
 mod tail;
 pub mod verify;
+mod witness;
 
 pub use event::{Actor, Capture, Change, Decision, Entry, Event, Finding, Plane, TokenUsage};
 pub use ledger::{AuditError, Durability, Ledger, LedgerConfig};

@@ -31,6 +31,8 @@ struct Log {
     master: String,
     /// How often writers sign a checkpoint of new records (besides when asked or closed).
     interval: Duration,
+    /// The writers' witness file, if any.
+    witness: Option<std::path::PathBuf>,
 }
 
 impl Log {
@@ -43,6 +45,7 @@ impl Log {
             signer: NoteSigner::generate(ORIGIN).unwrap().to_text().to_string(),
             master: MasterKey::generate().1.to_string(),
             interval: Duration::from_secs(3600),
+            witness: None,
         }
     }
 
@@ -69,6 +72,7 @@ impl Log {
             // No checkpoint unless asked or closed: records stay after the last one.
             checkpoint_every: 1_000_000,
             checkpoint_interval: self.interval,
+            witness: self.witness.clone(),
             ..LedgerConfig::default()
         };
         let signer = NoteSigner::parse(&self.signer).unwrap();
@@ -478,4 +482,31 @@ async fn a_running_writer_refuses_a_rolled_back_log_another_writer_rewrote() {
     assert_eq!(store.audit.size().await.unwrap(), 6);
     b.close().await;
     a.close().await;
+}
+
+#[tokio::test]
+async fn the_witness_file_catches_a_rollback_made_while_the_gateway_was_down() {
+    // Records deleted with the checkpoints covering them, while no writer ran: the store
+    // holds a shorter log that verifies on its own. The witness file (the last checkpoint
+    // signed, kept outside the database) makes the next start refuse it.
+    let witness_dir = tempfile::tempdir().unwrap();
+    let mut log = Log::new();
+    log.witness = Some(witness_dir.path().join("audit.witness"));
+    let (ledger, store) = log.open().await.unwrap();
+    write(&ledger, "r", 0..3).await;
+    ledger.checkpoint().await.unwrap();
+    write(&ledger, "r", 3..5).await;
+    ledger.close().await;
+    store.close().await;
+    let pool = log.raw().await;
+    delete_records_from(&pool, 3).await;
+    execute(&pool, "DELETE FROM audit_checkpoints WHERE size > 3").await;
+    refused_at(log.open().await.map(|_| ()), 3);
+    // Without the witness nothing tells: the shorter log is consistent in itself.
+    let witness = log.witness.take().unwrap();
+    log.open().await.unwrap().0.close().await;
+    // A witness that is not a checkpoint of this log is refused, not ignored.
+    std::fs::write(&witness, "not a checkpoint\n").unwrap();
+    log.witness = Some(witness);
+    assert!(log.open().await.is_err());
 }

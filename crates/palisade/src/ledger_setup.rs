@@ -56,6 +56,7 @@ pub async fn open(config: &AuditConfig, store: &Store) -> anyhow::Result<Option<
             checkpoint_every: config.checkpoint_every,
             checkpoint_interval: config.checkpoint_interval,
             commit_timeout: config.commit_timeout,
+            witness: Some(witness_path(&config.signing_key_file)),
             ..LedgerConfig::default()
         },
     )
@@ -106,6 +107,14 @@ async fn pin_signer(store: &Store, signer: &NoteSigner, path: &Path) -> anyhow::
 pub fn public_key_path(signing_key_file: &Path) -> PathBuf {
     let mut name = signing_key_file.as_os_str().to_owned();
     name.push(".pub");
+    PathBuf::from(name)
+}
+
+/// The witness file written beside a signing key file: the latest checkpoint this
+/// instance signed (see `palisade_audit::witness`).
+pub fn witness_path(signing_key_file: &Path) -> PathBuf {
+    let mut name = signing_key_file.as_os_str().to_owned();
+    name.push(".witness");
     PathBuf::from(name)
 }
 
