@@ -64,7 +64,7 @@ pub struct LedgerConfig {
     /// `Unavailable` after this instead of stalling them all.
     pub commit_timeout: Duration,
     /// Where the writer keeps the latest checkpoint it signed, outside the database
-    /// ([`crate::witness`]); `None`: nowhere (a rollback while the gateway was down then
+    /// (`witness.rs`); `None`: nowhere (a rollback while the gateway was down then
     /// goes unnoticed at start).
     pub witness: Option<std::path::PathBuf>,
 }
@@ -101,7 +101,7 @@ pub enum AuditError {
     #[error(transparent)]
     Note(#[from] NoteError),
     /// The records in the store cannot be vouched for at `position` (see
-    /// [`crate::tail`]): a record no signed checkpoint covers fails its writers' tag, hash
+    /// `tail.rs`): a record no signed checkpoint covers fails its writers' tag, hash
     /// or link; the records a signed checkpoint covers do not give its root; or the log
     /// signed more records than the store holds. The writer takes nothing from there in
     /// until someone looks.
