@@ -92,14 +92,14 @@ impl Trust<'_> {
 /// second history).
 fn within_store(cp: Option<&Checkpoint>, size: u64) -> Result<(), AuditError> {
     match cp {
-        Some(cp) if cp.size > size => Err(AuditError::Unauthenticated {
-            position: size,
-            reason: format!(
+        Some(cp) if cp.size > size => Err(unvouched(
+            size,
+            format!(
                 "the log's signed checkpoint covers {} records, the store holds {size} \
                  (records were deleted, or the store lost commits)",
                 cp.size
             ),
-        }),
+        )),
         _ => Ok(()),
     }
 }
@@ -150,13 +150,13 @@ impl Tail {
             && size == self.tree.size()
         {
             if self.tree.root() != root {
-                return Err(AuditError::Unauthenticated {
-                    position: size,
-                    reason: format!(
+                return Err(unvouched(
+                    size,
+                    format!(
                         "the {size} records before it are not the ones this writer signed \
                          (records were replaced, or the log was rolled back and rewritten)"
                     ),
-                });
+                ));
             }
             self.floor = None;
         }
@@ -172,14 +172,14 @@ impl Tail {
         let mut tail = Tail::empty();
         if let Some((signed, _)) = floor {
             if signed > size {
-                return Err(AuditError::Unauthenticated {
-                    position: size,
-                    reason: format!(
+                return Err(unvouched(
+                    size,
+                    format!(
                         "this writer signed a checkpoint of {signed} records, the store holds \
                          {size} (records and their checkpoints were deleted, or the store lost \
                          commits)"
                     ),
-                });
+                ));
             }
             tail.floor = floor.filter(|(s, _)| *s > 0);
             tail.vouched = floor;
@@ -273,14 +273,14 @@ impl Tail {
             }
         }
         if self.tree.root() != cp.root {
-            return Err(AuditError::Unauthenticated {
-                position: cp.size,
-                reason: format!(
+            return Err(unvouched(
+                cp.size,
+                format!(
                     "the {} records before it do not give the root of the log's signed \
                      checkpoint of that size (one of them was changed)",
                     cp.size
                 ),
-            });
+            ));
         }
         Ok(())
     }
@@ -306,10 +306,7 @@ impl Tail {
             }
             for record in records {
                 let position = self.tree.size();
-                let refuse = |reason: &str| AuditError::Unauthenticated {
-                    position,
-                    reason: reason.into(),
-                };
+                let refuse = |reason: &str| unvouched(position, reason.into());
                 if record.seq != position {
                     return Err(AuditError::Unavailable(format!(
                         "the audit store has no record {position} (gap in its sequence)"
@@ -349,4 +346,9 @@ fn lost_tail(position: u64) -> AuditError {
         "the audit store's record {} is not the one committed: the tail must be read again",
         position - 1
     ))
+}
+
+/// The refusal of records that cannot be vouched for from `position` on.
+fn unvouched(position: u64, reason: String) -> AuditError {
+    AuditError::Unauthenticated { position, reason }
 }

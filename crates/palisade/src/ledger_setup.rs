@@ -105,16 +105,19 @@ async fn pin_signer(store: &Store, signer: &NoteSigner, path: &Path) -> anyhow::
 
 /// The public key file written beside a signing key file.
 pub fn public_key_path(signing_key_file: &Path) -> PathBuf {
-    let mut name = signing_key_file.as_os_str().to_owned();
-    name.push(".pub");
-    PathBuf::from(name)
+    beside(signing_key_file, ".pub")
 }
 
 /// The witness file written beside a signing key file: the latest checkpoint this
 /// instance signed (see `palisade_audit::witness`).
 pub fn witness_path(signing_key_file: &Path) -> PathBuf {
-    let mut name = signing_key_file.as_os_str().to_owned();
-    name.push(".witness");
+    beside(signing_key_file, ".witness")
+}
+
+/// `file` with `suffix` appended to its name.
+fn beside(file: &Path, suffix: &str) -> PathBuf {
+    let mut name = file.as_os_str().to_owned();
+    name.push(suffix);
     PathBuf::from(name)
 }
 

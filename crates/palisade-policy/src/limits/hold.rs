@@ -11,6 +11,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use super::types::{RateLimitHeaders, Refusal, RefusalCode};
@@ -29,6 +30,9 @@ struct Held {
 #[derive(Default)]
 pub(crate) struct Holds {
     held: Mutex<HashMap<String, Held>>,
+    /// How many keys are held (kept under the lock): asked on every request, so that a
+    /// gateway holding none takes no lock.
+    count: AtomicUsize,
 }
 
 impl Holds {
@@ -56,14 +60,19 @@ impl Holds {
                 headers: refusal.headers.clone(),
             },
         );
+        self.count.store(held.len(), Ordering::Relaxed);
     }
 
     /// The refusal still holding for `key_id` at `now`, with the time left as its retry.
     pub fn check(&self, key_id: &str, now: u64) -> Option<Refusal> {
+        if self.count.load(Ordering::Relaxed) == 0 {
+            return None;
+        }
         let mut held = self.held.lock().ok()?;
         let h = held.get(key_id)?;
         if h.until_micros <= now {
             held.remove(key_id);
+            self.count.store(held.len(), Ordering::Relaxed);
             return None;
         }
         let left = Duration::from_micros(h.until_micros - now);
@@ -79,6 +88,7 @@ impl Holds {
     pub fn clear(&self) {
         if let Ok(mut held) = self.held.lock() {
             held.clear();
+            self.count.store(0, Ordering::Relaxed);
         }
     }
 }
