@@ -391,12 +391,20 @@ async fn no_timed_checkpoint_is_signed_over_records_the_store_lost() {
     log.interval = Duration::from_millis(100);
     let (ledger, store) = log.open().await.unwrap();
     write(&ledger, "r", 0..5).await;
-    // Let a timer checkpoint cover the first five, then lose two more.
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    // Let a timer checkpoint cover the first five (waited for, bounded), then lose two
+    // more.
+    for _ in 0..200 {
+        let latest = store.audit.latest_checkpoint().await.unwrap();
+        if latest.is_some_and(|cp| cp.size == 5) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     write(&ledger, "r", 5..7).await;
     let pool = log.raw().await;
     delete_records_from(&pool, 5).await;
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    // Ten timer ticks: the writer tries to sign, finds the store short and does not.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
     let latest = store.audit.latest_checkpoint().await.unwrap().unwrap();
     assert_eq!(latest.size, 5, "nothing signed over the lost records");
     // The failed checkpoint made the writer check the store before appending again: it
