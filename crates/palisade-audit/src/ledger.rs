@@ -216,13 +216,20 @@ impl Ledger {
             Some(path) => witness::read(path, &verifier, &config.origin)?,
             None => None,
         };
-        let tail = match Tail::load(&trust, floor).await {
-            Ok(tail) => tail,
+        let (tail, anchor) = match Tail::load(&trust, floor).await {
+            Ok(loaded) => loaded,
             Err(e) => {
                 tracing::error!(error = %e, "the audit log's tail could not be taken in");
                 return Err(e);
             }
         };
+        // The largest checkpoint the records were just checked against vouches for them
+        // from now on, even if this instance stops before signing one of its own.
+        if let (Some(path), Some(anchor)) = (&config.witness, anchor)
+            && floor.is_none_or(|(size, _)| anchor.cp.size > size)
+        {
+            witness::write(path, &anchor.note);
+        }
         tracing::info!(records = tail.tree.size(), origin = %config.origin, "audit ledger opened");
         let (tx, rx) = mpsc::channel(config.queue.max(1));
         let shared = Arc::new(Shared {
@@ -520,7 +527,7 @@ async fn writer(
             let trust = shared.trust();
             let load = Tail::load(&trust, floor);
             tail = match within(shared.config.commit_timeout, load).await {
-                Ok(t) => Some(t),
+                Ok((t, _)) => Some(t),
                 Err(e) => {
                     tracing::error!(error = %e, "the audit log's tail could not be read again");
                     unavailable = e.to_string();

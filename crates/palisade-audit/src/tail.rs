@@ -53,38 +53,50 @@ impl Trust<'_> {
     /// The largest checkpoint of this log: the latest row, or — when that one is not
     /// this log's (a row anyone with write access could have added; reported) — the
     /// largest valid one of the rest.
-    async fn largest(&self) -> Result<Option<Checkpoint>, AuditError> {
+    async fn largest(&self) -> Result<Option<Anchor>, AuditError> {
         let Some(stored) = self.store.latest_checkpoint().await? else {
             return Ok(None);
         };
         if let Some(cp) = self.open(&stored) {
-            return Ok(Some(cp));
+            return Ok(Some(Anchor {
+                cp,
+                note: stored.note,
+            }));
         }
         tracing::error!(
             checkpoint_size = stored.size,
             "the audit store's latest checkpoint is not one this log signed; run `palisade \
              audit verify`"
         );
-        let mut best: Option<Checkpoint> = None;
+        let mut best: Option<Anchor> = None;
         for stored in self.store.checkpoints().await? {
             if let Some(cp) = self.open(&stored)
-                && best.as_ref().is_none_or(|b| cp.size > b.size)
+                && best.as_ref().is_none_or(|b| cp.size > b.cp.size)
             {
-                best = Some(cp);
+                best = Some(Anchor {
+                    cp,
+                    note: stored.note,
+                });
             }
         }
         Ok(best)
     }
 
     /// The largest checkpoint of this log, and the store's size read after it.
-    async fn anchor(&self) -> Result<(Option<Checkpoint>, u64), AuditError> {
+    async fn anchor(&self) -> Result<(Option<Anchor>, u64), AuditError> {
         let best = self.largest().await?;
         // Read after the checkpoints: records land with or before the checkpoint that
         // covers them, so a store holding fewer lost records the log signed.
         let size = self.store.size().await?;
-        within_store(best.as_ref(), size)?;
+        within_store(best.as_ref().map(|a| &a.cp), size)?;
         Ok((best, size))
     }
+}
+
+/// The largest checkpoint of this log in the store, with its signed note.
+pub(crate) struct Anchor {
+    pub cp: Checkpoint,
+    pub note: String,
 }
 
 /// Refuses a checkpoint of this log covering more records than the store holds: records
@@ -167,7 +179,11 @@ impl Tail {
     /// hashes (a log of a few hundred million records is gigabytes of them, read a chunk
     /// at a time), the records after it one by one, authenticated. `floor`: a checkpoint
     /// this writer vouched for before (a reload), which the records must pass through.
-    pub async fn load(trust: &Trust<'_>, floor: Option<Vouched>) -> Result<Tail, AuditError> {
+    /// Returns the signed note of the checkpoint the records were checked against, if any.
+    pub async fn load(
+        trust: &Trust<'_>,
+        floor: Option<Vouched>,
+    ) -> Result<(Tail, Option<Anchor>), AuditError> {
         let (anchor, size) = trust.anchor().await?;
         let mut tail = Tail::empty();
         if let Some((signed, _)) = floor {
@@ -184,12 +200,12 @@ impl Tail {
             tail.floor = floor.filter(|(s, _)| *s > 0);
             tail.vouched = floor;
         }
-        if let Some(cp) = anchor {
-            tail.take_covered(trust.store, &cp).await?;
-            tail.checkpointed(cp.size, cp.root);
+        if let Some(a) = &anchor {
+            tail.take_covered(trust.store, &a.cp).await?;
+            tail.checkpointed(a.cp.size, a.cp.root);
         }
         tail.take_authenticated(trust, size, false).await?;
-        Ok(tail)
+        Ok((tail, anchor))
     }
 
     /// Whether the store still holds this tail's last record (a failover to a replica
@@ -221,6 +237,7 @@ impl Tail {
             return Ok(());
         }
         let (anchor, size) = trust.anchor().await?;
+        let anchor = anchor.map(|a| a.cp);
         let mut next = Tail {
             tree: self.tree.clone(),
             ..*self

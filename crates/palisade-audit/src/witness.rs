@@ -3,8 +3,10 @@
 //! deleted together with the checkpoints covering them while the gateway was down (a
 //! rollback) are refused, as a running writer refuses them ([`crate::tail`]).
 //!
-//! Written after each checkpoint the writer signs (a temporary file renamed over the
-//! old one); a write that fails is logged and the older witness stays, which only
+//! Written after each checkpoint the writer signs, and at start with the largest
+//! checkpoint the records were checked against when it goes beyond the witness (signed
+//! by another instance, say), each time a temporary file renamed over the old one; a
+//! write that fails is logged and the older witness stays, which only
 //! weakens the check. A missing file is no witness (a first start, or an operator who,
 //! knowingly, gives up the records it vouched for).
 

@@ -518,3 +518,30 @@ async fn the_witness_file_catches_a_rollback_made_while_the_gateway_was_down() {
     log.witness = Some(witness);
     assert!(log.open().await.is_err());
 }
+
+#[tokio::test]
+async fn a_writer_witnesses_the_checkpoint_it_opened_on_before_signing_one() {
+    // Another instance signed the checkpoint; this one starts on it, writes nothing and
+    // stops. Its witness must still hold that checkpoint, or the records it covers could
+    // be rolled back unnoticed before this instance signs anything itself.
+    let witness_dir = tempfile::tempdir().unwrap();
+    let mut log = Log::new();
+    let (other, store) = log.open().await.unwrap();
+    write(&other, "r", 0..5).await;
+    other.checkpoint().await.unwrap();
+    other.close().await;
+    store.close().await;
+    let witness = witness_dir.path().join("audit.witness");
+    log.witness = Some(witness.clone());
+    let (ledger, store) = log.open().await.unwrap();
+    assert!(
+        witness.exists(),
+        "the checkpoint taken in at start is witnessed"
+    );
+    ledger.close().await;
+    store.close().await;
+    let pool = log.raw().await;
+    delete_records_from(&pool, 3).await;
+    execute(&pool, "DELETE FROM audit_checkpoints WHERE size > 3").await;
+    refused_at(log.open().await.map(|_| ()), 3);
+}
