@@ -47,6 +47,33 @@ impl CaptureMode {
     }
 }
 
+/// Whose end user the OpenAI `user` field names, for the data subject the content captured
+/// for a request belongs to (sealed under, erased and searched by).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndUserScope {
+    /// An end user of the calling user (the application the API key belongs to): two
+    /// applications' end users `"42"` are two subjects, `<user id>:42`.
+    User,
+    /// The same person in every application: for deployments where all of them send one
+    /// kind of id (an SSO subject, an employee number), so one erasure or access request
+    /// covers the person everywhere.
+    Global,
+}
+
+impl EndUserScope {
+    /// The data subject of a request by `user_id` that named `end_user` (if any): the
+    /// calling user themself without an end user.
+    pub fn subject(self, user_id: &str, end_user: Option<&str>) -> String {
+        match end_user.filter(|u| !u.is_empty()) {
+            None => user_id.to_owned(),
+            Some(u) => match self {
+                EndUserScope::User => format!("{user_id}:{u}"),
+                EndUserScope::Global => u.to_owned(),
+            },
+        }
+    }
+}
+
 /// Where the master key comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MasterKeySource {
@@ -77,6 +104,7 @@ pub struct AuditConfig {
     pub previous_master_key_files: Vec<PathBuf>,
     pub capture: CaptureMode,
     pub capture_rules: Vec<CaptureRule>,
+    pub end_user_scope: EndUserScope,
     pub checkpoint_every: u64,
     pub checkpoint_interval: Duration,
     pub batch_max: usize,
@@ -150,6 +178,16 @@ pub(crate) fn audit(raw: RawAudit, models: &ModelNames) -> Result<AuditConfig, C
     for (i, r) in raw.capture_rules.into_iter().enumerate() {
         capture_rules.push(rule(&format!("audit.capture_rules[{i}]"), r, models)?);
     }
+    let end_user_scope = match raw.end_user_scope.as_deref().unwrap_or("user") {
+        "user" => EndUserScope::User,
+        "global" => EndUserScope::Global,
+        other => {
+            return Err(invalid(
+                "audit.end_user_scope",
+                format!("`{other}` is not one of user, global"),
+            ));
+        }
+    };
     let checkpoint_every = raw.checkpoint_every.unwrap_or(d::AUDIT_CHECKPOINT_EVERY);
     if checkpoint_every == 0 {
         return Err(invalid("audit.checkpoint_every", "must be greater than 0"));
@@ -192,6 +230,7 @@ pub(crate) fn audit(raw: RawAudit, models: &ModelNames) -> Result<AuditConfig, C
         previous_master_key_files: previous,
         capture,
         capture_rules,
+        end_user_scope,
         checkpoint_every,
         checkpoint_interval: Duration::from_millis(interval),
         batch_max,

@@ -118,6 +118,8 @@ master_key_file = "palisade-master.key"   # 32-byte key (base64) wrapping the pe
 # master_key = "${PALISADE_AUDIT_MASTER_KEY}"  # instead of master_key_file
 previous_master_key_files = []     # old master keys, still read; `palisade audit rotate-keys` re-wraps under the current one
 capture = "none"                   # none | redacted | full (content is always encrypted)
+end_user_scope = "user"            # the `user` field names an end user of the calling user (subject <user id>:<id>);
+                                   # global: the same person in every application (subject <id>)
 checkpoint_every = 1000            # sign a checkpoint every N records
 checkpoint_interval_ms = 10000     # ... or this often when records arrived; and on shutdown
 batch_max = 512                    # most records per group commit

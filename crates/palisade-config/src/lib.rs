@@ -13,7 +13,8 @@ pub mod validate;
 
 pub use access::{FailMode, LimitRuleConfig, LimitsBackend, LimitsConfig, PolicyConfig};
 pub use audit::{
-    AuditConfig, AuditDurability, AuditSync, CaptureMode, CaptureRule, MasterKeySource,
+    AuditConfig, AuditDurability, AuditSync, CaptureMode, CaptureRule, EndUserScope,
+    MasterKeySource,
 };
 pub use scan::{ScanConfig, ScanProfileConfig, ScanRule};
 pub use validate::{

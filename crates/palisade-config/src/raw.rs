@@ -174,6 +174,7 @@ pub struct RawAudit {
     pub capture: Option<String>,
     #[serde(default)]
     pub capture_rules: Vec<RawCaptureRule>,
+    pub end_user_scope: Option<String>,
     pub checkpoint_every: Option<u64>,
     pub checkpoint_interval_ms: Option<u64>,
     pub batch_max: Option<usize>,

@@ -989,6 +989,30 @@ mod tests {
     }
 
     #[test]
+    fn end_users_belong_to_the_calling_user_unless_the_scope_is_global() {
+        use crate::audit::EndUserScope;
+        let cfg = parse_str("", no_env).unwrap();
+        let scope = cfg.audit.end_user_scope;
+        assert_eq!(scope, EndUserScope::User);
+        assert_eq!(scope.subject("usr_a", Some("42")), "usr_a:42");
+        assert_eq!(
+            scope.subject("usr_a", Some("")),
+            "usr_a",
+            "empty: no end user"
+        );
+        assert_eq!(scope.subject("usr_a", None), "usr_a");
+        let cfg = parse_str("[audit]\nend_user_scope = 'global'\n", no_env).unwrap();
+        let scope = cfg.audit.end_user_scope;
+        assert_eq!(scope.subject("usr_a", Some("42")), "42");
+        assert_eq!(scope.subject("usr_a", None), "usr_a");
+        let err = parse_str("[audit]\nend_user_scope = 'tenant'\n", no_env).unwrap_err();
+        assert!(
+            err.to_string().starts_with("`audit.end_user_scope`"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn rules_may_name_a_model_by_alias_and_keep_its_name() {
         // Requests are matched by the model's name: a rule kept with an alias would
         // never match, and a model meant to be scanned would not be.

@@ -919,9 +919,17 @@ async fn subjects_are_erased_by_reference_and_their_content_with_them() {
     assert!(!chat.to_string().contains("end-user-4711"), "{chat}");
     assert!(!chat.to_string().contains("my secret plan"), "{chat}");
     let seq = chat["seq"].as_u64().unwrap();
+    // The subject: bob's end user (`<user id>:<end-user id>`).
+    let (_, bob) = get(&gw, ADMIN_TOKEN, "/admin/v1/users/bob").await;
+    let subject = format!("{}:end-user-4711", bob["id"].as_str().unwrap());
 
     // Found by the raw subject id; readable by the auditor.
-    let (_, page) = get(&gw, ADMIN_TOKEN, "/admin/v1/audit?subject=end-user-4711").await;
+    let (_, page) = get(
+        &gw,
+        ADMIN_TOKEN,
+        &format!("/admin/v1/audit?subject={subject}"),
+    )
+    .await;
     assert_eq!(page["data"][0]["seq"], seq, "{page}");
     let (_, page) = get(
         &gw,
@@ -953,7 +961,7 @@ async fn subjects_are_erased_by_reference_and_their_content_with_them() {
     assert!(!r.to_string().contains("my secret plan"), "{r}");
 
     // Erasure (through the CLI): the answer and the record name the reference only.
-    let out = cli(&gw, &["subjects", "erase", "end-user-4711", "--json"]).await;
+    let out = cli(&gw, &["subjects", "erase", &subject, "--json"]).await;
     assert!(out.status.success(), "{out:?}");
     let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(answer, json!({"subject_ref": subject_ref, "erased": true}));
@@ -979,7 +987,7 @@ async fn subjects_are_erased_by_reference_and_their_content_with_them() {
         &gw,
         ADMIN_TOKEN,
         Method::DELETE,
-        "/admin/v1/subjects/end-user-4711",
+        &format!("/admin/v1/subjects/{subject}"),
         None,
     )
     .await;

@@ -1,6 +1,7 @@
 //! Crypto-shredding one data subject. With `[audit] capture = "full"`, content is
-//! encrypted under its subject's data key: the OpenAI end-user id (`user`) when the
-//! client sends one, else the calling user's id. `DELETE /admin/v1/subjects/{id}`
+//! encrypted under its subject's data key: the end user the client names in the OpenAI
+//! `user` field — scoped to the calling user (`<user id>:<end-user id>`) unless
+//! `audit.end_user_scope = "global"` — else the calling user's id. `DELETE /admin/v1/subjects/{id}`
 //! destroys that key: afterwards the subject's content is `erased` by every means
 //! Palisade has (the admin API, and the library holding the master key), another
 //! subject's content still opens, the erasure itself is an admin record that names the
@@ -37,6 +38,20 @@ provider = "sim"
 const END_USER: &str = "end-user-alpha";
 const SECRET_PROMPT: &str = "alpha's private note: the locker code is 4471-ALPHA";
 const OTHER_PROMPT: &str = "bob's ordinary question about invoices";
+
+/// A user's id, through the admin API.
+async fn user_id(gw: &Gateway, name: &str) -> String {
+    let (status, user, _) = gw
+        .admin_call(Method::GET, &format!("/admin/v1/users/{name}"), None)
+        .await;
+    assert_eq!(status, 200, "{user}");
+    user["id"].as_str().unwrap().to_owned()
+}
+
+/// The subject path of the erasure route.
+fn subject_path(subject: &str) -> String {
+    format!("/admin/v1/subjects/{}", urlencoding(subject))
+}
 
 /// Sends a chat and returns its request id.
 async fn chat(gw: &Gateway, key: &str, body: Value) -> String {
@@ -121,11 +136,8 @@ async fn erasing_a_subject_shreds_only_their_content_and_the_log_still_verifies(
     let mut gw = Gateway::start_with(tempfile::tempdir().unwrap(), "", CONFIG, "http", http).await;
     let alice = gw.key_for("alice", &["staff"]).await;
     let bob = gw.key_for("bob", &["staff"]).await;
-    let (status, bob_user, _) = gw
-        .admin_call(Method::GET, "/admin/v1/users/bob", None)
-        .await;
-    assert_eq!(status, 200, "{bob_user}");
-    let bob_id = bob_user["id"].as_str().unwrap().to_owned();
+    let bob_id = user_id(&gw, "bob").await;
+    let alpha = format!("{}:{END_USER}", user_id(&gw, "alice").await);
 
     let mut alpha_ids = Vec::new();
     for i in 0..2 {
@@ -183,7 +195,11 @@ async fn erasing_a_subject_shreds_only_their_content_and_the_log_still_verifies(
     // The same through the library with the master key; and alpha's wrapped data key as
     // stored, before the erasure.
     let (store, keys) = open_with_master_key(gw.dir.path()).await;
-    assert_eq!(keys.subject_ref(END_USER), alpha_ref);
+    assert_eq!(
+        keys.subject_ref(&alpha),
+        alpha_ref,
+        "alpha is an end user of alice's"
+    );
     assert_eq!(
         keys.subject_ref(&bob_id),
         bob_ref,
@@ -218,11 +234,7 @@ async fn erasing_a_subject_shreds_only_their_content_and_the_log_still_verifies(
 
     // Erase.
     let (status, erased, erase_request) = gw
-        .admin_call(
-            Method::DELETE,
-            &format!("/admin/v1/subjects/{END_USER}"),
-            None,
-        )
+        .admin_call(Method::DELETE, &subject_path(&alpha), None)
         .await;
     assert_eq!(status, 200, "{erased}");
     assert_eq!(erased["erased"], true, "{erased}");
@@ -247,11 +259,7 @@ async fn erasing_a_subject_shreds_only_their_content_and_the_log_still_verifies(
     assert!(!r.to_string().contains(END_USER), "{r}");
     // Erasing again is harmless and says there was nothing left.
     let (status, again, _) = gw
-        .admin_call(
-            Method::DELETE,
-            &format!("/admin/v1/subjects/{END_USER}"),
-            None,
-        )
+        .admin_call(Method::DELETE, &subject_path(&alpha), None)
         .await;
     assert_eq!(status, 200, "{again}");
     assert_eq!(again["erased"], false, "{again}");
@@ -324,7 +332,8 @@ async fn erasing_a_subject_shreds_only_their_content_and_the_log_still_verifies(
 }
 
 /// An end-user id longer than a subject id's 256 characters is one subject for sealing
-/// and erasure alike: erasing it by the id the client sent shreds its content.
+/// and erasure alike: erasing it by the id the client sent (scoped to the caller) shreds
+/// its content.
 #[tokio::test]
 async fn a_long_end_user_id_is_erased_by_the_id_the_client_sent() {
     let mut gw = Gateway::start("", CONFIG).await;
@@ -334,12 +343,9 @@ async fn a_long_end_user_id_is_erased_by_the_id_the_client_sent() {
     let request_id = chat(&gw, &key, body).await;
     let seq = record(&gw, &request_id).await["seq"].as_u64().unwrap();
     assert_eq!(content(&gw, seq).await["state"], "plain");
+    let subject = format!("{}:{long_id}", user_id(&gw, "carol").await);
     let (status, erased, _) = gw
-        .admin_call(
-            Method::DELETE,
-            &format!("/admin/v1/subjects/{}", urlencoding(&long_id)),
-            None,
-        )
+        .admin_call(Method::DELETE, &subject_path(&subject), None)
         .await;
     assert_eq!(status, 200, "{erased}");
     assert_eq!(erased["erased"], true, "{erased}");
@@ -369,6 +375,7 @@ async fn erasure_under_load_is_complete_before_a_crash() {
     let mut gw = Gateway::start_with(tempfile::tempdir().unwrap(), "", CONFIG, "http", http).await;
     let alice = gw.key_for("alice", &["staff"]).await;
     let bob = gw.key_for("bob", &["staff"]).await;
+    let alpha = format!("{}:{END_USER}", user_id(&gw, "alice").await);
     let mut alpha_seqs = Vec::new();
     for i in 0..3 {
         let body = json!({
@@ -380,7 +387,7 @@ async fn erasure_under_load_is_complete_before_a_crash() {
         alpha_seqs.push(record(&gw, &id).await["seq"].as_u64().unwrap());
     }
     let (store, keys) = open_with_master_key(gw.dir.path()).await;
-    let alpha_ref = keys.subject_ref(END_USER);
+    let alpha_ref = keys.subject_ref(&alpha);
     let old_wrapped = store
         .audit
         .subject_key(&alpha_ref)
@@ -432,11 +439,7 @@ async fn erasure_under_load_is_complete_before_a_crash() {
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
     let (status, erased, _) = gw
-        .admin_call(
-            Method::DELETE,
-            &format!("/admin/v1/subjects/{END_USER}"),
-            None,
-        )
+        .admin_call(Method::DELETE, &subject_path(&alpha), None)
         .await;
     assert_eq!(status, 200, "{erased}");
     assert_eq!(erased["erased"], true, "{erased}");
@@ -472,4 +475,53 @@ async fn erasure_under_load_is_complete_before_a_crash() {
         .unwrap();
     assert!(report.ok, "{report:#?}");
     store.close().await;
+}
+
+/// Two applications (users) whose end users are both `42`: by default two subjects, so
+/// erasing one application's `42` leaves the other's content readable (and neither can
+/// file content under the other's end user); with `end_user_scope = "global"` one person,
+/// erased everywhere by the end-user id alone.
+#[tokio::test]
+async fn end_users_belong_to_the_calling_user_unless_the_scope_is_global() {
+    for global in [false, true] {
+        let config = if global {
+            CONFIG.replace("[audit]\n", "[audit]\nend_user_scope = \"global\"\n")
+        } else {
+            CONFIG.to_owned()
+        };
+        let mut gw = Gateway::start("", &config).await;
+        let mut seqs = Vec::new();
+        for app in ["app-one", "app-two"] {
+            let key = gw.key_for(app, &["staff"]).await;
+            let body =
+                json!({"model": "sim", "user": "42", "messages": user_message(SECRET_PROMPT)});
+            let request_id = chat(&gw, &key, body).await;
+            seqs.push(record(&gw, &request_id).await["seq"].as_u64().unwrap());
+        }
+        let subject = if global {
+            "42".to_owned()
+        } else {
+            format!("{}:42", user_id(&gw, "app-one").await)
+        };
+        let (status, erased, _) = gw
+            .admin_call(Method::DELETE, &subject_path(&subject), None)
+            .await;
+        assert_eq!(status, 200, "{erased}");
+        assert_eq!(erased["erased"], true, "{erased}");
+        assert_eq!(content(&gw, seqs[0]).await, json!({"state": "erased"}));
+        let other = content(&gw, seqs[1]).await;
+        if global {
+            assert_eq!(other, json!({"state": "erased"}), "one person everywhere");
+        } else {
+            assert_eq!(other["state"], "plain", "app-two's 42 is someone else");
+            // The bare end-user id names no subject of its own.
+            let (status, bare, _) = gw
+                .admin_call(Method::DELETE, &subject_path("42"), None)
+                .await;
+            assert_eq!(status, 200, "{bare}");
+            assert_eq!(bare["erased"], false, "{bare}");
+            assert_eq!(content(&gw, seqs[1]).await["state"], "plain");
+        }
+        assert_eq!(gw.terminate(), Some(0), "{}", gw.logs());
+    }
 }

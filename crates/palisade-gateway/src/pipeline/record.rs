@@ -27,7 +27,8 @@ const MAX_STREAM_CAPTURE: usize = 4 * 1024 * 1024;
 /// Content being captured for one request.
 #[derive(Debug)]
 pub struct Captured {
-    /// The end-user id the client sent (`user`), else the calling user's id.
+    /// The data subject: the end-user id the client sent (`user`), scoped to the calling
+    /// user unless `audit.end_user_scope = "global"`; else the calling user's id.
     subject: String,
     /// `redacted` capture: the request is taken after inspection, outputs are concealed.
     redacted: bool,
@@ -72,10 +73,12 @@ pub fn begin_capture(
         CaptureMode::Redacted => true,
         CaptureMode::Full => false,
     };
-    // As sent: the ledger reads a subject by its first characters (`subject_ref`).
-    let subject = end_user
-        .filter(|u| !u.is_empty())
-        .map_or_else(|| principal.user_id.clone(), str::to_owned);
+    // The end user as sent, scoped to the caller by default: the ledger reads a subject
+    // by its first characters (`subject_ref`).
+    let subject = state
+        .audit_config
+        .end_user_scope
+        .subject(&principal.user_id, end_user);
     ctx.capture = Some(Captured {
         subject,
         redacted,

@@ -118,7 +118,9 @@ pub enum SubjectsVerb {
     ///
     /// Their content can never be decrypted again; the log still verifies.
     Erase {
-        /// The subject id (the end-user id sent with requests, or the user id).
+        /// The subject id: `<user id>:<end-user id>` for an end user one user's
+        /// requests named in `user` (the end-user id alone with
+        /// `audit.end_user_scope = "global"`), or a user id.
         id: String,
     },
 }
@@ -179,7 +181,8 @@ pub struct Filter {
     event: EventFilter,
     #[arg(long)]
     request_id: Option<String>,
-    /// A data subject id (matched through its pseudonymous reference).
+    /// A data subject id, as for `subjects erase` (matched through its pseudonymous
+    /// reference).
     #[arg(long, conflicts_with = "subject_ref")]
     subject: Option<String>,
     /// A data subject's pseudonymous reference (`s_…`), as records show it.
