@@ -214,3 +214,53 @@ def test_malformed_paths_queries_and_bodies_get_json_errors(gateway: Gateway):
         assert resp.headers["content-type"].startswith("application/json"), resp.text
         error = resp.json()["error"]
         assert error["type"] == "invalid_request_error" and error["message"], error
+
+
+def _pages(gateway: Gateway, path: str, limit: int) -> list[dict]:
+    """Every page of a list route, following `next_cursor`."""
+    pages, cursor = [], None
+    sep = "&" if "?" in path else "?"
+    while True:
+        params = f"{sep}limit={limit}" + (f"&cursor={cursor}" if cursor else "")
+        resp = gateway.admin("GET", path + params)
+        assert resp.status_code == 200, resp.text
+        page = resp.json()
+        assert page["object"] == "list" and len(page["data"]) <= limit
+        pages.append(page)
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return pages
+
+
+def test_lists_come_a_page_at_a_time_and_the_cli_reads_them_all(gateway: Gateway):
+    """Users (by name) paged two at a time give the whole list once, in order; a key list
+    longer than the largest page needs two, and `keys list` shows every key."""
+    for name in ("page-c", "page-a", "page-b"):
+        gateway.create_user(name)
+    whole = [u["name"] for u in gateway.admin("GET", "/admin/v1/users?limit=1000").json()["data"]]
+    assert whole == sorted(whole) and {"page-a", "page-b", "page-c"} <= set(whole)
+    paged = [u["name"] for p in _pages(gateway, "/admin/v1/users", 2) for u in p["data"]]
+    assert paged == whole
+
+    for bad in ("limit=0", "limit=1001", "cursor=not-a-cursor", "color=blue"):
+        resp = gateway.admin("GET", f"/admin/v1/keys?{bad}")
+        assert resp.status_code == 400, (bad, resp.text)
+        assert resp.json()["error"]["code"] == "invalid_request_error"
+
+    gateway.create_user("page-many")
+    with httpx.Client(timeout=HTTP_TIMEOUT_S) as client:
+        for i in range(1001):
+            resp = client.post(
+                f"{gateway.admin_url}/admin/v1/keys",
+                headers={"Authorization": f"Bearer {gateway.admin_token}"},
+                json={"user": "page-many", "name": f"k{i}"},
+            )
+            assert resp.status_code == 201, resp.text
+    pages = _pages(gateway, "/admin/v1/keys?user=page-many", 1000)
+    assert [len(p["data"]) for p in pages] == [1000, 1]
+    ids = [k["id"] for p in pages for k in p["data"]]
+    assert len(set(ids)) == 1001
+    default = gateway.admin("GET", "/admin/v1/keys?user=page-many").json()
+    assert len(default["data"]) == 100 and default["next_cursor"]
+    listed = json.loads(gateway.run_cli("keys", "list", "--user", "page-many", "--json").stdout)
+    assert sorted(k["id"] for k in listed["data"]) == sorted(ids)

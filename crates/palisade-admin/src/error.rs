@@ -93,6 +93,9 @@ impl From<StoreError> for AdminError {
             StoreError::Conflict(what) => AdminError::Conflict(what),
             StoreError::NotFound(what) => AdminError::NotFound(what),
             StoreError::Backend(msg) => AdminError::Store(msg),
+            StoreError::InvalidCursor => {
+                AdminError::Invalid("`cursor` is not a cursor this list returned".into())
+            }
         }
     }
 }

@@ -20,8 +20,9 @@
 //! driver binds by their number, so `$2` takes the second `bind` on either backend.
 
 use async_trait::async_trait;
+use palisade_policy::identity::store::{created_cursor, parse_created_cursor};
 use palisade_policy::identity::{
-    AdminTokenRecord, ApiKeyRecord, Group, IdentityStore, StoreError, User,
+    AdminTokenRecord, ApiKeyRecord, Group, IdentityStore, Page, PageRequest, StoreError, User,
 };
 use sqlx::{Database, Encode, Executor, IntoArguments, Pool, Type};
 
@@ -64,6 +65,8 @@ const USER_ROWS: &str = "SELECT u.id, u.name, u.created_at, u.disabled, g.group_
 const KEY_COLUMNS: &str =
     "id, user_id, name, secret_hash, created_at, expires_at, revoked_at, last_used_at";
 const TOKEN_COLUMNS: &str = "id, name, role, secret_hash, created_at, revoked_at";
+/// Rows after a [`created_cursor`] (`$1` the time, `$2` the id), in creation order.
+const AFTER_CREATED: &str = "(created_at > $1 OR (created_at = $1 AND id > $2))";
 
 #[async_trait]
 impl<DB> IdentityStore for SqlIdentityStore<DB>
@@ -99,12 +102,21 @@ where
         Ok(())
     }
 
-    async fn list_groups(&self) -> Result<Vec<Group>, StoreError> {
-        let rows = sqlx::query("SELECT name, created_at FROM groups ORDER BY name")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(error::backend)?;
-        rows.iter().map(IdentityRow::group).collect()
+    async fn list_groups(&self, page: &PageRequest) -> Result<Page<Group>, StoreError> {
+        // Names are never empty: "" is before them all.
+        let rows = sqlx::query(
+            "SELECT name, created_at FROM groups WHERE name > $1 ORDER BY name LIMIT $2",
+        )
+        .bind(page.after.as_deref().unwrap_or(""))
+        .bind(page.rows())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(error::backend)?;
+        let groups = rows
+            .iter()
+            .map(IdentityRow::group)
+            .collect::<Result<_, _>>()?;
+        Ok(Page::of(groups, page, |g: &Group| g.name.clone()))
     }
 
     async fn create_user(&self, user: &User) -> Result<(), StoreError> {
@@ -155,13 +167,19 @@ where
         Ok(users(&rows)?.into_iter().next())
     }
 
-    async fn list_users(&self) -> Result<Vec<User>, StoreError> {
-        let sql = format!("{USER_ROWS} ORDER BY u.name, g.group_name");
+    async fn list_users(&self, page: &PageRequest) -> Result<Page<User>, StoreError> {
+        // The page is counted in users, not in their rows of groups.
+        let sql = format!(
+            "{USER_ROWS} WHERE u.id IN (SELECT id FROM users WHERE name > $1 \
+             ORDER BY name LIMIT $2) ORDER BY u.name, g.group_name"
+        );
         let rows = sqlx::query(&sql)
+            .bind(page.after.as_deref().unwrap_or(""))
+            .bind(page.rows())
             .fetch_all(&self.pool)
             .await
             .map_err(error::backend)?;
-        users(&rows)
+        Ok(Page::of(users(&rows)?, page, |u: &User| u.name.clone()))
     }
 
     async fn insert_api_key(&self, key: &ApiKeyRecord) -> Result<(), StoreError> {
@@ -198,21 +216,33 @@ where
         row.as_ref().map(IdentityRow::api_key).transpose()
     }
 
-    async fn list_api_keys(&self, user_id: Option<&str>) -> Result<Vec<ApiKeyRecord>, StoreError> {
-        let rows = match user_id {
-            Some(user_id) => {
-                let sql = format!(
-                    "SELECT {KEY_COLUMNS} FROM api_keys WHERE user_id = $1 ORDER BY created_at, id"
-                );
-                sqlx::query(&sql).bind(user_id).fetch_all(&self.pool).await
-            }
-            None => {
-                let sql = format!("SELECT {KEY_COLUMNS} FROM api_keys ORDER BY created_at, id");
-                sqlx::query(&sql).fetch_all(&self.pool).await
-            }
+    async fn list_api_keys(
+        &self,
+        user_id: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Page<ApiKeyRecord>, StoreError> {
+        let (time, id) = parse_created_cursor(page.after.as_deref())?;
+        let of_user = if user_id.is_some() {
+            "user_id = $4 AND"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "SELECT {KEY_COLUMNS} FROM api_keys WHERE {of_user} {AFTER_CREATED} \
+             ORDER BY created_at, id LIMIT $3"
+        );
+        let mut query = sqlx::query(&sql).bind(time).bind(id).bind(page.rows());
+        if let Some(user_id) = user_id {
+            query = query.bind(user_id);
         }
-        .map_err(error::backend)?;
-        rows.iter().map(IdentityRow::api_key).collect()
+        let rows = query.fetch_all(&self.pool).await.map_err(error::backend)?;
+        let keys = rows
+            .iter()
+            .map(IdentityRow::api_key)
+            .collect::<Result<_, _>>()?;
+        Ok(Page::of(keys, page, |k: &ApiKeyRecord| {
+            created_cursor(k.created_at, &k.id)
+        }))
     }
 
     async fn revoke_api_key(&self, id: &str, at: i64) -> Result<bool, StoreError> {
@@ -266,13 +296,29 @@ where
         row.as_ref().map(IdentityRow::admin_token).transpose()
     }
 
-    async fn list_admin_tokens(&self) -> Result<Vec<AdminTokenRecord>, StoreError> {
-        let sql = format!("SELECT {TOKEN_COLUMNS} FROM admin_tokens ORDER BY created_at, id");
+    async fn list_admin_tokens(
+        &self,
+        page: &PageRequest,
+    ) -> Result<Page<AdminTokenRecord>, StoreError> {
+        let (time, id) = parse_created_cursor(page.after.as_deref())?;
+        let sql = format!(
+            "SELECT {TOKEN_COLUMNS} FROM admin_tokens WHERE {AFTER_CREATED} \
+             ORDER BY created_at, id LIMIT $3"
+        );
         let rows = sqlx::query(&sql)
+            .bind(time)
+            .bind(id)
+            .bind(page.rows())
             .fetch_all(&self.pool)
             .await
             .map_err(error::backend)?;
-        rows.iter().map(IdentityRow::admin_token).collect()
+        let tokens = rows
+            .iter()
+            .map(IdentityRow::admin_token)
+            .collect::<Result<_, _>>()?;
+        Ok(Page::of(tokens, page, |t: &AdminTokenRecord| {
+            created_cursor(t.created_at, &t.id)
+        }))
     }
 
     async fn revoke_admin_token(&self, id: &str, at: i64) -> Result<bool, StoreError> {

@@ -15,7 +15,8 @@ use palisade_policy::identity::{Group, StoreError};
 use palisade_store::{Backend, Store, connect};
 use palisade_testkit::postgres::PgHarness;
 use suite::{
-    Identity, admin_tokens, api_keys, group_names, groups_and_users, key, key_lifecycle, user,
+    Identity, admin_tokens, all_groups, all_users, api_keys, group_names, groups_and_users, key,
+    key_lifecycle, lists_are_paged, user,
 };
 
 async fn with_sqlite<F, Fut>(suite: F)
@@ -51,6 +52,16 @@ async fn sqlite_groups_and_users() {
 #[tokio::test]
 async fn postgres_groups_and_users() {
     with_postgres(groups_and_users).await;
+}
+
+#[tokio::test]
+async fn sqlite_lists_are_paged() {
+    with_sqlite(lists_are_paged).await;
+}
+
+#[tokio::test]
+async fn postgres_lists_are_paged() {
+    with_postgres(lists_are_paged).await;
 }
 
 #[tokio::test]
@@ -110,7 +121,7 @@ async fn sqlite_file_persists_and_migrations_are_idempotent() {
         .await
         .unwrap();
     let second = connect(&url, 2).await.unwrap();
-    assert_eq!(second.identity.list_users().await.unwrap().len(), 1);
+    assert_eq!(all_users(&second.identity).await.len(), 1);
     first.close().await;
     second.close().await;
 
@@ -144,16 +155,13 @@ async fn postgres_reconnect_keeps_data_and_migrations_are_idempotent() {
         .await
         .unwrap();
     let second = connect(&pg.url(), 2).await.unwrap();
-    assert_eq!(
-        group_names(&second.identity.list_groups().await.unwrap()),
-        ["g"]
-    );
+    assert_eq!(group_names(&all_groups(&second.identity).await), ["g"]);
     first.close().await;
     second.close().await;
     let other = connect(&pg.create_database("other").await.unwrap(), 2)
         .await
         .unwrap();
-    assert!(other.identity.list_groups().await.unwrap().is_empty());
+    assert!(all_groups(&other.identity).await.is_empty());
     other.close().await;
 }
 

@@ -40,6 +40,30 @@ impl AdminClient {
         self.send(self.http.get(self.url(path))).await
     }
 
+    /// Every page of a list route (`path`, with or without a query), following
+    /// `next_cursor`: one `{"object": "list", "data": [...]}` of all their items.
+    pub async fn get_all(&self, path: &str) -> anyhow::Result<Value> {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let mut data = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut url = format!("{path}{sep}limit=1000");
+            if let Some(c) = &cursor {
+                url.push_str("&cursor=");
+                url.push_str(&url_component(c));
+            }
+            let page = self.get(&url).await?;
+            if let Some(items) = page["data"].as_array() {
+                data.extend(items.iter().cloned());
+            }
+            match page["next_cursor"].as_str() {
+                Some(next) => cursor = Some(next.to_owned()),
+                None => break,
+            }
+        }
+        Ok(serde_json::json!({"object": "list", "data": data}))
+    }
+
     pub async fn post(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
         self.send(self.http.post(self.url(path)).json(body)).await
     }

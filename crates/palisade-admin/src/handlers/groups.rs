@@ -9,13 +9,13 @@ use palisade_policy::identity::Group;
 use palisade_policy::time::unix_now;
 use serde::Deserialize;
 
-use super::{List, NOTHING, change, validate_name};
+use super::{List, NOTHING, PageQuery, change, validate_name};
 use palisade_audit::Change;
 use palisade_policy::authz::AdminAction;
 
 use crate::auth::Admin;
 use crate::error::AdminError;
-use crate::extract::JsonBody;
+use crate::extract::{JsonBody, QueryParams};
 use crate::state::AdminState;
 
 #[derive(Deserialize)]
@@ -43,7 +43,10 @@ pub async fn create(
 pub async fn list(
     State(state): State<Arc<AdminState>>,
     admin: Admin,
+    QueryParams(page): QueryParams<PageQuery>,
 ) -> Result<Json<List<Group>>, AdminError> {
     admin.require(&state, AdminAction::ReadIdentities)?;
-    Ok(Json(List::new(state.identity.list_groups().await?)))
+    Ok(Json(
+        state.identity.list_groups(&page.request()?).await?.into(),
+    ))
 }

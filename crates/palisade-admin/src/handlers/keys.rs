@@ -11,7 +11,7 @@ use palisade_policy::identity::ApiKeyRecord;
 use palisade_policy::time::unix_now;
 use serde::{Deserialize, Serialize};
 
-use super::{List, NOTHING, change, validate_name};
+use super::{List, NOTHING, change, page_request, validate_name};
 use palisade_audit::Change;
 use palisade_policy::authz::AdminAction;
 
@@ -76,8 +76,11 @@ pub async fn create(
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ListQuery {
     pub user: Option<String>,
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
 }
 
 pub async fn list(
@@ -86,6 +89,7 @@ pub async fn list(
     QueryParams(q): QueryParams<ListQuery>,
 ) -> Result<Json<List<ApiKeyRecord>>, AdminError> {
     admin.require(&state, AdminAction::ReadIdentities)?;
+    let page = page_request(q.limit, q.cursor)?;
     let user_id = match q.user {
         Some(u) => Some(
             state
@@ -97,9 +101,13 @@ pub async fn list(
         ),
         None => None,
     };
-    Ok(Json(List::new(
-        state.identity.list_api_keys(user_id.as_deref()).await?,
-    )))
+    Ok(Json(
+        state
+            .identity
+            .list_api_keys(user_id.as_deref(), &page)
+            .await?
+            .into(),
+    ))
 }
 
 pub async fn get(

@@ -14,24 +14,61 @@ pub mod users;
 
 use axum::Extension;
 use palisade_audit::Change;
-use serde::Serialize;
+use palisade_policy::identity::store::MAX_PAGE;
+use palisade_policy::identity::{Page, PageRequest};
+use serde::{Deserialize, Serialize};
 
 use crate::error::AdminError;
 
-/// A list response: `{"object": "list", "data": [...]}`.
+/// A page of a list: `{"object": "list", "data": [...], "next_cursor": "…"}`;
+/// `next_cursor` is `null` on the last page, else the `cursor` of the next.
 #[derive(Serialize)]
 pub struct List<T> {
     pub object: &'static str,
     pub data: Vec<T>,
+    pub next_cursor: Option<String>,
 }
 
-impl<T> List<T> {
-    pub fn new(data: Vec<T>) -> Self {
+impl<T> From<Page<T>> for List<T> {
+    fn from(page: Page<T>) -> Self {
         List {
             object: "list",
-            data,
+            data: page.items,
+            next_cursor: page.next,
         }
     }
+}
+
+/// Items per page unless `limit` says otherwise.
+pub const DEFAULT_PAGE: u32 = 100;
+
+/// `?limit=&cursor=` of a list route.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+impl PageQuery {
+    pub fn request(self) -> Result<PageRequest, AdminError> {
+        page_request(self.limit, self.cursor)
+    }
+}
+
+/// The page a list route was asked for: `limit` 1 to 1000, default 100; `cursor` the
+/// `next_cursor` of the page before.
+pub fn page_request(limit: Option<u32>, cursor: Option<String>) -> Result<PageRequest, AdminError> {
+    let limit = limit.unwrap_or(DEFAULT_PAGE);
+    if limit == 0 || limit > MAX_PAGE {
+        return Err(AdminError::Invalid(format!(
+            "`limit` must be between 1 and {MAX_PAGE}"
+        )));
+    }
+    Ok(PageRequest {
+        limit,
+        after: cursor,
+    })
 }
 
 /// Names of users, groups, keys and tokens: 1–128 characters of letters, digits and

@@ -12,6 +12,7 @@ use axum::extract::State;
 use axum::{Extension, Json};
 use palisade_policy::authz::{AdminAction, DataAction, PolicyEngine, RequestFacts};
 use palisade_policy::identity::AdminRole;
+use palisade_policy::identity::store::every;
 use palisade_policy::time::unix_now;
 use serde::{Deserialize, Serialize};
 
@@ -69,9 +70,7 @@ pub async fn keeps_policy_management(
         admins.push("bootstrap".into());
     }
     admins.extend(
-        state
-            .identity
-            .list_admin_tokens()
+        every(|page| async move { state.identity.list_admin_tokens(&page).await })
             .await
             .map_err(|e| AdminError::Store(e.to_string()))?
             .into_iter()

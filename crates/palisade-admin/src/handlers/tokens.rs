@@ -10,13 +10,13 @@ use palisade_policy::identity::{AdminRole, AdminTokenRecord};
 use palisade_policy::time::unix_now;
 use serde::{Deserialize, Serialize};
 
-use super::{List, NOTHING, change, validate_name};
+use super::{List, NOTHING, PageQuery, change, validate_name};
 use palisade_audit::Change;
 use palisade_policy::authz::AdminAction;
 
 use crate::auth::Admin;
 use crate::error::AdminError;
-use crate::extract::{JsonBody, PathParam};
+use crate::extract::{JsonBody, PathParam, QueryParams};
 use crate::state::AdminState;
 
 #[derive(Deserialize)]
@@ -58,9 +58,16 @@ pub async fn create(
 pub async fn list(
     State(state): State<Arc<AdminState>>,
     admin: Admin,
+    QueryParams(page): QueryParams<PageQuery>,
 ) -> Result<Json<List<AdminTokenRecord>>, AdminError> {
     admin.require(&state, AdminAction::ManageAdminTokens)?;
-    Ok(Json(List::new(state.identity.list_admin_tokens().await?)))
+    Ok(Json(
+        state
+            .identity
+            .list_admin_tokens(&page.request()?)
+            .await?
+            .into(),
+    ))
 }
 
 pub async fn revoke(

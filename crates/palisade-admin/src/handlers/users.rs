@@ -6,17 +6,18 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Extension, Json};
+use palisade_policy::identity::store::every;
 use palisade_policy::identity::{User, secret};
 use palisade_policy::time::unix_now;
 use serde::Deserialize;
 
-use super::{List, NOTHING, change, validate_name};
+use super::{List, NOTHING, PageQuery, change, validate_name};
 use palisade_audit::Change;
 use palisade_policy::authz::AdminAction;
 
 use crate::auth::Admin;
 use crate::error::AdminError;
-use crate::extract::{JsonBody, PathParam};
+use crate::extract::{JsonBody, PathParam, QueryParams};
 use crate::state::AdminState;
 
 /// Most groups one user belongs to: each is a parent entity in every policy decision
@@ -51,9 +52,8 @@ pub async fn create(
     }
     if !groups.is_empty() {
         // Naming a group that does not exist creates it: that is managing groups.
-        let known: HashSet<String> = state
-            .identity
-            .list_groups()
+        let identity = &state.identity;
+        let known: HashSet<String> = every(|page| async move { identity.list_groups(&page).await })
             .await?
             .into_iter()
             .map(|g| g.name)
@@ -77,9 +77,12 @@ pub async fn create(
 pub async fn list(
     State(state): State<Arc<AdminState>>,
     admin: Admin,
+    QueryParams(page): QueryParams<PageQuery>,
 ) -> Result<Json<List<User>>, AdminError> {
     admin.require(&state, AdminAction::ReadIdentities)?;
-    Ok(Json(List::new(state.identity.list_users().await?)))
+    Ok(Json(
+        state.identity.list_users(&page.request()?).await?.into(),
+    ))
 }
 
 pub async fn get(

@@ -13,4 +13,4 @@ pub use authenticator::{AdminAuthenticator, AuthError, Authenticator};
 pub use failures::{AuthFailures, client_block};
 pub use model::*;
 pub use secret::{IssuedSecret, SecretKind};
-pub use store::{IdentityStore, StoreError};
+pub use store::{IdentityStore, Page, PageRequest, StoreError};

@@ -4,8 +4,9 @@
 
 use std::sync::Arc;
 
+use palisade_policy::identity::store::every;
 use palisade_policy::identity::{
-    AdminRole, AdminTokenRecord, ApiKeyRecord, Group, IdentityStore, StoreError, User,
+    AdminRole, AdminTokenRecord, ApiKeyRecord, Group, IdentityStore, PageRequest, StoreError, User,
 };
 
 pub type Identity = Arc<dyn IdentityStore>;
@@ -44,13 +45,38 @@ pub fn token(id: &str, role: AdminRole, created_at: i64) -> AdminTokenRecord {
     }
 }
 
+/// Every group, page after page; likewise below.
+pub async fn all_groups(store: &Identity) -> Vec<Group> {
+    every(|p| async move { store.list_groups(&p).await })
+        .await
+        .unwrap()
+}
+
+pub async fn all_users(store: &Identity) -> Vec<User> {
+    every(|p| async move { store.list_users(&p).await })
+        .await
+        .unwrap()
+}
+
+pub async fn all_keys(store: &Identity, user_id: Option<&str>) -> Vec<ApiKeyRecord> {
+    every(|p| async move { store.list_api_keys(user_id, &p).await })
+        .await
+        .unwrap()
+}
+
+pub async fn all_tokens(store: &Identity) -> Vec<AdminTokenRecord> {
+    every(|p| async move { store.list_admin_tokens(&p).await })
+        .await
+        .unwrap()
+}
+
 pub fn group_names(groups: &[Group]) -> Vec<&str> {
     groups.iter().map(|g| g.name.as_str()).collect()
 }
 
 pub async fn groups_and_users(store: Identity) {
-    assert!(store.list_groups().await.unwrap().is_empty());
-    assert!(store.list_users().await.unwrap().is_empty());
+    assert!(all_groups(&store).await.is_empty());
+    assert!(all_users(&store).await.is_empty());
 
     // Groups: listed by name, duplicates refused.
     store
@@ -75,7 +101,7 @@ pub async fn groups_and_users(store: Identity) {
         .await;
     assert!(matches!(dup, Err(StoreError::Conflict(_))), "{dup:?}");
     assert_eq!(
-        store.list_groups().await.unwrap(),
+        all_groups(&store).await,
         [
             Group {
                 name: "alpha".into(),
@@ -92,13 +118,11 @@ pub async fn groups_and_users(store: Identity) {
     let carol = user("u-carol", "carol", &["zeta", "alpha"], 100);
     store.create_user(&carol).await.unwrap();
     assert_eq!(
-        group_names(&store.list_groups().await.unwrap()),
+        group_names(&all_groups(&store).await),
         ["alpha", "beta", "zeta"]
     );
-    let zeta = store
-        .list_groups()
+    let zeta = all_groups(&store)
         .await
-        .unwrap()
         .into_iter()
         .find(|g| g.name == "zeta");
     assert_eq!(zeta.map(|g| g.created_at), Some(100));
@@ -123,7 +147,7 @@ pub async fn groups_and_users(store: Identity) {
     let same_id = user("u-carol", "carol2", &["orphan"], 101);
     let err = store.create_user(&same_id).await;
     assert!(matches!(err, Err(StoreError::Conflict(_))), "{err:?}");
-    assert!(!group_names(&store.list_groups().await.unwrap()).contains(&"orphan"));
+    assert!(!group_names(&all_groups(&store).await).contains(&"orphan"));
     assert_eq!(store.find_user("u-other").await.unwrap(), None);
     assert_eq!(store.find_user("carol2").await.unwrap(), None);
 
@@ -133,7 +157,7 @@ pub async fn groups_and_users(store: Identity) {
     store.create_user(&bob).await.unwrap();
     let alice = user("u-alice", "alice", &["beta"], 200);
     store.create_user(&alice).await.unwrap();
-    let users = store.list_users().await.unwrap();
+    let users = all_users(&store).await;
     assert_eq!(users, [alice, bob.clone(), expected]);
     assert_eq!(store.find_user("bob").await.unwrap(), Some(bob));
 
@@ -181,24 +205,12 @@ pub async fn api_keys(store: Identity) {
 
     let ids = |keys: Vec<ApiKeyRecord>| keys.into_iter().map(|k| k.id).collect::<Vec<_>>();
     assert_eq!(
-        ids(store.list_api_keys(None).await.unwrap()),
+        ids(all_keys(&store, None).await),
         ["k2", "k3", "k-full", "k1"]
     );
-    assert_eq!(
-        ids(store.list_api_keys(Some("u1")).await.unwrap()),
-        ["k3", "k1"]
-    );
-    assert_eq!(
-        ids(store.list_api_keys(Some("u2")).await.unwrap()),
-        ["k2", "k-full"]
-    );
-    assert!(
-        store
-            .list_api_keys(Some("nobody"))
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert_eq!(ids(all_keys(&store, Some("u1")).await), ["k3", "k1"]);
+    assert_eq!(ids(all_keys(&store, Some("u2")).await), ["k2", "k-full"]);
+    assert!(all_keys(&store, Some("nobody")).await.is_empty());
 
     let err = store
         .insert_api_key(&key("k9", "ghost", 1))
@@ -267,7 +279,7 @@ pub async fn key_lifecycle(store: Identity) {
 }
 
 pub async fn admin_tokens(store: Identity) {
-    assert!(store.list_admin_tokens().await.unwrap().is_empty());
+    assert!(all_tokens(&store).await.is_empty());
     let admin = token("t-admin", AdminRole::Admin, 30);
     let operator = AdminTokenRecord {
         name: None,
@@ -297,7 +309,7 @@ pub async fn admin_tokens(store: Identity) {
     );
     assert_eq!(store.find_admin_token("missing").await.unwrap(), None);
     assert_eq!(
-        store.list_admin_tokens().await.unwrap(),
+        all_tokens(&store).await,
         [operator, admin.clone(), auditor.clone()]
     );
 
@@ -316,4 +328,115 @@ pub async fn admin_tokens(store: Identity) {
         store.find_admin_token("t-aud").await.unwrap(),
         Some(auditor)
     );
+}
+
+/// Lists come a page at a time, in their order, each page ending with the cursor of the
+/// next (none after the last); a user with many groups is one item; keys created in the
+/// same second are ordered by id; a cursor the list never gave out is refused.
+pub async fn lists_are_paged(store: Identity) {
+    for (i, name) in ["erin", "alice", "dave", "carol", "bob"].iter().enumerate() {
+        let groups: &[&str] = if *name == "carol" {
+            &["g1", "g2", "g3"]
+        } else {
+            &[]
+        };
+        store
+            .create_user(&user(&format!("u{i}"), name, groups, 1))
+            .await
+            .unwrap();
+    }
+    let names = |users: &[User]| users.iter().map(|u| u.name.clone()).collect::<Vec<_>>();
+    let first = store.list_users(&PageRequest::first(2)).await.unwrap();
+    assert_eq!(names(&first.items), ["alice", "bob"]);
+    assert_eq!(first.next.as_deref(), Some("bob"));
+    let second = store
+        .list_users(&PageRequest {
+            limit: 2,
+            after: first.next,
+        })
+        .await
+        .unwrap();
+    assert_eq!(names(&second.items), ["carol", "dave"]);
+    assert_eq!(second.items[0].groups, ["g1", "g2", "g3"]);
+    let last = store
+        .list_users(&PageRequest {
+            limit: 2,
+            after: second.next,
+        })
+        .await
+        .unwrap();
+    assert_eq!(names(&last.items), ["erin"]);
+    assert_eq!(last.next, None);
+    // A page exactly as long as what is left says there is nothing after it.
+    let whole = store.list_users(&PageRequest::first(5)).await.unwrap();
+    assert_eq!(whole.items.len(), 5);
+    assert_eq!(whole.next, None);
+    let groups = store.list_groups(&PageRequest::first(2)).await.unwrap();
+    assert_eq!(group_names(&groups.items), ["g1", "g2"]);
+    assert_eq!(group_names(&all_groups(&store).await), ["g1", "g2", "g3"]);
+
+    for (id, user_id, at) in [
+        ("k-b", "u0", 10),
+        ("k-a", "u0", 10),
+        ("k-c", "u1", 10),
+        ("k-0", "u0", 5),
+        ("k-z", "u0", 20),
+    ] {
+        store.insert_api_key(&key(id, user_id, at)).await.unwrap();
+    }
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store
+            .list_api_keys(Some("u0"), &PageRequest { limit: 1, after })
+            .await
+            .unwrap();
+        assert!(page.items.len() <= 1);
+        seen.extend(page.items.into_iter().map(|k| k.id));
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["k-0", "k-a", "k-b", "k-z"]);
+    let ids = |keys: Vec<ApiKeyRecord>| keys.into_iter().map(|k| k.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(all_keys(&store, None).await),
+        ["k-0", "k-a", "k-b", "k-c", "k-z"]
+    );
+    for bad in ["k-a", "soon.k-a", ""] {
+        let err = store
+            .list_api_keys(
+                None,
+                &PageRequest {
+                    limit: 2,
+                    after: Some(bad.into()),
+                },
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::InvalidCursor), "{bad}: {err:?}");
+    }
+
+    for (id, at) in [("t2", 7), ("t1", 7), ("t0", 3)] {
+        store
+            .insert_admin_token(&token(id, AdminRole::Auditor, at))
+            .await
+            .unwrap();
+    }
+    let page = store
+        .list_admin_tokens(&PageRequest::first(2))
+        .await
+        .unwrap();
+    let token_ids = |t: &[AdminTokenRecord]| t.iter().map(|t| t.id.clone()).collect::<Vec<_>>();
+    assert_eq!(token_ids(&page.items), ["t0", "t1"]);
+    let rest = store
+        .list_admin_tokens(&PageRequest {
+            limit: 2,
+            after: page.next,
+        })
+        .await
+        .unwrap();
+    assert_eq!(token_ids(&rest.items), ["t2"]);
+    assert_eq!(rest.next, None);
 }

@@ -79,7 +79,7 @@ pub async fn users(args: &AdminArgs, verb: UsersVerb) -> anyhow::Result<()> {
             print_one(args, &user, &["id", "name", "groups"]);
         }
         UsersVerb::List => {
-            let list = client.get("/admin/v1/users").await?;
+            let list = client.get_all("/admin/v1/users").await?;
             print_list(args, &list, &["id", "name", "groups", "disabled"]);
         }
     }
@@ -97,7 +97,7 @@ pub async fn groups(args: &AdminArgs, verb: GroupsVerb) -> anyhow::Result<()> {
         }
         GroupsVerb::List => print_list(
             args,
-            &client.get("/admin/v1/groups").await?,
+            &client.get_all("/admin/v1/groups").await?,
             &["name", "created_at"],
         ),
     }
@@ -132,7 +132,7 @@ pub async fn keys(args: &AdminArgs, verb: KeysVerb) -> anyhow::Result<()> {
             };
             print_list(
                 args,
-                &client.get(&path).await?,
+                &client.get_all(&path).await?,
                 &[
                     "id",
                     "user_id",
@@ -165,7 +165,7 @@ pub async fn tokens(args: &AdminArgs, verb: TokensVerb) -> anyhow::Result<()> {
         }
         TokensVerb::List => print_list(
             args,
-            &client.get("/admin/v1/tokens").await?,
+            &client.get_all("/admin/v1/tokens").await?,
             &["id", "role", "name", "created_at", "revoked_at"],
         ),
         TokensVerb::Revoke { id } => {

@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use anyhow::Context as _;
+use palisade_policy::identity::store::every;
 
 use crate::{app, logging};
 
@@ -41,7 +42,8 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
 /// Without `PALISADE_ADMIN_TOKEN` only admin tokens created before can use the admin
 /// API; on a fresh store there are none, and nobody could ever administer the gateway.
 async fn warn_if_no_admin_can_sign_in(store: &palisade_store::Store) {
-    match store.identity.list_admin_tokens().await {
+    let identity = &store.identity;
+    match every(|page| async move { identity.list_admin_tokens(&page).await }).await {
         Ok(tokens) if tokens.iter().all(|t| t.revoked_at.is_some()) => tracing::warn!(
             "PALISADE_ADMIN_TOKEN is not set and the store holds no usable admin token: \
              nobody can use the admin API; set PALISADE_ADMIN_TOKEN (24+ characters) and restart"
