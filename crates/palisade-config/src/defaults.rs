@@ -66,6 +66,8 @@ key_cache_ttl_ms = 1000            # how long a verified key is trusted before r
 metrics_require_auth = true        # /metrics needs an admin token (any role)
 trusted_proxies = []               # load balancers whose X-Forwarded-For names the client (CIDRs)
 admin_trusted_proxies = []         # the same for the admin plane (listed on their own)
+cors_origins = []                  # web origins whose pages may call /v1 from a browser (CORS), e.g.
+                                   # ["https://app.example.com"], or ["*"]; empty: none (the admin API never)
 max_output_tokens = 128000         # largest max_tokens a request may ask for
 default_output_tokens = 1024       # output assumed for limits/policy when a request sets no max_tokens
 max_messages = 2048                # most messages in one chat request

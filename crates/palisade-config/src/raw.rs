@@ -44,6 +44,8 @@ pub struct RawServer {
     pub trusted_proxies: Vec<String>,
     #[serde(default)]
     pub admin_trusted_proxies: Vec<String>,
+    #[serde(default)]
+    pub cors_origins: Vec<String>,
     pub tls: Option<RawTls>,
     pub max_output_tokens: Option<u64>,
     pub default_output_tokens: Option<u64>,

@@ -68,6 +68,9 @@ pub struct ServerConfig {
     /// clients could otherwise choose its address on the admin plane too (spreading admin
     /// token guesses over made-up addresses, passing `client_ip` conditions).
     pub admin_trusted_proxies: Vec<ipnet::IpNet>,
+    /// Web origins whose pages may call the data plane from a browser (CORS), as browsers
+    /// send them (`https://app.example.com`), or `["*"]` for any; empty: none.
+    pub cors_origins: Vec<String>,
     /// When set, both listeners speak HTTPS only.
     pub tls: Option<TlsFiles>,
     /// Largest `max_tokens` a request may ask for.
@@ -379,6 +382,7 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
         metrics_require_auth: s.metrics_require_auth.unwrap_or(true),
         trusted_proxies: networks("server.trusted_proxies", &s.trusted_proxies)?,
         admin_trusted_proxies: networks("server.admin_trusted_proxies", &s.admin_trusted_proxies)?,
+        cors_origins: origins("server.cors_origins", s.cors_origins)?,
         max_output_tokens: positive_u64(
             "server.max_output_tokens",
             s.max_output_tokens.unwrap_or(d::MAX_OUTPUT_TOKENS),
@@ -837,6 +841,41 @@ fn networks(key: &str, list: &[String]) -> Result<Vec<ipnet::IpNet>, ConfigError
         .collect()
 }
 
+/// `*` alone, or origins exactly as browsers send them in `Origin`: `http` or `https`,
+/// a lower-case host, a port only when not the scheme's default, and nothing after.
+fn origins(key: &str, list: Vec<String>) -> Result<Vec<String>, ConfigError> {
+    if list.iter().any(|o| o == "*") {
+        return if list.len() == 1 {
+            Ok(list)
+        } else {
+            Err(invalid(key, "`*` (any origin) stands alone"))
+        };
+    }
+    for (i, origin) in list.iter().enumerate() {
+        let rest = origin
+            .strip_prefix("https://")
+            .map(|r| (r, ":443"))
+            .or_else(|| origin.strip_prefix("http://").map(|r| (r, ":80")));
+        let ok = rest.is_some_and(|(host, default_port)| {
+            !host.is_empty()
+                && !host.ends_with(default_port)
+                && host
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-.:[]".contains(&b))
+        });
+        if !ok {
+            return Err(invalid(
+                format!("{key}[{i}]"),
+                format!(
+                    "`{origin}` is not an origin as browsers send it (`https://app.example.com`, \
+                     `http://localhost:3000`: lower case, no path, no default port)"
+                ),
+            ));
+        }
+    }
+    Ok(list)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -986,6 +1025,38 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("api_key_header"), "{err}");
+    }
+
+    #[test]
+    fn cors_origins_are_origins_as_browsers_send_them() {
+        let ok = "[server]\ncors_origins = ['https://app.example.com', 'http://localhost:3000', \
+                  'http://[::1]:8080']\n";
+        assert_eq!(parse_str(ok, no_env).unwrap().server.cors_origins.len(), 3);
+        let any = parse_str("[server]\ncors_origins = ['*']\n", no_env).unwrap();
+        assert_eq!(any.server.cors_origins, ["*"]);
+        assert!(
+            parse_str("", no_env)
+                .unwrap()
+                .server
+                .cors_origins
+                .is_empty()
+        );
+        for bad in [
+            "'https://app.example.com/'",
+            "'https://App.example.com'",
+            "'app.example.com'",
+            "'https://app.example.com:443'",
+            "'ftp://example.com'",
+            "'https://'",
+            "'*', 'https://a.example'",
+        ] {
+            let text = format!("[server]\ncors_origins = [{bad}]\n");
+            let err = parse_str(&text, no_env).unwrap_err();
+            assert!(
+                err.to_string().starts_with("`server.cors_origins"),
+                "{bad}: {err}"
+            );
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The data plane's route table — and nothing else. Every route authenticates in its
-//! pipeline, except the short public list: `/healthz` and `/readyz`.
+//! pipeline, except the short public list: `/healthz` and `/readyz` (and CORS preflights,
+//! answered by [`crate::cors`] when origins are listed).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -26,7 +27,8 @@ use palisade_protocol::request_id;
 type ClientAddr = ConnectInfo<SocketAddr>;
 
 pub fn router(state: Arc<GatewayState>) -> Router {
-    Router::new()
+    let cors = crate::cors::layer(&state.server.cors_origins);
+    let router = Router::new()
         .route("/v1/chat/completions", post(chat_completions))
         .route("/v1/embeddings", post(embeddings))
         .route("/v1/models", get(list_models))
@@ -36,7 +38,11 @@ pub fn router(state: Arc<GatewayState>) -> Router {
         .route("/readyz", get(readyz))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .with_state(state)
+        .with_state(state);
+    match cors {
+        Some(cors) => router.layer(cors),
+        None => router,
+    }
 }
 
 fn ctx(
