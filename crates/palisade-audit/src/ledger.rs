@@ -163,6 +163,8 @@ struct Shared {
     stats: LedgerStats,
     available: AtomicBool,
     data_keys: Mutex<KeyCache>,
+    /// One more than the largest checkpoint row this log never signed that was reported.
+    junk_reported: AtomicU64,
 }
 
 /// Unwrapped subject data keys, kept for `key_cache_ttl` so a burst of captures does not
@@ -206,11 +208,13 @@ impl Ledger {
     ) -> Result<Ledger, AuditError> {
         let verifier = signer.verifier();
         let auth = Authenticator::for_log(keys.keyring(), &config.origin);
+        let junk_reported = AtomicU64::new(0);
         let trust = Trust {
             store: store.as_ref(),
             verifier: &verifier,
             origin: &config.origin,
             auth: &auth,
+            junk_reported: &junk_reported,
         };
         let floor = match &config.witness {
             Some(path) => witness::read(path, &verifier, &config.origin)?,
@@ -228,7 +232,13 @@ impl Ledger {
         if let (Some(path), Some(anchor)) = (&config.witness, anchor)
             && floor.is_none_or(|(size, _)| anchor.cp.size > size)
         {
-            witness::write(path, &anchor.note);
+            witness::write(
+                path,
+                &anchor.note,
+                anchor.cp.size,
+                &verifier,
+                &config.origin,
+            );
         }
         tracing::info!(records = tail.tree.size(), origin = %config.origin, "audit ledger opened");
         let (tx, rx) = mpsc::channel(config.queue.max(1));
@@ -242,6 +252,7 @@ impl Ledger {
             stats: LedgerStats::default(),
             available: AtomicBool::new(true),
             data_keys: Mutex::new(KeyCache::default()),
+            junk_reported,
             config,
         });
         match shared.store.direct_appender()? {
@@ -827,7 +838,7 @@ impl Shared {
     /// Keeps a checkpoint this writer signed in the witness file, if there is one.
     fn witness(&self, cp: &StoredCheckpoint) {
         if let Some(path) = &self.config.witness {
-            witness::write(path, &cp.note);
+            witness::write(path, &cp.note, cp.size, &self.verifier, &self.config.origin);
         }
     }
 
@@ -838,6 +849,7 @@ impl Shared {
             verifier: &self.verifier,
             origin: &self.config.origin,
             auth: &self.auth,
+            junk_reported: &self.junk_reported,
         }
     }
 

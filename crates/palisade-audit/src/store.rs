@@ -201,7 +201,12 @@ pub trait AuditStore: Send + Sync + 'static {
         Ok(None)
     }
 
-    /// Stores a checkpoint (ignored if one of that size exists).
+    /// Stores a checkpoint; a row of that size with another note is replaced. Writers
+    /// store only checkpoints they just signed over records they checked, and two
+    /// writers signing one size sign the same note (same records, one key, deterministic
+    /// signatures), so a different row there is one this log never signed — junk that
+    /// would otherwise take the writer's place. (A validly signed row beyond the store's
+    /// records stops every writer before it gets there: `tail.rs`.)
     async fn add_checkpoint(&self, checkpoint: &StoredCheckpoint) -> Result<(), AuditStoreError>;
 
     /// All checkpoints, smallest first.
@@ -209,6 +214,12 @@ pub trait AuditStore: Send + Sync + 'static {
 
     /// The largest checkpoint.
     async fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>, AuditStoreError>;
+
+    /// The largest checkpoint smaller than `size`.
+    async fn checkpoint_below(
+        &self,
+        size: u64,
+    ) -> Result<Option<StoredCheckpoint>, AuditStoreError>;
 
     /// A subject's wrapped data key.
     async fn subject_key(&self, subject: &str) -> Result<Option<WrappedKey>, AuditStoreError>;

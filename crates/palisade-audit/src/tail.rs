@@ -16,6 +16,7 @@
 //! (and every one after it), until someone looks. An authenticated record that does not link to this writer's last one means the
 //! store lost commits another writer then filled: the tail must be read again.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use crate::authenticator::Authenticator;
@@ -37,6 +38,8 @@ pub(crate) struct Trust<'a> {
     pub verifier: &'a NoteVerifier,
     pub origin: &'a str,
     pub auth: &'a Authenticator,
+    /// One more than the largest checkpoint row not of this log already reported.
+    pub junk_reported: &'a AtomicU64,
 }
 
 impl Trust<'_> {
@@ -51,35 +54,31 @@ impl Trust<'_> {
     }
 
     /// The largest checkpoint of this log: the latest row, or — when that one is not
-    /// this log's (a row anyone with write access could have added; reported) — the
-    /// largest valid one of the rest.
+    /// this log's (a row anyone with write access could have added) — the next one down
+    /// that is. Rows not of this log are reported once each time a larger one appears;
+    /// a writer's own checkpoint at such a row's size replaces it
+    /// ([`AuditStore::add_checkpoint`]).
     async fn largest(&self) -> Result<Option<Anchor>, AuditError> {
-        let Some(stored) = self.store.latest_checkpoint().await? else {
-            return Ok(None);
-        };
-        if let Some(cp) = self.open(&stored) {
-            return Ok(Some(Anchor {
-                cp,
-                note: stored.note,
-            }));
-        }
-        tracing::error!(
-            checkpoint_size = stored.size,
-            "the audit store's latest checkpoint is not one this log signed; run `palisade \
-             audit verify`"
-        );
-        let mut best: Option<Anchor> = None;
-        for stored in self.store.checkpoints().await? {
-            if let Some(cp) = self.open(&stored)
-                && best.as_ref().is_none_or(|b| cp.size > b.cp.size)
-            {
-                best = Some(Anchor {
+        let mut next = self.store.latest_checkpoint().await?;
+        while let Some(stored) = next {
+            if let Some(cp) = self.open(&stored) {
+                return Ok(Some(Anchor {
                     cp,
                     note: stored.note,
-                });
+                }));
             }
+            // Sizes are kept plus one, so a junk row at size 0 is reported too.
+            let mark = stored.size.saturating_add(1);
+            if self.junk_reported.fetch_max(mark, Ordering::Relaxed) < mark {
+                tracing::error!(
+                    checkpoint_size = stored.size,
+                    "the audit store holds checkpoint rows this log did not sign (the \
+                     largest reported); run `palisade audit verify`"
+                );
+            }
+            next = self.store.checkpoint_below(stored.size).await?;
         }
-        Ok(best)
+        Ok(None)
     }
 
     /// The largest checkpoint of this log, and the store's size read after it.
@@ -165,7 +164,7 @@ impl Tail {
                 return Err(unvouched(
                     size,
                     format!(
-                        "the {size} records before it are not the ones this writer signed \
+                        "the {size} records before it are not the ones this writer vouched for \
                          (records were replaced, or the log was rolled back and rewritten)"
                     ),
                 ));
@@ -191,7 +190,7 @@ impl Tail {
                 return Err(unvouched(
                     size,
                     format!(
-                        "this writer signed a checkpoint of {signed} records, the store holds \
+                        "this writer vouched for a checkpoint of {signed} records, the store holds \
                          {size} (records and their checkpoints were deleted, or the store lost \
                          commits)"
                     ),

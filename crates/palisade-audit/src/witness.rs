@@ -4,13 +4,18 @@
 //! rollback) are refused, as a running writer refuses them ([`crate::tail`]).
 //!
 //! Written after each checkpoint the writer signs, and at start with the largest
-//! checkpoint the records were checked against when it goes beyond the witness (signed
-//! by another instance, say), each time a temporary file renamed over the old one; a
-//! write that fails is logged and the older witness stays, which only
-//! weakens the check. A missing file is no witness (a first start, or an operator who,
-//! knowingly, gives up the records it vouched for).
+//! checkpoint the records were checked against (signed by another instance, say), but
+//! only over a smaller one: instances sharing the key's directory share the file, and it
+//! never goes back. Each write goes to a temporary file of its own, synced, renamed over
+//! the old one, and the directory synced, so a crash or a concurrent write leaves the
+//! old witness or the new one, never a torn file (which would refuse the next start). A
+//! write that fails is logged and the older witness stays, which only weakens the check.
+//! A missing file is no witness (a first start, or an operator who, knowingly, gives up
+//! the records it vouched for).
 
+use std::io::Write as _;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::checkpoint::{Checkpoint, NoteVerifier};
 use crate::ledger::AuditError;
@@ -42,12 +47,43 @@ pub(crate) fn read(
     }
 }
 
-/// Replaces the witness with `note` (a checkpoint just signed).
-pub(crate) fn write(path: &Path, note: &str) {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let result = std::fs::write(&tmp, note).and_then(|()| std::fs::rename(&tmp, path));
-    if let Err(e) = result {
+/// Replaces the witness with `note`, a checkpoint of `size` records of this log (just
+/// signed, or checked against the records), unless it already holds one as large.
+pub(crate) fn write(path: &Path, note: &str, size: u64, verifier: &NoteVerifier, origin: &str) {
+    if let Ok(Some((held, _))) = read(path, verifier, origin)
+        && held >= size
+    {
+        return;
+    }
+    if let Err(e) = replace(path, note) {
         tracing::warn!(error = %e, path = %path.display(), "cannot update the audit witness file");
     }
+}
+
+/// Writes `note` to a temporary file of this process and call, syncs it, renames it over
+/// `path` and syncs the directory.
+fn replace(path: &Path, note: &str) -> std::io::Result<()> {
+    static WRITES: AtomicU64 = AtomicU64::new(0);
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(format!(
+        ".{}.{}.tmp",
+        std::process::id(),
+        WRITES.fetch_add(1, Ordering::Relaxed)
+    ));
+    let tmp = std::path::PathBuf::from(tmp);
+    let written = (|| {
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(note.as_bytes())?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written?;
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    std::fs::File::open(dir)?.sync_all()
 }

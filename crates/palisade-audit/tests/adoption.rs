@@ -314,6 +314,55 @@ async fn a_purge_statement_covers_what_the_writer_checkpointed_not_a_stored_row(
 }
 
 #[tokio::test]
+async fn junk_checkpoint_rows_neither_take_the_writers_place_nor_hide_its_checkpoints() {
+    // Rows anyone with write access could add, at sizes the log has not reached: the one
+    // at the size the writer checkpoints next is replaced by the writer's own, and the
+    // one far beyond stays the latest row without hiding the real checkpoints below it.
+    let log = Log::new();
+    let (ledger, store) = log.open().await.unwrap();
+    write(&ledger, "r", 0..2).await;
+    ledger.checkpoint().await.unwrap();
+    let pool = log.raw().await;
+    for size in [5, 1_000_000_000] {
+        sqlx::query(
+            "INSERT INTO audit_checkpoints (size, root, note, created_us) \
+             VALUES ($1, zeroblob(32), 'junk', 0)",
+        )
+        .bind(size)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    write(&ledger, "r", 2..5).await;
+    let signed = ledger
+        .checkpoint()
+        .await
+        .unwrap()
+        .expect("a checkpoint of 5");
+    assert_eq!(signed.size, 5);
+    let stored = store.audit.checkpoints().await.unwrap();
+    let at_five = stored.iter().find(|c| c.size == 5).unwrap();
+    assert_eq!(
+        at_five.note, signed.note,
+        "the writer's checkpoint is stored"
+    );
+    ledger.close().await;
+    store.close().await;
+    // A new writer anchors on it (records before it by hash, the rest authenticated)
+    // and goes on from there.
+    let (ledger, store) = log.open().await.unwrap();
+    assert_eq!(ledger.record(entry("r5")).await.unwrap(), Some(5));
+    ledger.close().await;
+    let leaves = store.audit.leaf_hashes(0, 6).await.unwrap();
+    for cp in store.audit.checkpoints().await.unwrap() {
+        if cp.note != "junk" {
+            let root = CompactTree::from_leaves(&leaves[..cp.size as usize]).root();
+            assert_eq!(cp.root, root, "checkpoint {}", cp.size);
+        }
+    }
+}
+
+#[tokio::test]
 async fn after_a_master_key_rotation_the_old_keys_tags_are_refused() {
     // The writers' key is derived from the current master key: one that leaked (the
     // reason to rotate) tags nothing a writer with the new key accepts, even while it is
@@ -484,7 +533,7 @@ async fn a_running_writer_refuses_a_rolled_back_log_another_writer_rewrote() {
     assert!(a.record(entry("a5")).await.is_err());
     let refused = a.checkpoint().await.unwrap_err().to_string();
     assert!(
-        refused.contains("not the ones this writer signed"),
+        refused.contains("not the ones this writer vouched for"),
         "{refused}"
     );
     assert_eq!(store.audit.size().await.unwrap(), 6);

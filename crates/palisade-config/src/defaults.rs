@@ -115,7 +115,7 @@ durability = "strict"              # strict: a response completes only once its 
 sync = "full"                      # SQLite: full = fsync each group commit; normal = survives a crash, not power loss
 origin = "palisade/audit"          # the log's name in signed checkpoints (and the signing key's name)
 signing_key_file = "palisade-audit.key"   # Ed25519 note key; created 0600 if missing, public key in <file>.pub,
-                                          # latest checkpoint this instance signed in <file>.witness
+                                          # largest checkpoint it signed or started on in <file>.witness
 master_key_file = "palisade-master.key"   # 32-byte key (base64) wrapping the per-subject data keys; created 0600 if missing
 # master_key = "${PALISADE_AUDIT_MASTER_KEY}"  # instead of master_key_file
 previous_master_key_files = []     # old master keys, still read; `palisade audit rotate-keys` re-wraps under the current one

@@ -164,14 +164,20 @@ const PURGE_WINDOW: i64 = 50_000;
 
 pub(crate) const SEARCH_COLUMNS: &str = "seq, time_us, request_id, actor, user_id";
 
-/// Inserts a checkpoint (size, root, note, created_us as `$1`..`$4`) unless one of its
-/// size exists; sqlx on both backends and the SQLite direct writer run this text.
+/// Stores a checkpoint (size, root, note, created_us as `$1`..`$4`), replacing a row of
+/// its size whose note differs (see [`AuditStore::add_checkpoint`]); sqlx on both
+/// backends and the SQLite direct writer run this text.
 pub(crate) fn insert_checkpoint_sql() -> String {
     format!(
         "INSERT INTO audit_checkpoints ({CHECKPOINT_COLUMNS}) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (size) DO NOTHING"
+         {CHECKPOINT_CONFLICT}"
     )
 }
+
+/// What storing a checkpoint does to a row of its size: replaces it if its note differs.
+pub(crate) const CHECKPOINT_CONFLICT: &str = "ON CONFLICT (size) DO UPDATE SET \
+     root = excluded.root, note = excluded.note, created_us = excluded.created_us \
+     WHERE audit_checkpoints.note <> excluded.note";
 
 /// Copies the searchable columns of the records past `audit_search`'s prefix into it, in
 /// order, at most `limit` of them (all when `None`). Both backends run this text.
@@ -422,8 +428,7 @@ where
     }
 }
 
-/// Inserts a checkpoint unless one of its size exists, through any executor (the pool or
-/// an append's transaction).
+/// Stores a checkpoint through any executor (the pool or an append's transaction).
 async fn insert_checkpoint<'e, DB, E>(
     executor: E,
     checkpoint: &StoredCheckpoint,
@@ -691,6 +696,22 @@ where
             "SELECT {CHECKPOINT_COLUMNS} FROM audit_checkpoints ORDER BY size DESC LIMIT 1"
         );
         let row = sqlx::query(&sql)
+            .fetch_optional(&self.read)
+            .await
+            .map_err(error::audit)?;
+        row.as_ref().map(AuditRow::checkpoint).transpose()
+    }
+
+    async fn checkpoint_below(
+        &self,
+        size: u64,
+    ) -> Result<Option<StoredCheckpoint>, AuditStoreError> {
+        let sql = format!(
+            "SELECT {CHECKPOINT_COLUMNS} FROM audit_checkpoints WHERE size < $1 \
+             ORDER BY size DESC LIMIT 1"
+        );
+        let row = sqlx::query(&sql)
+            .bind(to_db(size, "checkpoint size")?)
             .fetch_optional(&self.read)
             .await
             .map_err(error::audit)?;

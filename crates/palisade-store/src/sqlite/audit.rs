@@ -12,8 +12,8 @@ use palisade_audit::store::{AuditStoreError, StoredCheckpoint};
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 
 use crate::audit::{
-    AuditBackend, CHECKPOINT_COLUMNS, RECORD_COLUMNS, SqlAuditStore, batch_name, search_catch_up,
-    to_db,
+    AuditBackend, CHECKPOINT_COLUMNS, CHECKPOINT_CONFLICT, RECORD_COLUMNS, SqlAuditStore,
+    batch_name, search_catch_up, to_db,
 };
 use crate::error;
 
@@ -134,7 +134,7 @@ impl AuditBackend for Sqlite {
                 .push_bind(cp.root.as_slice())
                 .push_bind(cp.note.as_str())
                 .push_bind(cp.created_us);
-            sql.push(") ON CONFLICT (size) DO NOTHING; ");
+            sql.push(format!(") {CHECKPOINT_CONFLICT}; "));
         }
         sql.push("COMMIT");
         let done = sql.build().execute(&mut *conn).await;

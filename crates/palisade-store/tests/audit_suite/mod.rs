@@ -440,7 +440,12 @@ pub async fn checkpoints(store: Audit) {
             .await
             .unwrap();
     }
-    // The same size again is ignored, whatever it says.
+    // The same size again: the same note changes nothing; another note replaces the row
+    // (a writer only stores what it just signed), alone or with an append.
+    store
+        .add_checkpoint(&checkpoint(5, "head 5"))
+        .await
+        .unwrap();
     store
         .add_checkpoint(&checkpoint(10, "another head 10"))
         .await
@@ -453,16 +458,27 @@ pub async fn checkpoints(store: Audit) {
         store.checkpoints().await.unwrap(),
         [
             checkpoint(5, "head 5"),
-            checkpoint(10, "head 10"),
-            checkpoint(20, "head 20")
+            checkpoint(10, "another head 10"),
+            checkpoint(20, "another head 20")
         ]
     );
     assert_eq!(
         store.latest_checkpoint().await.unwrap(),
-        Some(checkpoint(20, "head 20"))
+        Some(checkpoint(20, "another head 20"))
     );
     store.add_checkpoint(&checkpoint(0, "empty")).await.unwrap();
     assert_eq!(store.checkpoints().await.unwrap()[0].size, 0);
+    // The next one down from a size.
+    let below = |size| {
+        let store = store.clone();
+        async move { store.checkpoint_below(size).await.unwrap().map(|c| c.size) }
+    };
+    assert_eq!(below(20).await, Some(10));
+    assert_eq!(below(11).await, Some(10));
+    assert_eq!(below(10).await, Some(5));
+    assert_eq!(below(1).await, Some(0));
+    assert_eq!(below(0).await, None);
+    assert_eq!(below(u64::from(u32::MAX)).await, Some(20));
 }
 
 pub async fn subject_keys(store: Audit) {
