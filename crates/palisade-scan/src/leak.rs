@@ -12,12 +12,14 @@
 //! find. The score grows with the length of the stretch and reaches 1.0 at
 //! [`CERTAIN_WORDS`] words (or the whole prompt, when it is shorter).
 //!
-//! In a stream, a stretch is only caught while its start is still held back: the stream
-//! guard asks [`PromptLeak::growing_from`] where a matching run that reaches the end of
-//! the held text begins, and holds from there until the run either becomes a finding or
-//! stops matching. When the first [`SHINGLE_WORDS`] words of a run do not fit in the
-//! guard's tail hold (48 bytes by default), they go out before the run is recognised; the
-//! guard still stops the rest once the stretch is long enough to count.
+//! In a stream, the guard reads the held text after the last words already released
+//! ([`PromptLeak::released_words`]: words, not bytes, so padding between them cannot push
+//! a stretch's start out of reach). It asks [`PromptLeak::growing_from`] where a matching
+//! run that reaches the end of the held text begins, and holds from there until the run
+//! either becomes a finding or stops matching. When the first [`SHINGLE_WORDS`] words of
+//! a run do not fit in the guard's tail hold (48 bytes by default), they go out before
+//! the run is recognised; the guard still stops the rest once the stretch, counted with
+//! the words already out, is long enough to count.
 
 use std::collections::HashSet;
 
@@ -123,6 +125,36 @@ impl PromptLeak {
         let norm = folded(text);
         let at = self.growing_in(norm.text())?;
         Some(norm.original_span(at, at).start)
+    }
+
+    /// The words of `released` text (normalised as the detector reads it) appended to
+    /// `words` — the last words of what was released before, one space after each — and
+    /// the result cut to its last [`CERTAIN_WORDS`]. A stream guard keeps this in place of
+    /// the released text itself: a repeated prompt whose words are spread out with
+    /// padding (spaces, punctuation: what this detector skips) then stays within reach
+    /// however many bytes the padding takes.
+    pub fn released_words(words: &mut String, released: &str) {
+        let norm = folded(released);
+        let text = norm.text();
+        for ((start, end), _) in words_of(text) {
+            words.push_str(&text[start..end]);
+            words.push(' ');
+        }
+        let count = words.matches(' ').count();
+        if count > CERTAIN_WORDS {
+            let mut skip = count - CERTAIN_WORDS;
+            let mut from = 0;
+            for (i, c) in words.char_indices() {
+                if c == ' ' {
+                    skip -= 1;
+                    if skip == 0 {
+                        from = i + 1;
+                        break;
+                    }
+                }
+            }
+            words.drain(..from);
+        }
     }
 
     /// [`PromptLeak::growing_from`] on already normalised text.

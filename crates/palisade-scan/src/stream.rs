@@ -18,17 +18,13 @@
 use std::sync::Arc;
 
 use crate::finding::Finding;
+use crate::leak::PromptLeak;
 use crate::profile::{Action, Direction, Profile};
 use crate::transform::{Applied, blocking_kinds, decide, rewrite};
 use crate::vault::{Vault, open_placeholder};
 
 /// The detectors a stream runs: the gateway passes its scanner, bound to a profile.
 pub type ScanFn = Arc<dyn Fn(&str) -> Vec<Finding> + Send + Sync>;
-
-/// Where a match that could still grow begins in the held text, if one does: the guard
-/// then keeps everything from there (within [`HoldBack::max`]). For detectors whose
-/// matches only count once long enough, such as [`crate::leak`]'s repeated prompt.
-pub type HoldFn = Arc<dyn Fn(&str) -> Option<usize> + Send + Sync>;
 
 /// Bytes held at the end of a run of non-space characters longer than
 /// [`HoldBack::max`]: longer than the secrets the rules know (keys and tokens run to a
@@ -82,7 +78,10 @@ pub struct StreamGuard {
     released: usize,
     findings: Vec<Applied>,
     blocked: bool,
-    growing: Option<HoldFn>,
+    /// The request's prompt, to catch it repeated ([`crate::leak`]), and the last words
+    /// of the released text it is read after ([`PromptLeak::released_words`]).
+    leak: Option<Arc<PromptLeak>>,
+    leak_words: String,
 }
 
 impl std::fmt::Debug for StreamGuard {
@@ -109,13 +108,16 @@ impl StreamGuard {
             released: 0,
             findings: Vec::new(),
             blocked: false,
-            growing: None,
+            leak: None,
+            leak_words: String::new(),
         }
     }
 
-    /// Also holds text from where `growing` says a match may still be forming.
-    pub fn with_growing(mut self, growing: HoldFn) -> StreamGuard {
-        self.growing = Some(growing);
+    /// Also catches the request's prompt repeated in the text (the scan function then
+    /// leaves it out): held from where a repetition starts forming, and counted in words
+    /// across what was released, so padding between the words does not hide it.
+    pub fn with_leak(mut self, leak: Arc<PromptLeak>) -> StreamGuard {
+        self.leak = Some(leak);
         self
     }
 
@@ -172,13 +174,15 @@ impl StreamGuard {
         }
         let ctx = self.context.len();
         let window = format!("{}{}", self.context, self.pending);
+        let mut found = (self.scan)(&window);
+        let growing = self.leak_in(&mut found, ctx);
         // Findings that reach into the held text. One that began in the released context
         // (a hold-back too short for it, a multi-word banned term, a repeated prompt whose
         // start went out before it was long enough to count) still blocks the rest; a
         // rewriting action withholds what is still held of it (redacted: a part of a
         // value cannot be masked or given a pseudonym), so at most the part already out
         // was seen; a flag has nothing left to do.
-        let applied: Vec<Applied> = decide((self.scan)(&window), &self.profile)
+        let applied: Vec<Applied> = decide(found, &self.profile)
             .into_iter()
             .filter(|a| a.finding.end > ctx && (a.finding.start >= ctx || a.action != Action::Flag))
             .map(|mut a| {
@@ -208,7 +212,7 @@ impl StreamGuard {
         let cut = if last {
             self.pending.len()
         } else {
-            self.safe_cut(&applied, run_cut)
+            self.safe_cut(&applied, run_cut, growing)
         };
         let released: Vec<Applied> = applied
             .into_iter()
@@ -253,8 +257,34 @@ impl StreamGuard {
         cut
     }
 
-    /// How much of `pending` can be released now, from the cut [`Self::run_cut`] allows.
-    fn safe_cut(&self, applied: &[Applied], run_cut: usize) -> usize {
+    /// Adds the prompt repeated in the held text (read after the released words) to
+    /// `found`, in the coordinates of the scanned window (`ctx`: where the held text starts
+    /// in it; a repetition that began among the released words starts before it). Returns
+    /// where in the held text a repetition may still be forming.
+    fn leak_in(&self, found: &mut Vec<Finding>, ctx: usize) -> Option<usize> {
+        let leak = self.leak.as_ref()?;
+        let before = self.leak_words.len();
+        let words = format!("{}{}", self.leak_words, self.pending);
+        for mut f in leak.find(&words) {
+            if f.end <= before {
+                continue;
+            }
+            f.start = if f.start < before {
+                0
+            } else {
+                f.start - before + ctx
+            };
+            f.end = f.end - before + ctx;
+            found.push(f);
+        }
+        found.sort_by_key(|f| (f.start, std::cmp::Reverse(f.end)));
+        leak.growing_from(&words)
+            .map(|start| start.saturating_sub(before))
+    }
+
+    /// How much of `pending` can be released now, from the cut [`Self::run_cut`] allows
+    /// and where a repeated prompt may be forming (`growing`).
+    fn safe_cut(&self, applied: &[Applied], run_cut: usize, growing: Option<usize>) -> usize {
         let p = &self.pending;
         let budget_start = p.len().saturating_sub(self.hold.max);
         let mut cut = run_cut;
@@ -275,7 +305,7 @@ impl StreamGuard {
             cut = floor_boundary(p, start);
         }
         // Not after the start of a match that is still forming.
-        if let Some(start) = self.growing.as_ref().and_then(|g| g(p))
+        if let Some(start) = growing
             && start >= budget_start
             && start < cut
         {
@@ -301,6 +331,9 @@ impl StreamGuard {
     }
 
     fn keep_context(&mut self, cut: usize) {
+        if self.leak.is_some() {
+            PromptLeak::released_words(&mut self.leak_words, &self.pending[..cut]);
+        }
         self.context.push_str(&self.pending[..cut]);
         if self.context.len() > self.hold.context {
             let from = ceil_boundary(&self.context, self.context.len() - self.hold.context);

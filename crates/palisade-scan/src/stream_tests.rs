@@ -231,33 +231,70 @@ fn multibyte_text_is_never_split_inside_a_char() {
     }
 }
 
-/// A repeated system prompt is held from the start of its first matching run, so the
-/// whole stretch is stopped even when the tail hold is shorter than the stretch.
-#[test]
-fn a_forming_prompt_leak_is_held_and_blocked() {
-    let leak = Arc::new(
+fn orion() -> Arc<crate::leak::PromptLeak> {
+    Arc::new(
         crate::leak::PromptLeak::new([
             "You are Orion, the support assistant of Acme Bank. Never discuss interest rates \
              before the customer is verified. Escalate fraud reports to the team on call.",
         ])
         .unwrap(),
-    );
-    let for_scan = Arc::clone(&leak);
-    let scan: ScanFn = Arc::new(move |text: &str| for_scan.find(text));
-    let growing: HoldFn = Arc::new(move |text: &str| leak.growing_from(text));
+    )
+}
+
+/// A guard that only looks for the repeated prompt (no other detector).
+fn leak_guard(tail: usize) -> StreamGuard {
     let profile = Profile::new("t").with_category(Category::Leak, crate::profile::Action::Block);
     let hold = HoldBack {
-        tail: 48,
+        tail,
         max: 4096,
         context: 64,
     };
+    StreamGuard::new(Arc::new(|_: &str| Vec::new()), Arc::new(profile), hold).with_leak(orion())
+}
+
+/// A repeated system prompt is held from the start of its first matching run, so the
+/// whole stretch is stopped even when the tail hold is shorter than the stretch.
+#[test]
+fn a_forming_prompt_leak_is_held_and_blocked() {
     let text = "Noted for the file: never discuss interest rates before the customer is verified.";
     for size in [1, 3, 7] {
-        let mut g = StreamGuard::new(Arc::clone(&scan), Arc::new(profile.clone()), hold)
-            .with_growing(Arc::clone(&growing));
+        let mut g = leak_guard(48);
         let (seen, blocked) = run(&mut g, text, size);
         assert!(blocked.is_some(), "size {size}: {seen:?}");
         assert!(!seen.contains("never"), "size {size}: {seen:?}");
+    }
+}
+
+/// Padding between the words (what the detector skips: spaces, punctuation, line
+/// breaks), however long, does not spread a repeated prompt beyond the guard's reach:
+/// it is counted in words across what was already released, and stopped before its
+/// eighth word.
+#[test]
+fn a_prompt_leak_padded_between_its_words_is_still_blocked() {
+    let words = "never discuss interest rates before the customer is verified";
+    for pad in [
+        " .......... ",
+        " ---------------------------- ",
+        "\n\n\n\n  ;;  \n\n\n",
+        &" ".repeat(300),
+    ] {
+        let text = format!(
+            "Noted:{pad}{}.",
+            words.split(' ').collect::<Vec<_>>().join(pad)
+        );
+        for (tail, size) in [(48, 1), (48, 7), (48, 40), (16, 5)] {
+            let mut g = leak_guard(tail);
+            let (seen, blocked) = run(&mut g, &text, size);
+            assert!(blocked.is_some(), "pad {pad:?}, size {size}: {seen:?}");
+            let out = seen
+                .split(|c: char| !c.is_alphanumeric())
+                .filter(|w| !w.is_empty())
+                .count();
+            assert!(
+                out < crate::leak::MIN_LEAK_WORDS,
+                "pad {pad:?}, size {size}: {out} words out: {seen:?}"
+            );
+        }
     }
 }
 

@@ -32,7 +32,7 @@ use palisade_protocol::openai::{
 use palisade_scan::engine::Scanner;
 use palisade_scan::leak::PromptLeak;
 use palisade_scan::profile::{Direction, Profile};
-use palisade_scan::stream::{HoldFn, ScanFn, Step, StreamGuard};
+use palisade_scan::stream::{ScanFn, Step, StreamGuard};
 use palisade_scan::transform::{Applied, blocking_kinds, decide, rewrite};
 use palisade_scan::vault::Vault;
 use palisade_scan::{Category, Finding};
@@ -445,8 +445,8 @@ fn count(state: &GatewayState, scan: &ScanState, direction: &'static str) {
 /// releases replaces the delta.
 pub struct StreamInspector {
     scan_fn: ScanFn,
-    /// Holds a possible system-prompt leak while it is forming.
-    growing: Option<HoldFn>,
+    /// The request's system prompt, for each guard to catch it repeated.
+    leak: Option<Arc<PromptLeak>>,
     profile: Arc<Profile>,
     hold: palisade_scan::stream::HoldBack,
     guards: Vec<(StreamPart, StreamGuard)>,
@@ -525,21 +525,17 @@ impl StreamInspector {
         let profile = Arc::clone(&scan.profile);
         let scanner = Arc::clone(scanning.scanner());
         let for_fn = Arc::clone(&profile);
-        let leak = scan.leak.clone();
+        // The repeated prompt is each guard's own: it reads it across what was released.
         let scan_fn: ScanFn = Arc::new(move |text: &str| {
             if for_fn.scan_output {
-                scan_output(&scanner, &for_fn, leak.as_deref(), text)
+                scan_output(&scanner, &for_fn, None, text)
             } else {
                 Vec::new()
             }
         });
-        let growing: Option<HoldFn> = scan.leak.clone().map(|leak| {
-            let hold: HoldFn = Arc::new(move |text: &str| leak.growing_from(text));
-            hold
-        });
         Some(StreamInspector {
             scan_fn,
-            growing,
+            leak: scan.leak.clone().filter(|_| profile.scan_output),
             profile,
             hold: scanning.hold,
             guards: Vec::new(),
@@ -559,8 +555,8 @@ impl StreamInspector {
                     Arc::clone(&self.profile),
                     self.hold,
                 );
-                if let Some(growing) = &self.growing {
-                    guard = guard.with_growing(Arc::clone(growing));
+                if let Some(leak) = &self.leak {
+                    guard = guard.with_leak(Arc::clone(leak));
                 }
                 self.guards.push((part, guard));
                 self.positions.insert(part, self.guards.len() - 1);

@@ -513,11 +513,12 @@ fn within_bounds(chunk: &ChatChunk, choices: u64) -> Result<(), UpstreamError> {
     Ok(())
 }
 
-/// Adds released argument text to tool call `call` of a delta (a new fragment with that
-/// index when the delta has none: fragments with the same index concatenate).
+/// Adds released argument text to tool call `call` of a delta: to its last fragment with
+/// that index (fragments with the same index concatenate in order, so the text released
+/// after them goes after the last), or a new fragment when the delta has none.
 fn append_arguments(delta: &mut Delta, call: u32, text: &str) {
     let calls = delta.tool_calls.get_or_insert_with(Vec::new);
-    let pos = match calls.iter().position(|c| c.index == call) {
+    let pos = match calls.iter().rposition(|c| c.index == call) {
         Some(pos) => pos,
         None => {
             calls.push(ToolCallDelta {
@@ -732,5 +733,33 @@ mod tests {
             "created": 1, "model": "m", "choices": []}),
         );
         assert!(within_bounds(&long_id, 1).is_err());
+    }
+
+    #[test]
+    fn text_released_at_the_end_goes_after_every_fragment_of_its_call() {
+        // Two fragments of call 0 in one delta: the client joins them in order, so the
+        // held text released at `finish_reason` must follow the second, not the first.
+        let mut c = chunk(
+            json!({"id": "c", "object": "chat.completion.chunk", "created": 1,
+            "model": "m", "choices": [{"index": 0, "delta": {"tool_calls": [
+                {"index": 0, "function": {"arguments": "A"}},
+                {"index": 1, "function": {"arguments": "x"}},
+                {"index": 0, "function": {"arguments": "B"}}]}}]}),
+        );
+        append_arguments(&mut c.choices[0].delta, 0, "C");
+        append_arguments(&mut c.choices[0].delta, 2, "new");
+        let joined = |call: u32| {
+            c.choices[0]
+                .delta
+                .tool_calls
+                .iter()
+                .flatten()
+                .filter(|t| t.index == call)
+                .filter_map(|t| t.function.as_ref()?.arguments.clone())
+                .collect::<String>()
+        };
+        assert_eq!(joined(0), "ABC");
+        assert_eq!(joined(1), "x");
+        assert_eq!(joined(2), "new");
     }
 }
