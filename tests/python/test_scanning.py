@@ -9,6 +9,7 @@ with random characters; the card number is the standard Visa test number."""
 from __future__ import annotations
 
 import base64
+import json
 import codecs
 import uuid
 
@@ -505,10 +506,12 @@ def test_logprobs_never_spell_out_a_filtered_answer(client: openai.OpenAI):
     completion = ask(client, "rot13-redact", rot13(f"Use {AWS_KEY} now."), logprobs=True)
     assert completion.choices[0].message.content == "Use [REDACTED_SECRET] now."
     assert completion.choices[0].logprobs is None
-    # Untouched answers keep their logprobs.
+    # Untouched answers keep the tokens of their logprobs, not the alternatives the
+    # model did not choose (never scanned).
     completion = ask(client, "rot13-redact", rot13("Nothing to hide here."), logprobs=True)
     tokens = "".join(t.token for t in completion.choices[0].logprobs.content)
     assert tokens == completion.choices[0].message.content == "Nothing to hide here."
+    assert all(t.top_logprobs == [] for t in completion.choices[0].logprobs.content)
 
 
 def test_streamed_logprobs_are_withheld_while_output_is_scanned(client: openai.OpenAI, mock_upstream: MockUpstream):
@@ -689,3 +692,72 @@ def test_scanning_time_is_measured_per_request_and_direction(client: openai.Open
         # One observation per request and direction, the stream's chunks summed into one.
         assert count - count_before == 2, (direction, before, after)
         assert total > total_before, (direction, before, after)
+
+
+def test_a_secret_the_model_puts_in_a_tool_calls_name_is_filtered(client: openai.OpenAI, gateway: Gateway):
+    """A tool call's name is model output too (servers whose tool parsers read it from the
+    model's text): checked in the plain answer and in the stream. The mock names its call
+    after the first tool offered."""
+    tools = [{"type": "function", "function": {"name": AWS_KEY, "parameters": {"type": "object"}}}]
+    messages = [{"role": "user", "content": "Call the tool, please."}]
+    raw = client.chat.completions.with_raw_response.create(model="rot13", messages=messages, tools=tools)
+    choice = raw.parse().choices[0]
+    assert choice.finish_reason == "content_filter"
+    assert not choice.message.tool_calls
+    record = audit_findings(gateway, raw.headers["x-request-id"])
+    assert any(f["detector"] == "gitleaks:aws-access-token" for f in record["findings"]), record["findings"]
+
+    raw = client.chat.completions.with_raw_response.create(model="rot13", messages=messages, tools=tools, stream=True)
+    names, finish = [], None
+    for chunk in raw.parse():
+        for c in chunk.choices:
+            names += [t.function.name for t in c.delta.tool_calls or [] if t.function and t.function.name]
+            finish = c.finish_reason or finish
+    assert finish == "content_filter"
+    assert names == [], names
+    record = audit_findings(gateway, raw.headers["x-request-id"])
+    assert any(f["location"] == "output.choices[0].tool_calls" for f in record["findings"]), record["findings"]
+
+
+def test_the_end_user_id_and_message_names_are_scanned_like_the_messages(
+    client: openai.OpenAI, mock_upstream: MockUpstream
+):
+    """`user` goes to the provider (abuse monitoring) and `name` to the model: an email in
+    either is pseudonymized like one in the content."""
+    marker = uuid.uuid4().hex
+    client.chat.completions.create(
+        model="mock",
+        user=EMAIL,
+        messages=[{"role": "user", "name": EMAIL, "content": f"{marker} hello"}],
+    )
+    sent = mock_upstream.requests_containing(marker)[-1]["body"]
+    assert EMAIL not in str(sent), sent
+    assert sent["user"].startswith("[EMAIL_") and sent["messages"][-1]["name"].startswith("[EMAIL_"), sent
+
+
+def test_what_a_provider_puts_beside_the_message_is_scanned(client: openai.OpenAI, gateway: Gateway):
+    """Fields a provider adds beside the message — in the choice or at the top of the
+    answer, plain or streamed — are model output too, acted on like the message (the mock
+    repeats its answer there; this profile redacts secrets)."""
+    text = rot13(f"See {AWS_KEY} here.")
+    redacted = "See [REDACTED_SECRET] here."
+    messages = [{"role": "user", "content": text}]
+    raw = client.chat.completions.with_raw_response.create(
+        model="rot13-redact", messages=messages, extra_body={"mock_beside": "choice"}
+    )
+    assert raw.http_response.json()["choices"][0]["note"] == redacted
+    raw = client.chat.completions.with_raw_response.create(
+        model="rot13-redact", messages=messages, extra_body={"mock_beside": "response"}
+    )
+    assert raw.http_response.json()["citations"] == [redacted]
+    record = audit_findings(gateway, raw.headers["x-request-id"])
+    assert any(f["location"] == "output.citations" for f in record["findings"]), record["findings"]
+    # Streamed: a choice-level field goes through the choice's guard, a top-level one is
+    # checked whole in its chunk.
+    for where in ("choice", "response"):
+        raw = client.chat.completions.with_raw_response.create(
+            model="rot13-redact", messages=messages, stream=True, extra_body={"mock_beside": where}
+        )
+        seen = [c.model_dump() for c in raw.parse()]
+        assert "AKIA" not in json.dumps(seen), (where, seen)
+        assert redacted in json.dumps(seen), (where, seen)

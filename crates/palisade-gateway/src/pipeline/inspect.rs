@@ -269,7 +269,8 @@ pub async fn output(
     with_scan_state(state, ctx, resp, size, scan_answer).await
 }
 
-/// Never refuses: a `block` on output empties the choice instead.
+/// Never refuses: a `block` on output empties the choice instead (a field beside the
+/// choices that blocks is dropped).
 fn scan_answer(
     state: &GatewayState,
     scan: &mut ScanState,
@@ -283,32 +284,22 @@ fn scan_answer(
         return Ok(());
     }
     let started = Instant::now();
+    let scanner = scanning.scanner();
     for choice in &mut resp.choices {
-        let index = choice.index;
+        let location = format!("output.choices[{}]", choice.index);
         let mut blocked = false;
         let mut changed = false;
-        for text in choice.message.texts_mut() {
-            let findings = scan_output(
-                scanning.scanner(),
-                &scan.profile,
-                scan.leak.as_deref(),
-                text,
-            );
-            let applied = decide(findings, &scan.profile);
-            if !applied.is_empty() {
-                record_findings(scan, &applied, &format!("output.choices[{index}]"));
-            }
-            if !blocking_kinds(&applied).is_empty() {
-                blocked = true;
-                break;
-            }
-            if let Some(new) = rewrite(text, &applied, &mut scan.vault, Direction::Output) {
-                *text = new;
-                changed = true;
-            }
-            if let Some(restored) = scan.vault.restore(text) {
-                *text = restored;
-                changed = true;
+        // The message, then what the provider put beside it in the choice.
+        let beside = model_text::beside_texts_mut(&mut choice.extra)
+            .into_iter()
+            .flat_map(|(_, texts)| texts);
+        for text in choice.message.texts_mut().into_iter().chain(beside) {
+            match answer_text(scanner, scan, text, &location) {
+                Some(c) => changed |= c,
+                None => {
+                    blocked = true;
+                    break;
+                }
             }
         }
         if blocked {
@@ -319,17 +310,65 @@ fn scan_answer(
             message.tool_calls = None;
             // Every other field may carry the answer too (reasoning, audio, …).
             message.extra.clear();
+            model_text::drop_unnamed_text(&mut choice.extra);
             choice.finish_reason = Some("content_filter".into());
         }
         if blocked || changed {
             // Token log-probabilities and audio would still carry the text as the model
             // wrote it.
             model_text::withhold_unscannable(&mut choice.extra, &mut choice.message.extra);
+        } else {
+            // The chosen tokens spell the scanned answer; the alternatives were never read.
+            model_text::withhold_alternatives(&mut choice.extra);
         }
+    }
+    // Fields beside the choices (a provider's citations or search results).
+    let mut dropped = Vec::new();
+    for (key, texts) in model_text::beside_texts_mut(&mut resp.extra) {
+        let location = format!("output.{}", field_label(key));
+        for text in texts {
+            if answer_text(scanner, scan, text, &location).is_none() {
+                dropped.push(key.to_owned());
+                break;
+            }
+        }
+    }
+    for key in dropped {
+        state.metrics.scan_blocked("output");
+        scan.blocked_output = true;
+        resp.extra.remove(&key);
     }
     state.metrics.scan_time("output", started.elapsed());
     count(state, scan, "output");
     Ok(())
+}
+
+/// Scans one text of an answer and applies the profile's actions to it in place
+/// (pseudonyms restored after): `None` when a finding blocks it, else whether it changed.
+fn answer_text(
+    scanner: &Scanner,
+    scan: &mut ScanState,
+    text: &mut String,
+    location: &str,
+) -> Option<bool> {
+    let findings = scan_output(scanner, &scan.profile, scan.leak.as_deref(), text);
+    let applied = decide(findings, &scan.profile);
+    if !applied.is_empty() {
+        record_findings(scan, &applied, location);
+    }
+    if !blocking_kinds(&applied).is_empty() {
+        return None;
+    }
+    let mut changed = false;
+    if let Some(new) = rewrite(text, &applied, &mut scan.vault, Direction::Output) {
+        *text = new;
+        changed = true;
+    }
+    if let Some(restored) = scan.vault.restore(text) {
+        *text = restored;
+        changed = true;
+    }
+    Some(changed)
 }
 
 /// Restores pseudonyms in an answer the profile does not scan.
@@ -398,7 +437,7 @@ fn scanned_role(msg: &ChatMessage, profile: &Profile) -> bool {
 /// A field name the client chose, as it may appear in a finding's location (which the
 /// audit record keeps for ever, in clear): at most [`MAX_FIELD_LABEL`] characters of
 /// `[A-Za-z0-9_-]`, else `extra`.
-fn field_label(field: &str) -> &str {
+pub fn field_label(field: &str) -> &str {
     let plain = field
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
@@ -458,6 +497,8 @@ pub struct StreamInspector {
     vault: Vault,
     /// Time spent in the guards so far.
     spent: Duration,
+    /// Findings acted on in texts checked whole ([`StreamInspector::check`]), by location.
+    checked: Vec<(String, Vec<Applied>)>,
 }
 
 /// One independently streamed text of a response: a choice's content, the arguments of
@@ -542,6 +583,7 @@ impl StreamInspector {
             positions: HashMap::new(),
             vault: scan.vault.clone(),
             spent: Duration::ZERO,
+            checked: Vec::new(),
         })
     }
 
@@ -583,6 +625,29 @@ impl StreamInspector {
         verdict(step)
     }
 
+    /// Checks a short text that arrives whole in one chunk (a tool call's name, a field a
+    /// provider adds beside the choices) with the profile's detectors, rewriting it in
+    /// place; `false` when a finding blocks it. Nothing is held: a text split over
+    /// chunks is checked piece by piece.
+    pub fn check(&mut self, location: &str, text: &mut String) -> bool {
+        let started = Instant::now();
+        let applied = decide((self.scan_fn)(text), &self.profile);
+        let ok = blocking_kinds(&applied).is_empty();
+        if ok {
+            if let Some(new) = rewrite(text, &applied, &mut self.vault, Direction::Output) {
+                *text = new;
+            }
+            if let Some(restored) = self.vault.restore(text) {
+                *text = restored;
+            }
+        }
+        if !applied.is_empty() {
+            self.checked.push((location.to_owned(), applied));
+        }
+        self.spent += started.elapsed();
+        ok
+    }
+
     /// The parts of `choice` seen so far: its content first, then its tool calls, then
     /// its other fields.
     pub fn parts_of(&self, choice: u32) -> Vec<StreamPart> {
@@ -613,7 +678,10 @@ impl StreamInspector {
         for (part, guard) in &self.guards {
             record_findings(scan, guard.findings(), &part.location());
         }
-        if !self.guards.is_empty() {
+        for (location, applied) in self.checked.drain(..) {
+            record_findings(scan, &applied, &location);
+        }
+        if !self.guards.is_empty() || !self.spent.is_zero() {
             state.metrics.scan_time("output", self.spent);
         }
         self.guards.clear();

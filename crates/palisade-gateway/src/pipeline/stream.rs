@@ -37,7 +37,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::admit::Admission;
-use super::inspect::{StreamInspector, StreamPart, StreamVerdict};
+use super::inspect::{self, StreamInspector, StreamPart, StreamVerdict};
 use super::{record, respond, settle};
 use crate::context::RequestCtx;
 use crate::error::GatewayError;
@@ -193,6 +193,15 @@ impl Relay {
             return Ok(true);
         };
         let mut worth_sending = chunk.usage.is_some();
+        // Fields a provider adds beside the choices arrive whole in their chunk.
+        for (key, texts) in model_text::beside_texts_mut(&mut chunk.extra) {
+            let location = format!("output.{}", inspect::field_label(key));
+            for text in texts {
+                if !inspector.check(&location, text) {
+                    return Err(chunk.choices.first().map_or(0, |c| c.index));
+                }
+            }
+        }
         for choice in &mut chunk.choices {
             let index = choice.index;
             let mut text = match choice.delta.content.take() {
@@ -205,6 +214,13 @@ impl Relay {
                 None => String::new(),
             };
             for call in choice.delta.tool_calls.iter_mut().flatten() {
+                // The name the model gave the call (written as text by some servers'
+                // tool parsers): checked whole, it arrives in one delta.
+                if let Some(name) = call.function.as_mut().and_then(|f| f.name.as_mut())
+                    && !inspector.check(&format!("output.choices[{index}].tool_calls"), name)
+                {
+                    return Err(index);
+                }
                 let part = StreamPart::Arguments {
                     choice: index,
                     call: call.index,
@@ -219,6 +235,13 @@ impl Relay {
             // Text in fields with no name here cannot be held back piece by piece.
             model_text::drop_unnamed_text(&mut choice.delta.extra);
             model_text::drop_unnamed_text(&mut choice.extra);
+            // A named field sent at the choice's level instead of in its delta goes
+            // through the delta's guard like any other.
+            for field in model_text::TEXT_FIELDS {
+                if let Some(misplaced) = field.take(&mut choice.extra) {
+                    field.append(&mut choice.delta.extra, &misplaced);
+                }
+            }
             for field in model_text::TEXT_FIELDS {
                 let Some(delta) = field.take(&mut choice.delta.extra) else {
                     continue;

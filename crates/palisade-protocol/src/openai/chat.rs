@@ -77,12 +77,17 @@ impl ChatRequest {
         out
     }
 
-    /// Every string of the top-level fields Palisade has no type for, by field: what the
-    /// client sends beside the messages reaches the provider and often the model — a
-    /// `prediction`'s content, a provider's `documents` or template arguments,
-    /// `metadata`. Legacy `functions` are [`ChatRequest::definition_texts_mut`]'s.
+    /// `user` and every string of the top-level fields Palisade has no type for, by
+    /// field: what the client sends beside the messages reaches the provider and often
+    /// the model — a `prediction`'s content, a provider's `documents` or template
+    /// arguments, `metadata`. Legacy `functions` are [`ChatRequest::definition_texts_mut`]'s.
     pub fn other_texts_mut(&mut self) -> Vec<(&str, &mut String)> {
         let mut out = Vec::new();
+        // The end-user id goes to the provider (OpenAI's abuse monitoring, Anthropic's
+        // `metadata.user_id`): an email there is personal data like any other.
+        if let Some(user) = &mut self.user {
+            out.push(("user", user));
+        }
         for (key, value) in self.extra.iter_mut() {
             if key == FUNCTIONS || model_text::OPAQUE_KEYS.contains(&key.as_str()) {
                 continue;
@@ -187,20 +192,22 @@ impl ChatMessage {
                 .map(|p| p.text.as_ref().map_or(0, String::len) + model_text::texts_len(&p.extra))
                 .sum(),
         };
-        let arguments: usize = self
+        let calls: usize = self
             .tool_calls
             .iter()
             .flatten()
-            .map(|c| c.function.arguments.len())
+            .map(|c| c.function.name.len() + c.function.arguments.len())
             .sum();
-        content + arguments + model_text::texts_len(&self.extra)
+        let name = self.name.as_ref().map_or(0, String::len);
+        content + name + calls + model_text::texts_len(&self.extra)
     }
 
     /// Every text the message carries, for scanners to read and rewrite: its content
-    /// (a string, or its parts' text and refusals), its tool calls' arguments, then the
-    /// model-text fields of [`model_text::TEXT_FIELDS`] (refusal, reasoning, a legacy
-    /// function call's arguments, an audio transcript) and any other string of its
-    /// extra fields ([`model_text::other_texts_mut`]).
+    /// (a string, or its parts' text and refusals), its participant `name`, its tool
+    /// calls' names and arguments (a model that writes its tool calls as text chooses
+    /// the name too), then the model-text fields of [`model_text::TEXT_FIELDS`]
+    /// (refusal, reasoning, a legacy function call's arguments, an audio transcript) and
+    /// any other string of its extra fields ([`model_text::other_texts_mut`]).
     pub fn texts_mut(&mut self) -> Vec<&mut String> {
         let mut out: Vec<&mut String> = Vec::new();
         match &mut self.content {
@@ -215,7 +222,9 @@ impl ChatMessage {
             }
             None => {}
         }
+        out.extend(self.name.as_mut());
         for call in self.tool_calls.iter_mut().flatten() {
+            out.push(&mut call.function.name);
             out.push(&mut call.function.arguments);
         }
         model_text::all_texts_mut(&mut self.extra, &mut out);
@@ -537,6 +546,7 @@ mod tests {
                 {"type": "refusal", "refusal": "no"},
                 {"type": "image_url", "image_url": {"url": "https://example.org/a.png"}}
             ],
+            "name": "helper",
             "tool_calls": [{"id": "c1", "type": "function",
                             "function": {"name": "f", "arguments": "{}"}}],
             "reasoning_content": "why",
@@ -544,7 +554,7 @@ mod tests {
         }))
         .unwrap();
         let texts: Vec<String> = msg.texts_mut().into_iter().map(|t| t.clone()).collect();
-        assert_eq!(texts, ["part", "no", "{}", "why", "said"]);
+        assert_eq!(texts, ["part", "no", "helper", "f", "{}", "why", "said"]);
         assert_eq!(msg.text_len(), texts.iter().map(String::len).sum::<usize>());
         for t in msg.texts_mut() {
             t.make_ascii_uppercase();

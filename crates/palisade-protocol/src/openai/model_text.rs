@@ -228,6 +228,48 @@ pub fn texts_len(extra: &Map<String, Value>) -> usize {
     texts.iter().map(|t| t.len()).sum()
 }
 
+/// Empties every `top_logprobs` list of a choice's `logprobs`: the tokens the model did
+/// not choose, which no scanner reads. The chosen tokens stay (they spell the scanned
+/// answer). Returns whether anything was emptied.
+pub fn withhold_alternatives(choice_extra: &mut Map<String, Value>) -> bool {
+    let Some(Value::Object(logprobs)) = choice_extra.get_mut("logprobs") else {
+        return false;
+    };
+    let mut dropped = false;
+    for list in ["content", "refusal"] {
+        let Some(Value::Array(items)) = logprobs.get_mut(list) else {
+            continue;
+        };
+        for item in items {
+            if let Some(Value::Array(top)) = item.get_mut("top_logprobs")
+                && !top.is_empty()
+            {
+                top.clear();
+                dropped = true;
+            }
+        }
+    }
+    dropped
+}
+
+/// The strings of a choice's or response's own fields beside the message (a provider's
+/// citations, search results, annotations), by key: not the `logprobs` (see
+/// [`withhold_alternatives`]), nor [`OPAQUE_KEYS`].
+pub fn beside_texts_mut(extra: &mut Map<String, Value>) -> Vec<(&str, Vec<&mut String>)> {
+    let mut out = Vec::new();
+    for (key, value) in extra.iter_mut() {
+        if key == "logprobs" || OPAQUE_KEYS.contains(&key.as_str()) {
+            continue;
+        }
+        let mut texts = Vec::new();
+        value_texts_mut(value, &mut texts);
+        if !texts.is_empty() {
+            out.push((key.as_str(), texts));
+        }
+    }
+    out
+}
+
 /// Drops what carries a choice's answer in a form no scanner reads: the choice's
 /// `logprobs` (set to `null`, as for a request that did not ask for them) and the
 /// audio `data` of its message or delta (`message_extra`). Returns whether anything

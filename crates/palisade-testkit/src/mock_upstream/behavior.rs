@@ -16,7 +16,9 @@
 //! `reasoning_content` and again to `reasoning_details[].text` (streamed as reasoning
 //! deltas) and `content` is a short fixed text; with `logprobs: true`, the answer's content comes with per-token `logprobs`
 //! (tokens of a few bytes; in a stream, one entry per chunk); a streamed text answer with
-//! `n` > 1 (at most 8) has choices 1.. saying `ok ` once per chunk of choice 0.
+//! `n` > 1 (at most 8) has choices 1.. saying `ok ` once per chunk of choice 0; with
+//! `mock_beside: "choice"` or `"response"`, the reply goes again beside the message (a
+//! choice-level field, a top-level `citations` list), as some providers add fields.
 
 use std::time::Duration;
 

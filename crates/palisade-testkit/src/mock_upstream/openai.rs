@@ -120,11 +120,23 @@ fn wants_logprobs(req: &Value) -> bool {
     req["logprobs"].as_bool() == Some(true)
 }
 
+/// Where `mock_beside` in the request asks for the reply text to go again, beside the
+/// message: `choice` (a choice-level `refusal` in a stream, a choice-level `note`
+/// otherwise) or `response` (a top-level `citations` list).
+fn beside(req: &Value) -> Option<&str> {
+    req["mock_beside"].as_str()
+}
+
 /// OpenAI's `logprobs` object for tokens `tokens` (made-up probabilities).
 fn logprobs(tokens: &[&str]) -> Value {
     let content: Vec<Value> = tokens
         .iter()
-        .map(|t| json!({"token": t, "logprob": -0.25, "bytes": t.as_bytes(), "top_logprobs": []}))
+        .map(|t| {
+            // The token the model did not choose: the same one, upper-cased.
+            let alt = t.to_uppercase();
+            json!({"token": t, "logprob": -0.25, "bytes": t.as_bytes(),
+                   "top_logprobs": [{"token": alt, "logprob": -2.5, "bytes": alt.as_bytes()}]})
+        })
         .collect();
     json!({"content": content, "refusal": null})
 }
@@ -188,12 +200,17 @@ pub async fn chat(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: B
         _ => Value::Null,
     };
     let finish = if call.is_some() { "tool_calls" } else { "stop" };
-    let resp = json!({
+    let mut resp = json!({
         "id": "chatcmpl-mock", "object": "chat.completion", "created": 1_700_000_000, "model": model,
         "system_fingerprint": "fp_mock",
         "choices": [{"index": 0, "message": message, "logprobs": logprobs, "finish_reason": finish}],
         "usage": usage,
     });
+    match beside(&req) {
+        Some("choice") => resp["choices"][0]["note"] = json!(reply_text(&req, behavior)),
+        Some("response") => resp["citations"] = json!([reply_text(&req, behavior)]),
+        _ => {}
+    }
     if let Behavior::Break(_) = behavior {
         let text = resp.to_string();
         let cut = text.len() / 2;
@@ -275,6 +292,19 @@ fn stream(
             }
             if field != "content" {
                 events.push(chunk(json!({"content": REASONED}), Value::Null));
+            }
+            match beside(req) {
+                Some("choice") => {
+                    let mut event = chunk(json!({}), Value::Null);
+                    event["choices"][0]["refusal"] = json!(text);
+                    events.push(event);
+                }
+                Some("response") => {
+                    let mut event = chunk(json!({}), Value::Null);
+                    event["citations"] = json!([text]);
+                    events.push(event);
+                }
+                _ => {}
             }
             for i in 0..n {
                 events.push(chunk_of(i, json!({}), json!("stop")));
