@@ -90,6 +90,14 @@ def test_a_field_of_the_wrong_type_is_named(client: openai.OpenAI):
             model=SIM, messages=[{"role": "user", "content": 42}]
         )
     assert exc.value.param == "messages[0].content"
+    # The end-user id names whose data a request is, for chats and embeddings alike.
+    for call in (
+        lambda: client.chat.completions.create(model=SIM, messages=MESSAGES, extra_body={"user": 42}),
+        lambda: client.embeddings.create(model=SIM, input="hi", extra_body={"user": ["a"]}),
+    ):
+        with pytest.raises(openai.BadRequestError) as exc:
+            call()
+        assert exc.value.param == "user"
 
 
 def test_body_over_limit_is_413(gateway: Gateway, api_key: str):

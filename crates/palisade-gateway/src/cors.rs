@@ -1,11 +1,15 @@
 //! Cross-origin calls from browsers (CORS) to the data plane, for the web origins listed in
 //! `server.cors_origins`: their pages may call `/v1/…` with an API key, as they may call
-//! OpenAI's API. Preflights are answered before authentication (a browser sends none with
-//! them); every answer to a listed origin — refusals included, so a page can read the
-//! error — names it in `Access-Control-Allow-Origin` and exposes the request id and the
-//! rate-limit headers. Origins not listed get no CORS headers, so browsers keep their
-//! pages from reading the answers. No credentials mode: keys travel in `Authorization`,
-//! never in cookies. The admin plane has no CORS at all.
+//! OpenAI's API. With origins listed, every `OPTIONS` request is answered as a preflight
+//! before routing and authentication (a browser sends no key with one; it reaches no
+//! handler, log line or metric). Every answer the router gives a listed origin —
+//! refusals included, so a page can read the error — names it in
+//! `Access-Control-Allow-Origin` and exposes the request id, the overhead and the
+//! rate-limit headers; a header block too large for the listener (431) is answered before
+//! the router and carries none. Other origins are never named in
+//! `Access-Control-Allow-Origin` (the other CORS headers they may see grant nothing), so
+//! browsers keep their pages from reading the answers. No credentials mode: keys travel
+//! in `Authorization`, never in cookies. The admin plane has no CORS at all.
 
 use std::time::Duration;
 
@@ -18,6 +22,7 @@ const PREFLIGHT_MAX_AGE: Duration = Duration::from_secs(600);
 /// Answer headers a page may read besides the CORS-safelisted ones.
 const EXPOSED: &[&str] = &[
     "x-request-id",
+    "x-palisade-overhead-ms",
     "retry-after",
     "retry-after-ms",
     "x-ratelimit-limit-requests",

@@ -119,6 +119,26 @@ where
         Ok(Page::of(groups, page, |g: &Group| g.name.clone()))
     }
 
+    async fn existing_groups(&self, names: &[String]) -> Result<Vec<String>, StoreError> {
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let slots = (1..=names.len())
+            .map(|i| format!("${i}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql =
+            format!("SELECT name, created_at FROM groups WHERE name IN ({slots}) ORDER BY name");
+        let mut query = sqlx::query(&sql);
+        for name in names {
+            query = query.bind(name.as_str());
+        }
+        let rows = query.fetch_all(&self.pool).await.map_err(error::backend)?;
+        rows.iter()
+            .map(|r| IdentityRow::group(r).map(|g| g.name))
+            .collect()
+    }
+
     async fn create_user(&self, user: &User) -> Result<(), StoreError> {
         let conflict = || format!("user {}", user.name);
         let missing = || format!("group of user {}", user.name);

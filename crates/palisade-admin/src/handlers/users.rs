@@ -6,7 +6,6 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Extension, Json};
-use palisade_policy::identity::store::every;
 use palisade_policy::identity::{User, secret};
 use palisade_policy::time::unix_now;
 use serde::Deserialize;
@@ -52,11 +51,11 @@ pub async fn create(
     }
     if !groups.is_empty() {
         // Naming a group that does not exist creates it: that is managing groups.
-        let identity = &state.identity;
-        let known: HashSet<String> = every(|page| async move { identity.list_groups(&page).await })
+        let known: HashSet<String> = state
+            .identity
+            .existing_groups(&groups)
             .await?
             .into_iter()
-            .map(|g| g.name)
             .collect();
         if groups.iter().any(|g| !known.contains(g)) {
             admin.require(&state, AdminAction::ManageGroups)?;

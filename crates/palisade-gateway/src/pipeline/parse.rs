@@ -120,6 +120,14 @@ pub fn embeddings(state: &GatewayState, body: &[u8]) -> Result<EmbeddingsRequest
             Some("input"),
         ));
     }
+    // The end user's id names the data subject of what is recorded: one that is not a
+    // string would silently file it under the caller instead.
+    if req.extra.get("user").is_some_and(|u| !u.is_string()) {
+        return Err(GatewayError::invalid(
+            "`user` must be a string.",
+            Some("user"),
+        ));
+    }
     Ok(req)
 }
 

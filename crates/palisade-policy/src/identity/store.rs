@@ -117,6 +117,8 @@ pub trait IdentityStore: Send + Sync + 'static {
     async fn create_group(&self, group: &Group) -> Result<(), StoreError>;
     /// Groups ordered by name; the cursor is a name.
     async fn list_groups(&self, page: &PageRequest) -> Result<Page<Group>, StoreError>;
+    /// Which of `names` (a user's groups: a few dozen at most) are groups, by name.
+    async fn existing_groups(&self, names: &[String]) -> Result<Vec<String>, StoreError>;
 
     /// Creates a user and its group memberships; groups that do not exist yet are created.
     /// `Conflict` if the id or name is taken.

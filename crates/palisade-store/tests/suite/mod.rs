@@ -373,6 +373,9 @@ pub async fn lists_are_paged(store: Identity) {
     assert_eq!(whole.next, None);
     let groups = store.list_groups(&PageRequest::first(2)).await.unwrap();
     assert_eq!(group_names(&groups.items), ["g1", "g2"]);
+    let asked = ["g3", "nope", "g1"].map(String::from);
+    assert_eq!(store.existing_groups(&asked).await.unwrap(), ["g1", "g3"]);
+    assert!(store.existing_groups(&[]).await.unwrap().is_empty());
     assert_eq!(group_names(&all_groups(&store).await), ["g1", "g2", "g3"]);
 
     for (id, user_id, at) in [
