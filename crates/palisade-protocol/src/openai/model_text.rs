@@ -252,13 +252,24 @@ pub fn withhold_alternatives(choice_extra: &mut Map<String, Value>) -> bool {
     dropped
 }
 
+/// Fields providers put beside every answer (and, streamed, in every chunk) that carry
+/// no model text: an identifier, an enum, a moderation verdict (Azure's filter results).
+/// Scanning them would cost a scan per field per chunk and find nothing.
+pub const METADATA_KEYS: [&str; 5] = [
+    "logprobs",
+    "system_fingerprint",
+    "service_tier",
+    "content_filter_results",
+    "prompt_filter_results",
+];
+
 /// The strings of a choice's or response's own fields beside the message (a provider's
-/// citations, search results, annotations), by key: not the `logprobs` (see
-/// [`withhold_alternatives`]), nor [`OPAQUE_KEYS`].
+/// citations, search results, annotations), by key: not [`METADATA_KEYS`] (the
+/// `logprobs` have [`withhold_alternatives`]), nor [`OPAQUE_KEYS`].
 pub fn beside_texts_mut(extra: &mut Map<String, Value>) -> Vec<(&str, Vec<&mut String>)> {
     let mut out = Vec::new();
     for (key, value) in extra.iter_mut() {
-        if key == "logprobs" || OPAQUE_KEYS.contains(&key.as_str()) {
+        if METADATA_KEYS.contains(&key.as_str()) || OPAQUE_KEYS.contains(&key.as_str()) {
             continue;
         }
         let mut texts = Vec::new();
@@ -429,5 +440,46 @@ mod tests {
         let mut choice = map(json!({"logprobs": null}));
         let mut message = Map::new();
         assert!(!withhold_unscannable(&mut choice, &mut message));
+    }
+
+    #[test]
+    fn beside_the_message_model_text_is_read_and_metadata_is_not() {
+        let mut extra = map(json!({
+            "system_fingerprint": "fp_1",
+            "service_tier": "default",
+            "prompt_filter_results": [{"content_filter_results": {"hate": {"severity": "safe"}}}],
+            "logprobs": {"content": [{"token": "a"}]},
+            "id": "x",
+            "citations": ["https://example.org/a", {"title": "A page", "url": "u"}],
+        }));
+        let found: Vec<(String, Vec<String>)> = beside_texts_mut(&mut extra)
+            .into_iter()
+            .map(|(k, t)| (k.to_owned(), t.into_iter().map(|s| s.clone()).collect()))
+            .collect();
+        assert_eq!(
+            found,
+            [(
+                "citations".to_owned(),
+                vec![
+                    "https://example.org/a".to_owned(),
+                    "A page".to_owned(),
+                    "u".to_owned()
+                ]
+            )]
+        );
+    }
+
+    #[test]
+    fn only_the_alternatives_of_logprobs_are_withheld() {
+        let mut choice = map(json!({"logprobs": {"content": [
+            {"token": "a", "top_logprobs": [{"token": "b"}]},
+            {"token": "c", "top_logprobs": []}
+        ], "refusal": null}}));
+        assert!(withhold_alternatives(&mut choice));
+        assert_eq!(
+            choice["logprobs"]["content"],
+            json!([{"token": "a", "top_logprobs": []}, {"token": "c", "top_logprobs": []}])
+        );
+        assert!(!withhold_alternatives(&mut choice));
     }
 }
