@@ -761,3 +761,17 @@ def test_what_a_provider_puts_beside_the_message_is_scanned(client: openai.OpenA
         seen = [c.model_dump() for c in raw.parse()]
         assert "AKIA" not in json.dumps(seen), (where, seen)
         assert redacted in json.dumps(seen), (where, seen)
+
+
+def test_an_image_no_scanner_reads_is_recorded(client: openai.OpenAI, gateway: Gateway):
+    """A picture can hold a key or written instructions no text scanner reads: the default
+    profile lets it through and records an `unscanned_media` finding (an obfuscation
+    one: a profile that blocks obfuscation refuses it)."""
+    image = {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}
+    raw = client.chat.completions.with_raw_response.create(
+        model="mock", messages=[{"role": "user", "content": [{"type": "text", "text": "What is this?"}, image]}]
+    )
+    assert raw.parse().choices[0].message.content
+    record = audit_findings(gateway, raw.headers["x-request-id"])
+    media = [f for f in record["findings"] if f["kind"] == "unscanned_media"]
+    assert media and media[0]["location"] == "input.messages[0]", record["findings"]

@@ -128,6 +128,9 @@ fn scan_request(
         for text in msg.texts_mut() {
             blocked.extend(inspect_text(scanning.scanner(), scan, text, &location));
         }
+        if msg.media_parts() > 0 {
+            blocked.extend(unscanned_media(scan, &location()));
+        }
     }
     if scan.profile.scan_system {
         // Tool definitions and a response schema are the developer's words to the model,
@@ -408,6 +411,21 @@ fn inspect_text(
     }
     blocked
 }
+
+/// Images, audio or files in a message: content the text scanners cannot read (a picture
+/// of a key, spoken instructions). An `obfuscation` finding (`unscanned_media`), so the
+/// default profile records it (flag) and a profile that blocks obfuscation, or sets
+/// `unscanned_media = "block"`, refuses it; no other action applies to it. Returns the
+/// kinds that block.
+fn unscanned_media(scan: &mut ScanState, location: &str) -> Vec<String> {
+    let finding = Finding::new(UNSCANNED_MEDIA, Category::Obfuscation, 0..0, 1.0, "media");
+    let applied = decide(vec![finding], &scan.profile);
+    record_findings(scan, &applied, location);
+    blocking_kinds(&applied)
+}
+
+/// The finding kind of content no scanner reads.
+const UNSCANNED_MEDIA: &str = "unscanned_media";
 
 /// Counts the input findings and refuses when any blocks.
 fn finish_input(

@@ -231,6 +231,28 @@ impl ChatMessage {
         out
     }
 
+    /// Content parts of kinds no text scanner reads: images, audio, files, video.
+    pub fn media_parts(&self) -> usize {
+        const MEDIA: [&str; 9] = [
+            "image_url",
+            "input_image",
+            "image",
+            "input_audio",
+            "audio",
+            "file",
+            "input_file",
+            "video_url",
+            "video",
+        ];
+        match &self.content {
+            Some(MessageContent::Parts(parts)) => parts
+                .iter()
+                .filter(|p| MEDIA.contains(&p.kind.as_str()))
+                .count(),
+            _ => 0,
+        }
+    }
+
     /// The text of the message: a string content, or its text parts joined by newlines.
     pub fn text_content(&self) -> String {
         match &self.content {
