@@ -716,23 +716,23 @@ def test_a_secret_the_model_puts_in_a_tool_calls_name_is_filtered(client: openai
     assert finish == "content_filter"
     assert names == [], names
     record = audit_findings(gateway, raw.headers["x-request-id"])
-    assert any(f["location"] == "output.choices[0].tool_calls" for f in record["findings"]), record["findings"]
+    assert any(f["location"] == "output.choices[0].tool_calls[0]" for f in record["findings"]), record["findings"]
 
 
-def test_the_end_user_id_and_message_names_are_scanned_like_the_messages(
-    client: openai.OpenAI, mock_upstream: MockUpstream
-):
-    """`user` goes to the provider (abuse monitoring) and `name` to the model: an email in
-    either is pseudonymized like one in the content."""
-    marker = uuid.uuid4().hex
-    client.chat.completions.create(
-        model="mock",
-        user=EMAIL,
-        messages=[{"role": "user", "name": EMAIL, "content": f"{marker} hello"}],
-    )
-    sent = mock_upstream.requests_containing(marker)[-1]["body"]
-    assert EMAIL not in str(sent), sent
-    assert sent["user"].startswith("[EMAIL_") and sent["messages"][-1]["name"].startswith("[EMAIL_"), sent
+def test_the_end_user_id_and_message_names_are_scanned(client: openai.OpenAI, mock_upstream: MockUpstream):
+    """`user` goes to the provider (abuse monitoring): an email there goes up as the audit
+    log's pseudonym of that end user (one per person, stable); `name` goes to the model
+    and cannot be rewritten into a valid name, so personal data there is refused."""
+    sent = []
+    for user in (EMAIL, "grace.hopper@example.org", EMAIL):
+        marker = uuid.uuid4().hex
+        client.chat.completions.create(model="mock", user=user, messages=[{"role": "user", "content": f"{marker} hello"}])
+        sent.append(mock_upstream.requests_containing(marker)[-1]["body"]["user"])
+    assert all(u.startswith("s_") for u in sent), sent
+    assert sent[0] == sent[2] != sent[1], sent
+    with pytest.raises(openai.BadRequestError) as exc:
+        client.chat.completions.create(model="mock", messages=[{"role": "user", "name": EMAIL, "content": "hello"}])
+    assert exc.value.code == "content_policy_violation"
 
 
 def test_what_a_provider_puts_beside_the_message_is_scanned(client: openai.OpenAI, gateway: Gateway):
@@ -746,6 +746,12 @@ def test_what_a_provider_puts_beside_the_message_is_scanned(client: openai.OpenA
         model="rot13-redact", messages=messages, extra_body={"mock_beside": "choice"}
     )
     assert raw.http_response.json()["choices"][0]["note"] == redacted
+    # A filtered choice keeps none of the text beside its message.
+    raw = client.chat.completions.with_raw_response.create(
+        model="rot13", messages=messages, extra_body={"mock_beside": "choice"}
+    )
+    choice = raw.http_response.json()["choices"][0]
+    assert choice["finish_reason"] == "content_filter" and "note" not in choice, choice
     raw = client.chat.completions.with_raw_response.create(
         model="rot13-redact", messages=messages, extra_body={"mock_beside": "response"}
     )

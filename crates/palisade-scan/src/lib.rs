@@ -28,6 +28,11 @@ pub mod vault;
 pub use detector::Detector;
 pub use finding::{Category, Finding};
 
+/// The finding kind of content no text scanner reads (images, audio, files in a
+/// message), which the gateway reports as [`Category::Obfuscation`]: only `flag` and
+/// `block` apply to it.
+pub const UNSCANNED_MEDIA_KIND: &str = "unscanned_media";
+
 /// Whether `kind` is a finding kind some built-in detector reports (config validation).
 pub fn known_kind(kind: &str) -> bool {
     pii::ENTITIES.contains(&kind)
@@ -36,6 +41,8 @@ pub fn known_kind(kind: &str) -> bool {
             "prompt_injection",
             normalize::INVISIBLE_KIND,
             normalize::HOMOGLYPH_KIND,
+            "decode_budget_exceeded",
+            UNSCANNED_MEDIA_KIND,
             banned::BANNED_KIND,
             leak::LEAK_KIND,
         ]

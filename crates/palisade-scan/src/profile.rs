@@ -167,7 +167,9 @@ pub fn kind_category(kind: &str) -> Option<Category> {
     match kind {
         "secret" => Some(Category::Secret),
         "prompt_injection" => Some(Category::Injection),
-        "invisible_text" | "homoglyph" | "decode_budget_exceeded" => Some(Category::Obfuscation),
+        "invisible_text" | "homoglyph" | "decode_budget_exceeded" | crate::UNSCANNED_MEDIA_KIND => {
+            Some(Category::Obfuscation)
+        }
         "banned_term" => Some(Category::Banned),
         crate::leak::LEAK_KIND => Some(Category::Leak),
         "" => None,
@@ -200,6 +202,24 @@ mod tests {
         assert_eq!(
             p.action_for(&finding("secret", Category::Secret, 0.9)),
             None
+        );
+    }
+
+    #[test]
+    fn unscanned_media_is_a_known_obfuscation_kind() {
+        assert!(crate::known_kind(crate::UNSCANNED_MEDIA_KIND));
+        assert_eq!(
+            kind_category(crate::UNSCANNED_MEDIA_KIND),
+            Some(Category::Obfuscation)
+        );
+        assert!(crate::known_kind("decode_budget_exceeded"));
+        let p = Profile::standard().with_kind(crate::UNSCANNED_MEDIA_KIND, Action::Block);
+        let media = finding(crate::UNSCANNED_MEDIA_KIND, Category::Obfuscation, 1.0);
+        assert_eq!(p.action_for(&media), Some(Action::Block));
+        assert_eq!(
+            Profile::standard().action_for(&media),
+            Some(Action::Flag),
+            "the default profile flags obfuscation"
         );
     }
 

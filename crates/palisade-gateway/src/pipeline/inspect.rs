@@ -31,11 +31,11 @@ use palisade_protocol::openai::{
 };
 use palisade_scan::engine::Scanner;
 use palisade_scan::leak::PromptLeak;
-use palisade_scan::profile::{Direction, Profile};
+use palisade_scan::profile::{Action, Direction, Profile};
 use palisade_scan::stream::{ScanFn, Step, StreamGuard};
 use palisade_scan::transform::{Applied, blocking_kinds, decide, rewrite};
 use palisade_scan::vault::Vault;
-use palisade_scan::{Category, Finding};
+use palisade_scan::{Category, Finding, UNSCANNED_MEDIA_KIND};
 
 use super::offload;
 use crate::context::RequestCtx;
@@ -58,6 +58,9 @@ pub struct ScanState {
     /// A `block` on output filtered a (non-streamed) answer: the request is recorded as
     /// blocked although the client gets a 200 with `finish_reason: "content_filter"`.
     pub blocked_output: bool,
+    /// The calling user's id, for the pseudonym of an end-user id that must not go
+    /// upstream as sent ([`inspect_user`]).
+    pub caller: String,
 }
 
 /// Chooses the request's profile (by model and the caller's groups).
@@ -72,6 +75,7 @@ pub fn begin(state: &GatewayState, ctx: &mut RequestCtx, route: &ModelRoute) {
             findings: Vec::new(),
             leak: None,
             blocked_output: false,
+            caller: principal.user_id.clone(),
         });
     }
 }
@@ -128,8 +132,21 @@ fn scan_request(
         for text in msg.texts_mut() {
             blocked.extend(inspect_text(scanning.scanner(), scan, text, &location));
         }
+        for name in msg.names_mut() {
+            let findings = scanning
+                .scanner()
+                .scan_for(name, &scan.profile, Direction::Input);
+            blocked.extend(unrewritable(scan, findings, &location()));
+        }
         if msg.media_parts() > 0 {
-            blocked.extend(unscanned_media(scan, &location()));
+            let media = Finding::new(
+                UNSCANNED_MEDIA_KIND,
+                Category::Obfuscation,
+                0..0,
+                1.0,
+                "media",
+            );
+            blocked.extend(unrewritable(scan, vec![media], &location()));
         }
     }
     if scan.profile.scan_system {
@@ -152,6 +169,7 @@ fn scan_request(
         let location = || format!("input.{}", field_label(field));
         blocked.extend(inspect_text(scanning.scanner(), scan, text, &location));
     }
+    blocked.extend(inspect_user(state, scanning.scanner(), scan, &mut req.user));
     if scan.profile.scan_output && scan.profile.wants(Category::Leak, Direction::Output) {
         // What the model was told (after the input actions), to recognise in its answer.
         let prompts = req
@@ -170,6 +188,9 @@ fn scan_request(
     state.metrics.scan_time("input", started.elapsed());
     finish_input(state, scan, blocked, "messages")
 }
+
+/// Most texts a stream remembers having checked whole ([`StreamInspector::check`]).
+const MAX_CHECKED_TEXTS: usize = 1024;
 
 /// Output findings of one text: the profile's detectors, and the request's system prompt
 /// repeated in it.
@@ -292,16 +313,36 @@ fn scan_answer(
         let location = format!("output.choices[{}]", choice.index);
         let mut blocked = false;
         let mut changed = false;
-        // The message, then what the provider put beside it in the choice.
-        let beside = model_text::beside_texts_mut(&mut choice.extra)
-            .into_iter()
-            .flat_map(|(_, texts)| texts);
-        for text in choice.message.texts_mut().into_iter().chain(beside) {
+        for text in choice.message.texts_mut() {
             match answer_text(scanner, scan, text, &location) {
                 Some(c) => changed |= c,
                 None => {
                     blocked = true;
                     break;
+                }
+            }
+        }
+        if !blocked {
+            for name in choice.message.names_mut() {
+                let findings = scan_output(scanner, &scan.profile, None, name);
+                if !unrewritable(scan, findings, &location).is_empty() {
+                    blocked = true;
+                    break;
+                }
+            }
+        }
+        // What the provider put beside the message in the choice.
+        if !blocked {
+            'beside: for (key, texts) in model_text::beside_texts_mut(&mut choice.extra) {
+                let location = format!("{location}.{}", field_label(key));
+                for text in texts {
+                    match answer_text(scanner, scan, text, &location) {
+                        Some(c) => changed |= c,
+                        None => {
+                            blocked = true;
+                            break 'beside;
+                        }
+                    }
                 }
             }
         }
@@ -313,7 +354,7 @@ fn scan_answer(
             message.tool_calls = None;
             // Every other field may carry the answer too (reasoning, audio, …).
             message.extra.clear();
-            model_text::drop_unnamed_text(&mut choice.extra);
+            model_text::drop_beside_texts(&mut choice.extra);
             choice.finish_reason = Some("content_filter".into());
         }
         if blocked || changed {
@@ -412,20 +453,67 @@ fn inspect_text(
     blocked
 }
 
-/// Images, audio or files in a message: content the text scanners cannot read (a picture
-/// of a key, spoken instructions). An `obfuscation` finding (`unscanned_media`), so the
-/// default profile records it (flag) and a profile that blocks obfuscation, or sets
-/// `unscanned_media = "block"`, refuses it; no other action applies to it. Returns the
-/// kinds that block.
-fn unscanned_media(scan: &mut ScanState, location: &str) -> Vec<String> {
-    let finding = Finding::new(UNSCANNED_MEDIA, Category::Obfuscation, 0..0, 1.0, "media");
-    let applied = decide(vec![finding], &scan.profile);
+/// Findings in what cannot be rewritten — a name (a message's participant, a tool
+/// call's), content no text scanner reads (images, audio or files in a message: an
+/// `unscanned_media` finding of the `obfuscation` category) — decided by the profile,
+/// where an action that would rewrite blocks instead (a redacted name is no valid name),
+/// except for media, which such an action only flags (there is nothing to rewrite; block
+/// it by kind or category). Returns the kinds that block.
+fn unrewritable(scan: &mut ScanState, findings: Vec<Finding>, location: &str) -> Vec<String> {
+    if findings.is_empty() {
+        return Vec::new();
+    }
+    let applied: Vec<Applied> = decide(findings, &scan.profile)
+        .into_iter()
+        .map(|mut a| {
+            if a.action.rewrites() {
+                a.action = if a.finding.kind == UNSCANNED_MEDIA_KIND {
+                    Action::Flag
+                } else {
+                    Action::Block
+                };
+            }
+            a
+        })
+        .collect();
     record_findings(scan, &applied, location);
     blocking_kinds(&applied)
 }
 
-/// The finding kind of content no scanner reads.
-const UNSCANNED_MEDIA: &str = "unscanned_media";
+/// The end-user id (`user`): it goes to the provider (OpenAI's abuse monitoring,
+/// Anthropic's `metadata.user_id`), so personal data or a secret in it must not, and one
+/// id must stay one user there. A finding that blocks refuses the request; one that
+/// would rewrite replaces the whole id with the audit log's pseudonymous reference of
+/// the subject (`s_…`: stable, one per end user and application) or, without an audit
+/// log, removes it. Returns the kinds that block.
+fn inspect_user(
+    state: &GatewayState,
+    scanner: &Scanner,
+    scan: &mut ScanState,
+    user: &mut Option<String>,
+) -> Vec<String> {
+    let Some(id) = user.as_deref() else {
+        return Vec::new();
+    };
+    let findings = scanner.scan_for(id, &scan.profile, Direction::Input);
+    if findings.is_empty() {
+        return Vec::new();
+    }
+    let applied = decide(findings, &scan.profile);
+    record_findings(scan, &applied, "input.user");
+    let blocked = blocking_kinds(&applied);
+    if blocked.is_empty() && applied.iter().any(|a| a.action.rewrites()) {
+        let pseudonym = state.audit.as_ref().map(|ledger| {
+            let subject = state
+                .audit_config
+                .end_user_scope
+                .subject(&scan.caller, Some(id));
+            ledger.keys().subject_ref(&subject)
+        });
+        *user = pseudonym;
+    }
+    blocked
+}
 
 /// Counts the input findings and refuses when any blocks.
 fn finish_input(
@@ -517,6 +605,8 @@ pub struct StreamInspector {
     spent: Duration,
     /// Findings acted on in texts checked whole ([`StreamInspector::check`]), by location.
     checked: Vec<(String, Vec<Applied>)>,
+    /// Texts checked whole that passed, by a hash of place and text: what each became.
+    checked_texts: HashMap<u64, Option<String>>,
 }
 
 /// One independently streamed text of a response: a choice's content, the arguments of
@@ -602,6 +692,7 @@ impl StreamInspector {
             vault: scan.vault.clone(),
             spent: Duration::ZERO,
             checked: Vec::new(),
+            checked_texts: HashMap::new(),
         })
     }
 
@@ -645,18 +736,46 @@ impl StreamInspector {
 
     /// Checks a short text that arrives whole in one chunk (a tool call's name, a field a
     /// provider adds beside the choices) with the profile's detectors, rewriting it in
-    /// place; `false` when a finding blocks it. Nothing is held: a text split over
-    /// chunks is checked piece by piece.
-    pub fn check(&mut self, location: &str, text: &mut String) -> bool {
+    /// place — unless `rewritable` is false (a name): then an action that would rewrite
+    /// blocks. `false` when a finding blocks it. Nothing is held: a text split over
+    /// chunks is checked piece by piece. A text seen before at the same place (a
+    /// provider repeating its citations in every chunk) is not scanned or recorded again:
+    /// it gets the first answer.
+    pub fn check(&mut self, location: &str, text: &mut String, rewritable: bool) -> bool {
         let started = Instant::now();
-        let applied = decide((self.scan_fn)(text), &self.profile);
-        let ok = blocking_kinds(&applied).is_empty();
-        if ok {
-            if let Some(new) = rewrite(text, &applied, &mut self.vault, Direction::Output) {
-                *text = new;
+        let seen = {
+            let mut h = std::hash::DefaultHasher::new();
+            std::hash::Hash::hash(&(location, text.as_str()), &mut h);
+            std::hash::Hasher::finish(&h)
+        };
+        if let Some(answer) = self.checked_texts.get(&seen) {
+            if let Some(rewritten) = answer {
+                text.clone_from(rewritten);
             }
-            if let Some(restored) = self.vault.restore(text) {
-                *text = restored;
+            return true;
+        }
+        let applied: Vec<Applied> = decide((self.scan_fn)(text), &self.profile)
+            .into_iter()
+            .map(|mut a| {
+                if !rewritable && a.action.rewrites() {
+                    a.action = Action::Block;
+                }
+                a
+            })
+            .collect();
+        let ok = blocking_kinds(&applied).is_empty();
+        let mut rewritten = None;
+        if ok {
+            let mut out = rewrite(text, &applied, &mut self.vault, Direction::Output);
+            if let Some(restored) = self.vault.restore(out.as_deref().unwrap_or(text)) {
+                out = Some(restored);
+            }
+            if let Some(out) = out {
+                *text = out;
+                rewritten = Some(text.clone());
+            }
+            if self.checked_texts.len() < MAX_CHECKED_TEXTS {
+                self.checked_texts.insert(seen, rewritten);
             }
         }
         if !applied.is_empty() {

@@ -197,7 +197,7 @@ impl Relay {
         for (key, texts) in model_text::beside_texts_mut(&mut chunk.extra) {
             let location = format!("output.{}", inspect::field_label(key));
             for text in texts {
-                if !inspector.check(&location, text) {
+                if !inspector.check(&location, text, true) {
                     return Err(chunk.choices.first().map_or(0, |c| c.index));
                 }
             }
@@ -216,8 +216,9 @@ impl Relay {
             for call in choice.delta.tool_calls.iter_mut().flatten() {
                 // The name the model gave the call (written as text by some servers'
                 // tool parsers): checked whole, it arrives in one delta.
+                let location = format!("output.choices[{index}].tool_calls[{}]", call.index);
                 if let Some(name) = call.function.as_mut().and_then(|f| f.name.as_mut())
-                    && !inspector.check(&format!("output.choices[{index}].tool_calls"), name)
+                    && !inspector.check(&location, name, false)
                 {
                     return Err(index);
                 }

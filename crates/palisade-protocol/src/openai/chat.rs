@@ -77,17 +77,12 @@ impl ChatRequest {
         out
     }
 
-    /// `user` and every string of the top-level fields Palisade has no type for, by
-    /// field: what the client sends beside the messages reaches the provider and often
-    /// the model — a `prediction`'s content, a provider's `documents` or template
-    /// arguments, `metadata`. Legacy `functions` are [`ChatRequest::definition_texts_mut`]'s.
+    /// Every string of the top-level fields Palisade has no type for, by field: what the
+    /// client sends beside the messages reaches the provider and often the model — a
+    /// `prediction`'s content, a provider's `documents` or template arguments,
+    /// `metadata`. Legacy `functions` are [`ChatRequest::definition_texts_mut`]'s.
     pub fn other_texts_mut(&mut self) -> Vec<(&str, &mut String)> {
         let mut out = Vec::new();
-        // The end-user id goes to the provider (OpenAI's abuse monitoring, Anthropic's
-        // `metadata.user_id`): an email there is personal data like any other.
-        if let Some(user) = &mut self.user {
-            out.push(("user", user));
-        }
         for (key, value) in self.extra.iter_mut() {
             if key == FUNCTIONS || model_text::OPAQUE_KEYS.contains(&key.as_str()) {
                 continue;
@@ -192,22 +187,20 @@ impl ChatMessage {
                 .map(|p| p.text.as_ref().map_or(0, String::len) + model_text::texts_len(&p.extra))
                 .sum(),
         };
-        let calls: usize = self
+        let arguments: usize = self
             .tool_calls
             .iter()
             .flatten()
-            .map(|c| c.function.name.len() + c.function.arguments.len())
+            .map(|c| c.function.arguments.len())
             .sum();
-        let name = self.name.as_ref().map_or(0, String::len);
-        content + name + calls + model_text::texts_len(&self.extra)
+        content + arguments + model_text::texts_len(&self.extra)
     }
 
     /// Every text the message carries, for scanners to read and rewrite: its content
-    /// (a string, or its parts' text and refusals), its participant `name`, its tool
-    /// calls' names and arguments (a model that writes its tool calls as text chooses
-    /// the name too), then the model-text fields of [`model_text::TEXT_FIELDS`]
-    /// (refusal, reasoning, a legacy function call's arguments, an audio transcript) and
-    /// any other string of its extra fields ([`model_text::other_texts_mut`]).
+    /// (a string, or its parts' text and refusals), its tool calls' arguments, then the
+    /// model-text fields of [`model_text::TEXT_FIELDS`] (refusal, reasoning, a legacy
+    /// function call's arguments, an audio transcript) and any other string of its
+    /// extra fields ([`model_text::other_texts_mut`]). Names are [`ChatMessage::names_mut`]'s.
     pub fn texts_mut(&mut self) -> Vec<&mut String> {
         let mut out: Vec<&mut String> = Vec::new();
         match &mut self.content {
@@ -222,12 +215,22 @@ impl ChatMessage {
             }
             None => {}
         }
-        out.extend(self.name.as_mut());
         for call in self.tool_calls.iter_mut().flatten() {
-            out.push(&mut call.function.name);
             out.push(&mut call.function.arguments);
         }
         model_text::all_texts_mut(&mut self.extra, &mut out);
+        out
+    }
+
+    /// The names the message carries: its participant `name` and its tool calls' names
+    /// (a model whose server reads tool calls from its text chooses those too). Scanned,
+    /// but never rewritten: a redacted name is no valid name (`^[a-zA-Z0-9_-]+$`) and a
+    /// tool call under it cannot be dispatched.
+    pub fn names_mut(&mut self) -> Vec<&mut String> {
+        let mut out: Vec<&mut String> = self.name.iter_mut().collect();
+        for call in self.tool_calls.iter_mut().flatten() {
+            out.push(&mut call.function.name);
+        }
         out
     }
 
@@ -357,7 +360,18 @@ impl ChatResponse {
     /// Bytes of text the answer carries, over all its choices ([`ChatMessage::text_len`]):
     /// what decides whether counting or scanning it runs off the async workers.
     pub fn text_len(&self) -> usize {
-        self.choices.iter().map(|c| c.message.text_len()).sum()
+        let beside = |extra: &Map<String, Value>| {
+            if extra.is_empty() {
+                0
+            } else {
+                model_text::texts_len(extra)
+            }
+        };
+        self.choices
+            .iter()
+            .map(|c| c.message.text_len() + beside(&c.extra))
+            .sum::<usize>()
+            + beside(&self.extra)
     }
 }
 
@@ -576,7 +590,9 @@ mod tests {
         }))
         .unwrap();
         let texts: Vec<String> = msg.texts_mut().into_iter().map(|t| t.clone()).collect();
-        assert_eq!(texts, ["part", "no", "helper", "f", "{}", "why", "said"]);
+        assert_eq!(texts, ["part", "no", "{}", "why", "said"]);
+        let names: Vec<String> = msg.names_mut().into_iter().map(|t| t.clone()).collect();
+        assert_eq!(names, ["helper", "f"]);
         assert_eq!(msg.text_len(), texts.iter().map(String::len).sum::<usize>());
         for t in msg.texts_mut() {
             t.make_ascii_uppercase();

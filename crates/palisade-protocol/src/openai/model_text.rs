@@ -255,12 +255,17 @@ pub fn withhold_alternatives(choice_extra: &mut Map<String, Value>) -> bool {
 /// Fields providers put beside every answer (and, streamed, in every chunk) that carry
 /// no model text: an identifier, an enum, a moderation verdict (Azure's filter results).
 /// Scanning them would cost a scan per field per chunk and find nothing.
-pub const METADATA_KEYS: [&str; 5] = [
+pub const METADATA_KEYS: [&str; 7] = [
     "logprobs",
     "system_fingerprint",
     "service_tier",
     "content_filter_results",
     "prompt_filter_results",
+    // OpenAI's random padding in every streamed chunk (against length side channels).
+    "obfuscation",
+    // vLLM's log-probabilities of the prompt's tokens: the client's own text, token by
+    // token, already scanned as it went up.
+    "prompt_logprobs",
 ];
 
 /// The strings of a choice's or response's own fields beside the message (a provider's
@@ -279,6 +284,18 @@ pub fn beside_texts_mut(extra: &mut Map<String, Value>) -> Vec<(&str, Vec<&mut S
         }
     }
     out
+}
+
+/// Removes every entry [`beside_texts_mut`] reads (a filtered choice keeps none of the
+/// text a provider put beside its message, scanned or not).
+pub fn drop_beside_texts(extra: &mut Map<String, Value>) {
+    let keys: Vec<String> = beside_texts_mut(extra)
+        .into_iter()
+        .map(|(key, _)| key.to_owned())
+        .collect();
+    for key in keys {
+        extra.remove(&key);
+    }
 }
 
 /// Drops what carries a choice's answer in a form no scanner reads: the choice's
