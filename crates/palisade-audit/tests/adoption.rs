@@ -20,7 +20,7 @@ use palisade_audit::{AuditError, Entry, Event, Ledger, LedgerConfig, Plane};
 use sqlx::SqlitePool;
 
 mod common;
-use common::{delete_records_from, execute, header_bytes, insert_row};
+use common::{delete_records_from, execute, header_bytes, insert_junk_checkpoint, insert_row};
 
 const ORIGIN: &str = "adoption.test/audit";
 
@@ -298,13 +298,7 @@ async fn a_purge_statement_covers_what_the_writer_checkpointed_not_a_stored_row(
     write(&ledger, "r", 0..3).await;
     ledger.checkpoint().await.unwrap();
     let pool = log.raw().await;
-    sqlx::query(
-        "INSERT INTO audit_checkpoints (size, root, note, created_us) \
-         VALUES (1000000000, zeroblob(32), 'junk', 0)",
-    )
-    .execute(&pool)
-    .await
-    .unwrap();
+    insert_junk_checkpoint(&pool, 1_000_000_000).await;
     ledger.purge_before(1).await.unwrap();
     ledger.close().await;
     let last = store.audit.size().await.unwrap() - 1;
@@ -324,14 +318,7 @@ async fn junk_checkpoint_rows_neither_take_the_writers_place_nor_hide_its_checkp
     ledger.checkpoint().await.unwrap();
     let pool = log.raw().await;
     for size in [5, 1_000_000_000] {
-        sqlx::query(
-            "INSERT INTO audit_checkpoints (size, root, note, created_us) \
-             VALUES ($1, zeroblob(32), 'junk', 0)",
-        )
-        .bind(size)
-        .execute(&pool)
-        .await
-        .unwrap();
+        insert_junk_checkpoint(&pool, size).await;
     }
     write(&ledger, "r", 2..5).await;
     let signed = ledger

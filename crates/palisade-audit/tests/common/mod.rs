@@ -57,3 +57,16 @@ pub async fn delete_records_from(pool: &SqlitePool, seq: u64) {
         execute(pool, &format!("DELETE FROM {table} WHERE seq >= {seq}")).await;
     }
 }
+
+/// A checkpoint row nobody signed (note `junk`), at `size`: one INSERT away for anyone
+/// with write access to the database.
+pub async fn insert_junk_checkpoint(pool: &SqlitePool, size: i64) {
+    sqlx::query(
+        "INSERT INTO audit_checkpoints (size, root, note, created_us) \
+         VALUES ($1, zeroblob(32), 'junk', 0)",
+    )
+    .bind(size)
+    .execute(pool)
+    .await
+    .unwrap();
+}
