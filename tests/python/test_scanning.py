@@ -730,6 +730,10 @@ def test_the_end_user_id_and_message_names_are_scanned(client: openai.OpenAI, mo
         sent.append(mock_upstream.requests_containing(marker)[-1]["body"]["user"])
     assert all(u.startswith("s_") for u in sent), sent
     assert sent[0] == sent[2] != sent[1], sent
+    # The same end user of the same application embeds under the same pseudonym.
+    marker = uuid.uuid4().hex
+    client.embeddings.create(model="mock-embed", input=f"{marker} text", user=EMAIL)
+    assert mock_upstream.requests_containing(marker)[-1]["body"]["user"] == sent[0]
     with pytest.raises(openai.BadRequestError) as exc:
         client.chat.completions.create(model="mock", messages=[{"role": "user", "name": EMAIL, "content": "hello"}])
     assert exc.value.code == "content_policy_violation"

@@ -275,6 +275,19 @@ fn scan_embeddings(
         let location = || format!("input.input[{i}]");
         blocked.extend(inspect_text(scanning.scanner(), scan, text, &location));
     }
+    // The end-user id, as for chats (a string: `parse::embeddings` checked).
+    let mut user = req
+        .extra
+        .get("user")
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_owned);
+    if user.is_some() {
+        blocked.extend(inspect_user(state, scanning.scanner(), scan, &mut user));
+        match user {
+            Some(id) => req.extra.insert("user".into(), id.into()),
+            None => req.extra.remove("user"),
+        };
+    }
     state.metrics.scan_time("input", started.elapsed());
     finish_input(state, scan, blocked, "input")
 }
@@ -754,7 +767,11 @@ impl StreamInspector {
             }
             return true;
         }
-        let applied: Vec<Applied> = decide((self.scan_fn)(text), &self.profile)
+        let mut findings = (self.scan_fn)(text);
+        if let Some(leak) = &self.leak {
+            findings.extend(leak.find(text));
+        }
+        let applied: Vec<Applied> = decide(findings, &self.profile)
             .into_iter()
             .map(|mut a| {
                 if !rewritable && a.action.rewrites() {
