@@ -745,6 +745,7 @@ async fn commit(
             tail.checkpointed(cp.size, cp.root);
             tail.last_checkpoint_at = Instant::now();
             shared.witness(cp);
+            shared.settle_checkpoint(cp).await;
             stats.checkpoints.fetch_add(1, Ordering::Relaxed);
         }
         let first_seq = tail.tree.size();
@@ -835,6 +836,52 @@ async fn seal(
 }
 
 impl Shared {
+    /// Checks that the store holds `cp`, just stored: a row of its size that was there
+    /// before kept its place (`add_checkpoint` ignores the new one). A row this log never
+    /// signed (junk anyone with write access could add ahead of the log) is replaced by
+    /// `cp` — compare and swap, so a row changed meanwhile stays. A validly signed row that
+    /// disagrees is a fork (say, a failover to a replica that lost commits, which another
+    /// writer then filled): it stays as evidence and is reported; this writer's
+    /// checkpoint is in its witness.
+    async fn settle_checkpoint(&self, cp: &StoredCheckpoint) {
+        let row = match self.store.checkpoint_below(cp.size.saturating_add(1)).await {
+            Ok(Some(row)) if row.size == cp.size => row,
+            Ok(_) => {
+                tracing::warn!(
+                    checkpoint_size = cp.size,
+                    "the audit checkpoint just stored is not in the store"
+                );
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read back the audit checkpoint just stored");
+                return;
+            }
+        };
+        if row.note == cp.note && row.root == cp.root {
+            return;
+        }
+        if self.trust().open(&row).is_some() {
+            tracing::error!(
+                checkpoint_size = cp.size,
+                "two signed checkpoints of this audit log disagree at this size: the log forked \
+                 (a failover that lost commits?); the store's is kept, this writer's is in its \
+                 witness; run `palisade audit verify`"
+            );
+            return;
+        }
+        match self.store.replace_checkpoint(&row.note, cp).await {
+            Ok(true) => tracing::warn!(
+                checkpoint_size = cp.size,
+                "replaced a checkpoint row this audit log never signed with the writer's own"
+            ),
+            Ok(false) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot replace a checkpoint row this log never signed")
+            }
+        }
+    }
+
     /// Keeps a checkpoint this writer signed in the witness file, if there is one.
     fn witness(&self, cp: &StoredCheckpoint) {
         if let Some(path) = &self.config.witness {
@@ -971,6 +1018,7 @@ async fn timed_checkpoint(
     tail.checkpointed(cp.size, cp.root);
     tail.last_checkpoint_at = Instant::now();
     shared.witness(&cp);
+    shared.settle_checkpoint(&cp).await;
     shared.stats.checkpoints.fetch_add(1, Ordering::Relaxed);
     Ok(Some(cp))
 }

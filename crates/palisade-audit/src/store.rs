@@ -201,13 +201,18 @@ pub trait AuditStore: Send + Sync + 'static {
         Ok(None)
     }
 
-    /// Stores a checkpoint; a row of that size with another note is replaced. Writers
-    /// store only checkpoints they just signed over records they checked, and two
-    /// writers signing one size sign the same note (same records, one key, deterministic
-    /// signatures), so a different row there is one this log never signed — junk that
-    /// would otherwise take the writer's place. (A validly signed row beyond the store's
-    /// records stops every writer before it gets there: `tail.rs`.)
+    /// Stores a checkpoint (ignored if one of that size exists: the writer then reads
+    /// that row, and replaces it with [`AuditStore::replace_checkpoint`] only if this
+    /// log never signed it).
     async fn add_checkpoint(&self, checkpoint: &StoredCheckpoint) -> Result<(), AuditStoreError>;
+
+    /// Replaces the checkpoint row of `checkpoint.size` if its note is still `old_note`
+    /// (compare and swap); whether it did.
+    async fn replace_checkpoint(
+        &self,
+        old_note: &str,
+        checkpoint: &StoredCheckpoint,
+    ) -> Result<bool, AuditStoreError>;
 
     /// All checkpoints, smallest first.
     async fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>, AuditStoreError>;

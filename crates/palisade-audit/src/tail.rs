@@ -45,7 +45,7 @@ pub(crate) struct Trust<'a> {
 impl Trust<'_> {
     /// A stored checkpoint if its note is signed by this log's key under this log's name
     /// and says what its row's columns say.
-    fn open(&self, stored: &StoredCheckpoint) -> Option<Checkpoint> {
+    pub fn open(&self, stored: &StoredCheckpoint) -> Option<Checkpoint> {
         Checkpoint::open(&stored.note, self.verifier)
             .ok()
             .filter(|cp| {
@@ -56,8 +56,8 @@ impl Trust<'_> {
     /// The largest checkpoint of this log: the latest row, or — when that one is not
     /// this log's (a row anyone with write access could have added) — the next one down
     /// that is. Rows not of this log are reported once each time a larger one appears;
-    /// a writer's own checkpoint at such a row's size replaces it
-    /// ([`AuditStore::add_checkpoint`]).
+    /// a writer's own checkpoint at such a row's size replaces it (`ledger.rs`,
+    /// `settle_checkpoint`).
     async fn largest(&self) -> Result<Option<Anchor>, AuditError> {
         let mut next = self.store.latest_checkpoint().await?;
         while let Some(stored) = next {

@@ -350,6 +350,43 @@ async fn junk_checkpoint_rows_neither_take_the_writers_place_nor_hide_its_checkp
 }
 
 #[tokio::test]
+async fn a_signed_checkpoint_that_disagrees_at_the_writers_size_is_kept_as_evidence() {
+    // A fork: a checkpoint of this log (its key, its name) at the size the writer reaches
+    // next, over other records (a failover that lost commits, which another writer then
+    // filled). The writer's own checkpoint does not take its place.
+    let log = Log::new();
+    let (ledger, store) = log.open().await.unwrap();
+    write(&ledger, "r", 0..2).await;
+    ledger.checkpoint().await.unwrap();
+    let other = Checkpoint {
+        origin: ORIGIN.into(),
+        size: 4,
+        root: [7; 32],
+    };
+    let note = other.sign(&NoteSigner::parse(&log.signer).unwrap());
+    let pool = log.raw().await;
+    sqlx::query(
+        "INSERT INTO audit_checkpoints (size, root, note, created_us) VALUES (4, $1, $2, 0)",
+    )
+    .bind(other.root.as_slice())
+    .bind(&note)
+    .execute(&pool)
+    .await
+    .unwrap();
+    write(&ledger, "r", 2..4).await;
+    let signed = ledger
+        .checkpoint()
+        .await
+        .unwrap()
+        .expect("a checkpoint of 4");
+    assert_ne!(signed.note, note);
+    let stored = store.audit.checkpoints().await.unwrap();
+    let at_four = stored.iter().find(|c| c.size == 4).unwrap();
+    assert_eq!(at_four.note, note, "the disagreeing signed row stays");
+    ledger.close().await;
+}
+
+#[tokio::test]
 async fn after_a_master_key_rotation_the_old_keys_tags_are_refused() {
     // The writers' key is derived from the current master key: one that leaked (the
     // reason to rotate) tags nothing a writer with the new key accepts, even while it is

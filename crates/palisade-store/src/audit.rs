@@ -164,9 +164,9 @@ const PURGE_WINDOW: i64 = 50_000;
 
 pub(crate) const SEARCH_COLUMNS: &str = "seq, time_us, request_id, actor, user_id";
 
-/// Stores a checkpoint (size, root, note, created_us as `$1`..`$4`), replacing a row of
-/// its size whose note differs (see [`AuditStore::add_checkpoint`]); sqlx on both
-/// backends and the SQLite direct writer run this text.
+/// Stores a checkpoint (size, root, note, created_us as `$1`..`$4`) unless a row of its
+/// size exists (see [`AuditStore::add_checkpoint`]); sqlx on both backends and the SQLite
+/// direct writer run this text.
 pub(crate) fn insert_checkpoint_sql() -> String {
     format!(
         "INSERT INTO audit_checkpoints ({CHECKPOINT_COLUMNS}) VALUES ($1, $2, $3, $4) \
@@ -174,10 +174,9 @@ pub(crate) fn insert_checkpoint_sql() -> String {
     )
 }
 
-/// What storing a checkpoint does to a row of its size: replaces it if its note differs.
-pub(crate) const CHECKPOINT_CONFLICT: &str = "ON CONFLICT (size) DO UPDATE SET \
-     root = excluded.root, note = excluded.note, created_us = excluded.created_us \
-     WHERE audit_checkpoints.note <> excluded.note";
+/// What storing a checkpoint does to a row of its size: nothing (the writer then checks
+/// the row: `AuditStore::replace_checkpoint`).
+pub(crate) const CHECKPOINT_CONFLICT: &str = "ON CONFLICT (size) DO NOTHING";
 
 /// Copies the searchable columns of the records past `audit_search`'s prefix into it, in
 /// order, at most `limit` of them (all when `None`). Both backends run this text.
@@ -700,6 +699,26 @@ where
             .await
             .map_err(error::audit)?;
         row.as_ref().map(AuditRow::checkpoint).transpose()
+    }
+
+    async fn replace_checkpoint(
+        &self,
+        old_note: &str,
+        checkpoint: &StoredCheckpoint,
+    ) -> Result<bool, AuditStoreError> {
+        let done = sqlx::query(
+            "UPDATE audit_checkpoints SET root = $2, note = $3, created_us = $4 \
+             WHERE size = $1 AND note = $5",
+        )
+        .bind(to_db(checkpoint.size, "checkpoint size")?)
+        .bind(checkpoint.root.as_slice())
+        .bind(checkpoint.note.as_str())
+        .bind(checkpoint.created_us)
+        .bind(old_note)
+        .execute(&self.write)
+        .await
+        .map_err(error::audit)?;
+        Ok(DB::rows_affected(&done) > 0)
     }
 
     async fn checkpoint_below(

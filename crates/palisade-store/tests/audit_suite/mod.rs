@@ -440,12 +440,7 @@ pub async fn checkpoints(store: Audit) {
             .await
             .unwrap();
     }
-    // The same size again: the same note changes nothing; another note replaces the row
-    // (a writer only stores what it just signed), alone or with an append.
-    store
-        .add_checkpoint(&checkpoint(5, "head 5"))
-        .await
-        .unwrap();
+    // The same size again is ignored, whatever it says, alone or with an append.
     store
         .add_checkpoint(&checkpoint(10, "another head 10"))
         .await
@@ -458,13 +453,19 @@ pub async fn checkpoints(store: Audit) {
         store.checkpoints().await.unwrap(),
         [
             checkpoint(5, "head 5"),
-            checkpoint(10, "another head 10"),
-            checkpoint(20, "another head 20")
+            checkpoint(10, "head 10"),
+            checkpoint(20, "head 20")
         ]
     );
+    // Replaced only while the row still says what the caller read (compare and swap).
+    let swapped = checkpoint(10, "writer's head 10");
+    assert!(!store.replace_checkpoint("stale", &swapped).await.unwrap());
+    assert!(store.replace_checkpoint("head 10", &swapped).await.unwrap());
+    assert!(!store.replace_checkpoint("head 10", &swapped).await.unwrap());
+    assert_eq!(store.checkpoints().await.unwrap()[1], swapped);
     assert_eq!(
         store.latest_checkpoint().await.unwrap(),
-        Some(checkpoint(20, "another head 20"))
+        Some(checkpoint(20, "head 20"))
     );
     store.add_checkpoint(&checkpoint(0, "empty")).await.unwrap();
     assert_eq!(store.checkpoints().await.unwrap()[0].size, 0);
