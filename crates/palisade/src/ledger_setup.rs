@@ -32,11 +32,8 @@ pub async fn open(config: &AuditConfig, store: &Store) -> anyhow::Result<Option<
         .latest_checkpoint()
         .await
         .context("cannot read the audit log's latest checkpoint")?;
-    let signer = signer(
-        &config.signing_key_file,
-        &config.origin,
-        latest.as_ref().map(|cp| cp.note.as_str()),
-    )?;
+    let signer = signer(&config.signing_key_file, &config.origin, latest.is_some())?;
+    signs_the_log(store, &signer, &config.signing_key_file, latest).await?;
     pin_signer(store, &signer, &config.signing_key_file).await?;
     let keyring = keyring(config)?;
     let keys = AuditKeys::load(store.audit.as_ref(), keyring)
@@ -121,13 +118,57 @@ fn beside(file: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// Rows the startup check reads past when the latest checkpoint rows are not the key's.
+const JUNK_ROWS_READ: usize = 1000;
+
+/// The log's checkpoints must verify with the signing key: a log signed by two keys no
+/// longer verifies with either public key, so a different key file (a wrong path, a
+/// working directory that changed, an instance started without the shared key) is an
+/// error. The latest row decides unless it is not the key's: then rows below it are read
+/// (at most [`JUNK_ROWS_READ`]) and one that is lets the start go on — rows anyone with
+/// write access could add ahead of the log must not stop it (the writer reports them).
+async fn signs_the_log(
+    store: &Store,
+    signer: &NoteSigner,
+    path: &Path,
+    latest: Option<palisade_audit::store::StoredCheckpoint>,
+) -> anyhow::Result<()> {
+    let verifier = signer.verifier();
+    let mut next = latest;
+    for _ in 0..JUNK_ROWS_READ {
+        let Some(row) = next else {
+            break;
+        };
+        if Checkpoint::open(&row.note, &verifier).is_ok() {
+            return Ok(());
+        }
+        next = store
+            .audit
+            .checkpoint_below(row.size)
+            .await
+            .context("cannot read the audit log's checkpoints")?;
+        if next.is_none() {
+            // No checkpoint row of this log's key at all.
+            anyhow::bail!(
+                "the audit log's checkpoints are not signed by {} (audit.signing_key_file): use the key that signed them, or every checkpoint from now on would fail `palisade audit verify`",
+                path.display()
+            );
+        }
+    }
+    match next {
+        None => Ok(()),
+        Some(_) => anyhow::bail!(
+            "the latest {JUNK_ROWS_READ} checkpoint rows of the audit log are not signed by {} (audit.signing_key_file): run `palisade audit verify` with the log's public key",
+            path.display()
+        ),
+    }
+}
+
 /// The checkpoint signing key: read from `path`, or created there when the log has no
-/// checkpoint yet. `latest` (the log's latest signed checkpoint) must verify with it:
-/// a log signed by two keys no longer verifies with either public key, so a missing or
-/// different key file (a wrong path, a working directory that changed, an instance
-/// started without the shared key) is an error, never a new key.
-fn signer(path: &Path, origin: &str, latest: Option<&str>) -> anyhow::Result<NoteSigner> {
-    if latest.is_some() && !path.exists() {
+/// checkpoint yet (`checkpointed`: it has some). A missing key file for a log with
+/// checkpoints is an error, never a new key ([`signs_the_log`] checks the key against them).
+fn signer(path: &Path, origin: &str, checkpointed: bool) -> anyhow::Result<NoteSigner> {
+    if checkpointed && !path.exists() {
         anyhow::bail!(
             "{} (audit.signing_key_file) does not exist, but the audit log has checkpoints signed by a key: point audit.signing_key_file at that key (a new one would make the log unverifiable)",
             path.display()
@@ -150,17 +191,9 @@ fn signer(path: &Path, origin: &str, latest: Option<&str>) -> anyhow::Result<Not
             signer
         } else {
             // Another instance sharing the directory created it first: use theirs.
-            return self::signer(path, origin, latest);
+            return self::signer(path, origin, checkpointed);
         }
     };
-    if let Some(note) = latest
-        && Checkpoint::open(note, &signer.verifier()).is_err()
-    {
-        anyhow::bail!(
-            "the audit log's latest checkpoint was not signed by {} (audit.signing_key_file): use the key that signed it, or every checkpoint from now on would fail `palisade audit verify`",
-            path.display()
-        );
-    }
     if signer.name() != origin {
         tracing::warn!(
             key_name = signer.name(),

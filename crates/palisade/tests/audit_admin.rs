@@ -1429,6 +1429,30 @@ async fn a_log_with_checkpoints_never_gets_a_new_signing_key() {
 }
 
 #[tokio::test]
+async fn a_junk_checkpoint_row_ahead_of_the_log_does_not_stop_a_start() {
+    // A row anyone with write access to the database could add: the latest by size, but
+    // not signed by the log's key. The key is checked against the log's real checkpoints.
+    let mut gw = start().await;
+    let key = gw.api_key().await;
+    assert_eq!(say(&gw, &key, "hi").await.status(), 200);
+    assert_eq!(gw.terminate(), Some(0), "a clean stop writes a checkpoint");
+    let dir = gw.into_dir();
+    let url = format!("sqlite://{}", dir.path().join("palisade.db").display());
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    sqlx::query(
+        "INSERT INTO audit_checkpoints (size, root, note, created_us) \
+         VALUES (1000000000, zeroblob(32), 'junk', 0)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    let gw = Gateway::start_with(dir, "", UPSTREAMS, "http", client()).await;
+    let key = gw.api_key().await;
+    assert_eq!(say(&gw, &key, "again").await.status(), 200);
+}
+
+#[tokio::test]
 async fn instances_sharing_a_store_must_share_its_signing_key_from_the_start() {
     // Before the first checkpoint there is nothing to check a key against: two instances
     // with separate key files would each sign checkpoints, and no single public key would
