@@ -17,6 +17,11 @@ use crate::record::{hex, unhex};
 
 const ALG_ED25519: u8 = 0x01;
 const SIG_PREFIX: &str = "\u{2014} ";
+/// Most signature lines a note may carry (C2SP signed notes: verifiers reject more).
+const MAX_SIGNATURES: usize = 100;
+/// Most bytes a note may have: a checkpoint's body is about a hundred, each signature
+/// line under two hundred. Anything larger is padding someone added to a stored note.
+const MAX_NOTE_BYTES: usize = 32 * 1024;
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum NoteError {
@@ -173,11 +178,19 @@ impl NoteVerifier {
     /// Checks a signed note and returns its body if one signature line is a valid
     /// signature by this key.
     pub fn open<'a>(&self, note: &'a str) -> Result<&'a str, NoteError> {
+        if note.len() > MAX_NOTE_BYTES {
+            return Err(NoteError::Malformed("longer than a note can be"));
+        }
         let split = note
             .rfind("\n\n")
             .ok_or(NoteError::Malformed("no blank line before the signatures"))?;
         let body = &note[..=split];
         let sigs = &note[split + 2..];
+        if sigs.lines().count() > MAX_SIGNATURES {
+            return Err(NoteError::Malformed(
+                "more signature lines than a note may carry",
+            ));
+        }
         for line in sigs.lines() {
             let Some(rest) = line.strip_prefix(SIG_PREFIX) else {
                 return Err(NoteError::Malformed(
@@ -297,6 +310,34 @@ mod tests {
         ));
         let other = NoteSigner::generate("palisade.example/audit").unwrap();
         assert!(Checkpoint::open(&note, &other.verifier()).is_err());
+    }
+
+    #[test]
+    fn a_genuine_note_padded_with_other_lines_is_refused_past_the_bounds() {
+        let signer = NoteSigner::generate("log").unwrap();
+        let cp = Checkpoint {
+            origin: "log".into(),
+            size: 3,
+            root: [1; 32],
+        };
+        let note = cp.sign(&signer);
+        let verifier = signer.verifier();
+        let other = "\u{2014} other c2lnbmF0dXJl\n";
+        let some = format!("{note}{}", other.repeat(10));
+        assert!(
+            Checkpoint::open(&some, &verifier).is_ok(),
+            "other signers' lines are fine"
+        );
+        let many = format!("{note}{}", other.repeat(MAX_SIGNATURES));
+        assert!(matches!(
+            Checkpoint::open(&many, &verifier),
+            Err(NoteError::Malformed(_))
+        ));
+        let long = format!("{note}\u{2014} {}\n", "x".repeat(MAX_NOTE_BYTES));
+        assert!(matches!(
+            Checkpoint::open(&long, &verifier),
+            Err(NoteError::Malformed(_))
+        ));
     }
 
     #[test]

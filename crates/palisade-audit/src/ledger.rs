@@ -230,12 +230,14 @@ impl Ledger {
         // The largest checkpoint the records were just checked against vouches for them
         // from now on, even if this instance stops before signing one of its own.
         if let (Some(path), Some(anchor)) = (&config.witness, anchor)
-            && floor.is_none_or(|(size, _)| anchor.cp.size > size)
+            && floor.is_none_or(|(size, _)| anchor.size > size)
         {
+            // Re-signed, so the witness holds the note's canonical bytes whatever lines
+            // someone added to the stored copy (the signature is deterministic).
             witness::write(
                 path,
-                &anchor.note,
-                anchor.cp.size,
+                &anchor.sign(&signer),
+                anchor.size,
                 &verifier,
                 &config.origin,
             );

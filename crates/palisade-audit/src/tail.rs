@@ -58,14 +58,11 @@ impl Trust<'_> {
     /// that is. Rows not of this log are reported once each time a larger one appears;
     /// a writer's own checkpoint at such a row's size replaces it (`ledger.rs`,
     /// `settle_checkpoint`).
-    async fn largest(&self) -> Result<Option<Anchor>, AuditError> {
+    async fn largest(&self) -> Result<Option<Checkpoint>, AuditError> {
         let mut next = self.store.latest_checkpoint().await?;
         while let Some(stored) = next {
             if let Some(cp) = self.open(&stored) {
-                return Ok(Some(Anchor {
-                    cp,
-                    note: stored.note,
-                }));
+                return Ok(Some(cp));
             }
             // Sizes are kept plus one, so a junk row at size 0 is reported too.
             let mark = stored.size.saturating_add(1);
@@ -82,20 +79,14 @@ impl Trust<'_> {
     }
 
     /// The largest checkpoint of this log, and the store's size read after it.
-    async fn anchor(&self) -> Result<(Option<Anchor>, u64), AuditError> {
+    async fn anchor(&self) -> Result<(Option<Checkpoint>, u64), AuditError> {
         let best = self.largest().await?;
         // Read after the checkpoints: records land with or before the checkpoint that
         // covers them, so a store holding fewer lost records the log signed.
         let size = self.store.size().await?;
-        within_store(best.as_ref().map(|a| &a.cp), size)?;
+        within_store(best.as_ref(), size)?;
         Ok((best, size))
     }
-}
-
-/// The largest checkpoint of this log in the store, with its signed note.
-pub(crate) struct Anchor {
-    pub cp: Checkpoint,
-    pub note: String,
 }
 
 /// Refuses a checkpoint of this log covering more records than the store holds: records
@@ -178,11 +169,11 @@ impl Tail {
     /// hashes (a log of a few hundred million records is gigabytes of them, read a chunk
     /// at a time), the records after it one by one, authenticated. `floor`: a checkpoint
     /// this writer vouched for before (a reload), which the records must pass through.
-    /// Returns the signed note of the checkpoint the records were checked against, if any.
+    /// Returns the checkpoint the records were checked against, if any.
     pub async fn load(
         trust: &Trust<'_>,
         floor: Option<Vouched>,
-    ) -> Result<(Tail, Option<Anchor>), AuditError> {
+    ) -> Result<(Tail, Option<Checkpoint>), AuditError> {
         let (anchor, size) = trust.anchor().await?;
         let mut tail = Tail::empty();
         if let Some((signed, _)) = floor {
@@ -199,9 +190,9 @@ impl Tail {
             tail.floor = floor.filter(|(s, _)| *s > 0);
             tail.vouched = floor;
         }
-        if let Some(a) = &anchor {
-            tail.take_covered(trust.store, &a.cp).await?;
-            tail.checkpointed(a.cp.size, a.cp.root);
+        if let Some(cp) = &anchor {
+            tail.take_covered(trust.store, cp).await?;
+            tail.checkpointed(cp.size, cp.root);
         }
         tail.take_authenticated(trust, size, false).await?;
         Ok((tail, anchor))
@@ -236,7 +227,6 @@ impl Tail {
             return Ok(());
         }
         let (anchor, size) = trust.anchor().await?;
-        let anchor = anchor.map(|a| a.cp);
         let mut next = Tail {
             tree: self.tree.clone(),
             ..*self
