@@ -5,8 +5,8 @@
 //!
 //! Written after each checkpoint the writer signs, and at start with the largest
 //! checkpoint the records were checked against (signed by another instance, say), but
-//! only over a smaller one: instances sharing the key's directory share the file, and it
-//! never goes back. Each write goes to a temporary file of its own, synced, renamed over
+//! only over a smaller one: instances sharing the key's directory share the file (and
+//! take turns through a lock file beside it), and it never goes back. Each write goes to a temporary file of its own, synced, renamed over
 //! the old one, and the directory synced, so a crash or a concurrent write leaves the
 //! old witness or the new one, never a torn file (which would refuse the next start). A
 //! write that fails is logged and the older witness stays, which only weakens the check.
@@ -49,13 +49,28 @@ pub(crate) fn read(
 
 /// Replaces the witness with `note`, a checkpoint of `size` records of this log (just
 /// signed, or checked against the records), unless it already holds one as large.
+/// Instances sharing the key's directory take turns (an exclusive lock on
+/// `<witness>.lock` around the read and the rename), so none puts a smaller checkpoint
+/// back over a larger one another just wrote.
 pub(crate) fn write(path: &Path, note: &str, size: u64, verifier: &NoteVerifier, origin: &str) {
-    if let Ok(Some((held, _))) = read(path, verifier, origin)
-        && held >= size
-    {
-        return;
-    }
-    if let Err(e) = replace(path, note) {
+    let written = (|| {
+        let mut lock_path = path.as_os_str().to_owned();
+        lock_path.push(".lock");
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(std::path::PathBuf::from(lock_path))?;
+        lock.lock()?;
+        if let Ok(Some((held, _))) = read(path, verifier, origin)
+            && held >= size
+        {
+            return Ok(());
+        }
+        replace(path, note)
+        // The lock goes with the file handle.
+    })();
+    if let Err(e) = written {
         tracing::warn!(error = %e, path = %path.display(), "cannot update the audit witness file");
     }
 }
@@ -86,4 +101,36 @@ fn replace(path: &Path, note: &str) -> std::io::Result<()> {
         _ => Path::new("."),
     };
     std::fs::File::open(dir)?.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::checkpoint::NoteSigner;
+
+    #[test]
+    fn a_witness_never_goes_back_and_refuses_what_is_not_the_logs() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.key.witness");
+        let signer = NoteSigner::generate("log").unwrap();
+        let verifier = signer.verifier();
+        let note = |size| {
+            Checkpoint {
+                origin: "log".into(),
+                size,
+                root: [size as u8; 32],
+            }
+            .sign(&signer)
+        };
+        assert_eq!(read(&path, &verifier, "log").unwrap(), None);
+        for (size, held) in [(5, 5), (3, 5), (7, 7), (7, 7)] {
+            write(&path, &note(size), size, &verifier, "log");
+            let (read_size, _) = read(&path, &verifier, "log").unwrap().unwrap();
+            assert_eq!(read_size, held, "after writing {size}");
+        }
+        assert!(read(&path, &verifier, "other-log").is_err());
+        std::fs::write(&path, "not a note").unwrap();
+        assert!(read(&path, &verifier, "log").is_err());
+    }
 }
