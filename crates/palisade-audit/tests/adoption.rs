@@ -20,7 +20,9 @@ use palisade_audit::{AuditError, Entry, Event, Ledger, LedgerConfig, Plane};
 use sqlx::SqlitePool;
 
 mod common;
-use common::{delete_records_from, execute, header_bytes, insert_junk_checkpoint, insert_row};
+use common::{
+    delete_records_from, execute, header_bytes, insert_junk_checkpoint, insert_row, roll_back_to,
+};
 
 const ORIGIN: &str = "adoption.test/audit";
 
@@ -520,8 +522,7 @@ async fn a_running_writer_does_not_build_on_a_rolled_back_log() {
     write(&ledger, "r", 3..5).await;
     assert_eq!(ledger.checkpoint().await.unwrap().unwrap().size, 5);
     let pool = log.raw().await;
-    delete_records_from(&pool, 3).await;
-    execute(&pool, "DELETE FROM audit_checkpoints WHERE size > 3").await;
+    roll_back_to(&pool, 3).await;
     // The writer notices the store changed, reads its tail again, and refuses.
     assert!(ledger.checkpoint().await.is_err());
     for n in 5..8 {
@@ -549,8 +550,7 @@ async fn a_running_writer_refuses_a_rolled_back_log_another_writer_rewrote() {
     write(&a, "a", 3..5).await;
     assert_eq!(a.checkpoint().await.unwrap().unwrap().size, 5);
     let pool = log.raw().await;
-    delete_records_from(&pool, 3).await;
-    execute(&pool, "DELETE FROM audit_checkpoints WHERE size > 3").await;
+    roll_back_to(&pool, 3).await;
     let (b, _b_store) = log.open().await.unwrap();
     write(&b, "b", 3..6).await;
     // A's tail no longer matches the store: it reads it again, and refuses it.
@@ -580,8 +580,7 @@ async fn the_witness_file_catches_a_rollback_made_while_the_gateway_was_down() {
     ledger.close().await;
     store.close().await;
     let pool = log.raw().await;
-    delete_records_from(&pool, 3).await;
-    execute(&pool, "DELETE FROM audit_checkpoints WHERE size > 3").await;
+    roll_back_to(&pool, 3).await;
     refused_at(log.open().await.map(|_| ()), 3);
     // Without the witness nothing tells: the shorter log is consistent in itself.
     let witness = log.witness.take().unwrap();
@@ -614,7 +613,6 @@ async fn a_writer_witnesses_the_checkpoint_it_opened_on_before_signing_one() {
     ledger.close().await;
     store.close().await;
     let pool = log.raw().await;
-    delete_records_from(&pool, 3).await;
-    execute(&pool, "DELETE FROM audit_checkpoints WHERE size > 3").await;
+    roll_back_to(&pool, 3).await;
     refused_at(log.open().await.map(|_| ()), 3);
 }

@@ -58,6 +58,17 @@ pub async fn delete_records_from(pool: &SqlitePool, seq: u64) {
     }
 }
 
+/// A rollback: the records from `size` on deleted together with the checkpoints covering
+/// them, leaving a shorter log that verifies on its own.
+pub async fn roll_back_to(pool: &SqlitePool, size: u64) {
+    delete_records_from(pool, size).await;
+    execute(
+        pool,
+        &format!("DELETE FROM audit_checkpoints WHERE size > {size}"),
+    )
+    .await;
+}
+
 /// A checkpoint row nobody signed (note `junk`), at `size`: one INSERT away for anyone
 /// with write access to the database.
 pub async fn insert_junk_checkpoint(pool: &SqlitePool, size: i64) {

@@ -478,19 +478,23 @@ fn unrewritable(scan: &mut ScanState, findings: Vec<Finding>, location: &str) ->
     }
     let applied: Vec<Applied> = decide(findings, &scan.profile)
         .into_iter()
-        .map(|mut a| {
-            if a.action.rewrites() {
-                a.action = if a.finding.kind == UNSCANNED_MEDIA_KIND {
-                    Action::Flag
-                } else {
-                    Action::Block
-                };
-            }
-            a
-        })
+        .map(unrewritten)
         .collect();
     record_findings(scan, &applied, location);
     blocking_kinds(&applied)
+}
+
+/// The action on a finding in what cannot be rewritten: one that would rewrite blocks
+/// instead, except on media, where there is nothing to rewrite and it only flags.
+fn unrewritten(mut a: Applied) -> Applied {
+    if a.action.rewrites() {
+        a.action = if a.finding.kind == UNSCANNED_MEDIA_KIND {
+            Action::Flag
+        } else {
+            Action::Block
+        };
+    }
+    a
 }
 
 /// The end-user id (`user`): it goes to the provider (OpenAI's abuse monitoring,
@@ -771,15 +775,10 @@ impl StreamInspector {
         if let Some(leak) = &self.leak {
             findings.extend(leak.find(text));
         }
-        let applied: Vec<Applied> = decide(findings, &self.profile)
-            .into_iter()
-            .map(|mut a| {
-                if !rewritable && a.action.rewrites() {
-                    a.action = Action::Block;
-                }
-                a
-            })
-            .collect();
+        let mut applied = decide(findings, &self.profile);
+        if !rewritable {
+            applied = applied.into_iter().map(unrewritten).collect();
+        }
         let ok = blocking_kinds(&applied).is_empty();
         let mut rewritten = None;
         if ok {

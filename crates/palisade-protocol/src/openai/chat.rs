@@ -360,18 +360,11 @@ impl ChatResponse {
     /// Bytes of text the answer carries, over all its choices ([`ChatMessage::text_len`]):
     /// what decides whether counting or scanning it runs off the async workers.
     pub fn text_len(&self) -> usize {
-        let beside = |extra: &Map<String, Value>| {
-            if extra.is_empty() {
-                0
-            } else {
-                model_text::texts_len(extra)
-            }
-        };
         self.choices
             .iter()
-            .map(|c| c.message.text_len() + beside(&c.extra))
+            .map(|c| c.message.text_len() + model_text::beside_len(&c.extra))
             .sum::<usize>()
-            + beside(&self.extra)
+            + model_text::beside_len(&self.extra)
     }
 }
 

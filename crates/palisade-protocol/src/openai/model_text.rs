@@ -286,6 +286,23 @@ pub fn beside_texts_mut(extra: &mut Map<String, Value>) -> Vec<(&str, Vec<&mut S
     out
 }
 
+/// Bytes of text [`beside_texts_mut`] would hand out, without touching `extra`: only
+/// the entries it reads are copied (none for the usual metadata-only maps).
+pub fn beside_len(extra: &Map<String, Value>) -> usize {
+    let mut read: Map<String, Value> = extra
+        .iter()
+        .filter(|(k, _)| !METADATA_KEYS.contains(&k.as_str()) && !OPAQUE_KEYS.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if read.is_empty() {
+        return 0;
+    }
+    beside_texts_mut(&mut read)
+        .iter()
+        .flat_map(|(_, texts)| texts.iter().map(|t| t.len()))
+        .sum()
+}
+
 /// Removes every entry [`beside_texts_mut`] reads (a filtered choice keeps none of the
 /// text a provider put beside its message, scanned or not).
 pub fn drop_beside_texts(extra: &mut Map<String, Value>) {
@@ -469,6 +486,11 @@ mod tests {
             "id": "x",
             "citations": ["https://example.org/a", {"title": "A page", "url": "u"}],
         }));
+        assert_eq!(
+            beside_len(&extra),
+            "https://example.org/a".len() + "A page".len() + 1
+        );
+        assert_eq!(beside_len(&map(json!({"logprobs": null, "id": "x"}))), 0);
         let found: Vec<(String, Vec<String>)> = beside_texts_mut(&mut extra)
             .into_iter()
             .map(|(k, t)| (k.to_owned(), t.into_iter().map(|s| s.clone()).collect()))
