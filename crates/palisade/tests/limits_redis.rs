@@ -151,10 +151,24 @@ async fn a_redis_behind_tls_is_reached_with_rediss() {
     )
     .await;
     let key = gw.api_key().await;
+    // The first TLS connection may take longer than the backend's 250 ms on a loaded
+    // machine: then the limiter answers 503 (fail closed) until its cooldown passes and
+    // it tries again. Those 503s consume nothing; skip them, for at most 20 s.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     let mut statuses = Vec::new();
-    for _ in 0..3 {
-        let resp = gw.chat(&key, say_hi("sim")).send().await.unwrap();
-        statuses.push(resp.status().as_u16());
+    while statuses.len() < 3 {
+        let status = gw
+            .chat(&key, say_hi("sim"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16();
+        if status == 503 && statuses.is_empty() && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            continue;
+        }
+        statuses.push(status);
     }
     // Fail closed: an unreachable Redis would be 503s, not a limit at work.
     assert_eq!(statuses, [200, 200, 429], "{}", gw.logs());
