@@ -198,7 +198,7 @@ fn run() -> Result<(), String> {
          injections. Everyday prompts and written attacks: `examples/data/`, written for \
          Palisade, never trained on. Documentation and code: docstring paragraphs and snippets \
          of 1-4 code lines from Python's standard library (`scripts/stdlib-text`; technical \
-         text the classifier never saw — its own prose rows come from Palisade's docs).\n"
+         text the classifier never saw — its prose and code rows come from Palisade's docs and Rust's).\n"
     );
     println!("| check | classifier | rules | combined |\n|---|---|---|---|");
     let mut checks = vec![

@@ -13,6 +13,7 @@ use std::process::ExitCode;
 
 use palisade_scan::injection::Classifier;
 use palisade_scan::injection::csv::{Example, parse_labelled};
+use palisade_scan::injection::detector::deciding_score;
 use palisade_scan::injection::features::FeatureConfig;
 use palisade_scan::injection::train::{
     Confusion, TrainConfig, cross_validate_with, log_loss, train as train_model, tune_threshold,
@@ -192,7 +193,7 @@ fn run() -> Result<(), String> {
     let vy: Vec<bool> = validation.iter().map(|e| e.label).collect();
     let vs: Vec<f32> = validation
         .iter()
-        .map(|e| quantised.score(&e.text))
+        .map(|e| deciding_score(&quantised, &e.text))
         .collect();
     let best_f1_threshold = tune_threshold(&vs, &vy, MAX_FPR);
     let threshold = tune_threshold_conservative(&vs, &vy, MAX_FPR, args.f1_slack);
@@ -227,7 +228,10 @@ fn run() -> Result<(), String> {
         "train 5-fold held-out @threshold",
         &Confusion::at(&oof, &ys, threshold),
     );
-    let train_scores: Vec<f32> = train.iter().map(|e| check.score(&e.text)).collect();
+    let train_scores: Vec<f32> = train
+        .iter()
+        .map(|e| deciding_score(&check, &e.text))
+        .collect();
     let fit_ys: Vec<bool> = train.iter().map(|e| e.label).collect();
     row(
         "train + project rows (fit) @threshold",

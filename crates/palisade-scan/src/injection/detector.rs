@@ -122,6 +122,19 @@ impl Detector for InjectionDetector {
 /// explicit attacks ("ignore previous instructions").
 pub const MIN_CLASSIFIER_WORDS: usize = 4;
 
+/// The score the detector compares with its threshold for `text`: the classifier's
+/// probability, or 0 when the deciding window has too few words for the classifier to
+/// decide on ([`MIN_CLASSIFIER_WORDS`]). Training tunes the threshold on this score, so
+/// the threshold fits the decision as shipped.
+pub fn deciding_score(classifier: &Classifier, text: &str) -> f32 {
+    let (p, span) = classifier.score_window(text);
+    if text.get(span).is_some_and(enough_words) {
+        p
+    } else {
+        0.0
+    }
+}
+
 /// Whether `text` has at least [`MIN_CLASSIFIER_WORDS`] words of two or more letters.
 fn enough_words(text: &str) -> bool {
     text.split(|c: char| !c.is_alphabetic())
