@@ -3,6 +3,7 @@
 //! engine checks them again when it installs them.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use crate::defaults as d;
 use crate::raw::{RawLimitRule, RawLimits, RawPolicy};
@@ -21,6 +22,10 @@ pub struct PolicyConfig {
 pub struct LimitsConfig {
     pub backend: LimitsBackend,
     pub on_backend_error: FailMode,
+    /// The most one backend call may take before it counts as a failure.
+    pub backend_timeout: Duration,
+    /// How long admissions skip the backend after a failure (straight to the fail mode).
+    pub backend_cooldown: Duration,
     pub rules: Vec<LimitRuleConfig>,
 }
 
@@ -106,6 +111,24 @@ pub(crate) fn limits(raw: RawLimits, models: &ModelNames) -> Result<LimitsConfig
             ));
         }
     };
+    let backend_timeout = raw
+        .backend_timeout_ms
+        .unwrap_or(d::LIMITS_BACKEND_TIMEOUT_MS);
+    if !(10..=10_000).contains(&backend_timeout) {
+        return Err(invalid(
+            "limits.backend_timeout_ms",
+            "must be between 10 and 10000",
+        ));
+    }
+    let backend_cooldown = raw
+        .backend_cooldown_ms
+        .unwrap_or(d::LIMITS_BACKEND_COOLDOWN_MS);
+    if backend_cooldown > 60_000 {
+        return Err(invalid(
+            "limits.backend_cooldown_ms",
+            "must be at most 60000",
+        ));
+    }
     let rules = raw
         .rules
         .into_iter()
@@ -115,6 +138,8 @@ pub(crate) fn limits(raw: RawLimits, models: &ModelNames) -> Result<LimitsConfig
     Ok(LimitsConfig {
         backend,
         on_backend_error,
+        backend_timeout: Duration::from_millis(backend_timeout),
+        backend_cooldown: Duration::from_millis(backend_cooldown),
         rules,
     })
 }
@@ -183,6 +208,7 @@ fn rule(key: &str, r: RawLimitRule, models: &ModelNames) -> Result<LimitRuleConf
 #[cfg(test)]
 mod tests {
     use crate::parse_str;
+    use std::time::Duration;
 
     fn no_env(_: &str) -> Option<String> {
         None
@@ -233,5 +259,32 @@ mod tests {
         assert!(err.starts_with("`limits.redis_url`"), "{err}");
         let cfg = parse_str("[limits]\nbackend='redis'\nredis_url='redis://127.0.0.1:1'\non_backend_error='local'\n", no_env).unwrap();
         assert_eq!(cfg.limits.on_backend_error, super::FailMode::Local);
+    }
+
+    #[test]
+    fn backend_timing_has_defaults_and_bounds() {
+        let cfg = parse_str("", no_env).unwrap();
+        assert_eq!(cfg.limits.backend_timeout, Duration::from_millis(250));
+        assert_eq!(cfg.limits.backend_cooldown, Duration::from_secs(1));
+        let cfg = parse_str(
+            "[limits]\nbackend_timeout_ms = 2000\nbackend_cooldown_ms = 0\n",
+            no_env,
+        )
+        .unwrap();
+        assert_eq!(cfg.limits.backend_timeout, Duration::from_secs(2));
+        assert_eq!(cfg.limits.backend_cooldown, Duration::ZERO);
+        for (text, key) in [
+            ("backend_timeout_ms = 0", "limits.backend_timeout_ms"),
+            ("backend_timeout_ms = 60000", "limits.backend_timeout_ms"),
+            (
+                "backend_cooldown_ms = 3600000",
+                "limits.backend_cooldown_ms",
+            ),
+        ] {
+            let err = parse_str(&format!("[limits]\n{text}\n"), no_env)
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with(&format!("`{key}`")), "{text}: {err}");
+        }
     }
 }

@@ -21,6 +21,8 @@ pub const MAX_CONNECTIONS_PER_IP: usize = 1024;
 pub const MAX_CONNECTIONS: usize = 10_000;
 pub const AUTH_FAILURES_PER_MINUTE_PER_IP: u32 = 120;
 pub const LIMITS_KEY_PREFIX: &str = "palisade:limits:";
+pub const LIMITS_BACKEND_TIMEOUT_MS: u64 = 250;
+pub const LIMITS_BACKEND_COOLDOWN_MS: u64 = 1000;
 pub const AUDIT_ORIGIN: &str = "palisade/audit";
 pub const AUDIT_SIGNING_KEY_FILE: &str = "palisade-audit.key";
 pub const AUDIT_MASTER_KEY_FILE: &str = "palisade-master.key";
@@ -97,6 +99,9 @@ backend = "memory"                 # memory | redis (shared by all instances)
 # redis_url = "redis://127.0.0.1:6379"   # rediss:// for TLS
 key_prefix = "palisade:limits:"
 on_backend_error = "fail_closed"   # fail_closed | fail_open | local (fall back to in-memory limits)
+backend_timeout_ms = 250           # one Redis call slower than this is a backend failure (10-10000;
+                                   # raise it for a remote Redis over TLS: the first handshake counts)
+backend_cooldown_ms = 1000         # after a failure, admissions skip Redis this long (0-60000; 0: always try)
 # [[limits.rules]]                 # every applicable rule must admit a request
 # scope = "user"                   # key | user | group | model | global
 # match = "alice"                  # only this key id/user/group/model; omit: each one separately

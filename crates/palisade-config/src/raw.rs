@@ -142,6 +142,8 @@ pub struct RawLimits {
     pub redis_url: Option<String>,
     pub key_prefix: Option<String>,
     pub on_backend_error: Option<String>,
+    pub backend_timeout_ms: Option<u64>,
+    pub backend_cooldown_ms: Option<u64>,
     #[serde(default)]
     pub rules: Vec<RawLimitRule>,
 }

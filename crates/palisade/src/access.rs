@@ -88,6 +88,8 @@ pub async fn limiter(cfg: &LimitsConfig, request_timeout: Duration) -> anyhow::R
     };
     let defaults = limits::LimiterOptions::default();
     let options = limits::LimiterOptions {
+        backend_timeout: cfg.backend_timeout,
+        backend_cooldown: cfg.backend_cooldown,
         lease_ttl: defaults
             .lease_ttl
             .max(request_timeout.saturating_add(Duration::from_secs(60))),
