@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::defaults as d;
 use crate::raw::{RawLimitRule, RawLimits, RawPolicy};
-use crate::validate::{ConfigError, ModelNames, invalid};
+use crate::validate::{ConfigError, ModelNames, between, invalid, one_of};
 
 #[derive(Debug, Clone)]
 pub struct PolicyConfig {
@@ -100,35 +100,27 @@ pub(crate) fn limits(raw: RawLimits, models: &ModelNames) -> Result<LimitsConfig
             ));
         }
     };
-    let on_backend_error = match raw.on_backend_error.as_deref().unwrap_or("fail_closed") {
-        "fail_closed" => FailMode::Closed,
-        "fail_open" => FailMode::Open,
-        "local" => FailMode::Local,
-        other => {
-            return Err(invalid(
-                "limits.on_backend_error",
-                format!("`{other}` is not one of fail_closed, fail_open, local"),
-            ));
-        }
-    };
-    let backend_timeout = raw
-        .backend_timeout_ms
-        .unwrap_or(d::LIMITS_BACKEND_TIMEOUT_MS);
-    if !(10..=10_000).contains(&backend_timeout) {
-        return Err(invalid(
-            "limits.backend_timeout_ms",
-            "must be between 10 and 10000",
-        ));
-    }
-    let backend_cooldown = raw
-        .backend_cooldown_ms
-        .unwrap_or(d::LIMITS_BACKEND_COOLDOWN_MS);
-    if backend_cooldown > 60_000 {
-        return Err(invalid(
-            "limits.backend_cooldown_ms",
-            "must be at most 60000",
-        ));
-    }
+    let on_backend_error = one_of(
+        "limits.on_backend_error",
+        raw.on_backend_error.as_deref().unwrap_or("fail_closed"),
+        &[
+            ("fail_closed", FailMode::Closed),
+            ("fail_open", FailMode::Open),
+            ("local", FailMode::Local),
+        ],
+    )?;
+    let backend_timeout = between(
+        "limits.backend_timeout_ms",
+        raw.backend_timeout_ms
+            .unwrap_or(d::LIMITS_BACKEND_TIMEOUT_MS),
+        10..=10_000,
+    )?;
+    let backend_cooldown = between(
+        "limits.backend_cooldown_ms",
+        raw.backend_cooldown_ms
+            .unwrap_or(d::LIMITS_BACKEND_COOLDOWN_MS),
+        0..=60_000,
+    )?;
     let rules = raw
         .rules
         .into_iter()

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::defaults as d;
 use crate::raw::{RawAudit, RawCaptureRule};
-use crate::validate::{ConfigError, ModelNames, invalid};
+use crate::validate::{ConfigError, ModelNames, between, invalid, one_of};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuditDurability {
@@ -35,15 +35,15 @@ pub enum CaptureMode {
 
 impl CaptureMode {
     fn parse(key: &str, value: &str) -> Result<CaptureMode, ConfigError> {
-        match value {
-            "none" => Ok(CaptureMode::None),
-            "redacted" => Ok(CaptureMode::Redacted),
-            "full" => Ok(CaptureMode::Full),
-            other => Err(invalid(
-                key,
-                format!("`{other}` is not one of none, redacted, full"),
-            )),
-        }
+        one_of(
+            key,
+            value,
+            &[
+                ("none", CaptureMode::None),
+                ("redacted", CaptureMode::Redacted),
+                ("full", CaptureMode::Full),
+            ],
+        )
     }
 }
 
@@ -128,26 +128,19 @@ impl AuditConfig {
 }
 
 pub(crate) fn audit(raw: RawAudit, models: &ModelNames) -> Result<AuditConfig, ConfigError> {
-    let durability = match raw.durability.as_deref().unwrap_or("strict") {
-        "strict" => AuditDurability::Strict,
-        "best_effort" => AuditDurability::BestEffort,
-        other => {
-            return Err(invalid(
-                "audit.durability",
-                format!("`{other}` is not one of strict, best_effort"),
-            ));
-        }
-    };
-    let sync = match raw.sync.as_deref().unwrap_or("full") {
-        "full" => AuditSync::Full,
-        "normal" => AuditSync::Normal,
-        other => {
-            return Err(invalid(
-                "audit.sync",
-                format!("`{other}` is not one of full, normal"),
-            ));
-        }
-    };
+    let durability = one_of(
+        "audit.durability",
+        raw.durability.as_deref().unwrap_or("strict"),
+        &[
+            ("strict", AuditDurability::Strict),
+            ("best_effort", AuditDurability::BestEffort),
+        ],
+    )?;
+    let sync = one_of(
+        "audit.sync",
+        raw.sync.as_deref().unwrap_or("full"),
+        &[("full", AuditSync::Full), ("normal", AuditSync::Normal)],
+    )?;
     let origin = raw.origin.unwrap_or_else(|| d::AUDIT_ORIGIN.to_owned());
     if origin.is_empty() || origin.contains('+') || origin.chars().any(char::is_whitespace) {
         return Err(invalid(
@@ -178,16 +171,14 @@ pub(crate) fn audit(raw: RawAudit, models: &ModelNames) -> Result<AuditConfig, C
     for (i, r) in raw.capture_rules.into_iter().enumerate() {
         capture_rules.push(rule(&format!("audit.capture_rules[{i}]"), r, models)?);
     }
-    let end_user_scope = match raw.end_user_scope.as_deref().unwrap_or("user") {
-        "user" => EndUserScope::User,
-        "global" => EndUserScope::Global,
-        other => {
-            return Err(invalid(
-                "audit.end_user_scope",
-                format!("`{other}` is not one of user, global"),
-            ));
-        }
-    };
+    let end_user_scope = one_of(
+        "audit.end_user_scope",
+        raw.end_user_scope.as_deref().unwrap_or("user"),
+        &[
+            ("user", EndUserScope::User),
+            ("global", EndUserScope::Global),
+        ],
+    )?;
     let checkpoint_every = raw.checkpoint_every.unwrap_or(d::AUDIT_CHECKPOINT_EVERY);
     if checkpoint_every == 0 {
         return Err(invalid("audit.checkpoint_every", "must be greater than 0"));
@@ -201,17 +192,16 @@ pub(crate) fn audit(raw: RawAudit, models: &ModelNames) -> Result<AuditConfig, C
             "must be greater than 0",
         ));
     }
-    let batch_max = raw.batch_max.unwrap_or(d::AUDIT_BATCH_MAX);
-    if !(1..=10_000).contains(&batch_max) {
-        return Err(invalid("audit.batch_max", "must be between 1 and 10000"));
-    }
-    let commit_timeout = raw.commit_timeout_ms.unwrap_or(d::AUDIT_COMMIT_TIMEOUT_MS);
-    if !(100..=600_000).contains(&commit_timeout) {
-        return Err(invalid(
-            "audit.commit_timeout_ms",
-            "must be between 100 and 600000",
-        ));
-    }
+    let batch_max = between(
+        "audit.batch_max",
+        raw.batch_max.unwrap_or(d::AUDIT_BATCH_MAX),
+        1..=10_000,
+    )?;
+    let commit_timeout = between(
+        "audit.commit_timeout_ms",
+        raw.commit_timeout_ms.unwrap_or(d::AUDIT_COMMIT_TIMEOUT_MS),
+        100..=600_000,
+    )?;
     let retention_days = raw.retention_days.unwrap_or(d::AUDIT_RETENTION_DAYS);
     if retention_days == 0 {
         return Err(invalid("audit.retention_days", "must be at least 1"));

@@ -32,6 +32,44 @@ pub(crate) fn invalid(key: impl Into<String>, message: impl Into<String>) -> Con
     }
 }
 
+/// The value `choices` pairs with the word `value`, else "`key`: `<value>` is not one of
+/// <the words>".
+pub(crate) fn one_of<T: Copy>(
+    key: &str,
+    value: &str,
+    choices: &[(&str, T)],
+) -> Result<T, ConfigError> {
+    match choices.iter().find(|(word, _)| *word == value) {
+        Some((_, choice)) => Ok(*choice),
+        None => {
+            let words: Vec<&str> = choices.iter().map(|(word, _)| *word).collect();
+            Err(invalid(
+                key,
+                format!("`{value}` is not one of {}", words.join(", ")),
+            ))
+        }
+    }
+}
+
+/// `value` if it lies in `range`, else "`key`: must be between <start> and <end>".
+pub(crate) fn between<T>(
+    key: &str,
+    value: T,
+    range: std::ops::RangeInclusive<T>,
+) -> Result<T, ConfigError>
+where
+    T: PartialOrd + std::fmt::Display,
+{
+    if range.contains(&value) {
+        Ok(value)
+    } else {
+        Err(invalid(
+            key,
+            format!("must be between {} and {}", range.start(), range.end()),
+        ))
+    }
+}
+
 /// The validated runtime configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -400,15 +438,11 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
             s.max_connections_per_ip
                 .unwrap_or(d::MAX_CONNECTIONS_PER_IP),
         )?,
-        max_connections: match s.max_connections.unwrap_or(d::MAX_CONNECTIONS) {
-            n @ 1..=1_000_000 => n,
-            _ => {
-                return Err(invalid(
-                    "server.max_connections",
-                    "must be between 1 and 1000000",
-                ));
-            }
-        },
+        max_connections: between(
+            "server.max_connections",
+            s.max_connections.unwrap_or(d::MAX_CONNECTIONS),
+            1..=1_000_000,
+        )?,
         auth_failures_per_minute_per_ip: positive(
             "server.auth_failures_per_minute_per_ip",
             s.auth_failures_per_minute_per_ip
@@ -441,16 +475,11 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
     };
 
     let log_level = log_filter(raw.logging.level.unwrap_or_else(|| d::LOG_LEVEL.to_owned()))?;
-    let log_format = match raw.logging.format.as_deref().unwrap_or("json") {
-        "json" => LogFormat::Json,
-        "text" => LogFormat::Text,
-        other => {
-            return Err(invalid(
-                "logging.format",
-                format!("`{other}` is not one of json, text"),
-            ));
-        }
-    };
+    let log_format = one_of(
+        "logging.format",
+        raw.logging.format.as_deref().unwrap_or("json"),
+        &[("json", LogFormat::Json), ("text", LogFormat::Text)],
+    )?;
 
     let mut names = HashSet::new();
     let mut providers = Vec::with_capacity(raw.providers.len());
@@ -766,14 +795,14 @@ fn model(key: &str, m: RawModel, providers: &HashSet<String>) -> Result<ModelCon
     }
     let token_encoding = match m.token_encoding.as_deref() {
         None => None,
-        Some("cl100k_base") => Some(TokenEncoding::Cl100kBase),
-        Some("o200k_base") => Some(TokenEncoding::O200kBase),
-        Some(other) => {
-            return Err(invalid(
-                format!("{key}.token_encoding"),
-                format!("`{other}` is not one of cl100k_base, o200k_base"),
-            ));
-        }
+        Some(name) => Some(one_of(
+            &format!("{key}.token_encoding"),
+            name,
+            &[
+                ("cl100k_base", TokenEncoding::Cl100kBase),
+                ("o200k_base", TokenEncoding::O200kBase),
+            ],
+        )?),
     };
     Ok(ModelConfig {
         token_encoding,

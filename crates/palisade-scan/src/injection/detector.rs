@@ -105,7 +105,7 @@ impl Detector for InjectionDetector {
         });
         // The deciding window decides (and must hold enough words); the finding points
         // at the sentences inside it that carry the attack.
-        if p >= self.threshold && enough_words(&text[window.span.clone()]) {
+        if decisive(p, text, window.span.clone()).is_some_and(|p| p >= self.threshold) {
             out.push(Finding::new(
                 "prompt_injection",
                 Category::Injection,
@@ -128,11 +128,13 @@ pub const MIN_CLASSIFIER_WORDS: usize = 4;
 /// the threshold fits the decision as shipped.
 pub fn deciding_score(classifier: &Classifier, text: &str) -> f32 {
     let (p, span) = classifier.score_window(text);
-    if text.get(span).is_some_and(enough_words) {
-        p
-    } else {
-        0.0
-    }
+    decisive(p, text, span).unwrap_or(0.0)
+}
+
+/// The classifier's probability `p` if its deciding window (`span` of `text`) holds
+/// enough words for it to decide on.
+fn decisive(p: f32, text: &str, span: std::ops::Range<usize>) -> Option<f32> {
+    text.get(span).is_some_and(enough_words).then_some(p)
 }
 
 /// Whether `text` has at least [`MIN_CLASSIFIER_WORDS`] words of two or more letters.
