@@ -21,8 +21,8 @@ const PREFLIGHT_MAX_AGE: Duration = Duration::from_secs(600);
 
 /// Answer headers a page may read besides the CORS-safelisted ones.
 const EXPOSED: &[&str] = &[
-    "x-request-id",
-    "x-palisade-overhead-ms",
+    palisade_protocol::request_id::HEADER,
+    crate::pipeline::respond::OVERHEAD_HEADER,
     "retry-after",
     "retry-after-ms",
     "x-ratelimit-limit-requests",

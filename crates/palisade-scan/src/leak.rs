@@ -77,7 +77,19 @@ impl PromptLeak {
 
     /// Stretches of `text` that repeat the prompt.
     pub fn find(&self, text: &str) -> Vec<Finding> {
+        self.find_growing(text, false).0
+    }
+
+    /// [`PromptLeak::find`] and, when `growing`, [`PromptLeak::growing_from`] of the same
+    /// text, normalised once (a stream guard asks both at every step).
+    pub fn find_growing(&self, text: &str, growing: bool) -> (Vec<Finding>, Option<usize>) {
         let norm = folded(text);
+        let growing = if growing {
+            self.growing_in(norm.text())
+                .map(|at| norm.original_span(at, at).start)
+        } else {
+            None
+        };
         let mut out = self.find_in(norm.text());
         if !norm.is_identity() {
             for f in &mut out {
@@ -86,7 +98,7 @@ impl PromptLeak {
                 f.end = span.end;
             }
         }
-        out
+        (out, growing)
     }
 
     /// [`PromptLeak::find`] on already normalised text.
@@ -141,19 +153,11 @@ impl PromptLeak {
             words.push(' ');
         }
         let count = words.matches(' ').count();
-        if count > CERTAIN_WORDS {
-            let mut skip = count - CERTAIN_WORDS;
-            let mut from = 0;
-            for (i, c) in words.char_indices() {
-                if c == ' ' {
-                    skip -= 1;
-                    if skip == 0 {
-                        from = i + 1;
-                        break;
-                    }
-                }
-            }
-            words.drain(..from);
+        if let Some((i, _)) = count
+            .checked_sub(CERTAIN_WORDS + 1)
+            .and_then(|extra| words.match_indices(' ').nth(extra))
+        {
+            words.drain(..=i);
         }
     }
 

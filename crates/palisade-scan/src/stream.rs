@@ -175,7 +175,7 @@ impl StreamGuard {
         let ctx = self.context.len();
         let window = format!("{}{}", self.context, self.pending);
         let mut found = (self.scan)(&window);
-        let growing = self.leak_in(&mut found, ctx);
+        let growing = self.leak_in(&mut found, ctx, !last);
         // Findings that reach into the held text. One that began in the released context
         // (a hold-back too short for it, a multi-word banned term, a repeated prompt whose
         // start went out before it was long enough to count) still blocks the rest; a
@@ -260,12 +260,14 @@ impl StreamGuard {
     /// Adds the prompt repeated in the held text (read after the released words) to
     /// `found`, in the coordinates of the scanned window (`ctx`: where the held text starts
     /// in it; a repetition that began among the released words starts before it). Returns
-    /// where in the held text a repetition may still be forming.
-    fn leak_in(&self, found: &mut Vec<Finding>, ctx: usize) -> Option<usize> {
+    /// where in the held text a repetition may still be forming (when asked: `growing`).
+    /// (`found` need not stay sorted: [`decide`] sorts.)
+    fn leak_in(&self, found: &mut Vec<Finding>, ctx: usize, growing: bool) -> Option<usize> {
         let leak = self.leak.as_ref()?;
         let before = self.leak_words.len();
         let words = format!("{}{}", self.leak_words, self.pending);
-        for mut f in leak.find(&words) {
+        let (leaks, growing) = leak.find_growing(&words, growing);
+        for mut f in leaks {
             if f.end <= before {
                 continue;
             }
@@ -277,9 +279,7 @@ impl StreamGuard {
             f.end = f.end - before + ctx;
             found.push(f);
         }
-        found.sort_by_key(|f| (f.start, std::cmp::Reverse(f.end)));
-        leak.growing_from(&words)
-            .map(|start| start.saturating_sub(before))
+        growing.map(|start| start.saturating_sub(before))
     }
 
     /// How much of `pending` can be released now, from the cut [`Self::run_cut`] allows

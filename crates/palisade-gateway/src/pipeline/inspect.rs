@@ -136,9 +136,9 @@ fn scan_request(
             let findings = scanning
                 .scanner()
                 .scan_for(name, &scan.profile, Direction::Input);
-            blocked.extend(unrewritable(scan, findings, &location()));
+            blocked.extend(unrewritable(scan, findings, &location, Action::Block));
         }
-        if msg.media_parts() > 0 {
+        if msg.has_media() {
             let media = Finding::new(
                 UNSCANNED_MEDIA_KIND,
                 Category::Obfuscation,
@@ -146,7 +146,8 @@ fn scan_request(
                 1.0,
                 "media",
             );
-            blocked.extend(unrewritable(scan, vec![media], &location()));
+            // Nothing to rewrite: such an action only flags (block it by kind or category).
+            blocked.extend(unrewritable(scan, vec![media], &location, Action::Flag));
         }
     }
     if scan.profile.scan_system {
@@ -323,7 +324,8 @@ fn scan_answer(
     let started = Instant::now();
     let scanner = scanning.scanner();
     for choice in &mut resp.choices {
-        let location = format!("output.choices[{}]", choice.index);
+        let index = choice.index;
+        let location = move || format!("output.choices[{index}]");
         let mut blocked = false;
         let mut changed = false;
         for text in choice.message.texts_mut() {
@@ -338,7 +340,7 @@ fn scan_answer(
         if !blocked {
             for name in choice.message.names_mut() {
                 let findings = scan_output(scanner, &scan.profile, None, name);
-                if !unrewritable(scan, findings, &location).is_empty() {
+                if !unrewritable(scan, findings, &location, Action::Block).is_empty() {
                     blocked = true;
                     break;
                 }
@@ -347,7 +349,7 @@ fn scan_answer(
         // What the provider put beside the message in the choice.
         if !blocked {
             'beside: for (key, texts) in model_text::beside_texts_mut(&mut choice.extra) {
-                let location = format!("{location}.{}", field_label(key));
+                let location = || format!("{}.{}", location(), field_label(key));
                 for text in texts {
                     match answer_text(scanner, scan, text, &location) {
                         Some(c) => changed |= c,
@@ -382,7 +384,7 @@ fn scan_answer(
     // Fields beside the choices (a provider's citations or search results).
     let mut dropped = Vec::new();
     for (key, texts) in model_text::beside_texts_mut(&mut resp.extra) {
-        let location = format!("output.{}", field_label(key));
+        let location = || format!("output.{}", field_label(key));
         for text in texts {
             if answer_text(scanner, scan, text, &location).is_none() {
                 dropped.push(key.to_owned());
@@ -406,12 +408,12 @@ fn answer_text(
     scanner: &Scanner,
     scan: &mut ScanState,
     text: &mut String,
-    location: &str,
+    location: &dyn Fn() -> String,
 ) -> Option<bool> {
     let findings = scan_output(scanner, &scan.profile, scan.leak.as_deref(), text);
     let applied = decide(findings, &scan.profile);
     if !applied.is_empty() {
-        record_findings(scan, &applied, location);
+        record_findings(scan, &applied, &location());
     }
     if !blocking_kinds(&applied).is_empty() {
         return None;
@@ -469,30 +471,31 @@ fn inspect_text(
 /// Findings in what cannot be rewritten — a name (a message's participant, a tool
 /// call's), content no text scanner reads (images, audio or files in a message: an
 /// `unscanned_media` finding of the `obfuscation` category) — decided by the profile,
-/// where an action that would rewrite blocks instead (a redacted name is no valid name),
-/// except for media, which such an action only flags (there is nothing to rewrite; block
-/// it by kind or category). Returns the kinds that block.
-fn unrewritable(scan: &mut ScanState, findings: Vec<Finding>, location: &str) -> Vec<String> {
+/// where an action that would rewrite becomes `instead` ([`unrewritten`]). Returns the
+/// kinds that block.
+fn unrewritable(
+    scan: &mut ScanState,
+    findings: Vec<Finding>,
+    location: &dyn Fn() -> String,
+    instead: Action,
+) -> Vec<String> {
     if findings.is_empty() {
         return Vec::new();
     }
     let applied: Vec<Applied> = decide(findings, &scan.profile)
         .into_iter()
-        .map(unrewritten)
+        .map(|a| unrewritten(a, instead))
         .collect();
-    record_findings(scan, &applied, location);
+    record_findings(scan, &applied, &location());
     blocking_kinds(&applied)
 }
 
-/// The action on a finding in what cannot be rewritten: one that would rewrite blocks
-/// instead, except on media, where there is nothing to rewrite and it only flags.
-fn unrewritten(mut a: Applied) -> Applied {
+/// The action on a finding in what cannot be rewritten: one that would rewrite becomes
+/// `instead` (`Block` for a name: a redacted name is no valid name; `Flag` for media,
+/// where there is nothing to rewrite).
+fn unrewritten(mut a: Applied, instead: Action) -> Applied {
     if a.action.rewrites() {
-        a.action = if a.finding.kind == UNSCANNED_MEDIA_KIND {
-            Action::Flag
-        } else {
-            Action::Block
-        };
+        a.action = instead;
     }
     a
 }
@@ -777,7 +780,10 @@ impl StreamInspector {
         }
         let mut applied = decide(findings, &self.profile);
         if !rewritable {
-            applied = applied.into_iter().map(unrewritten).collect();
+            applied = applied
+                .into_iter()
+                .map(|a| unrewritten(a, Action::Block))
+                .collect();
         }
         let ok = blocking_kinds(&applied).is_empty();
         let mut rewritten = None;

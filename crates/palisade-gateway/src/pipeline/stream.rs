@@ -216,11 +216,11 @@ impl Relay {
             for call in choice.delta.tool_calls.iter_mut().flatten() {
                 // The name the model gave the call (written as text by some servers'
                 // tool parsers): checked whole, it arrives in one delta.
-                let location = format!("output.choices[{index}].tool_calls[{}]", call.index);
-                if let Some(name) = call.function.as_mut().and_then(|f| f.name.as_mut())
-                    && !inspector.check(&location, name, false)
-                {
-                    return Err(index);
+                if let Some(name) = call.function.as_mut().and_then(|f| f.name.as_mut()) {
+                    let location = format!("output.choices[{index}].tool_calls[{}]", call.index);
+                    if !inspector.check(&location, name, false) {
+                        return Err(index);
+                    }
                 }
                 let part = StreamPart::Arguments {
                     choice: index,
@@ -236,16 +236,17 @@ impl Relay {
             // Text in fields with no name here cannot be held back piece by piece.
             model_text::drop_unnamed_text(&mut choice.delta.extra);
             model_text::drop_unnamed_text(&mut choice.extra);
-            // A named field sent at the choice's level instead of in its delta goes
-            // through the delta's guard like any other.
             for field in model_text::TEXT_FIELDS {
-                if let Some(misplaced) = field.take(&mut choice.extra) {
-                    field.append(&mut choice.delta.extra, &misplaced);
-                }
-            }
-            for field in model_text::TEXT_FIELDS {
-                let Some(delta) = field.take(&mut choice.delta.extra) else {
-                    continue;
+                // A named field sent at the choice's level instead of in its delta goes
+                // through the delta's guard like any other, after the delta's text.
+                let misplaced = field.take(&mut choice.extra).filter(|t| !t.is_empty());
+                let delta = match (field.take(&mut choice.delta.extra), misplaced) {
+                    (Some(mut delta), Some(misplaced)) => {
+                        delta.push_str(&misplaced);
+                        delta
+                    }
+                    (Some(text), None) | (None, Some(text)) => text,
+                    (None, None) => continue,
                 };
                 match inspector.push(
                     StreamPart::Field {

@@ -234,8 +234,9 @@ impl ChatMessage {
         out
     }
 
-    /// Content parts of kinds no text scanner reads: images, audio, files, video.
-    pub fn media_parts(&self) -> usize {
+    /// Whether the content has parts of kinds no text scanner reads: images, audio,
+    /// files, video.
+    pub fn has_media(&self) -> bool {
         const MEDIA: [&str; 9] = [
             "image_url",
             "input_image",
@@ -248,11 +249,10 @@ impl ChatMessage {
             "video",
         ];
         match &self.content {
-            Some(MessageContent::Parts(parts)) => parts
-                .iter()
-                .filter(|p| MEDIA.contains(&p.kind.as_str()))
-                .count(),
-            _ => 0,
+            Some(MessageContent::Parts(parts)) => {
+                parts.iter().any(|p| MEDIA.contains(&p.kind.as_str()))
+            }
+            _ => false,
         }
     }
 

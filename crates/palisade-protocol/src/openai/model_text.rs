@@ -274,7 +274,7 @@ pub const METADATA_KEYS: [&str; 7] = [
 pub fn beside_texts_mut(extra: &mut Map<String, Value>) -> Vec<(&str, Vec<&mut String>)> {
     let mut out = Vec::new();
     for (key, value) in extra.iter_mut() {
-        if METADATA_KEYS.contains(&key.as_str()) || OPAQUE_KEYS.contains(&key.as_str()) {
+        if !read_beside(key) {
             continue;
         }
         let mut texts = Vec::new();
@@ -286,12 +286,17 @@ pub fn beside_texts_mut(extra: &mut Map<String, Value>) -> Vec<(&str, Vec<&mut S
     out
 }
 
+/// Whether [`beside_texts_mut`] reads the entry `key`.
+fn read_beside(key: &str) -> bool {
+    !METADATA_KEYS.contains(&key) && !OPAQUE_KEYS.contains(&key)
+}
+
 /// Bytes of text [`beside_texts_mut`] would hand out, without touching `extra`: only
 /// the entries it reads are copied (none for the usual metadata-only maps).
 pub fn beside_len(extra: &Map<String, Value>) -> usize {
     let mut read: Map<String, Value> = extra
         .iter()
-        .filter(|(k, _)| !METADATA_KEYS.contains(&k.as_str()) && !OPAQUE_KEYS.contains(&k.as_str()))
+        .filter(|(k, _)| read_beside(k))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     if read.is_empty() {
@@ -306,13 +311,11 @@ pub fn beside_len(extra: &Map<String, Value>) -> usize {
 /// Removes every entry [`beside_texts_mut`] reads (a filtered choice keeps none of the
 /// text a provider put beside its message, scanned or not).
 pub fn drop_beside_texts(extra: &mut Map<String, Value>) {
-    let keys: Vec<String> = beside_texts_mut(extra)
-        .into_iter()
-        .map(|(key, _)| key.to_owned())
-        .collect();
-    for key in keys {
-        extra.remove(&key);
-    }
+    extra.retain(|key, value| {
+        let mut texts = Vec::new();
+        value_texts_mut(value, &mut texts);
+        !read_beside(key) || texts.is_empty()
+    });
 }
 
 /// Drops what carries a choice's answer in a form no scanner reads: the choice's
