@@ -186,7 +186,7 @@ impl NoteVerifier {
             .ok_or(NoteError::Malformed("no blank line before the signatures"))?;
         let body = &note[..=split];
         let sigs = &note[split + 2..];
-        if sigs.lines().count() > MAX_SIGNATURES {
+        if sigs.lines().nth(MAX_SIGNATURES).is_some() {
             return Err(NoteError::Malformed(
                 "more signature lines than a note may carry",
             ));

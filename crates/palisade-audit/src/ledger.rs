@@ -585,13 +585,18 @@ async fn writer(
             let n = replies.len() as u64;
             match outcome {
                 Ok(None) => {}
-                Ok(Some(first_seq)) => {
+                Ok(Some((first_seq, checkpoint))) => {
                     shared.available.store(true, Ordering::Relaxed);
                     shared.stats.appended.fetch_add(n, Ordering::Relaxed);
                     for (i, reply) in replies.drain(..).enumerate() {
                         if let Some(reply) = reply {
                             let _ = reply.send(Ok(first_seq + i as u64));
                         }
+                    }
+                    // After the answers, outside the commit's time limit and the tail's
+                    // lease: the records are stored whatever this takes.
+                    if let Some(cp) = checkpoint {
+                        shared.after_checkpoint(&cp).await;
                     }
                 }
                 Err(e) => {
@@ -699,7 +704,8 @@ async fn within<T>(
     }
 }
 
-/// Seals and appends one batch; returns the first sequence number. When another writer
+/// Seals and appends one batch; returns the first sequence number and the checkpoint
+/// stored with the batch, if one was due (for [`Shared::after_checkpoint`]). When another writer
 /// appended first (a sequence conflict), the tail catches up with what it wrote and the
 /// batch is re-sealed at the new positions. On any other error the tail is left as it
 /// was: it still holds only stored records.
@@ -708,7 +714,7 @@ async fn commit(
     direct: &mut Direct,
     tail: &mut Tail,
     mut sealed: Vec<(Header, Option<Vec<u8>>)>,
-) -> Result<u64, AuditError> {
+) -> Result<(u64, Option<StoredCheckpoint>), AuditError> {
     // Writers sharing the store take turns: under the lease, read what the others
     // appended, then seal after it. A store without a lease (SQLite: usually one writer)
     // skips that read; a conflict below catches up instead.
@@ -746,8 +752,6 @@ async fn commit(
         if let Some(cp) = &checkpoint {
             tail.checkpointed(cp.size, cp.root);
             tail.last_checkpoint_at = Instant::now();
-            shared.witness(cp);
-            shared.settle_checkpoint(cp).await;
             stats.checkpoints.fetch_add(1, Ordering::Relaxed);
         }
         let first_seq = tail.tree.size();
@@ -762,7 +766,7 @@ async fn commit(
                 }));
             }
         }
-        return Ok(first_seq);
+        return Ok((first_seq, checkpoint));
     }
 }
 
@@ -838,6 +842,19 @@ async fn seal(
 }
 
 impl Shared {
+    /// What follows storing a checkpoint: the witness file, then the read-back of the row
+    /// ([`Shared::settle_checkpoint`]), bounded by the commit timeout (it only logs).
+    async fn after_checkpoint(&self, cp: &StoredCheckpoint) {
+        self.witness(cp);
+        let settle = async {
+            self.settle_checkpoint(cp).await;
+            Ok(())
+        };
+        if let Err(e) = within(self.config.commit_timeout, settle).await {
+            tracing::warn!(error = %e, checkpoint_size = cp.size, "the audit checkpoint just stored was not read back");
+        }
+    }
+
     /// Checks that the store holds `cp`, just stored: a row of its size that was there
     /// before kept its place (`add_checkpoint` ignores the new one). A row this log never
     /// signed (junk anyone with write access could add ahead of the log) is replaced by
@@ -1019,8 +1036,7 @@ async fn timed_checkpoint(
     append(shared, direct, &[], Some(&cp)).await?;
     tail.checkpointed(cp.size, cp.root);
     tail.last_checkpoint_at = Instant::now();
-    shared.witness(&cp);
-    shared.settle_checkpoint(&cp).await;
     shared.stats.checkpoints.fetch_add(1, Ordering::Relaxed);
+    shared.after_checkpoint(&cp).await;
     Ok(Some(cp))
 }

@@ -15,7 +15,6 @@
 
 use std::io::Write as _;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::checkpoint::{Checkpoint, NoteVerifier};
 use crate::ledger::AuditError;
@@ -54,13 +53,11 @@ pub(crate) fn read(
 /// back over a larger one another just wrote.
 pub(crate) fn write(path: &Path, note: &str, size: u64, verifier: &NoteVerifier, origin: &str) {
     let written = (|| {
-        let mut lock_path = path.as_os_str().to_owned();
-        lock_path.push(".lock");
         let lock = std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
-            .open(std::path::PathBuf::from(lock_path))?;
+            .open(beside(path, ".lock"))?;
         lock.lock()?;
         if let Ok(Some((held, _))) = read(path, verifier, origin)
             && held >= size
@@ -75,17 +72,11 @@ pub(crate) fn write(path: &Path, note: &str, size: u64, verifier: &NoteVerifier,
     }
 }
 
-/// Writes `note` to a temporary file of this process and call, syncs it, renames it over
-/// `path` and syncs the directory.
+/// Writes `note` to `<path>.tmp`, syncs it, renames it over `path` and syncs the
+/// directory. Only under the lock of [`write`], which excludes every other writer of
+/// the file, in this process and others: one temporary name is enough.
 fn replace(path: &Path, note: &str) -> std::io::Result<()> {
-    static WRITES: AtomicU64 = AtomicU64::new(0);
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(format!(
-        ".{}.{}.tmp",
-        std::process::id(),
-        WRITES.fetch_add(1, Ordering::Relaxed)
-    ));
-    let tmp = std::path::PathBuf::from(tmp);
+    let tmp = beside(path, ".tmp");
     let written = (|| {
         let mut file = std::fs::File::create(&tmp)?;
         file.write_all(note.as_bytes())?;
@@ -101,6 +92,13 @@ fn replace(path: &Path, note: &str) -> std::io::Result<()> {
         _ => Path::new("."),
     };
     std::fs::File::open(dir)?.sync_all()
+}
+
+/// `path` with `suffix` appended to its name.
+fn beside(path: &Path, suffix: &str) -> std::path::PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    std::path::PathBuf::from(name)
 }
 
 #[cfg(test)]

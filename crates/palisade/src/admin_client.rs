@@ -47,7 +47,10 @@ impl AdminClient {
         let mut data = Vec::new();
         let mut cursor: Option<String> = None;
         loop {
-            let mut url = format!("{path}{sep}limit=1000");
+            let mut url = format!(
+                "{path}{sep}limit={}",
+                palisade_policy::identity::store::MAX_PAGE
+            );
             if let Some(c) = &cursor {
                 url.push_str("&cursor=");
                 url.push_str(&url_component(c));

@@ -134,34 +134,30 @@ async fn signs_the_log(
     latest: Option<palisade_audit::store::StoredCheckpoint>,
 ) -> anyhow::Result<()> {
     let verifier = signer.verifier();
-    let mut next = latest;
+    let Some(mut row) = latest else {
+        return Ok(());
+    };
     for _ in 0..JUNK_ROWS_READ {
-        let Some(row) = next else {
-            break;
-        };
         if Checkpoint::open(&row.note, &verifier).is_ok() {
             return Ok(());
         }
-        next = store
+        row = store
             .audit
             .checkpoint_below(row.size)
             .await
-            .context("cannot read the audit log's checkpoints")?;
-        if next.is_none() {
+            .context("cannot read the audit log's checkpoints")?
             // No checkpoint row of this log's key at all.
-            anyhow::bail!(
-                "the audit log's checkpoints are not signed by {} (audit.signing_key_file): use the key that signed them, or every checkpoint from now on would fail `palisade audit verify`",
-                path.display()
-            );
-        }
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "the audit log's checkpoints are not signed by {} (audit.signing_key_file): use the key that signed them, or every checkpoint from now on would fail `palisade audit verify`",
+                    path.display()
+                )
+            })?;
     }
-    match next {
-        None => Ok(()),
-        Some(_) => anyhow::bail!(
-            "the latest {JUNK_ROWS_READ} checkpoint rows of the audit log are not signed by {} (audit.signing_key_file): run `palisade audit verify` with the log's public key",
-            path.display()
-        ),
-    }
+    anyhow::bail!(
+        "the latest {JUNK_ROWS_READ} checkpoint rows of the audit log are not signed by {} (audit.signing_key_file): run `palisade audit verify` with the log's public key",
+        path.display()
+    )
 }
 
 /// The checkpoint signing key: read from `path`, or created there when the log has no

@@ -14,7 +14,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use super::types::{RateLimitHeaders, Refusal, RefusalCode};
+use super::types::Refusal;
 
 /// Most keys held at once (one entry per key over its rate): beyond, expired holds are
 /// dropped, and if none has expired, all are (holds are only a shortcut).
@@ -22,9 +22,8 @@ const MAX_HELD: usize = 100_000;
 
 struct Held {
     until_micros: u64,
-    code: RefusalCode,
-    message: String,
-    headers: RateLimitHeaders,
+    /// The refusal that set the hold (its retry times are replaced by the time left).
+    refusal: Refusal,
 }
 
 #[derive(Default)]
@@ -55,9 +54,7 @@ impl Holds {
             key_id.to_owned(),
             Held {
                 until_micros,
-                code: refusal.code,
-                message: refusal.message.clone(),
-                headers: refusal.headers.clone(),
+                refusal: refusal.clone(),
             },
         );
         self.count.store(held.len(), Ordering::Relaxed);
@@ -77,11 +74,9 @@ impl Holds {
         }
         let left = Duration::from_micros(h.until_micros - now);
         Some(Refusal {
-            code: h.code,
-            message: h.message.clone(),
             retry_after: left,
-            headers: h.headers.clone(),
             holds_key_for: Some(left),
+            ..h.refusal.clone()
         })
     }
 

@@ -61,7 +61,7 @@ pub(crate) fn refused(
         };
         // A request bucket refuses every request until it refills (nothing refunds it);
         // one of a model's refuses only that model's.
-        if check.kind == Kind::Requests && !check.key.starts_with("m:") {
+        if check.kind == Kind::Requests && !check.per_model {
             holds_key_for = holds_key_for.max(Some(reason.1));
         }
         if worst.as_ref().is_none_or(|w| reason.1 > w.1) {

@@ -51,6 +51,8 @@ pub(crate) struct Check {
     pub window_end: u64,
     /// Whom the bucket counts, for messages: "per user", "for group `ml`".
     pub label: String,
+    /// The bucket counts one model's requests (a `model` rule), not the key's.
+    pub per_model: bool,
 }
 
 impl Check {
@@ -97,25 +99,30 @@ pub(crate) fn checks(
     let cost = demand.cost_micros.min(MAX_AMOUNT);
     let mut out: Vec<Check> = Vec::new();
     let mut seen: HashMap<String, usize> = HashMap::new();
-    let mut add =
-        |key: String, kind: Kind, limit: u64, amount: u64, window_end: u64, label: &str| match seen
-            .get(&key)
-        {
-            Some(&i) => out[i].limit = out[i].limit.min(limit),
-            None => {
-                seen.insert(key.clone(), out.len());
-                out.push(Check {
-                    key,
-                    kind,
-                    limit,
-                    amount,
-                    window_end,
-                    label: label.to_owned(),
-                });
-            }
-        };
+    let mut add = |key: String,
+                   kind: Kind,
+                   limit: u64,
+                   amount: u64,
+                   window_end: u64,
+                   label: &str,
+                   per_model: bool| match seen.get(&key) {
+        Some(&i) => out[i].limit = out[i].limit.min(limit),
+        None => {
+            seen.insert(key.clone(), out.len());
+            out.push(Check {
+                key,
+                kind,
+                limit,
+                amount,
+                window_end,
+                label: label.to_owned(),
+                per_model,
+            });
+        }
+    };
     for rule in rules {
         for (letter, name, label) in targets(rule, subject) {
+            let per_model = letter == 'm';
             let name = bucket_name(name);
             let simple = [
                 ("rpm", Kind::Requests, rule.requests_per_minute, 1),
@@ -131,6 +138,7 @@ pub(crate) fn checks(
                         amount,
                         0,
                         &label,
+                        per_model,
                     );
                 }
             }
@@ -148,7 +156,7 @@ pub(crate) fn checks(
                         window,
                     };
                     let key = format!("{letter}:{tag}:{window_name}:{name}");
-                    add(key, kind, limit, amount, end, &label);
+                    add(key, kind, limit, amount, end, &label, per_model);
                 }
             }
         }
