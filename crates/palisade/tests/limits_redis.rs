@@ -166,3 +166,59 @@ async fn a_redis_behind_tls_is_reached_with_rediss() {
     // Fail closed: an unreachable Redis would be 503s, not a limit at work.
     assert_eq!(statuses, [200, 200, 429], "{}", gw.logs());
 }
+
+#[tokio::test]
+async fn a_redis_that_never_answers_fails_closed_and_rests_as_configured() {
+    // A "Redis" that accepts connections and never says a word: each backend call ends at
+    // `backend_timeout_ms` (fail closed: 503). With `backend_cooldown_ms = 0` every
+    // request tries again (each one a counted backend error); with a long cooldown only
+    // the first does, the others go straight to the fail mode.
+    let hole = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("redis://{}", hole.local_addr().unwrap());
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((socket, _)) = hole.accept().await {
+            open.push(socket);
+        }
+    });
+    let config = |cooldown_ms: u64| {
+        limits(&url, "fail_closed", 1000).replace(
+            "[[limits.rules]]",
+            &format!(
+                "backend_timeout_ms = 50\nbackend_cooldown_ms = {cooldown_ms}\n[[limits.rules]]"
+            ),
+        )
+    };
+    for (cooldown_ms, expected_errors) in [(0, 3), (60_000, 1)] {
+        let gw = Gateway::start("", &config(cooldown_ms)).await;
+        let key = gw.api_key().await;
+        for _ in 0..3 {
+            let resp = gw.chat(&key, say_hi("sim")).send().await.unwrap();
+            assert_eq!(resp.status(), 503, "{}", gw.logs());
+            assert_eq!(
+                resp.json::<Value>().await.unwrap()["error"]["code"],
+                "limits_unavailable"
+            );
+        }
+        let metrics = gw
+            .http
+            .get(format!("{}/metrics", gw.admin))
+            .bearer_auth(common::ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let errors = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("palisade_limits_backend_errors_total "))
+            .and_then(|v| v.trim().parse::<f64>().ok());
+        assert_eq!(
+            errors,
+            Some(f64::from(expected_errors)),
+            "cooldown {cooldown_ms} ms: {metrics}"
+        );
+    }
+    held.abort();
+}
