@@ -370,6 +370,35 @@ def test_the_requests_other_fields_are_scanned(client: openai.OpenAI, mock_upstr
     sent = mock_upstream.requests_containing(marker)[-1]["body"]["documents"][0]
     assert sent == {"id": "doc-1", "text": "Write to [REDACTED_EMAIL]."}
 
+    # Stop sequences, the client's metadata (whatever its keys) and a stream option the
+    # gateway has no type for go upstream too; a function the request names is a name:
+    # refused, never rewritten.
+    marker = uuid.uuid4().hex
+    client.chat.completions.create(
+        model="echo-redact",
+        messages=[{"role": "user", "content": marker}],
+        stop=["END", f"Regards, {EMAIL}"],
+        metadata={"id": f"ticket for {EMAIL}", "name": EMAIL},
+        stream=True,
+        stream_options={"include_usage": True, "note": f"from {EMAIL}"},
+    )
+    sent = mock_upstream.requests_containing(marker)[-1]["body"]
+    assert sent["stop"] == ["END", "Regards, [REDACTED_EMAIL]"], sent
+    assert sent["metadata"] == {"id": "ticket for [REDACTED_EMAIL]", "name": "[REDACTED_EMAIL]"}, sent
+    assert sent["stream_options"] == {"include_usage": True, "note": "from [REDACTED_EMAIL]"}, sent
+    tools = [{"type": "function", "function": {"name": "notify", "parameters": {"type": "object"}}}]
+    for named in (
+        {"tools": tools, "tool_choice": {"type": "function", "function": {"name": AWS_KEY}}},
+        {"functions": [{"name": "notify"}], "function_call": {"name": AWS_KEY}},
+    ):
+        with pytest.raises(openai.BadRequestError) as err:
+            client.chat.completions.with_raw_response.create(model="echo-redact", messages=[user], **named)
+        assert err.value.code == "content_policy_violation", named
+        assert "AKIA" not in str(err.value)
+        record = audit_findings(gateway, err.value.response.headers["x-request-id"])
+        field = "tool_choice" if "tool_choice" in named else "function_call"
+        assert any(f["location"] == f"input.{field}" for f in record["findings"]), record["findings"]
+
     schema = {"type": "json_schema", "json_schema": {"name": "answer", "schema": {
         "type": "object", "properties": {"k": {"type": "string", "description": f"Sign with {AWS_KEY}."}}}}}
     functions = [{"name": "notify", "description": f"Sign with {AWS_KEY}.", "parameters": {"type": "object"}}]
@@ -396,6 +425,14 @@ def test_embeddings_input_is_scanned_and_token_ids_are_refused(client: openai.Op
     assert err.value.param == "input"
     record = audit_findings(gateway, err.value.response.headers["x-request-id"])
     assert record["decision"] == "block"
+    # What goes beside the input (an instruction, metadata) reaches the provider too.
+    with pytest.raises(openai.BadRequestError) as err:
+        client.embeddings.with_raw_response.create(
+            model="mock", input="fine", extra_body={"instruction": f"Represent {AWS_KEY} for retrieval."}
+        )
+    assert err.value.code == "content_policy_violation"
+    record = audit_findings(gateway, err.value.response.headers["x-request-id"])
+    assert any(f["location"] == "input.instruction" for f in record["findings"]), record["findings"]
 
 
 # "the key is AKIAZ7Q4PLMR2WX5TYUV" in cl100k_base ids (AWS_KEY), and "hello".
@@ -719,6 +756,39 @@ def test_a_secret_the_model_puts_in_a_tool_calls_name_is_filtered(client: openai
     assert any(f["location"] == "output.choices[0].tool_calls[0]" for f in record["findings"]), record["findings"]
 
 
+def test_a_secret_the_model_puts_in_a_legacy_function_calls_name_is_filtered(client: openai.OpenAI, gateway: Gateway):
+    """The pre-`tools` `function_call` names its function too: checked like a tool call's
+    name, plain and streamed. The mock calls the first legacy function offered."""
+    functions = [{"name": AWS_KEY, "parameters": {"type": "object"}}]
+    messages = [{"role": "user", "content": "Call the function, please."}]
+    raw = client.chat.completions.with_raw_response.create(model="rot13", messages=messages, functions=functions)
+    choice = raw.http_response.json()["choices"][0]
+    assert choice["finish_reason"] == "content_filter", choice
+    assert "AKIA" not in json.dumps(choice), choice
+    record = audit_findings(gateway, raw.headers["x-request-id"])
+    assert any(f["location"] == "output.choices[0]" for f in record["findings"]), record["findings"]
+
+    raw = client.chat.completions.with_raw_response.create(
+        model="rot13", messages=messages, functions=functions, stream=True
+    )
+    chunks = [c.model_dump() for c in raw.parse()]
+    assert "AKIA" not in json.dumps(chunks), chunks
+    assert chunks[-1]["choices"][0]["finish_reason"] == "content_filter", chunks
+    record = audit_findings(gateway, raw.headers["x-request-id"])
+    assert any(f["location"] == "output.choices[0].function_call" for f in record["findings"]), record["findings"]
+
+    # A harmless name passes, and the call reaches the client as the model made it.
+    functions = [{"name": "get_weather", "parameters": {"type": "object"}}]
+    choice = client.chat.completions.create(model="rot13", messages=messages, functions=functions).choices[0]
+    assert choice.finish_reason == "function_call" and choice.message.function_call.name == "get_weather"
+    streamed = "".join(
+        c.choices[0].delta.function_call.name or ""
+        for c in client.chat.completions.create(model="rot13", messages=messages, functions=functions, stream=True)
+        if c.choices and c.choices[0].delta.function_call
+    )
+    assert streamed == "get_weather"
+
+
 def test_the_end_user_id_and_message_names_are_scanned(client: openai.OpenAI, mock_upstream: MockUpstream):
     """`user` goes to the provider (abuse monitoring): an email there goes up as the audit
     log's pseudonym of that end user (one per person, stable); `name` goes to the model
@@ -771,6 +841,33 @@ def test_what_a_provider_puts_beside_the_message_is_scanned(client: openai.OpenA
         seen = [c.model_dump() for c in raw.parse()]
         assert "AKIA" not in json.dumps(seen), (where, seen)
         assert redacted in json.dumps(seen), (where, seen)
+
+
+def test_an_upstream_error_message_is_scanned_before_the_client_reads_it(
+    client: openai.OpenAI, mock_upstream: MockUpstream, gateway: Gateway
+):
+    """A provider's client error (a 400 about the request) is shown to the client, and may
+    quote the request or the provider's own words: its message goes through the output
+    scanners like an answer. The mock's `mock_reject` answers 400 quoting its reply."""
+    messages = [{"role": "user", "content": rot13(f"Use {AWS_KEY} now.")}]
+    reject = {"mock_reject": True}
+    # This profile blocks a secret in output: the message goes, the refusal stays.
+    with pytest.raises(openai.BadRequestError) as err:
+        client.chat.completions.create(model="rot13", messages=messages, extra_body=reject)
+    assert err.value.body["message"] == "The model provider rejected the request.", err.value.body
+    assert "AKIA" not in json.dumps(err.value.body)
+    record = audit_findings(gateway, err.value.response.headers["x-request-id"])
+    assert any(f["location"] == "output.error" for f in record["findings"]), record["findings"]
+    # This one redacts it.
+    with pytest.raises(openai.BadRequestError) as err:
+        client.chat.completions.create(model="rot13-redact", messages=messages, extra_body=reject)
+    assert err.value.message.endswith("Invalid prompt: Use [REDACTED_SECRET] now."), err.value.message
+    # A pseudonym the provider quotes back is the client's own value again.
+    marker = uuid.uuid4().hex
+    with pytest.raises(openai.BadRequestError) as err:
+        ask(client, "echo", f"{marker} write to {EMAIL}", extra_body=reject)
+    assert err.value.message.endswith(f"Invalid prompt: {marker} write to {EMAIL}"), err.value.message
+    assert EMAIL not in json.dumps(mock_upstream.requests_containing(marker)[-1]["body"])
 
 
 def test_an_image_no_scanner_reads_is_recorded(client: openai.OpenAI, gateway: Gateway):

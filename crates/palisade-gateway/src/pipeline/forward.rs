@@ -1,6 +1,7 @@
 //! Stage 6 — forward. Calls the routed provider (which retries connect errors, 429 and
 //! 5xx itself), bounded by the gateway's request timeout, and accounts the wait as
-//! upstream time so the gateway's own overhead can be measured.
+//! upstream time so the gateway's own overhead can be measured. An upstream's client
+//! error message goes through the output scanners before the client reads it.
 
 use std::future::Future;
 use std::time::Instant;
@@ -8,6 +9,7 @@ use std::time::Instant;
 use palisade_protocol::openai::{ChatRequest, ChatResponse, EmbeddingsRequest, EmbeddingsResponse};
 use palisade_upstream::{ChunkStream, UpstreamError};
 
+use super::inspect;
 use crate::context::RequestCtx;
 use crate::error::GatewayError;
 use crate::routing::ModelRoute;
@@ -99,6 +101,7 @@ async fn timed<T>(
                 {
                     *m = m.replace(route.upstream_model.as_str(), &route.name);
                 }
+                inspect::upstream_message(state, ctx, message);
             }
             state
                 .metrics

@@ -3,10 +3,12 @@
 //! - **Input**: every message whose text the client controls (user, tool and function
 //!   results, assistant turns of the history and their tool-call arguments; system and
 //!   developer messages, tool definitions and a response schema when the profile says
-//!   so), every string of the request's other top-level fields (a `prediction`, a
-//!   provider's `documents`, `metadata`), and embeddings input. A `block` refuses with 400 `content_policy_violation` naming the finding
-//!   kinds, never the text; redact, mask and pseudonymize rewrite the text before it
-//!   goes upstream.
+//!   so), `stop` sequences, every string of the request's other top-level fields (a
+//!   `prediction`, a provider's `documents`, `metadata`), the function names a
+//!   `tool_choice` or `function_call` gives (block only: never rewritten), and
+//!   embeddings input and the strings of its other fields. A `block` refuses with 400 `content_policy_violation` naming the
+//!   finding kinds, never the text; redact, mask and pseudonymize rewrite the text
+//!   before it goes upstream.
 //! - **Output**: the model's answer — content, tool-call arguments and the other
 //!   model-text fields (refusal, reasoning, audio transcript: [`model_text`]) — is
 //!   scanned and rewritten the same way, then the request's pseudonyms are restored. A
@@ -15,6 +17,8 @@
 //!   are withheld: they would still spell out what the model wrote. Streams go through
 //!   [`palisade_scan::stream`]'s guard, one per choice and per streamed text: see
 //!   [`StreamInspector`].
+//! - **Upstream errors**: the message of a provider's client error, which the client
+//!   reads, is scanned like an answer's text ([`upstream_message`]).
 //! - **System-prompt leaks**: the request's system and developer prompts (as forwarded)
 //!   are kept as word-run hashes, and an answer repeating a stretch of them is a
 //!   `system_prompt_leak` finding ([`palisade_scan::leak`]).
@@ -133,10 +137,7 @@ fn scan_request(
             blocked.extend(inspect_text(scanning.scanner(), scan, text, &location));
         }
         for name in msg.names_mut() {
-            let findings = scanning
-                .scanner()
-                .scan_for(name, &scan.profile, Direction::Input);
-            blocked.extend(unrewritable(scan, findings, &location, Action::Block));
+            blocked.extend(inspect_name(scanning.scanner(), scan, name, &location));
         }
         if msg.has_media() {
             let media = Finding::new(
@@ -169,6 +170,10 @@ fn scan_request(
     for (field, text) in req.other_texts_mut() {
         let location = || format!("input.{}", field_label(field));
         blocked.extend(inspect_text(scanning.scanner(), scan, text, &location));
+    }
+    for (field, name) in req.names_mut() {
+        let location = || format!("input.{field}");
+        blocked.extend(inspect_name(scanning.scanner(), scan, name, &location));
     }
     blocked.extend(inspect_user(state, scanning.scanner(), scan, &mut req.user));
     if scan.profile.scan_output && scan.profile.wants(Category::Leak, Direction::Output) {
@@ -274,6 +279,10 @@ fn scan_embeddings(
     let mut blocked = Vec::new();
     for (i, text) in texts.into_iter().enumerate() {
         let location = || format!("input.input[{i}]");
+        blocked.extend(inspect_text(scanning.scanner(), scan, text, &location));
+    }
+    for (field, text) in req.other_texts_mut() {
+        let location = || format!("input.{}", field_label(field));
         blocked.extend(inspect_text(scanning.scanner(), scan, text, &location));
     }
     // The end-user id, as for chats (a string: `parse::embeddings` checked).
@@ -402,6 +411,34 @@ fn scan_answer(
     Ok(())
 }
 
+/// Scans the message of an upstream's client error (400, 404, 413, 422), which the
+/// client reads: the provider may quote the request, or its own words, there. Acted on
+/// like an answer's text (findings at `output.error`); a finding that blocks drops the
+/// message, and the client is told only that the provider rejected the request.
+pub fn upstream_message(state: &GatewayState, ctx: &mut RequestCtx, message: &mut Option<String>) {
+    let (Some(scanning), Some(scan), Some(text)) =
+        (&state.scanning, &mut ctx.scan, message.as_mut())
+    else {
+        return;
+    };
+    if !scan.profile.scan_output {
+        if let Some(restored) = scan.vault.restore(text) {
+            *text = restored;
+        }
+        return;
+    }
+    let started = Instant::now();
+    if answer_text(scanning.scanner(), scan, text, &|| {
+        "output.error".to_owned()
+    })
+    .is_none()
+    {
+        state.metrics.scan_blocked("output");
+        *message = None;
+    }
+    state.metrics.scan_time("output", started.elapsed());
+}
+
 /// Scans one text of an answer and applies the profile's actions to it in place
 /// (pseudonyms restored after): `None` when a finding blocks it, else whether it changed.
 fn answer_text(
@@ -466,6 +503,18 @@ fn inspect_text(
         *text = new;
     }
     blocked
+}
+
+/// Scans a name the client sends (a participant's, a function's): never rewritten
+/// ([`unrewritable`]). Returns the kinds that block.
+fn inspect_name(
+    scanner: &Scanner,
+    scan: &mut ScanState,
+    name: &str,
+    location: &dyn Fn() -> String,
+) -> Vec<String> {
+    let findings = scanner.scan_for(name, &scan.profile, Direction::Input);
+    unrewritable(scan, findings, location, Action::Block)
 }
 
 /// Findings in what cannot be rewritten — a name (a message's participant, a tool

@@ -233,6 +233,15 @@ impl Relay {
                     }
                 }
             }
+            // A legacy function call's name, like a tool call's.
+            for extra in [&mut choice.delta.extra, &mut choice.extra] {
+                if let Some(name) = model_text::legacy_call_name_mut(extra) {
+                    let location = format!("output.choices[{index}].function_call");
+                    if !inspector.check(&location, name, false) {
+                        return Err(index);
+                    }
+                }
+            }
             // Text in fields with no name here cannot be held back piece by piece.
             model_text::drop_unnamed_text(&mut choice.delta.extra);
             model_text::drop_unnamed_text(&mut choice.extra);

@@ -77,19 +77,47 @@ impl ChatRequest {
         out
     }
 
-    /// Every string of the top-level fields Palisade has no type for, by field: what the
-    /// client sends beside the messages reaches the provider and often the model — a
-    /// `prediction`'s content, a provider's `documents` or template arguments,
-    /// `metadata`. Legacy `functions` are [`ChatRequest::definition_texts_mut`]'s.
+    /// The client's other texts, by field: its `stop` sequences, and every string of the
+    /// fields Palisade has no type for (a stream option's too) — what the client sends
+    /// beside the messages reaches the provider and often the model: a `prediction`'s
+    /// content, a provider's `documents` or template arguments, `metadata`
+    /// ([`model_text::client_field_texts_mut`]). Legacy `functions`
+    /// are [`ChatRequest::definition_texts_mut`]'s, names [`ChatRequest::names_mut`]'s.
     pub fn other_texts_mut(&mut self) -> Vec<(&str, &mut String)> {
-        let mut out = Vec::new();
-        for (key, value) in self.extra.iter_mut() {
-            if key == FUNCTIONS || model_text::OPAQUE_KEYS.contains(&key.as_str()) {
-                continue;
-            }
+        let mut out: Vec<(&str, &mut String)> = match &mut self.stop {
+            Some(Stop::One(s)) => vec![("stop", s)],
+            Some(Stop::Many(v)) => v.iter_mut().map(|s| ("stop", s)).collect(),
+            None => Vec::new(),
+        };
+        for option in self
+            .stream_options
+            .iter_mut()
+            .flat_map(|o| o.extra.values_mut())
+        {
             let mut texts = Vec::new();
-            model_text::value_texts_mut(value, &mut texts);
-            out.extend(texts.into_iter().map(|t| (key.as_str(), t)));
+            model_text::value_texts_mut(option, &mut texts);
+            out.extend(texts.into_iter().map(|t| ("stream_options", t)));
+        }
+        out.extend(model_text::client_field_texts_mut(
+            &mut self.extra,
+            &[FUNCTIONS],
+        ));
+        out
+    }
+
+    /// The functions the request names, by field: a `tool_choice`'s and a legacy
+    /// `function_call`'s. Scanned like a message's names, never rewritten.
+    pub fn names_mut(&mut self) -> Vec<(&'static str, &mut String)> {
+        let mut out = Vec::new();
+        if let Some(choice) = &mut self.tool_choice {
+            let mut names = Vec::new();
+            model_text::names_mut(choice, &mut names);
+            out.extend(names.into_iter().map(|n| ("tool_choice", n)));
+        }
+        if let Some(call) = self.extra.get_mut(model_text::LEGACY_CALL) {
+            let mut names = Vec::new();
+            model_text::names_mut(call, &mut names);
+            out.extend(names.into_iter().map(|n| (model_text::LEGACY_CALL, n)));
         }
         out
     }
@@ -222,15 +250,16 @@ impl ChatMessage {
         out
     }
 
-    /// The names the message carries: its participant `name` and its tool calls' names
-    /// (a model whose server reads tool calls from its text chooses those too). Scanned,
-    /// but never rewritten: a redacted name is no valid name (`^[a-zA-Z0-9_-]+$`) and a
-    /// tool call under it cannot be dispatched.
+    /// The names the message carries: its participant `name`, its tool calls' names and
+    /// a legacy `function_call`'s (a model whose server reads tool calls from its text
+    /// chooses those too). Scanned, but never rewritten: a redacted name is no valid name
+    /// (`^[a-zA-Z0-9_-]+$`) and a tool call under it cannot be dispatched.
     pub fn names_mut(&mut self) -> Vec<&mut String> {
         let mut out: Vec<&mut String> = self.name.iter_mut().collect();
         for call in self.tool_calls.iter_mut().flatten() {
             out.push(&mut call.function.name);
         }
+        out.extend(model_text::legacy_call_name_mut(&mut self.extra));
         out
     }
 
@@ -594,6 +623,75 @@ mod tests {
         assert_eq!(v["content"][1]["refusal"], "NO");
         assert_eq!(v["reasoning_content"], "WHY");
         assert_eq!(v["audio"]["data"], "AAAA", "audio data is not text");
+    }
+
+    #[test]
+    fn a_legacy_function_calls_name_is_a_name() {
+        let mut msg: ChatMessage = serde_json::from_value(json!({
+            "role": "assistant",
+            "function_call": {"name": "lookup", "arguments": "{}"}
+        }))
+        .unwrap();
+        let names: Vec<String> = msg.names_mut().into_iter().map(|t| t.clone()).collect();
+        assert_eq!(names, ["lookup"]);
+        let texts: Vec<String> = msg.texts_mut().into_iter().map(|t| t.clone()).collect();
+        assert_eq!(texts, ["{}"]);
+    }
+
+    #[test]
+    fn every_other_text_and_name_of_a_request_is_reachable() {
+        let mut req: ChatRequest = serde_json::from_value(json!({
+            "model": "m",
+            "messages": [],
+            "stop": ["END", "Bye"],
+            "stream_options": {"include_usage": true, "note": "aside"},
+            "metadata": {"id": "ticket 7", "name": "Ada", "type": "kind"},
+            "prediction": {"type": "content", "content": "draft"},
+            "tool_choice": {"type": "allowed_tools", "allowed_tools": {"mode": "auto",
+                            "tools": [{"type": "function", "function": {"name": "a"}}]}},
+            "function_call": {"name": "b"},
+            "functions": [{"name": "b", "description": "Does b."}]
+        }))
+        .unwrap();
+        let mut texts: Vec<(String, String)> = req
+            .other_texts_mut()
+            .into_iter()
+            .map(|(f, t)| (f.to_owned(), t.clone()))
+            .collect();
+        texts.sort();
+        let pairs = |v: &[(&str, &str)]| -> Vec<(String, String)> {
+            v.iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect()
+        };
+        assert_eq!(
+            texts,
+            pairs(&[
+                ("metadata", "Ada"),
+                ("metadata", "kind"),
+                ("metadata", "ticket 7"),
+                ("prediction", "draft"),
+                ("stop", "Bye"),
+                ("stop", "END"),
+                ("stream_options", "aside"),
+            ])
+        );
+        let names: Vec<(String, String)> = req
+            .names_mut()
+            .into_iter()
+            .map(|(f, t)| (f.to_owned(), t.clone()))
+            .collect();
+        assert_eq!(
+            names,
+            pairs(&[("tool_choice", "a"), ("function_call", "b")])
+        );
+        // A single stop sequence, and tool-choice words that name nothing.
+        let mut req: ChatRequest = serde_json::from_value(json!({
+            "model": "m", "messages": [], "stop": "END", "tool_choice": "auto"
+        }))
+        .unwrap();
+        assert_eq!(req.other_texts_mut().len(), 1);
+        assert!(req.names_mut().is_empty());
     }
 
     #[test]

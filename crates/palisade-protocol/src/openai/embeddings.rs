@@ -3,6 +3,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::model_text;
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct EmbeddingsRequest {
     pub model: String,
@@ -13,6 +15,15 @@ pub struct EmbeddingsRequest {
     pub dimensions: Option<u32>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+impl EmbeddingsRequest {
+    /// Every string of the fields Palisade has no type for, by field, but the end-user
+    /// id (`user`, scanned on its own): what the client sends beside the input reaches
+    /// the provider too (an instruction, a task prefix, `metadata`).
+    pub fn other_texts_mut(&mut self) -> Vec<(&str, &mut String)> {
+        model_text::client_field_texts_mut(&mut self.extra, &["user"])
+    }
 }
 
 /// The input to embed: one string, several, or pre-tokenized ids.

@@ -27,6 +27,9 @@ pub struct TextField {
     pub inner: Option<&'static str>,
 }
 
+/// The pre-`tools` function call of a message or delta: `{"name", "arguments"}`.
+pub const LEGACY_CALL: &str = "function_call";
+
 /// Every model-text field Palisade knows, in the order a message is scanned.
 pub const TEXT_FIELDS: [TextField; 5] = [
     TextField {
@@ -42,7 +45,7 @@ pub const TEXT_FIELDS: [TextField; 5] = [
         inner: None,
     },
     TextField {
-        key: "function_call",
+        key: LEGACY_CALL,
         inner: Some("arguments"),
     },
     TextField {
@@ -151,6 +154,66 @@ pub fn value_texts_mut<'a>(v: &'a mut Value, out: &mut Vec<&'a mut String>) {
             }
         }
         _ => {}
+    }
+}
+
+/// The client's own key-value map (OpenAI stores it with a stored completion).
+const METADATA: &str = "metadata";
+
+/// Every string of a request's fields Palisade has no type for (`extra`), by field,
+/// leaving out the fields in `skip` and strings under [`OPAQUE_KEYS`]. `metadata` is the
+/// client's own map: its values are text whatever their keys.
+pub fn client_field_texts_mut<'a>(
+    extra: &'a mut Map<String, Value>,
+    skip: &[&str],
+) -> Vec<(&'a str, &'a mut String)> {
+    let mut out = Vec::new();
+    for (key, value) in extra.iter_mut() {
+        if skip.contains(&key.as_str()) || OPAQUE_KEYS.contains(&key.as_str()) {
+            continue;
+        }
+        let mut texts = Vec::new();
+        if key == METADATA
+            && let Value::Object(map) = value
+        {
+            for x in map.values_mut() {
+                match x {
+                    Value::String(s) => texts.push(s),
+                    other => value_texts_mut(other, &mut texts),
+                }
+            }
+        } else {
+            value_texts_mut(value, &mut texts);
+        }
+        out.extend(texts.into_iter().map(|t| (key.as_str(), t)));
+    }
+    out
+}
+
+/// Every string under a `name` key in `v`, at any depth: the function a `tool_choice`
+/// or a legacy `function_call` names. Scanned, never rewritten (see
+/// [`super::ChatMessage::names_mut`]).
+pub fn names_mut<'a>(v: &'a mut Value, out: &mut Vec<&'a mut String>) {
+    match v {
+        Value::Array(items) => items.iter_mut().for_each(|x| names_mut(x, out)),
+        Value::Object(map) => {
+            for (k, x) in map.iter_mut() {
+                if k != "name" {
+                    names_mut(x, out);
+                } else if let Value::String(s) = x {
+                    out.push(s);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The name a legacy `function_call` of a message or delta gives, if any.
+pub fn legacy_call_name_mut(extra: &mut Map<String, Value>) -> Option<&mut String> {
+    match extra.get_mut(LEGACY_CALL)?.get_mut("name")? {
+        Value::String(s) => Some(s),
+        _ => None,
     }
 }
 

@@ -18,7 +18,8 @@
 //! (tokens of a few bytes; in a stream, one entry per chunk); a streamed text answer with
 //! `n` > 1 (at most 8) has choices 1.. saying `ok ` once per chunk of choice 0; with
 //! `mock_beside: "choice"` or `"response"`, the reply goes again beside the message (a
-//! choice-level field, a top-level `citations` list), as some providers add fields.
+//! choice-level field, a top-level `citations` list), as some providers add fields; with
+//! `mock_reject: true`, a 400 whose message quotes the reply (`Invalid prompt: …`).
 
 use std::time::Duration;
 

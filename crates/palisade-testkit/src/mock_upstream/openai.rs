@@ -68,15 +68,19 @@ fn record(shared: &Shared, path: &str, headers: &HeaderMap, body: &Value) {
     });
 }
 
-/// The tool call the mock makes when the request offers tools and the user spoke last.
-/// Its arguments are `{"city":"Paris"}`, or for `echo-<n>`/`rot13-<n>` the reply text as
-/// `{"text": …}` (so tests can make a model put a value in tool-call arguments).
+/// The tool call the mock makes when the request offers tools (or legacy functions:
+/// [`legacy_call`]) and the user spoke last. Its arguments are `{"city":"Paris"}`, or
+/// for `echo-<n>`/`rot13-<n>` the reply text as `{"text": …}` (so tests can make a model
+/// put a value in tool-call arguments).
 fn tool_call(req: &Value, behavior: Behavior) -> Option<Value> {
     let last_role = req["messages"].as_array()?.last()?["role"].as_str()?;
     if last_role != "user" {
         return None;
     }
-    let name = req["tools"].as_array()?.first()?["function"]["name"].as_str()?;
+    let name = match req["tools"].as_array() {
+        Some(tools) => tools.first()?["function"]["name"].as_str()?,
+        None => req["functions"].as_array()?.first()?["name"].as_str()?,
+    };
     let arguments = match behavior {
         Behavior::Echo(_) | Behavior::Rot13(_) => {
             json!({"text": reply_text(req, behavior)}).to_string()
@@ -86,6 +90,12 @@ fn tool_call(req: &Value, behavior: Behavior) -> Option<Value> {
     Some(
         json!({"id": "call_mock_1", "type": "function", "function": {"name": name, "arguments": arguments}}),
     )
+}
+
+/// Whether the request offers legacy `functions` (and no tools): the call is answered as
+/// a legacy `function_call`, finishing with `function_call`.
+fn legacy_call(req: &Value) -> bool {
+    req["tools"].is_null() && req["functions"].is_array()
 }
 
 fn reply_text(req: &Value, behavior: Behavior) -> String {
@@ -177,6 +187,11 @@ pub async fn chat(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: B
         return resp;
     }
     let behavior = Behavior::for_model(&model);
+    if req["mock_reject"] == true {
+        // A provider's client error quoting the request, as validation errors do.
+        let quoted = format!("Invalid prompt: {}", reply_text(&req, behavior));
+        return error(400, &quoted);
+    }
     let usage = json!({"prompt_tokens": 11, "completion_tokens": 10, "total_tokens": 21});
     let call = tool_call(&req, behavior);
     if req["stream"].as_bool() == Some(true) {
@@ -184,6 +199,9 @@ pub async fn chat(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: B
     }
     let reasons = reasons(&req);
     let message = match &call {
+        Some(c) if legacy_call(&req) => {
+            json!({"role": "assistant", "content": null, "function_call": c["function"]})
+        }
         Some(c) => json!({"role": "assistant", "content": null, "tool_calls": [c]}),
         None if reasons => {
             let text = reply_text(&req, behavior);
@@ -199,7 +217,11 @@ pub async fn chat(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: B
         }
         _ => Value::Null,
     };
-    let finish = if call.is_some() { "tool_calls" } else { "stop" };
+    let finish = match &call {
+        Some(_) if legacy_call(&req) => "function_call",
+        Some(_) => "tool_calls",
+        None => "stop",
+    };
     let mut resp = json!({
         "id": "chatcmpl-mock", "object": "chat.completion", "created": 1_700_000_000, "model": model,
         "system_fingerprint": "fp_mock",
@@ -248,7 +270,16 @@ fn stream(
                 .as_str()
                 .unwrap_or("{}")
                 .to_owned();
-            events.push(chunk(json!({"tool_calls": [{"index": 0, "id": c["id"], "type": "function", "function": {"name": c["function"]["name"], "arguments": ""}}]}), Value::Null));
+            let legacy = legacy_call(req);
+            let name = &c["function"]["name"];
+            events.push(chunk(
+                match legacy {
+                    true => json!({"function_call": {"name": name, "arguments": ""}}),
+                    false => json!({"tool_calls": [{"index": 0, "id": c["id"], "type": "function",
+                                                   "function": {"name": name, "arguments": ""}}]}),
+                },
+                Value::Null,
+            ));
             let parts: Vec<&str> = match behavior.chunk_bytes() {
                 Some(n) => pieces(&args, n),
                 None => {
@@ -258,11 +289,21 @@ fn stream(
             };
             for part in parts {
                 events.push(chunk(
-                    json!({"tool_calls": [{"index": 0, "function": {"arguments": part}}]}),
+                    match legacy {
+                        true => json!({"function_call": {"arguments": part}}),
+                        false => {
+                            json!({"tool_calls": [{"index": 0, "function": {"arguments": part}}]})
+                        }
+                    },
                     Value::Null,
                 ));
             }
-            events.push(chunk(json!({}), json!("tool_calls")));
+            let finish = if legacy {
+                "function_call"
+            } else {
+                "tool_calls"
+            };
+            events.push(chunk(json!({}), json!(finish)));
         }
         None => {
             let text = reply_text(req, behavior);
