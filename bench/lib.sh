@@ -53,7 +53,8 @@ TOML
 }
 
 # load_point VARIANT RATE BODY_FILE OUT_JSONL [ROUND]: one open-loop fixed-rate run;
-# appends {"variant","rate","round","p50_us","p99_us","ok","errors"} to OUT_JSONL.
+# appends {"variant","rate","round","p50_us","p99_us","ok","errors","overhead_p50_us"} to
+# OUT_JSONL (the last: the p50 of the gateway's own x-palisade-overhead-ms header).
 load_point() {
   local variant=$1 rate=$2 body=$3 jsonl=$4 round=${5:-1}
   "${LPIN[@]}" "$LOADGEN" --url "http://127.0.0.1:${PORT[$variant]}/v1/chat/completions" \
@@ -64,7 +65,8 @@ load_point() {
 import json, sys
 r = json.load(open(sys.argv[3]))
 print(json.dumps({"variant": sys.argv[1], "rate": int(sys.argv[2]), "round": int(sys.argv[4]), "p50_us": r["latency_us"]["p50"],
-                  "p99_us": r["latency_us"]["p99"], "ok": r.get("ok"), "errors": r.get("errors")}))
+                  "p99_us": r["latency_us"]["p99"], "ok": r.get("ok"), "errors": r.get("errors"),
+                  "overhead_p50_us": (r.get("gateway_overhead_us") or {}).get("p50")}))
 PY
   tail -1 "$jsonl" >&2
 }

@@ -8,7 +8,9 @@
 # isolate scanning. Beside the latencies at the client, the report gives the time the
 # gateway itself measured scanning each request (`palisade_scan_duration_seconds`, read
 # from /metrics around each load point of the `on` gateway): the same cost without the
-# noise of two separate latency distributions. Writes bench/scan/RESULTS-overhead.md.
+# noise of two separate latency distributions; and the p50 of the gateway's own overhead
+# (its x-palisade-overhead-ms header, which the load generator collects) per variant.
+# Writes bench/scan/RESULTS-overhead.md.
 #
 #   ./bench/scan/overhead.sh                 full run (~6 min after the builds)
 #   SCAN_OVERHEAD_QUICK=1 ./bench/scan/overhead.sh
@@ -89,7 +91,7 @@ python3 - "$OUT/gateway.jsonl" "$RESULTS" "$(git rev-parse --short HEAD)" "$(npr
 import json, sys, datetime
 from statistics import median
 sys.path.insert(0, "bench")
-from gateway_table import latency_table
+from gateway_table import latency_table, overhead_table
 gw = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 out, commit, cpus, cpu, duration = sys.argv[2:7]
 scan_time = [json.loads(l) for l in open(sys.argv[7]) if l.strip()]
@@ -104,6 +106,13 @@ L = ["# Gateway overhead of content scanning\n",
      "each variant at each rate; medians over the rounds (see `bench/gateway_table.py`).\n",
      ]
 L += latency_table(gw, "scanning")
+L += ["\n## The gateway's own overhead\n",
+      "The same requests, timed by the gateway itself: the p50 of its `x-palisade-overhead-ms` "
+      "response header (its time for the request less the time spent waiting on the upstream — "
+      "what the issue calls the gateway's overhead), without the client's and the mock upstream's "
+      "share of the latency above. Medians over the rounds; added: the median of the per-round "
+      "differences.\n"]
+L += overhead_table(gw, "scanning")
 L += ["\n## Scanning time measured by the gateway\n",
       "Mean time per request in `palisade_scan_duration_seconds` of the `on` gateway over each load "
       "point (warm-up included): input (both messages, actions applied, the leak detector built) and "

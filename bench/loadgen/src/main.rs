@@ -11,7 +11,9 @@
 //! * `--concurrency C` without `--rate` (closed loop): C connections each send the next
 //!   request as soon as the previous response is read; latency is send → full response.
 //!
-//! Output: one JSON object on stdout; a human summary on stderr.
+//! Output: one JSON object on stdout; a human summary on stderr. Where responses carry
+//! Palisade's `x-palisade-overhead-ms` header, its percentiles are reported too
+//! (`gateway_overhead_us`: the gateway's own time, measured by the gateway).
 //!
 //! Everything is bounded: `--duration` (plus `--warmup`) of sending, a per-request
 //! `--timeout`, and a `--drain` limit for outstanding requests at the end.
@@ -124,6 +126,9 @@ fn parse_args() -> Opts {
 struct Stats {
     latency: Histogram<u64>,
     service: Histogram<u64>,
+    /// The gateway's own time per request, as its `x-palisade-overhead-ms` header says
+    /// (total minus the upstream's time), where the response has one.
+    overhead: Histogram<u64>,
     ok: u64,
     bad_status: u64,
     bad_body: u64,
@@ -137,11 +142,12 @@ impl Stats {
     fn new() -> Stats {
         // 1 µs .. 120 s in ns, 3 significant digits.
         let h = || Histogram::new_with_bounds(1_000, 120_000_000_000, 3).unwrap_or_else(|_| std::process::exit(3));
-        Stats { latency: h(), service: h(), ok: 0, bad_status: 0, bad_body: 0, io_errors: 0, timeouts: 0, done_in_window: 0 }
+        Stats { latency: h(), service: h(), overhead: h(), ok: 0, bad_status: 0, bad_body: 0, io_errors: 0, timeouts: 0, done_in_window: 0 }
     }
     fn merge(&mut self, o: &Stats) {
         let _ = self.latency.add(&o.latency);
         let _ = self.service.add(&o.service);
+        let _ = self.overhead.add(&o.overhead);
         self.ok += o.ok;
         self.bad_status += o.bad_status;
         self.bad_body += o.bad_body;
@@ -175,7 +181,8 @@ impl Conn {
 }
 
 enum Outcome {
-    Ok,
+    /// With the gateway's overhead header, when the response has one.
+    Ok(Option<Duration>),
     BadStatus,
     BadBody,
     Io,
@@ -201,6 +208,13 @@ async fn one_request(conn: &mut Conn, o: &Opts) -> Outcome {
             }
         };
         let status = resp.status();
+        let overhead = resp
+            .headers()
+            .get(OVERHEAD_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<f64>().ok())
+            .filter(|ms| ms.is_finite() && *ms >= 0.0)
+            .map(|ms| Duration::from_secs_f64(ms / 1000.0));
         let body = match resp.into_body().collect().await {
             Ok(b) => b.to_bytes(),
             Err(_) => {
@@ -216,11 +230,11 @@ async fn one_request(conn: &mut Conn, o: &Opts) -> Outcome {
                 return Outcome::BadBody;
             }
         }
-        Outcome::Ok
+        Outcome::Ok(overhead)
     };
     match tokio::time::timeout(o.timeout, fut).await {
         Ok(out) => {
-            if matches!(out, Outcome::Ok) {
+            if matches!(out, Outcome::Ok(_)) {
                 TOTAL_OK.fetch_add(1, Ordering::Relaxed);
             }
             out
@@ -232,6 +246,9 @@ async fn one_request(conn: &mut Conn, o: &Opts) -> Outcome {
     }
 }
 
+/// The response header in which Palisade reports its own time for the request, in ms.
+const OVERHEAD_HEADER: &str = "x-palisade-overhead-ms";
+
 /// Successful responses over the whole run, warm-up and drain included (for CPU per request).
 static TOTAL_OK: AtomicU64 = AtomicU64::new(0);
 
@@ -241,10 +258,14 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 
 fn record(stats: &mut Stats, out: Outcome, latency: Duration, service: Duration) {
     match out {
-        Outcome::Ok => {
+        Outcome::Ok(overhead) => {
             stats.ok += 1;
-            let _ = stats.latency.record(latency.as_nanos().clamp(1_000, 120_000_000_000) as u64);
-            let _ = stats.service.record(service.as_nanos().clamp(1_000, 120_000_000_000) as u64);
+            let ns = |d: Duration| d.as_nanos().clamp(1_000, 120_000_000_000) as u64;
+            let _ = stats.latency.record(ns(latency));
+            let _ = stats.service.record(ns(service));
+            if let Some(d) = overhead {
+                let _ = stats.overhead.record(ns(d));
+            }
         }
         Outcome::BadStatus => stats.bad_status += 1,
         Outcome::BadBody => stats.bad_body += 1,
@@ -326,6 +347,9 @@ async fn run(o: Opts) -> serde_json::Value {
         "service_us": {
             "p50": pct(&stats.service, 0.50), "p99": pct(&stats.service, 0.99), "max": pct(&stats.service, 1.0),
         },
+        "gateway_overhead_us": {
+            "p50": pct(&stats.overhead, 0.50), "p99": pct(&stats.overhead, 0.99), "count": stats.overhead.len(),
+        },
     });
     if let (Some(obj), serde_json::Value::Object(x)) = (v.as_object_mut(), extra) {
         obj.extend(x);
@@ -366,7 +390,7 @@ async fn closed_loop(o: &Arc<Opts>, conns: Vec<Conn>, measure_from: Instant, sen
                 // Count a request in the window if it was sent in it.
                 if t0 >= measure_from {
                     sent.fetch_add(1, Ordering::Relaxed);
-                    if matches!(out, Outcome::Ok) && t1 <= send_until {
+                    if matches!(out, Outcome::Ok(_)) && t1 <= send_until {
                         st.done_in_window += 1;
                     }
                     record(&mut st, out, t1 - t0, t1 - t0);
@@ -465,7 +489,7 @@ async fn open_loop(o: &Arc<Opts>, conns: Vec<Conn>, rate: f64, start: Instant, m
                 }
                 let out = one_request(&mut conn, &o).await;
                 let t1 = Instant::now();
-                if matches!(out, Outcome::Ok) && t1 >= measure_from && t1 <= send_until {
+                if matches!(out, Outcome::Ok(_)) && t1 >= measure_from && t1 <= send_until {
                     st.done_in_window += 1;
                 }
                 if due >= measure_from {

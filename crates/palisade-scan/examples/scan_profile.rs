@@ -1,6 +1,8 @@
 //! `scan_profile`: where a scan's time goes. Times normalization and each detector alone
 //! over a JSONL corpus (`{"text": …}` per line, e.g. bench/scan/out/corpus.jsonl), in
-//! µs per KB (median and fastest of five passes), single thread. `cargo run --release -p palisade-scan --example scan_profile -- <corpus.jsonl>`
+//! µs per KB (median and fastest of five passes), single thread.
+//! `cargo run --release -p palisade-scan --example scan_profile -- <corpus.jsonl> [texts]`
+//! (`SCAN_PROFILE_IDLE_US=2000`: sleep before each text, see [`time`]).
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::time::Instant;
@@ -27,20 +29,41 @@ fn texts(path: &str) -> Result<Vec<String>, Box<dyn std::error::Error>> {
 }
 
 /// Prints µs/KB for `f` over every text: the median and the fastest of `PASSES` passes
-/// (the machine is shared; the fastest pass is the least disturbed one).
+/// (the machine is shared; the fastest pass is the least disturbed one). With
+/// `SCAN_PROFILE_IDLE_US` set, the thread sleeps that long before each text and only
+/// the scans are timed: the cost on a gateway whose core idles between requests (on a
+/// VM, caches and predictors are lost while it sleeps).
 fn time(name: &str, texts: &[String], mut f: impl FnMut(&str)) {
     const PASSES: usize = 5;
+    let idle = std::env::var("SCAN_PROFILE_IDLE_US")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map(std::time::Duration::from_micros);
     let bytes: usize = texts.iter().map(String::len).sum();
     for t in texts.iter().take(200) {
         f(t);
     }
     let mut passes = [0f64; PASSES];
     for pass in &mut passes {
-        let start = Instant::now();
-        for t in texts {
-            f(t);
+        let mut spent = std::time::Duration::ZERO;
+        match idle {
+            Some(gap) => {
+                for t in texts {
+                    std::thread::sleep(gap);
+                    let start = Instant::now();
+                    f(t);
+                    spent += start.elapsed();
+                }
+            }
+            None => {
+                let start = Instant::now();
+                for t in texts {
+                    f(t);
+                }
+                spent = start.elapsed();
+            }
         }
-        *pass = start.elapsed().as_secs_f64() * 1e6 * 1024.0 / bytes as f64;
+        *pass = spent.as_secs_f64() * 1e6 * 1024.0 / bytes as f64;
     }
     passes.sort_by(f64::total_cmp);
     println!(
@@ -53,8 +76,11 @@ fn time(name: &str, texts: &[String], mut f: impl FnMut(&str)) {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let path = std::env::args()
         .nth(1)
-        .ok_or("usage: scan_profile <corpus.jsonl>")?;
-    let texts = texts(&path)?;
+        .ok_or("usage: scan_profile <corpus.jsonl> [texts]")?;
+    let mut texts = texts(&path)?;
+    if let Some(n) = std::env::args().nth(2).and_then(|n| n.parse().ok()) {
+        texts.truncate(n);
+    }
     println!("{} texts", texts.len());
     let opts = NormalizeOptions::default();
     time("normalize (decode on)", &texts, |t| {
@@ -91,9 +117,29 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let rules = InjectionDetector::builtin()?.without_classifier();
+    // The injection rules most often armed by their anchors (their regexes run).
+    if let Some(set) = rules.rules() {
+        let mut armed: std::collections::BTreeMap<&str, usize> = Default::default();
+        for t in &texts {
+            for name in set.armed_rules(t) {
+                *armed.entry(name).or_default() += 1;
+            }
+        }
+        let mut armed: Vec<_> = armed.into_iter().collect();
+        armed.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
+        for (name, n) in armed.iter().take(15) {
+            println!("  armed injection rule {name} ({n}×)");
+        }
+    }
     time("injection rules", &texts, |t| {
         let mut v = Vec::new();
         rules.detect(t, &mut v);
+        std::hint::black_box(v);
+    });
+    let injection = InjectionDetector::builtin()?;
+    time("injection (rules and classifier)", &texts, |t| {
+        let mut v = Vec::new();
+        injection.detect(t, &mut v);
         std::hint::black_box(v);
     });
     let det = Scanner::deterministic()?;
@@ -109,6 +155,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build()?;
     time("engine: deterministic, no decode", &texts, |t| {
         std::hint::black_box(nodecode.scan(t));
+    });
+    let standard = Scanner::standard()?;
+    time("engine: standard", &texts, |t| {
+        std::hint::black_box(standard.scan(t));
     });
     Ok(())
 }

@@ -127,6 +127,24 @@ impl InjectionRules {
         self.rules.is_empty()
     }
 
+    /// The rules whose anchors occur in `text`: the regexes a scan of it runs
+    /// (diagnostics; allocates).
+    pub fn armed_rules(&self, text: &str) -> Vec<&'static str> {
+        let mut armed = vec![false; self.rules.len()];
+        self.anchors
+            .for_each(Folded::new(text).text.as_bytes(), |p, _, _| {
+                if let Some(slot) = self.anchor_rule.get(p).and_then(|&r| armed.get_mut(r)) {
+                    *slot = true;
+                }
+            });
+        self.rules
+            .iter()
+            .zip(armed)
+            .filter(|(_, a)| *a)
+            .map(|(r, _)| r.name)
+            .collect()
+    }
+
     /// Every rule match in `text`; matches of one family never overlap each other.
     pub fn find(&self, text: &str) -> Vec<RuleMatch> {
         self.find_folded(text, &Folded::new(text))
