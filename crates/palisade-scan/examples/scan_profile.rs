@@ -93,6 +93,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         std::hint::black_box(v);
     });
     let secrets = SecretRules::builtin();
+    println!(
+        "secret rules: {}, run on every text: {}",
+        secrets.rules().count(),
+        secrets.unfiltered_rules()
+    );
     time("secrets", &texts, |t| {
         let mut v = Vec::new();
         secrets.detect(t, &mut v);

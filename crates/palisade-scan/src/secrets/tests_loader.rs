@@ -47,6 +47,24 @@ fn case_sensitive_starts_gate_keyword_windows() {
         out.iter().any(|f| f.detector == "gitleaks:twilio-api-key"),
         "{out:?}"
     );
+    // Vault: keyword and start `s.`, which ends sentences; a match goes on with a letter
+    // or digit, so a sentence's end is no start (nor a Twilio key without its hex).
+    let vault = rule("vault-service-token");
+    let starts = vault.starts.as_ref().expect("vault has a literal start");
+    assert!(!starts.occur_in(b"for the other teams. Please add goals.\nThanks"));
+    assert!(starts.occur_in(b"token s.AbCdEfGhIjKlMnOpQrStUvWx here"));
+    assert!(
+        starts.occur_in(b"token hvs."),
+        "a start cut by the window's end counts"
+    );
+    assert!(!twilio.starts.as_ref().unwrap().occur_in(b"ASK SKY SKIING"));
+    let mut out = Vec::new();
+    r.detect("Goals. token s.Zq4Lm9XkP2vR7tW1yB8nC3dF end", &mut out);
+    assert!(
+        out.iter()
+            .any(|f| f.detector == "gitleaks:vault-service-token"),
+        "{out:?}"
+    );
     // A rule whose matches may start with anything has no gate.
     assert!(rule("generic-api-key").starts.is_none());
     assert!(r.rules.iter().filter(|x| x.starts.is_some()).count() > 10);

@@ -14,16 +14,25 @@
 //! Keywords match ignoring case (as in gitleaks), regexes need not: Twilio's keyword `sk`
 //! occurs in "risks" and "asks", its regex `SK[0-9a-fA-F]{32}` never there. When every
 //! match of a rule starts with one of a few literals ([`MatchStarts`]), a window none of
-//! them occurs in is not searched: in prose that skips most of the regex searches, each
-//! of which costs more with the regex engine's code and caches cold (as they are in a
-//! gateway between two requests) than a few substring searches.
+//! them occurs in is not searched, nor one where each occurrence is followed by what
+//! cannot continue a match (Vault's `s.` must be followed by a letter or digit, and ends
+//! a sentence in prose: "…for our projects. We…"): in prose that skips most of the regex
+//! searches, each of which costs more with the regex engine's code and caches cold (as
+//! they are in a gateway between two requests) than a few substring searches.
+
+use std::collections::HashSet;
 
 use memchr::memmem::Finder;
 use regex_syntax::hir::literal::{ExtractKind, Extractor};
 use regex_syntax::hir::{Class, Hir, HirKind};
 
-/// Most literals a [`MatchStarts`] checks.
+/// Most literals a [`MatchStarts`] searches for.
 const MAX_STARTS: usize = 8;
+
+/// Most longer starts a [`MatchStarts`] checks its literals' occurrences against, and
+/// the largest character class spelled out in them.
+const MAX_LONGER: usize = 1024;
+const MAX_CLASS: usize = 64;
 
 /// Most strings a finite sub-pattern may stand for before the analysis gives up.
 const MAX_SET: usize = 256;
@@ -50,9 +59,22 @@ pub fn plan(pattern: &str, keywords: &[String]) -> Option<KeywordWindow> {
 
 /// The literals every match of a rule starts with, spelled as the regex spells them
 /// (its case-insensitive parts expanded), when there are at most [`MAX_STARTS`] of two
-/// bytes or more.
+/// bytes or more; and, when they are few enough, the longer literals a match starts
+/// with once the character classes after them are spelled out too (`s.` followed by
+/// one of `[a-z0-9]`: `s.a`, …, `s.9`). A start literal followed by none of its
+/// continuations — "sales." followed by a space — starts no match.
 #[derive(Debug, Clone)]
-pub struct MatchStarts(Box<[Finder<'static>]>);
+pub struct MatchStarts {
+    starts: Box<[Finder<'static>]>,
+    longer: Option<Longer>,
+}
+
+/// Longer match starts, by length.
+#[derive(Debug, Clone)]
+struct Longer {
+    lens: Box<[usize]>,
+    set: HashSet<Box<[u8]>>,
+}
 
 impl MatchStarts {
     pub fn of(pattern: &str) -> Option<MatchStarts> {
@@ -65,15 +87,54 @@ impl MatchStarts {
         {
             return None;
         }
-        let finders = literals
+        let starts = literals
             .iter()
             .map(|l| Finder::new(l.as_bytes()).into_owned());
-        Some(MatchStarts(finders.collect()))
+        Some(MatchStarts {
+            starts: starts.collect(),
+            longer: Longer::of(&hir),
+        })
     }
 
-    /// Whether one of the literals occurs in `hay`: if none does, no match lies in `hay`.
+    /// Whether a match may start in `hay`: one of the literals occurs there (followed by
+    /// one of the longer starts, where known). If not, no match lies in `hay`.
     pub fn occur_in(&self, hay: &[u8]) -> bool {
-        self.0.iter().any(|f| f.find(hay).is_some())
+        self.starts.iter().any(|f| match &self.longer {
+            None => f.find(hay).is_some(),
+            Some(longer) => f.find_iter(hay).any(|at| longer.start_at(hay, at)),
+        })
+    }
+}
+
+impl Longer {
+    fn of(hir: &Hir) -> Option<Longer> {
+        let mut extractor = Extractor::new();
+        extractor
+            .kind(ExtractKind::Prefix)
+            .limit_class(MAX_CLASS)
+            .limit_total(MAX_LONGER);
+        let seq = extractor.extract(hir);
+        let literals = seq.literals()?;
+        if literals.is_empty() || literals.len() > MAX_LONGER {
+            return None;
+        }
+        let set: HashSet<Box<[u8]>> = literals.iter().map(|l| l.as_bytes().into()).collect();
+        let mut lens: Vec<usize> = set.iter().map(|l| l.len()).collect();
+        lens.sort_unstable();
+        lens.dedup();
+        Some(Longer {
+            lens: lens.into(),
+            set,
+        })
+    }
+
+    /// Whether a longer start begins at `at` (or may: one running past the end of
+    /// `hay` cannot be told from the bytes there, and counts).
+    fn start_at(&self, hay: &[u8], at: usize) -> bool {
+        self.lens.iter().any(|&len| match hay.get(at..at + len) {
+            Some(bytes) => self.set.contains(bytes),
+            None => true,
+        })
     }
 }
 
