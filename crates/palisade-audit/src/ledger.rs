@@ -34,7 +34,7 @@ use crate::merkle::{CompactTree, Hash};
 use crate::purge::Purge;
 use crate::record::{ContentRef, HEADER_VERSION, Header, StoredRecord, hex, sha256_hex};
 use crate::store::{AuditStore, AuditStoreError, DirectAppend, StoredCheckpoint};
-use crate::tail::{Tail, Trust};
+use crate::tail::{JunkReports, Tail, Trust};
 use crate::verify::PURGE_ACTION;
 use crate::witness;
 
@@ -163,8 +163,8 @@ struct Shared {
     stats: LedgerStats,
     available: AtomicBool,
     data_keys: Mutex<KeyCache>,
-    /// One more than the largest checkpoint row this log never signed that was reported.
-    junk_reported: AtomicU64,
+    /// The checkpoint rows this log never signed that were reported.
+    junk: JunkReports,
 }
 
 /// Unwrapped subject data keys, kept for `key_cache_ttl` so a burst of captures does not
@@ -208,13 +208,13 @@ impl Ledger {
     ) -> Result<Ledger, AuditError> {
         let verifier = signer.verifier();
         let auth = Authenticator::for_log(keys.keyring(), &config.origin);
-        let junk_reported = AtomicU64::new(0);
+        let junk = JunkReports::default();
         let trust = Trust {
             store: store.as_ref(),
             verifier: &verifier,
             origin: &config.origin,
             auth: &auth,
-            junk_reported: &junk_reported,
+            junk: &junk,
         };
         let floor = match &config.witness {
             Some(path) => witness::read(path, &verifier, &config.origin)?,
@@ -254,7 +254,7 @@ impl Ledger {
             stats: LedgerStats::default(),
             available: AtomicBool::new(true),
             data_keys: Mutex::new(KeyCache::default()),
-            junk_reported,
+            junk,
             config,
         });
         match shared.store.direct_appender()? {
@@ -915,7 +915,7 @@ impl Shared {
             verifier: &self.verifier,
             origin: &self.config.origin,
             auth: &self.auth,
-            junk_reported: &self.junk_reported,
+            junk: &self.junk,
         }
     }
 

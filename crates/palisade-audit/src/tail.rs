@@ -16,7 +16,9 @@
 //! (and every one after it), until someone looks. An authenticated record that does not link to this writer's last one means the
 //! store lost commits another writer then filled: the tail must be read again.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::HashSet;
+use std::hash::{DefaultHasher, Hash as _, Hasher};
+use std::sync::Mutex;
 use std::time::Instant;
 
 use crate::authenticator::Authenticator;
@@ -38,8 +40,33 @@ pub(crate) struct Trust<'a> {
     pub verifier: &'a NoteVerifier,
     pub origin: &'a str,
     pub auth: &'a Authenticator,
-    /// One more than the largest checkpoint row not of this log already reported.
-    pub junk_reported: &'a AtomicU64,
+    /// The checkpoint rows not of this log already reported.
+    pub junk: &'a JunkReports,
+}
+
+/// Most checkpoint rows not of this log remembered as reported; past it the memory
+/// starts over (a row may be reported again: junk by the thousand is news itself).
+const MAX_JUNK_REMEMBERED: usize = 4096;
+
+/// Which checkpoint rows not of this log were reported, so each is reported once —
+/// every one of them: a junk row at the largest size must not silence those after it.
+#[derive(Debug, Default)]
+pub(crate) struct JunkReports(Mutex<HashSet<u64>>);
+
+impl JunkReports {
+    /// Whether `row` is met for the first time (it is remembered from now on).
+    fn first(&self, row: &StoredCheckpoint) -> bool {
+        let mut h = DefaultHasher::new();
+        (row.size, &row.note, row.root).hash(&mut h);
+        let key = h.finish();
+        let Ok(mut seen) = self.0.lock() else {
+            return true;
+        };
+        if seen.len() >= MAX_JUNK_REMEMBERED && !seen.contains(&key) {
+            seen.clear();
+        }
+        seen.insert(key)
+    }
 }
 
 impl Trust<'_> {
@@ -55,27 +82,34 @@ impl Trust<'_> {
 
     /// The largest checkpoint of this log: the latest row, or — when that one is not
     /// this log's (a row anyone with write access could have added) — the next one down
-    /// that is. Rows not of this log are reported once each time a larger one appears;
-    /// a writer's own checkpoint at such a row's size replaces it (`ledger.rs`,
+    /// that is. The rows not of this log walked past are reported, each once; a
+    /// writer's own checkpoint at such a row's size replaces it (`ledger.rs`,
     /// `settle_checkpoint`).
     async fn largest(&self) -> Result<Option<Checkpoint>, AuditError> {
         let mut next = self.store.latest_checkpoint().await?;
-        while let Some(stored) = next {
+        let (mut new_junk, mut largest_junk) = (0u64, None);
+        let found = loop {
+            let Some(stored) = next else {
+                break None;
+            };
             if let Some(cp) = self.open(&stored) {
-                return Ok(Some(cp));
+                break Some(cp);
             }
-            // Sizes are kept plus one, so a junk row at size 0 is reported too.
-            let mark = stored.size.saturating_add(1);
-            if self.junk_reported.fetch_max(mark, Ordering::Relaxed) < mark {
-                tracing::error!(
-                    checkpoint_size = stored.size,
-                    "the audit store holds checkpoint rows this log did not sign (the \
-                     largest reported); run `palisade audit verify`"
-                );
+            if self.junk.first(&stored) {
+                new_junk += 1;
+                largest_junk = largest_junk.or(Some(stored.size));
             }
             next = self.store.checkpoint_below(stored.size).await?;
+        };
+        if let Some(size) = largest_junk {
+            tracing::error!(
+                rows = new_junk,
+                largest_size = size,
+                "the audit store holds checkpoint rows this log did not sign; run \
+                 `palisade audit verify`"
+            );
         }
-        Ok(None)
+        Ok(found)
     }
 
     /// The largest checkpoint of this log, and the store's size read after it.
@@ -357,4 +391,35 @@ fn lost_tail(position: u64) -> AuditError {
 /// The refusal of records that cannot be vouched for from `position` on.
 fn unvouched(position: u64, reason: String) -> AuditError {
     AuditError::Unauthenticated { position, reason }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn junk(size: u64, note: &str) -> StoredCheckpoint {
+        StoredCheckpoint {
+            size,
+            root: [0; 32],
+            note: note.to_owned(),
+            created_us: 0,
+        }
+    }
+
+    #[test]
+    fn every_junk_row_is_reported_once_whatever_came_before_it() {
+        let reports = JunkReports::default();
+        // A row at the largest size first must not silence smaller ones after it.
+        assert!(reports.first(&junk(u64::MAX >> 1, "junk")));
+        assert!(reports.first(&junk(1_000, "junk")));
+        assert!(!reports.first(&junk(u64::MAX >> 1, "junk")));
+        assert!(!reports.first(&junk(1_000, "junk")));
+        // Another row at a size already reported (the first one was replaced) is news.
+        assert!(reports.first(&junk(1_000, "other junk")));
+        // The memory is bounded; past it, reports start over.
+        for size in 0..MAX_JUNK_REMEMBERED as u64 {
+            reports.first(&junk(size, "flood"));
+        }
+        assert!(reports.0.lock().unwrap().len() <= MAX_JUNK_REMEMBERED);
+    }
 }
