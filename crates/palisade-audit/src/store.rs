@@ -224,7 +224,17 @@ pub trait AuditStore: Send + Sync + 'static {
     async fn checkpoint_below(
         &self,
         size: u64,
-    ) -> Result<Option<StoredCheckpoint>, AuditStoreError>;
+    ) -> Result<Option<StoredCheckpoint>, AuditStoreError> {
+        Ok(self.checkpoints_below(size, 1).await?.into_iter().next())
+    }
+
+    /// Up to `limit` checkpoints smaller than `size`, largest first (a walk down past
+    /// rows the log did not sign reads them a page at a time).
+    async fn checkpoints_below(
+        &self,
+        size: u64,
+        limit: u32,
+    ) -> Result<Vec<StoredCheckpoint>, AuditStoreError>;
 
     /// A subject's wrapped data key.
     async fn subject_key(&self, subject: &str) -> Result<Option<WrappedKey>, AuditStoreError>;

@@ -32,6 +32,9 @@ use crate::store::{AuditStore, StoredCheckpoint};
 const HASH_CHUNK: u64 = 1 << 16;
 /// Headers read per store call when each is authenticated.
 const RECORD_CHUNK: u64 = 1024;
+/// Checkpoint rows read per store call walking down past rows not of this log (the
+/// first is the latest row alone: usually this log's).
+const CHECKPOINT_PAGE: u32 = 256;
 
 /// What vouches for records found in the store: this log's checkpoint key and name, and
 /// the writers' authenticator.
@@ -86,20 +89,23 @@ impl Trust<'_> {
     /// writer's own checkpoint at such a row's size replaces it (`ledger.rs`,
     /// `settle_checkpoint`).
     async fn largest(&self) -> Result<Option<Checkpoint>, AuditError> {
-        let mut next = self.store.latest_checkpoint().await?;
+        let mut page: Vec<StoredCheckpoint> =
+            self.store.latest_checkpoint().await?.into_iter().collect();
         let (mut new_junk, mut largest_junk) = (0u64, None);
-        let found = loop {
-            let Some(stored) = next else {
+        let found = 'walk: loop {
+            let Some(last) = page.last().map(|c| c.size) else {
                 break None;
             };
-            if let Some(cp) = self.open(&stored) {
-                break Some(cp);
+            for stored in &page {
+                if let Some(cp) = self.open(stored) {
+                    break 'walk Some(cp);
+                }
+                if self.junk.first(stored) {
+                    new_junk += 1;
+                    largest_junk = largest_junk.or(Some(stored.size));
+                }
             }
-            if self.junk.first(&stored) {
-                new_junk += 1;
-                largest_junk = largest_junk.or(Some(stored.size));
-            }
-            next = self.store.checkpoint_below(stored.size).await?;
+            page = self.store.checkpoints_below(last, CHECKPOINT_PAGE).await?;
         };
         if let Some(size) = largest_junk {
             tracing::error!(

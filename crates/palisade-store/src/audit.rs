@@ -721,20 +721,22 @@ where
         Ok(DB::rows_affected(&done) > 0)
     }
 
-    async fn checkpoint_below(
+    async fn checkpoints_below(
         &self,
         size: u64,
-    ) -> Result<Option<StoredCheckpoint>, AuditStoreError> {
+        limit: u32,
+    ) -> Result<Vec<StoredCheckpoint>, AuditStoreError> {
         let sql = format!(
             "SELECT {CHECKPOINT_COLUMNS} FROM audit_checkpoints WHERE size < $1 \
-             ORDER BY size DESC LIMIT 1"
+             ORDER BY size DESC LIMIT $2"
         );
-        let row = sqlx::query(&sql)
+        let rows = sqlx::query(&sql)
             .bind(to_db(size, "checkpoint size")?)
-            .fetch_optional(&self.read)
+            .bind(i64::from(limit))
+            .fetch_all(&self.read)
             .await
             .map_err(error::audit)?;
-        row.as_ref().map(AuditRow::checkpoint).transpose()
+        rows.iter().map(AuditRow::checkpoint).collect()
     }
 
     async fn subject_key(&self, subject: &str) -> Result<Option<WrappedKey>, AuditStoreError> {

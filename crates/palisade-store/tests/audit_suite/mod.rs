@@ -480,6 +480,17 @@ pub async fn checkpoints(store: Audit) {
     assert_eq!(below(1).await, Some(0));
     assert_eq!(below(0).await, None);
     assert_eq!(below(u64::from(u32::MAX)).await, Some(20));
+    // A page of them, largest first.
+    let page = |size, limit| {
+        let store = store.clone();
+        async move {
+            let rows = store.checkpoints_below(size, limit).await.unwrap();
+            rows.into_iter().map(|c| c.size).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(page(20, 2).await, [10, 5]);
+    assert_eq!(page(11, 10).await, [10, 5, 0]);
+    assert_eq!(page(0, 10).await, Vec::<u64>::new());
 }
 
 pub async fn subject_keys(store: Audit) {
