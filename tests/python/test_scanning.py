@@ -387,16 +387,18 @@ def test_the_requests_other_fields_are_scanned(client: openai.OpenAI, mock_upstr
     assert sent["metadata"] == {"id": "ticket for [REDACTED_EMAIL]", "name": "[REDACTED_EMAIL]"}, sent
     assert sent["stream_options"] == {"include_usage": True, "note": "from [REDACTED_EMAIL]"}, sent
     tools = [{"type": "function", "function": {"name": "notify", "parameters": {"type": "object"}}}]
-    for named in (
-        {"tools": tools, "tool_choice": {"type": "function", "function": {"name": AWS_KEY}}},
-        {"functions": [{"name": "notify"}], "function_call": {"name": AWS_KEY}},
+    for field, model, named in (
+        ("tool_choice", "echo-redact", {"tools": tools, "tool_choice": {"type": "function", "function": {"name": AWS_KEY}}}),
+        ("function_call", "echo-redact", {"functions": [{"name": "notify"}], "function_call": {"name": AWS_KEY}}),
+        ("metadata", "echo-redact", {"metadata": {EMAIL: "ticket"}}),
+        # The developer's own names, where the profile scans the developer's text.
+        ("tools", "echo-developer", {"tools": [{"type": "function", "function": {"name": AWS_KEY}}]}),
     ):
         with pytest.raises(openai.BadRequestError) as err:
-            client.chat.completions.with_raw_response.create(model="echo-redact", messages=[user], **named)
+            client.chat.completions.with_raw_response.create(model=model, messages=[user], **named)
         assert err.value.code == "content_policy_violation", named
-        assert "AKIA" not in str(err.value)
+        assert "AKIA" not in str(err.value) and EMAIL not in str(err.value)
         record = audit_findings(gateway, err.value.response.headers["x-request-id"])
-        field = "tool_choice" if "tool_choice" in named else "function_call"
         assert any(f["location"] == f"input.{field}" for f in record["findings"]), record["findings"]
 
     schema = {"type": "json_schema", "json_schema": {"name": "answer", "schema": {
@@ -454,6 +456,15 @@ def test_token_ids_of_an_openai_embedding_model_are_scanned_as_their_text(
     assert len(result.data) == 1
     (sent,) = mock_upstream.requests_containing(marker)
     assert sent["body"]["input"] == [HELLO_IN_TOKENS], "unchanged ids go upstream as ids"
+    # What the scan rewrote beside the ids goes upstream rewritten, the ids as sent.
+    marker = uuid.uuid4().hex
+    client.embeddings.create(
+        model="mock-embed", input=[HELLO_IN_TOKENS], user=EMAIL, extra_body={"metadata": {"note": f"{marker} {EMAIL}"}}
+    )
+    (sent,) = mock_upstream.requests_containing(marker)
+    assert sent["body"]["input"] == [HELLO_IN_TOKENS]
+    assert EMAIL not in json.dumps(sent["body"]), sent["body"]
+    assert sent["body"]["user"].startswith("s_"), sent["body"]
 
 
 # --------------------------------------------------------------------------- reasoning and logprobs

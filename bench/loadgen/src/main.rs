@@ -213,8 +213,7 @@ async fn one_request(conn: &mut Conn, o: &Opts) -> Outcome {
             .get(OVERHEAD_HEADER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<f64>().ok())
-            .filter(|ms| ms.is_finite() && *ms >= 0.0)
-            .map(|ms| Duration::from_secs_f64(ms / 1000.0));
+            .and_then(|ms| Duration::try_from_secs_f64(ms / 1000.0).ok());
         let body = match resp.into_body().collect().await {
             Ok(b) => b.to_bytes(),
             Err(_) => {

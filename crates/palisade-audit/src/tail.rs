@@ -17,9 +17,10 @@
 //! store lost commits another writer then filled: the tail must be read again.
 
 use std::collections::HashSet;
-use std::hash::{DefaultHasher, Hash as _, Hasher};
 use std::sync::Mutex;
 use std::time::Instant;
+
+use sha2::{Digest, Sha256};
 
 use crate::authenticator::Authenticator;
 use crate::checkpoint::{Checkpoint, NoteVerifier};
@@ -53,15 +54,19 @@ const MAX_JUNK_REMEMBERED: usize = 4096;
 
 /// Which checkpoint rows not of this log were reported, so each is reported once —
 /// every one of them: a junk row at the largest size must not silence those after it.
+/// A row is known by its size, root and a SHA-256 of its note (whoever writes rows
+/// cannot make one pass for another).
 #[derive(Debug, Default)]
-pub(crate) struct JunkReports(Mutex<HashSet<u64>>);
+pub(crate) struct JunkReports(Mutex<HashSet<(u64, Hash, Hash)>>);
 
 impl JunkReports {
     /// Whether `row` is met for the first time (it is remembered from now on).
     fn first(&self, row: &StoredCheckpoint) -> bool {
-        let mut h = DefaultHasher::new();
-        (row.size, &row.note, row.root).hash(&mut h);
-        let key = h.finish();
+        let key = (
+            row.size,
+            row.root,
+            Sha256::digest(row.note.as_bytes()).into(),
+        );
         let Ok(mut seen) = self.0.lock() else {
             return true;
         };
@@ -94,19 +99,23 @@ impl Trust<'_> {
         let (mut new_junk, mut largest_junk) = (0u64, None);
         let found = 'walk: loop {
             let Some(last) = page.last().map(|c| c.size) else {
-                break None;
+                break Ok(None);
             };
             for stored in &page {
                 if let Some(cp) = self.open(stored) {
-                    break 'walk Some(cp);
+                    break 'walk Ok(Some(cp));
                 }
                 if self.junk.first(stored) {
                     new_junk += 1;
                     largest_junk = largest_junk.or(Some(stored.size));
                 }
             }
-            page = self.store.checkpoints_below(last, CHECKPOINT_PAGE).await?;
+            page = match self.store.checkpoints_below(last, CHECKPOINT_PAGE).await {
+                Ok(page) => page,
+                Err(e) => break Err(e),
+            };
         };
+        // Reported before a failed read returns: the rows met are remembered as reported.
         if let Some(size) = largest_junk {
             tracing::error!(
                 rows = new_junk,
@@ -115,7 +124,7 @@ impl Trust<'_> {
                  `palisade audit verify`"
             );
         }
-        Ok(found)
+        Ok(found?)
     }
 
     /// The largest checkpoint of this log, and the store's size read after it.

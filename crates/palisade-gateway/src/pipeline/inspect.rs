@@ -4,9 +4,10 @@
 //!   results, assistant turns of the history and their tool-call arguments; system and
 //!   developer messages, tool definitions and a response schema when the profile says
 //!   so), `stop` sequences, every string of the request's other top-level fields (a
-//!   `prediction`, a provider's `documents`, `metadata`), the function names a
-//!   `tool_choice` or `function_call` gives (block only: never rewritten), and
-//!   embeddings input and the strings of its other fields. A `block` refuses with 400 `content_policy_violation` naming the
+//!   `prediction`, a provider's `documents`, `metadata`), the names it gives (the
+//!   function a `tool_choice` or `function_call` names, `metadata` keys, and with
+//!   `scan_system` the tools' names: block only, never rewritten), and embeddings input
+//!   and the strings and names of its other fields. A `block` refuses with 400 `content_policy_violation` naming the
 //!   finding kinds, never the text; redact, mask and pseudonymize rewrite the text
 //!   before it goes upstream.
 //! - **Output**: the model's answer — content, tool-call arguments and the other
@@ -164,6 +165,10 @@ fn scan_request(
             let location = || format!("input.{field}");
             blocked.extend(inspect_text(scanning.scanner(), scan, text, &location));
         }
+        for (field, name) in req.definition_names() {
+            let location = || format!("input.{field}");
+            blocked.extend(inspect_name(scanning.scanner(), scan, name, &location));
+        }
     }
     // The client's other top-level fields go upstream as sent, and may reach the model:
     // scanned like a user message.
@@ -171,7 +176,7 @@ fn scan_request(
         let location = || format!("input.{}", field_label(field));
         blocked.extend(inspect_text(scanning.scanner(), scan, text, &location));
     }
-    for (field, name) in req.names_mut() {
+    for (field, name) in req.names() {
         let location = || format!("input.{field}");
         blocked.extend(inspect_name(scanning.scanner(), scan, name, &location));
     }
@@ -240,14 +245,13 @@ pub async fn embeddings_input(
         input: EmbeddingInput::Many(texts.clone()),
         ..req.clone()
     };
-    let scanned = with_scan_state(state, ctx, as_text, size, scan_embeddings).await?;
-    Ok(match scanned.input {
-        EmbeddingInput::Many(after) if after != texts => EmbeddingsRequest {
-            input: EmbeddingInput::Many(after),
-            ..req
-        },
-        _ => req,
-    })
+    let mut scanned = with_scan_state(state, ctx, as_text, size, scan_embeddings).await?;
+    // Everything else as scanned (a rewritten `user` or field too); the ids as sent
+    // unless their text was rewritten.
+    if matches!(&scanned.input, EmbeddingInput::Many(after) if *after == texts) {
+        scanned.input = req.input;
+    }
+    Ok(scanned)
 }
 
 fn scan_embeddings(
@@ -284,6 +288,10 @@ fn scan_embeddings(
     for (field, text) in req.other_texts_mut() {
         let location = || format!("input.{}", field_label(field));
         blocked.extend(inspect_text(scanning.scanner(), scan, text, &location));
+    }
+    for (field, name) in req.names() {
+        let location = || format!("input.{field}");
+        blocked.extend(inspect_name(scanning.scanner(), scan, name, &location));
     }
     // The end-user id, as for chats (a string: `parse::embeddings` checked).
     let mut user = req
@@ -437,6 +445,7 @@ pub fn upstream_message(state: &GatewayState, ctx: &mut RequestCtx, message: &mu
         *message = None;
     }
     state.metrics.scan_time("output", started.elapsed());
+    count(state, scan, "output");
 }
 
 /// Scans one text of an answer and applies the profile's actions to it in place
@@ -838,7 +847,9 @@ impl StreamInspector {
         let mut rewritten = None;
         if ok {
             let mut out = rewrite(text, &applied, &mut self.vault, Direction::Output);
-            if let Some(restored) = self.vault.restore(out.as_deref().unwrap_or(text)) {
+            // A name stays as the model wrote it, as in a plain answer.
+            if rewritable && let Some(restored) = self.vault.restore(out.as_deref().unwrap_or(text))
+            {
                 out = Some(restored);
             }
             if let Some(out) = out {

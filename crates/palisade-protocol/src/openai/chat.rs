@@ -82,7 +82,7 @@ impl ChatRequest {
     /// beside the messages reaches the provider and often the model: a `prediction`'s
     /// content, a provider's `documents` or template arguments, `metadata`
     /// ([`model_text::client_field_texts_mut`]). Legacy `functions`
-    /// are [`ChatRequest::definition_texts_mut`]'s, names [`ChatRequest::names_mut`]'s.
+    /// are [`ChatRequest::definition_texts_mut`]'s, names [`ChatRequest::names`]'.
     pub fn other_texts_mut(&mut self) -> Vec<(&str, &mut String)> {
         let mut out: Vec<(&str, &mut String)> = match &mut self.stop {
             Some(Stop::One(s)) => vec![("stop", s)],
@@ -105,19 +105,37 @@ impl ChatRequest {
         out
     }
 
-    /// The functions the request names, by field: a `tool_choice`'s and a legacy
-    /// `function_call`'s. Scanned like a message's names, never rewritten.
-    pub fn names_mut(&mut self) -> Vec<(&'static str, &mut String)> {
+    /// The names the request gives, by field: the function a `tool_choice` or a legacy
+    /// `function_call` names, and the keys of its `metadata`. Scanned like a message's
+    /// names, never rewritten. Tools' and legacy functions' own names are
+    /// [`ChatRequest::definition_names`].
+    pub fn names(&self) -> Vec<(&'static str, &str)> {
         let mut out = Vec::new();
-        if let Some(choice) = &mut self.tool_choice {
+        if let Some(choice) = &self.tool_choice {
             let mut names = Vec::new();
-            model_text::names_mut(choice, &mut names);
+            model_text::names(choice, &mut names);
             out.extend(names.into_iter().map(|n| ("tool_choice", n)));
         }
-        if let Some(call) = self.extra.get_mut(model_text::LEGACY_CALL) {
+        if let Some(call) = self.extra.get(model_text::LEGACY_CALL) {
             let mut names = Vec::new();
-            model_text::names_mut(call, &mut names);
+            model_text::names(call, &mut names);
             out.extend(names.into_iter().map(|n| (model_text::LEGACY_CALL, n)));
+        }
+        out.extend(model_text::client_field_names(&self.extra));
+        out
+    }
+
+    /// The names of the developer's definitions, by field: each tool's function and
+    /// each legacy function (the model reads them beside their descriptions).
+    pub fn definition_names(&self) -> Vec<(&'static str, &str)> {
+        let mut out = Vec::new();
+        for tool in self.tools.iter().flatten() {
+            out.extend(tool.function.as_ref().map(|f| ("tools", f.name.as_str())));
+        }
+        if let Some(functions) = self.extra.get(FUNCTIONS) {
+            let mut names = Vec::new();
+            model_text::names(functions, &mut names);
+            out.extend(names.into_iter().map(|n| (FUNCTIONS, n)));
         }
         out
     }
@@ -677,21 +695,29 @@ mod tests {
             ])
         );
         let names: Vec<(String, String)> = req
-            .names_mut()
+            .names()
             .into_iter()
-            .map(|(f, t)| (f.to_owned(), t.clone()))
+            .map(|(f, t)| (f.to_owned(), t.to_owned()))
             .collect();
         assert_eq!(
             names,
-            pairs(&[("tool_choice", "a"), ("function_call", "b")])
+            pairs(&[
+                ("tool_choice", "a"),
+                ("function_call", "b"),
+                ("metadata", "id"),
+                ("metadata", "name"),
+                ("metadata", "type"),
+            ])
         );
+        let names: Vec<&str> = req.definition_names().into_iter().map(|(_, n)| n).collect();
+        assert_eq!(names, ["b"]);
         // A single stop sequence, and tool-choice words that name nothing.
         let mut req: ChatRequest = serde_json::from_value(json!({
             "model": "m", "messages": [], "stop": "END", "tool_choice": "auto"
         }))
         .unwrap();
         assert_eq!(req.other_texts_mut().len(), 1);
-        assert!(req.names_mut().is_empty());
+        assert!(req.names().is_empty());
     }
 
     #[test]

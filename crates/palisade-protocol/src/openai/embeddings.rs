@@ -24,6 +24,11 @@ impl EmbeddingsRequest {
     pub fn other_texts_mut(&mut self) -> Vec<(&str, &mut String)> {
         model_text::client_field_texts_mut(&mut self.extra, &["user"])
     }
+
+    /// The keys of its `metadata`, by field: scanned as names, never rewritten.
+    pub fn names(&self) -> Vec<(&'static str, &str)> {
+        model_text::client_field_names(&self.extra)
+    }
 }
 
 /// The input to embed: one string, several, or pre-tokenized ids.

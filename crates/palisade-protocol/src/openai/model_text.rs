@@ -191,21 +191,29 @@ pub fn client_field_texts_mut<'a>(
 }
 
 /// Every string under a `name` key in `v`, at any depth: the function a `tool_choice`
-/// or a legacy `function_call` names. Scanned, never rewritten (see
-/// [`super::ChatMessage::names_mut`]).
-pub fn names_mut<'a>(v: &'a mut Value, out: &mut Vec<&'a mut String>) {
+/// or a legacy `function_call` names, a legacy `functions` list's names. Scanned, never
+/// rewritten (see [`super::ChatMessage::names_mut`]).
+pub fn names<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
     match v {
-        Value::Array(items) => items.iter_mut().for_each(|x| names_mut(x, out)),
+        Value::Array(items) => items.iter().for_each(|x| names(x, out)),
         Value::Object(map) => {
-            for (k, x) in map.iter_mut() {
-                if k != "name" {
-                    names_mut(x, out);
-                } else if let Value::String(s) = x {
-                    out.push(s);
+            for (k, x) in map {
+                match x {
+                    Value::String(s) if k == "name" => out.push(s),
+                    _ => names(x, out),
                 }
             }
         }
         _ => {}
+    }
+}
+
+/// The keys of the client's `metadata` map in `extra` (its own strings, stored by the
+/// provider): scanned as names, never rewritten.
+pub fn client_field_names(extra: &Map<String, Value>) -> Vec<(&'static str, &str)> {
+    match extra.get(METADATA) {
+        Some(Value::Object(map)) => map.keys().map(|k| (METADATA, k.as_str())).collect(),
+        _ => Vec::new(),
     }
 }
 

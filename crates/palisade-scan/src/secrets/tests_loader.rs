@@ -65,6 +65,14 @@ fn case_sensitive_starts_gate_keyword_windows() {
             .any(|f| f.detector == "gitleaks:vault-service-token"),
         "{out:?}"
     );
+    // A start literal overlapping itself: the match starts at its second occurrence.
+    let custom = SecretRules::from_toml(
+        "[[rules]]\nid = \"xx-token\"\nregex = '''xx[0-9a-f]{32}'''\nkeywords = [\"xx\"]\n",
+    )
+    .unwrap();
+    let mut out = Vec::new();
+    custom.detect("id xxx0123456789abcdef0123456789abcdef here", &mut out);
+    assert_eq!(out.len(), 1, "{out:?}");
     // A rule whose matches may start with anything has no gate.
     assert!(rule("generic-api-key").starts.is_none());
     assert!(r.rules.iter().filter(|x| x.starts.is_some()).count() > 10);

@@ -99,9 +99,19 @@ impl MatchStarts {
     /// Whether a match may start in `hay`: one of the literals occurs there (followed by
     /// one of the longer starts, where known). If not, no match lies in `hay`.
     pub fn occur_in(&self, hay: &[u8]) -> bool {
-        self.starts.iter().any(|f| match &self.longer {
-            None => f.find(hay).is_some(),
-            Some(longer) => f.find_iter(hay).any(|at| longer.start_at(hay, at)),
+        self.starts.iter().any(|f| {
+            let Some(longer) = &self.longer else {
+                return f.find(hay).is_some();
+            };
+            // Every occurrence, overlapping ones too (`xx` in "xxx0…" at 0 and at 1).
+            let mut from = 0;
+            while let Some(at) = hay.get(from..).and_then(|rest| f.find(rest)) {
+                if longer.start_at(hay, from + at) {
+                    return true;
+                }
+                from += at + 1;
+            }
+            false
         })
     }
 }
