@@ -161,25 +161,18 @@ fn scan_request(
                 blocked.extend(inspect_text(scanning.scanner(), scan, text, &location));
             }
         }
-        for (field, text) in req.definition_texts_mut() {
-            let location = || format!("input.{field}");
-            blocked.extend(inspect_text(scanning.scanner(), scan, text, &location));
-        }
-        for (field, name) in req.definition_names() {
-            let location = || format!("input.{field}");
-            blocked.extend(inspect_name(scanning.scanner(), scan, name, &location));
-        }
+        let scanner = scanning.scanner();
+        blocked.extend(inspect_fields(scanner, scan, req.definition_texts_mut()));
+        blocked.extend(inspect_names(scanner, scan, req.definition_names()));
     }
     // The client's other top-level fields go upstream as sent, and may reach the model:
     // scanned like a user message.
-    for (field, text) in req.other_texts_mut() {
-        let location = || format!("input.{}", field_label(field));
-        blocked.extend(inspect_text(scanning.scanner(), scan, text, &location));
-    }
-    for (field, name) in req.names() {
-        let location = || format!("input.{field}");
-        blocked.extend(inspect_name(scanning.scanner(), scan, name, &location));
-    }
+    blocked.extend(inspect_fields(
+        scanning.scanner(),
+        scan,
+        req.other_texts_mut(),
+    ));
+    blocked.extend(inspect_names(scanning.scanner(), scan, req.names()));
     blocked.extend(inspect_user(state, scanning.scanner(), scan, &mut req.user));
     if scan.profile.scan_output && scan.profile.wants(Category::Leak, Direction::Output) {
         // What the model was told (after the input actions), to recognise in its answer.
@@ -285,14 +278,12 @@ fn scan_embeddings(
         let location = || format!("input.input[{i}]");
         blocked.extend(inspect_text(scanning.scanner(), scan, text, &location));
     }
-    for (field, text) in req.other_texts_mut() {
-        let location = || format!("input.{}", field_label(field));
-        blocked.extend(inspect_text(scanning.scanner(), scan, text, &location));
-    }
-    for (field, name) in req.names() {
-        let location = || format!("input.{field}");
-        blocked.extend(inspect_name(scanning.scanner(), scan, name, &location));
-    }
+    blocked.extend(inspect_fields(
+        scanning.scanner(),
+        scan,
+        req.other_texts_mut(),
+    ));
+    blocked.extend(inspect_names(scanning.scanner(), scan, req.names()));
     // The end-user id, as for chats (a string: `parse::embeddings` checked).
     let mut user = req
         .extra
@@ -510,6 +501,32 @@ fn inspect_text(
         && let Some(new) = rewrite(text, &applied, &mut scan.vault, Direction::Input)
     {
         *text = new;
+    }
+    blocked
+}
+
+/// Scans the texts of a request's fields, by field name ([`inspect_text`]; findings at
+/// `input.<field>`). Returns the kinds that block.
+fn inspect_fields(
+    scanner: &Scanner,
+    scan: &mut ScanState,
+    fields: Vec<(&str, &mut String)>,
+) -> Vec<String> {
+    let mut blocked = Vec::new();
+    for (field, text) in fields {
+        let location = || format!("input.{}", field_label(field));
+        blocked.extend(inspect_text(scanner, scan, text, &location));
+    }
+    blocked
+}
+
+/// Scans the names a request gives, by field name ([`inspect_name`]). Returns the kinds
+/// that block.
+fn inspect_names(scanner: &Scanner, scan: &mut ScanState, names: Vec<(&str, &str)>) -> Vec<String> {
+    let mut blocked = Vec::new();
+    for (field, name) in names {
+        let location = || format!("input.{}", field_label(field));
+        blocked.extend(inspect_name(scanner, scan, name, &location));
     }
     blocked
 }
