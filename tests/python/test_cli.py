@@ -64,6 +64,17 @@ def test_cli_admin_token_lifecycle(gateway: Gateway):
     gateway.secrets.append(token)
     assert gateway.admin("GET", "/admin/v1/audit?limit=1", token=token).status_code == 200
     assert gateway.admin("POST", "/admin/v1/users", token=token, json={"name": "nope"}).status_code == 403
+    # The CLI and the server's bootstrap token share PALISADE_ADMIN_TOKEN: a server started
+    # where this auditor token is exported refuses to make it an irrevocable admin.
+    served = subprocess.run(
+        [str(PALISADE_BIN), "serve", "--config", str(gateway.config_path)],
+        env={**gateway.env, "PALISADE_ADMIN_TOKEN": token},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert served.returncode != 0 and "bootstrap token must be a secret of its own" in served.stderr, served.stderr
+    assert token not in served.stderr
 
     listing = ok(gateway.run_cli("tokens", "list"))
     assert listing.splitlines()[0].split()[:2] == ["ID", "ROLE"]

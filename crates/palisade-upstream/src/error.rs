@@ -63,16 +63,61 @@ impl UpstreamError {
         }
     }
 
-    /// Classifies a reqwest error.
+    /// Classifies a reqwest error. A connect timeout is a connect error (reqwest flags it
+    /// as both): the request never left, so trying another connection is safe.
     pub fn from_reqwest(err: &reqwest::Error) -> Self {
-        if err.is_timeout() {
-            UpstreamError::Timeout
-        } else if err.is_connect() {
+        if err.is_connect() {
             UpstreamError::Connect(err.to_string())
+        } else if err.is_timeout() {
+            UpstreamError::Timeout
         } else if err.is_decode() || err.is_body() {
             UpstreamError::Protocol(err.to_string())
         } else {
             UpstreamError::Interrupted(err.to_string())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_connect_timeout_is_a_retryable_connect_error() {
+        // A loopback listener whose accept queue is full drops new SYNs: the connection
+        // is never made, and reqwest reports a connect error that is also a timeout.
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let listener = socket.listen(0).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut queued = Vec::new();
+        for _ in 0..4 {
+            // Fill the queue (never accepted); later ones may themselves hang.
+            if let Ok(Ok(s)) = tokio::time::timeout(
+                std::time::Duration::from_millis(200),
+                tokio::net::TcpStream::connect(addr),
+            )
+            .await
+            {
+                queued.push(s);
+            }
+        }
+        let client = reqwest::Client::builder()
+            .connect_timeout(std::time::Duration::from_millis(200))
+            .build()
+            .unwrap();
+        let err = client
+            .get(format!("http://{addr}/"))
+            .send()
+            .await
+            .expect_err("the connection cannot be made");
+        assert!(err.is_connect() && err.is_timeout(), "{err:?}");
+        let classified = UpstreamError::from_reqwest(&err);
+        assert!(
+            matches!(classified, UpstreamError::Connect(_)),
+            "{classified:?}"
+        );
+        assert!(classified.is_retryable());
+        drop(listener);
     }
 }

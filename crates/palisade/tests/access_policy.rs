@@ -411,6 +411,54 @@ async fn admin_actions_are_governed_by_policy() {
 }
 
 #[tokio::test]
+async fn a_token_manager_grants_and_revokes_only_roles_its_own_includes() {
+    // A policy lets operators manage tokens (to hand out auditor tokens): an operator
+    // still may not mint itself an admin token, nor revoke one.
+    let gw = start(GROUP_RULES).await;
+    let operator = gw.admin_token("operator").await;
+    let managers = format!(
+        "{}\n@id(\"operators-hand-out-tokens\")\npermit(principal is Palisade::AdminToken, action == Palisade::Action::\"manage_admin_tokens\", resource) when {{ principal.role == \"operator\" }};",
+        policies(GROUP_RULES)
+    );
+    let put = put_policies(&gw, common::ADMIN_TOKEN, managers).await;
+    assert_eq!(put.status(), 200, "{:?}", put.text().await);
+    let mint = |role: &'static str| {
+        let (gw, operator) = (&gw, operator.clone());
+        async move {
+            let resp = gw
+                .http
+                .post(format!("{}/admin/v1/tokens", gw.admin))
+                .bearer_auth(operator)
+                .json(&json!({"role": role}))
+                .send()
+                .await
+                .unwrap();
+            (resp.status().as_u16(), resp.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, body) = mint("auditor").await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = mint("admin").await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["error"]["code"], "access_denied");
+    let (_, admin) = gw
+        .admin_post("/admin/v1/tokens", json!({"role": "admin"}))
+        .await;
+    let revoke = gw
+        .http
+        .delete(format!(
+            "{}/admin/v1/tokens/{}",
+            gw.admin,
+            admin["id"].as_str().unwrap()
+        ))
+        .bearer_auth(&operator)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoke.status(), 403);
+}
+
+#[tokio::test]
 async fn explain_names_the_deciding_policies() {
     let gw = start(GROUP_RULES).await;
     gw.key_for("rita", &["research"]).await;

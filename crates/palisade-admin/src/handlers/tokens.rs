@@ -1,5 +1,6 @@
 //! Admin tokens (admin role only): `POST /admin/v1/tokens` (returns the secret once),
-//! `GET /admin/v1/tokens`, `DELETE /admin/v1/tokens/{id}`.
+//! `GET /admin/v1/tokens`, `DELETE /admin/v1/tokens/{id}`. Whoever a policy lets manage
+//! tokens still grants and revokes only roles its own includes.
 
 use std::sync::Arc;
 
@@ -44,6 +45,7 @@ pub async fn create(
     if let Some(name) = &body.name {
         validate_name("name", name)?;
     }
+    above_own_role(&admin, role)?;
     let (record, token) = AdminTokenRecord::mint(role, body.name, unix_now());
     state.identity.insert_admin_token(&record).await?;
     // The record serialises without its secret hash; the token itself is never in it.
@@ -77,10 +79,26 @@ pub async fn revoke(
 ) -> Result<(StatusCode, Extension<Change>), AdminError> {
     admin.require(&state, AdminAction::ManageAdminTokens)?;
     let before = state.identity.find_admin_token(&id).await?;
+    if let Some(token) = &before {
+        above_own_role(&admin, token.role)?;
+    }
     if !state.identity.revoke_admin_token(&id, unix_now()).await? {
         return Err(AdminError::NotFound(format!("admin token `{id}`")));
     }
     let after = state.identity.find_admin_token(&id).await?;
     let audit = change(format!("admin_token:{id}"), before.as_ref(), after.as_ref());
     Ok((StatusCode::NO_CONTENT, audit))
+}
+
+/// Refuses to grant or revoke a role above the caller's own: a policy that lets operators
+/// manage tokens (to hand out auditor tokens) must not let one mint itself an admin.
+fn above_own_role(admin: &Admin, role: AdminRole) -> Result<(), AdminError> {
+    if admin.principal.role.includes(role) {
+        return Ok(());
+    }
+    Err(AdminError::Forbidden {
+        have: admin.principal.role.as_str(),
+        action: "grant_or_revoke_a_higher_role",
+        policies: Vec::new(),
+    })
 }

@@ -70,6 +70,17 @@ impl AdminRole {
         }
     }
 
+    /// Whether this role holds at least what `other` holds (admin ⊇ operator ⊇ auditor):
+    /// a token may grant or revoke only roles it includes.
+    pub fn includes(self, other: AdminRole) -> bool {
+        let rank = |r: AdminRole| match r {
+            AdminRole::Admin => 2,
+            AdminRole::Operator => 1,
+            AdminRole::Auditor => 0,
+        };
+        rank(self) >= rank(other)
+    }
+
     /// Whether this role may change state (anything but reads).
     pub fn can_write(self) -> bool {
         !matches!(self, AdminRole::Auditor)

@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use anyhow::Context as _;
+use palisade_policy::identity::secret::{self, SecretKind};
 use palisade_policy::identity::store::every;
 
 use crate::{app, logging};
@@ -25,6 +26,15 @@ pub async fn run(config_path: &Path) -> anyhow::Result<()> {
         .filter(|t| !t.is_empty());
     if bootstrap.as_deref().is_some_and(|t| t.len() < 24) {
         anyhow::bail!("PALISADE_ADMIN_TOKEN must be at least 24 characters");
+    }
+    if bootstrap.as_deref().is_some_and(is_stored_secret) {
+        // The CLI reads the same variable: a token exported to run `palisade keys …` would
+        // otherwise make whoever holds it an admin no revocation stops.
+        anyhow::bail!(
+            "PALISADE_ADMIN_TOKEN holds a stored admin token or API key (pat_…, pal_…), as the \
+             CLI uses it: the server's bootstrap token must be a secret of its own (unset the \
+             variable for `palisade serve`, or set another value)"
+        );
     }
     let store = crate::app::connect_store(&config)
         .await
@@ -50,4 +60,11 @@ async fn warn_if_no_admin_can_sign_in(store: &palisade_store::Store) {
         ),
         _ => {}
     }
+}
+
+/// Whether `token` has the shape of a stored admin token or API key.
+fn is_stored_secret(token: &str) -> bool {
+    [SecretKind::AdminToken, SecretKind::ApiKey]
+        .into_iter()
+        .any(|kind| secret::parse(kind, token).is_some())
 }
