@@ -4,8 +4,11 @@ tool message, the model answers in text — plain and streamed."""
 from __future__ import annotations
 
 import json
+import uuid
 
 import openai
+
+from conftest import MockUpstream
 
 TOOLS = [
     {
@@ -105,3 +108,39 @@ def test_more_tools_than_openai_allows_are_refused(client: openai.OpenAI, model:
         assert refused.body["param"] == "tools" and "128" in refused.body["message"]
     else:
         raise AssertionError("129 tools were accepted")
+
+
+def test_what_a_provider_adds_to_a_tool_call_comes_back_and_goes_up_again(
+    client: openai.OpenAI, mock_upstream: MockUpstream
+):
+    """Gemini's OpenAI endpoint puts a `thought_signature` on each tool call and needs it
+    back with the call in the next turn; it streams calls without `index` and chunks
+    without `id` or `created`. The gateway keeps the signature both ways (it is no text
+    to scan) and numbers the streamed calls (the mock's `mock_gemini` answers so)."""
+    tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}]
+    messages = [{"role": "user", "content": "Weather in Paris?"}]
+    gemini = {"mock_gemini": True}
+    call = client.chat.completions.create(model="mock", messages=messages, tools=tools, extra_body=gemini).choices[0].message.tool_calls[0]
+    signature = call.model_extra["extra_content"]["google"]["thought_signature"]
+    assert signature
+
+    calls: dict[int, dict] = {}
+    for chunk in client.chat.completions.create(model="mock", messages=messages, tools=tools, extra_body=gemini, stream=True):
+        for c in chunk.choices:
+            for t in c.delta.tool_calls or []:
+                got = calls.setdefault(t.index, {"name": "", "arguments": "", "extra": {}})
+                got["name"] += (t.function.name or "") if t.function else ""
+                got["arguments"] += (t.function.arguments or "") if t.function else ""
+                got["extra"].update(t.model_extra or {})
+    assert list(calls) == [0], calls
+    assert calls[0]["name"] == "get_weather" and json.loads(calls[0]["arguments"]) == {"city": "Paris"}
+    assert calls[0]["extra"]["extra_content"]["google"]["thought_signature"] == signature
+
+    marker = uuid.uuid4().hex
+    history = messages + [
+        {"role": "assistant", "content": None, "tool_calls": [call.model_dump(exclude_none=True)]},
+        {"role": "tool", "tool_call_id": call.id, "content": f"{marker} sunny"},
+    ]
+    client.chat.completions.create(model="mock", messages=history, tools=tools)
+    sent = mock_upstream.requests_containing(marker)[-1]["body"]["messages"][1]["tool_calls"][0]
+    assert sent["extra_content"]["google"]["thought_signature"] == signature, sent

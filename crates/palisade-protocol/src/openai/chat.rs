@@ -237,7 +237,7 @@ impl ChatMessage {
             .tool_calls
             .iter()
             .flatten()
-            .map(|c| c.function.arguments.len())
+            .map(|c| c.function.arguments.len() + model_text::texts_len(&c.extra))
             .sum();
         content + arguments + model_text::texts_len(&self.extra)
     }
@@ -263,6 +263,7 @@ impl ChatMessage {
         }
         for call in self.tool_calls.iter_mut().flatten() {
             out.push(&mut call.function.arguments);
+            model_text::all_texts_mut(&mut call.extra, &mut out);
         }
         model_text::all_texts_mut(&mut self.extra, &mut out);
         out
@@ -380,6 +381,11 @@ pub struct ToolCall {
     #[serde(rename = "type")]
     pub kind: String,
     pub function: FunctionCall,
+    /// What a provider adds to a call, kept both ways: Gemini's
+    /// `extra_content.google.thought_signature` must come back with the call in the next
+    /// turn. Scanned like a message's other fields ([`model_text::all_texts_mut`]).
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -494,9 +500,12 @@ impl Usage {
 /// One `data:` event of a streamed chat completion.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ChatChunk {
+    /// Left out by some servers (Gemini's): empty then.
+    #[serde(default)]
     pub id: String,
     #[serde(default = "chat_chunk_object")]
     pub object: String,
+    #[serde(default)]
     pub created: i64,
     pub model: String,
     #[serde(default)]
@@ -549,9 +558,12 @@ pub struct Delta {
 }
 
 /// A fragment of a tool call inside a streamed delta; fragments with the same `index`
-/// concatenate.
+/// concatenate. Some servers (Gemini's, older Ollama) leave `index` out: it reads as
+/// [`ToolCallDelta::UNNUMBERED`] until the stream numbers the call
+/// ([`ChatChunk::number_tool_calls`]).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct ToolCallDelta {
+    #[serde(default = "unnumbered")]
     pub index: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
@@ -559,6 +571,47 @@ pub struct ToolCallDelta {
     pub kind: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub function: Option<FunctionCallDelta>,
+    /// As [`ToolCall::extra`].
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl ToolCallDelta {
+    /// The `index` of a fragment that came without one.
+    pub const UNNUMBERED: u32 = u32::MAX;
+}
+
+fn unnumbered() -> u32 {
+    ToolCallDelta::UNNUMBERED
+}
+
+/// Numbers the tool-call fragments of one stream that came without an `index`: a
+/// fragment with a new `id` starts the choice's next call, one without an `id` (or
+/// with the last one's) goes on with the last call. Numbered fragments are left as
+/// they are.
+#[derive(Debug, Default)]
+pub struct ToolCallNumbering {
+    /// Per choice: how many calls were numbered, and the last one's id.
+    choices: std::collections::HashMap<u32, (u32, Option<String>)>,
+}
+
+impl ToolCallNumbering {
+    pub fn number(&mut self, chunk: &mut ChatChunk) {
+        for choice in &mut chunk.choices {
+            for call in choice.delta.tool_calls.iter_mut().flatten() {
+                if call.index != ToolCallDelta::UNNUMBERED {
+                    continue;
+                }
+                let (count, last) = self.choices.entry(choice.index).or_default();
+                let starts = *count == 0 || (call.id.is_some() && call.id != *last);
+                if starts {
+                    *count += 1;
+                    last.clone_from(&call.id);
+                }
+                call.index = *count - 1;
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -718,6 +771,40 @@ mod tests {
         .unwrap();
         assert_eq!(req.other_texts_mut().len(), 1);
         assert!(req.names().is_empty());
+    }
+
+    #[test]
+    fn tool_calls_keep_what_a_provider_adds_and_unnumbered_ones_are_numbered() {
+        // Gemini's OpenAI endpoint: a signature on each call, no index, no chunk id.
+        let call = json!({"id": "c1", "type": "function",
+                          "function": {"name": "f", "arguments": "{}"},
+                          "extra_content": {"google": {"thought_signature": "c2lnbmF0dXJl"}}});
+        let mut msg: ChatMessage =
+            serde_json::from_value(json!({"role": "assistant", "tool_calls": [call.clone()]}))
+                .unwrap();
+        assert_eq!(serde_json::to_value(&msg).unwrap()["tool_calls"][0], call);
+        let texts: Vec<String> = msg.texts_mut().into_iter().map(|t| t.clone()).collect();
+        assert_eq!(texts, ["{}"], "a signature is no text");
+        let chunk = |calls: Value| -> ChatChunk {
+            serde_json::from_value(json!({"model": "m", "choices": [
+                {"index": 0, "delta": {"tool_calls": calls}}]}))
+            .unwrap()
+        };
+        let mut numbering = ToolCallNumbering::default();
+        let mut indices = Vec::new();
+        for calls in [
+            json!([{"id": "a", "function": {"name": "f", "arguments": "{\"x\":"}}]),
+            json!([{"function": {"arguments": "1}"}}]),
+            json!([{"id": "b", "function": {"name": "g", "arguments": "{}"}},
+                   {"id": "c", "function": {"name": "h", "arguments": "{}"}}]),
+            json!([{"index": 7, "id": "d", "function": {"name": "i"}}]),
+        ] {
+            let mut c = chunk(calls);
+            numbering.number(&mut c);
+            let calls = c.choices[0].delta.tool_calls.as_ref().unwrap();
+            indices.extend(calls.iter().map(|t| t.index));
+        }
+        assert_eq!(indices, [0, 0, 1, 2, 7]);
     }
 
     #[test]

@@ -126,13 +126,14 @@ impl TextField {
 
 /// Keys whose values are identifiers, names, enum tags or opaque encodings (signatures,
 /// encrypted reasoning, base64 media), never text to scan, wherever they appear.
-pub const OPAQUE_KEYS: [&str; 11] = [
+pub const OPAQUE_KEYS: [&str; 12] = [
     "id",
     "type",
     "object",
     "name",
     "format",
     "signature",
+    "thought_signature",
     "data",
     "encrypted_content",
     "file_data",

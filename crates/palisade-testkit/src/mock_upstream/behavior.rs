@@ -19,7 +19,9 @@
 //! `n` > 1 (at most 8) has choices 1.. saying `ok ` once per chunk of choice 0; with
 //! `mock_beside: "choice"` or `"response"`, the reply goes again beside the message (a
 //! choice-level field, a top-level `citations` list), as some providers add fields; with
-//! `mock_reject: true`, a 400 whose message quotes the reply (`Invalid prompt: …`).
+//! `mock_reject: true`, a 400 whose message quotes the reply (`Invalid prompt: …`); with
+//! `mock_gemini: true`, tool calls as Gemini's OpenAI endpoint sends them (a
+//! `thought_signature` on each; streamed without chunk `id`, `created` or call `index`).
 
 use std::time::Duration;
 

@@ -87,9 +87,21 @@ fn tool_call(req: &Value, behavior: Behavior) -> Option<Value> {
         }
         _ => "{\"city\":\"Paris\"}".to_owned(),
     };
-    Some(
-        json!({"id": "call_mock_1", "type": "function", "function": {"name": name, "arguments": arguments}}),
-    )
+    let mut call = json!({"id": "call_mock_1", "type": "function", "function": {"name": name, "arguments": arguments}});
+    if gemini(req) {
+        call["extra_content"] = json!({"google": {"thought_signature": GEMINI_SIGNATURE}});
+    }
+    Some(call)
+}
+
+/// The signature `mock_gemini` puts on its tool calls, as Gemini's OpenAI endpoint does.
+const GEMINI_SIGNATURE: &str = "c2lnbmF0dXJlLW9mLXRoZS1jYWxs";
+
+/// Whether the request asks the mock to answer as Gemini's OpenAI endpoint does
+/// (`mock_gemini: true`): a `thought_signature` on each tool call, and streamed chunks
+/// without `id` or `created` whose tool-call fragments have no `index`.
+fn gemini(req: &Value) -> bool {
+    req["mock_gemini"] == true
 }
 
 /// Whether the request offers legacy `functions` (and no tools): the call is answered as
@@ -254,8 +266,13 @@ fn stream(
     usage: Value,
 ) -> Response {
     let chunk_of = |index: u64, delta: Value, finish: Value| {
-        json!({"id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": 1_700_000_000, "model": model,
-               "choices": [{"index": index, "delta": delta, "finish_reason": finish}]})
+        let mut chunk = json!({"id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": 1_700_000_000, "model": model,
+               "choices": [{"index": index, "delta": delta, "finish_reason": finish}]});
+        if let (true, Some(fields)) = (gemini(req), chunk.as_object_mut()) {
+            fields.remove("id");
+            fields.remove("created");
+        }
+        chunk
     };
     let chunk = |delta: Value, finish: Value| chunk_of(0, delta, finish);
     // With `n`, the other choices say `ok ` as often as the first one speaks.
@@ -275,6 +292,8 @@ fn stream(
             events.push(chunk(
                 match legacy {
                     true => json!({"function_call": {"name": name, "arguments": ""}}),
+                    false if gemini(req) => json!({"tool_calls": [{"id": c["id"], "type": "function",
+                        "function": {"name": name, "arguments": ""}, "extra_content": c["extra_content"]}]}),
                     false => json!({"tool_calls": [{"index": 0, "id": c["id"], "type": "function",
                                                    "function": {"name": name, "arguments": ""}}]}),
                 },
@@ -291,6 +310,9 @@ fn stream(
                 events.push(chunk(
                     match legacy {
                         true => json!({"function_call": {"arguments": part}}),
+                        false if gemini(req) => {
+                            json!({"tool_calls": [{"function": {"arguments": part}}]})
+                        }
                         false => {
                             json!({"tool_calls": [{"index": 0, "function": {"arguments": part}}]})
                         }

@@ -45,6 +45,7 @@ pub(crate) fn to_chat_response(resp: MessagesResponse, created: i64) -> ChatResp
                     name,
                     arguments: input.to_string(),
                 },
+                extra: Map::new(),
             }),
             _ => {}
         }

@@ -176,6 +176,7 @@ impl Translator {
                             name: Some(name),
                             arguments: Some(arguments),
                         }),
+                        extra: Map::new(),
                     }))
                 }
                 ContentBlock::Text { text } if !text.is_empty() => Step::Chunk(self.chunk(
@@ -206,6 +207,7 @@ impl Translator {
                                 name: None,
                                 arguments: Some(partial_json),
                             }),
+                            extra: Map::new(),
                         })),
                         None => Step::Fail(UpstreamError::Protocol(
                             "input_json_delta for a block that is not a tool_use".into(),
@@ -245,6 +247,7 @@ impl Translator {
                             name: None,
                             arguments: Some("{}".to_owned()),
                         }),
+                        extra: Map::new(),
                     })),
                     _ => Step::Skip,
                 }

@@ -9,6 +9,7 @@ use futures::StreamExt;
 use palisade_config::{KeyHeader, OpenAiSettings, ProviderConfig};
 use palisade_protocol::openai::{
     ChatChunk, ChatRequest, ChatResponse, EmbeddingsRequest, EmbeddingsResponse, StreamOptions,
+    ToolCallNumbering,
 };
 use serde_json::Map;
 
@@ -125,6 +126,7 @@ fn chunks_from_sse(resp: reqwest::Response, idle: std::time::Duration) -> ChunkS
     struct St {
         finished: bool,
         done: bool,
+        numbering: ToolCallNumbering,
     }
     let events = sse_events(resp, idle).boxed();
     let stream = futures::stream::unfold(
@@ -133,6 +135,7 @@ fn chunks_from_sse(resp: reqwest::Response, idle: std::time::Duration) -> ChunkS
             St {
                 finished: false,
                 done: false,
+                numbering: ToolCallNumbering::default(),
             },
         ),
         |(mut events, mut st)| async move {
@@ -162,7 +165,8 @@ fn chunks_from_sse(resp: reqwest::Response, idle: std::time::Duration) -> ChunkS
                             continue;
                         }
                         match serde_json::from_str::<ChatChunk>(data) {
-                            Ok(chunk) => {
+                            Ok(mut chunk) => {
+                                st.numbering.number(&mut chunk);
                                 if chunk.choices.iter().any(|c| c.finish_reason.is_some()) {
                                     st.finished = true;
                                 }

@@ -197,6 +197,7 @@ impl Provider for SimulatedProvider {
                                     name: Some(call.function.name.clone()),
                                     arguments: Some(String::new()),
                                 }),
+                                extra: Map::new(),
                             }]),
                             ..Delta::default()
                         },

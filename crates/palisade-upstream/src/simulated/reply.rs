@@ -32,6 +32,7 @@ pub fn plan_reply(req: &ChatRequest, fixed: Option<&str>) -> Reply {
                 name: func.name.clone(),
                 arguments: args.to_string(),
             },
+            extra: Map::new(),
         });
     }
     let user_text = req
