@@ -100,6 +100,35 @@ async fn read_bounded(mut resp: reqwest::Response, max: usize) -> Result<Vec<u8>
     Ok(out)
 }
 
+/// `message` with every URL (a word with `://`) and IP address replaced, so that an
+/// upstream error shown to the client does not map the deployment behind the gateway.
+fn without_locations(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    for (i, word) in message.split(' ').enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        // An address may end a sentence or sit in brackets, with a port after it.
+        let bare = word.trim_matches(|c: char| "()[]<>,;.'\"`".contains(c));
+        let host = match bare.rsplit_once(':') {
+            Some((host, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => {
+                host
+            }
+            _ => bare,
+        };
+        if word.contains("://") {
+            out.push_str("[url]");
+        } else if bare.parse::<std::net::IpAddr>().is_ok()
+            || host.parse::<std::net::Ipv4Addr>().is_ok()
+        {
+            out.push_str(&word.replacen(bare, "[address]", 1));
+        } else {
+            out.push_str(word);
+        }
+    }
+    out
+}
+
 /// Turns a non-success response into [`UpstreamError::Status`]. The upstream's message is
 /// kept only for client errors about the request itself (400, 404, 413, 422): those are
 /// the caller's to read; authentication and server errors are ours.
@@ -137,11 +166,12 @@ async fn status_error(resp: reqwest::Response) -> UpstreamError {
     };
     UpstreamError::Status {
         status,
-        // `error.message` (OpenAI and Anthropic both use it), cut to 1000 characters.
+        // `error.message` (OpenAI and Anthropic both use it), cut to 1000 characters,
+        // without the addresses a proxy in between may name (its `api_base`, a host).
         message: error
             .as_ref()
             .and_then(|e| e.get("message")?.as_str())
-            .map(|m| m.chars().take(1000).collect()),
+            .map(|m| without_locations(&m.chars().take(1000).collect::<String>())),
         // A code and a parameter path are short words; anything else is not passed on.
         code: field("code", 64, |c| {
             c.is_ascii_alphanumeric() || "_-.".contains(c)
@@ -150,5 +180,23 @@ async fn status_error(resp: reqwest::Response) -> UpstreamError {
             c.is_ascii_alphanumeric() || "_-.[]".contains(c)
         }),
         retry_after,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_locations;
+
+    #[test]
+    fn an_upstream_message_names_no_address() {
+        assert_eq!(
+            without_locations(
+                "Connection to https://10.1.2.3:8443/v1 failed (api_base=http://llm.internal:4000), \
+                 try 10.0.0.3:4000 or fe80::1."
+            ),
+            "Connection to [url] failed [url] try [address] or [address]."
+        );
+        let plain = "This model's maximum context length is 8192 tokens: 1.5 times too long.";
+        assert_eq!(without_locations(plain), plain);
     }
 }

@@ -227,6 +227,25 @@ async fn stream_without_done_is_reported_not_silently_truncated() {
     .await;
     let last: Value = serde_json::from_str(data.last().unwrap()).unwrap();
     assert_eq!(last["error"]["code"], "upstream_error");
+    // With two choices, one finished does not make the other's cut-off complete.
+    let data = sse_data(
+        gw.chat(
+            &key,
+            json!({"model": "nodone", "stream": true, "n": 2, "messages": user_message("hi")}),
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    let finished = data
+        .iter()
+        .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+        .filter(|v| v["choices"][0]["finish_reason"].is_string())
+        .count();
+    assert_eq!(finished, 1, "{data:?}");
+    let last: Value = serde_json::from_str(data.last().unwrap()).unwrap();
+    assert_eq!(last["error"]["code"], "upstream_error", "{data:?}");
 }
 
 #[tokio::test]

@@ -21,6 +21,9 @@ use crate::routing::ModelRoute;
 use crate::state::GatewayState;
 use crate::telemetry::access_log;
 
+/// Longest upstream model name an audit record keeps (`model_version`).
+const MAX_MODEL_VERSION: usize = 256;
+
 /// Most output text kept from one stream for the record.
 const MAX_STREAM_CAPTURE: usize = 4 * 1024 * 1024;
 
@@ -196,9 +199,12 @@ fn event(ctx: &RequestCtx, status: u16, code: &'static str) -> Event {
     e.client_ip = ctx.client_addr.map(|a| a.ip().to_string());
     e.user_agent = ctx.user_agent.clone();
     e.model = ctx.route.as_ref().map(|r| r.name.to_string());
+    // The model the upstream says answered, if it reads as a model name (it is the
+    // upstream's word, stored in every record): else the deployment the route names.
     e.model_version = ctx
         .model_version
         .clone()
+        .filter(|v| v.len() <= MAX_MODEL_VERSION && !v.chars().any(char::is_control))
         .or_else(|| ctx.route.as_ref().map(|r| r.upstream_model.clone()));
     e.decision = decision(status, code);
     e.reason = code.to_owned();

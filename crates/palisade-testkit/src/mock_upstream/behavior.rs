@@ -6,7 +6,7 @@
 //! | `flaky-<n>` | the first `n` calls answer 503, later ones succeed |
 //! | `slow-<ms>` | waits `<ms>` before answering |
 //! | `break-<n>` | streams `n` chunks, then drops the connection (non-streaming: a truncated body) |
-//! | `nodone` | a stream that ends without a finish reason or `[DONE]` |
+//! | `nodone` | a stream that ends without `[DONE]` before its last choice's finish reason (with `n` > 1 the others finish) |
 //! | `echo-<n>` | answers the last user message verbatim; streams it in chunks of `n` bytes |
 //! | `rot13-<n>` | answers the last user message ROT13-decoded, digits turned by five (`0`↔`5`), so a test can make the model "say" what the gateway would refuse as input, card numbers included; chunks of `n` bytes |
 //! | with `tools` | `echo-<n>` and `rot13-<n>` call the first tool with their answer as the arguments `{"text": …}`, streamed in chunks of `n` bytes; other models call it with `{"city":"Paris"}` |

@@ -388,7 +388,12 @@ fn stream(
             frames.push(Err(std::io::Error::other("mock breaks the stream")));
         }
         Behavior::NoDone => {
-            frames.truncate(frames.len().saturating_sub(2).max(1));
+            // Cut before the last choice's finish (and the usage after it): with `n` > 1
+            // the other choices did finish.
+            let last_finish = events
+                .iter()
+                .rposition(|e| e["choices"][0]["finish_reason"].is_string());
+            frames.truncate(last_finish.unwrap_or(frames.len()).max(1));
         }
         _ => frames.push(Ok(Bytes::from_static(b"data: [DONE]\n\n"))),
     }

@@ -120,11 +120,47 @@ impl Provider for OpenAiProvider {
     }
 }
 
+/// Most choices a stream's end is tracked for (a request asks for at most a few; the
+/// gateway refuses chunks of choices it did not ask for).
+const MAX_TRACKED_CHOICES: usize = 128;
+
+/// Which choices of a stream have started and which have finished.
+#[derive(Debug, Default)]
+struct ChoiceEnds {
+    open: std::collections::BTreeSet<u32>,
+    finished: std::collections::BTreeSet<u32>,
+}
+
+impl ChoiceEnds {
+    fn note(&mut self, chunk: &ChatChunk) {
+        for choice in &chunk.choices {
+            if choice.finish_reason.is_some() {
+                self.open.remove(&choice.index);
+                if self.finished.len() < MAX_TRACKED_CHOICES {
+                    self.finished.insert(choice.index);
+                }
+            } else if !self.finished.contains(&choice.index)
+                && self.open.len() < MAX_TRACKED_CHOICES
+            {
+                self.open.insert(choice.index);
+            }
+        }
+    }
+
+    /// Whether some choice finished and none is still open: a stream without `[DONE]`
+    /// may end there.
+    fn all_finished(&self) -> bool {
+        !self.finished.is_empty() && self.open.is_empty()
+    }
+}
+
 /// Maps an OpenAI SSE body to chunks. The stream must end with `[DONE]` (or at least a
-/// `finish_reason`); one that simply stops is reported as broken.
+/// `finish_reason` for every choice it started: with `n` > 1, one finished choice does not
+/// make a stream cut off in another complete); one that simply stops is reported as
+/// broken.
 fn chunks_from_sse(resp: reqwest::Response, idle: std::time::Duration) -> ChunkStream {
     struct St {
-        finished: bool,
+        choices: ChoiceEnds,
         done: bool,
         numbering: ToolCallNumbering,
     }
@@ -133,7 +169,7 @@ fn chunks_from_sse(resp: reqwest::Response, idle: std::time::Duration) -> ChunkS
         (
             events,
             St {
-                finished: false,
+                choices: ChoiceEnds::default(),
                 done: false,
                 numbering: ToolCallNumbering::default(),
             },
@@ -146,7 +182,7 @@ fn chunks_from_sse(resp: reqwest::Response, idle: std::time::Duration) -> ChunkS
                 match events.next().await {
                     None => {
                         st.done = true;
-                        if st.finished {
+                        if st.choices.all_finished() {
                             return None;
                         }
                         let err = UpstreamError::StreamBroken("stream ended before [DONE]".into());
@@ -167,9 +203,7 @@ fn chunks_from_sse(resp: reqwest::Response, idle: std::time::Duration) -> ChunkS
                         match serde_json::from_str::<ChatChunk>(data) {
                             Ok(mut chunk) => {
                                 st.numbering.number(&mut chunk);
-                                if chunk.choices.iter().any(|c| c.finish_reason.is_some()) {
-                                    st.finished = true;
-                                }
+                                st.choices.note(&chunk);
                                 return Some((Ok(chunk), (events, st)));
                             }
                             Err(_) => {
