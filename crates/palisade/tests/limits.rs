@@ -384,6 +384,10 @@ async fn request_protection_bounds_max_tokens_and_messages() {
 #[tokio::test]
 async fn a_flood_of_bad_keys_is_cut_off_per_address() {
     let (gw, key) = start("auth_failures_per_minute_per_ip = 5", "").await;
+    // A client sharing the address, whose key was verified a moment ago.
+    let active = gw.key_for("active-client", &[]).await;
+    let resp = gw.chat(&active, body("sim")).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
     for _ in 0..5 {
         assert_eq!(
             gw.chat("pal_aaaaaaaaaaaa_wrong", body("sim"))
@@ -405,7 +409,13 @@ async fn a_flood_of_bad_keys_is_cut_off_per_address() {
     assert_eq!(
         resp.status(),
         429,
-        "the address is refused before any key is checked"
+        "the address is refused before any key is looked up"
+    );
+    let resp = gw.chat(&active, body("sim")).send().await.unwrap();
+    assert_eq!(
+        resp.status(),
+        200,
+        "a key verified within the cache TTL still passes"
     );
     // The admin plane keeps its own count: operators behind the same address can still
     // reach it to fix the keys.
