@@ -30,6 +30,7 @@ reply = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu x
 [[models]]
 name = "sim"
 provider = "sim"
+aliases = ["sim-latest"]
 price_input_per_million = 1000000.0
 price_output_per_million = 1000000.0
 [[models]]
@@ -379,6 +380,47 @@ async fn request_protection_bounds_max_tokens_and_messages() {
         .unwrap();
     assert_eq!(resp.status(), 400);
     assert_eq!(error_field(resp, "param").await, "messages");
+}
+
+#[tokio::test]
+async fn a_model_rule_set_through_the_admin_api_counts_under_the_models_name() {
+    // Requests are counted under the model's own name: a rule naming an alias is stored
+    // as that name (else it would never match), and an unknown name is refused.
+    let (gw, key) = start("", "").await;
+    let (status, answer, _) = gw
+        .admin_call(
+            reqwest::Method::PUT,
+            "/admin/v1/limits",
+            Some(json!({"rules": [{"scope": "model", "match": "sim-latest", "requests_per_minute": 1}]})),
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["rules"][0]["match"], "sim", "{answer}");
+    assert_eq!(
+        gw.chat(&key, body("sim-latest"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let resp = gw.chat(&key, body("sim")).send().await.unwrap();
+    assert_eq!(resp.status(), 429);
+    let (status, answer, _) = gw
+        .admin_call(
+            reqwest::Method::PUT,
+            "/admin/v1/limits",
+            Some(json!({"rules": [{"scope": "model", "match": "no-such-model", "requests_per_minute": 1}]})),
+        )
+        .await;
+    assert_eq!(status, 400, "{answer}");
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no-such-model"),
+        "{answer}"
+    );
 }
 
 #[tokio::test]
