@@ -1,13 +1,35 @@
 //! Retries with exponential backoff for attempts that failed before any byte reached the
 //! client: connect errors, 429 and 5xx. A `Retry-After` from the upstream is honoured when
-//! it is longer than our own backoff (capped).
+//! it is longer than our own backoff; one longer than [`MAX_RETRY_AFTER`] is not waited
+//! out (nor cut short: retrying early would spend the provider's quota for nothing), and
+//! neither is a wait that would end after the caller's deadline ([`with_deadline`]): the
+//! error goes back at once, for the client to retry when it is told to.
 
 use std::future::Future;
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use crate::UpstreamError;
 
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(10);
+
+tokio::task_local! {
+    static DEADLINE: Instant;
+}
+
+/// Runs `call` with a deadline its retries respect: a retry whose wait would end after
+/// it is not attempted. (The caller still bounds `call` itself.)
+pub async fn with_deadline<F: Future>(deadline: Instant, call: F) -> F::Output {
+    DEADLINE.scope(deadline, call).await
+}
+
+/// Whether a wait from now would end after the deadline [`with_deadline`] set, if any.
+fn past_deadline(wait: Duration) -> bool {
+    DEADLINE
+        .try_with(|deadline| Instant::now() + wait > *deadline)
+        .unwrap_or(false)
+}
 
 #[derive(Debug, Clone, Copy)]
 pub struct RetryPolicy {
@@ -34,7 +56,13 @@ impl RetryPolicy {
                         ..
                     } = &err
                     {
-                        wait = wait.max((*ra).min(MAX_RETRY_AFTER));
+                        if *ra > MAX_RETRY_AFTER {
+                            return Err(err);
+                        }
+                        wait = wait.max(*ra);
+                    }
+                    if past_deadline(wait) {
+                        return Err(err);
                     }
                     tries += 1;
                     tracing::debug!(error = %err, attempt = tries, wait_ms = wait.as_millis() as u64, "retrying upstream call");
@@ -50,6 +78,50 @@ impl RetryPolicy {
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicU32, Ordering};
+
+    fn rate_limited(retry_after: u64) -> UpstreamError {
+        UpstreamError::Status {
+            status: 429,
+            message: None,
+            code: None,
+            param: None,
+            retry_after: Some(Duration::from_secs(retry_after)),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_wait_past_the_deadline_or_the_cap_is_not_taken() {
+        let policy = RetryPolicy {
+            max_retries: 3,
+            backoff: Duration::from_millis(10),
+        };
+        let calls = AtomicU32::new(0);
+        let attempt = || async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Err::<(), _>(rate_limited(5))
+        };
+        // 5 s asked, 2 s left: the 429 goes back at once.
+        let deadline = Instant::now() + Duration::from_secs(2);
+        let started = Instant::now();
+        assert!(with_deadline(deadline, policy.run(attempt)).await.is_err());
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        assert!(started.elapsed() < Duration::from_secs(1));
+        // Within the deadline, it is waited out.
+        calls.store(0, Ordering::SeqCst);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        assert!(with_deadline(deadline, policy.run(attempt)).await.is_err());
+        assert_eq!(calls.load(Ordering::SeqCst), 4);
+        // Longer than the cap: not retried early.
+        let calls = AtomicU32::new(0);
+        let res = policy
+            .run(|| async {
+                calls.fetch_add(1, Ordering::SeqCst);
+                Err::<(), _>(rate_limited(60))
+            })
+            .await;
+        assert!(res.is_err());
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
 
     #[tokio::test(start_paused = true)]
     async fn retries_retryable_errors_then_gives_up() {

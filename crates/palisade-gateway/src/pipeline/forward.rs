@@ -7,7 +7,7 @@ use std::future::Future;
 use std::time::Instant;
 
 use palisade_protocol::openai::{ChatRequest, ChatResponse, EmbeddingsRequest, EmbeddingsResponse};
-use palisade_upstream::{ChunkStream, UpstreamError};
+use palisade_upstream::{ChunkStream, UpstreamError, retry};
 
 use super::inspect;
 use crate::context::RequestCtx;
@@ -62,7 +62,8 @@ async fn timed<T>(
         .request_timeout
         .saturating_sub(ctx.started.elapsed());
     let start = Instant::now();
-    let result = tokio::time::timeout(remaining, call).await;
+    let deadline = tokio::time::Instant::now() + remaining;
+    let result = tokio::time::timeout(remaining, retry::with_deadline(deadline, call)).await;
     let waited = start.elapsed();
     ctx.upstream_time += waited;
     let provider = route.provider_name.to_string();
