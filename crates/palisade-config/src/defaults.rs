@@ -64,7 +64,7 @@ header_read_timeout_ms = 10000     # slow-loris protection
 idle_timeout_ms = 60000            # connections with nothing in flight and no traffic are closed; so are those whose client stops reading a response this long
 request_timeout_ms = 600000        # whole request, streams included
 shutdown_grace_ms = 30000          # in-flight requests finish on SIGTERM
-key_cache_ttl_ms = 1000            # how long a verified key is trusted before re-reading the store
+key_cache_ttl_ms = 1000            # how long a verified key is trusted before re-reading the store (0-60000: a revocation reaches other instances within it)
 metrics_require_auth = true        # /metrics needs an admin token (any role)
 trusted_proxies = []               # load balancers whose X-Forwarded-For names the client (CIDRs)
 admin_trusted_proxies = []         # the same for the admin plane (listed on their own)
@@ -172,7 +172,7 @@ kind = "openai"                    # required
 base_url = "http://127.0.0.1:9000/v1"
 # api_key = "${UPSTREAM_API_KEY}"
 # api_key_header = "authorization" # or "api-key" (Azure OpenAI)
-timeout_ms = 120000                # whole upstream call
+timeout_ms = 120000                # a plain answer's whole call; for a stream, the longest wait for its next bytes (request_timeout_ms bounds the whole)
 connect_timeout_ms = 5000
 max_retries = 2                    # 0..=10; on connect errors, 408, 409, 429 and 5xx, before any byte reached the client
 retry_backoff_ms = 200             # doubled on each retry

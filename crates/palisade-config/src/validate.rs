@@ -416,7 +416,12 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
             d::REQUEST_TIMEOUT_MS,
         )?,
         shutdown_grace: Duration::from_millis(s.shutdown_grace_ms.unwrap_or(d::SHUTDOWN_GRACE_MS)),
-        key_cache_ttl: Duration::from_millis(s.key_cache_ttl_ms.unwrap_or(d::KEY_CACHE_TTL_MS)),
+        // A revocation reaches the other instances within it: at most a minute.
+        key_cache_ttl: Duration::from_millis(between(
+            "server.key_cache_ttl_ms",
+            s.key_cache_ttl_ms.unwrap_or(d::KEY_CACHE_TTL_MS),
+            0..=60_000,
+        )?),
         metrics_require_auth: s.metrics_require_auth.unwrap_or(true),
         trusted_proxies: networks("server.trusted_proxies", &s.trusted_proxies)?,
         admin_trusted_proxies: networks("server.admin_trusted_proxies", &s.admin_trusted_proxies)?,
@@ -976,6 +981,14 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("listen_port"), "{err}");
+    }
+
+    #[test]
+    fn the_key_cache_lasts_at_most_a_minute() {
+        let cfg = parse_str("[server]\nkey_cache_ttl_ms = 60000\n", no_env).unwrap();
+        assert_eq!(cfg.server.key_cache_ttl, Duration::from_secs(60));
+        let err = parse_str("[server]\nkey_cache_ttl_ms = 600000\n", no_env).unwrap_err();
+        assert!(err.to_string().contains("key_cache_ttl_ms"), "{err}");
     }
 
     #[test]

@@ -43,7 +43,11 @@ pub(crate) fn to_chat_response(resp: MessagesResponse, created: i64) -> ChatResp
                 kind: "function".to_owned(),
                 function: FunctionCall {
                     name,
-                    arguments: input.to_string(),
+                    // No input reads as no arguments, as in a stream.
+                    arguments: match input {
+                        serde_json::Value::Null => "{}".to_owned(),
+                        input => input.to_string(),
+                    },
                 },
                 extra: Map::new(),
             }),
@@ -136,6 +140,16 @@ mod tests {
                     "function": {"name": "weather", "arguments": "{\"city\":\"Paris\"}"}}])
         );
         assert_eq!(v["usage"]["prompt_tokens"], 8);
+        // A call without input has no arguments, as a streamed one does.
+        let v = translate(json!({
+            "id": "msg_03", "type": "message", "role": "assistant", "model": "claude-x",
+            "content": [{"type": "tool_use", "id": "toolu_2", "name": "now"}],
+            "stop_reason": "tool_use", "usage": {"input_tokens": 1, "output_tokens": 1}
+        }));
+        assert_eq!(
+            v["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"],
+            "{}"
+        );
     }
 
     #[test]
