@@ -1,14 +1,15 @@
 //! From the `[policy]` and `[limits]` config sections to the running policy engine and
 //! limiter, the model catalogue policies see, and the SIGHUP policy reload.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use palisade_admin::AdminState;
-use palisade_admin::handlers::policies::keeps_policy_management;
+use palisade_admin::handlers::policies::{keeps_policy_management, unmatched_model_names};
 use palisade_config::{
-    Config, FailMode, LimitRuleConfig, LimitsBackend, LimitsConfig, ModelConfig, PolicyConfig,
+    FailMode, LimitRuleConfig, LimitsBackend, LimitsConfig, ModelConfig, PolicyConfig,
 };
 use palisade_policy::authz::{DEFAULT_POLICIES, ModelAttrs, PolicyEngine};
 use palisade_policy::limits::{self, BackendConfig, LimitRule, Limiter, Scope};
@@ -32,41 +33,8 @@ pub fn policy_engine(
         .map_err(|e| anyhow::anyhow!("invalid policies: {e}"))?;
     let summary = engine.summary();
     tracing::info!(policies = summary.policies, file = ?cfg.file, "policies loaded");
-    let warnings = unmatched_model_names(&source, models)
-        .into_iter()
-        .map(|(_, problem)| problem)
-        .collect();
+    let warnings = unmatched_model_names(&source, &model_attrs(models), &model_aliases(models));
     Ok((engine, warnings))
-}
-
-/// Models a policy names (`Palisade::Model::"…"`) that no request is ever judged as:
-/// policies see a model by its canonical name, so one naming an alias or a name no
-/// `[[models]]` entry has never matches — a `forbid` that silently forbids nothing.
-fn unmatched_model_names(source: &str, models: &[ModelConfig]) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let mut rest = source;
-    while let Some(at) = rest.find("Model::\"") {
-        rest = &rest[at + "Model::\"".len()..];
-        let Some(end) = rest.find('"') else {
-            break;
-        };
-        let named = &rest[..end];
-        rest = &rest[end..];
-        if models.iter().any(|m| m.name == named) || out.iter().any(|(n, _)| n == named) {
-            continue;
-        }
-        let problem = match models.iter().find(|m| m.aliases.iter().any(|a| a == named)) {
-            Some(m) => format!(
-                "a policy names model `{named}`, an alias of `{}`: policies see the canonical name, so it never matches; write `{}`",
-                m.name, m.name
-            ),
-            None => format!(
-                "a policy names model `{named}`, which no [[models]] entry defines: it never matches"
-            ),
-        };
-        out.push((named.to_owned(), problem));
-    }
-    out
 }
 
 /// The limiter of `[limits]`. Concurrency leases outlive the longest request
@@ -121,9 +89,8 @@ fn limit_rule(r: &LimitRuleConfig) -> LimitRule {
 }
 
 /// What policies see of each configured model.
-pub fn model_attrs(config: &Config) -> Vec<ModelAttrs> {
-    config
-        .models
+pub fn model_attrs(models: &[ModelConfig]) -> Vec<ModelAttrs> {
+    models
         .iter()
         .map(|m| ModelAttrs {
             name: m.name.clone(),
@@ -132,6 +99,14 @@ pub fn model_attrs(config: &Config) -> Vec<ModelAttrs> {
             labels: m.labels.clone(),
             status: m.status.clone(),
         })
+        .collect()
+}
+
+/// Each model alias → the model's name.
+pub fn model_aliases(models: &[ModelConfig]) -> HashMap<String, String> {
+    models
+        .iter()
+        .flat_map(|m| m.aliases.iter().map(|a| (a.clone(), m.name.clone())))
         .collect()
 }
 
@@ -172,7 +147,12 @@ pub fn spawn_policy_reload_on_sighup(admin: Arc<AdminState>) -> tokio::task::Joi
                 };
                 match checked.and_then(|()| engine.replace(&source).map_err(|e| e.to_string())) {
                     Ok(summary) => {
-                        tracing::info!(policies = summary.policies, "SIGHUP: policies reloaded")
+                        tracing::info!(policies = summary.policies, "SIGHUP: policies reloaded");
+                        for warning in
+                            unmatched_model_names(&source, &admin.models, &admin.model_aliases)
+                        {
+                            tracing::warn!("{warning}");
+                        }
                     }
                     Err(err) => {
                         tracing::error!(error = %err, "SIGHUP: policy reload rejected; the previous policies stay in force")
@@ -202,10 +182,15 @@ mod tests {
             forbid(principal, action, resource == Palisade::Model::"gtp-4o");
             forbid(principal, action, resource in [Palisade::Model::"gpt4"]);
         "#;
-        let found = unmatched_model_names(policies, &config.models);
-        let names: Vec<&str> = found.iter().map(|(n, _)| n.as_str()).collect();
-        assert_eq!(names, ["gpt4", "gtp-4o"]);
-        assert!(found[0].1.contains("write `gpt-4o`"), "{}", found[0].1);
-        assert!(unmatched_model_names(DEFAULT_POLICIES, &config.models).is_empty());
+        let (models, aliases) = (model_attrs(&config.models), model_aliases(&config.models));
+        let found = unmatched_model_names(policies, &models, &aliases);
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(
+            found[0].contains("`gpt4`") && found[0].contains("write `gpt-4o`"),
+            "{}",
+            found[0]
+        );
+        assert!(found[1].contains("`gtp-4o`"), "{}", found[1]);
+        assert!(unmatched_model_names(DEFAULT_POLICIES, &models, &aliases).is_empty());
     }
 }

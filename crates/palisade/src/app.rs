@@ -117,12 +117,8 @@ pub async fn start(
         policy: Arc::clone(&policy),
         policy_file: config.policy.file.clone(),
         limiter,
-        models: access::model_attrs(config),
-        model_aliases: config
-            .models
-            .iter()
-            .flat_map(|m| m.aliases.iter().map(|a| (a.clone(), m.name.clone())))
-            .collect(),
+        models: access::model_attrs(&config.models),
+        model_aliases: access::model_aliases(&config.models),
         audit: ledger.clone(),
     });
     let reloader = access::spawn_policy_reload_on_sighup(Arc::clone(&admin));

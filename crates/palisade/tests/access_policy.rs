@@ -459,6 +459,29 @@ async fn a_token_manager_grants_and_revokes_only_roles_its_own_includes() {
 }
 
 #[tokio::test]
+async fn a_policy_naming_an_alias_is_accepted_with_a_warning() {
+    // Policies see a model by its own name: a `forbid` naming an alias forbids nothing,
+    // and the answer says so.
+    let gw = start(GROUP_RULES).await;
+    let set = format!(
+        "{}\n@id(\"no-frontier\")\nforbid(principal, action, resource == Palisade::Model::\"frontier-latest\");",
+        policies(GROUP_RULES)
+    );
+    let put = put_policies(&gw, common::ADMIN_TOKEN, set).await;
+    assert_eq!(put.status(), 200);
+    let body: Value = put.json().await.unwrap();
+    let warnings = body["warnings"].as_array().expect("warnings");
+    assert_eq!(warnings.len(), 1, "{body}");
+    assert!(
+        warnings[0].as_str().unwrap().contains("write `frontier`"),
+        "{body}"
+    );
+    let put = put_policies(&gw, common::ADMIN_TOKEN, policies(GROUP_RULES)).await;
+    let body: Value = put.json().await.unwrap();
+    assert!(body.get("warnings").is_none(), "{body}");
+}
+
+#[tokio::test]
 async fn explain_names_the_deciding_policies() {
     let gw = start(GROUP_RULES).await;
     gw.key_for("rita", &["research"]).await;

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::{Extension, Json};
-use palisade_policy::authz::{AdminAction, DataAction, PolicyEngine, RequestFacts};
+use palisade_policy::authz::{AdminAction, DataAction, ModelAttrs, PolicyEngine, RequestFacts};
 use palisade_policy::identity::AdminRole;
 use palisade_policy::identity::store::every;
 use palisade_policy::time::unix_now;
@@ -92,12 +92,56 @@ pub async fn keeps_policy_management(
     }
 }
 
+/// Models a policy names (`Palisade::Model::"…"`) that no request is ever judged as,
+/// one warning each: policies see a model by its own name, so one naming an alias or a
+/// name no model has never matches — a `forbid` that silently forbids nothing. Checked
+/// at start, on `PUT` (the answer's `warnings`) and on a SIGHUP reload (logged).
+pub fn unmatched_model_names(
+    source: &str,
+    models: &[ModelAttrs],
+    aliases: &HashMap<String, String>,
+) -> Vec<String> {
+    let mut named: Vec<&str> = Vec::new();
+    let mut out = Vec::new();
+    let mut rest = source;
+    while let Some(at) = rest.find("Model::\"") {
+        rest = &rest[at + "Model::\"".len()..];
+        let Some(end) = rest.find('"') else {
+            break;
+        };
+        let name = &rest[..end];
+        rest = &rest[end..];
+        if models.iter().any(|m| m.name == name) || named.contains(&name) {
+            continue;
+        }
+        named.push(name);
+        out.push(match aliases.get(name) {
+            Some(model) => format!(
+                "a policy names model `{name}`, an alias of `{model}`: policies see the model's own name, so it never matches; write `{model}`"
+            ),
+            None => format!(
+                "a policy names model `{name}`, which no [[models]] entry defines: it never matches"
+            ),
+        });
+    }
+    out
+}
+
+/// What `PUT` answers: the set now in force, and what in it never matches.
+#[derive(Serialize)]
+pub struct Replaced {
+    #[serde(flatten)]
+    pub view: PolicyView,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
 /// The body is the Cedar text itself (`text/plain`) or `{"source": "..."}`.
 pub async fn put(
     State(state): State<Arc<AdminState>>,
     admin: Admin,
     TextBody(body): TextBody,
-) -> Result<(Extension<Change>, Json<PolicyView>), AdminError> {
+) -> Result<(Extension<Change>, Json<Replaced>), AdminError> {
     admin.require(&state, AdminAction::ManagePolicies)?;
     let source = match serde_json::from_str::<serde_json::Value>(&body) {
         Ok(serde_json::Value::Object(o)) => o
@@ -133,7 +177,17 @@ pub async fn put(
         .map_err(|e| AdminError::InvalidPolicy(e.to_string()))?;
     let after = view(&state);
     let audit = change("policies", Some(&before), Some(&fingerprint(&after)));
-    Ok((audit, Json(after)))
+    let warnings = unmatched_model_names(&source, &state.models, &state.model_aliases);
+    for warning in &warnings {
+        tracing::warn!("{warning}");
+    }
+    Ok((
+        audit,
+        Json(Replaced {
+            view: after,
+            warnings,
+        }),
+    ))
 }
 
 /// What a policy change records: the SHA-256 of the Cedar text and the policy ids, not
