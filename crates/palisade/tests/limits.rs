@@ -387,13 +387,12 @@ async fn a_model_rule_set_through_the_admin_api_counts_under_the_models_name() {
     // Requests are counted under the model's own name: a rule naming an alias is stored
     // as that name (else it would never match), and an unknown name is refused.
     let (gw, key) = start("", "").await;
-    let (status, answer, _) = gw
-        .admin_call(
-            reqwest::Method::PUT,
-            "/admin/v1/limits",
-            Some(json!({"rules": [{"scope": "model", "match": "sim-latest", "requests_per_minute": 1}]})),
-        )
-        .await;
+    let one_a_minute_for = |model: &'static str| {
+        let rules =
+            json!({"rules": [{"scope": "model", "match": model, "requests_per_minute": 1}]});
+        gw.admin_call(reqwest::Method::PUT, "/admin/v1/limits", Some(rules))
+    };
+    let (status, answer, _) = one_a_minute_for("sim-latest").await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["rules"][0]["match"], "sim", "{answer}");
     assert_eq!(
@@ -406,13 +405,7 @@ async fn a_model_rule_set_through_the_admin_api_counts_under_the_models_name() {
     );
     let resp = gw.chat(&key, body("sim")).send().await.unwrap();
     assert_eq!(resp.status(), 429);
-    let (status, answer, _) = gw
-        .admin_call(
-            reqwest::Method::PUT,
-            "/admin/v1/limits",
-            Some(json!({"rules": [{"scope": "model", "match": "no-such-model", "requests_per_minute": 1}]})),
-        )
-        .await;
+    let (status, answer, _) = one_a_minute_for("no-such-model").await;
     assert_eq!(status, 400, "{answer}");
     assert!(
         answer["error"]["message"]
