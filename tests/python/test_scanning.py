@@ -391,6 +391,8 @@ def test_the_requests_other_fields_are_scanned(client: openai.OpenAI, mock_upstr
         ("tool_choice", "echo-redact", {"tools": tools, "tool_choice": {"type": "function", "function": {"name": AWS_KEY}}}),
         ("function_call", "echo-redact", {"functions": [{"name": "notify"}], "function_call": {"name": AWS_KEY}}),
         ("metadata", "echo-redact", {"metadata": {EMAIL: "ticket"}}),
+        # A field Palisade has no type for, its text under an identifier key.
+        ("prediction", "echo-redact", {"extra_body": {"prediction": {"type": "content", "id": AWS_KEY, "content": "x"}}}),
         # The developer's own names, where the profile scans the developer's text.
         ("tools", "echo-developer", {"tools": [{"type": "function", "function": {"name": AWS_KEY}}]}),
     ):

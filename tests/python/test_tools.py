@@ -138,9 +138,11 @@ def test_what_a_provider_adds_to_a_tool_call_comes_back_and_goes_up_again(
 
     marker = uuid.uuid4().hex
     history = messages + [
-        {"role": "assistant", "content": None, "tool_calls": [call.model_dump(exclude_none=True)]},
+        # With the `index` a client that rebuilt the call from a stream adds (LangChain).
+        {"role": "assistant", "content": None, "tool_calls": [{**call.model_dump(exclude_none=True), "index": 0}]},
         {"role": "tool", "tool_call_id": call.id, "content": f"{marker} sunny"},
     ]
     client.chat.completions.create(model="mock", messages=history, tools=tools)
     sent = mock_upstream.requests_containing(marker)[-1]["body"]["messages"][1]["tool_calls"][0]
     assert sent["extra_content"]["google"]["thought_signature"] == signature, sent
+    assert "index" not in sent, sent

@@ -416,11 +416,11 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
             d::REQUEST_TIMEOUT_MS,
         )?,
         shutdown_grace: Duration::from_millis(s.shutdown_grace_ms.unwrap_or(d::SHUTDOWN_GRACE_MS)),
-        // A revocation reaches the other instances within it: at most a minute.
+        // A revocation reaches the other instances within it: at most an hour.
         key_cache_ttl: Duration::from_millis(between(
             "server.key_cache_ttl_ms",
             s.key_cache_ttl_ms.unwrap_or(d::KEY_CACHE_TTL_MS),
-            0..=60_000,
+            0..=3_600_000,
         )?),
         metrics_require_auth: s.metrics_require_auth.unwrap_or(true),
         trusted_proxies: networks("server.trusted_proxies", &s.trusted_proxies)?,
@@ -984,10 +984,10 @@ mod tests {
     }
 
     #[test]
-    fn the_key_cache_lasts_at_most_a_minute() {
-        let cfg = parse_str("[server]\nkey_cache_ttl_ms = 60000\n", no_env).unwrap();
-        assert_eq!(cfg.server.key_cache_ttl, Duration::from_secs(60));
-        let err = parse_str("[server]\nkey_cache_ttl_ms = 600000\n", no_env).unwrap_err();
+    fn the_key_cache_lasts_at_most_an_hour() {
+        let cfg = parse_str("[server]\nkey_cache_ttl_ms = 3600000\n", no_env).unwrap();
+        assert_eq!(cfg.server.key_cache_ttl, Duration::from_secs(3600));
+        let err = parse_str("[server]\nkey_cache_ttl_ms = 86400000\n", no_env).unwrap_err();
         assert!(err.to_string().contains("key_cache_ttl_ms"), "{err}");
     }
 

@@ -100,33 +100,61 @@ async fn read_bounded(mut resp: reqwest::Response, max: usize) -> Result<Vec<u8>
     Ok(out)
 }
 
-/// `message` with every URL (a word with `://`) and IP address replaced, so that an
-/// upstream error shown to the client does not map the deployment behind the gateway.
+/// `message` with every URL (a word with `://`), IP address and `host:port` replaced, so
+/// that an upstream error shown to the client does not map the deployment behind the
+/// gateway. Words are split at white space (kept as one space); an address may sit
+/// after `name=` or `name:`, in brackets or quotes, with a port, a zone or a prefix
+/// length.
 fn without_locations(message: &str) -> String {
-    let mut out = String::with_capacity(message.len());
-    for (i, word) in message.split(' ').enumerate() {
-        if i > 0 {
-            out.push(' ');
-        }
-        // An address may end a sentence or sit in brackets, with a port after it.
-        let bare = word.trim_matches(|c: char| "()[]<>,;.'\"`".contains(c));
-        let host = match bare.rsplit_once(':') {
-            Some((host, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => {
-                host
+    let words: Vec<String> = message
+        .split_whitespace()
+        .map(|word| {
+            if word.contains("://") {
+                return "[url]".to_owned();
             }
-            _ => bare,
-        };
-        if word.contains("://") {
-            out.push_str("[url]");
-        } else if bare.parse::<std::net::IpAddr>().is_ok()
-            || host.parse::<std::net::Ipv4Addr>().is_ok()
-        {
-            out.push_str(&word.replacen(bare, "[address]", 1));
-        } else {
-            out.push_str(word);
-        }
+            let bare = word.trim_matches(|c: char| "()[]{}<>,;.!?'\"`".contains(c));
+            let value = bare.rsplit_once(['=', ' ']).map_or(bare, |(_, v)| v);
+            if !value.is_empty() && is_location(value) {
+                return word.replacen(value, "[address]", 1);
+            }
+            // `host:10.0.0.3`, `api_base:llm.internal:4000`.
+            match value.split_once(':') {
+                Some((name, rest)) if !name.contains('.') && is_location(rest) => {
+                    word.replacen(rest, "[address]", 1)
+                }
+                _ => word.to_owned(),
+            }
+        })
+        .collect();
+    words.join(" ")
+}
+
+/// Whether `s` is an IP address (v4 or v6: bracketed, with a port, a `%zone` or a
+/// `/prefix`) or a dotted host name with a port.
+fn is_location(s: &str) -> bool {
+    use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+    let s = s.split('/').next().unwrap_or(s);
+    if s.parse::<IpAddr>().is_ok() || s.parse::<SocketAddr>().is_ok() {
+        return true;
     }
-    out
+    // `[v6]:port` with its opening bracket trimmed off.
+    if let Some((host, _)) = s.split_once("]:") {
+        return host.trim_start_matches('[').parse::<IpAddr>().is_ok();
+    }
+    let unzoned = s.split('%').next().unwrap_or(s).trim_matches(['[', ']']);
+    if unzoned.parse::<IpAddr>().is_ok() {
+        return true;
+    }
+    match s.rsplit_once(':') {
+        Some((host, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => {
+            host.parse::<Ipv4Addr>().is_ok()
+                || (host.contains('.')
+                    && host
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-'))
+        }
+        _ => false,
+    }
 }
 
 /// Turns a non-success response into [`UpstreamError::Status`]. The upstream's message is
@@ -196,7 +224,15 @@ mod tests {
             ),
             "Connection to [url] failed [url] try [address] or [address]."
         );
+        assert_eq!(
+            without_locations(
+                "host=10.0.0.3 via [fe80::1]:8443,\tfe80::1%eth0 10.0.0.0/24 llm.internal:4000!"
+            ),
+            "host=[address] via [[address], [address] [address] [address]!"
+        );
         let plain = "This model's maximum context length is 8192 tokens: 1.5 times too long.";
+        assert_eq!(without_locations(plain), plain);
+        let plain = "Invalid value for 'temperature': expected a number, got \"hot\".";
         assert_eq!(without_locations(plain), plain);
     }
 }

@@ -1,8 +1,8 @@
 //! Stage 1 — authenticate. Reads the bearer key from `Authorization: Bearer …` (or
 //! `api-key`, as Azure OpenAI clients send it) and resolves it to a principal. Failed
 //! attempts are counted per client IP: an address over its budget is refused before its
-//! key is looked up in the store — only a key verified within the cache TTL still
-//! passes. The key itself is never logged; a failed key's public id goes to the audit
+//! key is looked up in the store — only a key this instance verified in the last ten
+//! minutes is still checked. The key itself is never logged; a failed key's public id goes to the audit
 //! record.
 
 use axum::http::{HeaderMap, header};
@@ -19,9 +19,14 @@ pub async fn run(
 ) -> Result<(), GatewayError> {
     let ip = ctx.client_addr.map(|a| a.ip());
     if ip.is_some_and(|ip| state.auth_failures.is_blocked(ip)) {
-        // A key verified lately still passes: others' bad keys from a shared address
-        // (a NAT, a proxy) must not lock its clients out. Any other is refused unread.
-        if let Some(principal) = state.authenticator.authenticate_cached(bearer(headers)) {
+        // A key this instance verified lately is still checked: others' bad keys from a
+        // shared address (a NAT, a proxy) must not lock its clients out. Any other is
+        // refused unread.
+        if let Some(Ok(principal)) = state
+            .authenticator
+            .authenticate_known(bearer(headers))
+            .await
+        {
             ctx.principal = Some(principal);
             return Ok(());
         }

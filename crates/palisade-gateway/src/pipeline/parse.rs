@@ -16,7 +16,17 @@ const MAX_CHOICES: u64 = 128;
 const MAX_TOOLS: usize = 128;
 
 pub fn chat(state: &GatewayState, body: &[u8]) -> Result<ChatRequest, GatewayError> {
-    let req: ChatRequest = json(state, body)?;
+    let mut req: ChatRequest = json(state, body)?;
+    // A streamed call's `index`, which clients that rebuilt a call from a stream send back
+    // (LangChain): no field of a call, and strict providers refuse it. What else a
+    // provider put on a call (Gemini's signature) goes back to it.
+    for call in req
+        .messages
+        .iter_mut()
+        .flat_map(|m| m.tool_calls.iter_mut().flatten())
+    {
+        call.extra.remove("index");
+    }
     if req.model.trim().is_empty() {
         return Err(GatewayError::invalid(
             "`model` must not be empty.",

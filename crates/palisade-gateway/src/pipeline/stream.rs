@@ -215,8 +215,8 @@ impl Relay {
             };
             for call in choice.delta.tool_calls.iter_mut().flatten() {
                 // What a provider adds to a call passes when it holds no text (a
-                // signature); text there cannot be held back piece by piece.
-                model_text::drop_unnamed_text(&mut call.extra);
+                // signature); text there has no guard to go through.
+                model_text::drop_all_text(&mut call.extra);
                 // The name the model gave the call (written as text by some servers'
                 // tool parsers): checked whole, it arrives in one delta.
                 if let Some(name) = call.function.as_mut().and_then(|f| f.name.as_mut()) {

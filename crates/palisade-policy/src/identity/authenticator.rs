@@ -37,6 +37,10 @@ pub enum AuthError {
 
 const MAX_CACHED: usize = 100_000;
 
+/// How long after its last store read a key still counts as known to this instance
+/// ([`Authenticator::authenticate_known`]).
+pub const RECENTLY_VERIFIED: Duration = Duration::from_secs(600);
+
 struct CachedKey {
     key: ApiKeyRecord,
     user: User,
@@ -78,14 +82,26 @@ impl Authenticator {
         self.check(id, secret, &entry)
     }
 
-    /// [`Authenticator::authenticate`] for a key in the cache only (verified within the
-    /// cache TTL): `None` for any other, without a store lookup. For an address refused
-    /// for its failures, so that clients sharing it with a flood of bad keys (a NAT, a
-    /// proxy) keep working while the flood costs no lookups.
-    pub fn authenticate_cached(&self, presented: Option<&str>) -> Option<Principal> {
-        let (id, secret) = secret::parse(SecretKind::ApiKey, presented?)?;
-        let entry = self.cached(id)?;
-        self.check(id, secret, &entry).ok()
+    /// [`Authenticator::authenticate`] for a key this instance verified in the last
+    /// [`RECENTLY_VERIFIED`] (its cache entry, fresh or not, says so): `None` for any
+    /// other, without a store lookup. For an address refused for its failures, so that
+    /// clients sharing it with a flood of bad keys (a NAT, a proxy) keep working while
+    /// the flood costs no lookups.
+    pub async fn authenticate_known(
+        &self,
+        presented: Option<&str>,
+    ) -> Option<Result<Principal, AuthError>> {
+        let (id, _) = secret::parse(SecretKind::ApiKey, presented?)?;
+        let known = self
+            .cache
+            .read()
+            .ok()?
+            .get(id)
+            .is_some_and(|entry| entry.fetched.elapsed() < RECENTLY_VERIFIED);
+        if !known {
+            return None;
+        }
+        Some(self.authenticate(presented).await)
     }
 
     /// Checks a presented secret against its key's entry, and the key and its user.

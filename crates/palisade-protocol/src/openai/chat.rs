@@ -106,10 +106,11 @@ impl ChatRequest {
     }
 
     /// The names the request gives, by field: the function a `tool_choice` or a legacy
-    /// `function_call` names, and the keys of its `metadata`. Scanned like a message's
-    /// names, never rewritten. Tools' and legacy functions' own names are
-    /// [`ChatRequest::definition_names`].
-    pub fn names(&self) -> Vec<(&'static str, &str)> {
+    /// `function_call` names, and those of the fields Palisade has no type for
+    /// ([`model_text::client_field_names`]: `metadata` keys, ids, signatures). Scanned
+    /// like a message's names, never rewritten. Tools' and legacy functions' own names
+    /// are [`ChatRequest::definition_names`].
+    pub fn names(&self) -> Vec<(&str, &str)> {
         let mut out = Vec::new();
         if let Some(choice) = &self.tool_choice {
             let mut names = Vec::new();
@@ -121,7 +122,10 @@ impl ChatRequest {
             model_text::names(call, &mut names);
             out.extend(names.into_iter().map(|n| (model_text::LEGACY_CALL, n)));
         }
-        out.extend(model_text::client_field_names(&self.extra));
+        out.extend(model_text::client_field_names(
+            &self.extra,
+            &[FUNCTIONS, model_text::LEGACY_CALL],
+        ));
         out
     }
 
@@ -560,7 +564,7 @@ pub struct Delta {
 /// A fragment of a tool call inside a streamed delta; fragments with the same `index`
 /// concatenate. Some servers (Gemini's, older Ollama) leave `index` out: it reads as
 /// [`ToolCallDelta::UNNUMBERED`] until the stream numbers the call
-/// ([`ChatChunk::number_tool_calls`]).
+/// ([`ToolCallNumbering`]).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct ToolCallDelta {
     #[serde(default = "unnumbered")]
@@ -585,31 +589,66 @@ fn unnumbered() -> u32 {
     ToolCallDelta::UNNUMBERED
 }
 
-/// Numbers the tool-call fragments of one stream that came without an `index`: a
-/// fragment with a new `id` starts the choice's next call, one without an `id` (or
-/// with the last one's) goes on with the last call. Numbered fragments are left as
-/// they are.
+/// Numbers the tool-call fragments of one stream that came without an `index`, per
+/// choice: a fragment with an id seen before goes on with that call; one with a new id,
+/// a function name, or a second one in the same chunk starts the next call (after every
+/// index seen, given or numbered); any other goes on with the last call. Numbered
+/// fragments are left as they are.
 #[derive(Debug, Default)]
 pub struct ToolCallNumbering {
-    /// Per choice: how many calls were numbered, and the last one's id.
-    choices: std::collections::HashMap<u32, (u32, Option<String>)>,
+    choices: std::collections::HashMap<u32, CallsSeen>,
 }
+
+/// The calls of one choice so far.
+#[derive(Debug, Default)]
+struct CallsSeen {
+    /// The index each call id has (at most [`MAX_NUMBERED_IDS`] remembered).
+    ids: std::collections::HashMap<String, u32>,
+    /// One more than the largest index seen.
+    next: u32,
+    /// The index of the last fragment.
+    last: Option<u32>,
+}
+
+/// Most call ids remembered per choice (a choice has at most a few dozen calls).
+const MAX_NUMBERED_IDS: usize = 256;
 
 impl ToolCallNumbering {
     pub fn number(&mut self, chunk: &mut ChatChunk) {
         for choice in &mut chunk.choices {
+            let seen = self.choices.entry(choice.index).or_default();
+            let mut numbered_here = false;
             for call in choice.delta.tool_calls.iter_mut().flatten() {
                 if call.index != ToolCallDelta::UNNUMBERED {
+                    seen.next = seen.next.max(call.index.saturating_add(1));
+                    seen.remember(call.id.as_deref(), call.index);
                     continue;
                 }
-                let (count, last) = self.choices.entry(choice.index).or_default();
-                let starts = *count == 0 || (call.id.is_some() && call.id != *last);
-                if starts {
-                    *count += 1;
-                    last.clone_from(&call.id);
-                }
-                call.index = *count - 1;
+                let known = call.id.as_deref().and_then(|id| seen.ids.get(id)).copied();
+                let named = call.function.as_ref().is_some_and(|f| f.name.is_some());
+                call.index = match (known, seen.last) {
+                    (Some(index), _) => index,
+                    (None, Some(last)) if call.id.is_none() && !named && !numbered_here => last,
+                    _ => {
+                        let index = seen.next;
+                        seen.next = seen.next.saturating_add(1);
+                        index
+                    }
+                };
+                seen.remember(call.id.as_deref(), call.index);
+                numbered_here = true;
             }
+        }
+    }
+}
+
+impl CallsSeen {
+    fn remember(&mut self, id: Option<&str>, index: u32) {
+        self.last = Some(index);
+        if let Some(id) = id
+            && self.ids.len() < MAX_NUMBERED_IDS
+        {
+            self.ids.entry(id.to_owned()).or_insert(index);
         }
     }
 }
@@ -760,6 +799,7 @@ mod tests {
                 ("metadata", "id"),
                 ("metadata", "name"),
                 ("metadata", "type"),
+                ("prediction", "content"),
             ])
         );
         let names: Vec<&str> = req.definition_names().into_iter().map(|(_, n)| n).collect();
@@ -798,13 +838,17 @@ mod tests {
             json!([{"id": "b", "function": {"name": "g", "arguments": "{}"}},
                    {"id": "c", "function": {"name": "h", "arguments": "{}"}}]),
             json!([{"index": 7, "id": "d", "function": {"name": "i"}}]),
+            // After a given index, a new call goes after it; a known id goes on.
+            json!([{"id": "e", "function": {"name": "j", "arguments": "{"}}]),
+            json!([{"id": "a", "function": {"arguments": ""}}]),
+            json!([{"function": {"arguments": "{}"}}, {"function": {"arguments": "{}"}}]),
         ] {
             let mut c = chunk(calls);
             numbering.number(&mut c);
             let calls = c.choices[0].delta.tool_calls.as_ref().unwrap();
             indices.extend(calls.iter().map(|t| t.index));
         }
-        assert_eq!(indices, [0, 0, 1, 2, 7]);
+        assert_eq!(indices, [0, 0, 1, 2, 7, 8, 0, 0, 9]);
     }
 
     #[test]

@@ -25,9 +25,10 @@ impl EmbeddingsRequest {
         model_text::client_field_texts_mut(&mut self.extra, &["user"])
     }
 
-    /// The keys of its `metadata`, by field: scanned as names, never rewritten.
-    pub fn names(&self) -> Vec<(&'static str, &str)> {
-        model_text::client_field_names(&self.extra)
+    /// The names in its other fields, by field ([`model_text::client_field_names`]):
+    /// scanned as names, never rewritten.
+    pub fn names(&self) -> Vec<(&str, &str)> {
+        model_text::client_field_names(&self.extra, &["user"])
     }
 }
 

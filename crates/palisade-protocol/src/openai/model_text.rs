@@ -209,12 +209,48 @@ pub fn names<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
     }
 }
 
-/// The keys of the client's `metadata` map in `extra` (its own strings, stored by the
-/// provider): scanned as names, never rewritten.
-pub fn client_field_names(extra: &Map<String, Value>) -> Vec<(&'static str, &str)> {
-    match extra.get(METADATA) {
-        Some(Value::Object(map)) => map.keys().map(|k| (METADATA, k.as_str())).collect(),
-        _ => Vec::new(),
+/// Keys whose strings are media (base64 images, audio, files): no name to scan.
+const MEDIA_KEYS: [&str; 4] = ["data", "file_data", "image_url", "input_audio"];
+
+/// The names in a request's fields Palisade has no type for (`extra`), by field,
+/// leaving out the fields in `skip`: the keys of the client's `metadata`, and every
+/// string under an identifier key ([`OPAQUE_KEYS`]: `id`, `name`, `type`, a signature —
+/// what [`client_field_texts_mut`] does not read as text goes upstream all the same),
+/// media left out. Scanned as names, never rewritten.
+pub fn client_field_names<'a>(
+    extra: &'a Map<String, Value>,
+    skip: &[&str],
+) -> Vec<(&'a str, &'a str)> {
+    let mut out = Vec::new();
+    for (key, value) in extra {
+        if skip.contains(&key.as_str()) || MEDIA_KEYS.contains(&key.as_str()) {
+            continue;
+        }
+        let mut names = Vec::new();
+        match value {
+            Value::Object(map) if key == METADATA => names.extend(map.keys().map(String::as_str)),
+            Value::String(s) if OPAQUE_KEYS.contains(&key.as_str()) => names.push(s.as_str()),
+            value => opaque_strings(value, &mut names),
+        }
+        out.extend(names.into_iter().map(|n| (key.as_str(), n)));
+    }
+    out
+}
+
+/// The strings under identifier keys in `v` (media left out), at any depth.
+fn opaque_strings<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
+    match v {
+        Value::Array(items) => items.iter().for_each(|x| opaque_strings(x, out)),
+        Value::Object(map) => {
+            for (k, x) in map {
+                match x {
+                    _ if MEDIA_KEYS.contains(&k.as_str()) => {}
+                    Value::String(s) if OPAQUE_KEYS.contains(&k.as_str()) => out.push(s),
+                    _ => opaque_strings(x, out),
+                }
+            }
+        }
+        _ => {}
     }
 }
 
@@ -283,6 +319,19 @@ pub fn drop_unnamed_text(extra: &mut Map<String, Value>) -> usize {
         let mut found = Vec::new();
         entry_strings(key, value, None, &mut found);
         found.is_empty()
+    });
+    before - extra.len()
+}
+
+/// Removes the entries of `extra` that carry any text, named fields' included: for what
+/// a stream has no guard for (a tool call's own fields). Entries with no text (a
+/// signature, an id) stay. Returns how many went.
+pub fn drop_all_text(extra: &mut Map<String, Value>) -> usize {
+    let before = extra.len();
+    extra.retain(|key, value| {
+        let (mut named, mut others) = (Vec::new(), Vec::new());
+        entry_strings(key, value, Some(&mut named), &mut others);
+        named.is_empty() && others.is_empty()
     });
     before - extra.len()
 }
