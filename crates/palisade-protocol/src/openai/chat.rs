@@ -543,10 +543,15 @@ pub struct ChunkChoice {
     /// come as choices with no delta): empty then.
     #[serde(default)]
     pub delta: Delta,
-    #[serde(default)]
+    /// Some servers send `""` while a choice goes on: read as none.
+    #[serde(default, deserialize_with = "non_empty")]
     pub finish_reason: Option<String>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+fn non_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(Option::<String>::deserialize(d)?.filter(|s| !s.is_empty()))
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -849,6 +854,16 @@ mod tests {
             indices.extend(calls.iter().map(|t| t.index));
         }
         assert_eq!(indices, [0, 0, 1, 2, 7, 8, 0, 0, 9]);
+    }
+
+    #[test]
+    fn an_empty_finish_reason_is_none() {
+        let chunk: ChatChunk = serde_json::from_value(json!({"model": "m", "choices": [
+            {"index": 0, "delta": {"content": "a"}, "finish_reason": ""},
+            {"index": 1, "delta": {}, "finish_reason": "stop"}]}))
+        .unwrap();
+        assert_eq!(chunk.choices[0].finish_reason, None);
+        assert_eq!(chunk.choices[1].finish_reason.as_deref(), Some("stop"));
     }
 
     #[test]
