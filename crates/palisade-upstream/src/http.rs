@@ -112,8 +112,15 @@ fn without_locations(message: &str) -> String {
             if word.contains("://") {
                 return "[url]".to_owned();
             }
-            let bare = word.trim_matches(|c: char| "()[]{}<>,;.!?'\"`".contains(c));
-            let value = bare.rsplit_once(['=', ' ']).map_or(bare, |(_, v)| v);
+            let trim = |w: &'_ str| -> String {
+                w.trim_matches(|c: char| "()[]{}<>,;:.!?'\"`".contains(c))
+                    .to_owned()
+            };
+            let bare = trim(word);
+            let bare = bare.as_str();
+            // `host='10.0.0.3'`: the value after a name, trimmed again.
+            let value = bare.rsplit_once('=').map(|(_, v)| trim(v));
+            let value = value.as_deref().unwrap_or(bare);
             if !value.is_empty() && is_location(value) {
                 return word.replacen(value, "[address]", 1);
             }
@@ -137,9 +144,15 @@ fn is_location(s: &str) -> bool {
     if s.parse::<IpAddr>().is_ok() || s.parse::<SocketAddr>().is_ok() {
         return true;
     }
-    // `[v6]:port` with its opening bracket trimmed off.
+    // `[v6]:port` (or `[v6%zone]:port`) with its opening bracket trimmed off.
     if let Some((host, _)) = s.split_once("]:") {
-        return host.trim_start_matches('[').parse::<IpAddr>().is_ok();
+        let host = host.trim_start_matches('[');
+        return host
+            .split('%')
+            .next()
+            .unwrap_or(host)
+            .parse::<IpAddr>()
+            .is_ok();
     }
     let unzoned = s.split('%').next().unwrap_or(s).trim_matches(['[', ']']);
     if unzoned.parse::<IpAddr>().is_ok() {
@@ -147,8 +160,13 @@ fn is_location(s: &str) -> bool {
     }
     match s.rsplit_once(':') {
         Some((host, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => {
+            // A host name: `localhost`, or dotted with a letter in its last label
+            // (`llm.internal`, not a version like `1.2`).
+            let last = host.rsplit('.').next().unwrap_or(host);
             host.parse::<Ipv4Addr>().is_ok()
+                || host.eq_ignore_ascii_case("localhost")
                 || (host.contains('.')
+                    && last.bytes().any(|b| b.is_ascii_alphabetic())
                     && host
                         .bytes()
                         .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-'))
@@ -233,6 +251,16 @@ mod tests {
         let plain = "This model's maximum context length is 8192 tokens: 1.5 times too long.";
         assert_eq!(without_locations(plain), plain);
         let plain = "Invalid value for 'temperature': expected a number, got \"hot\".";
+        assert_eq!(without_locations(plain), plain);
+        assert_eq!(
+            without_locations(
+                "HTTPConnectionPool(host='10.0.0.3', port=8000) dial tcp 10.0.0.3:8000: refused \
+                 at [fe80::1%eth0]:8443 or localhost:8000"
+            ),
+            "HTTPConnectionPool(host='[address]', port=8000) dial tcp [address]: refused at \
+             [[address] or [address]"
+        );
+        let plain = "Invalid 'messages[0].content': string too long; model gpt-4o:2024-08-06, ratio 3:2 at 10:30, v1.2:3.";
         assert_eq!(without_locations(plain), plain);
     }
 }

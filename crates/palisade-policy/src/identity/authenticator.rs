@@ -82,23 +82,21 @@ impl Authenticator {
         self.check(id, secret, &entry)
     }
 
-    /// [`Authenticator::authenticate`] for a key this instance verified in the last
-    /// [`RECENTLY_VERIFIED`] (its cache entry, fresh or not, says so): `None` for any
-    /// other, without a store lookup. For an address refused for its failures, so that
+    /// [`Authenticator::authenticate`] for a key this instance read in the last
+    /// [`RECENTLY_VERIFIED`] (or its cache TTL, if longer) whose secret matches what it
+    /// read: `None` for any other, without a store lookup. For an address refused for its failures, so that
     /// clients sharing it with a flood of bad keys (a NAT, a proxy) keep working while
     /// the flood costs no lookups.
     pub async fn authenticate_known(
         &self,
         presented: Option<&str>,
     ) -> Option<Result<Principal, AuthError>> {
-        let (id, _) = secret::parse(SecretKind::ApiKey, presented?)?;
-        let known = self
-            .cache
-            .read()
-            .ok()?
-            .get(id)
-            .is_some_and(|entry| entry.fetched.elapsed() < RECENTLY_VERIFIED);
-        if !known {
+        let (id, secret) = secret::parse(SecretKind::ApiKey, presented?)?;
+        // The secret is checked against what this instance last read before the store is
+        // asked again: a known id with a wrong secret costs no lookup.
+        let entry = self.cache.read().ok()?.get(id).map(Arc::clone)?;
+        let recent = entry.fetched.elapsed() < RECENTLY_VERIFIED.max(self.ttl);
+        if !recent || !secret::verify(id, secret, &entry.key.secret_hash) {
             return None;
         }
         Some(self.authenticate(presented).await)

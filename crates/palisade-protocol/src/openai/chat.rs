@@ -624,6 +624,10 @@ impl ToolCallNumbering {
             let seen = self.choices.entry(choice.index).or_default();
             let mut numbered_here = false;
             for call in choice.delta.tool_calls.iter_mut().flatten() {
+                // An empty id is none (some servers send `""` on every fragment).
+                if call.id.as_deref() == Some("") {
+                    call.id = None;
+                }
                 if call.index != ToolCallDelta::UNNUMBERED {
                     seen.next = seen.next.max(call.index.saturating_add(1));
                     seen.remember(call.id.as_deref(), call.index);
@@ -875,7 +879,8 @@ mod tests {
                 "description": "Look a customer up.",
                 "parameters": {"type": "object", "properties": {
                     "tier": {"type": "string", "enum": ["gold", "silver"], "description": "Their tier."},
-                    "email": {"type": "string", "format": "email"}
+                    "email": {"type": "string", "format": "email"},
+                    "name": {"type": "string", "description": "Their name."}
                 }},
                 "strict": true
             }
@@ -885,7 +890,13 @@ mod tests {
         texts.sort();
         assert_eq!(
             texts,
-            ["Look a customer up.", "Their tier.", "gold", "silver"]
+            [
+                "Look a customer up.",
+                "Their name.",
+                "Their tier.",
+                "gold",
+                "silver"
+            ]
         );
     }
 }

@@ -141,15 +141,26 @@ pub const OPAQUE_KEYS: [&str; 12] = [
     "input_audio",
 ];
 
-/// Every string under `v`, skipping [`OPAQUE_KEYS`]: the text of a JSON value (a tool's
-/// parameter schema, a field with no name).
+/// Keys whose values are media (base64 images, audio, files), whatever their shape.
+pub const MEDIA_KEYS: [&str; 4] = ["data", "file_data", "image_url", "input_audio"];
+
+/// Whether the value under `key` is no text to scan: a string under one of
+/// [`OPAQUE_KEYS`] (an identifier, a tag, a signature), or anything under
+/// [`MEDIA_KEYS`]. An object or a list under an identifier key is read like any other: a
+/// schema's property called `name` has a description.
+pub fn is_opaque(key: &str, value: &Value) -> bool {
+    MEDIA_KEYS.contains(&key) || (OPAQUE_KEYS.contains(&key) && value.is_string())
+}
+
+/// Every string under `v` but the opaque ones ([`is_opaque`]): the text of a JSON value
+/// (a tool's parameter schema, a field with no name).
 pub fn value_texts_mut<'a>(v: &'a mut Value, out: &mut Vec<&'a mut String>) {
     match v {
         Value::String(s) => out.push(s),
         Value::Array(items) => items.iter_mut().for_each(|x| value_texts_mut(x, out)),
         Value::Object(map) => {
             for (k, x) in map.iter_mut() {
-                if !OPAQUE_KEYS.contains(&k.as_str()) {
+                if !is_opaque(k, x) {
                     value_texts_mut(x, out);
                 }
             }
@@ -170,7 +181,7 @@ pub fn client_field_texts_mut<'a>(
 ) -> Vec<(&'a str, &'a mut String)> {
     let mut out = Vec::new();
     for (key, value) in extra.iter_mut() {
-        if skip.contains(&key.as_str()) || OPAQUE_KEYS.contains(&key.as_str()) {
+        if skip.contains(&key.as_str()) || is_opaque(key, value) {
             continue;
         }
         let mut texts = Vec::new();
@@ -208,9 +219,6 @@ pub fn names<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
         _ => {}
     }
 }
-
-/// Keys whose strings are media (base64 images, audio, files): no name to scan.
-const MEDIA_KEYS: [&str; 4] = ["data", "file_data", "image_url", "input_audio"];
 
 /// The names in a request's fields Palisade has no type for (`extra`), by field,
 /// leaving out the fields in `skip`: the keys of the client's `metadata`, and every
@@ -270,7 +278,7 @@ fn entry_strings<'a>(
     mut named: Option<&mut Vec<(TextField, &'a mut String)>>,
     others: &mut Vec<&'a mut String>,
 ) {
-    if OPAQUE_KEYS.contains(&key) {
+    if is_opaque(key, value) {
         return;
     }
     let Some(field) = TEXT_FIELDS.iter().find(|f| f.key == key).copied() else {
@@ -289,7 +297,7 @@ fn entry_strings<'a>(
                     if let (Some(n), Value::String(text)) = (named.as_deref_mut(), x) {
                         n.push((field, text));
                     }
-                } else if !OPAQUE_KEYS.contains(&k.as_str()) {
+                } else if !is_opaque(k, x) {
                     value_texts_mut(x, others);
                 }
             }
