@@ -337,11 +337,29 @@ async fn junk_checkpoint_rows_neither_take_the_writers_place_nor_hide_its_checkp
     );
     ledger.close().await;
     store.close().await;
+    // A row that cannot be a checkpoint at all (a root of 5 bytes), above and below the
+    // log's checkpoints, is passed over too, not a failed read; `audit verify`, which
+    // reads every row, reports it.
+    for size in [2_000_000_000i64, 3] {
+        sqlx::query(
+            "INSERT INTO audit_checkpoints (size, root, note, created_us) \
+             VALUES ($1, zeroblob(5), 'junk', 0)",
+        )
+        .bind(size)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
     // A new writer anchors on it (records before it by hash, the rest authenticated)
     // and goes on from there.
     let (ledger, store) = log.open().await.unwrap();
     assert_eq!(ledger.record(entry("r5")).await.unwrap(), Some(5));
     ledger.close().await;
+    assert!(store.audit.checkpoints().await.is_err());
+    sqlx::query("DELETE FROM audit_checkpoints WHERE length(root) != 32")
+        .execute(&pool)
+        .await
+        .unwrap();
     let leaves = store.audit.leaf_hashes(0, 6).await.unwrap();
     for cp in store.audit.checkpoints().await.unwrap() {
         if cp.note != "junk" {

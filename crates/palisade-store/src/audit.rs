@@ -158,6 +158,11 @@ impl<DB: Database> Clone for SqlAuditStore<DB> {
 pub(crate) const RECORD_COLUMNS: &str = "seq, time_us, plane, request_id, actor, user_id, \
      model, decision, subject, header, content, leaf_hash";
 pub(crate) const CHECKPOINT_COLUMNS: &str = "size, root, note, created_us";
+/// Rows that can be a checkpoint at all (a 32-byte root; the schema keeps sizes from
+/// going negative): the writer's walk down to the log's largest checkpoint passes over
+/// any other row (anyone with write access could add one) instead of failing on it;
+/// `checkpoints` (for `audit verify`) reads every row and reports one that is malformed.
+const CHECKPOINT_SHAPED: &str = "length(root) = 32";
 /// The columns of `audit_search`, which are also columns of `audit_records`.
 /// Records whose content one purge statement may drop.
 const PURGE_WINDOW: i64 = 50_000;
@@ -692,7 +697,8 @@ where
 
     async fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>, AuditStoreError> {
         let sql = format!(
-            "SELECT {CHECKPOINT_COLUMNS} FROM audit_checkpoints ORDER BY size DESC LIMIT 1"
+            "SELECT {CHECKPOINT_COLUMNS} FROM audit_checkpoints WHERE {CHECKPOINT_SHAPED} \
+             ORDER BY size DESC LIMIT 1"
         );
         let row = sqlx::query(&sql)
             .fetch_optional(&self.read)
@@ -728,7 +734,7 @@ where
     ) -> Result<Vec<StoredCheckpoint>, AuditStoreError> {
         let sql = format!(
             "SELECT {CHECKPOINT_COLUMNS} FROM audit_checkpoints WHERE size < $1 \
-             ORDER BY size DESC LIMIT $2"
+             AND {CHECKPOINT_SHAPED} ORDER BY size DESC LIMIT $2"
         );
         let rows = sqlx::query(&sql)
             .bind(to_db(size, "checkpoint size")?)
