@@ -109,16 +109,7 @@ async fn redis_outage_applies_the_configured_fail_mode() {
         started.elapsed() < Duration::from_secs(5),
         "an outage must not hang requests"
     );
-    let metrics = closed
-        .http
-        .get(format!("{}/metrics", closed.admin))
-        .bearer_auth(common::ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = closed.metrics().await;
     assert!(
         metrics.contains("palisade_limit_refusals_total{code=\"limits_unavailable\"}"),
         "{metrics}"
@@ -200,16 +191,7 @@ async fn a_redis_that_never_answers_fails_closed_and_rests_as_configured() {
                 "limits_unavailable"
             );
         }
-        let metrics = gw
-            .http
-            .get(format!("{}/metrics", gw.admin))
-            .bearer_auth(common::ADMIN_TOKEN)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let metrics = gw.metrics().await;
         let errors = metrics
             .lines()
             .find_map(|l| l.strip_prefix("palisade_limits_backend_errors_total "))

@@ -621,9 +621,13 @@ const MAX_NUMBERED_IDS: usize = 256;
 impl ToolCallNumbering {
     pub fn number(&mut self, chunk: &mut ChatChunk) {
         for choice in &mut chunk.choices {
+            // Most chunks carry text only: no bookkeeping for them.
+            let Some(calls) = choice.delta.tool_calls.as_mut() else {
+                continue;
+            };
             let seen = self.choices.entry(choice.index).or_default();
             let mut numbered_here = false;
-            for call in choice.delta.tool_calls.iter_mut().flatten() {
+            for call in calls {
                 // An empty id is none (some servers send `""` on every fragment).
                 if call.id.as_deref() == Some("") {
                     call.id = None;

@@ -282,6 +282,19 @@ impl Gateway {
         std::mem::replace(&mut self.dir, empty)
     }
 
+    /// The Prometheus text of `/metrics` on the admin listener.
+    pub async fn metrics(&self) -> String {
+        self.http
+            .get(format!("{}/metrics", self.admin))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("metrics text")
+    }
+
     /// An admin call with the bootstrap token: `(status, JSON body or Null, x-request-id)`.
     pub async fn admin_call(
         &self,
