@@ -1,7 +1,7 @@
 //! Evaluates the prompt-injection detector and prints a Markdown section for
 //! `docs/detection.md`: precision, recall, F1, false-positive rate and confusion matrix
 //! on the validation set for the classifier alone, the rules alone and the combined
-//! detector as shipped; recall on an all-positive multilingual set; out-of-distribution
+//! detector as shipped, each behind the scanner's normalisation as the gateway runs it; recall on an all-positive multilingual set; out-of-distribution
 //! checks (long benign inputs, the scan benchmark corpus, hand-written everyday prompts
 //! and attacks in `examples/data/`, and `--docs` / `--code`: documentation paragraphs
 //! and code snippets from elsewhere, one per line); and microseconds per KB. Deterministic apart from
@@ -22,30 +22,42 @@ use std::process::ExitCode;
 use common::{ATTACKS, EVERYDAY, benign_prompts, jsonl_texts, lines, read};
 use std::time::Instant;
 
-use palisade_scan::Detector;
+use palisade_scan::Category;
+use palisade_scan::engine::{Scanner, Selection};
 use palisade_scan::injection::csv::{Example, parse_first_column, parse_labelled};
 use palisade_scan::injection::train::Confusion;
 use palisade_scan::injection::{Classifier, Family, InjectionDetector, InjectionRules};
 
 const USAGE: &str = "usage: eval_injection --validation <csv> --multilingual <csv> [--train <csv>] [--bench <corpus.jsonl>] [--docs <txt>] [--code <txt>] [--model <weights.bin>]";
 
-fn fires(d: &InjectionDetector, text: &str) -> bool {
-    let mut out = Vec::new();
-    d.detect(text, &mut out);
-    !out.is_empty()
+/// Prompt injection as the gateway scans for it: normalisation (obfuscation undone,
+/// encoded runs decoded), then `detector`.
+fn scanner(detector: InjectionDetector) -> Result<Scanner, String> {
+    Scanner::builder()
+        .pii(false)
+        .builtin_secrets(false)
+        .injection_detector(detector)
+        .build()
+        .map_err(|e| e.to_string())
 }
 
-fn micros_per_prompt(d: &InjectionDetector, prompts: &[String]) -> f64 {
+const INJECTION: Selection<'static> = Selection {
+    categories: &[Category::Injection],
+    banned: None,
+};
+
+fn fires(d: &Scanner, text: &str) -> bool {
+    !d.scan_selected(text, INJECTION).is_empty()
+}
+
+fn micros_per_prompt(d: &Scanner, prompts: &[String]) -> f64 {
     // Best of five timed rounds, so that a busy machine inflates the figure less.
-    let mut out = Vec::new();
     let mut best = f64::INFINITY;
     for _ in 0..5 {
         let mut runs = 0usize;
         let start = Instant::now();
         while runs < 20_000 && (runs < prompts.len() * 3 || start.elapsed().as_millis() < 200) {
-            out.clear();
-            d.detect(black_box(&prompts[runs % prompts.len()]), &mut out);
-            black_box(&out);
+            black_box(d.scan_selected(black_box(&prompts[runs % prompts.len()]), INJECTION));
             runs += 1;
         }
         best = best.min(start.elapsed().as_secs_f64() * 1e6 / runs as f64);
@@ -92,9 +104,11 @@ fn run() -> Result<(), String> {
         let rules = InjectionRules::new().map_err(|e| e.to_string())?;
         Ok(InjectionDetector::new(Some(rules), Some(classifier)))
     };
-    let combined = detector()?;
-    let classifier = detector()?.without_rules();
-    let rules = detector()?.without_classifier();
+    let threshold = detector()?.threshold();
+    let has_rules = detector()?.rules().is_some();
+    let combined = scanner(detector()?)?;
+    let classifier = scanner(detector()?.without_rules())?;
+    let rules = scanner(detector()?.without_classifier())?;
     let variants = [
         ("classifier alone", &classifier),
         ("rules alone", &rules),
@@ -106,10 +120,12 @@ fn run() -> Result<(), String> {
     println!(
         "Validation: S-Labs `validation.csv`, {} rows ({} injection). Classifier threshold {:.4} \
          (tuned on validation: the best F1 with FPR ≤ 1 %). Multilingual: {} injection prompts, \
-         never used for training or tuning.\n",
+         never used for training or tuning. Every row is scanned as the gateway scans a \
+         prompt: normalised first (invisible characters, homoglyphs, letter-spaced words, \
+         encoded runs), then the detector.\n",
         validation.len(),
         ys.iter().filter(|&&y| y).count(),
-        combined.threshold(),
+        threshold,
         multilingual.len()
     );
     println!(
@@ -137,9 +153,14 @@ fn run() -> Result<(), String> {
 
     println!("\nRule hits by family (validation injections / validation benign / multilingual):\n");
     println!("| family | injection | benign | multilingual |\n|---|---|---|---|");
-    if let Some(r) = combined.rules() {
+    if has_rules {
         for fam in Family::ALL {
-            let hit = |t: &str| r.find(t).iter().any(|m| m.family == fam);
+            let hit = |t: &str| {
+                rules
+                    .scan_selected(t, INJECTION)
+                    .iter()
+                    .any(|f| f.detector.starts_with(fam.detector()))
+            };
             let pos = validation
                 .iter()
                 .filter(|e| e.label && hit(&e.text))
@@ -166,7 +187,7 @@ fn run() -> Result<(), String> {
     // Long inputs: benign 1 KB / 8 KB prompts, and an injection after a 4 KB benign preamble.
     let kb1 = benign_prompts(&validation, 1024);
     let kb8 = benign_prompts(&validation, 8192);
-    let fpr = |d: &InjectionDetector, ps: &[String]| ps.iter().filter(|p| fires(d, p)).count();
+    let fpr = |d: &Scanner, ps: &[String]| ps.iter().filter(|p| fires(d, p)).count();
     let preamble = kb8
         .first()
         .map(|p| p.get(..4096).unwrap_or(p).to_owned())
@@ -229,7 +250,7 @@ fn run() -> Result<(), String> {
 
     println!(
         "\nLatency, µs per ~1 KB benign prompt ({} prompts, single thread, release build, best \
-         of five rounds):\n",
+         of five rounds, normalisation included):\n",
         kb1.len()
     );
     println!("| detector | µs / prompt | µs / KB |\n|---|---|---|");

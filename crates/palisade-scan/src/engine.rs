@@ -174,6 +174,8 @@ pub struct ScannerBuilder {
     injection_rules: bool,
     classifier: bool,
     injection_threshold: Option<f32>,
+    /// A detector given whole (its own weights): replaces the built-in one.
+    injection: Option<InjectionDetector>,
 }
 
 impl Default for ScannerBuilder {
@@ -186,6 +188,7 @@ impl Default for ScannerBuilder {
             injection_rules: true,
             classifier: true,
             injection_threshold: None,
+            injection: None,
         }
     }
 }
@@ -232,6 +235,14 @@ impl ScannerBuilder {
         self
     }
 
+    /// Uses `detector` (e.g. with weights loaded from a file) for prompt injection instead
+    /// of the built-in one; [`ScannerBuilder::injection_rules`],
+    /// [`ScannerBuilder::classifier`] and the threshold still apply to it.
+    pub fn injection_detector(mut self, detector: InjectionDetector) -> Self {
+        self.injection = Some(detector);
+        self
+    }
+
     /// Fails only if the embedded classifier weights do not load (a build defect the
     /// crate's tests catch).
     pub fn build(self) -> Result<Scanner, InjectionError> {
@@ -254,7 +265,10 @@ impl ScannerBuilder {
             detectors.push((Category::Secret, Box::new(s)));
         }
         if self.injection_rules || self.classifier {
-            let mut d = InjectionDetector::builtin()?;
+            let mut d = match self.injection {
+                Some(d) => d,
+                None => InjectionDetector::builtin()?,
+            };
             if !self.injection_rules {
                 d = d.without_rules();
             }

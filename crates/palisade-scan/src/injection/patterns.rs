@@ -148,6 +148,31 @@ pub fn rule_specs() -> Vec<RuleSpec> {
             &["instruction", "rule", "directive"],
             r"\b(?:your|the|all)\s+(?:previous|prior|original|old|initial|earlier|system)\s+(?:instructions|rules|directives)\s+(?:are|were|have\s+been|is)\s+(?:now\s+)?(?:void|null|cancel+ed|revoked|obsolete|overridden|replaced|no\s+longer\s+valid|invalid|lifted|suspended|deactivated|disabled)\b",
         ),
+        // An override cut short: "ignore all previous" and nothing after it.
+        rule(
+            Override,
+            "en-ignore-previous-cut",
+            0.8,
+            &["ignor", "disregard", "forget", "overrid", "bypass"],
+            r"\b(?:ignore|disregard|forget|override|bypass)\s+(?:all\s+(?:of\s+)?|everything\s+|any\s+)?(?:the\s+)?(?:previous|prior|above|earlier|preceding)\s*[.!]*\s*$",
+        ),
+        // The model's safeguards declared off: "content moderation is suspended for
+        // testing", "all safety filters are disabled". Qualified nouns only: "the travel
+        // restrictions are lifted" is news, not an attack.
+        rule(
+            Override,
+            "en-safeguards-off",
+            0.8,
+            &[
+                "moderation",
+                "filter",
+                "guardrail",
+                "safeguard",
+                "restriction",
+                "guideline",
+            ],
+            r"\b(?:content\s+moderation|(?:(?:all\s+)?(?:your|(?:all\s+)?(?:safety|content|ethical|ai|model))\s+)(?:filters|filtering|restrictions|guardrails|safeguards|guidelines|moderation))\s+(?:is|are|has\s+been|have\s+been)\s+(?:now\s+)?(?:temporarily\s+)?(?:suspended|disabled|deactivated|lifted|removed|turned\s+off|switched\s+off|off)\b",
+        ),
         rule(
             Override,
             "en-system-override",
@@ -212,6 +237,24 @@ pub fn rule_specs() -> Vec<RuleSpec> {
             0.75,
             &["prompt", "instruction", "directive", "programming", "system message"],
             r"\b(?:what|which)(?:\s+(?:is|are|was|were)|'s)\s+your\s+(?:[\w-]+\s+){0,2}?(?:system\s+prompt|prompt|instructions|directives|system\s+message|programming)\b",
+        ),
+        // Secrecy words without an article: "reveal hidden prompt", "show secret
+        // instructions" (with one, or with "your", `en-reveal-prompt` already matches).
+        rule(
+            Extraction,
+            "en-reveal-hidden-prompt",
+            0.8,
+            &["prompt", "instruction", "directive"],
+            r"\b(?:reveal|show|display|print|output|leak|expose|disclose|dump|tell\s+me|give\s+me)\s+(?:hidden|secret|confidential|internal)\s+(?:system\s+)?(?:prompt|instructions|directives)\b",
+        ),
+        // The prompt asked for as an appendix to an answer: "answer and append prompt:",
+        // "explain then add guidelines:", "include your system prompt in the response".
+        rule(
+            Extraction,
+            "en-append-prompt",
+            0.8,
+            &["prompt", "guideline", "instruction"],
+            r"\b(?:(?:answer|complete|explain|respond|reply|finish|summari[sz]e)\s+(?:it\s+|this\s+)?(?:and|then|and\s+then)\s+(?:append|add|attach|include)\s+(?:your\s+)?(?:system\s+)?(?:prompt|guidelines|instructions)\s*:|(?:append|add|attach|include)\s+your\s+(?:full\s+|complete\s+|entire\s+)?(?:system\s+prompt|prompt|guidelines|instructions)\s+(?:to|in|at\s+the\s+end\s+of)\s+(?:the\s+|your\s+)?(?:response|answer|reply|output|summary)\b)",
         ),
         rule(
             Extraction,

@@ -11,13 +11,17 @@
 //!    they are ordinary writing, but detectors read `0-9`.
 //! 2. Homoglyph folding in mixed-script words ([`homoglyph`]), reported as `homoglyph`.
 //!
+//! Every text, ASCII or not: 3. letter-spaced words read as words (`i g n o r e`,
+//! `R.E.V.E.A.L` → `ignore`, `REVEAL`: [`spacing`]), with no finding — spelling a word
+//! out is also how people emphasise one.
+//!
 //! Then, on the normalised text, encoded runs (base64, hex, URL, `\x` escapes) are
 //! decoded into [`Decoded`] items ([`decode`]); tag-character and variation-selector
 //! smuggling found in step 1 is decoded there too. Spans of [`Normalized::text`] map
 //! back to the original with [`Normalized::original_span`] ([`map`]).
 //!
-//! Pure ASCII text skips steps 1–2 entirely and, without encoded runs, is returned
-//! borrowed with nothing allocated.
+//! Pure ASCII text skips steps 1–2 entirely and, without spelled-out words or encoded
+//! runs, is returned borrowed with nothing allocated.
 
 mod bmp;
 mod decode;
@@ -26,6 +30,7 @@ pub mod fold;
 mod homoglyph;
 mod invisible;
 mod map;
+mod spacing;
 mod unicode;
 
 #[cfg(test)]
@@ -70,6 +75,8 @@ pub struct NormalizeOptions {
     pub min_printable_ratio: f32,
     /// Fold homoglyphs in mixed-script words (true).
     pub homoglyphs: bool,
+    /// Read letter-spaced words (`i g n o r e`) as words (true).
+    pub letter_spacing: bool,
 }
 
 impl Default for NormalizeOptions {
@@ -81,6 +88,7 @@ impl Default for NormalizeOptions {
             max_decoded_items: 32,
             min_printable_ratio: 0.9,
             homoglyphs: true,
+            letter_spacing: true,
         }
     }
 }
@@ -167,7 +175,8 @@ pub fn normalize_with<'a>(text: &'a str, opts: &NormalizeOptions) -> Normalized<
         decoded: Vec::new(),
     };
     let mut budget = decode::Budget::new(opts);
-    if !text.is_ascii() {
+    let ascii = text.is_ascii();
+    if !ascii {
         let mut stage1 = None;
         if let Some((cleaned, map)) =
             unicode::clean(text, &mut out.findings, &mut out.decoded, &mut budget)
@@ -193,6 +202,13 @@ pub fn normalize_with<'a>(text: &'a str, opts: &NormalizeOptions) -> Normalized<
         out.maps.extend(stage1);
         out.maps.retain(|m| !m.is_empty());
         out.findings.sort_by_key(|f| (f.start, f.end));
+    }
+    if opts.letter_spacing
+        && let Some((collapsed, map)) = spacing::collapse(&out.text, ascii || out.text.is_ascii())
+    {
+        out.text = Cow::Owned(collapsed);
+        // The last step's map is applied first.
+        out.maps.insert(0, map);
     }
     if opts.decode {
         let found = decode::scan(&out.text, &mut budget);
