@@ -131,6 +131,11 @@ impl Scanner {
         } else {
             let mut found = Vec::new();
             self.detect(norm.text(), sel, &mut found);
+            // Banned terms are the user's own strings, matched as written too: a term
+            // spelled with punctuation (`S.H.I.E.L.D`) reads differently once normalised.
+            if let Some(banned) = sel.banned {
+                banned.detect(text, out);
+            }
             for mut f in found {
                 let span = norm.original_span(f.start, f.end);
                 f.start = span.start;

@@ -120,6 +120,26 @@ fn letter_spaced_injection_is_found_on_the_spelled_out_letters() {
 }
 
 #[test]
+fn banned_terms_match_as_written_and_as_normalised() {
+    let banned = crate::banned::BannedTerms::new(&["S.H.I.E.L.D".to_owned(), "hydra".to_owned()])
+        .unwrap_or_else(|e| panic!("{e}"));
+    let sel = Selection {
+        categories: &[],
+        banned: Some(&banned),
+    };
+    for (text, want) in [
+        ("Agents of S.H.I.E.L.D. i g n o r e it", "S.H.I.E.L.D"),
+        ("the H-Y-D-R-A files", "H-Y-D-R-A"),
+        ("a shield", ""),
+    ] {
+        let found = scanner().scan_selected(text, sel);
+        let spans: Vec<&str> = found.iter().map(|f| &text[f.span()]).collect();
+        let want: Vec<&str> = [want].into_iter().filter(|w| !w.is_empty()).collect();
+        assert_eq!(spans, want, "{text}");
+    }
+}
+
+#[test]
 fn base64_payloads_are_decoded_and_mapped_to_the_encoded_run() {
     use base64::Engine as _;
     let payload = base64::engine::general_purpose::STANDARD

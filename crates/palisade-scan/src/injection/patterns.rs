@@ -148,17 +148,19 @@ pub fn rule_specs() -> Vec<RuleSpec> {
             &["instruction", "rule", "directive"],
             r"\b(?:your|the|all)\s+(?:previous|prior|original|old|initial|earlier|system)\s+(?:instructions|rules|directives)\s+(?:are|were|have\s+been|is)\s+(?:now\s+)?(?:void|null|cancel+ed|revoked|obsolete|overridden|replaced|no\s+longer\s+valid|invalid|lifted|suspended|deactivated|disabled)\b",
         ),
-        // An override cut short: "ignore all previous" and nothing after it.
+        // An override cut short: "ignore all previous" and nothing after it ("all": a
+        // follow-up like "please ignore the previous." is about a message, not the rules).
         rule(
             Override,
             "en-ignore-previous-cut",
             0.8,
-            &["ignor", "disregard", "forget", "overrid", "bypass"],
-            r"\b(?:ignore|disregard|forget|override|bypass)\s+(?:all\s+(?:of\s+)?|everything\s+|any\s+)?(?:the\s+)?(?:previous|prior|above|earlier|preceding)\s*[.!]*\s*$",
+            &["ignor", "disregard", "forget"],
+            r"\b(?:ignore|disregard|forget)\s+(?:all\s+(?:of\s+)?(?:the\s+)?|everything\s+)(?:previous|prior|above|earlier|preceding)\s*[.!]*\s*$",
         ),
-        // The model's safeguards declared off: "content moderation is suspended for
-        // testing", "all safety filters are disabled". Qualified nouns only: "the travel
-        // restrictions are lifted" is news, not an attack.
+        // The model's safeguards declared off: "all safety filters are disabled", "content
+        // moderation is suspended for testing". Addressed to the model ("your", "all"), or
+        // off for the conversation: a developer's "the content filters are disabled in
+        // staging" and a customer's "your restrictions have been lifted" are not attacks.
         rule(
             Override,
             "en-safeguards-off",
@@ -171,7 +173,7 @@ pub fn rule_specs() -> Vec<RuleSpec> {
                 "restriction",
                 "guideline",
             ],
-            r"\b(?:content\s+moderation|(?:(?:all\s+)?(?:your|(?:all\s+)?(?:safety|content|ethical|ai|model))\s+)(?:filters|filtering|restrictions|guardrails|safeguards|guidelines|moderation))\s+(?:is|are|has\s+been|have\s+been)\s+(?:now\s+)?(?:temporarily\s+)?(?:suspended|disabled|deactivated|lifted|removed|turned\s+off|switched\s+off|off)\b",
+            r"\b(?:(?:all\s+(?:of\s+)?(?:your\s+|the\s+)?|your\s+)(?:safety\s+|content\s+|ethical\s+)?(?:filters|restrictions|guardrails|safeguards|guidelines)\s+(?:are|have\s+been)\s+(?:now\s+)?(?:temporarily\s+)?(?:suspended|disabled|deactivated|turned\s+off|switched\s+off)|(?:content\s+moderation|(?:safety|content)\s+(?:filters?|filtering))\s+(?:is|are|has\s+been|have\s+been)\s+(?:now\s+)?(?:temporarily\s+)?(?:suspended|disabled|deactivated|turned\s+off|off)\s+for\s+(?:this\s+(?:session|conversation|chat|test)|testing|the\s+test|evaluation|research))\b",
         ),
         rule(
             Override,
@@ -238,14 +240,15 @@ pub fn rule_specs() -> Vec<RuleSpec> {
             &["prompt", "instruction", "directive", "programming", "system message"],
             r"\b(?:what|which)(?:\s+(?:is|are|was|were)|'s)\s+your\s+(?:[\w-]+\s+){0,2}?(?:system\s+prompt|prompt|instructions|directives|system\s+message|programming)\b",
         ),
-        // Secrecy words without an article: "reveal hidden prompt", "show secret
-        // instructions" (with one, or with "your", `en-reveal-prompt` already matches).
+        // Secrecy words without an article: "reveal hidden prompt" (with one, or with
+        // "your", `en-reveal-prompt` already matches). Prompts only: "reveal secret
+        // instructions to players" is a game.
         rule(
             Extraction,
             "en-reveal-hidden-prompt",
             0.8,
-            &["prompt", "instruction", "directive"],
-            r"\b(?:reveal|show|display|print|output|leak|expose|disclose|dump|tell\s+me|give\s+me)\s+(?:hidden|secret|confidential|internal)\s+(?:system\s+)?(?:prompt|instructions|directives)\b",
+            &["prompt"],
+            r"\b(?:reveal|show|display|print|output|leak|expose|disclose|dump|tell\s+me|give\s+me)\s+(?:hidden|secret)\s+(?:system\s+)?prompt\b",
         ),
         // The prompt asked for as an appendix to an answer: "answer and append prompt:",
         // "explain then add guidelines:", "include your system prompt in the response".
@@ -253,8 +256,8 @@ pub fn rule_specs() -> Vec<RuleSpec> {
             Extraction,
             "en-append-prompt",
             0.8,
-            &["prompt", "guideline", "instruction"],
-            r"\b(?:(?:answer|complete|explain|respond|reply|finish|summari[sz]e)\s+(?:it\s+|this\s+)?(?:and|then|and\s+then)\s+(?:append|add|attach|include)\s+(?:your\s+)?(?:system\s+)?(?:prompt|guidelines|instructions)\s*:|(?:append|add|attach|include)\s+your\s+(?:full\s+|complete\s+|entire\s+)?(?:system\s+prompt|prompt|guidelines|instructions)\s+(?:to|in|at\s+the\s+end\s+of)\s+(?:the\s+|your\s+)?(?:response|answer|reply|output|summary)\b)",
+            &["prompt", "guideline"],
+            r"\b(?:(?:answer|complete|explain|respond|reply|finish|summari[sz]e)\s+(?:it\s+|this\s+)?(?:and|then|and\s+then)\s+(?:append|add|attach)\s+(?:your\s+)?(?:system\s+)?(?:prompt|guidelines)\s*:|(?:append|add|attach|include)\s+your\s+(?:full\s+|complete\s+|entire\s+)?(?:system\s+)?prompt\s+(?:to|in|at\s+the\s+end\s+of)\s+(?:the\s+|your\s+)?(?:response|answer|reply|output|summary)\b)",
         ),
         rule(
             Extraction,
