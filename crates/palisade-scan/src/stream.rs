@@ -4,8 +4,8 @@
 //! - the last `holdback` bytes are always held (a phone number or card split over chunks);
 //! - the cut never falls inside a run of non-space characters (tokens, keys, URLs,
 //!   JWTs), nor after an unterminated `-----BEGIN` block (closed by its `-----END …-----`
-//!   line), nor inside a finding, nor after the start of a banned term still being
-//!   written, nor inside a placeholder such as `[EMAIL_1]` still being written — each bounded by
+//!   line), nor inside a finding, nor after the start of a banned term or a word
+//!   spelled out letter by letter (`s-e-c-r-e-t`) still being written, nor inside a placeholder such as `[EMAIL_1]` still being written — each bounded by
 //!   `max_hold`, after which the text is released as scanned (a longer run still keeps
 //!   its last 4 KiB, where a key could be forming);
 //! - released text is rewritten by the profile's actions and pseudonyms are restored;
@@ -303,6 +303,14 @@ impl StreamGuard {
             && start < cut
         {
             cut = floor_boundary(p, start);
+        }
+        // Not after the start of a word spelled out letter by letter still being written
+        // (normalisation reads `s-e-c-r-e-t` as `secret` once it ends).
+        if let Some(start) = crate::normalize::spaced_letters_forming(p)
+            && start >= budget_start
+            && start < cut
+        {
+            cut = start;
         }
         // Not after the start of a match that is still forming.
         if let Some(start) = growing

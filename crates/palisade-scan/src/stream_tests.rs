@@ -485,6 +485,40 @@ fn a_banned_term_padded_or_longer_than_the_hold_back_is_blocked_whole() {
 }
 
 #[test]
+fn a_banned_term_spelled_out_letter_by_letter_is_blocked_whole() {
+    // Spelled out, a term is longer than the hold-back (a short one here, 8 bytes): it is
+    // held from its first letters until it ends, then read as the word it spells.
+    let banned = crate::banned::BannedTerms::new(&["project bluebird".to_owned()]).unwrap();
+    let profile = Arc::new(
+        Profile::new("b")
+            .with_category(Category::Banned, Action::Block)
+            .with_banned(banned),
+    );
+    let scanner = Arc::new(crate::engine::Scanner::standard().unwrap());
+    let scan_profile = Arc::clone(&profile);
+    let scan: ScanFn =
+        Arc::new(move |t: &str| scanner.scan_for(t, &scan_profile, Direction::Output));
+    let hold = HoldBack {
+        tail: 8,
+        ..HoldBack::default()
+    };
+    for text in [
+        "The code name, spaced out as asked: p r o j e c t   b l u e b i r d and more words.",
+        "Here: P-R-O-J-E-C-T B-L-U-E-B-I-R-D, and some padding words after it.",
+    ] {
+        for size in [1, 2, 3, 5] {
+            let mut g = StreamGuard::new(Arc::clone(&scan), Arc::clone(&profile), hold);
+            let (seen, blocked) = run(&mut g, text, size);
+            assert!(blocked.is_some(), "not blocked at {size}: {seen:?}");
+            assert!(
+                !seen.contains("p r") && !seen.contains("P-R"),
+                "its start went out at {size}: {seen:?}"
+            );
+        }
+    }
+}
+
+#[test]
 fn a_long_run_written_token_by_token_is_not_rescanned_for_every_token() {
     // 12 KiB of base64-like text in 4-byte tokens, then a space: held as one run (under
     // the 16 KiB budget), it is scanned when it can be cut, not 3,000 times.

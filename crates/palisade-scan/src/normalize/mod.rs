@@ -159,6 +159,12 @@ impl<'a> Normalized<'a> {
     }
 }
 
+/// Where a letter-spaced phrase still being written at the end of `text` starts (a
+/// stream's held text, `… r-e-v-e`): what it spells is known only once it ends.
+pub fn spaced_letters_forming(text: &str) -> Option<usize> {
+    spacing::forming(text)
+}
+
 /// [`normalize_with`] the default options.
 pub fn normalize(text: &str) -> Normalized<'_> {
     normalize_with(text, &NormalizeOptions::default())

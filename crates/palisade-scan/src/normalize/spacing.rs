@@ -20,7 +20,7 @@
 
 use std::ops::Range;
 
-use super::map::{Builder, OffsetMap};
+use super::map::{Builder, OffsetMap, floor_boundary};
 
 /// Fewest spelled-out characters a phrase needs to be rewritten.
 pub(crate) const MIN_SINGLES: usize = 4;
@@ -290,6 +290,56 @@ fn rewrite_phrases(src: &str) -> Option<(String, OffsetMap)> {
     b.finish()
 }
 
+/// Where a spelled-out phrase that reaches the end of `text` starts, when some run of it
+/// has two characters or more (`… r-e-v-e`, `… i g n o r e `, `… i g n o r e   a`): in a
+/// stream's held text more letters may follow, and what the phrase spells is known only
+/// once it ends.
+pub(crate) fn forming(held: &str) -> Option<usize> {
+    // Only the end is read: a phrase longer than this is held from here (the guard's
+    // budget bounds the hold).
+    const TAIL: usize = 1024;
+    let from = floor_boundary(held, held.len().saturating_sub(TAIL));
+    let text = held.get(from..).unwrap_or_default();
+    let toks = tokens(text);
+    let mut at = toks.len().checked_sub(1)?;
+    // A separator or break after the last letter: the phrase may go on.
+    if let Some(gap) = toks.get(at).filter(|t| !t.word) {
+        if gap.chars > 3 || !text_of(text, gap).chars().all(is_break) {
+            return None;
+        }
+        at = at.checked_sub(1)?;
+    }
+    let single = |i: usize| toks.get(i).is_some_and(|t| t.word && t.chars == 1);
+    if !single(at) {
+        return None;
+    }
+    // Back over the phrase: singles behind short gaps of separators or breaks, one of
+    // them at least a single separator (two letters of one spelled-out word).
+    let mut first = at;
+    let mut joined = false;
+    while first >= 2 && single(first - 2) {
+        let Some(gap) = toks
+            .get(first - 1)
+            .filter(|g| g.chars <= 3 && text_of(text, g).chars().all(is_break))
+        else {
+            break;
+        };
+        joined |= gap.chars == 1 && is_separator(gap.first);
+        first -= 2;
+    }
+    if !joined {
+        return None;
+    }
+    if first < 2 && from > 0 {
+        return Some(from);
+    }
+    let stands_apart = first
+        .checked_sub(1)
+        .and_then(|g| toks.get(g))
+        .is_none_or(|g| text_of(text, g).chars().next_back().is_some_and(opens));
+    stands_apart.then(|| from + toks.get(first).map_or(0, |t| t.span.start))
+}
+
 /// Removes a qualifying phrase's separators and turns its breaks into one space.
 fn rewrite(p: &Phrase, toks: &[Token], src: &str, b: &mut Builder<'_>) {
     if !p.qualifies(toks, src) {
@@ -365,6 +415,26 @@ mod tests {
         ] {
             assert_eq!(collapsed(s), s, "{s}");
         }
+    }
+
+    #[test]
+    fn a_phrase_reaching_the_end_is_forming_from_its_start() {
+        fn at(s: &str) -> Option<&str> {
+            forming(s).map(|i| &s[i..])
+        }
+        assert_eq!(at("Sure: r-e-v-e"), Some("r-e-v-e"));
+        assert_eq!(at("ok i g n o r e   a l"), Some("i g n o r e   a l"));
+        assert_eq!(at("ok i g n o r e "), Some("i g n o r e "));
+        assert_eq!(at("ok I G"), Some("I G"));
+        assert_eq!(at("ok p r o j e c t   b"), Some("p r o j e c t   b"));
+        assert_eq!(at("Dear J. R."), None);
+        let long = format!("x: {}", "a-b-".repeat(400));
+        assert_eq!(forming(&long), Some(long.len() - 1024));
+        assert_eq!(at("just words here"), None);
+        assert_eq!(at("a word a"), None);
+        assert_eq!(at("token sk-a_b"), None);
+        assert_eq!(at("ok i g n o r e all"), None);
+        assert_eq!(at(""), None);
     }
 
     #[test]
