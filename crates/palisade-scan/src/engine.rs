@@ -112,7 +112,15 @@ impl Scanner {
     pub fn scan_selected(&self, text: &str, sel: Selection<'_>) -> Vec<Finding> {
         let mut out = Vec::new();
         self.scan_into(text, sel, 0, &mut out);
-        out.sort_by_key(|f| (f.start, std::cmp::Reverse(f.end)));
+        // The same finding twice (a banned term found as written and as normalised) sits
+        // next to itself once sorted by kind too, and is kept once.
+        out.sort_by(|a, b| {
+            (a.start, std::cmp::Reverse(a.end), &a.kind).cmp(&(
+                b.start,
+                std::cmp::Reverse(b.end),
+                &b.kind,
+            ))
+        });
         out.dedup_by(|a, b| a.start == b.start && a.end == b.end && a.kind == b.kind);
         out
     }
