@@ -216,7 +216,9 @@ fn run() -> Result<(), String> {
          classifier scores windows of whole sentences up to 32 tokens, and the best window's \
          margin is lowered by the model's window penalty × ln(number of windows). Bench \
          corpus: `bench/scan/out/corpus.jsonl`, benign or PII prompts of ~1 KB, no \
-         injections. Everyday prompts and written attacks: `examples/data/`, written for \
+         injections; its filler sentences are S-Labs validation benign rows, so the prompts \
+         it flags repeat validation's own false positives (distinct sentences below the \
+         table). Everyday prompts and written attacks: `examples/data/`, written for \
          Palisade, never trained on. Documentation and code: docstring paragraphs and snippets \
          of 1-4 code lines from Python's standard library (`scripts/stdlib-text`; technical \
          text the classifier never saw — its prose and code rows come from Palisade's docs and Rust's).\n"
@@ -245,6 +247,19 @@ fn run() -> Result<(), String> {
             fpr(&rules, ps),
             fpr(&combined, ps),
             n = ps.len()
+        );
+    }
+    if !bench.is_empty() {
+        // The sentences that decided: one validation false positive recurs in many prompts.
+        let mut sentences = std::collections::BTreeSet::new();
+        for t in &bench {
+            for f in combined.scan_selected(t, INJECTION) {
+                sentences.insert(t.get(f.span()).unwrap_or_default().to_owned());
+            }
+        }
+        println!(
+            "\nBench corpus prompts flagged (combined) come from {} distinct flagged passages.",
+            sentences.len()
         );
     }
 
