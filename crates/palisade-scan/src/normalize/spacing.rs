@@ -537,4 +537,36 @@ mod tests {
             assert_eq!(word_bytes(x), want, "{b}");
         }
     }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Any phrase of words spelled out with one separator and joined by breaks reads
+        /// back as the words, and each word maps back to its spelled-out letters.
+        #[test]
+        fn spelled_out_phrases_read_back_as_their_words(
+            words in prop::collection::vec("[a-z]{3,8}", 1..5),
+            sep in prop::sample::select(vec![" ", "-", ".", "_", "*", "  ", "--"]),
+            brk in prop::sample::select(vec!["   ", ". ", ", ", " / ", "    "]),
+        ) {
+            prop_assume!(!(sep.starts_with(' ') && brk.len() == sep.len()));
+            // A phrase needs MIN_SINGLES characters.
+            prop_assume!(words.iter().map(String::len).sum::<usize>() >= MIN_SINGLES);
+            let spelled: Vec<String> = words
+                .iter()
+                .map(|w| w.chars().map(String::from).collect::<Vec<_>>().join(sep))
+                .collect();
+            let src = format!("Note: {} end", spelled.join(brk));
+            let (text, map) = collapse(&src, true).expect("rewritten");
+            prop_assert_eq!(&text, &format!("Note: {} end", words.join(" ")));
+            let mut at = "Note: ".len();
+            for (w, s) in words.iter().zip(&spelled) {
+                let span = map.map(at, at + w.len());
+                prop_assert_eq!(&src[span], s.as_str());
+                at += w.len() + 1;
+            }
+        }
+    }
 }
