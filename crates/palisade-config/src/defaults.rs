@@ -145,6 +145,7 @@ secret_rule_files = []             # more rules in gitleaks TOML format
 classifier = true                  # the learned prompt-injection classifier (beside the rules)
 # injection_threshold = 0.5        # default: the threshold tuned when the classifier was trained
 decode = true                      # decode base64 / hex / URL-encoded runs and scan what they hide
+letter_spacing = true              # read letter-spaced words (i g n o r e, R-E-V-E-A-L) as words
 stream_holdback_bytes = 48         # streamed output held back so a match split over chunks is caught
 stream_max_hold_bytes = 16384      # most held for one unfinished token, key block or finding
 # The built-in profile "default": injection, secret, banned and leak = block; pii = pseudonymize;

@@ -208,6 +208,7 @@ pub struct RawScan {
     pub classifier: Option<bool>,
     pub injection_threshold: Option<f32>,
     pub decode: Option<bool>,
+    pub letter_spacing: Option<bool>,
     pub stream_holdback_bytes: Option<usize>,
     pub stream_max_hold_bytes: Option<usize>,
     #[serde(default)]

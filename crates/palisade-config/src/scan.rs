@@ -33,6 +33,8 @@ pub struct ScanConfig {
     pub injection_threshold: Option<f32>,
     /// Decode base64 / hex / URL-encoded runs and scan what they hide.
     pub decode: bool,
+    /// Read letter-spaced words (`i g n o r e`, `R-E-V-E-A-L`) as words.
+    pub letter_spacing: bool,
     pub stream_holdback_bytes: usize,
     pub stream_max_hold_bytes: usize,
 }
@@ -196,6 +198,7 @@ pub(crate) fn scan(raw: RawScan, models: &ModelNames) -> Result<ScanConfig, Conf
         classifier: raw.classifier.unwrap_or(true),
         injection_threshold: raw.injection_threshold,
         decode: raw.decode.unwrap_or(true),
+        letter_spacing: raw.letter_spacing.unwrap_or(true),
         stream_holdback_bytes: holdback,
         stream_max_hold_bytes: max_hold,
     })

@@ -1147,6 +1147,14 @@ mod tests {
     }
 
     #[test]
+    fn normalisation_steps_are_on_unless_turned_off() {
+        let on = parse_str("", no_env).unwrap();
+        assert!(on.scan.decode && on.scan.letter_spacing);
+        let off = parse_str("[scan]\ndecode=false\nletter_spacing=false\n", no_env).unwrap();
+        assert!(!off.scan.decode && !off.scan.letter_spacing);
+    }
+
+    #[test]
     fn the_default_profile_is_replaced_once() {
         let text = "[[scan.profiles]]\nname='default'\n[[scan.profiles]]\nname='default'\n";
         let err = parse_str(text, no_env).unwrap_err();

@@ -51,6 +51,7 @@ impl Scanning {
             .classifier(config.classifier)
             .normalize(Some(NormalizeOptions {
                 decode: config.decode,
+                letter_spacing: config.letter_spacing,
                 ..NormalizeOptions::default()
             }));
         if let Some(t) = config.injection_threshold {
