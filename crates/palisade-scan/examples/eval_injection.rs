@@ -104,9 +104,9 @@ fn run() -> Result<(), String> {
         let rules = InjectionRules::new().map_err(|e| e.to_string())?;
         Ok(InjectionDetector::new(Some(rules), Some(classifier)))
     };
-    let threshold = detector()?.threshold();
-    let has_rules = detector()?.rules().is_some();
-    let combined = scanner(detector()?)?;
+    let shipped = detector()?;
+    let threshold = shipped.threshold();
+    let combined = scanner(shipped)?;
     let classifier = scanner(detector()?.without_rules())?;
     let rules = scanner(detector()?.without_classifier())?;
     let variants = [
@@ -153,25 +153,23 @@ fn run() -> Result<(), String> {
 
     println!("\nRule hits by family (validation injections / validation benign / multilingual):\n");
     println!("| family | injection | benign | multilingual |\n|---|---|---|---|");
-    if has_rules {
-        for fam in Family::ALL {
-            let hit = |t: &str| {
-                rules
-                    .scan_selected(t, INJECTION)
-                    .iter()
-                    .any(|f| f.detector.starts_with(fam.detector()))
-            };
-            let pos = validation
+    for fam in Family::ALL {
+        let hit = |t: &str| {
+            rules
+                .scan_selected(t, INJECTION)
                 .iter()
-                .filter(|e| e.label && hit(&e.text))
-                .count();
-            let neg = validation
-                .iter()
-                .filter(|e| !e.label && hit(&e.text))
-                .count();
-            let ml = multilingual.iter().filter(|t| hit(t)).count();
-            println!("| {} | {pos} | {neg} | {ml} |", fam.as_str());
-        }
+                .any(|f| f.detector.starts_with(fam.detector()))
+        };
+        let pos = validation
+            .iter()
+            .filter(|e| e.label && hit(&e.text))
+            .count();
+        let neg = validation
+            .iter()
+            .filter(|e| !e.label && hit(&e.text))
+            .count();
+        let ml = multilingual.iter().filter(|t| hit(t)).count();
+        println!("| {} | {pos} | {neg} | {ml} |", fam.as_str());
     }
 
     if let Some(train) = &train {

@@ -160,8 +160,29 @@ struct Token {
     first: char,
 }
 
+impl Token {
+    /// A one-character word: a spelled-out letter.
+    fn is_single(&self) -> bool {
+        self.word && self.chars == 1
+    }
+}
+
 fn text_of<'s>(src: &'s str, t: &Token) -> &'s str {
     src.get(t.span.clone()).unwrap_or("")
+}
+
+/// Whether `gap` can stand between two spelled-out words.
+fn is_break_gap(src: &str, gap: &Token) -> bool {
+    !gap.word && gap.chars <= MAX_BREAK && text_of(src, gap).chars().all(is_break)
+}
+
+/// Whether a phrase whose first letter is token `first` stands apart on its left: the
+/// text's start, white space, a quote or a bracket before it.
+fn apart_before(toks: &[Token], src: &str, first: usize) -> bool {
+    first
+        .checked_sub(1)
+        .and_then(|i| toks.get(i))
+        .is_none_or(|g| text_of(src, g).chars().next_back().is_some_and(opens))
 }
 
 fn tokens(src: &str) -> Vec<Token> {
@@ -232,11 +253,7 @@ impl Phrase {
     }
 
     fn qualifies(&self, toks: &[Token], src: &str) -> bool {
-        let before = self
-            .first
-            .checked_sub(1)
-            .and_then(|i| toks.get(i))
-            .is_none_or(|g| text_of(src, g).chars().next_back().is_some_and(opens));
+        let before = apart_before(toks, src, self.first);
         let after = toks
             .get(self.last + 1)
             .is_none_or(|g| text_of(src, g).chars().next().is_some_and(closes));
@@ -271,7 +288,7 @@ fn rewrite_phrases(src: &str) -> Option<(String, OffsetMap)> {
     let mut b = Builder::new(src);
     let mut phrase: Option<Phrase> = None;
     for (i, t) in toks.iter().enumerate() {
-        if !(t.word && t.chars == 1) {
+        if !t.is_single() {
             continue;
         }
         // A single: does it continue the phrase (the gap before it joins them)?
@@ -287,7 +304,7 @@ fn rewrite_phrases(src: &str) -> Option<(String, OffsetMap)> {
             let next_separator = toks
                 .get(i + 1)
                 .and_then(|g| separator_of(src, g))
-                .filter(|_| toks.get(i + 2).is_some_and(|t| t.word && t.chars == 1));
+                .filter(|_| toks.get(i + 2).is_some_and(Token::is_single));
             let one_letter_word = p.separator.is_none()
                 && separator
                     .zip(next_separator)
@@ -298,7 +315,7 @@ fn rewrite_phrases(src: &str) -> Option<(String, OffsetMap)> {
             {
                 p.separator = separator;
                 Some((p, true))
-            } else if gap.chars <= MAX_BREAK && text_of(src, gap).chars().all(is_break) {
+            } else if is_break_gap(src, gap) {
                 Some((p, false))
             } else {
                 None
@@ -334,12 +351,12 @@ pub(crate) fn forming(held: &str) -> Option<usize> {
     let mut at = toks.len().checked_sub(1)?;
     // A separator or break after the last letter: the phrase may go on.
     if let Some(gap) = toks.get(at).filter(|t| !t.word) {
-        if gap.chars > MAX_BREAK || !text_of(text, gap).chars().all(is_break) {
+        if !is_break_gap(text, gap) {
             return None;
         }
         at = at.checked_sub(1)?;
     }
-    let single = |i: usize| toks.get(i).is_some_and(|t| t.word && t.chars == 1);
+    let single = |i: usize| toks.get(i).is_some_and(Token::is_single);
     if !single(at) {
         return None;
     }
@@ -348,10 +365,7 @@ pub(crate) fn forming(held: &str) -> Option<usize> {
     let mut first = at;
     let mut joined = false;
     while first >= 2 && single(first - 2) {
-        let Some(gap) = toks
-            .get(first - 1)
-            .filter(|g| g.chars <= MAX_BREAK && text_of(text, g).chars().all(is_break))
-        else {
+        let Some(gap) = toks.get(first - 1).filter(|g| is_break_gap(text, g)) else {
             break;
         };
         joined |= separator_of(text, gap).is_some();
@@ -363,11 +377,7 @@ pub(crate) fn forming(held: &str) -> Option<usize> {
     if first < 2 && from > 0 {
         return Some(from);
     }
-    let stands_apart = first
-        .checked_sub(1)
-        .and_then(|g| toks.get(g))
-        .is_none_or(|g| text_of(text, g).chars().next_back().is_some_and(opens));
-    stands_apart.then(|| from + toks.get(first).map_or(0, |t| t.span.start))
+    apart_before(&toks, text, first).then(|| from + toks.get(first).map_or(0, |t| t.span.start))
 }
 
 /// Removes a qualifying phrase's separators and turns its breaks into one space.
@@ -378,11 +388,13 @@ fn rewrite(p: &Phrase, toks: &[Token], src: &str, b: &mut Builder<'_>) {
     let digit = |i: usize| toks.get(i).is_some_and(|t| t.first.is_numeric());
     for &(at, inside_word) in &p.gaps {
         let Some(gap) = toks.get(at) else { continue };
-        // Spaced digits stay as written (a number is the PII detectors' to read).
-        if inside_word && !(digit(at.wrapping_sub(1)) && digit(at + 1)) {
+        if !inside_word {
+            if text_of(src, gap) != " " {
+                b.replace(gap.span.clone(), " ");
+            }
+        } else if !(digit(at.wrapping_sub(1)) && digit(at + 1)) {
+            // Spaced digits stay as written (a number is the PII detectors' to read).
             b.delete(gap.span.clone());
-        } else if !inside_word && text_of(src, gap) != " " {
-            b.replace(gap.span.clone(), " ");
         }
     }
 }
