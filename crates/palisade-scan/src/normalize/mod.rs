@@ -210,7 +210,7 @@ pub fn normalize_with<'a>(text: &'a str, opts: &NormalizeOptions) -> Normalized<
         out.findings.sort_by_key(|f| (f.start, f.end));
     }
     if opts.letter_spacing
-        && let Some((collapsed, map)) = spacing::collapse(&out.text, ascii || out.text.is_ascii())
+        && let Some((collapsed, map)) = spacing::collapse(&out.text, ascii)
     {
         out.text = Cow::Owned(collapsed);
         // The last step's map is applied first.

@@ -266,7 +266,8 @@ impl Phrase {
 }
 
 /// The text with its spelled-out phrases rewritten, and the map back; `None` when it has
-/// none. `ascii`: whether `src` is ASCII (the caller knows).
+/// none. `ascii`: `src` is known to be ASCII (the block test); false is always right
+/// (the character test).
 pub(crate) fn collapse(src: &str, ascii: bool) -> Option<(String, OffsetMap)> {
     let candidate = if ascii {
         maybe_spaced_ascii(src.as_bytes())
@@ -342,6 +343,13 @@ fn rewrite_phrases(src: &str) -> Option<(String, OffsetMap)> {
 /// stream's held text more letters may follow, and what the phrase spells is known only
 /// once it ends.
 pub(crate) fn forming(held: &str) -> Option<usize> {
+    // Every stream step asks: most held text ends in a word of two letters or more (or
+    // not in a word and a short break), which settles it without reading further.
+    let mut back = held.chars().rev().skip_while(|c| is_break(*c));
+    let last = back.next()?;
+    if !last.is_alphanumeric() || back.next().is_some_and(char::is_alphanumeric) {
+        return None;
+    }
     // Only the end is read: a phrase longer than this is held from here (the guard's
     // budget bounds the hold).
     const TAIL: usize = 1024;
