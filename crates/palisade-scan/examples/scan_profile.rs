@@ -2,7 +2,9 @@
 //! over a JSONL corpus (`{"text": …}` per line, e.g. bench/scan/out/corpus.jsonl), in
 //! µs per KB (median and fastest of five passes), single thread.
 //! `cargo run --release -p palisade-scan --example scan_profile -- <corpus.jsonl> [texts]`
-//! (`SCAN_PROFILE_IDLE_US=2000`: sleep before each text, see [`time`]).
+//! (`SCAN_PROFILE_IDLE_US=2000`: sleep before each text, see [`time`];
+//! `SCAN_PROFILE_ONLY=secrets`: time only the passes whose name contains it, e.g. under
+//! `perf record`).
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::time::Instant;
@@ -35,6 +37,9 @@ fn texts(path: &str) -> Result<Vec<String>, Box<dyn std::error::Error>> {
 /// VM, caches and predictors are lost while it sleeps).
 fn time(name: &str, texts: &[String], mut f: impl FnMut(&str)) {
     const PASSES: usize = 5;
+    if std::env::var("SCAN_PROFILE_ONLY").is_ok_and(|only| !name.contains(only.as_str())) {
+        return;
+    }
     let idle = std::env::var("SCAN_PROFILE_IDLE_US")
         .ok()
         .and_then(|v| v.parse().ok())

@@ -1,5 +1,6 @@
 //! The scan: one literal pass (`literals`) over every rule's keywords (ASCII case-insensitive,
-//! as gitleaks lower-cases both) selects the rules whose keywords occur in the text and
+//! as gitleaks lower-cases both, plus the KELVIN SIGN and LONG S spellings a
+//! case-insensitive regex also matches) selects the rules whose keywords occur in the text and
 //! records where each keyword occurred; only selected rules run their regex, and a
 //! windowed rule (see `window`) runs it only around its own keyword occurrences, taken
 //! from that same pass. Rules without keywords get literals derived from their regex
@@ -54,13 +55,14 @@ impl Prefilter {
         let mut always = Vec::new();
         for (idx, rule) in rules.iter().enumerate() {
             let idx = idx as u32;
-            let words = if rule.keywords.is_empty() {
+            let words: Option<Vec<Vec<u8>>> = if rule.keywords.is_empty() {
                 derived_literals(rule)
+                    .map(|lits| lits.iter().map(|l| l.to_ascii_lowercase()).collect())
             } else {
                 Some(
                     rule.keywords
                         .iter()
-                        .map(|k| k.as_bytes().to_vec())
+                        .flat_map(|k| fold_variants(k.as_bytes()))
                         .collect(),
                 )
             };
@@ -68,8 +70,7 @@ impl Prefilter {
                 always.push(idx);
                 continue;
             };
-            for w in words {
-                let lw = w.to_ascii_lowercase();
+            for lw in words {
                 let p = match patterns.iter().position(|p| *p == lw) {
                     Some(p) => p,
                     None => {
@@ -152,6 +153,33 @@ fn set(bits: &mut [u64], r: u32) {
     }
 }
 
+/// `word` in ASCII lower case, and spelled with KELVIN SIGN for `k` and LONG S for `s`
+/// in every combination: Unicode case folding maps those two to ASCII letters, so a
+/// case-insensitive rule matches `\u{212A}ey = …` and its keyword occurrence must be
+/// seen (gitleaks' own lower-casing turns the KELVIN SIGN into `k` too).
+fn fold_variants(word: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = vec![Vec::with_capacity(word.len())];
+    for &b in word {
+        let b = b.to_ascii_lowercase();
+        let other: &[u8] = match b {
+            b'k' => "\u{212A}".as_bytes(),
+            b's' => "\u{17F}".as_bytes(),
+            _ => &[],
+        };
+        let mut folded = Vec::new();
+        for v in &mut out {
+            if !other.is_empty() {
+                let mut f = v.clone();
+                f.extend_from_slice(other);
+                folded.push(f);
+            }
+            v.push(b);
+        }
+        out.extend(folded);
+    }
+    out
+}
+
 /// Literals one of which starts every match of the rule, if there are few, long ones.
 fn derived_literals(rule: &CompiledRule) -> Option<Vec<Vec<u8>>> {
     let hir = regex_syntax::parse(rule.regex.as_str()).ok()?;
@@ -196,7 +224,7 @@ pub fn scan(rules: &[CompiledRule], prefilter: &Prefilter, text: &str, out: &mut
                 let occurrences = keywords
                     .iter()
                     .filter(|k| prefilter.is_keyword_of(k, idx as u32));
-                let windowed = rule.window.filter(|_| prefilter.has_keywords());
+                let windowed = rule.window.as_ref().filter(|_| prefilter.has_keywords());
                 run_rule(rule, windowed, occurrences, text, &mut hits);
             }
         }
@@ -211,7 +239,7 @@ pub fn scan(rules: &[CompiledRule], prefilter: &Prefilter, text: &str, out: &mut
 /// keywords' occurrences, in the literal pass's order).
 fn run_rule<'k>(
     rule: &CompiledRule,
-    window: Option<KeywordWindow>,
+    window: Option<&KeywordWindow>,
     occurrences: impl Iterator<Item = &'k KeywordHit>,
     text: &str,
     hits: &mut Vec<Hit>,
@@ -227,14 +255,15 @@ fn run_rule<'k>(
         }
         return;
     };
-    // Merge the windows around keyword occurrences, search each once, in order.
+    // Merge the windows around keyword occurrences, search each once, in order. (They
+    // come by keyword end; a window may start before the one it joins.)
     let mut pending: Option<(usize, usize)> = None;
     let mut done = 0;
-    for k in occurrences {
-        let ws = floor_char(text, k.start.saturating_sub(window.max_len));
-        let we = ceil_char(text, k.end.saturating_add(window.max_len));
+    for k in occurrences.filter(|k| window.may_hold(text.as_bytes(), k.end)) {
+        let (ws, we) = window.around(text.as_bytes(), k.start, k.end);
+        let (ws, we) = (floor_char(text, ws), ceil_char(text, we));
         pending = match pending {
-            Some((s, e)) if ws <= e => Some((s, e.max(we))),
+            Some((s, e)) if ws <= e => Some((s.min(ws), e.max(we))),
             Some((s, e)) => {
                 search_window(rule, text, s, e, &mut done, hits);
                 Some((ws, we))

@@ -38,8 +38,11 @@ pub(crate) struct Literals {
     /// One-byte patterns: which bytes, and (byte, id) sorted.
     one_bits: [u64; 4],
     one: Vec<(u8, u32)>,
-    /// Two-byte patterns: (pattern as a little-endian `u16`, id) sorted.
+    /// Two-byte patterns: (pattern as a little-endian `u16`, id) sorted, and a one-word
+    /// filter of them ([`two_bit`]): most candidate positions start none, and the filter
+    /// says so without a search.
     two: Vec<(u16, u32)>,
+    two_bits: u64,
     /// Where a pattern of two bytes or more may start: bits set at the hashes of their
     /// first three bytes' rough folds ([`rough_fold`]).
     filter: Box<[u64; 1 << (FILTER_BITS - 6)]>,
@@ -70,6 +73,7 @@ impl Literals {
             one_bits: [0; 4],
             one: Vec::new(),
             two: Vec::new(),
+            two_bits: 0,
             filter: Box::new([0; 1 << (FILTER_BITS - 6)]),
             table: Vec::new(),
         };
@@ -97,6 +101,7 @@ impl Literals {
                         set_bit(&mut lits.filter[..], hash(key));
                     }
                     lits.two.push((u16::from_le_bytes([a, b]), id));
+                    lits.two_bits |= two_bit(u16::from_le_bytes([a, b]));
                 }
                 [a, b, c, ..] => {
                     let key = rough(u32::from_le_bytes([a, b, c, 0])) & 0x00ff_ffff;
@@ -247,7 +252,7 @@ impl Literals {
         if rest.len() < 2 {
             return;
         }
-        if !self.two.is_empty() {
+        if self.two_bits & two_bit(text as u16) != 0 {
             for &(_, id) in equal_range(&self.two, text as u16) {
                 hits.push((at + 2, at, id));
             }
@@ -330,6 +335,12 @@ fn ascii_lower(x: u64) -> u64 {
     let after_z = low7.wrapping_add((0x80 - 0x5b) * ONES);
     let upper = from_a & !after_z & ascii;
     x | (upper >> 2)
+}
+
+/// The bit of a two-byte pattern (little-endian) in `Literals::two_bits`.
+#[inline(always)]
+fn two_bit(key: u16) -> u64 {
+    1 << (u32::from(key).wrapping_mul(0x9E37_79B1) >> 26)
 }
 
 /// The filter bit of three bytes (little-endian, the fourth zero).

@@ -8,7 +8,7 @@
 //! - `entropy`: the Shannon entropy floor;
 //! - `engine`: the keyword prefilter and the scan itself;
 //! - `literals`: the one-pass literal search the prefilter (and the injection rules) use;
-//! - `window`: which rules need to run only around their keywords.
+//! - `window`: which rules need to run only around their keywords, and how far (`budget`).
 //!
 //! Every finding is `kind = "secret"`, [`Category::Secret`], `detector =
 //! "gitleaks:<rule-id>"` (rules from a gitleaks file) or `"palisade:<rule-id>"` (Palisade's
@@ -31,6 +31,7 @@
 //! - a file's global allowlists apply to that file's rules only.
 
 mod allowlist;
+mod budget;
 mod engine;
 mod entropy;
 pub mod gitleaks;

@@ -170,7 +170,9 @@ fn compile_rule(
         .filter(|k| !k.is_empty())
         .collect();
     let window = window::plan(regex.as_str(), &keywords);
-    let starts = window.and_then(|_| MatchStarts::of(regex.as_str()));
+    let starts = window
+        .as_ref()
+        .and_then(|_| MatchStarts::of(regex.as_str()));
     let generic = spec.id.starts_with("generic")
         || spec.tags.iter().any(|t| t.eq_ignore_ascii_case("generic"));
     Ok(Some(CompiledRule {

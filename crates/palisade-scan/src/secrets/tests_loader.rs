@@ -33,6 +33,39 @@ fn builtin_compiles_fully_except_path_only() {
 }
 
 #[test]
+fn unbounded_rules_get_windows_bounded_by_their_byte_budgets() {
+    let r = SecretRules::builtin();
+    let generic = r
+        .rules
+        .iter()
+        .find(|x| x.id == "generic-api-key")
+        .expect("generic-api-key");
+    let window = generic.window.as_ref().expect("generic-api-key is windowed");
+    let prose = "Our keyboard layout team (the one in Oslo) met today, and the new split \
+                 design, the wrist rest and the key caps were all approved by everyone there \
+                 (after a long and careful review of the prototypes that we had printed).";
+    let at = prose.find("key caps").expect("keyword");
+    let (ws, we) = window.around(prose.as_bytes(), at, at + 3);
+    // No space before the keyword; after it at most 29 spaces, one comma and no `(`.
+    assert_eq!(ws, at, "{:?}", &prose[ws..at]);
+    assert_eq!(&prose[we..we + 6], "(after", "{:?}", &prose[at..we]);
+    let board = prose.find("keyboard").expect("keyword");
+    assert!(!window.may_hold(prose.as_bytes(), board + 3));
+    let assignment = "export API_KEY='kq9X2mLw7ZpR4tVb8NcJ'";
+    let key = assignment.find("KEY").expect("keyword");
+    assert!(window.may_hold(assignment.as_bytes(), key + 3));
+    let (ws, we) = window.around(assignment.as_bytes(), key, key + 3);
+    assert_eq!(&assignment[ws..we], "API_KEY='kq9X2mLw7ZpR4tVb8NcJ'");
+    let mut out = Vec::new();
+    r.detect(assignment, &mut out);
+    assert!(
+        out.iter().any(|f| f.detector == "gitleaks:generic-api-key"),
+        "{out:?}"
+    );
+    assert!(r.rules.iter().any(|x| x.id == "jwt" && x.window.is_some()));
+}
+
+#[test]
 fn case_sensitive_starts_gate_keyword_windows() {
     let r = SecretRules::builtin();
     let rule = |id: &str| r.rules.iter().find(|x| x.id == id).expect(id);

@@ -75,6 +75,93 @@ const GATED: &[&str] = &[
     "'",
 ];
 
+/// The builtin rules with every regex searched over the whole text (no keyword windows,
+/// so no byte budgets or continuation checks either): gitleaks' own way.
+fn unwindowed() -> &'static SecretRules {
+    static RULES: std::sync::OnceLock<SecretRules> = std::sync::OnceLock::new();
+    RULES.get_or_init(|| {
+        let mut rules = SecretRules::builtin();
+        for r in &mut rules.rules {
+            r.window = None;
+            r.starts = None;
+        }
+        rules
+    })
+}
+
+/// Keywords, assignment shapes, the bytes byte budgets count (spaces, commas,
+/// brackets), token-like values and prose, glued in any order.
+const PIECES: &[&str] = &[
+    "key",
+    "api_key",
+    "API",
+    "token",
+    "secret",
+    "password",
+    "passwd",
+    "access",
+    "auth",
+    "twitch",
+    "ey",
+    "s.",
+    "sk",
+    "-----BEGIN RSA PRIVATE KEY-----",
+    "-----END RSA PRIVATE KEY-----",
+    "=",
+    " = ",
+    ":",
+    ": ",
+    "=>",
+    ":=",
+    "||",
+    "?=",
+    ",",
+    "'",
+    "\"",
+    "`",
+    ";",
+    "(",
+    ")",
+    "!",
+    " ",
+    "  ",
+    "\t",
+    "\n",
+    "\\n",
+    ".",
+    "-",
+    "_",
+    "/",
+    "+",
+    "the",
+    "keyboard",
+    "café",
+    "日本",
+    "Kelvin \u{212A}ey",
+    "API_KEY=",
+    "token: ",
+    "secret = '",
+    "auth_token => \"",
+    "access-key:",
+    "password := ",
+    "client_secret\t=\t",
+    "TWITCH_TOKEN = ",
+    "jwt: ey",
+];
+
+fn budget_text() -> impl Strategy<Value = String> {
+    prop::collection::vec(
+        prop_oneof![
+            3 => prop::sample::select(PIECES).prop_map(str::to_owned),
+            1 => "[A-Za-z0-9+/=_.-]{1,70}",
+            2 => "[A-Za-z0-9]{8,40}[ '\"\n;]",
+            1 => "[a-z0-9+/]{12,60}={0,2}",
+        ],
+        0..40,
+    )
+    .prop_map(|parts| parts.concat())
+}
+
 fn gated_text() -> impl Strategy<Value = String> {
     prop::collection::vec(
         (
@@ -100,6 +187,14 @@ proptest! {
         shared().detect(&text, &mut gated);
         ungated().detect(&text, &mut all);
         prop_assert_eq!(gated, all);
+    }
+
+    #[test]
+    fn keyword_windows_change_no_finding(text in budget_text()) {
+        let (mut windowed, mut whole) = (Vec::new(), Vec::new());
+        shared().detect(&text, &mut windowed);
+        unwindowed().detect(&text, &mut whole);
+        prop_assert_eq!(windowed, whole);
     }
 
     #[test]

@@ -1,12 +1,17 @@
-//! Keyword windows: for a rule whose every match must contain one of its keywords and
-//! whose matches have a bounded length `L`, the regex only needs to run within `L` bytes
-//! of each keyword occurrence. gitleaks' context rules (`[\w.-]{0,50}?(?:key|token…)…`)
-//! cost ~20 µs/KB when run over a whole prompt; over windows they cost next to nothing
-//! on text where the keyword occurs only in prose.
+//! Keyword windows: for a rule whose every match must contain one of its keywords, the
+//! regex only needs to run where a match containing a keyword occurrence can lie.
+//! gitleaks' context rules (`[\w.-]{0,50}?(?:key|token…)…`) cost ~20 µs/KB when run
+//! over a whole prompt; over windows they cost next to nothing on text where the
+//! keyword occurs only in prose.
 //!
 //! Whether a rule qualifies is decided from its syntax tree: some part of the pattern
 //! that every match passes through matches only a small finite set of strings (ASCII
 //! case folded), each containing a keyword. Otherwise the rule runs on the whole text.
+//! How far a window reaches on each side of an occurrence is the tighter of two bounds:
+//! the pattern's longest match, if it has one, and the [`ByteBudget`]s of the parts of a
+//! match before and after its keyword, counted on the text itself (gitleaks' generic
+//! rule has no longest match, but takes no space before its keyword and at most 29
+//! after: a window reaches back to the word's start and forward a sentence or so).
 //!
 //! The keyword occurrences themselves come from the engine's one shared literal pass over
 //! every rule's keywords (see `engine`), not from a pass per rule.
@@ -23,8 +28,12 @@
 use std::collections::HashSet;
 
 use memchr::memmem::Finder;
+use regex_automata::meta::Regex as MetaRegex;
+use regex_automata::{Anchored, Input};
 use regex_syntax::hir::literal::{ExtractKind, Extractor};
 use regex_syntax::hir::{Class, Hir, HirKind};
+
+use super::budget::ByteBudget;
 
 /// Most literals a [`MatchStarts`] searches for.
 const MAX_STARTS: usize = 8;
@@ -38,10 +47,94 @@ const MAX_CLASS: usize = 64;
 const MAX_SET: usize = 256;
 
 /// How far around each of its keyword occurrences a windowed rule searches.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct KeywordWindow {
-    /// Longest possible match, in bytes.
-    pub max_len: usize,
+    /// Longest possible match, in bytes, if the pattern has one.
+    max_len: Option<usize>,
+    /// What the part of a match before (after) its keyword can hold.
+    sides: Box<Sides>,
+    /// What must follow a keyword occurrence that a match holds, when known.
+    continuation: Option<Continuation>,
+}
+
+/// The rest of a pattern after the part that matches exactly a keyword (gitleaks'
+/// `(?:key|token…)(?:[ \t\w.-]{0,20})[\s'"]{0,3}(?:=|:…)…`), searched anchored at a
+/// keyword occurrence's end: an occurrence it does not follow ("keyboard", "the API
+/// design team") is in no match, and opens no window. The anchored search stops within
+/// a few bytes on prose, where a window search reads the whole window.
+#[derive(Debug, Clone)]
+struct Continuation(MetaRegex);
+
+impl Continuation {
+    /// The pattern after the first part of `hir`'s top sequence whose every string is a
+    /// keyword (ASCII case folded), if there is one and anything follows it.
+    fn of(hir: &Hir, keywords: &[String]) -> Option<Continuation> {
+        let children = match hir.kind() {
+            HirKind::Capture(c) => return Continuation::of(&c.sub, keywords),
+            HirKind::Concat(children) => children,
+            _ => return None,
+        };
+        let at = children.iter().position(|child| {
+            finite(child).is_some_and(|set| {
+                !set.is_empty()
+                    && set.iter().all(|s| {
+                        keywords
+                            .iter()
+                            .any(|k| s.eq_ignore_ascii_case(k.as_bytes()))
+                    })
+            })
+        })?;
+        let rest = children.get(at + 1..).filter(|r| !r.is_empty())?;
+        let regex = MetaRegex::builder()
+            .build_from_hir(&Hir::concat(rest.to_vec()))
+            .ok()?;
+        Some(Continuation(regex))
+    }
+
+    /// Whether the continuation matches from `at` (what precedes `at` is seen by
+    /// look-behind assertions).
+    fn follows(&self, text: &[u8], at: usize) -> bool {
+        at <= text.len()
+            && self
+                .0
+                .is_match(Input::new(text).range(at..).anchored(Anchored::Yes))
+    }
+}
+
+/// The budgets of the parts of a match on either side of its keyword.
+#[derive(Debug, Clone)]
+struct Sides {
+    before: ByteBudget,
+    after: ByteBudget,
+}
+
+impl KeywordWindow {
+    /// Whether the keyword occurrence ending at `end` can be the one a match holds
+    /// (false only when it certainly is not).
+    pub fn may_hold(&self, text: &[u8], end: usize) -> bool {
+        self.continuation
+            .as_ref()
+            .is_none_or(|c| c.follows(text, end))
+    }
+
+    /// Where in `text` a match containing the keyword occurrence `start..end` can lie
+    /// (byte offsets; not necessarily on character boundaries).
+    pub fn around(&self, text: &[u8], start: usize, end: usize) -> (usize, usize) {
+        let reach = self.max_len.unwrap_or(usize::MAX);
+        let from = start.saturating_sub(reach);
+        let before = text.get(from..start).unwrap_or_default();
+        let ws = match self.sides.before.fits(before.iter().rev().copied()) {
+            Some(fit) => start - fit,
+            None => from,
+        };
+        let to = end.saturating_add(reach).min(text.len());
+        let after = text.get(end..to).unwrap_or_default();
+        let we = match self.sides.after.fits(after.iter().copied()) {
+            Some(fit) => end + fit,
+            None => to,
+        };
+        (ws, we)
+    }
 }
 
 /// The window plan for a rule, if it qualifies.
@@ -50,11 +143,12 @@ pub fn plan(pattern: &str, keywords: &[String]) -> Option<KeywordWindow> {
         return None;
     }
     let hir = regex_syntax::parse(pattern).ok()?;
-    let max_len = hir.properties().maximum_len()?;
-    if max_len > 4096 || !must_contain(&hir, keywords) {
-        return None;
-    }
-    Some(KeywordWindow { max_len })
+    let sides = sides(&hir, keywords)?;
+    Some(KeywordWindow {
+        max_len: hir.properties().maximum_len(),
+        sides: Box::new(sides),
+        continuation: Continuation::of(&hir, keywords),
+    })
 }
 
 /// The literals every match of a rule starts with, spelled as the regex spells them
@@ -158,41 +252,78 @@ fn all_contain(set: &[Vec<u8>], keywords: &[String]) -> bool {
         })
 }
 
-/// Whether every match of `hir` contains a keyword.
-fn must_contain(hir: &Hir, keywords: &[String]) -> bool {
+/// If every match of `hir` contains a keyword: the budgets of a match's parts before
+/// and after that keyword. (Another occurrence of a keyword inside a match may see
+/// other sides; the windows of the one the pattern requires are what cover the match.)
+fn sides(hir: &Hir, keywords: &[String]) -> Option<Sides> {
+    let whole = || {
+        let b = ByteBudget::of(hir);
+        Sides {
+            before: b.clone(),
+            after: b,
+        }
+    };
     if finite(hir).is_some_and(|set| all_contain(&set, keywords)) {
-        return true;
+        return Some(whole());
     }
     match hir.kind() {
-        HirKind::Capture(c) => must_contain(&c.sub, keywords),
-        HirKind::Repetition(r) => r.min >= 1 && must_contain(&r.sub, keywords),
-        HirKind::Alternation(alts) => alts.iter().all(|h| must_contain(h, keywords)),
+        HirKind::Capture(c) => sides(&c.sub, keywords),
+        // The keyword is in one repetition; the others may be on either side.
+        HirKind::Repetition(r) if r.min >= 1 => sides(&r.sub, keywords).map(|_| whole()),
+        HirKind::Alternation(alts) => {
+            let mut all: Option<Sides> = None;
+            for alt in alts {
+                let s = sides(alt, keywords)?;
+                match &mut all {
+                    None => all = Some(s),
+                    Some(a) => {
+                        a.before.max(&s.before);
+                        a.after.max(&s.after);
+                    }
+                }
+            }
+            all
+        }
         HirKind::Concat(children) => {
-            // Any child, or any run of consecutive finite children.
-            let mut run: Option<Vec<Vec<u8>>> = None;
-            for child in children {
-                if must_contain(child, keywords) {
-                    return true;
+            // Any child, or any run of consecutive finite children (from `run_from`).
+            let around = |from: usize, to: usize, inner: Sides| {
+                let mut before = ByteBudget::sum(&children[..from]);
+                before.add(&inner.before);
+                let mut after = inner.after;
+                after.add(&ByteBudget::sum(&children[to + 1..]));
+                Sides { before, after }
+            };
+            let mut run: Option<(usize, Vec<Vec<u8>>)> = None;
+            for (i, child) in children.iter().enumerate() {
+                if let Some(inner) = sides(child, keywords) {
+                    return Some(around(i, i, inner));
                 }
                 match finite(child) {
                     Some(set) => {
                         run = Some(match run {
-                            None => set,
-                            Some(prev) => match product(&prev, &set) {
-                                Some(p) => p,
-                                None => set,
+                            None => (i, set),
+                            Some((from, prev)) => match product(&prev, &set) {
+                                Some(p) => (from, p),
+                                None => (i, set),
                             },
                         });
-                        if run.as_deref().is_some_and(|r| all_contain(r, keywords)) {
-                            return true;
+                        if let Some((from, r)) = &run
+                            && all_contain(r, keywords)
+                        {
+                            let b = ByteBudget::sum(&children[*from..=i]);
+                            let inner = Sides {
+                                before: b.clone(),
+                                after: b,
+                            };
+                            return Some(around(*from, i, inner));
                         }
                     }
                     None => run = None,
                 }
             }
-            false
+            None
         }
-        _ => false,
+        _ => None,
     }
 }
 
@@ -265,11 +396,16 @@ fn class_set(class: &Class) -> Option<Vec<Vec<u8>>> {
                 if r.end() as u32 - r.start() as u32 > 2 {
                     return None;
                 }
-                // Non-ASCII members are (?i) fold variants (KELVIN SIGN for k, LONG S
-                // for s); the keyword prefilter is ASCII case-insensitive, so a text
-                // spelling a keyword with them never selects the rule anyway.
-                for c in (r.start()..=r.end()).filter(char::is_ascii) {
-                    chars.push((c as u8).to_ascii_lowercase());
+                // Non-ASCII members are (?i) fold variants: KELVIN SIGN for k, LONG S
+                // for s, which the keyword pass finds as those letters (`fold_variants`
+                // in `engine`). Any other makes the class no keyword's.
+                for c in r.start()..=r.end() {
+                    chars.push(match c {
+                        '\u{212A}' => b'k',
+                        '\u{17F}' => b's',
+                        c if c.is_ascii() => (c as u8).to_ascii_lowercase(),
+                        _ => return None,
+                    });
                 }
             }
             if chars.is_empty() {
