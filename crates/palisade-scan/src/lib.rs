@@ -19,6 +19,7 @@ pub mod injection;
 pub mod leak;
 pub mod normalize;
 pub mod pii;
+pub(crate) mod prefilter;
 pub mod profile;
 pub mod secrets;
 pub mod stream;

@@ -1,13 +1,16 @@
-//! The rule layer: [`InjectionRules`] folds the text once, runs one Aho-Corasick pass
-//! over every rule's anchor literals, and runs only the regexes whose anchors occurred.
-//! Matches map back to spans of the original text on `char` boundaries.
+//! The rule layer: [`InjectionRules`] folds the text once, runs one literal pass over
+//! every rule's anchors, and runs only the regexes whose anchors occurred, and only in
+//! windows around those occurrences (every match of a rule holds one of its anchors: a
+//! test checks it from the regexes; see `prefilter::window` for how far a window
+//! reaches). Matches map back to spans of the original text on `char` boundaries.
 
 use regex::Regex;
 
 use super::fold::Folded;
 use super::patterns::rule_specs;
 use crate::finding::{Category, Finding};
-use crate::secrets::literals::Literals;
+use crate::prefilter::literals::Literals;
+use crate::prefilter::window::{self, KeywordWindow};
 
 /// The rule families, each reported as its own detector name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -76,6 +79,9 @@ struct Compiled {
     name: &'static str,
     score: f32,
     regex: Regex,
+    /// Where around an anchor occurrence a match can lie (always, for the built-in
+    /// rules: their anchors are checked to be required).
+    window: Option<KeywordWindow>,
 }
 
 /// The compiled rule set. Build once, share everywhere.
@@ -102,10 +108,12 @@ impl InjectionRules {
                 anchor_words.push(*a);
                 anchor_rule.push(i);
             }
+            let anchors: Vec<String> = spec.anchors.iter().map(|a| a.to_string()).collect();
             rules.push(Compiled {
                 family: spec.family,
                 name: spec.name,
                 score: spec.score,
+                window: window::plan(&spec.pattern, &anchors),
                 regex,
             });
         }
@@ -116,6 +124,16 @@ impl InjectionRules {
             anchors,
             anchor_rule,
         })
+    }
+
+    /// The same rules, each regex searched over the whole text (the reference the
+    /// windowed search is tested against).
+    #[cfg(test)]
+    pub(crate) fn without_windows(mut self) -> InjectionRules {
+        for rule in &mut self.rules {
+            rule.window = None;
+        }
+        self
     }
 
     /// Number of rules.
@@ -154,22 +172,28 @@ impl InjectionRules {
     pub(crate) fn find_folded(&self, text: &str, folded: &Folded) -> Vec<RuleMatch> {
         let mut out = Vec::new();
         let mut armed = vec![false; self.rules.len()];
-        let mut any = false;
-        self.anchors.for_each(folded.text.as_bytes(), |p, _, _| {
-            let rule = self.anchor_rule.get(p).copied();
-            if let Some(slot) = rule.and_then(|r| armed.get_mut(r)) {
-                *slot = true;
-                any = true;
-            }
-        });
-        if !any {
+        // (rule, start, end) of every anchor occurrence, by end.
+        let mut occurrences: Vec<(usize, usize, usize)> = Vec::new();
+        self.anchors
+            .for_each(folded.text.as_bytes(), |p, start, end| {
+                if let Some(&rule) = self.anchor_rule.get(p)
+                    && let Some(slot) = armed.get_mut(rule)
+                {
+                    *slot = true;
+                    occurrences.push((rule, start, end));
+                }
+            });
+        if occurrences.is_empty() {
             return out;
         }
-        for (rule, _) in self.rules.iter().zip(&armed).filter(|(_, a)| **a) {
-            for m in rule.regex.find_iter(&folded.text) {
-                let (start, end) = folded.original_span(text, m.start(), m.end());
+        for (i, rule) in self.rules.iter().enumerate() {
+            if !armed.get(i).copied().unwrap_or(false) {
+                continue;
+            }
+            let mut found = |ms: usize, me: usize| {
+                let (start, end) = folded.original_span(text, ms, me);
                 if start == end {
-                    continue;
+                    return;
                 }
                 let clash = out
                     .iter()
@@ -182,6 +206,20 @@ impl InjectionRules {
                         end,
                         score: rule.score,
                     });
+                }
+            };
+            match &rule.window {
+                Some(w) => {
+                    let mine = occurrences
+                        .iter()
+                        .filter(|o| o.0 == i)
+                        .map(|&(_, start, end)| (start, end));
+                    window::find_around(&rule.regex, w, None, &folded.text, mine, found);
+                }
+                None => {
+                    for m in rule.regex.find_iter(&folded.text) {
+                        found(m.start(), m.end());
+                    }
                 }
             }
         }

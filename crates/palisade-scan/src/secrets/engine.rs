@@ -18,9 +18,10 @@ use regex_syntax::hir::literal::{ExtractKind, Extractor};
 
 use super::allowlist::Candidate;
 use super::entropy::shannon_entropy;
-use super::literals::Literals;
+use crate::prefilter::literals::Literals;
 use super::rule::CompiledRule;
-use super::window::KeywordWindow;
+use crate::prefilter::shape::spellings;
+use crate::prefilter::window::{self, KeywordWindow, advance};
 use crate::finding::{Category, Finding};
 
 const STACK_WORDS: usize = 16;
@@ -62,7 +63,10 @@ impl Prefilter {
                 Some(
                     rule.keywords
                         .iter()
-                        .flat_map(|k| fold_variants(k.as_bytes()))
+                        .flat_map(|k| {
+                            spellings(k.as_bytes())
+                                .unwrap_or_else(|| vec![k.as_bytes().to_ascii_lowercase()])
+                        })
                         .collect(),
                 )
             };
@@ -153,33 +157,6 @@ fn set(bits: &mut [u64], r: u32) {
     }
 }
 
-/// `word` in ASCII lower case, and spelled with KELVIN SIGN for `k` and LONG S for `s`
-/// in every combination: Unicode case folding maps those two to ASCII letters, so a
-/// case-insensitive rule matches `\u{212A}ey = …` and its keyword occurrence must be
-/// seen (gitleaks' own lower-casing turns the KELVIN SIGN into `k` too).
-fn fold_variants(word: &[u8]) -> Vec<Vec<u8>> {
-    let mut out = vec![Vec::with_capacity(word.len())];
-    for &b in word {
-        let b = b.to_ascii_lowercase();
-        let other: &[u8] = match b {
-            b'k' => "\u{212A}".as_bytes(),
-            b's' => "\u{17F}".as_bytes(),
-            _ => &[],
-        };
-        let mut folded = Vec::new();
-        for v in &mut out {
-            if !other.is_empty() {
-                let mut f = v.clone();
-                f.extend_from_slice(other);
-                folded.push(f);
-            }
-            v.push(b);
-        }
-        out.extend(folded);
-    }
-    out
-}
-
 /// Literals one of which starts every match of the rule, if there are few, long ones.
 fn derived_literals(rule: &CompiledRule) -> Option<Vec<Vec<u8>>> {
     let hir = regex_syntax::parse(rule.regex.as_str()).ok()?;
@@ -255,83 +232,14 @@ fn run_rule<'k>(
         }
         return;
     };
-    // Merge the windows around keyword occurrences, search each once, in order. (They
-    // come by keyword end; a window may start before the one it joins.)
-    let mut pending: Option<(usize, usize)> = None;
-    let mut done = 0;
-    for k in occurrences.filter(|k| window.may_hold(text.as_bytes(), k.end)) {
-        let (ws, we) = window.around(text.as_bytes(), k.start, k.end);
-        let (ws, we) = (floor_char(text, ws), ceil_char(text, we));
-        pending = match pending {
-            Some((s, e)) if ws <= e => Some((s.min(ws), e.max(we))),
-            Some((s, e)) => {
-                search_window(rule, text, s, e, &mut done, hits);
-                Some((ws, we))
-            }
-            None => Some((ws, we)),
-        };
-    }
-    if let Some((s, e)) = pending {
-        search_window(rule, text, s, e, &mut done, hits);
-    }
-}
-
-/// Searches `text[s..e]` (look-behind sees the text before `s`). A match touching `e`
-/// may have been cut by the window: it is re-run on the whole text.
-fn search_window(
-    rule: &CompiledRule,
-    text: &str,
-    s: usize,
-    e: usize,
-    done: &mut usize,
-    hits: &mut Vec<Hit>,
-) {
-    let hay = &text[..e];
-    let mut pos = s.max(*done);
-    if let Some(starts) = &rule.starts
-        && !starts.occur_in(hay.as_bytes().get(pos..).unwrap_or_default())
-    {
-        return;
-    }
-    while pos <= e {
-        let Some(m) = rule.regex.find_at(hay, pos) else {
-            break;
-        };
-        let (ms, me) = if m.end() == e && e < text.len() {
-            match rule.regex.find_at(text, m.start()) {
-                Some(full) => (full.start(), full.end()),
-                None => break,
-            }
-        } else {
-            (m.start(), m.end())
-        };
-        pos = advance(text, ms, me);
-        *done = pos;
-        on_match(rule, text, ms, me, hits);
-    }
-}
-
-fn advance(text: &str, start: usize, end: usize) -> usize {
-    if end > start {
-        end
-    } else {
-        next_char(text, end)
-    }
-}
-
-fn floor_char(text: &str, mut i: usize) -> usize {
-    while i > 0 && !text.is_char_boundary(i) {
-        i -= 1;
-    }
-    i
-}
-
-fn ceil_char(text: &str, i: usize) -> usize {
-    let mut i = i.min(text.len());
-    while i < text.len() && !text.is_char_boundary(i) {
-        i += 1;
-    }
-    i
+    window::find_around(
+        &rule.regex,
+        window,
+        rule.starts.as_ref(),
+        text,
+        occurrences.map(|k| (k.start, k.end)),
+        |start, end| on_match(rule, text, start, end, hits),
+    );
 }
 
 /// gitleaks' per-match checks; pushes a hit when the match is a finding.
@@ -395,13 +303,6 @@ fn on_match(rule: &CompiledRule, text: &str, start: usize, end: usize, hits: &mu
         ),
         generic: rule.generic,
     });
-}
-
-fn next_char(text: &str, at: usize) -> usize {
-    text[at..]
-        .chars()
-        .next()
-        .map_or(text.len() + 1, |c| at + c.len_utf8())
 }
 
 /// gitleaks' filter (a generic finding yields to a specific one covering its secret)

@@ -6,9 +6,9 @@
 //! - `rule`: compiled rules, scores, per-file accounting;
 //! - `allowlist`: allowlist semantics (regexTarget, stopwords, OR/AND);
 //! - `entropy`: the Shannon entropy floor;
-//! - `engine`: the keyword prefilter and the scan itself;
-//! - `literals`: the one-pass literal search the prefilter (and the injection rules) use;
-//! - `window`: which rules need to run only around their keywords, and how far (`budget`).
+//! - `engine`: the keyword prefilter and the scan itself (the literal pass and the
+//!   keyword windows it runs on live in [`crate::prefilter`], shared with the injection
+//!   rules).
 //!
 //! Every finding is `kind = "secret"`, [`Category::Secret`], `detector =
 //! "gitleaks:<rule-id>"` (rules from a gitleaks file) or `"palisade:<rule-id>"` (Palisade's
@@ -31,15 +31,12 @@
 //! - a file's global allowlists apply to that file's rules only.
 
 mod allowlist;
-mod budget;
 mod engine;
 mod entropy;
 pub mod gitleaks;
-pub(crate) mod literals;
 mod report;
 mod rule;
 mod translate;
-mod window;
 
 #[cfg(test)]
 mod tests_loader;

@@ -20,7 +20,8 @@ use super::allowlist::Allowlist;
 use super::gitleaks::{GitleaksFile, RuleSpec};
 use super::report::{RuleFailure, RulesReport};
 use super::translate::go_to_rust;
-use super::window::{self, KeywordWindow, MatchStarts};
+use crate::prefilter::starts::MatchStarts;
+use crate::prefilter::window::{self, KeywordWindow};
 
 /// Where a rule came from; decides the `detector` prefix of its findings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

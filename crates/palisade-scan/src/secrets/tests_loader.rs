@@ -40,21 +40,25 @@ fn unbounded_rules_get_windows_bounded_by_their_byte_budgets() {
         .iter()
         .find(|x| x.id == "generic-api-key")
         .expect("generic-api-key");
-    let window = generic.window.as_ref().expect("generic-api-key is windowed");
+    let window = generic
+        .window
+        .as_ref()
+        .expect("generic-api-key is windowed");
     let prose = "Our keyboard layout team (the one in Oslo) met today, and the new split \
-                 design, the wrist rest and the key caps were all approved by everyone there \
-                 (after a long and careful review of the prototypes that we had printed).";
+                 design, the wrist rest and the key caps, ReviewedAndApproved2024 by everyone \
+                 there (after a long and careful review of the prototypes that we had printed).";
     let at = prose.find("key caps").expect("keyword");
-    let (ws, we) = window.around(prose.as_bytes(), at, at + 3);
-    // No space before the keyword; after it at most 29 spaces, one comma and no `(`.
+    let (ws, we) = window.windows(prose, [(at, at + 3)].into_iter())[0];
+    // No space before the keyword; after it at most 29 spaces, one comma and no `(`
+    // (the window takes that one character more, for an assertion at a match's end).
     assert_eq!(ws, at, "{:?}", &prose[ws..at]);
-    assert_eq!(&prose[we..we + 6], "(after", "{:?}", &prose[at..we]);
+    assert_eq!(&prose[we - 1..we + 5], "(after", "{:?}", &prose[at..we]);
+    // An occurrence the rule's continuation (`\s*=…`) does not follow opens no window.
     let board = prose.find("keyboard").expect("keyword");
-    assert!(!window.may_hold(prose.as_bytes(), board + 3));
+    assert!(window.windows(prose, [(board, board + 3)].into_iter()).is_empty());
     let assignment = "export API_KEY='kq9X2mLw7ZpR4tVb8NcJ'";
     let key = assignment.find("KEY").expect("keyword");
-    assert!(window.may_hold(assignment.as_bytes(), key + 3));
-    let (ws, we) = window.around(assignment.as_bytes(), key, key + 3);
+    let (ws, we) = window.windows(assignment, [(key, key + 3)].into_iter())[0];
     assert_eq!(&assignment[ws..we], "API_KEY='kq9X2mLw7ZpR4tVb8NcJ'");
     let mut out = Vec::new();
     r.detect(assignment, &mut out);

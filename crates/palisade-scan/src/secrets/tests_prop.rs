@@ -39,7 +39,7 @@ const TOKENS: &[(&str, &str)] = &[
 ];
 
 /// The builtin rules with every regex searched in its whole keyword windows (no
-/// [`window::MatchStarts`] gate).
+/// `MatchStarts` gate).
 fn ungated() -> &'static SecretRules {
     static RULES: std::sync::OnceLock<SecretRules> = std::sync::OnceLock::new();
     RULES.get_or_init(|| {
@@ -162,6 +162,83 @@ fn budget_text() -> impl Strategy<Value = String> {
     .prop_map(|parts| parts.concat())
 }
 
+/// Rule shapes no built-in rule has, each once a way for windows to differ from a
+/// whole-text search: a keyword part before the one the continuation follows, an
+/// assertion reading the character after a window's budget, keywords inside keywords,
+/// dense keywords with nothing bounding what follows them.
+const ODD_RULES: &str = r#"
+[[rules]]
+id = "keyword-part-before-continuation"
+regex = '''(?i)token[\w.-]{0,20}(key)\s*=\s*(\w+)'''
+keywords = ["token", "key"]
+
+[[rules]]
+id = "keyword-twice"
+regex = '''apikey\s+(key)=(\w+)'''
+keywords = ["key"]
+
+[[rules]]
+id = "assertion-after-budget"
+regex = '''key\s*=\s*([a-z0-9+/]{8,}={0,2})\b'''
+keywords = ["key"]
+
+[[rules]]
+id = "keyword-in-keyword"
+regex = '''(?:xkeyx|key)[a-z]{0,3}=(\w{4,})'''
+keywords = ["key", "xkeyx"]
+
+[[rules]]
+id = "dense-keywords"
+regex = '''ey[a-z0-9_-]{4,}\.ey[a-z0-9_-]{4,}\b'''
+keywords = ["ey"]
+"#;
+
+fn odd_rules(windowed: bool) -> &'static SecretRules {
+    static RULES: std::sync::OnceLock<[SecretRules; 2]> = std::sync::OnceLock::new();
+    let [with, without] = RULES.get_or_init(|| {
+        let rules = SecretRules::from_toml(ODD_RULES).unwrap_or_else(|e| panic!("{e}"));
+        let mut whole = rules.clone();
+        for r in &mut whole.rules {
+            r.window = None;
+            r.starts = None;
+        }
+        [rules, whole]
+    });
+    if windowed { with } else { without }
+}
+
+#[test]
+fn odd_rules_find_what_a_whole_text_search_finds() {
+    for (text, detector, secret) in [
+        // The first group is the secret.
+        ("token_api_key=abcdef1234", "keyword-part-before-continuation", "key"),
+        ("apikey  key=abc", "keyword-twice", "key"),
+        ("key=abcdefgh==_", "assertion-after-budget", "abcdefgh=="),
+        ("xkeyx=abcd", "keyword-in-keyword", "abcd"),
+    ] {
+        for windowed in [true, false] {
+            let mut out = Vec::new();
+            odd_rules(windowed).detect(text, &mut out);
+            let found: Vec<(&str, &str)> = out
+                .iter()
+                .map(|f| (f.detector.as_ref(), &text[f.span()]))
+                .collect();
+            assert!(
+                found.contains(&(format!("gitleaks:{detector}").as_str(), secret)),
+                "{text:?} (windowed: {windowed}): {found:?}"
+            );
+        }
+    }
+}
+
+fn odd_text() -> impl Strategy<Value = String> {
+    let pieces = prop::sample::select(&[
+        "token", "TOKEN", "_api_", "key", "KEY", "apikey", "xkeyx", "x", "ey", "eyJ", "=", "==",
+        "_", " ", "  ", "\n", ".", "-", "abcdefgh", "a1b2", "é", "\u{212A}ey", "(",
+    ][..]);
+    prop::collection::vec(pieces, 0..30).prop_map(|p| p.concat())
+}
+
 fn gated_text() -> impl Strategy<Value = String> {
     prop::collection::vec(
         (
@@ -194,6 +271,14 @@ proptest! {
         let (mut windowed, mut whole) = (Vec::new(), Vec::new());
         shared().detect(&text, &mut windowed);
         unwindowed().detect(&text, &mut whole);
+        prop_assert_eq!(windowed, whole);
+    }
+
+    #[test]
+    fn keyword_windows_of_odd_rules_change_no_finding(text in odd_text()) {
+        let (mut windowed, mut whole) = (Vec::new(), Vec::new());
+        odd_rules(true).detect(&text, &mut windowed);
+        odd_rules(false).detect(&text, &mut whole);
         prop_assert_eq!(windowed, whole);
     }
 

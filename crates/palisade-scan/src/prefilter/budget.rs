@@ -1,5 +1,6 @@
 //! Byte budgets: for each byte value, the most times it can occur in a match of a
-//! pattern (or of a part of one), read off the pattern's syntax tree. A budget bounds
+//! pattern (or of a part of one), read off the pattern's syntax tree; and [`Tally`],
+//! which finds how far from a keyword a text stays within one. A budget bounds
 //! how far a match can reach from a keyword even when the pattern has no length limit:
 //! gitleaks' generic rule ends in `[a-z0-9+/]{11,}`, but it holds at most 29 spaces,
 //! one comma and no `(`, so in prose its matches end within a sentence or two of the
@@ -116,25 +117,127 @@ impl ByteBudget {
         *m = plus(*m, n);
     }
 
-    /// How many bytes of `bytes`, read in order, fit the budget: the index of the first
-    /// byte that would be one too many of its value (`bytes.len()` if none is).
-    pub fn fits(&self, bytes: impl Iterator<Item = u8>) -> Option<usize> {
-        if self.open {
-            return None;
+    fn most(&self, byte: u8) -> u8 {
+        self.most[usize::from(byte)]
+    }
+}
+
+/// The bytes of a range of a text counted against a budget, the range sliding right
+/// as keyword occurrences come in order: every byte is counted in and out at most once
+/// per side, so the windows of a rule cost linear time however dense its keywords
+/// (`eyeyey…` for the JWT rule).
+pub struct Tally<'b> {
+    budget: &'b ByteBudget,
+    seen: [u8; 256],
+    /// The counted range.
+    lo: usize,
+    hi: usize,
+}
+
+impl<'b> Tally<'b> {
+    pub fn new(budget: &'b ByteBudget) -> Tally<'b> {
+        Tally {
+            budget,
+            seen: [0; 256],
+            lo: 0,
+            hi: 0,
         }
-        let mut seen = [0u8; 256];
-        for (i, byte) in bytes.enumerate() {
-            let most = self.most[usize::from(byte)];
-            if most == UNBOUNDED {
-                continue;
-            }
-            let n = &mut seen[usize::from(byte)];
-            if *n == most {
-                return Some(i);
-            }
-            *n += 1;
+    }
+
+    /// Counts `byte` in if it fits.
+    fn take(&mut self, byte: u8) -> bool {
+        let most = self.budget.most(byte);
+        if most == UNBOUNDED {
+            return true;
         }
-        None
+        let n = &mut self.seen[usize::from(byte)];
+        if *n == most {
+            return false;
+        }
+        *n += 1;
+        true
+    }
+
+    fn drop(&mut self, byte: u8) {
+        if self.budget.most(byte) != UNBOUNDED {
+            let n = &mut self.seen[usize::from(byte)];
+            *n = n.saturating_sub(1);
+        }
+    }
+
+    fn reset(&mut self, at: usize) {
+        self.seen = [0; 256];
+        self.lo = at;
+        self.hi = at;
+    }
+
+    /// The smallest `lo >= to - reach` such that `text[lo..to]` fits the budget.
+    /// Linear over calls whose `to` does not decrease.
+    pub fn reach_back(&mut self, text: &[u8], to: usize, reach: usize) -> usize {
+        let floor = to.saturating_sub(reach);
+        if self.budget.open {
+            return floor;
+        }
+        let to = to.min(text.len());
+        if to < self.hi || to - self.hi > self.hi - self.lo {
+            // Read backwards from `to` (cheaper than sliding across a wide gap).
+            self.reset(to);
+            while self.lo > floor {
+                match text.get(self.lo - 1) {
+                    Some(&byte) if self.take(byte) => self.lo -= 1,
+                    _ => break,
+                }
+            }
+            return self.lo;
+        }
+        for i in self.hi..to {
+            let Some(&byte) = text.get(i) else { break };
+            // Drop from the left until `byte` fits (an empty range may not hold it).
+            while !self.take(byte) {
+                if self.lo == i {
+                    self.lo = i + 1;
+                    break;
+                }
+                if let Some(&left) = text.get(self.lo) {
+                    self.drop(left);
+                }
+                self.lo += 1;
+            }
+        }
+        self.hi = to;
+        while self.lo < floor {
+            if let Some(&left) = text.get(self.lo) {
+                self.drop(left);
+            }
+            self.lo += 1;
+        }
+        self.lo
+    }
+
+    /// The largest `hi <= from + reach` such that `text[from..hi]` fits the budget.
+    /// Linear over calls whose `from` does not decrease.
+    pub fn reach_ahead(&mut self, text: &[u8], from: usize, reach: usize) -> usize {
+        let cap = from.saturating_add(reach).min(text.len());
+        if self.budget.open {
+            return cap;
+        }
+        if from >= self.hi || from < self.lo {
+            self.reset(from);
+        } else {
+            for i in self.lo..from {
+                if let Some(&left) = text.get(i) {
+                    self.drop(left);
+                }
+            }
+            self.lo = from;
+        }
+        while self.hi < cap {
+            match text.get(self.hi) {
+                Some(&byte) if self.take(byte) => self.hi += 1,
+                _ => break,
+            }
+        }
+        self.hi
     }
 }
 
@@ -180,11 +283,39 @@ mod tests {
     }
 
     #[test]
-    fn fits_stops_at_the_first_byte_over_budget() {
+    fn reach_stops_at_the_first_byte_over_budget() {
         let b = budget(r"[a-z]+ [a-z]+, [a-z]+");
-        assert_eq!(b.fits("one two, three four".bytes()), Some(14));
-        assert_eq!(b.fits("one two, three".bytes()), None);
-        assert_eq!(b.fits("one (two".bytes()), Some(4));
-        assert_eq!(budget(r"(?s).+").fits("anything at all".bytes()), None);
+        let text = b"one two, three four";
+        assert_eq!(Tally::new(&b).reach_ahead(text, 0, usize::MAX), 14);
+        assert_eq!(Tally::new(&b).reach_ahead(text, 4, usize::MAX), 19);
+        assert_eq!(Tally::new(&b).reach_ahead(text, 0, 5), 5);
+        assert_eq!(Tally::new(&b).reach_ahead(b"one (two", 0, usize::MAX), 4);
+        assert_eq!(Tally::new(&b).reach_back(text, 19, usize::MAX), 4);
+        assert_eq!(Tally::new(&b).reach_back(text, 19, 3), 16);
+        let open = budget(r"(?s).+");
+        assert_eq!(Tally::new(&open).reach_ahead(text, 2, usize::MAX), 19);
+        assert_eq!(Tally::new(&open).reach_back(text, 9, 4), 5);
+    }
+
+    /// Sliding across occurrences gives what a fresh count from each gives.
+    #[test]
+    fn sliding_agrees_with_counting_afresh() {
+        let b = budget(r"[a-z]{0,3} ?[a-z]+(?:, ?)?[a-z]*\.?");
+        let text = b"ab, cd efg. hi jk, lm no.pq rs, tu vw xy, z. abc def";
+        for reach in [2, 5, 9, usize::MAX] {
+            let (mut back, mut ahead) = (Tally::new(&b), Tally::new(&b));
+            for at in 0..=text.len() {
+                assert_eq!(
+                    back.reach_back(text, at, reach),
+                    Tally::new(&b).reach_back(text, at, reach),
+                    "back to {at}, reach {reach}"
+                );
+                assert_eq!(
+                    ahead.reach_ahead(text, at, reach),
+                    Tally::new(&b).reach_ahead(text, at, reach),
+                    "ahead from {at}, reach {reach}"
+                );
+            }
+        }
     }
 }

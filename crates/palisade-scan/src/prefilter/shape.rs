@@ -1,0 +1,311 @@
+//! What a pattern's syntax tree says about its keywords: whether every match holds one
+//! (some part of the pattern that every match passes through matches only a small
+//! finite set of strings, ASCII case folded, each containing a keyword), the byte
+//! budgets of a match's parts before and after that keyword, and what must follow the
+//! keyword when that part matches exactly a keyword.
+
+use regex_syntax::hir::{Class, Hir, HirKind};
+
+use super::budget::ByteBudget;
+
+/// Most strings a finite sub-pattern may stand for before the analysis gives up.
+const MAX_SET: usize = 256;
+
+/// Most letters `k` and `s` a keyword may have for [`spellings`] to spell it every way
+/// (2^6 spellings).
+const MAX_FOLDED_LETTERS: usize = 6;
+
+/// What a pattern requires of its keywords.
+#[derive(Debug, Clone)]
+pub struct Shape {
+    pub sides: Sides,
+    /// The rest of the pattern after the part that matches exactly a keyword, when that
+    /// part is one of the top sequence's own and something follows it.
+    pub continuation: Option<Hir>,
+}
+
+/// The budgets of the parts of a match on either side of its keyword.
+#[derive(Debug, Clone)]
+pub struct Sides {
+    pub before: ByteBudget,
+    pub after: ByteBudget,
+}
+
+impl Sides {
+    /// The keyword anywhere in a match of budget `b`.
+    fn both(b: ByteBudget) -> Sides {
+        Sides {
+            before: b.clone(),
+            after: b,
+        }
+    }
+}
+
+/// The shape of `hir` if every match holds one of `keywords`, and every spelling of
+/// each that the keyword pass must find is known ([`spellings`]).
+pub fn analyse(hir: &Hir, keywords: &[String]) -> Option<Shape> {
+    if keywords.is_empty() || keywords.iter().any(|k| spellings(k.as_bytes()).is_none()) {
+        return None;
+    }
+    let sides = sides(hir, keywords)?;
+    Some(Shape {
+        sides,
+        continuation: continuation(hir, keywords),
+    })
+}
+
+/// `word` in ASCII lower case, and spelled with KELVIN SIGN for `k` and LONG S for `s`
+/// in every combination: Unicode case folding maps those two to ASCII letters, so a
+/// case-insensitive regex matches `\u{212A}ey = …`, and a keyword occurrence so spelled
+/// must be seen. (gitleaks' own lower-casing turns the KELVIN SIGN into `k` as well;
+/// LONG S selects a few rules gitleaks would not, which only costs a regex search.)
+/// `None` past [`MAX_FOLDED_LETTERS`] such letters.
+pub fn spellings(word: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let folded = word
+        .iter()
+        .filter(|b| matches!(b.to_ascii_lowercase(), b'k' | b's'))
+        .count();
+    if folded > MAX_FOLDED_LETTERS {
+        return None;
+    }
+    let mut out = vec![Vec::with_capacity(word.len())];
+    for &b in word {
+        let b = b.to_ascii_lowercase();
+        let other: &[u8] = match b {
+            b'k' => "\u{212A}".as_bytes(),
+            b's' => "\u{17F}".as_bytes(),
+            _ => &[],
+        };
+        let mut more = Vec::new();
+        for spelling in &mut out {
+            if !other.is_empty() {
+                let mut s = spelling.clone();
+                s.extend_from_slice(other);
+                more.push(s);
+            }
+            spelling.push(b);
+        }
+        out.extend(more);
+    }
+    Some(out)
+}
+
+fn all_contain(set: &[Vec<u8>], keywords: &[String]) -> bool {
+    !set.is_empty()
+        && set.iter().all(|s| {
+            keywords.iter().any(|k| {
+                let k = k.as_bytes();
+                !k.is_empty() && s.windows(k.len()).any(|w| w.eq_ignore_ascii_case(k))
+            })
+        })
+}
+
+fn all_keywords(set: &[Vec<u8>], keywords: &[String]) -> bool {
+    !set.is_empty()
+        && set
+            .iter()
+            .all(|s| keywords.iter().any(|k| s.eq_ignore_ascii_case(k.as_bytes())))
+}
+
+/// If every match of `hir` contains a keyword: the budgets of a match's parts before
+/// and after that keyword. (Another occurrence of a keyword inside a match may see
+/// other sides; the windows of the one the pattern requires are what cover the match.)
+fn sides(hir: &Hir, keywords: &[String]) -> Option<Sides> {
+    if finite(hir).is_some_and(|set| all_contain(&set, keywords)) {
+        return Some(Sides::both(ByteBudget::of(hir)));
+    }
+    match hir.kind() {
+        HirKind::Capture(c) => sides(&c.sub, keywords),
+        // The keyword is in one repetition; the others may be on either side.
+        HirKind::Repetition(r) if r.min >= 1 => {
+            sides(&r.sub, keywords).map(|_| Sides::both(ByteBudget::of(hir)))
+        }
+        HirKind::Alternation(alts) => {
+            let mut all: Option<Sides> = None;
+            for alt in alts {
+                let s = sides(alt, keywords)?;
+                match &mut all {
+                    None => all = Some(s),
+                    Some(a) => {
+                        a.before.max(&s.before);
+                        a.after.max(&s.after);
+                    }
+                }
+            }
+            all
+        }
+        HirKind::Concat(children) => {
+            let part = keyword_part(children, keywords)?;
+            let mut before = ByteBudget::sum(&children[..part.from]);
+            before.add(&part.sides.before);
+            let mut after = part.sides.after;
+            after.add(&ByteBudget::sum(&children[part.to + 1..]));
+            Some(Sides { before, after })
+        }
+        _ => None,
+    }
+}
+
+/// The part of a sequence that holds the keyword: `children[from..=to]`.
+struct KeywordPart {
+    from: usize,
+    to: usize,
+    sides: Sides,
+}
+
+/// The first child that holds a keyword, or run of consecutive finite children whose
+/// strings all do.
+fn keyword_part(children: &[Hir], keywords: &[String]) -> Option<KeywordPart> {
+    let mut run: Option<(usize, Vec<Vec<u8>>)> = None;
+    for (i, child) in children.iter().enumerate() {
+        if let Some(sides) = sides(child, keywords) {
+            return Some(KeywordPart {
+                from: i,
+                to: i,
+                sides,
+            });
+        }
+        match finite(child) {
+            Some(set) => {
+                run = Some(match run {
+                    None => (i, set),
+                    Some((from, prev)) => match product(&prev, &set) {
+                        Some(p) => (from, p),
+                        None => (i, set),
+                    },
+                });
+                if let Some((from, r)) = &run
+                    && all_contain(r, keywords)
+                {
+                    return Some(KeywordPart {
+                        from: *from,
+                        to: i,
+                        sides: Sides::both(ByteBudget::sum(&children[*from..=i])),
+                    });
+                }
+            }
+            None => run = None,
+        }
+    }
+    None
+}
+
+/// The pattern after the keyword part of `hir`'s top sequence, when that part is one
+/// child whose every string is a keyword (ASCII case folded): then a match's keyword
+/// occurrence ends exactly where the continuation starts. (It must be the part the
+/// sides were computed for: a window only covers a match through that occurrence.)
+fn continuation(hir: &Hir, keywords: &[String]) -> Option<Hir> {
+    let children = match hir.kind() {
+        HirKind::Capture(c) => return continuation(&c.sub, keywords),
+        HirKind::Concat(children) => children,
+        _ => return None,
+    };
+    let part = keyword_part(children, keywords)?;
+    let child = children.get(part.from).filter(|_| part.from == part.to)?;
+    if !finite(child).is_some_and(|set| all_keywords(&set, keywords)) {
+        return None;
+    }
+    let rest = children.get(part.to + 1..).filter(|r| !r.is_empty())?;
+    Some(Hir::concat(rest.to_vec()))
+}
+
+/// The strings `hir` matches (ASCII letters folded to lower case), if few.
+fn finite(hir: &Hir) -> Option<Vec<Vec<u8>>> {
+    match hir.kind() {
+        HirKind::Empty | HirKind::Look(_) => Some(vec![Vec::new()]),
+        HirKind::Literal(l) => Some(vec![l.0.to_ascii_lowercase()]),
+        HirKind::Class(c) => class_set(c),
+        HirKind::Capture(c) => finite(&c.sub),
+        HirKind::Repetition(r) => {
+            let max = r.max?;
+            if max > 4 {
+                return None;
+            }
+            let sub = finite(&r.sub)?;
+            let mut all = Vec::new();
+            let mut cur = vec![Vec::new()];
+            for n in 0..=max {
+                if n >= r.min {
+                    all.extend(cur.iter().cloned());
+                }
+                cur = product(&cur, &sub)?;
+            }
+            (all.len() <= MAX_SET).then_some(all)
+        }
+        HirKind::Concat(children) => {
+            let mut acc = vec![Vec::new()];
+            for child in children {
+                acc = product(&acc, &finite(child)?)?;
+            }
+            Some(acc)
+        }
+        HirKind::Alternation(alts) => {
+            let mut all = Vec::new();
+            for a in alts {
+                all.extend(finite(a)?);
+                if all.len() > MAX_SET {
+                    return None;
+                }
+            }
+            Some(all)
+        }
+    }
+}
+
+fn product(a: &[Vec<u8>], b: &[Vec<u8>]) -> Option<Vec<Vec<u8>>> {
+    if a.len().saturating_mul(b.len()) > MAX_SET {
+        return None;
+    }
+    let mut out = Vec::with_capacity(a.len() * b.len());
+    for x in a {
+        for y in b {
+            let mut s = x.clone();
+            s.extend_from_slice(y);
+            if !out.contains(&s) {
+                out.push(s);
+            }
+        }
+    }
+    Some(out)
+}
+
+/// A class of one character, or one ASCII letter in both cases.
+fn class_set(class: &Class) -> Option<Vec<Vec<u8>>> {
+    let mut chars: Vec<u8> = Vec::new();
+    match class {
+        Class::Unicode(u) => {
+            for r in u.ranges() {
+                if r.end() as u32 - r.start() as u32 > 2 {
+                    return None;
+                }
+                // Non-ASCII members are (?i) fold variants: KELVIN SIGN for k, LONG S
+                // for s, which the keyword pass finds as those letters too
+                // ([`spellings`]). Any other makes the class no keyword's.
+                for c in r.start()..=r.end() {
+                    chars.push(match c {
+                        '\u{212A}' => b'k',
+                        '\u{17F}' => b's',
+                        c if c.is_ascii() => (c as u8).to_ascii_lowercase(),
+                        _ => return None,
+                    });
+                }
+            }
+            if chars.is_empty() {
+                return None;
+            }
+        }
+        Class::Bytes(b) => {
+            for r in b.ranges() {
+                if r.end() - r.start() > 2 {
+                    return None;
+                }
+                for c in r.start()..=r.end() {
+                    chars.push(c.to_ascii_lowercase());
+                }
+            }
+        }
+    }
+    chars.sort_unstable();
+    chars.dedup();
+    (chars.len() <= 3).then(|| chars.into_iter().map(|c| vec![c]).collect())
+}

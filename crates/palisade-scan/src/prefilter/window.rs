@@ -1,0 +1,185 @@
+//! Keyword windows: for a regex every match of which holds one of its literals (a
+//! secret rule's keywords, an injection rule's anchors), the regex only needs to run
+//! where a match holding one of their occurrences can lie. gitleaks' context rules
+//! (`[\w.-]{0,50}?(?:key|token…)…`) cost ~20 µs/KB when run over a whole prompt; over
+//! windows they cost next to nothing on text where the keyword occurs only in prose.
+//!
+//! Whether a regex qualifies, and what the parts of a match before and after its keyword
+//! can hold, is read off its syntax tree (`shape`); otherwise it runs on the whole text.
+//! How far a window reaches on each side of an occurrence is the tighter of two bounds:
+//! the pattern's longest match, if it has one, and the byte budgets of a match's parts
+//! before and after its keyword, counted on the text itself (gitleaks' generic rule has
+//! no longest match, but takes no space before its keyword and at most 29 after: a
+//! window reaches back to the word's start and forward a sentence or so). A window also
+//! takes the character after the last one a match may hold, which an assertion at a
+//! match's end (`\b`) reads.
+//!
+//! When the keyword part of a pattern matches exactly a keyword, the rest of the pattern
+//! (its continuation) is searched anchored at each occurrence's end first: an occurrence
+//! it does not follow ("keyboard", "the API design team") opens no window. That search
+//! stops within a few bytes on prose, where a window search reads the whole window.
+//!
+//! The occurrences themselves come from one literal pass over every rule's literals
+//! (`literals`), not from a pass per rule.
+
+use std::ops::Range;
+
+use regex::Regex;
+use regex_automata::meta::Regex as MetaRegex;
+use regex_automata::{Anchored, Input};
+
+use super::budget::Tally;
+use super::shape::{self, Sides};
+use super::starts::MatchStarts;
+
+/// How far around each of its keyword occurrences a windowed rule searches.
+#[derive(Debug, Clone)]
+pub struct KeywordWindow {
+    /// Longest possible match, in bytes, if the pattern has one.
+    max_len: Option<usize>,
+    /// What the part of a match before (after) its keyword can hold.
+    sides: Box<Sides>,
+    /// What must follow a keyword occurrence that a match holds, when known.
+    continuation: Option<MetaRegex>,
+}
+
+/// The window plan for a regex and its keywords, if every match holds one.
+pub fn plan(pattern: &str, keywords: &[String]) -> Option<KeywordWindow> {
+    let hir = regex_syntax::parse(pattern).ok()?;
+    let shape = shape::analyse(&hir, keywords)?;
+    let continuation = match &shape.continuation {
+        Some(rest) => Some(MetaRegex::builder().build_from_hir(rest).ok()?),
+        None => None,
+    };
+    Some(KeywordWindow {
+        max_len: hir.properties().maximum_len(),
+        sides: Box::new(shape.sides),
+        continuation,
+    })
+}
+
+impl KeywordWindow {
+    /// Whether the keyword occurrence ending at `end` can be the one a match holds
+    /// (false only when it certainly is not).
+    fn may_hold(&self, text: &[u8], end: usize) -> bool {
+        self.continuation.as_ref().is_none_or(|c| {
+            end <= text.len() && c.is_match(Input::new(text).range(end..).anchored(Anchored::Yes))
+        })
+    }
+
+    /// The windows around `occurrences` (keyword occurrences as byte ranges, by end) in
+    /// which a match holding one of them can lie: ranges on character boundaries,
+    /// sorted by start.
+    pub fn windows(
+        &self,
+        text: &str,
+        occurrences: impl Iterator<Item = (usize, usize)>,
+    ) -> Vec<(usize, usize)> {
+        let bytes = text.as_bytes();
+        let reach = self.max_len.unwrap_or(usize::MAX);
+        let (mut back, mut ahead) = (Tally::new(&self.sides.before), Tally::new(&self.sides.after));
+        let mut out = Vec::new();
+        for (start, end) in occurrences {
+            if !self.may_hold(bytes, end) {
+                continue;
+            }
+            let ws = back.reach_back(bytes, start, reach);
+            let we = ahead.reach_ahead(bytes, end, reach);
+            out.push((floor_char(text, ws), ceil_char(text, we.saturating_add(1))));
+        }
+        if !out.is_sorted() {
+            out.sort_unstable();
+        }
+        out
+    }
+}
+
+/// Calls `found(start, end)`, in order, for every match of `regex` that a `find_at`
+/// iteration over the whole of `text` reports, given that every such match holds one of
+/// `occurrences` (keyword occurrences as byte ranges, by end) the way `window` was
+/// planned for: only the windows around them are searched, each once.
+pub fn find_around(
+    regex: &Regex,
+    window: &KeywordWindow,
+    starts: Option<&MatchStarts>,
+    text: &str,
+    occurrences: impl Iterator<Item = (usize, usize)>,
+    mut found: impl FnMut(usize, usize),
+) {
+    let mut pending: Option<(usize, usize)> = None;
+    let mut done = 0;
+    for (ws, we) in window.windows(text, occurrences) {
+        pending = match pending {
+            Some((s, e)) if ws <= e => Some((s, e.max(we))),
+            Some((s, e)) => {
+                search_window(regex, starts, text, s..e, &mut done, &mut found);
+                Some((ws, we))
+            }
+            None => Some((ws, we)),
+        };
+    }
+    if let Some((s, e)) = pending {
+        search_window(regex, starts, text, s..e, &mut done, &mut found);
+    }
+}
+
+/// Searches `text[s..e]` from `done` on (look-behind sees the text before `s`). A match
+/// touching `e` may have been cut by the window: it is re-run on the whole text.
+fn search_window(
+    regex: &Regex,
+    starts: Option<&MatchStarts>,
+    text: &str,
+    Range { start: s, end: e }: Range<usize>,
+    done: &mut usize,
+    found: &mut impl FnMut(usize, usize),
+) {
+    let hay = &text[..e];
+    let mut pos = s.max(*done);
+    if let Some(starts) = starts
+        && !starts.occur_in(hay.as_bytes().get(pos..).unwrap_or_default())
+    {
+        return;
+    }
+    while pos <= e {
+        let Some(m) = regex.find_at(hay, pos) else {
+            break;
+        };
+        let (ms, me) = if m.end() == e && e < text.len() {
+            match regex.find_at(text, m.start()) {
+                Some(full) => (full.start(), full.end()),
+                None => break,
+            }
+        } else {
+            (m.start(), m.end())
+        };
+        pos = advance(text, ms, me);
+        *done = pos;
+        found(ms, me);
+    }
+}
+
+/// Where a `find_at` iteration goes on after the match `start..end` (past an empty
+/// match, to the next character).
+pub fn advance(text: &str, start: usize, end: usize) -> usize {
+    if end > start {
+        return end;
+    }
+    text.get(end..)
+        .and_then(|rest| rest.chars().next())
+        .map_or(text.len() + 1, |c| end + c.len_utf8())
+}
+
+fn floor_char(text: &str, mut i: usize) -> usize {
+    while i > 0 && !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+fn ceil_char(text: &str, i: usize) -> usize {
+    let mut i = i.min(text.len());
+    while i < text.len() && !text.is_char_boundary(i) {
+        i += 1;
+    }
+    i
+}
