@@ -6,6 +6,8 @@
 //!   secret keywords, the injection anchors);
 //! - `window`: for a regex every match of which holds one of its literals, the windows
 //!   around their occurrences the regex needs to search, and that search;
+//! - `continuation`: whether the rest of a regex follows a keyword occurrence, read a
+//!   few bytes at most;
 //! - `shape`: what a regex's syntax tree says about its literals (is one in every match,
 //!   what a match holds before and after it, what must follow it);
 //! - `budget`: how many of each byte a match can hold, which bounds a window when the
@@ -14,6 +16,7 @@
 //!   window none of them occurs in.
 
 pub(crate) mod budget;
+pub(crate) mod continuation;
 pub(crate) mod literals;
 pub(crate) mod shape;
 pub(crate) mod starts;

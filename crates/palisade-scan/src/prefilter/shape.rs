@@ -102,9 +102,11 @@ fn all_contain(set: &[Vec<u8>], keywords: &[String]) -> bool {
 
 fn all_keywords(set: &[Vec<u8>], keywords: &[String]) -> bool {
     !set.is_empty()
-        && set
-            .iter()
-            .all(|s| keywords.iter().any(|k| s.eq_ignore_ascii_case(k.as_bytes())))
+        && set.iter().all(|s| {
+            keywords
+                .iter()
+                .any(|k| s.eq_ignore_ascii_case(k.as_bytes()))
+        })
 }
 
 /// If every match of `hir` contains a keyword: the budgets of a match's parts before

@@ -15,20 +15,19 @@
 //! match's end (`\b`) reads.
 //!
 //! When the keyword part of a pattern matches exactly a keyword, the rest of the pattern
-//! (its continuation) is searched anchored at each occurrence's end first: an occurrence
-//! it does not follow ("keyboard", "the API design team") opens no window. That search
-//! stops within a few bytes on prose, where a window search reads the whole window.
+//! is tried first at each occurrence's end (`continuation`): an occurrence it does not
+//! follow opens no window.
 //!
 //! The occurrences themselves come from one literal pass over every rule's literals
 //! (`literals`), not from a pass per rule.
 
 use std::ops::Range;
+use std::sync::Arc;
 
 use regex::Regex;
-use regex_automata::meta::Regex as MetaRegex;
-use regex_automata::{Anchored, Input};
 
 use super::budget::Tally;
+use super::continuation::Continuation;
 use super::shape::{self, Sides};
 use super::starts::MatchStarts;
 
@@ -40,17 +39,18 @@ pub struct KeywordWindow {
     /// What the part of a match before (after) its keyword can hold.
     sides: Box<Sides>,
     /// What must follow a keyword occurrence that a match holds, when known.
-    continuation: Option<MetaRegex>,
+    continuation: Option<Arc<Continuation>>,
 }
 
 /// The window plan for a regex and its keywords, if every match holds one.
 pub fn plan(pattern: &str, keywords: &[String]) -> Option<KeywordWindow> {
     let hir = regex_syntax::parse(pattern).ok()?;
     let shape = shape::analyse(&hir, keywords)?;
-    let continuation = match &shape.continuation {
-        Some(rest) => Some(MetaRegex::builder().build_from_hir(rest).ok()?),
-        None => None,
-    };
+    let continuation = shape
+        .continuation
+        .as_ref()
+        .and_then(Continuation::build)
+        .map(Arc::new);
     Some(KeywordWindow {
         max_len: hir.properties().maximum_len(),
         sides: Box::new(shape.sides),
@@ -59,17 +59,11 @@ pub fn plan(pattern: &str, keywords: &[String]) -> Option<KeywordWindow> {
 }
 
 impl KeywordWindow {
-    /// Whether the keyword occurrence ending at `end` can be the one a match holds
-    /// (false only when it certainly is not).
-    fn may_hold(&self, text: &[u8], end: usize) -> bool {
-        self.continuation.as_ref().is_none_or(|c| {
-            end <= text.len() && c.is_match(Input::new(text).range(end..).anchored(Anchored::Yes))
-        })
-    }
-
     /// The windows around `occurrences` (keyword occurrences as byte ranges, by end) in
     /// which a match holding one of them can lie: ranges on character boundaries,
-    /// sorted by start.
+    /// sorted by start. Linear in the text however many occurrences there are: each
+    /// side's [`Tally`] slides over occurrences in order (ends come in order; starts
+    /// too, unless a keyword lies inside another, when they are visited sorted).
     pub fn windows(
         &self,
         text: &str,
@@ -77,15 +71,38 @@ impl KeywordWindow {
     ) -> Vec<(usize, usize)> {
         let bytes = text.as_bytes();
         let reach = self.max_len.unwrap_or(usize::MAX);
-        let (mut back, mut ahead) = (Tally::new(&self.sides.before), Tally::new(&self.sides.after));
-        let mut out = Vec::new();
-        for (start, end) in occurrences {
-            if !self.may_hold(bytes, end) {
-                continue;
+        let kept: Vec<(usize, usize)> = occurrences
+            .filter(|&(_, end)| {
+                self.continuation
+                    .as_ref()
+                    .is_none_or(|c| c.may_follow(bytes, end))
+            })
+            .collect();
+        let mut ahead = Tally::new(&self.sides.after);
+        let mut out: Vec<(usize, usize)> = kept
+            .iter()
+            .map(|&(start, end)| (start, ahead.reach_ahead(bytes, end, reach)))
+            .collect();
+        let mut back = Tally::new(&self.sides.before);
+        if kept.is_sorted_by_key(|k| k.0) {
+            for w in &mut out {
+                w.0 = back.reach_back(bytes, w.0, reach);
             }
-            let ws = back.reach_back(bytes, start, reach);
-            let we = ahead.reach_ahead(bytes, end, reach);
-            out.push((floor_char(text, ws), ceil_char(text, we.saturating_add(1))));
+        } else {
+            let mut by_start: Vec<usize> = (0..out.len()).collect();
+            by_start.sort_by_key(|&i| kept.get(i).map_or(0, |k| k.0));
+            for i in by_start {
+                if let Some(w) = out.get_mut(i) {
+                    w.0 = back.reach_back(bytes, w.0, reach);
+                }
+            }
+        }
+        for w in &mut out {
+            // One character more at the end: an assertion there (`\b`) reads it.
+            *w = (
+                floor_char(text, w.0),
+                ceil_char(text, w.1.saturating_add(1)),
+            );
         }
         if !out.is_sorted() {
             out.sort_unstable();
@@ -147,7 +164,11 @@ fn search_window(
         let (ms, me) = if m.end() == e && e < text.len() {
             match regex.find_at(text, m.start()) {
                 Some(full) => (full.start(), full.end()),
-                None => break,
+                None => {
+                    // No match from here to the text's end: nothing left to find.
+                    *done = text.len() + 1;
+                    break;
+                }
             }
         } else {
             (m.start(), m.end())

@@ -18,11 +18,11 @@ use regex_syntax::hir::literal::{ExtractKind, Extractor};
 
 use super::allowlist::Candidate;
 use super::entropy::shannon_entropy;
-use crate::prefilter::literals::Literals;
 use super::rule::CompiledRule;
+use crate::finding::{Category, Finding};
+use crate::prefilter::literals::Literals;
 use crate::prefilter::shape::spellings;
 use crate::prefilter::window::{self, KeywordWindow, advance};
-use crate::finding::{Category, Finding};
 
 const STACK_WORDS: usize = 16;
 

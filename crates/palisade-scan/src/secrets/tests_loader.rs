@@ -55,7 +55,11 @@ fn unbounded_rules_get_windows_bounded_by_their_byte_budgets() {
     assert_eq!(&prose[we - 1..we + 5], "(after", "{:?}", &prose[at..we]);
     // An occurrence the rule's continuation (`\s*=…`) does not follow opens no window.
     let board = prose.find("keyboard").expect("keyword");
-    assert!(window.windows(prose, [(board, board + 3)].into_iter()).is_empty());
+    assert!(
+        window
+            .windows(prose, [(board, board + 3)].into_iter())
+            .is_empty()
+    );
     let assignment = "export API_KEY='kq9X2mLw7ZpR4tVb8NcJ'";
     let key = assignment.find("KEY").expect("keyword");
     let (ws, we) = window.windows(assignment, [(key, key + 3)].into_iter())[0];

@@ -211,7 +211,11 @@ fn odd_rules(windowed: bool) -> &'static SecretRules {
 fn odd_rules_find_what_a_whole_text_search_finds() {
     for (text, detector, secret) in [
         // The first group is the secret.
-        ("token_api_key=abcdef1234", "keyword-part-before-continuation", "key"),
+        (
+            "token_api_key=abcdef1234",
+            "keyword-part-before-continuation",
+            "key",
+        ),
         ("apikey  key=abc", "keyword-twice", "key"),
         ("key=abcdefgh==_", "assertion-after-budget", "abcdefgh=="),
         ("xkeyx=abcd", "keyword-in-keyword", "abcd"),
@@ -232,10 +236,33 @@ fn odd_rules_find_what_a_whole_text_search_finds() {
 }
 
 fn odd_text() -> impl Strategy<Value = String> {
-    let pieces = prop::sample::select(&[
-        "token", "TOKEN", "_api_", "key", "KEY", "apikey", "xkeyx", "x", "ey", "eyJ", "=", "==",
-        "_", " ", "  ", "\n", ".", "-", "abcdefgh", "a1b2", "é", "\u{212A}ey", "(",
-    ][..]);
+    let pieces = prop::sample::select(
+        &[
+            "token",
+            "TOKEN",
+            "_api_",
+            "key",
+            "KEY",
+            "apikey",
+            "xkeyx",
+            "x",
+            "ey",
+            "eyJ",
+            "=",
+            "==",
+            "_",
+            " ",
+            "  ",
+            "\n",
+            ".",
+            "-",
+            "abcdefgh",
+            "a1b2",
+            "é",
+            "\u{212A}ey",
+            "(",
+        ][..],
+    );
     prop::collection::vec(pieces, 0..30).prop_map(|p| p.concat())
 }
 
