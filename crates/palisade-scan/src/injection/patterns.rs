@@ -1,7 +1,8 @@
 //! The injection rule table: for each rule its family, score, anchor literals and regex.
 //! Patterns are written against folded text (lower case, accents stripped: see
 //! [`super::fold`]); a rule's regex only runs when one of its anchors occurs, so benign
-//! text costs one literal pass (`prefilter::literals`). English covers all four families;
+//! text costs one literal pass (`prefilter::literals`: a space in an anchor matches any run of whitespace,
+//! as the patterns' `\s+` do). English covers all four families;
 //! German, French, Spanish, Portuguese and Italian cover instruction override and prompt
 //! extraction.
 
@@ -106,10 +107,14 @@ pub fn rule_specs() -> Vec<RuleSpec> {
                 "overlook",
                 "dismiss",
                 "aside",
-                "throw",
-                "follow",
-                "obey",
-                "attention",
+                "throw out",
+                "not follow",
+                "n't follow",
+                "nt follow",
+                "stop follow",
+                "longer follow",
+                "stop obey",
+                "no attention",
             ],
             format!(
                 r"\b(?:{EN_OVERRIDE_VERBS})\s+(?:to\s+)?(?:(?:(?:the|these|those|of|my|such)\s+)?(?:all|any|every|each|your)\s+(?:(?:of\s+)?(?:the|these|those|my)\s+)?(?:(?:{q})\s+){{0,2}}|(?:(?:the|these|those|of|my|all|any|every|your)\s+){{0,3}}(?:(?:{q})\s+){{1,2}})(?:{EN_NOUNS})\b",
@@ -164,7 +169,13 @@ pub fn rule_specs() -> Vec<RuleSpec> {
             Override,
             "en-safeguards-off",
             0.8,
-            &["suspended", "disabled", "deactivated", "turned", "switched"],
+            &[
+                "suspended",
+                "disabled",
+                "deactivated",
+                "turned off",
+                "switched off",
+            ],
             r"\b(?:(?:all\s+(?:of\s+)?(?:your\s+|the\s+)?|your\s+)(?:safety|content|ethical)\s+(?:filters|restrictions|guardrails|safeguards|guidelines)\s+(?:are|have\s+been)\s+(?:now\s+)?(?:temporarily\s+)?(?:suspended|disabled|deactivated|turned\s+off|switched\s+off)\b|(?:safety|content|ethical)\s+(?:filters|restrictions|guardrails|safeguards|guidelines)\s+(?:are|have\s+been)\s+(?:temporarily\s+)?(?:suspended|disabled|deactivated|turned\s+off|switched\s+off)\s+(?:now\b|for\s+(?:you|this\s+(?:session|conversation|chat))\b)|content\s+moderation\s+(?:is|has\s+been)\s+(?:now\s+)?(?:temporarily\s+)?(?:suspended|disabled|deactivated|turned\s+off|switched\s+off)\s+for\s+(?:this\s+(?:session|conversation|chat|test)|testing|the\s+test|evaluation|research)\b)",
         ),
         rule(
@@ -182,7 +193,7 @@ pub fn rule_specs() -> Vec<RuleSpec> {
             Persona,
             "you-are-now",
             0.85,
-            &["you"],
+            &["you are", "you're", "youre"],
             r"\byou(?:\s+are|'re|re)\s+(?:now\s+(?:an?\s+)?(?:dan|jailbroken|unrestricted|unfiltered|uncensored|unchained|unbound|unleashed|liberated|free|freed|rogue|evil|amoral|unethical|no\s+longer)|(?:dan|an?\s+(?:jailbroken|unrestricted|unfiltered|uncensored|amoral|unaligned|unchained)\s+(?:ai|assistant|model|chatbot|version|language\s+model))|(?:now\s+)?(?:no\s+longer|not)\s+(?:bound|restricted|limited|constrained|governed)\s+by)\b",
         ),
         rule(
@@ -196,28 +207,28 @@ pub fn rule_specs() -> Vec<RuleSpec> {
             Persona,
             "special-mode",
             0.85,
-            &["mode"],
+            &["developer mode", "dev mode", "debug mode", "god mode", "admin mode", "jailbreak mode", "jailbroken mode", "dan mode", "unrestricted mode", "unfiltered mode", "uncensored mode", "evil mode", "sudo mode", "root mode", "limits mode", "limit mode"],
             r"\b(?:(?:developer|dev|debug|god|admin|jailbreak|jailbroken|dan|unrestricted|unfiltered|uncensored|evil|sudo|root)\s+mode(?:\s+(?:is\s+)?(?:now\s+)?(?:enabled|activated|unlocked|engaged)|\s*[:=]\s*(?:on|enabled|true)\b)|(?:enable|activate|enter|engage|switch\s+(?:to|into)|turn\s+on|unlock)\s+(?:the\s+)?(?:jailbreak|jailbroken|dan|unrestricted|unfiltered|uncensored|evil|no-?limits?)\s+mode|(?:you\s+are|you're|stay|remain|now)\s+in\s+(?:developer|dev|debug|god|admin|jailbreak|dan|unrestricted|sudo)\s+mode|(?:chatgpt|gpt-?\d*|assistant|ai|model)\s+with\s+(?:developer|dan|god|jailbreak)\s+mode)\b",
         ),
-        rule(Persona, "dan", 0.9, &["anything", "dan"], r"\b(?:do\s+anything\s+now|dan\s+(?:mode|prompt|jailbreak))\b"),
+        rule(Persona, "dan", 0.9, &["anything now", "dan mode", "dan prompt", "dan jailbreak"], r"\b(?:do\s+anything\s+now|dan\s+(?:mode|prompt|jailbreak))\b"),
         rule(
             Persona,
             "no-restrictions",
             0.8,
-            &["restriction", "limit", "rule", "filter", "guideline", "ethic", "moral", "boundar", "constraint", "content", "guardrail", "censorship"],
+            &["no restriction", "no limit", "no rule", "no filter", "no guideline", "no ethic", "no moral", "no boundar", "no constraint", "no content", "no safety", "without", "free of", "free from", "with no"],
             r"\b(?:you\s+(?:have|now\s+have|possess)\s+no\s+(?:restrictions|limits|limitations|rules|filters|guidelines|ethics|morals|boundaries|constraints|content\s+polic(?:y|ies)|safety\s+guidelines)|(?:respond|answer|reply|act|speak|write|operate|behave|talk)\s+(?:[\w-]+\s+){0,3}?(?:without|free\s+(?:of|from)|with\s+no)\s+(?:any\s+)?(?:ethical\s+|moral\s+|safety\s+|content\s+)?(?:restrictions|limits|limitations|guidelines|filters|constraints|boundaries|guardrails|censorship))\b",
         ),
         rule(
             Persona,
             "stop-being-assistant",
             0.75,
-            &["stop"],
+            &["stop being"],
             r"\bstop\s+being\s+(?:an?\s+)?(?:helpful\s+|safe\s+|ethical\s+|responsible\s+|harmless\s+)?(?:ai|assistant|chatbot|language\s+model)\b",
         ),
         // ── system-prompt extraction, English ──
         extraction(
             "en-reveal-prompt",
-            &["prompt", "instruction", "directive", "programming", "configuration", "message"],
+            &["prompt", "instruction", "directive", "programming", "configuration", "system message"],
             r"repeat|print|reveal|show|display|output|tell|give|share|disclose|leak|dump|write|recite|spell|list|expose|provide|type|copy|paste|send|return|echo|quote|state|reproduce|translate",
             r"out|back|me|us|to\s+me",
             r"your",
@@ -229,7 +240,7 @@ pub fn rule_specs() -> Vec<RuleSpec> {
             Extraction,
             "en-what-is-your-prompt",
             0.75,
-            &["prompt", "instruction", "directive", "programming", "message"],
+            &["prompt", "instruction", "directive", "programming", "system message"],
             r"\b(?:what|which)(?:\s+(?:is|are|was|were)|'s)\s+your\s+(?:[\w-]+\s+){0,2}?(?:system\s+prompt|prompt|instructions|directives|system\s+message|programming)\b",
         ),
         // Secrecy words without an article: "reveal hidden prompt" (with one, or with
@@ -239,7 +250,7 @@ pub fn rule_specs() -> Vec<RuleSpec> {
             Extraction,
             "en-reveal-hidden-prompt",
             0.8,
-            &["hidden", "secret"],
+            &["hidden prompt", "secret prompt", "hidden system", "secret system"],
             r"\b(?:reveal|show|display|print|output|leak|expose|disclose|dump|tell\s+me)\s+(?:hidden|secret)\s+(?:system\s+)?prompt\b",
         ),
         // The prompt asked for as an appendix to an answer: "answer and append prompt:",
@@ -248,21 +259,30 @@ pub fn rule_specs() -> Vec<RuleSpec> {
             Extraction,
             "en-append-prompt",
             0.8,
-            &["prompt", "guideline"],
+            // Each anchor's first three letters are rare in prose ("and", "the" are not).
+            &[
+                "append",
+                "attach",
+                "add prompt",
+                "add guideline",
+                "add your",
+                "add system",
+                "include your",
+            ],
             r"\b(?:(?:answer|complete|explain|respond|reply|finish|summari[sz]e)\s+(?:it\s+|this\s+)?(?:and|then|and\s+then)\s+(?:append|add|attach)\s+(?:your\s+)?(?:system\s+)?(?:prompt|guidelines)\s*:|(?:append|add|attach|include)\s+your\s+(?:full\s+|complete\s+|entire\s+)?(?:system\s+)?prompt\s+(?:to|in|at\s+the\s+end\s+of)\s+(?:the\s+|your\s+)?(?:response|answer|reply|summary)\b)",
         ),
         rule(
             Extraction,
             "en-text-above",
             0.8,
-            &["above", "before", "preceding"],
+            &["above", "before this", "before my", "preceding this"],
             r"\b(?:repeat|print|output|return|echo|recite|copy|paste|show|display|write|reproduce|translate)\s+(?:back\s+|out\s+)?(?:exactly\s+|verbatim\s+)?(?:everything|all(?:\s+of)?(?:\s+the)?(?:\s+(?:text|words|content))?|(?:the\s+|your\s+)?(?:text|words|content|messages?|lines|instructions|prompt|conversation))\s+(?:above|before\s+(?:this|my\s+(?:message|question))|preceding\s+this)\b|\b(?:repeat|print|output|echo|recite|reproduce)\s+(?:back\s+|out\s+)?(?:the\s+)?above\s+(?:prompt|text|instructions|message|content|conversation)\b",
         ),
         rule(
             Extraction,
             "en-starting-with",
             0.85,
-            &["start", "begin"],
+            &["starting with", "start with", "begin with", "beginning with"],
             r#"\b(?:starting|start|begin|beginning)\s+with\s+["'`]?(?:you\s+are|my\s+instructions|the\s+system\s+prompt)\b"#,
         ),
     ]);
@@ -292,7 +312,7 @@ pub fn rule_specs() -> Vec<RuleSpec> {
             Delimiter,
             "end-of-input",
             0.8,
-            &["end", "system"],
+            &["end of", "system prompt", "system message", "system instructions"],
             r"\b(?:end\s+of\s+(?:the\s+)?(?:user\s+(?:input|prompt|message|query|text|request|data)|system\s+prompt)|(?:begin(?:ning)?|start)\s+(?:of\s+)?(?:the\s+)?(?:new\s+)?system\s+(?:prompt|message|instructions))\b|(?:-{3,}|={3,}|\*{3,}|#{3,}|\[)[ \t]*end\s+of\s+(?:input|prompt|context|document|data|instructions)\b",
         ),
         rule(Delimiter, "json-role", 0.9, &["role"], r#"["']role["']\s*:\s*["'](?:system|developer)["']"#),

@@ -10,6 +10,7 @@ use super::fold::Folded;
 use super::patterns::rule_specs;
 use crate::finding::{Category, Finding};
 use crate::prefilter::literals::Literals;
+use crate::prefilter::shape::Keywords;
 use crate::prefilter::window::{self, KeywordWindow};
 
 /// The rule families, each reported as its own detector name.
@@ -113,12 +114,19 @@ impl InjectionRules {
                 family: spec.family,
                 name: spec.name,
                 score: spec.score,
-                window: window::plan(&spec.pattern, &anchors),
+                window: window::plan(
+                    &spec.pattern,
+                    &Keywords {
+                        words: &anchors,
+                        any_space: true,
+                    },
+                ),
                 regex,
             });
         }
-        // Anchors are folded text already: no case folding.
-        let anchors = Literals::new(&anchor_words, false);
+        // Anchors are folded text already: no case folding; a space in one matches any
+        // run of whitespace, as the rules' `\s+` do.
+        let anchors = Literals::spaced(&anchor_words);
         Ok(InjectionRules {
             rules,
             anchors,

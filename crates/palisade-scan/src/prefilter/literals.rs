@@ -15,7 +15,10 @@
 //! The filter's reads do not depend on each other and its lines are few.
 //!
 //! With `ascii_fold`, ASCII letters match in either case: the patterns are stored in
-//! lower case and the text is folded where it is compared.
+//! lower case and the text is folded where it is compared. With `any_space`, a space in
+//! a pattern (after its first three bytes) matches any run of whitespace characters
+//! (Unicode `White_Space`, as a regex's `\s`): the injection anchor `you are` occurs in
+//! `you\n are`, as the rule's `you\s+are` matches there.
 
 /// Bits of the hash of three bytes in the filter: 32768 bits, 4 KB.
 const FILTER_BITS: u32 = 15;
@@ -49,6 +52,9 @@ pub(crate) struct Literals {
     /// The patterns of three bytes or more: an open-addressed table (linear probing, at
     /// most a quarter full, a power of two long) keyed by their first three bytes.
     table: Vec<Slot>,
+    /// For [`Literals::spaced`]: where each pattern's first space after its third byte
+    /// is (0: none); the bytes before it are compared as they are.
+    space_at: Vec<u32>,
 }
 
 /// A pattern of three bytes or more in the table: its first eight bytes are compared in
@@ -57,14 +63,28 @@ pub(crate) struct Literals {
 struct Slot {
     /// The pattern's first `min(len, 8)` bytes, little-endian, zero above.
     prefix: u64,
-    /// Pattern length; 0 for an empty slot.
+    /// Pattern length; 0 for an empty slot. [`SPACED`] set: the pattern has a space
+    /// that matches any run of whitespace ([`Literals::spaced_len`]).
     len: u32,
     id: u32,
 }
 
+/// The flag in [`Slot::len`] of a pattern matched by [`Literals::spaced_len`].
+const SPACED: u32 = 1 << 31;
+
 impl Literals {
     /// With `ascii_fold`, matching ignores ASCII case (other bytes match as they are).
     pub(crate) fn new<P: AsRef<[u8]>>(patterns: &[P], ascii_fold: bool) -> Literals {
+        Literals::build(patterns, ascii_fold, false)
+    }
+
+    /// Patterns whose spaces match any run of whitespace (case as it is). A space in a
+    /// pattern's first three bytes matches only a space.
+    pub(crate) fn spaced<P: AsRef<[u8]>>(patterns: &[P]) -> Literals {
+        Literals::build(patterns, false, true)
+    }
+
+    fn build<P: AsRef<[u8]>>(patterns: &[P], ascii_fold: bool, any_space: bool) -> Literals {
         let mut lits = Literals {
             ascii_fold,
             bytes: Vec::new(),
@@ -76,6 +96,7 @@ impl Literals {
             two_bits: 0,
             filter: Box::new([0; 1 << (FILTER_BITS - 6)]),
             table: Vec::new(),
+            space_at: Vec::new(),
         };
         let rough = |x: u32| if ascii_fold { rough_fold::<true>(x) } else { x };
         let mut longer = Vec::new();
@@ -115,10 +136,17 @@ impl Literals {
         lits.table = vec![Slot::default(); (4 * longer.len()).next_power_of_two()];
         let mask = lits.table.len() - 1;
         for id in longer {
-            let (prefix, len) = match lits.pattern(id) {
-                Some(p) => (prefix_of(p), p.len() as u32),
-                None => continue,
+            let Some(p) = lits.pattern(id) else {
+                continue;
             };
+            let (prefix, mut len) = (prefix_of(p), p.len() as u32);
+            if any_space && let Some(i) = p.iter().skip(3).position(|&b| b == b' ') {
+                lits.space_at.resize(lits.spans.len(), 0);
+                if let Some(at) = lits.space_at.get_mut(id as usize) {
+                    *at = i as u32 + 3;
+                }
+                len |= SPACED;
+            }
             let mut slot = slot_of(prefix as u32 & 0x00ff_ffff, mask);
             while lits.table.get(slot).is_some_and(|s| s.len != 0) {
                 slot = (slot + 1) & mask;
@@ -264,6 +292,16 @@ impl Literals {
         let mut slot = slot_of(text as u32 & 0x00ff_ffff, mask);
         while let Some(s) = self.table.get(slot).filter(|s| s.len != 0) {
             slot = (slot + 1) & mask;
+            if s.len & SPACED != 0 {
+                let space_at = self.space_at.get(s.id as usize).map_or(0, |&a| a as usize);
+                let known = u64::MAX >> (64 - 8 * space_at.clamp(3, 8));
+                if (text ^ s.prefix) & known == 0
+                    && let Some(n) = self.spaced_len(rest, s.id, space_at)
+                {
+                    hits.push((at + n, at, s.id));
+                }
+                continue;
+            }
             let len = s.len as usize;
             // The pattern's first min(len, 8) bytes (len is at least 3).
             let known = u64::MAX >> (64 - 8 * len.min(8));
@@ -275,6 +313,38 @@ impl Literals {
             }
             hits.push((at + len, at, s.id));
         }
+    }
+
+    /// How many bytes of `rest` pattern `id` matches, its bytes before `space_at` as
+    /// they are and each run of spaces from there on taking a run of whitespace
+    /// characters (one at least); `None` if it does not match there.
+    fn spaced_len(&self, rest: &[u8], id: u32, space_at: usize) -> Option<usize> {
+        let pattern = self.pattern(id)?;
+        let exact = pattern.get(..space_at)?;
+        if rest.get(..space_at)? != exact {
+            return None;
+        }
+        let mut at = space_at;
+        let mut after_space = false;
+        for &p in pattern.get(space_at..)? {
+            if p != b' ' {
+                if *rest.get(at)? != p {
+                    return None;
+                }
+                at += 1;
+            } else if !after_space {
+                let mut run = whitespace_len(rest.get(at..)?);
+                if run == 0 {
+                    return None;
+                }
+                while run > 0 {
+                    at += run;
+                    run = whitespace_len(rest.get(at..).unwrap_or_default());
+                }
+            }
+            after_space = p == b' ';
+        }
+        Some(at)
     }
 
     /// Whether the bytes of `rest` after the eighth equal those of pattern `id` (which
@@ -293,6 +363,31 @@ impl Literals {
         } else {
             text == pattern
         }
+    }
+}
+
+/// The length of the whitespace character `bytes` starts with (Unicode `White_Space`,
+/// what a regex's `\s` matches), or 0.
+fn whitespace_len(bytes: &[u8]) -> usize {
+    match bytes.first() {
+        Some(b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r') => 1,
+        Some(&b) if b >= 0x80 => {
+            let width = match b {
+                0xc0..=0xdf => 2,
+                0xe0..=0xef => 3,
+                _ => 4,
+            };
+            let c = bytes
+                .get(..width)
+                .and_then(|c| std::str::from_utf8(c).ok())
+                .and_then(|c| c.chars().next());
+            if c.is_some_and(char::is_whitespace) {
+                width
+            } else {
+                0
+            }
+        }
+        _ => 0,
     }
 }
 
@@ -455,7 +550,71 @@ mod tests {
         }
     }
 
+    /// The occurrences of `patterns` with each space after a pattern's third byte read
+    /// as `\s+`, found by a regex at every position.
+    fn spaced_reference(patterns: &[&str], hay: &str) -> Vec<(usize, usize, usize)> {
+        let mut out = Vec::new();
+        for (id, p) in patterns.iter().enumerate() {
+            let (head, tail) = p.split_at(p.len().min(3));
+            let mut pattern = format!("^{}", regex::escape(head));
+            let mut after_space = false;
+            for c in tail.chars() {
+                if c != ' ' {
+                    pattern.push_str(&regex::escape(&c.to_string()));
+                } else if !after_space {
+                    pattern.push_str(r"\s+");
+                }
+                after_space = c == ' ';
+            }
+            let re = regex::Regex::new(&pattern).unwrap_or_else(|e| panic!("{e}"));
+            for (at, _) in hay.char_indices() {
+                if let Some(m) = hay.get(at..).and_then(|rest| re.find(rest)) {
+                    out.push((m.end() + at, at, id));
+                }
+            }
+        }
+        out.sort_unstable();
+        out.into_iter()
+            .map(|(end, start, id)| (id, start, end))
+            .collect()
+    }
+
+    #[test]
+    fn a_space_matches_any_run_of_whitespace() {
+        let patterns = ["you are", "end of", "no  limit", "a b", "system message"];
+        let hay = "You\nare; you are\t \u{2003}now; end\u{2028}of; a b; a  b; no limit; \
+                   no  limit; system\r\nmessage; systemmessage; you  are";
+        let lits = Literals::spaced(&patterns);
+        let found = all(&lits, hay.as_bytes());
+        assert_eq!(found, spaced_reference(&patterns, hay));
+        assert_eq!(
+            found.iter().filter(|f| f.0 == 1).count(),
+            1,
+            "end\u{2028}of"
+        );
+        assert_eq!(
+            found.iter().filter(|f| f.0 == 4).count(),
+            1,
+            "system\r\nmessage"
+        );
+    }
+
     proptest! {
+        #[test]
+        fn spaced_agrees_with_a_regex(
+            patterns in proptest::collection::vec("[ab ]{1,3}[ab ]{0,5}", 1..8),
+            hay in proptest::collection::vec(prop_oneof![
+                Just("a"), Just("b"), Just(" "), Just("\n"), Just("\u{a0}"), Just("é"),
+            ], 0..80),
+        ) {
+            let patterns: Vec<&str> = patterns.iter().map(String::as_str).collect();
+            let hay = hay.concat();
+            prop_assert_eq!(
+                all(&Literals::spaced(&patterns), hay.as_bytes()),
+                spaced_reference(&patterns, &hay)
+            );
+        }
+
         /// Small alphabets make overlaps, shared prefixes, duplicates and hash
         /// collisions common.
         #[test]

@@ -15,6 +15,15 @@ const MAX_SET: usize = 256;
 /// (2^6 spellings).
 const MAX_FOLDED_LETTERS: usize = 6;
 
+/// The keywords, and how the literal pass finds them.
+#[derive(Debug, Clone, Copy)]
+pub struct Keywords<'a> {
+    pub words: &'a [String],
+    /// A space in a keyword matches any run of whitespace (`Literals::spaced`): a
+    /// regex's `\s+` then reads as one space.
+    pub any_space: bool,
+}
+
 /// What a pattern requires of its keywords.
 #[derive(Debug, Clone)]
 pub struct Shape {
@@ -41,16 +50,16 @@ impl Sides {
     }
 }
 
-/// The shape of `hir` if every match holds one of `keywords`, and every spelling of
+/// The shape of `hir` if every match holds one of the keywords, and every spelling of
 /// each that the keyword pass must find is known ([`spellings`]).
-pub fn analyse(hir: &Hir, keywords: &[String]) -> Option<Shape> {
-    if keywords.is_empty() || keywords.iter().any(|k| spellings(k.as_bytes()).is_none()) {
+pub fn analyse(hir: &Hir, kw: &Keywords<'_>) -> Option<Shape> {
+    if kw.words.is_empty() || kw.words.iter().any(|k| spellings(k.as_bytes()).is_none()) {
         return None;
     }
-    let sides = sides(hir, keywords)?;
+    let sides = sides(hir, kw)?;
     Some(Shape {
         sides,
-        continuation: continuation(hir, keywords),
+        continuation: continuation(hir, kw),
     })
 }
 
@@ -112,20 +121,20 @@ fn all_keywords(set: &[Vec<u8>], keywords: &[String]) -> bool {
 /// If every match of `hir` contains a keyword: the budgets of a match's parts before
 /// and after that keyword. (Another occurrence of a keyword inside a match may see
 /// other sides; the windows of the one the pattern requires are what cover the match.)
-fn sides(hir: &Hir, keywords: &[String]) -> Option<Sides> {
-    if finite(hir).is_some_and(|set| all_contain(&set, keywords)) {
+fn sides(hir: &Hir, kw: &Keywords<'_>) -> Option<Sides> {
+    if finite(hir, kw.any_space).is_some_and(|set| all_contain(&set, kw.words)) {
         return Some(Sides::both(ByteBudget::of(hir)));
     }
     match hir.kind() {
-        HirKind::Capture(c) => sides(&c.sub, keywords),
+        HirKind::Capture(c) => sides(&c.sub, kw),
         // The keyword is in one repetition; the others may be on either side.
         HirKind::Repetition(r) if r.min >= 1 => {
-            sides(&r.sub, keywords).map(|_| Sides::both(ByteBudget::of(hir)))
+            sides(&r.sub, kw).map(|_| Sides::both(ByteBudget::of(hir)))
         }
         HirKind::Alternation(alts) => {
             let mut all: Option<Sides> = None;
             for alt in alts {
-                let s = sides(alt, keywords)?;
+                let s = sides(alt, kw)?;
                 match &mut all {
                     None => all = Some(s),
                     Some(a) => {
@@ -137,7 +146,7 @@ fn sides(hir: &Hir, keywords: &[String]) -> Option<Sides> {
             all
         }
         HirKind::Concat(children) => {
-            let part = keyword_part(children, keywords)?;
+            let part = keyword_part(children, kw)?;
             let mut before = ByteBudget::sum(&children[..part.from]);
             before.add(&part.sides.before);
             let mut after = part.sides.after;
@@ -156,74 +165,88 @@ struct KeywordPart {
 }
 
 /// The first child that holds a keyword, or run of consecutive finite children whose
-/// strings all do.
-fn keyword_part(children: &[Hir], keywords: &[String]) -> Option<KeywordPart> {
-    let mut run: Option<(usize, Vec<Vec<u8>>)> = None;
+/// strings all do (the longest run ending at a child whose strings are few enough).
+fn keyword_part(children: &[Hir], kw: &Keywords<'_>) -> Option<KeywordPart> {
+    let mut run: Vec<(usize, Vec<Vec<u8>>)> = Vec::new();
     for (i, child) in children.iter().enumerate() {
-        if let Some(sides) = sides(child, keywords) {
+        if let Some(sides) = sides(child, kw) {
             return Some(KeywordPart {
                 from: i,
                 to: i,
                 sides,
             });
         }
-        match finite(child) {
-            Some(set) => {
-                run = Some(match run {
-                    None => (i, set),
-                    Some((from, prev)) => match product(&prev, &set) {
-                        Some(p) => (from, p),
-                        None => (i, set),
-                    },
-                });
-                if let Some((from, r)) = &run
-                    && all_contain(r, keywords)
-                {
-                    return Some(KeywordPart {
-                        from: *from,
-                        to: i,
-                        sides: Sides::both(ByteBudget::sum(&children[*from..=i])),
-                    });
+        let Some(set) = finite(child, kw.any_space) else {
+            run.clear();
+            continue;
+        };
+        run.push((i, set));
+        let strings = loop {
+            match run_strings(&run) {
+                Some(strings) => break strings,
+                None => {
+                    run.remove(0);
                 }
             }
-            None => run = None,
+        };
+        if let Some(&(from, _)) = run.first()
+            && all_contain(&strings, kw.words)
+        {
+            return Some(KeywordPart {
+                from,
+                to: i,
+                sides: Sides::both(ByteBudget::sum(&children[from..=i])),
+            });
         }
     }
     None
+}
+
+/// The strings a run of finite children matches, if few.
+fn run_strings(run: &[(usize, Vec<Vec<u8>>)]) -> Option<Vec<Vec<u8>>> {
+    let mut acc = vec![Vec::new()];
+    for (_, set) in run {
+        acc = product(&acc, set)?;
+    }
+    Some(acc)
 }
 
 /// The pattern after the keyword part of `hir`'s top sequence, when that part is one
 /// child whose every string is a keyword (ASCII case folded): then a match's keyword
 /// occurrence ends exactly where the continuation starts. (It must be the part the
 /// sides were computed for: a window only covers a match through that occurrence.)
-fn continuation(hir: &Hir, keywords: &[String]) -> Option<Hir> {
+fn continuation(hir: &Hir, kw: &Keywords<'_>) -> Option<Hir> {
     let children = match hir.kind() {
-        HirKind::Capture(c) => return continuation(&c.sub, keywords),
+        HirKind::Capture(c) => return continuation(&c.sub, kw),
         HirKind::Concat(children) => children,
         _ => return None,
     };
-    let part = keyword_part(children, keywords)?;
+    let part = keyword_part(children, kw)?;
     let child = children.get(part.from).filter(|_| part.from == part.to)?;
-    if !finite(child).is_some_and(|set| all_keywords(&set, keywords)) {
+    if !finite(child, kw.any_space).is_some_and(|set| all_keywords(&set, kw.words)) {
         return None;
     }
     let rest = children.get(part.to + 1..).filter(|r| !r.is_empty())?;
     Some(Hir::concat(rest.to_vec()))
 }
 
-/// The strings `hir` matches (ASCII letters folded to lower case), if few.
-fn finite(hir: &Hir) -> Option<Vec<Vec<u8>>> {
+/// The strings `hir` matches (ASCII letters folded to lower case), if few. With
+/// `any_space`, a class of whitespace characters, or a run of them, reads as one space.
+fn finite(hir: &Hir, any_space: bool) -> Option<Vec<Vec<u8>>> {
+    if any_space && is_whitespace_run(hir) {
+        return Some(vec![b" ".to_vec()]);
+    }
     match hir.kind() {
         HirKind::Empty | HirKind::Look(_) => Some(vec![Vec::new()]),
         HirKind::Literal(l) => Some(vec![l.0.to_ascii_lowercase()]),
         HirKind::Class(c) => class_set(c),
-        HirKind::Capture(c) => finite(&c.sub),
+        HirKind::Capture(c) => finite(&c.sub, any_space),
         HirKind::Repetition(r) => {
             let max = r.max?;
             if max > 4 {
                 return None;
             }
-            let sub = finite(&r.sub)?;
+            let sub = finite(&r.sub, any_space)?;
             let mut all = Vec::new();
             let mut cur = vec![Vec::new()];
             for n in 0..=max {
@@ -237,20 +260,37 @@ fn finite(hir: &Hir) -> Option<Vec<Vec<u8>>> {
         HirKind::Concat(children) => {
             let mut acc = vec![Vec::new()];
             for child in children {
-                acc = product(&acc, &finite(child)?)?;
+                acc = product(&acc, &finite(child, any_space)?)?;
             }
             Some(acc)
         }
         HirKind::Alternation(alts) => {
             let mut all = Vec::new();
             for a in alts {
-                all.extend(finite(a)?);
+                all.extend(finite(a, any_space)?);
                 if all.len() > MAX_SET {
                     return None;
                 }
             }
             Some(all)
         }
+    }
+}
+
+/// A class of whitespace characters only, or one or more of them.
+fn is_whitespace_run(hir: &Hir) -> bool {
+    match hir.kind() {
+        HirKind::Class(Class::Unicode(c)) => c
+            .ranges()
+            .iter()
+            .all(|r| (r.start()..=r.end()).all(char::is_whitespace)),
+        HirKind::Class(Class::Bytes(c)) => c
+            .ranges()
+            .iter()
+            .all(|r| (r.start()..=r.end()).all(|b| b.is_ascii_whitespace() || b == 0x0b)),
+        HirKind::Repetition(r) => r.min >= 1 && is_whitespace_run(&r.sub),
+        HirKind::Capture(c) => is_whitespace_run(&c.sub),
+        _ => false,
     }
 }
 

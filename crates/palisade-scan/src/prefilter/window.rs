@@ -28,7 +28,7 @@ use regex::Regex;
 
 use super::budget::Tally;
 use super::continuation::Continuation;
-use super::shape::{self, Sides};
+use super::shape::{self, Keywords, Sides};
 use super::starts::MatchStarts;
 
 /// How far around each of its keyword occurrences a windowed rule searches.
@@ -43,7 +43,7 @@ pub struct KeywordWindow {
 }
 
 /// The window plan for a regex and its keywords, if every match holds one.
-pub fn plan(pattern: &str, keywords: &[String]) -> Option<KeywordWindow> {
+pub fn plan(pattern: &str, keywords: &Keywords<'_>) -> Option<KeywordWindow> {
     let hir = regex_syntax::parse(pattern).ok()?;
     let shape = shape::analyse(&hir, keywords)?;
     let continuation = shape

@@ -30,6 +30,11 @@ const STACK_WORDS: usize = 16;
 #[derive(Debug, Clone)]
 pub struct Prefilter {
     ac: Option<Literals>,
+    /// The keywords' spellings with KELVIN SIGN or LONG S ([`spellings`]), searched only
+    /// in a text that holds one of those characters (they would crowd the main pass's
+    /// table for text that never does); `exotic_ids` maps their ids to patterns.
+    exotic: Option<Literals>,
+    exotic_ids: Vec<u32>,
     /// Rules to select for each keyword pattern (ascending; a rule listing the same
     /// keyword twice appears twice).
     pattern_rules: Vec<Vec<u32>>,
@@ -88,9 +93,24 @@ impl Prefilter {
                 pattern_windows[p] |= rule.window.is_some();
             }
         }
-        let ac = (!patterns.is_empty()).then(|| Literals::new(&patterns, true));
+        // Ids of the main pass are pattern indices: the exotic spellings go last.
+        let mut all: Vec<_> = patterns
+            .into_iter()
+            .zip(pattern_rules)
+            .zip(pattern_windows)
+            .collect();
+        all.sort_by_key(|((w, _), _)| is_exotic(w));
+        let ((patterns, pattern_rules), pattern_windows): ((Vec<_>, Vec<_>), Vec<_>) =
+            all.into_iter().unzip();
+        let plain = patterns.iter().take_while(|p| !is_exotic(p)).count();
+        let (main, exotic) = patterns.split_at(plain);
+        let ac = (!patterns.is_empty()).then(|| Literals::new(main, true));
+        let exotic_ids = (plain as u32..patterns.len() as u32).collect();
+        let exotic = (!exotic.is_empty()).then(|| Literals::new(exotic, true));
         Prefilter {
             ac,
+            exotic,
+            exotic_ids,
             pattern_rules,
             pattern_windows,
             always,
@@ -122,7 +142,7 @@ impl Prefilter {
         let Some(ac) = &self.ac else {
             return;
         };
-        ac.for_each(text.as_bytes(), |p, start, end| {
+        let mut found = |p: usize, start: usize, end: usize| {
             if let Some(rules) = self.pattern_rules.get(p) {
                 for &r in rules {
                     set(bits, r);
@@ -135,7 +155,18 @@ impl Prefilter {
                     end,
                 });
             }
-        });
+        };
+        ac.for_each(text.as_bytes(), &mut found);
+        if let Some(exotic) = &self.exotic
+            && (text.contains('\u{212A}') || text.contains('\u{17F}'))
+        {
+            exotic.for_each(text.as_bytes(), |id, start, end| {
+                if let Some(&p) = self.exotic_ids.get(id) {
+                    found(p as usize, start, end);
+                }
+            });
+            kw.sort_by_key(|k| (k.end, std::cmp::Reverse(k.end - k.start), k.pattern));
+        }
     }
 
     /// Whether `hit` is an occurrence of one of rule `rule`'s keywords.
@@ -149,6 +180,12 @@ impl Prefilter {
     fn has_keywords(&self) -> bool {
         self.ac.is_some()
     }
+}
+
+/// Whether a keyword spelling holds a KELVIN SIGN or a LONG S.
+fn is_exotic(word: &[u8]) -> bool {
+    let has = |needle: &str| memchr::memmem::find(word, needle.as_bytes()).is_some();
+    has("\u{212A}") || has("\u{17F}")
 }
 
 fn set(bits: &mut [u64], r: u32) {

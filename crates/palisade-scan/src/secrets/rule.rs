@@ -20,6 +20,7 @@ use super::allowlist::Allowlist;
 use super::gitleaks::{GitleaksFile, RuleSpec};
 use super::report::{RuleFailure, RulesReport};
 use super::translate::go_to_rust;
+use crate::prefilter::shape::Keywords;
 use crate::prefilter::starts::MatchStarts;
 use crate::prefilter::window::{self, KeywordWindow};
 
@@ -170,7 +171,13 @@ fn compile_rule(
         .map(|k| k.to_lowercase())
         .filter(|k| !k.is_empty())
         .collect();
-    let window = window::plan(regex.as_str(), &keywords);
+    let window = window::plan(
+        regex.as_str(),
+        &Keywords {
+            words: &keywords,
+            any_space: false,
+        },
+    );
     let starts = window
         .as_ref()
         .and_then(|_| MatchStarts::of(regex.as_str()));
