@@ -110,11 +110,11 @@ pub fn rule_specs() -> Vec<RuleSpec> {
                 "throw out",
                 "not follow",
                 "n't follow",
-                "nt follow",
+                "dont follow",
                 "stop follow",
                 "longer follow",
                 "stop obey",
-                "no attention",
+                "pay no",
             ],
             format!(
                 r"\b(?:{EN_OVERRIDE_VERBS})\s+(?:to\s+)?(?:(?:(?:the|these|those|of|my|such)\s+)?(?:all|any|every|each|your)\s+(?:(?:of\s+)?(?:the|these|those|my)\s+)?(?:(?:{q})\s+){{0,2}}|(?:(?:the|these|those|of|my|all|any|every|your)\s+){{0,3}}(?:(?:{q})\s+){{1,2}})(?:{EN_NOUNS})\b",
@@ -215,7 +215,7 @@ pub fn rule_specs() -> Vec<RuleSpec> {
             Persona,
             "no-restrictions",
             0.8,
-            &["no restriction", "no limit", "no rule", "no filter", "no guideline", "no ethic", "no moral", "no boundar", "no constraint", "no content", "no safety", "without", "free of", "free from", "with no"],
+            &["have no", "possess no", "without", "free of", "free from", "with no"],
             r"\b(?:you\s+(?:have|now\s+have|possess)\s+no\s+(?:restrictions|limits|limitations|rules|filters|guidelines|ethics|morals|boundaries|constraints|content\s+polic(?:y|ies)|safety\s+guidelines)|(?:respond|answer|reply|act|speak|write|operate|behave|talk)\s+(?:[\w-]+\s+){0,3}?(?:without|free\s+(?:of|from)|with\s+no)\s+(?:any\s+)?(?:ethical\s+|moral\s+|safety\s+|content\s+)?(?:restrictions|limits|limitations|guidelines|filters|constraints|boundaries|guardrails|censorship))\b",
         ),
         rule(
