@@ -38,17 +38,22 @@ const TOKENS: &[(&str, &str)] = &[
     ),
 ];
 
-/// The builtin rules with every regex searched in its whole keyword windows (no
-/// `MatchStarts` gate).
+/// `rules` with every regex searched in its whole keyword windows (no `MatchStarts`
+/// gate), or, without `windows`, over the whole text (gitleaks' own way: no byte budgets
+/// or continuation checks either).
+fn plain(mut rules: SecretRules, windows: bool) -> SecretRules {
+    for r in &mut rules.rules {
+        r.starts = None;
+        if !windows {
+            r.window = None;
+        }
+    }
+    rules
+}
+
 fn ungated() -> &'static SecretRules {
     static RULES: std::sync::OnceLock<SecretRules> = std::sync::OnceLock::new();
-    RULES.get_or_init(|| {
-        let mut rules = SecretRules::builtin();
-        for r in &mut rules.rules {
-            r.starts = None;
-        }
-        rules
-    })
+    RULES.get_or_init(|| plain(SecretRules::builtin(), true))
 }
 
 /// Keywords in other cases, near-misses and real starts of literal-prefixed rules.
@@ -75,18 +80,9 @@ const GATED: &[&str] = &[
     "'",
 ];
 
-/// The builtin rules with every regex searched over the whole text (no keyword windows,
-/// so no byte budgets or continuation checks either): gitleaks' own way.
 fn unwindowed() -> &'static SecretRules {
     static RULES: std::sync::OnceLock<SecretRules> = std::sync::OnceLock::new();
-    RULES.get_or_init(|| {
-        let mut rules = SecretRules::builtin();
-        for r in &mut rules.rules {
-            r.window = None;
-            r.starts = None;
-        }
-        rules
-    })
+    RULES.get_or_init(|| plain(SecretRules::builtin(), false))
 }
 
 /// Keywords, assignment shapes, the bytes byte budgets count (spaces, commas,
@@ -197,11 +193,7 @@ fn odd_rules(windowed: bool) -> &'static SecretRules {
     static RULES: std::sync::OnceLock<[SecretRules; 2]> = std::sync::OnceLock::new();
     let [with, without] = RULES.get_or_init(|| {
         let rules = SecretRules::from_toml(ODD_RULES).unwrap_or_else(|e| panic!("{e}"));
-        let mut whole = rules.clone();
-        for r in &mut whole.rules {
-            r.window = None;
-            r.starts = None;
-        }
+        let whole = plain(rules.clone(), false);
         [rules, whole]
     });
     if windowed { with } else { without }
