@@ -4,6 +4,8 @@
 //! test checks it from the regexes; see `prefilter::window` for how far a window
 //! reaches). Matches map back to spans of the original text on `char` boundaries.
 
+use std::collections::BTreeMap;
+
 use regex::Regex;
 
 use super::fold::Folded;
@@ -33,6 +35,11 @@ impl Family {
         Family::Extraction,
         Family::Delimiter,
     ];
+
+    /// The family's place in [`Family::ALL`].
+    fn index(self) -> usize {
+        self as usize
+    }
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -185,6 +192,9 @@ impl InjectionRules {
     /// [`InjectionRules::find`] with `text` already folded (by the classifier).
     pub(crate) fn find_folded(&self, text: &str, folded: &Folded) -> Vec<RuleMatch> {
         let mut out = Vec::new();
+        // Per family, the spans kept so far (disjoint), by start: a match clashes with
+        // one iff the last starting before its end reaches past its start.
+        let mut kept: [BTreeMap<usize, usize>; 4] = Default::default();
         let mut armed = vec![false; self.rules.len()];
         // (rule, start, end) of every anchor occurrence, by end.
         let mut occurrences: Vec<(usize, usize, usize)> = Vec::new();
@@ -213,10 +223,15 @@ impl InjectionRules {
                 if start == end {
                     return;
                 }
-                let clash = out
-                    .iter()
-                    .any(|o: &RuleMatch| o.family == rule.family && o.start < end && start < o.end);
+                let Some(spans) = kept.get_mut(rule.family.index()) else {
+                    return;
+                };
+                let clash = spans
+                    .range(..end)
+                    .next_back()
+                    .is_some_and(|(_, &e)| e > start);
                 if !clash {
+                    spans.insert(start, end);
                     out.push(RuleMatch {
                         family: rule.family,
                         rule: rule.name,

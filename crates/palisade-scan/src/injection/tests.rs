@@ -812,5 +812,10 @@ proptest! {
         let text: String = parts.iter().zip(&seps).map(|(p, s)| format!("{p}{s}")).collect();
         let found = windowed.find(&text);
         prop_assert_eq!(&found, &whole.find(&text), "{:?}", text);
+        for (i, a) in found.iter().enumerate() {
+            for b in &found[..i] {
+                prop_assert!(a.family != b.family || a.end <= b.start || b.end <= a.start);
+            }
+        }
     }
 }

@@ -56,12 +56,16 @@ pub fn analyse(hir: &Hir, kw: &Keywords<'_>) -> Option<Shape> {
     if kw.words.is_empty() || kw.words.iter().any(|k| spellings(k.as_bytes()).is_none()) {
         return None;
     }
-    // The literal pass compares a keyword's first three bytes as they are, and a space
-    // at either end would take a run the pattern may leave to its neighbours: with
-    // `any_space`, only a space from the fourth byte on, between two words, is a run.
+    // The literal pass compares a keyword's first three bytes as they are, a space at
+    // either end would take a run the pattern may leave to its neighbours, and a run
+    // read greedily would swallow other whitespace the keyword spells out: with
+    // `any_space`, whitespace in a keyword is a space from the fourth byte on, between
+    // two words, and nothing else.
     let misplaced = |k: &String| {
         let b = k.as_bytes();
-        b.iter().take(3).any(|&c| c == b' ') || b.last() == Some(&b' ')
+        b.iter().take(3).any(|&c| c == b' ')
+            || b.last() == Some(&b' ')
+            || k.chars().any(|c| c.is_whitespace() && c != ' ')
     };
     if kw.any_space && kw.words.iter().any(misplaced) {
         return None;
