@@ -2,7 +2,10 @@
 //! (some part of the pattern that every match passes through matches only a small
 //! finite set of strings, ASCII case folded, each containing a keyword), the byte
 //! budgets of a match's parts before and after that keyword, and what must follow the
-//! keyword when that part matches exactly a keyword.
+//! keyword when that part matches exactly a keyword. For literal passes whose keyword
+//! spaces match any run of whitespace (the injection anchors), a whitespace class or a
+//! run of one reads as a single space, and keywords with whitespace anywhere else than
+//! between two words are refused.
 
 use regex_syntax::hir::{Class, Hir, HirKind};
 
