@@ -218,7 +218,7 @@ impl InjectionRules {
             if !armed.get(i).copied().unwrap_or(false) {
                 continue;
             }
-            let mut found = |ms: usize, me: usize| {
+            let found = |ms: usize, me: usize| {
                 let (start, end) = folded.original_span(text, ms, me);
                 if start == end {
                     return;
@@ -241,20 +241,18 @@ impl InjectionRules {
                     });
                 }
             };
-            match &rule.window {
-                Some(w) => {
-                    let mine = occurrences
-                        .iter()
-                        .filter(|o| o.0 == i)
-                        .map(|&(_, start, end)| (start, end));
-                    window::find_around(&rule.regex, w, None, &folded.text, mine, found);
-                }
-                None => {
-                    for m in rule.regex.find_iter(&folded.text) {
-                        found(m.start(), m.end());
-                    }
-                }
-            }
+            let mine = occurrences
+                .iter()
+                .filter(|o| o.0 == i)
+                .map(|&(_, start, end)| (start, end));
+            window::find_matches(
+                &rule.regex,
+                rule.window.as_ref(),
+                None,
+                &folded.text,
+                mine,
+                found,
+            );
         }
         out
     }

@@ -112,17 +112,28 @@ impl KeywordWindow {
 }
 
 /// Calls `found(start, end)`, in order, for every match of `regex` that a `find_at`
-/// iteration over the whole of `text` reports, given that every such match holds one of
-/// `occurrences` (keyword occurrences as byte ranges, by end) the way `window` was
-/// planned for: only the windows around them are searched, each once.
-pub fn find_around(
+/// iteration over the whole of `text` reports. With a `window` (every such match then
+/// holds one of `occurrences`, keyword occurrences as byte ranges, by end, the way the
+/// window was planned for), only the windows around them are searched, each once.
+pub fn find_matches(
     regex: &Regex,
-    window: &KeywordWindow,
+    window: Option<&KeywordWindow>,
     starts: Option<&MatchStarts>,
     text: &str,
     occurrences: impl Iterator<Item = (usize, usize)>,
     mut found: impl FnMut(usize, usize),
 ) {
+    let Some(window) = window else {
+        let mut pos = 0;
+        while pos <= text.len() {
+            let Some(m) = regex.find_at(text, pos) else {
+                break;
+            };
+            pos = advance(text, m.start(), m.end());
+            found(m.start(), m.end());
+        }
+        return;
+    };
     let mut pending: Option<(usize, usize)> = None;
     let mut done = 0;
     for (ws, we) in window.windows(text, occurrences) {
@@ -181,7 +192,7 @@ fn search_window(
 
 /// Where a `find_at` iteration goes on after the match `start..end` (past an empty
 /// match, to the next character).
-pub fn advance(text: &str, start: usize, end: usize) -> usize {
+fn advance(text: &str, start: usize, end: usize) -> usize {
     if end > start {
         return end;
     }

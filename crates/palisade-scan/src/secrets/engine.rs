@@ -22,7 +22,7 @@ use super::rule::CompiledRule;
 use crate::finding::{Category, Finding};
 use crate::prefilter::literals::Literals;
 use crate::prefilter::shape::spellings;
-use crate::prefilter::window::{self, KeywordWindow, advance};
+use crate::prefilter::window::{self, KeywordWindow};
 
 const STACK_WORDS: usize = 16;
 
@@ -258,18 +258,7 @@ fn run_rule<'k>(
     text: &str,
     hits: &mut Vec<Hit>,
 ) {
-    let Some(window) = window else {
-        let mut pos = 0;
-        while pos <= text.len() {
-            let Some(m) = rule.regex.find_at(text, pos) else {
-                break;
-            };
-            pos = advance(text, m.start(), m.end());
-            on_match(rule, text, m.start(), m.end(), hits);
-        }
-        return;
-    };
-    window::find_around(
+    window::find_matches(
         &rule.regex,
         window,
         rule.starts.as_ref(),
