@@ -53,7 +53,7 @@ MODELS: dict[str, tuple[str, str]] = {
     SIM: ("simulated", "palisade-simulated-1"),
     MOCK: ("mock", "gpt-4o-mini"),
     "mock-500": ("mock", "error-500"),
-    "mock-slow": ("mock-slow", "slow-3000"),
+    "mock-slow": ("mock-slow", "slow-8000"),
     "mock-break": ("mock", "break-3"),
     "mock-flaky": ("mock", "flaky-1"),
     "mock-nodone": ("mock", "nodone"),

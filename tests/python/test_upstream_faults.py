@@ -45,16 +45,16 @@ def test_connection_refused_is_502(client: openai.OpenAI):
 
 def test_slow_upstream_is_504(client: openai.OpenAI):
     """An upstream slower than the provider's timeout_ms (1 s) is 504 upstream_timeout,
-    answered at about the timeout, not after the upstream's 3 s."""
+    answered at about the timeout, not after the upstream's 8 s."""
     start = time.monotonic()
     expect_status_error(client, "mock-slow", 504, "upstream_timeout")
-    assert time.monotonic() - start < 2.9
+    assert time.monotonic() - start < 6
 
 
 def test_slow_upstream_stream_is_504(client: openai.OpenAI):
     start = time.monotonic()
     expect_status_error(client, "mock-slow", 504, "upstream_timeout", stream=True)
-    assert time.monotonic() - start < 2.9
+    assert time.monotonic() - start < 6
 
 
 def test_truncated_upstream_body_is_502(client: openai.OpenAI):

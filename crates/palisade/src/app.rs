@@ -221,14 +221,17 @@ impl Running {
     /// period. Either way a cut stream still records on its way out, and the ledger
     /// commits those records and signs its last checkpoint before the process ends.
     pub async fn run_until_signal(mut self) -> anyhow::Result<()> {
-        wait_for_signal().await;
+        // One set of listeners for both signals: a second signal that arrives before the
+        // first has been acted on is kept, not lost between two registrations.
+        let mut signals = StopSignals::listen();
+        signals.next().await;
         tracing::info!("shutting down: draining in-flight requests (a second signal stops now)");
         let cut = std::mem::replace(&mut self.cut, watch::channel(false).0);
         let stop = self.stop();
         tokio::pin!(stop);
         tokio::select! {
             stopped = &mut stop => return stopped,
-            () = wait_for_signal() => {}
+            () = signals.next() => {}
         }
         tracing::warn!("second signal: closing connections without waiting for them");
         let _ = cut.send(true);
@@ -269,24 +272,57 @@ impl Running {
     }
 }
 
-async fn wait_for_signal() {
+/// The signals that stop the gateway: SIGTERM and SIGINT (Ctrl-C elsewhere), listened
+/// to from creation on, so that none delivered in between two waits is missed.
+struct StopSignals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = tokio::signal::ctrl_c() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
+    term: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    int: Option<tokio::signal::unix::Signal>,
+}
+
+impl StopSignals {
+    fn listen() -> StopSignals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            StopSignals {
+                term: signal(SignalKind::terminate()).ok(),
+                int: signal(SignalKind::interrupt()).ok(),
             }
         }
+        #[cfg(not(unix))]
+        {
+            StopSignals {}
+        }
     }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
+
+    /// Waits for the next stop signal.
+    async fn next(&mut self) {
+        #[cfg(unix)]
+        {
+            async fn recv(signal: Option<&mut tokio::signal::unix::Signal>) {
+                let received = match signal {
+                    Some(s) => s.recv().await.is_some(),
+                    None => false,
+                };
+                if !received {
+                    std::future::pending::<()>().await;
+                }
+            }
+            let StopSignals { term, int } = self;
+            if int.is_none() && term.is_none() {
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+            tokio::select! {
+                () = recv(term.as_mut()) => {}
+                () = recv(int.as_mut()) => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }

@@ -45,6 +45,9 @@ provider = "streamer"
 
 const ROUNDS: usize = 4;
 const CLIENTS: usize = 8;
+/// Responses each killed round waits for before its random stop: enough for several
+/// signed checkpoints over the whole test.
+const PER_ROUND: usize = 80;
 
 /// A response the client received in full.
 #[derive(Debug, Clone)]
@@ -142,8 +145,9 @@ async fn client_loop(
     }
 }
 
-/// Runs the load against `gw` for a random 0.3–1.5 s, then kills the gateway with
-/// SIGKILL (or, when `graceful`, stops it with SIGTERM after a short load).
+/// Runs the load against `gw` until it has answered [`PER_ROUND`] more responses (however
+/// loaded the machine), then for a random 0–1.2 s more, and kills the gateway with SIGKILL
+/// (or, when `graceful`, stops it with SIGTERM after a short load).
 async fn round(gw: &mut Gateway, key: &str, graceful: bool, received: &Arc<Mutex<Vec<Received>>>) {
     let mut tasks = Vec::new();
     for client in 0..CLIENTS {
@@ -158,7 +162,13 @@ async fn round(gw: &mut Gateway, key: &str, graceful: bool, received: &Arc<Mutex
     let run = if graceful {
         Duration::from_millis(300)
     } else {
-        Duration::from_millis(300 + random_below(1200))
+        let target = received.lock().unwrap().len() + PER_ROUND;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while received.lock().unwrap().len() < target {
+            assert!(Instant::now() < deadline, "the load got too few answers");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Duration::from_millis(random_below(1200))
     };
     tokio::time::sleep(run).await;
     if graceful {

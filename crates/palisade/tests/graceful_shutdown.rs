@@ -124,7 +124,13 @@ async fn a_second_sigterm_stops_without_waiting_for_the_grace_period() {
         let _ = std::process::Command::new("kill")
             .args(["-TERM", &gw.pid().to_string()])
             .status();
-        std::thread::sleep(Duration::from_millis(300));
+        // Two signals sent before the first is read would arrive as one: the second
+        // goes once the gateway says it is draining.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !gw.logs().contains("shutting down: draining") {
+            assert!(std::time::Instant::now() < deadline, "{}", gw.logs());
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let code = gw.terminate(); // the second SIGTERM
         (code, gw)
     })

@@ -17,10 +17,12 @@ use serde_json::Value;
 
 const MODELS: &str = "[[providers]]\nname = \"sim\"\nkind = \"simulated\"\n[[models]]\nname = \"sim\"\nprovider = \"sim\"\n";
 
+/// Limits on `redis`, with a Redis timeout of 1 s (the default 250 ms can pass on a loaded
+/// test machine, and fail closed would then refuse for the cooldown's second).
 fn limits(redis: &str, mode: &str, rpm: u64) -> String {
     format!(
         "{MODELS}[limits]\nbackend = \"redis\"\nredis_url = \"{redis}\"\non_backend_error = \"{mode}\"\n\
-         [[limits.rules]]\nscope = \"global\"\nrequests_per_minute = {rpm}\n"
+         backend_timeout_ms = 1000\n[[limits.rules]]\nscope = \"global\"\nrequests_per_minute = {rpm}\n"
     )
 }
 
@@ -134,10 +136,8 @@ async fn a_redis_behind_tls_is_reached_with_rediss() {
     // The first TLS connection may take longer than the default 250 ms backend timeout
     // on a loaded machine (then fail closed answers 503 for the cooldown's second): a
     // deployment reaching Redis over TLS raises the timeout, as this one does.
-    let config = limits(&url, "fail_closed", 2).replace(
-        "[[limits.rules]]",
-        "backend_timeout_ms = 5000\n[[limits.rules]]",
-    );
+    let config = limits(&url, "fail_closed", 2)
+        .replace("backend_timeout_ms = 1000", "backend_timeout_ms = 5000");
     let gw = Gateway::start_with_env(
         gw_dir,
         &store,
@@ -174,10 +174,8 @@ async fn a_redis_that_never_answers_fails_closed_and_rests_as_configured() {
     });
     let config = |cooldown_ms: u64| {
         limits(&url, "fail_closed", 1000).replace(
-            "[[limits.rules]]",
-            &format!(
-                "backend_timeout_ms = 50\nbackend_cooldown_ms = {cooldown_ms}\n[[limits.rules]]"
-            ),
+            "backend_timeout_ms = 1000",
+            &format!("backend_timeout_ms = 50\nbackend_cooldown_ms = {cooldown_ms}"),
         )
     };
     for (cooldown_ms, expected_errors) in [(0, 3), (60_000, 1)] {

@@ -87,7 +87,8 @@ async fn a_store_outage_refuses_rather_than_serves_unrecorded() {
     .unwrap();
     pg.execute(
         "postgres",
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = 'palisade'",
+        // With a timeout, the call waits until each session has ended (PostgreSQL 14+).
+        "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE datname = 'palisade'",
     )
     .await
     .unwrap();
@@ -132,15 +133,22 @@ async fn a_stuck_tail_lock_holder_gets_503s_not_a_hang() {
     let key = gw.api_key().await;
     assert_eq!(chat(&gw, &key, false).await.0, 200);
 
-    // Another "replica" takes the audit tail lock and sits on it for 6 seconds (the
+    // Another "replica" takes the audit tail lock and sits on it for 10 seconds (the
     // lock key is the store's: "palisade" + "audit", see postgres/audit.rs).
     let holder = {
         let sql = "BEGIN; SELECT pg_advisory_xact_lock(8097872805151990133); \
-                   SELECT pg_sleep(6); COMMIT;";
+                   SELECT pg_sleep(10); COMMIT;";
         pg.execute("palisade", sql)
     };
     let (held, outcome) = tokio::join!(holder, async {
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        // Once the lock is taken (psql and its session take a moment to start):
+        let taken = "DO $$BEGIN IF NOT EXISTS (SELECT 1 FROM pg_locks \
+                     WHERE locktype = 'advisory' AND granted) THEN RAISE 'not yet'; END IF; END$$";
+        let deadline = Instant::now() + Duration::from_secs(8);
+        while pg.execute("palisade", taken).await.is_err() {
+            assert!(Instant::now() < deadline, "the holder never took the lock");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         let started = Instant::now();
         let answer = chat(&gw, &key, false).await;
         (answer, started.elapsed())

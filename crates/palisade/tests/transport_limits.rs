@@ -26,7 +26,30 @@ fn flood() -> String {
 }
 
 async fn setup() -> (Gateway, String) {
-    let gw = Gateway::start(SERVER, &format!("{SIM}{}", flood())).await;
+    setup_with_deadline(3000).await
+}
+
+/// [`setup`] with a request deadline of `deadline_ms`, for tests that must not meet it.
+async fn setup_with_deadline(deadline_ms: u64) -> (Gateway, String) {
+    let server = SERVER.replace(
+        "request_timeout_ms = 3000",
+        &format!("request_timeout_ms = {deadline_ms}"),
+    );
+    // The server closes idle connections after 0.4 s: the harness's client drops its
+    // pooled ones sooner, so that it never sends a request on a connection being closed.
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .pool_idle_timeout(Duration::from_millis(150))
+        .build()
+        .unwrap();
+    let gw = Gateway::start_with(
+        tempfile::tempdir().unwrap(),
+        &server,
+        &format!("{SIM}{}", flood()),
+        "http",
+        http,
+    )
+    .await;
     let key = gw.api_key().await;
     (gw, key)
 }
@@ -179,7 +202,7 @@ async fn a_trickled_body_is_cut_off_at_the_request_deadline() {
     let started = Instant::now();
     let response = tokio::task::spawn_blocking(move || {
         let mut s = std::net::TcpStream::connect(addr).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(8))).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
         let head = format!("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{{\"model\"");
         s.write_all(head.as_bytes()).unwrap();
         // Nothing more: the body never completes.
@@ -191,7 +214,8 @@ async fn a_trickled_body_is_cut_off_at_the_request_deadline() {
     .unwrap();
     assert!(response.starts_with("HTTP/1.1 504"), "{response}");
     assert!(response.contains("request_timeout"), "{response}");
-    assert!(started.elapsed() < Duration::from_secs(6));
+    // The deadline (3 s), not the socket's 15 s read timeout, ended it.
+    assert!(started.elapsed() < Duration::from_secs(10));
 }
 
 #[tokio::test]
@@ -199,9 +223,7 @@ async fn a_client_that_stops_reading_a_stream_is_cut_off() {
     // A long request deadline here: the socket buffers (megabytes on loopback) must fill
     // before any write stalls, which takes seconds on a loaded machine; only the idle
     // timeout (0.4 s) can end this stream well before the deadline.
-    let server = SERVER.replace("request_timeout_ms = 3000", "request_timeout_ms = 60000");
-    let gw = Gateway::start(&server, &format!("{SIM}{}", flood())).await;
-    let key = gw.api_key().await;
+    let (gw, key) = setup_with_deadline(60_000).await;
     let addr = gw.base.trim_start_matches("http://").to_owned();
     let body = json!({"model": "flood", "messages": user_message("hi"), "stream": true, "n": 8, "max_tokens": 30000}).to_string();
     let mut s = std::net::TcpStream::connect(addr).unwrap();
@@ -329,7 +351,8 @@ fn time_to_close(mut s: std::net::TcpStream) -> Duration {
 
 #[tokio::test]
 async fn idle_connections_are_closed_busy_ones_are_not() {
-    let (gw, key) = setup().await;
+    // The slow stream below takes 2.2 s: a deadline far beyond it.
+    let (gw, key) = setup_with_deadline(30_000).await;
     let addr = gw.base.trim_start_matches("http://").to_owned();
     // Connected, never a byte: closed after the idle timeout (0.4-0.6 s here).
     let silent = std::net::TcpStream::connect(&addr).unwrap();
@@ -383,7 +406,7 @@ async fn idle_connections_are_closed_busy_ones_are_not() {
 }
 
 /// How long the server keeps an HTTP/2 connection (prior knowledge, no TLS) on which the
-/// client sends nothing but a PING every 100 ms; capped at 5 s.
+/// client sends nothing but a PING every 100 ms; capped at 10 s.
 fn h2_pings_kept_for(addr: &str) -> Duration {
     let mut s = std::net::TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_millis(100)))
@@ -393,7 +416,7 @@ fn h2_pings_kept_for(addr: &str) -> Duration {
         .unwrap();
     let started = Instant::now();
     let mut buf = [0u8; 4096];
-    while started.elapsed() < Duration::from_secs(5) {
+    while started.elapsed() < Duration::from_secs(10) {
         // PING: length 8, type 6, no flags, stream 0, 8 bytes of payload.
         let ping = b"\0\0\x08\x06\0\0\0\0\0pingpong";
         if s.write_all(ping).is_err() {
@@ -424,7 +447,7 @@ async fn pings_do_not_keep_an_idle_http2_connection() {
         .await
         .unwrap();
     assert!(
-        kept < Duration::from_secs(3),
+        kept < Duration::from_secs(6),
         "a pinging connection was kept {kept:?}"
     );
 }
@@ -442,8 +465,8 @@ async fn connections_beyond_the_listener_limit_are_closed() {
         std::thread::sleep(Duration::from_millis(200));
         held.into_iter()
             .filter(|s| {
-                s.set_read_timeout(Some(Duration::from_millis(500)))
-                    .unwrap();
+                // Generous: only the one served connection waits it out.
+                s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
                 matches!((&*s).read(&mut [0u8; 1]), Ok(0))
             })
             .count()

@@ -43,9 +43,12 @@ impl Env {
         }
     }
 
+    /// The limiter's options: this environment's clock, and a Redis timeout generous
+    /// enough for a loaded test machine (the default 250 ms is tested where it matters).
     pub fn options(&self) -> LimiterOptions {
         LimiterOptions {
             clock: self.clock.clone(),
+            backend_timeout: secs(5),
             ..LimiterOptions::default()
         }
     }
