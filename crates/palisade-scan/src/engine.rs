@@ -112,14 +112,15 @@ impl Scanner {
     pub fn scan_selected(&self, text: &str, sel: Selection<'_>) -> Vec<Finding> {
         let mut out = Vec::new();
         self.scan_into(text, sel, 0, &mut out);
-        // The same finding twice (a banned term found as written and as normalised) sits
-        // next to itself once sorted by kind too, and is kept once.
+        // The same finding twice (a banned term found as written and as normalised, the
+        // classifier on encoded text and a rule on its decoding) sits next to itself once
+        // sorted by kind too, strongest first, and only that one is kept: a weaker twin
+        // must not hide a finding above the threshold, nor the detector that names how
+        // the text was hidden.
         out.sort_by(|a, b| {
-            (a.start, std::cmp::Reverse(a.end), &a.kind).cmp(&(
-                b.start,
-                std::cmp::Reverse(b.end),
-                &b.kind,
-            ))
+            (a.start, std::cmp::Reverse(a.end), &a.kind)
+                .cmp(&(b.start, std::cmp::Reverse(b.end), &b.kind))
+                .then_with(|| b.score.total_cmp(&a.score))
         });
         out.dedup_by(|a, b| a.start == b.start && a.end == b.end && a.kind == b.kind);
         out

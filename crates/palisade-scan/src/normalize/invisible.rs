@@ -10,10 +10,15 @@
 /// The kinds of invisible code points removed before detection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Invisible {
-    /// U+200B, U+2060–U+2064, U+180E, U+034F, and the other default-ignorable fillers
-    /// that render as nothing: Mongolian free variation selectors (U+180B–U+180D,
-    /// U+180F), Khmer inherent vowels (U+17B4, U+17B5), Hangul fillers (U+115F, U+1160,
-    /// U+3164, U+FFA0), musical formatting (U+1D173–U+1D17A).
+    /// U+200B, U+2060–U+2065, U+180E, U+034F, and every other default-ignorable code
+    /// point (which renders as nothing): Mongolian free variation selectors
+    /// (U+180B–U+180D, U+180F), Khmer inherent vowels (U+17B4, U+17B5), Hangul fillers
+    /// (U+115F, U+1160, U+3164, U+FFA0), deprecated format characters (U+206A–U+206F),
+    /// shorthand format controls (U+1BCA0–U+1BCA3), musical formatting
+    /// (U+1D173–U+1D17A), and the reserved ones (U+FFF0–U+FFF8, U+E0080–U+E00FF,
+    /// U+E01F0–U+E0FFF) a later Unicode may assign and fonts draw as nothing today. Also
+    /// the interlinear annotation marks (U+FFF9–U+FFFB), format characters that render
+    /// as nothing.
     ZeroWidth,
     /// U+200C ZWNJ, U+200D ZWJ.
     Joiner,
@@ -36,9 +41,11 @@ pub(crate) enum Invisible {
 pub(crate) fn classify(c: char) -> Option<Invisible> {
     use Invisible::*;
     Some(match c as u32 {
-        0x200B | 0x2060..=0x2064 | 0x180E | 0x034F => ZeroWidth,
+        0x200B | 0x2060..=0x2065 | 0x180E | 0x034F => ZeroWidth,
         0x180B..=0x180D | 0x180F | 0x17B4 | 0x17B5 => ZeroWidth,
         0x115F | 0x1160 | 0x3164 | 0xFFA0 | 0x1D173..=0x1D17A => ZeroWidth,
+        0x206A..=0x206F | 0x1BCA0..=0x1BCA3 | 0xFFF0..=0xFFFB => ZeroWidth,
+        0xE0080..=0xE00FF | 0xE01F0..=0xE0FFF => ZeroWidth,
         0x200C | 0x200D => Joiner,
         0xFEFF => Bom,
         0x00AD => SoftHyphen,
@@ -193,6 +200,27 @@ mod tests {
         assert_eq!(classify('\u{202E}'), Some(Invisible::BidiOverride));
         assert_eq!(classify('a'), None);
         assert_eq!(classify('é'), None);
+    }
+
+    /// Every default-ignorable code point is removed before detection: one left out
+    /// (U+206F, U+1BCA0 were) hides a key or an email from every detector.
+    #[test]
+    fn every_default_ignorable_code_point_is_invisible() {
+        use regex_syntax::hir::{Class, HirKind};
+        let hir = regex_syntax::Parser::new()
+            .parse(r"\p{Default_Ignorable_Code_Point}")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let HirKind::Class(Class::Unicode(class)) = hir.kind() else {
+            panic!("not a class: {hir:?}");
+        };
+        let mut checked = 0;
+        for r in class.ranges() {
+            for c in r.start()..=r.end() {
+                assert!(classify(c).is_some(), "U+{:04X} is not invisible", u32::from(c));
+                checked += 1;
+            }
+        }
+        assert!(checked > 4000, "{checked}");
     }
 
     #[test]

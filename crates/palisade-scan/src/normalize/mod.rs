@@ -8,7 +8,8 @@
 //!    `invisible_text` (legitimate uses — emoji ZWJ sequences, subdivision flags, joiners
 //!    in Arabic/Indic scripts — are left alone). Decimal digits of other scripts
 //!    (Arabic-Indic, Devanagari, …) become ASCII digits ([`digits`]), with no finding:
-//!    they are ordinary writing, but detectors read `0-9`.
+//!    they are ordinary writing, but detectors read `0-9`. Likewise dashes (non-breaking
+//!    hyphen, en dash, minus sign) become `-` ([`dashes`]).
 //! 2. Homoglyph folding in mixed-script words ([`homoglyph`]), reported as `homoglyph`.
 //!
 //! Every text, ASCII or not: 3. letter-spaced words read as words (`i g n o r e`,
@@ -24,6 +25,7 @@
 //! runs, is returned borrowed with nothing allocated.
 
 mod bmp;
+mod dashes;
 mod decode;
 mod digits;
 pub mod fold;

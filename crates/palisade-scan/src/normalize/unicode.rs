@@ -1,6 +1,7 @@
 //! The first rewrite pass over non-ASCII text: Unicode NFKC, removal of invisible
-//! characters and other scripts' decimal digits read as ASCII ([`super::digits`]), in
-//! one walk that only allocates once something actually changes.
+//! characters, other scripts' decimal digits read as ASCII ([`super::digits`]) and
+//! dashes as `-` ([`super::dashes`]), in one walk that only allocates once something
+//! actually changes.
 //!
 //! NFKC is applied per *cluster*: a starter plus every following character that could
 //! combine with it (non-zero combining class, NFKC_QC=Maybe, or a compatibility
@@ -18,7 +19,7 @@ use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfkc_quick};
 use super::Decoded;
 use super::bmp::BmpSet;
 use super::decode::{Budget, printable_text};
-use super::digits;
+use super::{dashes, digits};
 use super::invisible::{self, Disposition};
 use super::map::{Builder, OffsetMap};
 use crate::finding::{Category, Finding};
@@ -99,6 +100,12 @@ pub(crate) fn clean(
             i += len;
             continue;
         }
+        if dashes::is_hyphen_like(c) {
+            pass.flush(cluster.take());
+            pass.b.replace(i..i + len, "-");
+            i += len;
+            continue;
+        }
         if invisible::classify(c).is_some() {
             pass.flush(cluster.take());
             let run = src.get(i..).unwrap_or_default();
@@ -139,6 +146,7 @@ fn stable() -> &'static BmpSet {
         BmpSet::build(|c| {
             invisible::classify(c).is_none()
                 && digits::ascii_digit(c).is_none()
+                && !dashes::is_hyphen_like(c)
                 && canonical_combining_class(c) == 0
                 && is_nfkc_quick(once(c)) == IsNormalized::Yes
         })
