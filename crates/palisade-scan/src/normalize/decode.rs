@@ -126,26 +126,43 @@ pub(crate) fn scan(text: &str, budget: &mut Budget) -> Vec<Decoded> {
     }
     let bytes = text.as_bytes();
     let is_b64 = |at: usize| bytes.get(at).is_some_and(|&b| class(b) & B64 != 0);
-    // Maximal base64-alphabet runs of at least `len` bytes, in order. A run that long
-    // starting at or after `i` covers byte `i + len - 1`, so when that byte is outside
-    // the alphabet the search skips `len` bytes at once; prose words are short, so most
-    // of the text is never looked at. Invariant: `i` is 0 or follows a non-run byte.
+    // Maximal base64-alphabet runs of at least `len` bytes with their `=` padding, in
+    // order. A run that long starting at or after `i` covers byte `i + len - 1` (or its
+    // padding does), so when that byte is neither the search skips `len` bytes at once;
+    // prose words are short, so most of the text is never looked at. Invariant: `i` is
+    // 0 or follows a non-run byte.
     let len = budget.min_len.max(1);
+    let padding = |at: usize| {
+        bytes
+            .get(at..)
+            .map_or(0, |r| r.iter().take(2).take_while(|&&b| b == b'=').count())
+    };
     let mut i = 0usize;
     while let Some(probe) = i.checked_add(len - 1).filter(|&p| p < bytes.len()) {
-        if !is_b64(probe) {
+        let at_padding = bytes.get(probe) == Some(&b'=');
+        if !is_b64(probe) && !at_padding {
             i = probe + 1;
             continue;
         }
-        let mut start = probe;
+        let (mut start, mut end) = if at_padding {
+            // The run ends before its padding (`==`: the probe may be the second `=`).
+            let pad = if probe > i && bytes.get(probe - 1) == Some(&b'=') {
+                probe - 1
+            } else {
+                probe
+            };
+            (pad, pad)
+        } else {
+            (probe, probe + 1)
+        };
         while start > i && is_b64(start - 1) {
             start -= 1;
         }
-        let mut end = probe + 1;
         while is_b64(end) {
             end += 1;
         }
-        if end - start >= len {
+        // `MjE5LTA5LTk5OTk=` (an SSN) is 15 characters and its padding.
+        if end > start && end - start + padding(end) >= len {
             if budget.exhausted() {
                 budget.cut_at.get_or_insert(start);
                 return out;

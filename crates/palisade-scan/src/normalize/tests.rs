@@ -234,6 +234,26 @@ fn base64_payloads() {
 }
 
 #[test]
+fn short_base64_counts_its_padding_toward_the_minimum_length() {
+    // 15 characters and one `=` (an SSN), 14 and `==`: 16 in all, the minimum.
+    for (src, text) in [
+        ("ssn MjE5LTA5LTk5OTk= ok", "219-09-9999"),
+        ("ssn MjE5LTA5LTk5OQ== ok", "219-09-999"),
+        ("MjE5LTA5LTk5OTk=", "219-09-9999"),
+    ] {
+        let n = normalize(src);
+        let d = n.decoded().first().unwrap_or_else(|| panic!("{src}"));
+        assert_eq!((d.text.as_str(), d.encoding), (text, "base64"), "{src}");
+        assert!(src[d.span.clone()].starts_with("MjE5"), "{src}");
+        assert!(src[d.span.clone()].ends_with('='), "{src}");
+    }
+    // Shorter runs stay undecoded, padded or not.
+    for src in ["x MjE5LTA5LTk= y", "x MjE5LTA5LTk5OT y", "a = b == c"] {
+        assert!(normalize(src).decoded().is_empty(), "{src}");
+    }
+}
+
+#[test]
 fn encoded_text_past_the_decoding_budget_is_reported() {
     // 32 decodable runs use up the items budget; the 33rd, after them, goes undecoded
     // and is reported as such instead of passing as checked.
