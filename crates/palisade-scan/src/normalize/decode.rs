@@ -207,18 +207,51 @@ fn try_run(
         // An all-hex run (hash, UUID part) that is not hex text is not base64 text either.
         return;
     }
-    // Base64 of text has upper and lower case; one alphabet only; never length 4n+1.
-    let mixed_case = any & UPPER != 0 && any & LOWER != 0;
-    let both_alphabets = any & PLUS_SLASH != 0 && any & URL_SAFE != 0;
-    if !mixed_case || both_alphabets || s.len() % 4 == 1 {
-        return;
-    }
     // Padding after the run belongs to it.
     let pad = text
         .as_bytes()
         .get(run.end..)
         .map_or(0, |r| r.iter().take(2).take_while(|&&b| b == b'=').count());
-    let span = run.start..run.end + pad;
+    if let Some(t) = base64_text(s, any, ratio) {
+        budget.push(out, t, run.start..run.end + pad, "base64");
+        return;
+    }
+    // `/`, `-` and `_` are base64 too: a payload glued to a path (`https://x.io/c/YXdz…`,
+    // a Markdown image's URL, the classic exfiltration channel) or to a dash is read from
+    // the wrong place as part of one run. Read it from after each of them as well.
+    if any & (PLUS_SLASH | URL_SAFE) == 0 {
+        return;
+    }
+    let glue = s
+        .bytes()
+        .enumerate()
+        .filter(|&(_, b)| matches!(b, b'/' | b'-' | b'_'))
+        .map(|(k, _)| k + 1)
+        .take(MAX_GLUE_TRIES);
+    for from in glue {
+        let Some(tail) = s.get(from..).filter(|t| t.len() >= budget.min_len) else {
+            break;
+        };
+        let any = tail.bytes().fold(0u8, |a, b| a | class(b));
+        if let Some(t) = base64_text(tail, any, ratio) {
+            budget.push(out, t, run.start + from..run.end + pad, "base64");
+            return;
+        }
+    }
+}
+
+/// How many places after a `/`, `-` or `_` a base64 run is also read from.
+const MAX_GLUE_TRIES: usize = 8;
+
+/// The text `s` (a run of the base64 alphabet whose byte classes together are `any`)
+/// encodes, when it is base64 of printable text.
+fn base64_text(s: &str, any: u8, ratio: f32) -> Option<String> {
+    // Base64 of text has upper and lower case; one alphabet only; never length 4n+1.
+    let mixed_case = any & UPPER != 0 && any & LOWER != 0;
+    let both_alphabets = any & PLUS_SLASH != 0 && any & URL_SAFE != 0;
+    if !mixed_case || both_alphabets || s.len() % 4 == 1 {
+        return None;
+    }
     let engine = if any & URL_SAFE != 0 {
         &URL_SAFE_NO_PAD
     } else {
@@ -227,16 +260,9 @@ fn try_run(
     // Reject big binary blobs (images, keys) from a prefix before decoding them whole.
     if s.len() > 256 {
         let head = s.get(..128).unwrap_or(s);
-        match engine.decode(head) {
-            Ok(b) if printable_text(&b, ratio).is_some() => {}
-            _ => return,
-        }
+        printable_text(&engine.decode(head).ok()?, ratio)?;
     }
-    if let Ok(bytes) = engine.decode(s)
-        && let Some(t) = printable_text(&bytes, ratio)
-    {
-        budget.push(out, t, span, "base64");
-    }
+    printable_text(&engine.decode(s).ok()?, ratio)
 }
 
 fn hex_val(b: u8) -> Option<u8> {
@@ -263,7 +289,7 @@ fn urlish(b: u8) -> bool {
     b.is_ascii_graphic() && !matches!(b, b'"' | b'\'' | b'<' | b'>' | b'`' | b'(' | b')')
 }
 
-/// Tokens with at least three `%XX` escapes, decoded whole.
+/// Tokens with at least three `%XX` escapes, or an escaped `@`, decoded whole.
 fn percent_runs(text: &str, budget: &mut Budget, out: &mut Vec<Decoded>) {
     let bytes = text.as_bytes();
     let mut done = 0;
@@ -292,7 +318,7 @@ fn percent_runs(text: &str, budget: &mut Budget, out: &mut Vec<Decoded>) {
         done = end;
         let token = &bytes[start..end];
         let mut decoded = Vec::with_capacity(token.len());
-        let (mut escapes, mut k) = (0, 0);
+        let (mut escapes, mut at_sign, mut k) = (0, false, 0);
         while k < token.len() {
             let esc = match token.get(k..k + 3) {
                 Some([b'%', h, l]) => hex_val(*h).zip(hex_val(*l)),
@@ -301,13 +327,15 @@ fn percent_runs(text: &str, budget: &mut Budget, out: &mut Vec<Decoded>) {
             if let Some((h, l)) = esc {
                 decoded.push(h << 4 | l);
                 escapes += 1;
+                at_sign |= h << 4 | l == b'@';
                 k += 3;
             } else {
                 decoded.push(token[k]);
                 k += 1;
             }
         }
-        if escapes >= 3
+        // One escaped `@` is enough: `?email=ada%40example.org` in a link is an address.
+        if (escapes >= 3 || at_sign)
             && let Some(t) = printable_text(&decoded, budget.min_printable_ratio)
         {
             budget.push(out, t, start..end, "url");

