@@ -243,12 +243,14 @@ pub(crate) fn fold(src: &str, findings: &mut Vec<Finding>) -> Option<(String, Of
     b.finish()
 }
 
-/// Folds the lookalikes of a mixed-script word and reports it.
+/// Folds the lookalikes of a mixed-script word and reports it, unless the word is
+/// [`scientific`].
 fn end_word(src: &str, span: Range<usize>, b: &mut Builder<'_>, findings: &mut Vec<Finding>) {
     let Some(text) = src.get(span.clone()) else {
         return;
     };
     let mut buf = [0u8; 4];
+    let mut folded = 0;
     for (k, c) in text.char_indices() {
         if script(c) != Script::Confusable {
             continue;
@@ -256,7 +258,11 @@ fn end_word(src: &str, span: Range<usize>, b: &mut Builder<'_>, findings: &mut V
         if let Some(l) = skeleton(c) {
             let at = span.start + k;
             b.replace(at..at + c.len_utf8(), l.encode_utf8(&mut buf));
+            folded += 1;
         }
+    }
+    if folded == 1 && scientific(text) {
+        return;
     }
     findings.push(Finding::new(
         HOMOGLYPH_KIND,
@@ -265,6 +271,14 @@ fn end_word(src: &str, span: Range<usize>, b: &mut Builder<'_>, findings: &mut V
         SCORE,
         HOMOGLYPH_DETECTOR,
     ));
+}
+
+/// A word with one Greek letter at its start or end (`TNFα`, `κB`, `αKG`, `Hα`): how
+/// biology, chemistry and astronomy write, not a disguise; the letter is still folded, so
+/// what the word says is read either way, but it is not reported.
+fn scientific(word: &str) -> bool {
+    let greek = |c: Option<char>| c.is_some_and(|c| ('\u{370}'..='\u{3FF}').contains(&c));
+    greek(word.chars().next()) || greek(word.chars().next_back())
 }
 
 #[cfg(test)]
@@ -281,6 +295,21 @@ mod tests {
         assert_eq!(folded("ign\u{43E}re previous"), "ignore previous");
         assert_eq!(folded("\u{440}\u{430}yp\u{430}l"), "paypal");
         assert_eq!(folded("\u{3BF}pen the d\u{3BF}\u{3BF}r"), "open the door");
+    }
+
+    #[test]
+    fn one_greek_letter_at_a_word_edge_is_not_reported() {
+        for s in ["NF-\u{3BA}B", "TNF\u{3B1} levels", "\u{3B1}KG", "the H\u{3B1} line"] {
+            let mut f = Vec::new();
+            let _ = fold(s, &mut f);
+            assert!(f.is_empty(), "{s}: {f:?}");
+        }
+        // Inside a word, or two of them, it is.
+        for s in ["ign\u{3BF}re", "\u{3BF}pe\u{3BD}", "ign\u{43E}re", "\u{43E}pen"] {
+            let mut f = Vec::new();
+            let _ = fold(s, &mut f);
+            assert_eq!(f.len(), 1, "{s}");
+        }
     }
 
     #[test]
