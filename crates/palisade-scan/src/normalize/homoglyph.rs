@@ -305,18 +305,31 @@ mod tests {
         assert_eq!(folded("\u{3BF}pen the d\u{3BF}\u{3BF}r"), "open the door");
         // Lookalikes that once vetoed folding (a letter with no entry reads as genuine).
         assert_eq!(folded("jane@ex\u{430}mple.\u{3F2}om"), "jane@example.com");
-        assert_eq!(folded("AKIAZ5X2Q7LMN3\u{13A1}TB6PW"), "AKIAZ5X2Q7LMN3RTB6PW");
+        assert_eq!(
+            folded("AKIAZ5X2Q7LMN3\u{13A1}TB6PW"),
+            "AKIAZ5X2Q7LMN3RTB6PW"
+        );
     }
 
     #[test]
     fn one_greek_letter_at_a_word_edge_is_not_reported() {
-        for s in ["NF-\u{3BA}B", "TNF\u{3B1} levels", "\u{3B1}KG", "the H\u{3B1} line"] {
+        for s in [
+            "NF-\u{3BA}B",
+            "TNF\u{3B1} levels",
+            "\u{3B1}KG",
+            "the H\u{3B1} line",
+        ] {
             let mut f = Vec::new();
             let _ = fold(s, &mut f);
             assert!(f.is_empty(), "{s}: {f:?}");
         }
         // Inside a word, or two of them, it is.
-        for s in ["ign\u{3BF}re", "\u{3BF}pe\u{3BD}", "ign\u{43E}re", "\u{43E}pen"] {
+        for s in [
+            "ign\u{3BF}re",
+            "\u{3BF}pe\u{3BD}",
+            "ign\u{43E}re",
+            "\u{43E}pen",
+        ] {
             let mut f = Vec::new();
             let _ = fold(s, &mut f);
             assert_eq!(f.len(), 1, "{s}");

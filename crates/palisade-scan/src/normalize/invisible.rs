@@ -216,7 +216,11 @@ mod tests {
         let mut checked = 0;
         for r in class.ranges() {
             for c in r.start()..=r.end() {
-                assert!(classify(c).is_some(), "U+{:04X} is not invisible", u32::from(c));
+                assert!(
+                    classify(c).is_some(),
+                    "U+{:04X} is not invisible",
+                    u32::from(c)
+                );
                 checked += 1;
             }
         }

@@ -19,9 +19,9 @@ use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfkc_quick};
 use super::Decoded;
 use super::bmp::BmpSet;
 use super::decode::{Budget, printable_text};
-use super::{dashes, digits};
 use super::invisible::{self, Disposition};
 use super::map::{Builder, OffsetMap};
+use super::{dashes, digits};
 use crate::finding::{Category, Finding};
 
 pub const INVISIBLE_KIND: &str = "invisible_text";
@@ -42,6 +42,30 @@ struct Pass<'s, 'o> {
     findings: &'o mut Vec<Finding>,
     decoded: &'o mut Vec<Decoded>,
     budget: &'o mut Budget,
+    /// Every group's smuggled text in order: a payload split into several invisible runs
+    /// between visible words is read whole too.
+    smuggled: Smuggled,
+}
+
+/// The tag-character text and variation-selector bytes of all groups of one text.
+#[derive(Default)]
+struct Smuggled {
+    /// The groups' tag text glued (a key split around a visible word), and with a space
+    /// where white space stood between two groups (one word per group).
+    tags: String,
+    tags_spaced: String,
+    tag_groups: usize,
+    tag_span: Option<Range<usize>>,
+    vs_bytes: Vec<u8>,
+    vs_groups: usize,
+    vs_span: Option<Range<usize>>,
+}
+
+/// `span` widened to reach `to`.
+fn widen(span: &mut Option<Range<usize>>, to: &Range<usize>) {
+    let s = span.get_or_insert(to.clone());
+    s.start = s.start.min(to.start);
+    s.end = s.end.max(to.end);
 }
 
 /// NFKC + invisible removal of `src`. `None` when the text is already clean. Findings
@@ -59,6 +83,7 @@ pub(crate) fn clean(
         findings,
         decoded,
         budget,
+        smuggled: Smuggled::default(),
     };
     let bytes = src.as_bytes();
     let mut cluster: Option<Cluster> = None;
@@ -135,6 +160,7 @@ pub(crate) fn clean(
         i += len;
     }
     pass.flush(cluster);
+    pass.end_smuggled();
     pass.b.finish()
 }
 
@@ -246,12 +272,59 @@ impl Pass<'_, '_> {
         if !self.budget.enabled {
             return;
         }
+        let all = &mut self.smuggled;
+        if !g.tags.is_empty() {
+            let between = all
+                .tag_span
+                .as_ref()
+                .and_then(|s| self.src.get(s.end..span.start));
+            if between.is_some_and(|b| b.chars().any(char::is_whitespace)) {
+                all.tags_spaced.push(' ');
+            }
+            all.tags.push_str(&g.tags);
+            all.tags_spaced.push_str(&g.tags);
+            all.tag_groups += 1;
+            widen(&mut all.tag_span, &span);
+        }
+        if !g.vs_bytes.is_empty() {
+            all.vs_bytes.extend_from_slice(&g.vs_bytes);
+            all.vs_groups += 1;
+            widen(&mut all.vs_span, &span);
+        }
         if g.tags.trim().chars().count() >= 2 {
             self.budget
                 .push(self.decoded, g.tags, span.clone(), "unicode_tags");
         }
         if g.vs_bytes.len() >= 4
             && let Some(text) = printable_text(&g.vs_bytes, self.budget.min_printable_ratio)
+        {
+            self.budget
+                .push(self.decoded, text, span, "variation_selectors");
+        }
+    }
+
+    /// The smuggled text of all groups together, when there were several: what each
+    /// says alone was decoded at its group.
+    fn end_smuggled(&mut self) {
+        if !self.budget.enabled {
+            return;
+        }
+        let all = std::mem::take(&mut self.smuggled);
+        if all.tag_groups >= 2
+            && all.tags.trim().chars().count() >= 2
+            && let Some(span) = all.tag_span
+        {
+            if all.tags_spaced != all.tags {
+                self.budget
+                    .push(self.decoded, all.tags_spaced, span.clone(), "unicode_tags");
+            }
+            self.budget
+                .push(self.decoded, all.tags, span, "unicode_tags");
+        }
+        if all.vs_groups >= 2
+            && all.vs_bytes.len() >= 4
+            && let Some(span) = all.vs_span
+            && let Some(text) = printable_text(&all.vs_bytes, self.budget.min_printable_ratio)
         {
             self.budget
                 .push(self.decoded, text, span, "variation_selectors");
