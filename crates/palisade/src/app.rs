@@ -312,7 +312,7 @@ impl StopSignals {
             }
             let StopSignals { term, int } = self;
             if int.is_none() && term.is_none() {
-                let _ = tokio::signal::ctrl_c().await;
+                wait_for_ctrl_c().await;
                 return;
             }
             tokio::select! {
@@ -322,7 +322,16 @@ impl StopSignals {
         }
         #[cfg(not(unix))]
         {
-            let _ = tokio::signal::ctrl_c().await;
+            wait_for_ctrl_c().await;
         }
+    }
+}
+
+/// Waits for Ctrl-C; for ever when it cannot be listened to (logged), rather than
+/// stopping at once.
+async fn wait_for_ctrl_c() {
+    if let Err(e) = tokio::signal::ctrl_c().await {
+        tracing::error!(error = %e, "cannot listen for stop signals; stop the process with SIGKILL");
+        std::future::pending::<()>().await;
     }
 }

@@ -142,8 +142,11 @@ async fn a_stuck_tail_lock_holder_gets_503s_not_a_hang() {
     };
     let (held, outcome) = tokio::join!(holder, async {
         // Once the lock is taken (psql and its session take a moment to start):
-        let taken = "DO $$BEGIN IF NOT EXISTS (SELECT 1 FROM pg_locks \
-                     WHERE locktype = 'advisory' AND granted) THEN RAISE 'not yet'; END IF; END$$";
+        // (The holder's lock, not the gateway's own, taken for a moment at each commit.)
+        let taken = "DO $$BEGIN IF NOT EXISTS (SELECT 1 FROM pg_locks l \
+                     JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' \
+                     AND l.granted AND a.query LIKE '%pg_sleep(10)%') \
+                     THEN RAISE 'not yet'; END IF; END$$";
         let deadline = Instant::now() + Duration::from_secs(8);
         while pg.execute("palisade", taken).await.is_err() {
             assert!(Instant::now() < deadline, "the holder never took the lock");

@@ -53,7 +53,12 @@ impl Budget {
         span: Range<usize>,
         encoding: &'static str,
     ) {
-        if self.exhausted() || text.is_empty() {
+        if text.is_empty() {
+            return;
+        }
+        if self.exhausted() {
+            // Decoded text the budget cannot take goes unscanned: say so.
+            self.cut_at.get_or_insert(span.start);
             return;
         }
         if text.len() > self.bytes_left {

@@ -77,7 +77,6 @@ pub(crate) fn skeleton(c: char) -> Option<char> {
         'χ' => 'x',
         'γ' => 'y',
         'η' => 'n',
-        'ϲ' => 'c',
         'ϳ' => 'j',
         // Greek upper case
         'Α' => 'A',
@@ -94,7 +93,6 @@ pub(crate) fn skeleton(c: char) -> Option<char> {
         'Τ' => 'T',
         'Υ' => 'Y',
         'Χ' => 'X',
-        'Ϲ' => 'C',
         'Ϝ' => 'F',
         // Armenian
         'օ' => 'o',
@@ -127,7 +125,7 @@ pub(crate) fn skeleton(c: char) -> Option<char> {
         'Ꮓ' => 'Z',
         '\u{13A1}' => 'R',
         '\u{13D2}' => 'R',
-        '\u{13A9}' => 'y',
+        '\u{13A9}' => 'Y',
         '\u{13CF}' => 'b',
         _ => return None,
     })
@@ -304,7 +302,7 @@ mod tests {
         assert_eq!(folded("\u{440}\u{430}yp\u{430}l"), "paypal");
         assert_eq!(folded("\u{3BF}pen the d\u{3BF}\u{3BF}r"), "open the door");
         // Lookalikes that once vetoed folding (a letter with no entry reads as genuine).
-        assert_eq!(folded("jane@ex\u{430}mple.\u{3F2}om"), "jane@example.com");
+        assert_eq!(folded("jane@ex\u{430}mple.\u{3F3}ob"), "jane@example.job");
         assert_eq!(
             folded("AKIAZ5X2Q7LMN3\u{13A1}TB6PW"),
             "AKIAZ5X2Q7LMN3RTB6PW"

@@ -23,17 +23,20 @@
 
 use std::ops::Range;
 
+use super::dashes;
 use super::map::{Builder, OffsetMap, floor_boundary};
 
 /// Fewest spelled-out characters a phrase needs to be rewritten.
 pub(crate) const MIN_SINGLES: usize = 4;
 
-/// Characters that join the letters of one spelled-out word.
+/// Characters that join the letters of one spelled-out word. Typographic dashes too:
+/// the normalizer reads them as `-`, and a stream's held text ([`forming`]) is read
+/// before it.
 fn is_separator(c: char) -> bool {
     matches!(
         c,
         ' ' | '\t' | '.' | '-' | '_' | '*' | '|' | '/' | '~' | '+' | '\u{00B7}'
-    )
+    ) || dashes::is_hyphen_like(c)
 }
 
 /// Longest break between two spelled-out words, in characters.
@@ -535,6 +538,7 @@ mod tests {
         assert_eq!(at("ok I G"), Some("I G"));
         assert_eq!(at("ok p r o j e c t   b"), Some("p r o j e c t   b"));
         assert_eq!(at("ok i  g  n"), Some("i  g  n"));
+        assert_eq!(at("ok i\u{2011}g\u{2011}n"), Some("i\u{2011}g\u{2011}n"));
         assert_eq!(at("Dear J. R."), None);
         let long = format!("x: {}", "a-b-".repeat(400));
         assert_eq!(forming(&long), Some(long.len() - 1024));

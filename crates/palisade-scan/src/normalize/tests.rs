@@ -166,6 +166,19 @@ fn tag_smuggling_split_into_several_runs_is_read_whole() {
 }
 
 #[test]
+fn smuggled_text_past_the_decoding_budget_is_reported() {
+    // 40 runs of two tag characters: each decoded alone uses up the budget, and the
+    // whole they spell together goes undecoded: reported, not passed as checked.
+    let src: String = (0..40).map(|_| format!("x{} ", tags("ig"))).collect();
+    let n = normalize(&src);
+    assert!(
+        kinds(&n).contains(&"decode_budget_exceeded"),
+        "{:?}",
+        kinds(&n)
+    );
+}
+
+#[test]
 fn variation_selector_smuggling_is_decoded() {
     let vs = |b: u8| match b {
         0..=15 => char::from_u32(0xFE00 + u32::from(b)),

@@ -361,6 +361,7 @@ async fn limits_redis_a_lost_admission_gives_its_slot_back() {
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
     // Writes (scripts included) wait 600 ms: past the limiter's 250 ms timeout, after
     // which the admission script still runs.
+    let paused = std::time::Instant::now();
     let _: () = ::redis::cmd("CLIENT")
         .arg("PAUSE")
         .arg(600)
@@ -370,7 +371,9 @@ async fn limits_redis_a_lost_admission_gives_its_slot_back() {
         .unwrap();
     let refused = alice().admit(&limiter, 1).await.unwrap_err();
     assert_eq!(refused.code, RefusalCode::BackendUnavailable);
-    // Once the pause ends, the admission runs and its slot is freed again.
+    // Reads pass the pause: look only once it is over and the admission has run (it
+    // takes the slot), then until the slot is freed again.
+    tokio::time::sleep_until((paused + Duration::from_millis(700)).into()).await;
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
         let held: u64 = ::redis::cmd("ZCARD")
