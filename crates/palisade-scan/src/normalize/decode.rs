@@ -1,7 +1,8 @@
 //! Finds encoded runs — base64 (standard and URL-safe, padded or not), hex (plain,
 //! `0x`-prefixed, `\x41` escapes) and URL percent-encoding — and decodes those that turn
-//! out to be mostly printable UTF-8 text. One byte-class pass plus `memchr` for `%` and
-//! `\`; decoding is attempted only on runs past a length floor, and bounded by a
+//! out to be mostly printable UTF-8 text, base64 wrapped over lines included
+//! ([`super::wrapped`]). One byte-class pass plus `memchr` for `%`, `\` and line
+//! breaks; decoding is attempted only on runs past a length floor, and bounded by a
 //! [`Budget`] of items and bytes. No recursion: the engine decides about depth.
 
 use std::ops::Range;
@@ -15,6 +16,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
 
 use super::map::floor_boundary;
+use super::wrapped;
 use super::{Decoded, NormalizeOptions};
 
 /// How much decoding one normalisation may still do.
@@ -142,6 +144,32 @@ pub(crate) fn scan(text: &str, budget: &mut Budget) -> Vec<Decoded> {
             .get(at..)
             .map_or(0, |r| r.iter().take(2).take_while(|&&b| b == b'=').count())
     };
+    // Base64 wrapped over lines is decoded whole; its lines, once it decodes, not again.
+    let mut wrapped_spans: Vec<Range<usize>> = Vec::new();
+    // A block's first line ends in a run at least `len` long: most texts have none, and
+    // a prose line fails this at its last character.
+    let line_ends_in_run = |nl: usize| {
+        let line = bytes.get(..nl).unwrap_or_default();
+        let trail = line
+            .iter()
+            .rev()
+            .take_while(|&&b| matches!(b, b' ' | b'\t' | b'\r'))
+            .count();
+        let end = nl - trail;
+        end >= len
+            && bytes
+                .get(end - len..end)
+                .is_some_and(|r| r.iter().rev().all(|&b| class(b) & B64 != 0))
+    };
+    if memchr::memchr_iter(b'\n', bytes).any(line_ends_in_run) {
+        for block in wrapped::blocks(text, len, |b| class(b) & B64 != 0) {
+            let any = block.joined.bytes().fold(0u8, |a, b| a | class(b));
+            if let Some(t) = base64_text(&block.joined, any, budget.min_printable_ratio) {
+                budget.push(&mut out, t, block.span.clone(), "base64");
+                wrapped_spans.push(block.span);
+            }
+        }
+    }
     let mut i = 0usize;
     while let Some(probe) = i.checked_add(len - 1).filter(|&p| p < bytes.len()) {
         let at_padding = bytes.get(probe) == Some(&b'=');
@@ -166,8 +194,11 @@ pub(crate) fn scan(text: &str, budget: &mut Budget) -> Vec<Decoded> {
         while is_b64(end) {
             end += 1;
         }
+        let in_wrapped = wrapped_spans
+            .iter()
+            .any(|w| w.start <= start && end <= w.end);
         // `MjE5LTA5LTk5OTk=` (an SSN) is 15 characters and its padding.
-        if end > start && end - start + padding(end) >= len {
+        if end > start && end - start + padding(end) >= len && !in_wrapped {
             if budget.exhausted() {
                 budget.cut_at.get_or_insert(start);
                 return out;

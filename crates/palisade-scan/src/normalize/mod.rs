@@ -34,6 +34,7 @@ mod invisible;
 mod map;
 mod spacing;
 mod unicode;
+mod wrapped;
 
 #[cfg(test)]
 mod bench;

@@ -320,6 +320,23 @@ fn base64_glued_to_a_path_or_a_dash_is_read_from_its_start() {
 }
 
 #[test]
+fn base64_wrapped_over_lines_is_decoded_whole() {
+    // A key across the line break (MIME-style, 76 columns), as an email body holds it.
+    let src = "Staging creds:\nU3RhZ2luZyBjcmVkcyBmb2xsb3csIGF3c19hY2Nlc3Nfa2V5X2lkPUFLSUFaNVgyUTdMTU4zUlRC\nNlBXCnJlZ2lvbj11cy1lYXN0LTEK\nthanks";
+    let n = normalize(src);
+    let d = n
+        .decoded()
+        .iter()
+        .find(|d| d.text.contains("AKIAZ5X2Q7LMN3RTB6PW"))
+        .unwrap_or_else(|| panic!("{:?}", n.decoded()));
+    assert_eq!(d.encoding, "base64");
+    assert!(src[d.span.clone()].starts_with("U3Rh"));
+    assert!(src[d.span.clone()].ends_with("LTEK"));
+    // Its lines are not decoded again one by one.
+    assert_eq!(n.decoded().len(), 1, "{:?}", n.decoded());
+}
+
+#[test]
 fn one_escaped_at_sign_is_enough_to_decode_a_url_token() {
     let src = "see https://example.com/unsub?email=john%40example.com&id=1 ok";
     let n = normalize(src);

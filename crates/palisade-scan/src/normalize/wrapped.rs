@@ -1,0 +1,153 @@
+//! Base64 wrapped over several lines, as MIME (76 columns) and PEM (64) write it: each
+//! line alone decodes to a piece of the text (a width of 4n characters keeps the pieces
+//! aligned), but a key or an address across a line break is found only in the whole.
+//!
+//! A *block* is two or more consecutive lines, each nothing but base64 characters
+//! (after indentation or `>` quoting), all of one width but the last, which may be
+//! shorter and padded. Its lines joined are decoded as one run by [`super::decode`].
+
+use std::ops::Range;
+
+/// A wrapped block: from its first line's first character to its last line's end
+/// (padding included), and its lines joined without breaks or padding.
+pub(crate) struct Block {
+    pub(crate) span: Range<usize>,
+    pub(crate) joined: String,
+}
+
+/// One line's base64 content: where it is, how long it is, and whether it ends in padding.
+struct Line {
+    span: Range<usize>,
+    width: usize,
+    padded: bool,
+}
+
+/// The block being gathered.
+struct Open {
+    span: Range<usize>,
+    width: usize,
+    lines: usize,
+    /// The lines joined, once a second one joins (one line alone needs no copy).
+    joined: String,
+    /// A shorter or padded line ended it: nothing more joins.
+    closed: bool,
+}
+
+/// The wrapped blocks of `text` whose lines are at least `min_width` characters wide;
+/// `is_base64` tells the alphabet's bytes.
+pub(crate) fn blocks(text: &str, min_width: usize, is_base64: impl Fn(u8) -> bool) -> Vec<Block> {
+    let mut out = Vec::new();
+    let mut open: Option<Open> = None;
+    let mut at = 0;
+    for raw in text.split_inclusive('\n') {
+        let line = content(text, at..at + raw.len(), &is_base64);
+        at += raw.len();
+        let joins = |o: &Open, l: &Line| !o.closed && l.width <= o.width && l.width > 0;
+        match (open.as_mut(), line) {
+            (Some(o), Some(l)) if joins(o, &l) => {
+                if o.lines == 1 {
+                    o.joined.push_str(text.get(o.span.clone()).unwrap_or(""));
+                }
+                o.joined
+                    .push_str(text.get(l.span.start..l.span.start + l.width).unwrap_or(""));
+                o.span.end = l.span.end;
+                o.lines += 1;
+                o.closed = l.width < o.width || l.padded;
+            }
+            (_, line) => {
+                finish(open.take(), &mut out);
+                open = line
+                    .filter(|l| l.width >= min_width && l.width % 4 == 0 && !l.padded)
+                    .map(|l| Open {
+                        joined: String::new(),
+                        span: l.span,
+                        width: l.width,
+                        lines: 1,
+                        closed: false,
+                    });
+            }
+        }
+    }
+    finish(open, &mut out);
+    out
+}
+
+fn finish(open: Option<Open>, out: &mut Vec<Block>) {
+    if let Some(o) = open.filter(|o| o.lines >= 2) {
+        out.push(Block {
+            span: o.span,
+            joined: o.joined,
+        });
+    }
+}
+
+/// The base64 content of the line at `range` (its break included), when the line holds
+/// nothing else: leading spaces, tabs and `>` and trailing white space aside.
+fn content(text: &str, range: Range<usize>, is_base64: &impl Fn(u8) -> bool) -> Option<Line> {
+    let bytes = text.as_bytes().get(range.clone())?;
+    let lead = bytes
+        .iter()
+        .take_while(|&&b| matches!(b, b' ' | b'\t' | b'>'))
+        .count();
+    let trail = bytes
+        .iter()
+        .rev()
+        .take_while(|&&b| b.is_ascii_whitespace())
+        .count();
+    let body = bytes.get(lead..bytes.len().saturating_sub(trail))?;
+    let pad = body.iter().rev().take_while(|&&b| b == b'=').count();
+    let width = body.len().checked_sub(pad)?;
+    if pad > 2 || width == 0 || !body.iter().take(width).all(|&b| is_base64(b)) {
+        return None;
+    }
+    let start = range.start + lead;
+    Some(Line {
+        span: start..start + body.len(),
+        width,
+        padded: pad > 0,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b64(b: u8) -> bool {
+        b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/')
+    }
+
+    fn joined(text: &str) -> Vec<(String, &str)> {
+        blocks(text, 16, b64)
+            .into_iter()
+            .map(|b| (b.joined, &text[b.span]))
+            .collect()
+    }
+
+    #[test]
+    fn lines_of_one_width_join_up_to_a_shorter_or_padded_one() {
+        let text = "key:\n  QUJDREVGR0hJSktMTU5PUFFS\n  U1RVVldYWVo=\nafter\n";
+        assert_eq!(
+            joined(text),
+            [(
+                "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo".to_owned(),
+                "QUJDREVGR0hJSktMTU5PUFFS\n  U1RVVldYWVo="
+            )]
+        );
+        // Quoted in a reply, CRLF breaks, a full last line.
+        let text = "> QUJDREVGR0hJSktMTU5PUFFS\r\n> QUJDREVGR0hJSktMTU5PUFFS\r\n";
+        assert_eq!(joined(text).len(), 1);
+    }
+
+    #[test]
+    fn prose_single_lines_and_uneven_widths_are_no_block() {
+        for text in [
+            "just some words\nand more words\n",
+            "QUJDREVGR0hJSktMTU5PUFFS\n",
+            "QUJDREVGR0hJSktMTU5PUFFS\nQUJDREVGR0hJSktMTU5PUFFSU1RV\n",
+            "QUJDREVGR0hJSktMTU5PUFF=\nQUJDREVGR0hJSktMTU5PUFFS\n",
+            "QUJDREVGR0hJSktMTU5PUFFSU\nQUJDREVGR0hJSktMTU5PUFFSU\n",
+        ] {
+            assert!(joined(text).is_empty(), "{text:?}");
+        }
+    }
+}
