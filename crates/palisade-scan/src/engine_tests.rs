@@ -96,7 +96,7 @@ fn numbers_in_other_scripts_digits_are_found_in_the_original() {
 }
 
 #[test]
-fn numbers_written_with_typographic_dashes_are_found_in_the_original() {
+fn numbers_written_with_typographic_dashes_or_marked_digits_are_found_in_the_original() {
     // Non-breaking hyphens (how language models often write phone numbers), en dashes,
     // minus signs: a reader sees `-`, and so do the detectors.
     for (text, kind, value) in [
@@ -114,6 +114,17 @@ fn numbers_written_with_typographic_dashes_are_found_in_the_original() {
             "ssn 219\u{2212}09\u{2212}9999 ok",
             "us_ssn",
             "219\u{2212}09\u{2212}9999",
+        ),
+        // Marks on digits.
+        (
+            "card 4\u{301}111 1111 1111 1111 ok",
+            "credit_card",
+            "4\u{301}111 1111 1111 1111",
+        ),
+        (
+            "ssn 21\u{308}\u{301}9-09-9999 ok",
+            "us_ssn",
+            "21\u{308}\u{301}9-09-9999",
         ),
     ] {
         let found = scanner().scan(text);

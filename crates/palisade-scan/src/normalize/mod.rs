@@ -9,7 +9,8 @@
 //!    in Arabic/Indic scripts — are left alone). Decimal digits of other scripts
 //!    (Arabic-Indic, Devanagari, …) become ASCII digits ([`digits`]), with no finding:
 //!    they are ordinary writing, but detectors read `0-9`. Likewise dashes (non-breaking
-//!    hyphen, en dash, minus sign) become `-` ([`dashes`]).
+//!    hyphen, en dash, minus sign) become `-` ([`dashes`]), and marks on an ASCII digit
+//!    are dropped.
 //! 2. Homoglyph folding in mixed-script words ([`homoglyph`]), reported as `homoglyph`.
 //!
 //! Every text, ASCII or not: 3. letter-spaced words read as words (`i g n o r e`,

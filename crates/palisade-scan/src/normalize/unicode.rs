@@ -204,6 +204,12 @@ impl Pass<'_, '_> {
         let Some(s) = self.src.get(cl.start..cl.end) else {
             return;
         };
+        // Marks on an ASCII digit (`4́111…`) are no part of any number:
+        // the digit alone is read, so that accents cannot split a card or a phone number.
+        if let Some(digit) = s.get(..1).filter(|d| d.bytes().all(|b| b.is_ascii_digit())) {
+            self.b.replace(cl.start..cl.end, digit);
+            return;
+        }
         if is_nfkc_quick(s.chars()) == IsNormalized::Yes {
             return;
         }
