@@ -43,6 +43,11 @@ impl Budget {
         }
     }
 
+    /// Records that encoded text at `at` went undecoded; the earliest such place counts.
+    pub(crate) fn cut(&mut self, at: usize) {
+        self.cut_at = Some(self.cut_at.map_or(at, |c| c.min(at)));
+    }
+
     fn exhausted(&self) -> bool {
         !self.enabled || self.items_left == 0 || self.bytes_left == 0
     }
@@ -60,13 +65,13 @@ impl Budget {
         }
         if self.exhausted() {
             // Decoded text the budget cannot take goes unscanned: say so.
-            self.cut_at.get_or_insert(span.start);
+            self.cut(span.start);
             return;
         }
         if text.len() > self.bytes_left {
             let cut = floor_boundary(&text, self.bytes_left);
             text.truncate(cut);
-            self.cut_at.get_or_insert(span.start);
+            self.cut(span.start);
         }
         self.items_left -= 1;
         self.bytes_left -= text.len();
@@ -128,7 +133,7 @@ fn class(b: u8) -> u8 {
 /// Every encoded run of `text` that decodes to text; spans are byte ranges of `text`.
 pub(crate) fn scan(text: &str, budget: &mut Budget) -> Vec<Decoded> {
     let mut out = Vec::new();
-    if budget.exhausted() {
+    if !budget.enabled {
         return out;
     }
     let bytes = text.as_bytes();
@@ -163,6 +168,10 @@ pub(crate) fn scan(text: &str, budget: &mut Budget) -> Vec<Decoded> {
     };
     if memchr::memchr_iter(b'\n', bytes).any(line_ends_in_run) {
         for block in wrapped::blocks(text, len, |b| class(b) & B64 != 0) {
+            if budget.exhausted() {
+                budget.cut(block.span.start);
+                break;
+            }
             let any = block.joined.bytes().fold(0u8, |a, b| a | class(b));
             if let Some(t) = base64_text(&block.joined, any, budget.min_printable_ratio) {
                 budget.push(&mut out, t, block.span.clone(), "base64");
@@ -170,6 +179,7 @@ pub(crate) fn scan(text: &str, budget: &mut Budget) -> Vec<Decoded> {
             }
         }
     }
+    let mut next_wrapped = 0;
     let mut i = 0usize;
     while let Some(probe) = i.checked_add(len - 1).filter(|&p| p < bytes.len()) {
         let at_padding = bytes.get(probe) == Some(&b'=');
@@ -194,13 +204,20 @@ pub(crate) fn scan(text: &str, budget: &mut Budget) -> Vec<Decoded> {
         while is_b64(end) {
             end += 1;
         }
+        // Blocks and runs both come in text order: one cursor walks the blocks.
+        while wrapped_spans
+            .get(next_wrapped)
+            .is_some_and(|w| w.end <= start)
+        {
+            next_wrapped += 1;
+        }
         let in_wrapped = wrapped_spans
-            .iter()
-            .any(|w| w.start <= start && end <= w.end);
+            .get(next_wrapped)
+            .is_some_and(|w| w.start <= start && end <= w.end);
         // `MjE5LTA5LTk5OTk=` (an SSN) is 15 characters and its padding.
         if end > start && end - start + padding(end) >= len && !in_wrapped {
             if budget.exhausted() {
-                budget.cut_at.get_or_insert(start);
+                budget.cut(start);
                 return out;
             }
             // Runs this long are rare in prose: classify them only now.
@@ -337,7 +354,7 @@ fn percent_runs(text: &str, budget: &mut Budget, out: &mut Vec<Decoded>) {
             // Only an actual escape (`%4A`) is encoded text left unchecked; `50%` is not.
             let hex = |k: usize| bytes.get(k).is_some_and(u8::is_ascii_hexdigit);
             if hex(p + 1) && hex(p + 2) {
-                budget.cut_at.get_or_insert(p);
+                budget.cut(p);
                 break;
             }
             continue;
@@ -390,7 +407,7 @@ fn hex_escapes(text: &str, budget: &mut Budget, out: &mut Vec<Decoded>) {
         if budget.exhausted() {
             let hex = |k: usize| bytes.get(k).is_some_and(u8::is_ascii_hexdigit);
             if bytes.get(p + 1) == Some(&b'x') && hex(p + 2) && hex(p + 3) {
-                budget.cut_at.get_or_insert(p);
+                budget.cut(p);
                 break;
             }
             continue;

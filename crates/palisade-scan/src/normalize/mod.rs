@@ -186,6 +186,9 @@ pub fn normalize_with<'a>(text: &'a str, opts: &NormalizeOptions) -> Normalized<
     };
     let mut budget = decode::Budget::new(opts);
     let ascii = text.is_ascii();
+    // Where smuggled text went undecoded, in the original (the decode pass below counts
+    // in the normalised text).
+    let mut smuggling_cut = None;
     if !ascii {
         let mut stage1 = None;
         if let Some((cleaned, map)) =
@@ -194,6 +197,7 @@ pub fn normalize_with<'a>(text: &'a str, opts: &NormalizeOptions) -> Normalized<
             out.text = Cow::Owned(cleaned);
             stage1 = Some(map);
         }
+        smuggling_cut = budget.cut_at.take();
         if opts.homoglyphs {
             let mut found = Vec::new();
             if let Some((folded, map)) = homoglyph::fold(&out.text, &mut found) {
@@ -227,10 +231,13 @@ pub fn normalize_with<'a>(text: &'a str, opts: &NormalizeOptions) -> Normalized<
             out.decoded.push(d);
         }
         out.decoded.sort_by_key(|d| (d.span.start, d.span.end));
-        if let Some(at) = budget.cut_at {
+        let decode_cut = budget
+            .cut_at
+            .map(|at| out.original_span(at, out.text.len()).start);
+        if let Some(at) = smuggling_cut.into_iter().chain(decode_cut).min() {
             // More encoded text than the decoding budget: what follows went unread.
             // Say so, rather than pass it as checked (a profile may block it).
-            let span = out.original_span(at, out.text.len());
+            let span = at..text.len();
             out.findings.push(Finding::new(
                 "decode_budget_exceeded",
                 Category::Obfuscation,

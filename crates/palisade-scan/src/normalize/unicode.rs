@@ -87,6 +87,9 @@ pub(crate) fn clean(
     };
     let bytes = src.as_bytes();
     let mut cluster: Option<Cluster> = None;
+    // Whether the last character kept is a digit: a mark after it, even past removed
+    // invisibles or after another script's digit, is dropped (see `flush`).
+    let mut after_digit = false;
     let mut i = 0;
     while i < bytes.len() {
         if bytes.get(i).is_some_and(u8::is_ascii) {
@@ -100,6 +103,7 @@ pub(crate) fn clean(
                 end: j,
                 simple: true,
             });
+            after_digit = bytes.get(j - 1).is_some_and(u8::is_ascii_digit);
             i = j;
             continue;
         }
@@ -108,6 +112,7 @@ pub(crate) fn clean(
         };
         let len = c.len_utf8();
         if stable().contains(c) {
+            after_digit = false;
             pass.flush(cluster.take());
             cluster = Some(Cluster {
                 start: i,
@@ -122,10 +127,12 @@ pub(crate) fn clean(
             // it starts a cluster of its own.
             pass.flush(cluster.take());
             pass.b.replace(i..i + len, d.encode_utf8(&mut [0; 4]));
+            after_digit = true;
             i += len;
             continue;
         }
         if dashes::is_hyphen_like(c) {
+            after_digit = false;
             pass.flush(cluster.take());
             pass.b.replace(i..i + len, "-");
             i += len;
@@ -142,6 +149,11 @@ pub(crate) fn clean(
             i += run_len;
             continue;
         }
+        if after_digit && cluster.is_none() && canonical_combining_class(c) != 0 {
+            pass.b.delete(i..i + len);
+            i += len;
+            continue;
+        }
         let qc = is_nfkc_quick(once(c));
         match cluster.as_mut() {
             Some(cl) if attaches(c, &qc) => {
@@ -149,6 +161,7 @@ pub(crate) fn clean(
                 cl.simple = false;
             }
             _ => {
+                after_digit = false;
                 pass.flush(cluster.take());
                 cluster = Some(Cluster {
                     start: i,

@@ -36,15 +36,33 @@ struct Open {
 /// The wrapped blocks of `text` whose lines are at least `min_width` characters wide;
 /// `is_base64` tells the alphabet's bytes.
 pub(crate) fn blocks(text: &str, min_width: usize, is_base64: impl Fn(u8) -> bool) -> Vec<Block> {
+    let mut at = 0;
+    let lines: Vec<Option<Line>> = text
+        .split_inclusive('\n')
+        .map(|raw| {
+            let line = content(text, at..at + raw.len(), &is_base64);
+            at += raw.len();
+            line
+        })
+        .collect();
+    let starts = |l: &Line| l.width >= min_width && l.width % 4 == 0 && !l.padded;
     let mut out = Vec::new();
     let mut open: Option<Open> = None;
-    let mut at = 0;
-    for raw in text.split_inclusive('\n') {
-        let line = content(text, at..at + raw.len(), &is_base64);
-        at += raw.len();
-        let joins = |o: &Open, l: &Line| !o.closed && l.width <= o.width && l.width > 0;
+    for (k, line) in lines.iter().enumerate() {
+        let joins = |o: &Open, l: &Line| {
+            // A narrower line after a lone wider one that the next line matches in width
+            // starts the real block (a hash or a token line right before a PEM body).
+            let starts_next = o.lines == 1
+                && l.width < o.width
+                && starts(l)
+                && lines
+                    .get(k + 1)
+                    .and_then(Option::as_ref)
+                    .is_some_and(|n| n.width == l.width || (n.width < l.width && n.padded));
+            !o.closed && l.width <= o.width && l.width > 0 && !starts_next
+        };
         match (open.as_mut(), line) {
-            (Some(o), Some(l)) if joins(o, &l) => {
+            (Some(o), Some(l)) if joins(o, l) => {
                 if o.lines == 1 {
                     o.joined.push_str(text.get(o.span.clone()).unwrap_or(""));
                 }
@@ -56,15 +74,13 @@ pub(crate) fn blocks(text: &str, min_width: usize, is_base64: impl Fn(u8) -> boo
             }
             (_, line) => {
                 finish(open.take(), &mut out);
-                open = line
-                    .filter(|l| l.width >= min_width && l.width % 4 == 0 && !l.padded)
-                    .map(|l| Open {
-                        joined: String::new(),
-                        span: l.span,
-                        width: l.width,
-                        lines: 1,
-                        closed: false,
-                    });
+                open = line.as_ref().filter(|l| starts(l)).map(|l| Open {
+                    joined: String::new(),
+                    span: l.span.clone(),
+                    width: l.width,
+                    lines: 1,
+                    closed: false,
+                });
             }
         }
     }
@@ -135,6 +151,18 @@ mod tests {
         );
         // Quoted in a reply, CRLF breaks, a full last line.
         let text = "> QUJDREVGR0hJSktMTU5PUFFS\r\n> QUJDREVGR0hJSktMTU5PUFFS\r\n";
+        assert_eq!(joined(text).len(), 1);
+    }
+
+    #[test]
+    fn a_wider_line_before_a_block_does_not_take_its_first_line() {
+        let block = "QUJDREVGR0hJSktMTU5PUFFS\nQUJDREVGR0hJSktMTU5PUFFS\nU1RVVldYWVo=\n";
+        let text = format!("QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVpBQkNE\n{block}");
+        let found = joined(&text);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].1, block.trim_end());
+        // Two lines, a full one and a short last one, are still one block.
+        let text = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVpBQkNE\nQUJDREVGR0hJSktMTU5PUFFS\n";
         assert_eq!(joined(text).len(), 1);
     }
 
