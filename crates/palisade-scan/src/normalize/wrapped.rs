@@ -45,7 +45,7 @@ pub(crate) fn blocks(text: &str, min_width: usize, is_base64: impl Fn(u8) -> boo
             line
         })
         .collect();
-    let starts = |l: &Line| l.width >= min_width && l.width % 4 == 0 && !l.padded;
+    let starts = |l: &Line| l.width >= min_width && l.width.is_multiple_of(4) && !l.padded;
     let mut out = Vec::new();
     let mut open: Option<Open> = None;
     for (k, line) in lines.iter().enumerate() {
