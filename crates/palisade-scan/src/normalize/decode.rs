@@ -130,6 +130,22 @@ fn class(b: u8) -> u8 {
     CLASS[usize::from(b)]
 }
 
+/// The byte classes of `s` together.
+fn classes(s: &[u8]) -> u8 {
+    s.iter().fold(0u8, |a, &b| a | class(b))
+}
+
+fn is_base64_byte(b: u8) -> bool {
+    class(b) & B64 != 0
+}
+
+/// The `=` padding (at most two) at `at` of `bytes`.
+fn padding_at(bytes: &[u8], at: usize) -> usize {
+    bytes
+        .get(at..)
+        .map_or(0, |r| r.iter().take(2).take_while(|&&b| b == b'=').count())
+}
+
 /// Every encoded run of `text` that decodes to text; spans are byte ranges of `text`.
 pub(crate) fn scan(text: &str, budget: &mut Budget) -> Vec<Decoded> {
     let mut out = Vec::new();
@@ -137,48 +153,15 @@ pub(crate) fn scan(text: &str, budget: &mut Budget) -> Vec<Decoded> {
         return out;
     }
     let bytes = text.as_bytes();
-    let is_b64 = |at: usize| bytes.get(at).is_some_and(|&b| class(b) & B64 != 0);
+    let is_b64 = |at: usize| bytes.get(at).copied().is_some_and(is_base64_byte);
     // Maximal base64-alphabet runs of at least `len` bytes with their `=` padding, in
     // order. A run that long starting at or after `i` covers byte `i + len - 1` (or its
     // padding does), so when that byte is neither the search skips `len` bytes at once;
     // prose words are short, so most of the text is never looked at. Invariant: `i` is
     // 0 or follows a non-run byte.
     let len = budget.min_len.max(1);
-    let padding = |at: usize| {
-        bytes
-            .get(at..)
-            .map_or(0, |r| r.iter().take(2).take_while(|&&b| b == b'=').count())
-    };
     // Base64 wrapped over lines is decoded whole; its lines, once it decodes, not again.
-    let mut wrapped_spans: Vec<Range<usize>> = Vec::new();
-    // A block's first line ends in a run at least `len` long: most texts have none, and
-    // a prose line fails this at its last character.
-    let line_ends_in_run = |nl: usize| {
-        let line = bytes.get(..nl).unwrap_or_default();
-        let trail = line
-            .iter()
-            .rev()
-            .take_while(|&&b| matches!(b, b' ' | b'\t' | b'\r'))
-            .count();
-        let end = nl - trail;
-        end >= len
-            && bytes
-                .get(end - len..end)
-                .is_some_and(|r| r.iter().rev().all(|&b| class(b) & B64 != 0))
-    };
-    if memchr::memchr_iter(b'\n', bytes).any(line_ends_in_run) {
-        for block in wrapped::blocks(text, len, |b| class(b) & B64 != 0) {
-            if budget.exhausted() {
-                budget.cut(block.span.start);
-                break;
-            }
-            let any = block.joined.bytes().fold(0u8, |a, b| a | class(b));
-            if let Some(t) = base64_text(&block.joined, any, budget.min_printable_ratio) {
-                budget.push(&mut out, t, block.span.clone(), "base64");
-                wrapped_spans.push(block.span);
-            }
-        }
-    }
+    let wrapped_spans = wrapped_runs(text, len, budget, &mut out);
     let mut next_wrapped = 0;
     let mut i = 0usize;
     while let Some(probe) = i.checked_add(len - 1).filter(|&p| p < bytes.len()) {
@@ -215,14 +198,14 @@ pub(crate) fn scan(text: &str, budget: &mut Budget) -> Vec<Decoded> {
             .get(next_wrapped)
             .is_some_and(|w| w.start <= start && end <= w.end);
         // `MjE5LTA5LTk5OTk=` (an SSN) is 15 characters and its padding.
-        if end > start && end - start + padding(end) >= len && !in_wrapped {
+        if end > start && end - start + padding_at(bytes, end) >= len && !in_wrapped {
             if budget.exhausted() {
                 budget.cut(start);
                 return out;
             }
             // Runs this long are rare in prose: classify them only now.
             let run = bytes.get(start..end).unwrap_or_default();
-            let any = run.iter().fold(0u8, |a, &b| a | class(b));
+            let any = classes(run);
             let all = run.iter().fold(0xFFu8, |a, &b| a & class(b));
             try_run(text, start..end, any, all, budget, &mut out);
         }
@@ -235,6 +218,29 @@ pub(crate) fn scan(text: &str, budget: &mut Budget) -> Vec<Decoded> {
         hex_escapes(text, budget, &mut out);
     }
     out
+}
+
+/// Decodes the wrapped base64 blocks of `text` ([`wrapped::blocks`]) into `out`; the
+/// spans of those that decoded, in text order.
+fn wrapped_runs(
+    text: &str,
+    len: usize,
+    budget: &mut Budget,
+    out: &mut Vec<Decoded>,
+) -> Vec<Range<usize>> {
+    let mut spans = Vec::new();
+    for block in wrapped::blocks(text, len, is_base64_byte) {
+        if budget.exhausted() {
+            budget.cut(block.span.start);
+            break;
+        }
+        let any = classes(block.joined.as_bytes());
+        if let Some(t) = base64_text(&block.joined, any, budget.min_printable_ratio) {
+            budget.push(out, t, block.span.clone(), "base64");
+            spans.push(block.span);
+        }
+    }
+    spans
 }
 
 fn try_run(
@@ -261,10 +267,7 @@ fn try_run(
         return;
     }
     // Padding after the run belongs to it.
-    let pad = text
-        .as_bytes()
-        .get(run.end..)
-        .map_or(0, |r| r.iter().take(2).take_while(|&&b| b == b'=').count());
+    let pad = padding_at(text.as_bytes(), run.end);
     if let Some(t) = base64_text(s, any, ratio) {
         budget.push(out, t, run.start..run.end + pad, "base64");
         return;
@@ -285,7 +288,7 @@ fn try_run(
         let Some(tail) = s.get(from..).filter(|t| t.len() >= budget.min_len) else {
             break;
         };
-        let any = tail.bytes().fold(0u8, |a, b| a | class(b));
+        let any = classes(tail.as_bytes());
         if let Some(t) = base64_text(tail, any, ratio) {
             budget.push(out, t, run.start + from..run.end + pad, "base64");
             return;

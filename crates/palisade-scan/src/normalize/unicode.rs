@@ -87,8 +87,9 @@ pub(crate) fn clean(
     };
     let bytes = src.as_bytes();
     let mut cluster: Option<Cluster> = None;
-    // Whether the last character kept is a digit: a mark after it, even past removed
-    // invisibles or after another script's digit, is dropped (see `flush`).
+    // Whether the last character kept is a digit: what would combine with it (`4́111…`),
+    // even past removed invisibles or after another script's digit, is no part of any
+    // number and is dropped, so that accents cannot split a card or a phone number.
     let mut after_digit = false;
     let mut i = 0;
     while i < bytes.len() {
@@ -149,12 +150,12 @@ pub(crate) fn clean(
             i += run_len;
             continue;
         }
-        if after_digit && cluster.is_none() && canonical_combining_class(c) != 0 {
+        let qc = is_nfkc_quick(once(c));
+        if after_digit && attaches(c, &qc) {
             pass.b.delete(i..i + len);
             i += len;
             continue;
         }
-        let qc = is_nfkc_quick(once(c));
         match cluster.as_mut() {
             Some(cl) if attaches(c, &qc) => {
                 cl.end = i + len;
@@ -217,12 +218,6 @@ impl Pass<'_, '_> {
         let Some(s) = self.src.get(cl.start..cl.end) else {
             return;
         };
-        // Marks on an ASCII digit (`4́111…`) are no part of any number:
-        // the digit alone is read, so that accents cannot split a card or a phone number.
-        if let Some(digit) = s.get(..1).filter(|d| d.bytes().all(|b| b.is_ascii_digit())) {
-            self.b.replace(cl.start..cl.end, digit);
-            return;
-        }
         if is_nfkc_quick(s.chars()) == IsNormalized::Yes {
             return;
         }

@@ -36,6 +36,25 @@ struct Open {
 /// The wrapped blocks of `text` whose lines are at least `min_width` characters wide;
 /// `is_base64` tells the alphabet's bytes.
 pub(crate) fn blocks(text: &str, min_width: usize, is_base64: impl Fn(u8) -> bool) -> Vec<Block> {
+    // A block's first line ends in base64 at least `min_width` long: most texts have no
+    // such line, and a prose line fails this at its last character.
+    let bytes = text.as_bytes();
+    let ends_in_base64 = |nl: usize| {
+        let line = bytes.get(..nl).unwrap_or_default();
+        let end = line.len()
+            - line
+                .iter()
+                .rev()
+                .take_while(|&&b| matches!(b, b' ' | b'\t' | b'\r'))
+                .count();
+        end >= min_width
+            && line
+                .get(end - min_width..end)
+                .is_some_and(|r| r.iter().rev().all(|&b| is_base64(b)))
+    };
+    if !memchr::memchr_iter(b'\n', bytes).any(ends_in_base64) {
+        return Vec::new();
+    }
     let mut at = 0;
     let lines: Vec<Option<Line>> = text
         .split_inclusive('\n')
